@@ -1,0 +1,9 @@
+"""diffbench: a reproducible benchmark for neural surrogates of steady-state diffusion.
+
+The package follows the data flow, one direction only::
+
+    physics -> solver -> data -> models -> protocol -> leaderboard
+"""
+
+__version__ = "0.1.0"
+PROTOCOL_VERSION = 1
