@@ -1,0 +1,167 @@
+"""The discrete operator A of ``-div(D grad u) + gamma u = S`` on the lattice.
+
+For every cell c, the finite-volume balance is::
+
+    sum over the 4 faces f of c:  D_f (u_c - u_n)  +  gamma_c u_c  =  S_c
+
+with D_f the harmonic mean of the two cells' D. Outer faces follow the :class:`Boundary`:
+Dirichlet faces see a ghost with u = 0 and D_f = D_c, Neumann faces carry no flux, periodic
+faces wrap around. A is symmetric and, unless the problem is singular, positive definite.
+
+Only slicing and arithmetic are used, so NumPy, CuPy and torch arrays all work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .boundary import Boundary, parse_boundary
+
+Array = Any
+
+
+def _harmonic(a: Array, b: Array) -> Array:
+    return 2.0 * a * b / (a + b)
+
+
+def _sum2(x: Array) -> Array:
+    return x.sum(axis=(-2, -1)) if not hasattr(x, "dim") else x.sum(dim=(-2, -1))
+
+
+def _norm2(x: Array) -> Array:
+    return _sum2(x * x) ** 0.5
+
+
+@dataclass(frozen=True)
+class Stencil:
+    """The five-point operator as face conductances and a diagonal.
+
+    Attributes
+    ----------
+    cx : array (..., N, N-1)
+        Conductance of the face between columns j and j+1.
+    cy : array (..., N-1, N)
+        Conductance of the face between rows i and i+1.
+    cx_wrap, cy_wrap : array (..., N) or None
+        Conductance of the wrap-around face (periodic axes only).
+    diag : array (..., N, N)
+        Sum of the cell's face conductances, Dirichlet ghost faces and decay.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> st = build_stencil(np.ones((8, 8)), 0.0, "dirichlet")
+    >>> float(st.apply(np.ones((8, 8)))[0, 0])  # a corner cell sees two ghosts
+    2.0
+    """
+
+    cx: Array
+    cy: Array
+    cx_wrap: Array | None
+    cy_wrap: Array | None
+    diag: Array
+
+    def offdiag_apply(self, u: Array) -> Array:
+        """(L + U) u: the neighbour coupling only, with the sign of A (negative)."""
+        out = u * 0
+        out[..., :, :-1] -= self.cx * u[..., :, 1:]
+        out[..., :, 1:] -= self.cx * u[..., :, :-1]
+        out[..., :-1, :] -= self.cy * u[..., 1:, :]
+        out[..., 1:, :] -= self.cy * u[..., :-1, :]
+        if self.cx_wrap is not None:
+            out[..., :, -1] -= self.cx_wrap * u[..., :, 0]
+            out[..., :, 0] -= self.cx_wrap * u[..., :, -1]
+        if self.cy_wrap is not None:
+            out[..., -1, :] -= self.cy_wrap * u[..., 0, :]
+            out[..., 0, :] -= self.cy_wrap * u[..., -1, :]
+        return out
+
+    def apply(self, u: Array) -> Array:
+        """A u."""
+        return self.diag * u + self.offdiag_apply(u)
+
+    def decouple(self, fixed: Array) -> "Stencil":
+        """The operator restricted to free cells, fixed cells kept as ``diag * I`` rows.
+
+        ``fixed`` is a boolean or 0/1 array of the field's shape. Couplings from free cells to
+        fixed cells are dropped (their values move to the right-hand side), so the result
+        stays symmetric positive definite.
+        """
+        free = 1 - fixed * 1
+        cx = self.cx * free[..., :, :-1] * free[..., :, 1:]
+        cy = self.cy * free[..., :-1, :] * free[..., 1:, :]
+        cxw = None if self.cx_wrap is None else self.cx_wrap * free[..., :, -1] * free[..., :, 0]
+        cyw = None if self.cy_wrap is None else self.cy_wrap * free[..., -1, :] * free[..., 0, :]
+        return replace(self, cx=cx, cy=cy, cx_wrap=cxw, cy_wrap=cyw)
+
+
+def build_stencil(diffusivity: Array, decay: Array | float, boundary: Boundary | str | dict) -> Stencil:
+    """Assemble the :class:`Stencil` for a diffusivity field, a decay and a boundary.
+
+    Parameters
+    ----------
+    diffusivity : array (..., N, N)
+        D per cell, positive and finite (checked by the solver, not here).
+    decay : float or array broadcastable to (..., N, N)
+        gamma >= 0.
+    boundary : Boundary, str or mapping
+        See :mod:`diffbench.physics.boundary`.
+    """
+    b = parse_boundary(boundary)
+    D = diffusivity
+    cx = _harmonic(D[..., :, :-1], D[..., :, 1:])
+    cy = _harmonic(D[..., :-1, :], D[..., 1:, :])
+    cx_wrap = _harmonic(D[..., :, -1], D[..., :, 0]) if b.periodic(-1) else None
+    cy_wrap = _harmonic(D[..., -1, :], D[..., 0, :]) if b.periodic(-2) else None
+    diag = D * 0 + decay
+    diag[..., :, :-1] += cx
+    diag[..., :, 1:] += cx
+    diag[..., :-1, :] += cy
+    diag[..., 1:, :] += cy
+    if cx_wrap is not None:
+        diag[..., :, -1] += cx_wrap
+        diag[..., :, 0] += cx_wrap
+    if cy_wrap is not None:
+        diag[..., -1, :] += cy_wrap
+        diag[..., 0, :] += cy_wrap
+    if b.left == "dirichlet":
+        diag[..., :, 0] += D[..., :, 0]
+    if b.right == "dirichlet":
+        diag[..., :, -1] += D[..., :, -1]
+    if b.top == "dirichlet":
+        diag[..., 0, :] += D[..., 0, :]
+    if b.bottom == "dirichlet":
+        diag[..., -1, :] += D[..., -1, :]
+    return Stencil(cx, cy, cx_wrap, cy_wrap, diag)
+
+
+def relative_residual(stencil: Stencil, u: Array, rhs: Array, free: Array | None = None) -> Array:
+    """Per-sample ``||A u - rhs|| / ||rhs||`` over the free cells (0 when both are 0).
+
+    ``free`` (0/1, the field's shape) restricts both norms to cells that are not clamped;
+    ``rhs`` must then already hold the clamped values' contribution (see the solver).
+    """
+    r = stencil.apply(u) - rhs
+    if free is not None:
+        r = r * free
+        rhs = rhs * free
+    num, den = _norm2(r), _norm2(rhs)
+    return num / (den + (den == 0)) + (den == 0) * num
+
+
+def scaled_relative_residual(stencil: Stencil, u: Array, source: Array) -> Array:
+    """Per-sample relative residual of ``alpha * u`` with the best scalar ``alpha``.
+
+    A surrogate predicts fields in normalised units (max 1), so its physical scale is lost;
+    ``alpha = <A u, S> / <A u, A u>`` restores it, and the result
+    ``||alpha A u - S|| / ||S||`` measures how far the prediction's *shape* is from solving
+    the equation. It needs no ground truth. It is 0 for an exact solution and 1 for u = 0.
+    """
+    au = stencil.apply(u)
+    num = _sum2(au * source)
+    den = _sum2(au * au)
+    alpha = num / (den + (den == 0))
+    alpha = alpha[..., None, None]
+    s_norm = _norm2(source)
+    return _norm2(alpha * au - source) / (s_norm + (s_norm == 0))
