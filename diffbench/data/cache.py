@@ -1,0 +1,311 @@
+"""The disk cache: shards of raw samples plus a manifest, written atomically, resumable.
+
+Layout of ``<data_dir>/<task>/``::
+
+    manifest.json                # task spec and hash, versions, solver, per-shard sha256
+    train/shard-00000.npz ...    # raw samples (physical units), see sampling.generate_raw
+    val/...  test/...
+
+Every file is written to a temporary name and renamed into place, and the manifest is
+rewritten (atomically) after each shard, so an interrupted generation resumes where it
+stopped and no half-written file ever looks complete. A shard whose checksum does not match
+is reported and regenerated — bit-identically, since samples are pure functions of their seeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DiffbenchError
+from ..solver.backend import backend_name, get_backend, to_numpy
+from .sampling import SOLVER_TOL, chunk_size, generate_raw
+from .tasks import SPLITS, TaskSpec, load_task
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+_ARRAYS = ("source", "field", "diffusivity", "decay", "boundary", "count", "index", "residual", "iterations")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("DIFFBENCH_DATA_DIR", "data"))
+
+
+def shard_size(task: TaskSpec) -> int:
+    """Samples per shard: about 64 MB of float64 work, a multiple of the solve chunk."""
+    c = chunk_size(task.lattice)
+    size = max(c, min(1024, (1 << 26) // (task.lattice * task.lattice * 8)))
+    return (size // c) * c
+
+
+def shard_plan(task: TaskSpec, split: str) -> list[tuple[int, int]]:
+    n, s = task.splits[split].size, shard_size(task)
+    return [(a, min(a + s, n)) for a in range(0, n, s)]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def _check_writable(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DiffbenchError(f"data dir {root} is not writable ({exc.strerror}); choose another with --data-dir") from None
+
+
+@dataclass
+class Cache:
+    task: TaskSpec
+    root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def shard_path(self, split: str, k: int) -> Path:
+        return self.root / split / f"shard-{k:05d}.npz"
+
+    # ------------------------------------------------------------- manifest
+    def read_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_path.exists():
+            return None
+        try:
+            m = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            print(f"warning: {self.manifest_path} is unreadable; verifying shards from scratch", file=sys.stderr)
+            return None
+        if m.get("spec_hash") != self.task.spec_hash:
+            raise DiffbenchError(
+                f"data dir {self.root} holds task {m.get('task', {}).get('name', '?')!r} generated from a different "
+                f"spec (hash {str(m.get('spec_hash'))[:12]} vs {self.task.spec_hash[:12]}); delete it or pass another --data-dir"
+            )
+        if m.get("format") != FORMAT_VERSION:
+            raise DiffbenchError(f"data dir {self.root} uses cache format {m.get('format')!r}; this diffbench reads format {FORMAT_VERSION}; regenerate it")
+        return m
+
+    def new_manifest(self, backend: str) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "task": self.task.to_dict(),
+            "spec_hash": self.task.spec_hash,
+            "diffbench_version": __version__,
+            "numpy_version": np.__version__,
+            "backend": backend,
+            "solver_tol": SOLVER_TOL,
+            "splits": {s: {"size": self.task.splits[s].size, "shards": {}} for s in SPLITS},
+        }
+
+    def status(self, split: str, manifest: dict[str, Any] | None, verify: bool = True) -> tuple[list[int], list[str]]:
+        """Shards still to (re)generate, and messages about corrupted ones."""
+        todo, problems = [], []
+        entries = (manifest or {}).get("splits", {}).get(split, {}).get("shards", {})
+        for k, (a, b) in enumerate(shard_plan(self.task, split)):
+            e = entries.get(f"{k:05d}")
+            path = self.shard_path(split, k)
+            if e is None or not path.exists():
+                todo.append(k)
+                continue
+            if (e.get("start"), e.get("stop")) != (a, b):
+                todo.append(k)
+                continue
+            if path.stat().st_size != e.get("bytes") or (verify and sha256_file(path) != e.get("sha256")):
+                problems.append(f"{path} failed its checksum (corrupted or truncated); regenerating it")
+                todo.append(k)
+        return todo, problems
+
+    def manifest_hash(self) -> str | None:
+        m = self.read_manifest()
+        if m is None:
+            return None
+        core = {s: {k: v["sha256"] for k, v in sorted(m["splits"][s]["shards"].items())} for s in SPLITS}
+        return hashlib.sha256(json.dumps({"spec": m["spec_hash"], "shards": core}, sort_keys=True).encode()).hexdigest()
+
+    # ------------------------------------------------------------- reading
+    def load_split(self, split: str) -> dict[str, np.ndarray]:
+        """All raw arrays of a split (the cache must be complete)."""
+        parts = []
+        for k, _ in enumerate(shard_plan(self.task, split)):
+            with np.load(self.shard_path(split, k), allow_pickle=False) as z:
+                parts.append({name: z[name] for name in _ARRAYS if name in z.files})
+        out = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        if "diffusivity" not in out:
+            out["diffusivity"] = np.float32(self.task.physics.diffusivity["value"])
+        return out
+
+
+def _generate_shard(task_path_or_spec: Any, split: str, k: int, root: str, backend: str, device: int | None) -> dict[str, Any]:
+    """Generate shard ``k`` of ``split`` and write it atomically; returns its manifest entry."""
+    task = load_task(task_path_or_spec)
+    xp = get_backend(backend)
+    if device is not None and xp is not np:
+        xp.cuda.Device(device).use()
+    cache = Cache(task, Path(root))
+    a, b = shard_plan(task, split)[k]
+    c = chunk_size(task.lattice)
+    parts = []
+    for s in range(a, b, c):
+        raw = generate_raw(task, split, list(range(s, min(s + c, b))), xp)
+        parts.append(raw)
+    arrays = {name: np.concatenate([to_numpy(p[name]) for p in parts]) for name in _ARRAYS}
+    if task.physics.diffusivity["kind"] == "constant":
+        del arrays["diffusivity"]  # rebuilt from the spec on load
+    methods = sorted({m for p in parts for m in p["method"]})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    path = cache.shard_path(split, k)
+    atomic_write_bytes(path, data)
+    return {
+        "file": str(path.relative_to(cache.root)),
+        "start": a,
+        "stop": b,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "methods": methods,
+        "max_residual": float(arrays["residual"].max()),
+        "max_iterations": int(arrays["iterations"].max()),
+    }
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: "1" for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def ensure_cache(
+    task: TaskSpec | str,
+    data_dir: str | Path | None = None,
+    *,
+    splits: tuple[str, ...] = SPLITS,
+    devices: int = 1,
+    backend: str = "auto",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Cache:
+    """Make sure every shard of ``splits`` exists and matches its checksum; generate the rest.
+
+    Parameters
+    ----------
+    devices : int
+        Processes (one per GPU with CuPy) that generate shards in parallel; the bytes are the
+        same as with one.
+
+    Examples
+    --------
+    >>> cache = ensure_cache("smoke", "/tmp/diffbench-doc", progress=False)  # doctest: +SKIP
+    """
+    task = load_task(task)
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise DiffbenchError(f"--devices must be a positive integer, got {devices!r}")
+    root = Path(data_dir or default_data_dir()) / task.name
+    cache = Cache(task, root)
+    if root.exists():
+        manifest = cache.read_manifest()
+    else:
+        manifest = None
+    _check_writable(root)
+    xp = get_backend(backend)
+    bname = backend_name(xp)
+    if manifest is None:
+        manifest = cache.new_manifest(bname)
+    elif manifest.get("backend") != bname:
+        log(f"note: cache was written with backend {manifest.get('backend')}; new shards use {bname}")
+    jobs: list[tuple[str, int]] = []
+    for split in splits:
+        todo, problems = cache.status(split, manifest)
+        for p in problems:
+            log(f"warning: {p}")
+        jobs += [(split, k) for k in todo]
+    if not jobs:
+        return cache
+    total = sum(b - a for s, k in jobs for a, b in [shard_plan(task, s)[k]])
+    bar = _progress(total, f"generating {task.name}", progress)
+    spec_ref = task.path or task
+    started = time.perf_counter()
+    try:
+        if devices == 1:
+            for split, k in jobs:
+                entry = _generate_shard(spec_ref, split, k, str(root), bname, None)
+                _record(cache, manifest, split, k, entry, bar)
+        else:
+            gpus = devices if bname == "cupy" else 0
+            if gpus and xp.cuda.runtime.getDeviceCount() < devices:
+                raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({xp.cuda.runtime.getDeviceCount()})")
+            ctx = mp.get_context("spawn")
+            with _single_threaded_children(), ctx.Pool(devices) as pool:
+                results = [
+                    (split, k, pool.apply_async(_generate_shard, (spec_ref, split, k, str(root), bname, (i % devices) if gpus else None)))
+                    for i, (split, k) in enumerate(jobs)
+                ]
+                for split, k, r in results:
+                    _record(cache, manifest, split, k, r.get(), bar)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    log(f"generated {total} samples of {task.name} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} samples/s) -> {root}")
+    return cache
+
+
+def _record(cache: Cache, manifest: dict[str, Any], split: str, k: int, entry: dict[str, Any], bar: Any) -> None:
+    manifest["splits"][split]["shards"][f"{k:05d}"] = entry
+    atomic_write_json(cache.manifest_path, manifest)
+    bar.update(entry["stop"] - entry["start"])
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled, dynamic_ncols=True, smoothing=0.1)

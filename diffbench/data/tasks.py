@@ -1,0 +1,271 @@
+"""Benchmark tasks: one declarative YAML per task in the repository's ``datamodules/``.
+
+A task fixes everything that defines its data — lattice, sources, physics, splits and the
+seed — so that sample ``i`` of split ``s`` is a pure function of ``(seed, s, i)``. Its
+``spec_hash`` (SHA-256 of the canonical JSON of the data-defining fields) names caches and
+is recorded in every result, so a result can only be compared with results on the same data.
+
+Schema (see ``datamodules/smoke.yaml`` for a commented example)::
+
+    name, description, purpose, axis           # what the task is for
+    lattice: N                                 # N x N cells, N >= 8
+    seed: int
+    sources: {shape, radius, strength: [low, high], mode: flux|clamped}
+    physics: {diffusivity, decay, boundary}    # see diffbench.data.fields
+    splits: {train|val|test: {counts: [lo, hi] or [list], per_count: int}}
+    serve: cache|stream                        # default way to serve it
+    training: {max_epochs, batch_size, recipe} # the default budget of `diffbench run`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import DiffbenchError
+from ..physics.sources import SourceSpec
+from .fields import PhysicsSpec
+
+SPLITS = ("train", "val", "test")
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+SERVE_MODES = ("cache", "stream")
+_TOP_KEYS = {"name", "description", "purpose", "axis", "lattice", "seed", "sources", "physics", "splits", "serve", "training", "evaluation"}
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """The source counts of a split and how many samples each count gets."""
+
+    counts: tuple[int, ...]
+    per_count: int
+
+    @property
+    def size(self) -> int:
+        return len(self.counts) * self.per_count
+
+    def count_of(self, index: int) -> int:
+        """Samples are laid out count by count: index = count_position * per_count + j."""
+        return self.counts[index // self.per_count]
+
+    def indices(self, counts: tuple[int, ...] | None = None, fraction: float = 1.0) -> list[int]:
+        """Indices of the samples with the given counts, the first ``fraction`` of each count.
+
+        Taking a prefix of each count keeps every training fraction balanced across counts and
+        nested (the 1.25 % subset is inside the 2.5 % subset).
+        """
+        keep = self.counts if counts is None else counts
+        take = max(1, int(round(fraction * self.per_count)))
+        out: list[int] = []
+        for pos, c in enumerate(self.counts):
+            if c in keep:
+                out.extend(range(pos * self.per_count, pos * self.per_count + take))
+        return out
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    lattice: int
+    seed: int
+    sources: SourceSpec
+    source_mode: str
+    physics: PhysicsSpec
+    splits: dict[str, SplitSpec]
+    description: str = ""
+    purpose: str = ""
+    axis: str = "baseline"
+    serve: str = "cache"
+    training: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def input_channels(self) -> list[str]:
+        """Names of the network's input channels, in order."""
+        ch = ["source"]
+        ch += self.physics.extra_channels
+        if self.source_mode == "clamped":
+            ch.append("clamped_mask")
+        return ch
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.input_channels)
+
+    @property
+    def max_count(self) -> int:
+        return max(max(s.counts) for s in self.splits.values())
+
+    def data_fields(self) -> dict[str, Any]:
+        """The fields that define the data (hashed); descriptions and budgets are not."""
+        return {
+            "lattice": self.lattice,
+            "seed": self.seed,
+            "sources": {**asdict(self.sources), "strength": list(self.sources.strength), "mode": self.source_mode},
+            "physics": self.physics.to_dict(),
+            "splits": {k: {"counts": list(v.counts), "per_count": v.per_count} for k, v in self.splits.items()},
+        }
+
+    @property
+    def spec_hash(self) -> str:
+        blob = json.dumps(self.data_fields(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "purpose": self.purpose,
+            "axis": self.axis,
+            "serve": self.serve,
+            "training": dict(self.training),
+            "evaluation": dict(self.evaluation),
+            **self.data_fields(),
+            "spec_hash": self.spec_hash,
+        }
+
+
+def _int(value: Any, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DiffbenchError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _counts(value: Any, where: str) -> tuple[int, ...]:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value) and value[0] <= value[1] and not (isinstance(value[0], bool)):
+        lo, hi = value
+        counts = tuple(range(lo, hi + 1))
+    elif isinstance(value, dict) and set(value) == {"values"} and isinstance(value["values"], list):
+        counts = tuple(value["values"])
+    else:
+        raise DiffbenchError(f"{where}.counts must be [low, high] (inclusive) or {{values: [..]}}, got {value!r}")
+    if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts):
+        raise DiffbenchError(f"{where}.counts must be positive integers, got {value!r}")
+    return counts
+
+
+def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
+    """Validate a task mapping (as loaded from YAML) into a :class:`TaskSpec`."""
+    where = path or "task"
+    if not isinstance(raw, dict):
+        raise DiffbenchError(f"{where}: a task file must hold a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise DiffbenchError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    for key in ("name", "lattice", "seed", "splits"):
+        if key not in raw:
+            raise DiffbenchError(f"{where}: missing required key {key!r}")
+    lattice = raw["lattice"]
+    if isinstance(lattice, bool) or not isinstance(lattice, int) or lattice < 8:
+        raise DiffbenchError(f"{where}: lattice N must be an integer >= 8, got {lattice!r}")
+    seed = _int(raw["seed"], f"{where}: seed", 0)
+    src = dict(raw.get("sources") or {})
+    allowed_src = {"shape", "radius", "strength", "mode"}
+    if set(src) - allowed_src:
+        raise DiffbenchError(f"{where}: unknown sources key(s) {', '.join(sorted(set(src) - allowed_src))}; allowed: {', '.join(sorted(allowed_src))}")
+    mode = src.pop("mode", "flux")
+    if mode not in ("flux", "clamped"):
+        raise DiffbenchError(f"{where}: sources.mode must be 'flux' or 'clamped', got {mode!r}")
+    strength = src.get("strength", [0.0, 1.0])
+    if not (isinstance(strength, list) and len(strength) == 2):
+        raise DiffbenchError(f"{where}: sources.strength must be [low, high], got {strength!r}")
+    sources = SourceSpec(
+        shape=src.get("shape", "disk"),
+        radius=src.get("radius", max(1, round(lattice / 20))),
+        strength=(float(strength[0]), float(strength[1])),
+    )
+    splits_raw = raw["splits"]
+    if not isinstance(splits_raw, dict) or set(splits_raw) != set(SPLITS):
+        got = sorted(splits_raw) if isinstance(splits_raw, dict) else splits_raw
+        raise DiffbenchError(f"{where}: splits must define exactly train, val and test, got {got}")
+    splits = {}
+    for name in SPLITS:
+        s = splits_raw[name]
+        if not isinstance(s, dict) or set(s) != {"counts", "per_count"}:
+            raise DiffbenchError(f"{where}: splits.{name} must have exactly 'counts' and 'per_count'")
+        splits[name] = SplitSpec(_counts(s["counts"], f"{where}: splits.{name}"), _int(s["per_count"], f"{where}: splits.{name}.per_count", 1))
+    serve = raw.get("serve", "cache")
+    if serve not in SERVE_MODES:
+        raise DiffbenchError(f"{where}: serve must be one of {', '.join(SERVE_MODES)}, got {serve!r}")
+    physics = PhysicsSpec.parse(raw.get("physics") or {}, where)
+    task = TaskSpec(
+        name=str(raw["name"]),
+        lattice=lattice,
+        seed=seed,
+        sources=sources,
+        source_mode=mode,
+        physics=physics,
+        splits=splits,
+        description=str(raw.get("description", "")).strip(),
+        purpose=str(raw.get("purpose", "")).strip(),
+        axis=str(raw.get("axis", "baseline")),
+        serve=serve,
+        training=dict(raw.get("training") or {}),
+        evaluation=dict(raw.get("evaluation") or {}),
+        path=path,
+    )
+    sources.validate(lattice, task.max_count)
+    physics.validate(lattice, where, clamped=mode == "clamped")
+    return task
+
+
+def tasks_dir() -> Path:
+    """Where task YAMLs live: ``$DIFFBENCH_TASKS_DIR`` or the repository's ``datamodules/``."""
+    env = os.environ.get("DIFFBENCH_TASKS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "datamodules"
+
+
+@lru_cache(maxsize=None)
+def _load_file(path: str) -> TaskSpec:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "parse error"
+        raise DiffbenchError(f"task file {path} is not valid YAML: {first}") from None
+    except OSError as exc:
+        raise DiffbenchError(f"cannot read task file {path}: {exc.strerror}") from None
+    return parse_task(raw, path)
+
+
+def task_names() -> list[str]:
+    d = tasks_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def load_task(name_or_path: str | TaskSpec) -> TaskSpec:
+    """A task by name (a YAML in ``datamodules/``) or by path to a YAML file.
+
+    Examples
+    --------
+    >>> load_task("smoke").lattice
+    32
+    """
+    if isinstance(name_or_path, TaskSpec):
+        return name_or_path
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        if not os.path.isfile(text):
+            raise DiffbenchError(f"task file {text} does not exist")
+        return _load_file(os.path.abspath(text))
+    path = tasks_dir() / f"{text}.yaml"
+    if not path.is_file():
+        names = task_names()
+        raise DiffbenchError(f"unknown task {text!r}; available: {', '.join(names) or '(none found in ' + str(tasks_dir()) + ')'}")
+    task = _load_file(str(path))
+    if task.name != text:
+        raise DiffbenchError(f"task file {path} declares name {task.name!r}; it must match its file name {text!r}")
+    return task
+
+
+def all_tasks() -> list[TaskSpec]:
+    return [load_task(n) for n in task_names()]
