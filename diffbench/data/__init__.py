@@ -1,20 +1,30 @@
-"""Stage 3 — the data: tasks, seeded samples, the disk cache and the DataModule."""
+"""Stage 3 — the data: tasks, seeded samples, the disk cache and the DataModule.
 
-from .cache import Cache, ensure_cache
-from .datamodule import DiffusionDataModule
-from .sampling import generate_raw, to_batch
-from .tasks import SPLITS, SplitSpec, TaskSpec, all_tasks, load_task, task_names
+Imports are lazy so that generation processes do not pay for torch and Lightning.
+"""
 
-__all__ = [
-    "Cache",
-    "DiffusionDataModule",
-    "SPLITS",
-    "SplitSpec",
-    "TaskSpec",
-    "all_tasks",
-    "ensure_cache",
-    "generate_raw",
-    "load_task",
-    "task_names",
-    "to_batch",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Cache": ".cache",
+    "ensure_cache": ".cache",
+    "DiffusionDataModule": ".datamodule",
+    "generate_raw": ".sampling",
+    "to_batch": ".batch",
+    "SPLITS": ".tasks",
+    "SplitSpec": ".tasks",
+    "TaskSpec": ".tasks",
+    "all_tasks": ".tasks",
+    "load_task": ".tasks",
+    "task_names": ".tasks",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

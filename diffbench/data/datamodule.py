@@ -26,7 +26,8 @@ from torch.utils.data.distributed import DistributedSampler
 from ..errors import DiffbenchError
 from ..solver.backend import get_backend
 from .cache import ensure_cache, Cache, default_data_dir
-from .sampling import generate_raw, to_batch
+from .batch import to_batch
+from .sampling import generate_raw
 from .tasks import SPLITS, TaskSpec, load_task
 
 
