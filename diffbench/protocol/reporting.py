@@ -1,0 +1,76 @@
+"""Pictures and tables for people: prediction / target / error images, the summary table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device, k: int) -> list[tuple[str, np.ndarray]]:
+    """Up to ``k`` RGB images (uint8) of input | target | prediction | |error|, for samples
+    with the fewest, a middle and the most sources in the batch."""
+    if k <= 0:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    was = model.training
+    model.eval()
+    counts = batch["count"].tolist()
+    order = sorted(range(len(counts)), key=lambda i: (counts[i], i))
+    picks = sorted({order[0], order[len(order) // 2], order[-1]}, key=lambda i: counts[i])[:k]
+    x = batch["input"][picks].to(device)
+    pred = model(x).float().cpu()
+    model.train(was)
+    out = []
+    for j, i in enumerate(picks):
+        tgt = batch["target"][i, 0].numpy()
+        prd = pred[j, 0].numpy()
+        err = np.abs(prd - tgt)
+        fig, axes = plt.subplots(1, 4, figsize=(12, 3.2), dpi=80)
+        for ax, img, title in zip(axes, [batch["input"][i, 0].numpy(), tgt, prd, err],
+                                  ["sources (input)", "target", "prediction", f"|error| (max {err.max():.3f})"]):
+            im = ax.imshow(img, cmap="magma" if title != "sources (input)" else "viridis")
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+            fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.suptitle(f"{counts[i]} sources (test sample {int(batch['index'][i])})", fontsize=10)
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        plt.close(fig)
+        out.append((f"sample-{int(batch['index'][i])}-{counts[i]}src", np.ascontiguousarray(rgba[..., :3])))
+    return out
+
+
+def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae", "mae_sources", "mae_field", "mae_r1", "max_abs_error", "p99_sample_mae", "residual")) -> str:
+    """A plain-text table of aggregated test and validation metrics (mean ± std over seeds)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    agg = result["aggregate"]
+    n = len(result["seeds"])
+    table = Table(title=f"{result['model']['name']} on {result['task']['name']} — {n} seed{'s' if n > 1 else ''}")
+    table.add_column("metric")
+    table.add_column("test", justify="right")
+    table.add_column("val", justify="right")
+
+    def fmt(d: dict[str, Any] | None) -> str:
+        if not d or d.get("mean") is None:
+            return "—"
+        return f"{d['mean']:.4g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")
+
+    for k in keys:
+        table.add_row(k, fmt(agg["test"].get(k)), fmt(agg["val"].get(k)))
+    cost = result["cost"]
+    table.add_row("params", f"{result['model']['parameters']:,}", "")
+    table.add_row("inference s/sample", f"{cost['inference_s_per_sample']:.3g}", "")
+    table.add_row(f"solver s/sample ({cost.get('solver_method')})", f"{cost['solver_s_per_sample']:.3g}", "")
+    console = Console(width=100, record=True)
+    with console.capture() as cap:
+        console.print(table)
+    return cap.get()
