@@ -1,0 +1,670 @@
+"""The reference evaluator: every metric diffbench reports, with its exact reduction.
+
+This module is the single definition of the benchmark's numbers. Everything is computed on
+the *normalised* fields of the batch contract (each sample's target has max 1, the paper's
+convention), in float64, and with no ground truth other than the batch's own tensors.
+
+Notation
+--------
+For one sample s: ``e = pred - target`` on its N x N lattice (the single output channel),
+``x = input[:, 0]`` the source map (the clamp-value map for clamped tasks), ``y = target``.
+"The set" is every *distinct* sample the metric has seen (de-duplicated by ``index``, see
+below), pooled over all batches and, under DDP, over all processes.
+
+Regions (pixel masks per sample; P23 ``errInDS`` with ``tol = 0.2, 0.1, 0.05``):
+
+============  ==========================================================================
+``all``       every pixel of the lattice
+``sources``   ``x > 0``
+``field``     ``x == 0`` (every other pixel; ``x`` is never negative)
+``r1``        field pixels with ``y >= 0.2``  (the paper's [0.2, 1]; ``y`` never exceeds 1
+              by more than rounding, so there is no upper cut)
+``r2``        field pixels with ``0.1 <= y < 0.2``
+``r3``        field pixels with ``0.05 <= y < 0.1``
+============  ==========================================================================
+
+Sources are excluded from r1-r3, as in the paper's code.
+
+Metrics (keys of :meth:`DiffusionMetrics.compute`)
+--------------------------------------------------
+``mae``, ``mae_sources``, ``mae_field``, ``mae_r1``, ``mae_r2``, ``mae_r3``
+    Pixel-weighted over the whole set: ``sum |e|`` over every qualifying pixel of every
+    sample, divided by the number of those pixels. (Unlike the paper's code, this is *not*
+    a mean of per-batch means, so it does not depend on the batch size or on how the set
+    is split between batches or processes.) A region with no pixel in the whole set gives
+    ``nan``.
+``nmae``
+    ``sum |e| / sum |y|`` over every pixel of the set, i.e. ``mae / mean |y|`` on the same
+    pixels. The zero predictor scores exactly 1.
+``rel_l2``
+    Mean over samples of ``||e||_2 / ||y||_2`` (per-sample norms over the lattice; a sample
+    with ``||y|| = 0`` contributes ``||e||``).
+``max_abs_error``, ``max_abs_error_<region>``
+    Max of ``|e|`` over every pixel (of the region) of the set, the paper's per-region edge
+    case; ``nan`` for a region with no pixel.
+``p99_sample_mae``
+    The 0.99 quantile of the per-sample lattice MAEs (``mean |e|`` over each sample's
+    N x N pixels), by :func:`torch.quantile` with linear interpolation between order
+    statistics. With one sample it is that sample's MAE.
+``residual`` (only when the metric is built with ``residual=True``, the default)
+    Mean over samples of :func:`prediction_residual`: the relative residual of the discrete
+    PDE evaluated on the prediction, needing no ground truth.
+
+    * Sample without clamped cells: ``alpha = <A u, b> / <A u, A u>`` and
+      ``||alpha A u - b|| / ||b||`` (``u = pred``, ``b = rhs``;
+      :func:`diffbench.physics.operator.scaled_relative_residual`). The scalar ``alpha``
+      restores the physical scale that the max-1 normalisation removed, so this scores
+      the prediction's *shape*: 0 for the exact solution, 1 for ``u = 0``.
+    * Sample with clamped cells (``fixed``): ``u' = where(fixed, fixed_values, pred)``,
+      ``u_c = where(fixed, fixed_values, 0)``, ``f = ~fixed`` and
+      ``||f (A u' - b)|| / ||f (b - A u_c)||`` (no rescaling: the clamped values fix the
+      scale). This is the solver's own certificate, so an exact solve scores ~0 and the
+      zero predictor scores 1.
+
+    ``A`` is built from the batch's ``diffusivity``, ``decay`` and ``boundary`` (one
+    stencil per distinct boundary code tuple). A denominator of 0 makes the value the bare
+    numerator. Note that float32 rounding of a prediction alone leaves a residual of order
+    1e-6, not 0.
+``n_samples`` (int)
+    Number of distinct samples in the set.
+``per_count``
+    ``{count: {every key above..., "n_samples": int}}`` for each number of sources present,
+    sorted by count, each computed exactly as above on that subset.
+
+De-duplication (DDP)
+--------------------
+A ``DistributedSampler`` pads the last round with repeated samples. The metric therefore
+keeps one row of statistics per sample (``index``, ``count``, per-region sums of ``|e|``,
+pixel counts, sums of ``|y|``, per-region maxima, ``rel_l2``, ``residual``) in ``cat``
+states; ``compute()`` gathers them, sorts the rows by ``index`` and keeps one row per
+``index`` before reducing. The results are thus the same, to float64 rounding, on one
+device or many, whatever the batch sizes or order, and whether a sample was seen once or
+several times. ``index`` must be unique within the evaluated split; two rows with the same
+``index`` but a different ``count`` raise an error (a sign that splits were mixed).
+
+Examples
+--------
+>>> import torch
+>>> from diffbench.protocol.metrics import Evaluator
+>>> x = torch.zeros(2, 1, 8, 8); x[:, 0, 4, 4] = 1.0
+>>> y = torch.full((2, 1, 8, 8), 0.5); y[:, 0, 4, 4] = 1.0
+>>> batch = {"input": x, "target": y, "count": torch.tensor([1, 1]), "index": torch.tensor([0, 1])}
+>>> out = Evaluator("test", residual=False).evaluate(torch.zeros_like(y), batch)
+>>> out["nmae"], out["mae_sources"], out["n_samples"]
+(1.0, 1.0, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+from ..errors import DiffbenchError
+from ..physics.boundary import BOUNDARY_TYPES
+from ..physics.operator import build_stencil, scaled_relative_residual
+
+__all__ = [
+    "REGIONS",
+    "RING_THRESHOLDS",
+    "SPLITS",
+    "METRIC_KEYS",
+    "DiffusionMetrics",
+    "Evaluator",
+    "region_masks",
+    "prediction_residual",
+    "sample_statistics",
+    "deduplicate",
+    "aggregate",
+    "validate_prediction",
+]
+
+#: Pixel regions, in the column order of the per-sample statistics.
+REGIONS = ("all", "sources", "field", "r1", "r2", "r3")
+#: Lower bounds of the rings r1, r2, r3 on the normalised target (P23 ``tol1..tol3``).
+RING_THRESHOLDS = (0.2, 0.1, 0.05)
+#: The splits an :class:`Evaluator` may score.
+SPLITS = ("val", "test")
+
+_MAE_KEYS = tuple("mae" if r == "all" else f"mae_{r}" for r in REGIONS)
+_MAX_KEYS = tuple("max_abs_error" if r == "all" else f"max_abs_error_{r}" for r in REGIONS)
+#: Every float metric of :meth:`DiffusionMetrics.compute` (``residual`` only when enabled).
+METRIC_KEYS = _MAE_KEYS + ("nmae", "rel_l2") + _MAX_KEYS + ("p99_sample_mae", "residual")
+
+_REQUIRED = ("input", "target", "count", "index")
+_RESIDUAL_KEYS = ("rhs", "diffusivity", "decay", "boundary")
+_STAT_KEYS = ("index", "count", "abs_sum", "npix", "tgt_sum", "max_abs", "rel_l2", "residual")
+
+
+# --------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------
+
+
+def _shape(t: Tensor) -> tuple[int, ...]:
+    return tuple(int(s) for s in t.shape)
+
+
+def validate_prediction(
+    pred: Any, batch: Any, *, residual: bool = True, check_finite: bool = True
+) -> None:
+    """Check a prediction and its batch against the batch contract.
+
+    Parameters
+    ----------
+    pred : Tensor (B, 1, N, N), floating point
+    batch : mapping
+        Needs ``input (B, C, N, N)``, ``target (B, 1, N, N)``, ``count (B,)``, ``index (B,)``;
+        with ``residual=True`` also ``rhs``, ``diffusivity`` (B, N, N), ``decay`` (B,) and
+        ``boundary`` (B, 4) (``fixed``/``fixed_values`` (B, N, N) are optional).
+    check_finite : bool
+        Also refuse NaN or infinite predictions (one device sync).
+
+    Raises
+    ------
+    DiffbenchError
+        With one line naming the offending key, the expected and the actual shape or type.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.zeros(1, 1, 8, 8),
+    ...      "count": torch.tensor([1]), "index": torch.tensor([0])}
+    >>> validate_prediction(torch.zeros(1, 8, 8), b, residual=False)
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: pred has shape (1, 8, 8) but the target expects (B, 1, N, N) = (1, 1, 8, 8)
+    """
+    if not isinstance(pred, Tensor):
+        raise DiffbenchError(f"pred must be a torch.Tensor of shape (B, 1, N, N), got {type(pred).__name__}")
+    if not pred.is_floating_point():
+        raise DiffbenchError(f"pred must have a floating-point dtype, got {pred.dtype}")
+    if not isinstance(batch, Mapping):
+        raise DiffbenchError(f"batch must be a mapping of names to tensors, got {type(batch).__name__}")
+    needed = _REQUIRED + (_RESIDUAL_KEYS if residual else ())
+    missing = [k for k in needed if k not in batch]
+    if missing:
+        hint = " (or build the metric with residual=False)" if any(k in _RESIDUAL_KEYS for k in missing) else ""
+        raise DiffbenchError(f"batch lacks key(s) {', '.join(missing)}{hint}")
+    for k in needed + tuple(k for k in ("fixed", "fixed_values") if k in batch):
+        if not isinstance(batch[k], Tensor):
+            raise DiffbenchError(f"batch[{k!r}] must be a torch.Tensor, got {type(batch[k]).__name__}")
+        if batch[k].device != pred.device:
+            raise DiffbenchError(f"batch[{k!r}] is on {batch[k].device} but pred is on {pred.device}")
+    target = batch["target"]
+    if target.dim() != 4 or target.shape[1] != 1 or target.shape[2] != target.shape[3]:
+        raise DiffbenchError(f"batch['target'] must have shape (B, 1, N, N), got {_shape(target)}")
+    if _shape(pred) != _shape(target):
+        raise DiffbenchError(f"pred has shape {_shape(pred)} but the target expects (B, 1, N, N) = {_shape(target)}")
+    B, _, N, _ = _shape(target)
+    x = batch["input"]
+    if x.dim() != 4 or x.shape[0] != B or x.shape[2:] != (N, N) or x.shape[1] < 1:
+        raise DiffbenchError(f"batch['input'] must have shape (B, C, N, N) = ({B}, C, {N}, {N}), got {_shape(x)}")
+    expected = {"count": (B,), "index": (B,)}
+    if residual:
+        expected.update(rhs=(B, N, N), diffusivity=(B, N, N), decay=(B,), boundary=(B, 4))
+    if "fixed" in batch:
+        expected.update(fixed=(B, N, N), fixed_values=(B, N, N))
+        if "fixed_values" not in batch:
+            raise DiffbenchError("batch has 'fixed' but lacks 'fixed_values'")
+    for k, shape in expected.items():
+        if _shape(batch[k]) != shape:
+            raise DiffbenchError(f"batch[{k!r}] must have shape {shape}, got {_shape(batch[k])}")
+    for k in ("count", "index") + (("boundary",) if residual else ()):
+        if batch[k].is_floating_point() or batch[k].is_complex() or batch[k].dtype == torch.bool:
+            raise DiffbenchError(f"batch[{k!r}] must hold integers, got {batch[k].dtype}")
+    if check_finite and not bool(torch.isfinite(pred).all()):
+        raise DiffbenchError("pred contains NaN or infinite values")
+
+
+# --------------------------------------------------------------------------------------
+# pure computation core
+# --------------------------------------------------------------------------------------
+
+
+def region_masks(source_map: Tensor, target: Tensor) -> Tensor:
+    """The pixel masks of :data:`REGIONS`, stacked on a new axis 1.
+
+    Parameters
+    ----------
+    source_map : Tensor (B, N, N)
+        ``input[:, 0]``; sources are ``> 0``.
+    target : Tensor (B, N, N)
+        The normalised target (max 1).
+
+    Returns
+    -------
+    Tensor (B, 6, N, N) bool
+        ``all, sources, field, r1, r2, r3`` (see the module docstring).
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = torch.tensor([[[1.0, 0.3], [0.15, 0.07]]])
+    >>> x = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    >>> region_masks(x, y).sum(dim=(-2, -1)).tolist()
+    [[4, 1, 3, 1, 1, 1]]
+    """
+    label = _pixel_labels(source_map, target)
+    masks = [torch.ones_like(label, dtype=torch.bool), label == 0, label != 0, label == 1, label == 2, label == 3]
+    return torch.stack(masks, dim=1)
+
+
+#: Disjoint pixel labels; the regions are unions of them (see :func:`_regions_from_bins`).
+_LABELS = ("sources", "r1", "r2", "r3", "rest")
+
+
+def _pixel_labels(source_map: Tensor, target: Tensor) -> Tensor:
+    """int64 (B, N, N): 0 source, 1 r1, 2 r2, 3 r3, 4 any other field pixel."""
+    t1, t2, t3 = RING_THRESHOLDS
+    label = torch.full(target.shape, 4, dtype=torch.int64, device=target.device)
+    label = torch.where(target >= t3, torch.full_like(label, 3), label)
+    label = torch.where(target >= t2, torch.full_like(label, 2), label)
+    label = torch.where(target >= t1, torch.full_like(label, 1), label)
+    return torch.where(source_map > 0, torch.zeros_like(label), label)
+
+
+def _regions_from_bins(bins: Tensor, whole: Tensor, how: str) -> Tensor:
+    """(B, 5) label bins -> (B, 6) columns of :data:`REGIONS` (``whole`` is the lattice column)."""
+    if how == "sum":
+        field = bins[:, 1:].sum(dim=1)
+    else:
+        field = bins[:, 1:].amax(dim=1)
+    return torch.stack([whole, bins[:, 0], field, bins[:, 1], bins[:, 2], bins[:, 3]], dim=1)
+
+
+def _boundary_spec(codes: tuple[int, ...]) -> dict[str, str]:
+    bad = [c for c in codes if not 0 <= c < len(BOUNDARY_TYPES)]
+    if bad:
+        raise DiffbenchError(
+            f"boundary codes must be 0 (dirichlet), 1 (neumann) or 2 (periodic), got {list(codes)}"
+        )
+    return dict(zip(("top", "bottom", "left", "right"), (BOUNDARY_TYPES[c] for c in codes)))
+
+
+def _norm(x: Tensor) -> Tensor:
+    return x.square().sum(dim=(-2, -1)).sqrt()
+
+
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    """num / den, and num where den == 0 (the physics module's convention)."""
+    return torch.where(den == 0, num, num / torch.where(den == 0, torch.ones_like(den), den))
+
+
+def prediction_residual(pred: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    """The relative PDE residual of each predicted field, with no ground truth.
+
+    Parameters
+    ----------
+    pred : Tensor (B, 1, N, N) or (B, N, N)
+        Prediction in normalised units.
+    batch : mapping
+        ``rhs``, ``diffusivity`` (B, N, N), ``decay`` (B,), ``boundary`` (B, 4) int codes
+        (0 dirichlet, 1 neumann, 2 periodic; sides top, bottom, left, right), and optionally
+        ``fixed`` (B, N, N) bool with ``fixed_values`` (B, N, N).
+
+    Returns
+    -------
+    Tensor (B,) float64
+        Per sample: ``||alpha A u - b|| / ||b||`` with the best scalar ``alpha`` when the
+        sample has no clamped cell, else ``||f (A u' - b)|| / ||f (b - A u_c)||`` (see the
+        module docstring). 0 for an exact solve, 1 for the zero field.
+
+    Examples
+    --------
+    >>> import torch
+    >>> B, N = 1, 8
+    >>> batch = {"rhs": torch.ones(B, N, N), "diffusivity": torch.ones(B, N, N),
+    ...          "decay": torch.zeros(B), "boundary": torch.zeros(B, 4, dtype=torch.long)}
+    >>> prediction_residual(torch.zeros(B, 1, N, N), batch).tolist()
+    [1.0]
+    """
+    u = pred[:, 0] if pred.dim() == 4 else pred
+    u = u.to(torch.float64)
+    rhs = batch["rhs"].to(torch.float64)
+    D = batch["diffusivity"].to(torch.float64)
+    decay = batch["decay"].to(torch.float64)
+    fixed = batch.get("fixed")
+    out = torch.empty(u.shape[0], dtype=torch.float64, device=u.device)
+    if u.shape[0] == 0:
+        return out
+    if fixed is None:
+        has_fixed = torch.zeros(u.shape[0], dtype=torch.int64, device=u.device)
+    else:
+        fixed = fixed.bool()
+        has_fixed = fixed.flatten(1).any(dim=1).to(torch.int64)
+    # one stencil per (boundary codes, clamped or not) group
+    keys = torch.cat([batch["boundary"].to(torch.int64), has_fixed[:, None]], dim=1)
+    groups, inverse = torch.unique(keys, dim=0, return_inverse=True)
+    for g, key in enumerate(groups.tolist()):
+        sel = (inverse == g).nonzero().flatten()
+        st = build_stencil(D[sel], decay[sel][:, None, None], _boundary_spec(tuple(key[:4])))
+        if not key[4]:
+            out[sel] = scaled_relative_residual(st, u[sel], rhs[sel])
+            continue
+        fx = fixed[sel]
+        fv = batch["fixed_values"][sel].to(torch.float64)
+        b = rhs[sel]
+        free = (~fx).to(torch.float64)
+        uc = torch.where(fx, fv, torch.zeros_like(fv))
+        uf = torch.where(fx, fv, u[sel])
+        num = _norm(free * (st.apply(uf) - b))
+        den = _norm(free * (b - st.apply(uc)))
+        out[sel] = _ratio(num, den)
+    return out
+
+
+def sample_statistics(
+    pred: Tensor,
+    batch: Mapping[str, Tensor],
+    *,
+    residual: bool = True,
+    check_finite: bool = True,
+) -> dict[str, Tensor]:
+    """One row of sufficient statistics per sample: everything :func:`aggregate` needs.
+
+    Parameters
+    ----------
+    pred : Tensor (B, 1, N, N)
+    batch : mapping
+        The batch contract (see :func:`validate_prediction`).
+    residual : bool
+        Compute :func:`prediction_residual` (else the ``residual`` row is NaN).
+    check_finite : bool
+        Refuse non-finite predictions.
+
+    Returns
+    -------
+    dict of Tensor
+        ``index`` (B,) int64, ``count`` (B,) int64; ``abs_sum``, ``npix``, ``tgt_sum``,
+        ``max_abs`` (B, 6) float64 per region of :data:`REGIONS` (sum of ``|e|``, number of
+        pixels, sum of ``|y|``, max of ``|e|`` (0 when empty)); ``rel_l2``, ``residual`` (B,)
+        float64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.ones(1, 1, 8, 8),
+    ...      "count": torch.tensor([0]), "index": torch.tensor([7])}
+    >>> s = sample_statistics(torch.zeros(1, 1, 8, 8), b, residual=False)
+    >>> s["abs_sum"][0, 0].item(), s["npix"][0, 0].item(), s["rel_l2"].item()
+    (64.0, 64.0, 1.0)
+    """
+    validate_prediction(pred, batch, residual=residual, check_finite=check_finite)
+    p = pred[:, 0].to(torch.float64)
+    y = batch["target"][:, 0].to(torch.float64)
+    B = p.shape[0]
+    labels = _pixel_labels(batch["input"][:, 0], batch["target"][:, 0]).flatten(1)  # (B, N*N)
+    err = (p - y).abs().flatten(1)
+    ya = y.abs().flatten(1)
+    zeros = torch.zeros(B, len(_LABELS), dtype=torch.float64, device=p.device)
+    # per label bins (sources, r1, r2, r3, rest of the field), then the region unions
+    bins_e = zeros.scatter_add(1, labels, err)
+    bins_y = zeros.scatter_add(1, labels, ya)
+    bins_n = zeros.scatter_add(1, labels, torch.ones_like(err))
+    bins_m = zeros.scatter_reduce(1, labels, err, reduce="amax", include_self=True)
+    abs_sum = _regions_from_bins(bins_e, err.sum(dim=1), "sum")
+    tgt_sum = _regions_from_bins(bins_y, ya.sum(dim=1), "sum")
+    npix = _regions_from_bins(bins_n, torch.full_like(bins_n[:, 0], labels.shape[1]), "sum")
+    max_abs = _regions_from_bins(bins_m, err.amax(dim=1), "max")
+    rel_l2 = _ratio(_norm(p - y), _norm(y))
+    if residual:
+        res = prediction_residual(pred, batch)
+    else:
+        res = torch.full_like(rel_l2, float("nan"))
+    return {
+        "index": batch["index"].to(torch.int64).detach(),
+        "count": batch["count"].to(torch.int64).detach(),
+        "abs_sum": abs_sum.detach(),
+        "npix": npix.detach(),
+        "tgt_sum": tgt_sum.detach(),
+        "max_abs": max_abs.detach(),
+        "rel_l2": rel_l2.detach(),
+        "residual": res.detach(),
+    }
+
+
+def deduplicate(stats: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Sort the rows by ``index`` and keep one row per ``index``.
+
+    Repeats come from a ``DistributedSampler``'s padding (or from seeing a sample twice);
+    they are the same sample, so the first row of each ``index`` (after a stable sort) is
+    kept. Rows with the same ``index`` but a different ``count`` raise
+    :class:`DiffbenchError`: they cannot be the same sample.
+
+    Examples
+    --------
+    >>> import torch
+    >>> s = {"index": torch.tensor([3, 1, 3]), "count": torch.tensor([2, 1, 2]),
+    ...      "rel_l2": torch.tensor([0.5, 0.1, 0.5], dtype=torch.float64)}
+    >>> deduplicate(s)["index"].tolist()
+    [1, 3]
+    """
+    index = stats["index"]
+    order = torch.sort(index, stable=True).indices
+    idx = index[order]
+    keep = torch.ones_like(idx, dtype=torch.bool)
+    keep[1:] = idx[1:] != idx[:-1]
+    rows = order[keep]
+    if "count" in stats and not bool(keep.all()):
+        cnt = stats["count"][order]
+        first = torch.cumsum(keep.to(torch.int64), 0) - 1  # group of each sorted row
+        clash = cnt != cnt[keep][first]
+        if bool(clash.any()):
+            bad = int(idx[clash][0])
+            raise DiffbenchError(
+                f"sample index {bad} was seen with different source counts; indices must be unique within one "
+                "evaluated split (were two splits mixed in one metric?)"
+            )
+    return {k: v[rows] for k, v in stats.items()}
+
+
+def _reduce(stats: Mapping[str, Tensor], residual: bool) -> dict[str, float]:
+    nan = float("nan")
+    out: dict[str, float] = {}
+    abs_sum = stats["abs_sum"].sum(dim=0)
+    npix = stats["npix"].sum(dim=0)
+    max_abs = stats["max_abs"].amax(dim=0)
+    for r in range(len(REGIONS)):
+        n = float(npix[r])
+        out[_MAE_KEYS[r]] = float(abs_sum[r]) / n if n > 0 else nan
+        out[_MAX_KEYS[r]] = float(max_abs[r]) if n > 0 else nan
+    tgt = float(stats["tgt_sum"][:, 0].sum())
+    out["nmae"] = float(abs_sum[0]) / tgt if tgt > 0 else nan
+    out["rel_l2"] = float(stats["rel_l2"].mean())
+    sample_mae = stats["abs_sum"][:, 0] / stats["npix"][:, 0]
+    out["p99_sample_mae"] = float(torch.quantile(sample_mae, 0.99, interpolation="linear"))
+    if residual:
+        out["residual"] = float(stats["residual"].mean())
+    return {k: out[k] for k in METRIC_KEYS if k in out}
+
+
+def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: bool = True) -> dict[str, Any]:
+    """Reduce per-sample rows (from :func:`sample_statistics`) to the reported metrics.
+
+    Parameters
+    ----------
+    stats : mapping of Tensor
+        Rows of any number of batches, concatenated along dim 0.
+    residual : bool
+        Report ``residual``.
+    dedupe : bool
+        First apply :func:`deduplicate` (on by default; see the module docstring).
+
+    Returns
+    -------
+    dict
+        Python floats for :data:`METRIC_KEYS`, ``n_samples`` (int) and ``per_count``
+        (``{count: {metric: float, ..., "n_samples": int}}``).
+
+    Raises
+    ------
+    DiffbenchError
+        When there is no sample at all.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.ones(1, 1, 8, 8),
+    ...      "count": torch.tensor([0]), "index": torch.tensor([7])}
+    >>> s = sample_statistics(torch.full((1, 1, 8, 8), 0.75), b, residual=False)
+    >>> r = aggregate(s, residual=False)
+    >>> r["mae"], r["nmae"], r["n_samples"], list(r["per_count"])
+    (0.25, 0.25, 1, [0])
+    """
+    if dedupe:
+        stats = deduplicate(stats)
+    n = int(stats["index"].shape[0])
+    if n == 0:
+        raise DiffbenchError("no samples to evaluate: the metric was computed before any update()")
+    stats = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in stats.items()}
+    out: dict[str, Any] = _reduce(stats, residual)
+    out["n_samples"] = n
+    per_count: dict[int, dict[str, Any]] = {}
+    counts = stats["count"]
+    for c in torch.unique(counts).tolist():
+        sel = counts == c
+        sub = {k: v[sel] for k, v in stats.items()}
+        row: dict[str, Any] = _reduce(sub, residual)
+        row["n_samples"] = int(sel.sum())
+        per_count[int(c)] = row
+    out["per_count"] = per_count
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# torchmetrics wrapper and OGB-style evaluator
+# --------------------------------------------------------------------------------------
+
+
+class DiffusionMetrics(Metric):
+    """Every diffbench metric as one DDP-safe :class:`torchmetrics.Metric`.
+
+    ``update(pred, batch)`` stores one row of statistics per sample (``cat`` states);
+    ``compute()`` gathers them from all processes, de-duplicates by ``index`` and reduces
+    them as described in the module docstring. Call ``update`` in the steps and
+    ``compute`` once at the end (``forward`` works but runs ``compute`` on every batch).
+
+    Parameters
+    ----------
+    residual : bool
+        Also report the prediction's PDE ``residual`` (needs ``rhs``, ``diffusivity``,
+        ``decay``, ``boundary`` in the batch).
+    check_finite : bool
+        Refuse NaN or infinite predictions in ``update``.
+    **kwargs
+        Passed to :class:`torchmetrics.Metric` (e.g. ``compute_on_cpu=True``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = DiffusionMetrics(residual=False)
+    >>> b = {"input": torch.zeros(2, 1, 8, 8), "target": torch.ones(2, 1, 8, 8),
+    ...      "count": torch.tensor([1, 2]), "index": torch.tensor([0, 1])}
+    >>> m.update(torch.zeros(2, 1, 8, 8), b)
+    >>> m.update(torch.zeros(1, 1, 8, 8), {k: v[:1] for k, v in b.items()})  # a padded repeat
+    >>> out = m.compute()
+    >>> out["mae"], out["n_samples"], sorted(out["per_count"])
+    (1.0, 2, [1, 2])
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, *, residual: bool = True, check_finite: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.with_residual = bool(residual)  # not ``self.residual``: that name is a state
+        self.check_finite = bool(check_finite)
+        for key in _STAT_KEYS:
+            self.add_state(key, default=[], dist_reduce_fx="cat")
+
+    def update(self, pred: Tensor, batch: Mapping[str, Tensor]) -> None:  # type: ignore[override]
+        """Add the per-sample statistics of one batch (see :func:`sample_statistics`)."""
+        stats = sample_statistics(pred, batch, residual=self.with_residual, check_finite=self.check_finite)
+        for key in _STAT_KEYS:
+            getattr(self, key).append(stats[key])
+
+    def compute(self) -> dict[str, Any]:
+        """The metrics over every distinct sample seen (see :func:`aggregate`)."""
+        stats = {}
+        for key in _STAT_KEYS:
+            value = getattr(self, key)
+            if isinstance(value, list) and len(value) == 0:
+                raise DiffbenchError("no samples to evaluate: the metric was computed before any update()")
+            stats[key] = dim_zero_cat(value)
+        return aggregate(stats, residual=self.with_residual)
+
+
+class Evaluator:
+    """The reference evaluator for one split (OGB style), strict about what it scores.
+
+    Parameters
+    ----------
+    split : {"val", "test"}
+        The split being scored; anything else (notably ``"train"``) is refused: reported
+        numbers come from held-out data only.
+    residual, check_finite : bool
+        See :class:`DiffusionMetrics`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ev = Evaluator("val", residual=False)
+    >>> m = ev.metric  # a fresh DiffusionMetrics at every access
+    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.ones(1, 1, 8, 8),
+    ...      "count": torch.tensor([3]), "index": torch.tensor([0])}
+    >>> ev.evaluate(torch.ones(1, 1, 8, 8), b)["mae"]
+    0.0
+    >>> Evaluator("train")
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: Evaluator split must be one of val, test, got 'train'; training data is never scored
+    """
+
+    def __init__(self, split: str, *, residual: bool = True, check_finite: bool = True) -> None:
+        if not isinstance(split, str) or split not in SPLITS:
+            raise DiffbenchError(
+                f"Evaluator split must be one of {', '.join(SPLITS)}, got {split!r}; training data is never scored"
+            )
+        self.split = split
+        self.residual = bool(residual)
+        self.check_finite = bool(check_finite)
+
+    def __repr__(self) -> str:
+        return f"Evaluator(split={self.split!r}, residual={self.residual})"
+
+    @property
+    def metric(self) -> DiffusionMetrics:
+        """A new :class:`DiffusionMetrics` with this evaluator's settings (fresh at every access)."""
+        return DiffusionMetrics(residual=self.residual, check_finite=self.check_finite)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The float keys of the result (besides ``n_samples`` and ``per_count``)."""
+        return tuple(k for k in METRIC_KEYS if self.residual or k != "residual")
+
+    @property
+    def expected_input_format(self) -> str:
+        keys = ", ".join(_REQUIRED + (_RESIDUAL_KEYS if self.residual else ()))
+        return (
+            "evaluate(pred, batch): pred a float tensor (B, 1, N, N) in normalised units (target max 1); "
+            f"batch the DataModule's mapping with at least {keys} (optional: fixed, fixed_values)"
+        )
+
+    @property
+    def expected_output_format(self) -> str:
+        return (
+            f"dict with float keys {', '.join(self.metric_names)} (nan for an empty region), "
+            "n_samples (int) and per_count {count: {same keys..., n_samples}}"
+        )
+
+    def evaluate(self, pred: Tensor, batch: Mapping[str, Tensor]) -> dict[str, Any]:
+        """Score one batch (or a whole split held in one batch) in a single call."""
+        metric = self.metric.to(pred.device) if isinstance(pred, Tensor) else self.metric
+        metric.update(pred, batch)
+        return metric.compute()
