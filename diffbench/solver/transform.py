@@ -29,7 +29,13 @@ def _moveaxis(x: Any, axis: int, xp: Any) -> Any:
 
 
 def dst1(x: Any, axis: int, xp: Any) -> Any:
-    """Unnormalised DST-I along ``axis``: ``y_k = 2 sum_n x_n sin(pi (k+1)(n+1) / (N+1))``."""
+    """Unnormalised DST-I along ``axis``: ``y_k = 2 sum_n x_n sin(pi (k+1)(n+1) / (N+1))``.
+
+    Complex input (the inverse after an FFT on the other axis) is transformed part by part:
+    the real FFT used here rejects complex data.
+    """
+    if xp.iscomplexobj(x):
+        return dst1(x.real, axis, xp) + 1j * dst1(x.imag, axis, xp)
     x = _moveaxis(x, axis, xp)
     n = x.shape[-1]
     ext = xp.zeros(x.shape[:-1] + (2 * n + 2,), dtype=x.dtype)
