@@ -137,7 +137,7 @@ def build_stencil(diffusivity: Array, decay: Array | float, boundary: Boundary |
 
 
 def relative_residual(stencil: Stencil, u: Array, rhs: Array, free: Array | None = None) -> Array:
-    """Per-sample ``||A u - rhs|| / ||rhs||`` over the free cells (0 when both are 0).
+    """Per-sample ``||A u - rhs|| / ||rhs||`` over the free cells (``||A u||`` when rhs is 0).
 
     ``free`` (0/1, the field's shape) restricts both norms to cells that are not clamped;
     ``rhs`` must then already hold the clamped values' contribution (see the solver).
@@ -147,7 +147,8 @@ def relative_residual(stencil: Stencil, u: Array, rhs: Array, free: Array | None
         r = r * free
         rhs = rhs * free
     num, den = _norm2(r), _norm2(rhs)
-    return num / (den + (den == 0)) + (den == 0) * num
+    # A zero right-hand side leaves the absolute residual (dividing by 1).
+    return num / (den + (den == 0))
 
 
 def scaled_relative_residual(stencil: Stencil, u: Array, source: Array) -> Array:
