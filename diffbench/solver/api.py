@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DiffbenchError
 from ..physics.boundary import BoundaryLike, parse_boundary
 from ..physics.operator import build_stencil, relative_residual
-from .backend import array_module
+from .backend import array_module, to_numpy
 from .multigrid import pcg
 from .transform import transform_method, transform_solve
 
@@ -32,7 +32,9 @@ class SolveResult:
         Krylov iterations (0 for transform solves).
     method : str
         ``dst``, ``dct``, ``fft`` (or a pair such as ``dst+fft``) for exact transform solves,
-        ``mgcg`` for multigrid-preconditioned conjugate gradients.
+        ``mgcg`` for multigrid-preconditioned conjugate gradients. The method is chosen per
+        sample; a batch whose samples took both paths says so as ``<transform>,mgcg`` (its
+        transform samples have 0 iterations).
     """
 
     field: Any
@@ -61,6 +63,8 @@ def _check_source(source: Any) -> tuple[Any, Any, bool]:
         raise DiffbenchError(
             f"source must be a NumPy or CuPy array of shape (N, N) or (B, N, N), got {type(source).__name__}"
         ) from None
+    if xp is np:
+        source = np.asarray(source)  # a Python scalar or a string passes array_module as "NumPy"
     if source.ndim not in (2, 3):
         raise DiffbenchError(f"source must have shape (N, N) or (B, N, N), got {source.ndim} dimensions {tuple(source.shape)}")
     if source.shape[-1] != source.shape[-2]:
@@ -96,7 +100,7 @@ def solve(
     source : array (N, N) or (B, N, N), NumPy or CuPy
         S, the source per cell (physical units). The result comes back in the same library
         and shape.
-    diffusivity : float or array of the source's shape
+    diffusivity : float or array of the source's shape (or (B,) per sample)
         D > 0 and finite.
     decay : float or array of the source's shape (or (B,) per sample)
         gamma >= 0.
@@ -134,14 +138,14 @@ def solve(
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 < tol < 1):
         raise DiffbenchError(f"tol must be a number in (0, 1), got {tol!r}")
 
-    D = _as_float_array("diffusivity", diffusivity[..., None, None] if _per_sample(diffusivity, shape) else diffusivity, shape, xp)
+    D = _as_float_array("diffusivity", _expand_per_sample("diffusivity", diffusivity, shape), shape, xp)
     if not bool(xp.isfinite(D).all()) or not bool((D > 0).all()):
         raise DiffbenchError("diffusivity must be positive and finite everywhere (D > 0), got zero, negative, NaN or inf values")
-    g = _as_float_array("decay", decay[..., None, None] if _per_sample(decay, shape) else decay, shape, xp)
+    g = _as_float_array("decay", _expand_per_sample("decay", decay, shape), shape, xp)
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
 
-    mask = None
+    mask = fvals = None
     if fixed is not None:
         try:
             fmask, fvals = fixed
@@ -150,9 +154,13 @@ def solve(
         mask = xp.asarray(fmask)
         if mask.dtype != bool:
             mask = mask != 0
-        mask = xp.ascontiguousarray(xp.broadcast_to(mask, shape)) if mask.ndim in (2, 3) else None
+        mask_shape = tuple(mask.shape)
+        try:
+            mask = xp.ascontiguousarray(xp.broadcast_to(mask, shape)) if mask.ndim in (2, 3) else None
+        except ValueError:
+            mask = None
         if mask is None:
-            raise DiffbenchError(f"fixed mask must have the source's shape {tuple(source.shape)}")
+            raise DiffbenchError(f"fixed mask must have the source's shape {tuple(source.shape)}, got shape {mask_shape}")
         fvals = _as_float_array("fixed values", fvals, shape, xp)
         if not bool(xp.isfinite(fvals).all()):
             raise DiffbenchError("fixed values must be finite")
@@ -169,38 +177,85 @@ def solve(
                 "solution; add a Dirichlet side, decay > 0, or clamped cells"
             )
 
-    method = transform_method(bnd)
-    const_d = bool((D == D[:, :1, :1]).all())
-    const_g = bool((g == g[:, :1, :1]).all())
-    stencil = build_stencil(D, g, bnd)
-    if method is not None and const_d and const_g and mask is None:
-        u = transform_solve(s, D[:, :1, :1], g[:, :1, :1], bnd, xp)
-        res = relative_residual(stencil, u, s)
-        iters = xp.zeros(shape[0], dtype=xp.int64)
-    else:
+    x0 = None
+    if initial_guess is not None:
+        x0 = xp.asarray(initial_guess, dtype=xp.float64)
+        if tuple(x0.shape) not in (tuple(source.shape), shape):
+            raise DiffbenchError(
+                f"initial_guess must have the source's shape {tuple(source.shape)}, got shape {tuple(x0.shape)}"
+            )
+        x0 = x0.reshape(shape)
+        if not bool(xp.isfinite(x0).all()):
+            raise DiffbenchError("initial_guess contains NaN or infinite values; it must be finite")
+
+    # The method is chosen per sample (constant D and decay, no clamped cell, and a transform
+    # for this boundary), so a sample's result never depends on the rest of its batch.
+    tname = transform_method(bnd)
+    use_t = (D == D[:, :1, :1]).all(axis=(-2, -1)) & (g == g[:, :1, :1]).all(axis=(-2, -1)) & ~has_fixed
+    use_t = np.asarray(to_numpy(use_t), dtype=bool) & (tname is not None)
+    if use_t.all():
+        u, res, iters = _transform_group(s, D, g, bnd, xp)
+        method = tname
+    elif not use_t.any():
+        u, res, iters = _mgcg_group(s, D, g, bnd, mask, fvals, x0, tol, maxiter, xp)
         method = "mgcg"
-        x0 = None
-        if initial_guess is not None:
-            x0 = xp.asarray(initial_guess, dtype=xp.float64).reshape(shape)
-        if mask is None:
-            u, res, iters = pcg(stencil, s, xp, tol=tol, x0=x0, maxiter=maxiter)
-        else:
-            free = (~mask).astype(xp.float64)
-            uc = xp.where(mask, fvals, 0.0)
-            rhs = free * (s - stencil.apply(uc))
-            dec = stencil.decouple(mask)
-            v, res, iters = pcg(dec, rhs, xp, tol=tol, x0=None if x0 is None else free * (x0 - uc), maxiter=maxiter)
-            u = free * v + uc
-            # Certificate on the assembled field: ||free (A u - S)|| / ||S_free - A_free,fixed u_fixed||.
-            num = (((stencil.apply(u) - s) * free) ** 2).sum(axis=(-2, -1)) ** 0.5
-            den = (rhs**2).sum(axis=(-2, -1)) ** 0.5
-            res = xp.where(den == 0, num, num / xp.where(den == 0, 1.0, den))
+    else:
+        it, im = (xp.asarray(np.flatnonzero(sel)) for sel in (use_t, ~use_t))
+        ut, rt, nt = _transform_group(s[it], D[it], g[it], bnd, xp)
+        um, rm, nm = _mgcg_group(
+            s[im], D[im], g[im], bnd,
+            None if mask is None else mask[im], None if mask is None else fvals[im],
+            None if x0 is None else x0[im], tol, maxiter, xp,
+        )
+        u = xp.empty(shape, dtype=xp.float64)
+        res = xp.empty(shape[0], dtype=xp.float64)
+        iters = xp.empty(shape[0], dtype=xp.int64)
+        u[it], res[it], iters[it] = ut, rt, nt
+        u[im], res[im], iters[im] = um, rm, nm
+        method = f"{tname},mgcg"
     if single:
         return SolveResult(u[0], float(res[0]), int(iters[0]), method)
     return SolveResult(u, res, iters, method)
 
 
-def _per_sample(value: Any, shape: tuple[int, ...]) -> bool:
-    """A (B,) array given for a batch means one value per sample."""
-    nd = getattr(value, "ndim", 0)
-    return nd == 1 and len(shape) == 3 and value.shape[0] == shape[0] and shape[0] != shape[-1]
+def _transform_group(s: Any, D: Any, g: Any, bnd: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Exact transform solve of samples with constant D and decay and no clamped cells."""
+    u = transform_solve(s, D[:, :1, :1], g[:, :1, :1], bnd, xp)
+    res = relative_residual(build_stencil(D, g, bnd), u, s)
+    return u, res, xp.zeros(s.shape[0], dtype=xp.int64)
+
+
+def _mgcg_group(
+    s: Any, D: Any, g: Any, bnd: Any, mask: Any, fvals: Any, x0: Any, tol: float, maxiter: int, xp: Any
+) -> tuple[Any, Any, Any]:
+    """Multigrid-preconditioned CG, with clamped cells moved to the right-hand side."""
+    stencil = build_stencil(D, g, bnd)
+    if mask is None:
+        return pcg(stencil, s, xp, tol=tol, x0=x0, maxiter=maxiter)
+    free = (~mask).astype(xp.float64)
+    uc = xp.where(mask, fvals, 0.0)
+    rhs = free * (s - stencil.apply(uc))
+    dec = stencil.decouple(mask)
+    v, res, iters = pcg(dec, rhs, xp, tol=tol, x0=None if x0 is None else free * (x0 - uc), maxiter=maxiter)
+    u = free * v + uc
+    # Certificate on the assembled field: ||free (A u - S)|| / ||S_free - A_free,fixed u_fixed||.
+    num = (((stencil.apply(u) - s) * free) ** 2).sum(axis=(-2, -1)) ** 0.5
+    den = (rhs**2).sum(axis=(-2, -1)) ** 0.5
+    res = xp.where(den == 0, num, num / xp.where(den == 0, 1.0, den))
+    return u, res, iters
+
+
+def _expand_per_sample(name: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """A (B,) array means one value per sample (shaped (B, 1, 1)); any other 1-D array is an error.
+
+    A 1-D array is never broadcast along the column axis: with B == N that would silently turn
+    per-sample values into a profile across x.
+    """
+    if getattr(value, "ndim", 0) != 1:
+        return value
+    if value.shape[0] == shape[0]:
+        return value[:, None, None]
+    raise DiffbenchError(
+        f"{name} must be a scalar, one value per sample (shape ({shape[0]},)) or an array of the source's "
+        f"shape {tuple(shape[-2:])} or {tuple(shape)}, got shape {tuple(value.shape)}"
+    )
