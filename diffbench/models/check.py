@@ -1,0 +1,280 @@
+"""``check_model``: a few seconds of sanity checks a model must pass before it is trained.
+
+The checks, in order (the first failure raises a one-line :class:`~diffbench.errors.DiffbenchError`
+that names the model, and for a plugin its package):
+
+1. **build**: ``create(name, in_channels, lattice=lattice)`` works and has trainable parameters;
+2. **forward**: a forward pass on a ``(B, C_in, N, N)`` float32 batch runs;
+3. **output shape**: the output is a tensor of shape ``(B, 1, N, N)``;
+4. **dtype**: it is float32;
+5. **finite**: it holds no NaN or infinity;
+6. **determinism**: a second build under the same seed has the same weights and output;
+7. **spec round trip**: ``build_from_spec(model_spec(model))`` plus the state dict gives the same output;
+8. **training step**: one Adam step on the CPU gives finite gradients and changes the parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from diffbench.errors import DiffbenchError
+from diffbench.models.classpath import one_line
+from diffbench.models.registry import build_from_spec, count_parameters, create, describe_model, model_spec
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check.
+
+    Attributes
+    ----------
+    name : str
+        The check (``"output shape"``, ``"training step"``, ...).
+    passed : bool
+        Whether it passed.
+    detail : str
+        What was measured or what went wrong.
+    seconds : float
+        Wall time the check took.
+    """
+
+    name: str
+    passed: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class CheckReport:
+    """Everything :func:`check_model` measured.
+
+    Attributes
+    ----------
+    model : str
+        The model as messages name it (``"model 'unet' (built-in)"``).
+    in_channels, lattice, batch_size, seed : int
+        What was checked.
+    parameters : int
+        Trainable parameter count.
+    forward_seconds, train_step_seconds : float
+        Wall time of one forward pass (eval mode, no grad) and of one training step.
+    results : list of CheckResult
+        One per check, in order.
+
+    Examples
+    --------
+    >>> report = check_model("cnn-small", in_channels=1, lattice=16)
+    >>> report.passed, [r.name for r in report.results][:3]
+    (True, ['build', 'forward', 'output shape'])
+    """
+
+    model: str
+    in_channels: int
+    lattice: int
+    batch_size: int
+    seed: int
+    parameters: int = 0
+    forward_seconds: float = float("nan")
+    train_step_seconds: float = float("nan")
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed."""
+        return all(result.passed for result in self.results)
+
+    def summary(self) -> str:
+        """A small text table, one line per check."""
+        lines = [f"{self.model}: in_channels={self.in_channels}, N={self.lattice}, batch {self.batch_size}"]
+        for result in self.results:
+            status = "ok  " if result.passed else "FAIL"
+            lines.append(f"  {status} {result.name:<16} {result.seconds * 1000:8.1f} ms  {result.detail}")
+        return "\n".join(lines)
+
+
+def check_model(
+    name: str,
+    in_channels: int,
+    lattice: int,
+    *,
+    batch_size: int = 2,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+) -> CheckReport:
+    """Build a model and check shape, dtype, finiteness, determinism, its spec and one training step.
+
+    Runs on the CPU in seconds (for the ``-small`` presets, well under one). The global random
+    state is left as it was.
+
+    Parameters
+    ----------
+    name : str
+        A preset, plugin or class path, as for :func:`diffbench.models.create`.
+    in_channels : int
+        Input channels of the task.
+    lattice : int
+        The lattice size N.
+    batch_size : int
+        Batch size of the test input.
+    seed : int
+        Seed of the weights and of the test batch.
+    overrides : Mapping, optional
+        Constructor arguments passed on to ``create``.
+
+    Returns
+    -------
+    CheckReport
+        Every check passed (a failure raises instead).
+
+    Raises
+    ------
+    DiffbenchError
+        At the first failing check, one line naming the model and what was expected.
+
+    Examples
+    --------
+    >>> print(check_model("unet-small", 1, 16).summary())  # doctest: +ELLIPSIS
+    model 'unet-small' (built-in): in_channels=1, N=16, batch 2
+      ok   build ...
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DiffbenchError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(lattice, bool) or not isinstance(lattice, int) or lattice < 1:
+        raise DiffbenchError(f"lattice must be a positive integer, got {lattice!r}")
+    label = describe_model(name) if isinstance(name, str) else repr(name)
+    report = CheckReport(label, in_channels, lattice, batch_size, seed)
+    kwargs = dict(overrides or {})
+    with torch.random.fork_rng(devices=[]):
+        _run_checks(report, name, kwargs)
+    return report
+
+
+def _run_checks(report: CheckReport, name: str, kwargs: dict[str, Any]) -> None:
+    shape_in = (report.batch_size, report.in_channels, report.lattice, report.lattice)
+    shape_out = (report.batch_size, 1, report.lattice, report.lattice)
+    generator = torch.Generator().manual_seed(report.seed)
+    x = torch.rand(shape_in, generator=generator)
+    target = torch.rand(shape_out, generator=generator)
+
+    def build() -> nn.Module:
+        torch.manual_seed(report.seed)
+        return create(name, report.in_channels, 1, lattice=report.lattice, **kwargs)
+
+    start = time.perf_counter()
+    model = build()  # a DiffbenchError here already names the model and its package
+    report.parameters = count_parameters(model, trainable_only=True)
+    if report.parameters == 0:
+        _fail(report, "build", start, "the model has no trainable parameters")
+    _pass(report, "build", start, f"{report.parameters:,} trainable parameters")
+
+    start = time.perf_counter()
+    y = _forward(report, model, x, start)
+    report.forward_seconds = time.perf_counter() - start
+    _pass(report, "forward", start, f"input {shape_in}")
+
+    start = time.perf_counter()
+    if not isinstance(y, torch.Tensor):
+        _fail(report, "output shape", start, f"the forward pass returned a {type(y).__name__}, not a tensor")
+    if tuple(y.shape) != shape_out:
+        _fail(report, "output shape", start, f"input {shape_in} gave output {tuple(y.shape)}; expected {shape_out}")
+    _pass(report, "output shape", start, f"{shape_out}")
+
+    start = time.perf_counter()
+    if y.dtype != torch.float32:
+        _fail(report, "dtype", start, f"the output is {y.dtype}; expected torch.float32")
+    _pass(report, "dtype", start, "torch.float32")
+
+    start = time.perf_counter()
+    bad = int((~torch.isfinite(y)).sum())
+    if bad:
+        _fail(report, "finite", start, f"{bad} of {y.numel()} output values are NaN or infinite")
+    _pass(report, "finite", start, f"output in [{float(y.min()):.3g}, {float(y.max()):.3g}]")
+
+    start = time.perf_counter()
+    twin = build()
+    differing = [key for key, value in model.state_dict().items() if not torch.equal(value, twin.state_dict()[key])]
+    if differing:
+        _fail(report, "determinism", start, f"two builds with seed {report.seed} differ in {', '.join(differing[:3])}")
+    tolerance = 1e-5 * max(1.0, float(y.abs().max()))
+    difference = _max_difference(y, _forward(report, twin, x, start))
+    if difference > tolerance:
+        _fail(report, "determinism", start, f"two builds with seed {report.seed} give outputs {difference:.3g} apart")
+    _pass(report, "determinism", start, f"same weights and output under seed {report.seed}")
+
+    start = time.perf_counter()
+    try:
+        rebuilt = build_from_spec(model_spec(model))
+        rebuilt.load_state_dict(model.state_dict())
+    except (DiffbenchError, RuntimeError) as exc:
+        _fail(report, "spec round trip", start, one_line(exc))
+    difference = _max_difference(y, _forward(report, rebuilt, x, start))
+    if difference > tolerance:
+        _fail(report, "spec round trip", start, f"the rebuilt model's output is {difference:.3g} away")
+    _pass(report, "spec round trip", start, "build_from_spec + state dict reproduce the output")
+
+    start = time.perf_counter()
+    _training_step(report, model, x, target, start)
+
+
+def _forward(report: CheckReport, model: nn.Module, x: torch.Tensor, start: float) -> Any:
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x)
+    except Exception as exc:
+        _fail(report, "forward", start, f"the forward pass on input {tuple(x.shape)} raised {one_line(exc)}")
+
+
+def _training_step(report: CheckReport, model: nn.Module, x: torch.Tensor, target: torch.Tensor, start: float) -> None:
+    model.train()
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in parameters]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    try:
+        loss = F.mse_loss(model(x), target)
+        loss.backward()
+    except Exception as exc:
+        _fail(report, "training step", start, f"forward/backward in training mode raised {one_line(exc)}")
+    if not torch.isfinite(loss):
+        _fail(report, "training step", start, f"the loss is {float(loss.detach())}")
+    no_gradient = sum(p.grad is None for p in parameters)
+    if no_gradient == len(parameters):
+        _fail(report, "training step", start, "no parameter received a gradient")
+    if any(p.grad is not None and not torch.isfinite(p.grad).all() for p in parameters):
+        _fail(report, "training step", start, "some gradients are NaN or infinite")
+    optimizer.step()
+    report.train_step_seconds = time.perf_counter() - start
+    changed = sum(not torch.equal(p.detach(), old) for p, old in zip(parameters, before))
+    if changed == 0:
+        _fail(report, "training step", start, "one Adam step changed no parameter")
+    with torch.no_grad():
+        loss_after = float(F.mse_loss(model(x), target))
+    _pass(
+        report,
+        "training step",
+        start,
+        f"MSE {float(loss.detach()):.4g} -> {loss_after:.4g}, {changed}/{len(parameters)} tensors updated, "
+        f"{report.train_step_seconds * 1000:.0f} ms",
+    )
+
+
+def _max_difference(a: Any, b: Any) -> float:
+    if not isinstance(b, torch.Tensor) or b.shape != a.shape:
+        return float("inf")
+    return float((a - b).abs().max()) if a.numel() else 0.0
+
+
+def _pass(report: CheckReport, check: str, start: float, detail: str) -> None:
+    report.results.append(CheckResult(check, True, detail, time.perf_counter() - start))
+
+
+def _fail(report: CheckReport, check: str, start: float, detail: str) -> None:
+    report.results.append(CheckResult(check, False, detail, time.perf_counter() - start))
+    raise DiffbenchError(f"{report.model} failed the {check} check: {detail}")

@@ -1,0 +1,499 @@
+"""Named model presets, plugins and class paths: build a model by name, record and rebuild it.
+
+Every model maps ``(B, C_in, N, N)`` to ``(B, out_channels, N, N)`` and is built as
+``constructor(in_channels=..., out_channels=..., **kwargs)``. A name resolves, in this order, to
+
+1. a built-in preset (:data:`PRESETS`; stable names that leaderboard rows quote),
+2. a plugin: an entry point of the ``diffbench.models`` group (see :mod:`diffbench.models.plugins`),
+3. a class path: ``"pkg.module:ClassName"``, ``"pkg.module.ClassName"`` or ``"path/to/file.py:ClassName"``.
+
+A constructor whose signature has a ``lattice`` parameter also receives the lattice size N (the
+ED-CNN uses it to choose its depth); others never see it. The arguments a model was built with
+are recorded with it, so :func:`model_spec` / :func:`build_from_spec` rebuild it without the
+registry's help; a spec holds the lattice too.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from torch import nn
+
+import diffbench
+from diffbench.errors import DiffbenchError
+from diffbench.models.base import SurrogateModel
+from diffbench.models.classpath import CLASS_PATH_FORMS, import_object, looks_like_class_path, one_line, path_of
+from diffbench.models.plugins import PluginEntry, discover_plugins, load_plugin
+
+BUILT_IN = "built-in"
+PLUGIN = "plugin"
+CLASS_PATH = "class path"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, frozen model configuration.
+
+    Attributes
+    ----------
+    name : str
+        The stable name (``"unet-small"``).
+    class_path : str
+        ``"module:ClassName"`` of the constructor, imported only when the model is built.
+    kwargs : Mapping
+        Constructor arguments beyond ``in_channels``/``out_channels`` (``lattice`` is added when
+        the constructor takes it).
+    description : str
+        One line for ``diffbench models``.
+    """
+
+    name: str
+    class_path: str
+    kwargs: Mapping[str, Any]
+    description: str
+
+
+def _preset(name: str, class_path: str, description: str, **kwargs: Any) -> tuple[str, Preset]:
+    return name, Preset(name, class_path, MappingProxyType(kwargs), description)
+
+
+_CNN = "diffbench.models.cnn:EncoderDecoderCNN"
+_UNET = "diffbench.models.unet:UNet"
+_RESNET = "diffbench.models.resnet:DilatedResNet"
+_FNO = "diffbench.models.fno:FourierNeuralOperator"
+
+PRESETS: Mapping[str, Preset] = MappingProxyType(
+    dict(
+        [
+            _preset(
+                "cnn",
+                _CNN,
+                "The paper's encoder-decoder CNN (P23 SimpleCNN): 3x3 convs 64..2048, no skips, "
+                "50.3 M params; ceil(log2(N/16)) poolings (16x16 bottleneck at N=512)",
+                channels=(64, 128, 256, 512, 1024, 2048),
+                bottleneck=16,
+            ),
+            _preset(
+                "cnn-small",
+                _CNN,
+                "A CPU-sized ED-CNN: channels 16..128, poolings down to a 4x4 bottleneck",
+                channels=(16, 32, 64, 128),
+                bottleneck=4,
+            ),
+            _preset(
+                "unet",
+                _UNET,
+                "U-Net with skip connections: 64..1024 channels, 4 levels, GroupNorm, GELU",
+                base_channels=64,
+                depth=4,
+            ),
+            _preset(
+                "unet-small",
+                _UNET,
+                "A CPU-sized U-Net: 16..128 channels, 3 levels",
+                base_channels=16,
+                depth=3,
+            ),
+            _preset(
+                "resnet",
+                _RESNET,
+                "Full-resolution dilated ResNet (PDEArena DilResNet-128): 4 blocks of dilations 1,2,4,8,4,2,1",
+                hidden_channels=128,
+                n_blocks=4,
+            ),
+            _preset(
+                "resnet-small",
+                _RESNET,
+                "A CPU-sized dilated ResNet: 16 channels, 3 blocks",
+                hidden_channels=16,
+                n_blocks=3,
+            ),
+            _preset(
+                "fno",
+                _FNO,
+                "neuraloperator FNO: 32x32 modes, width 64, 4 layers, grid embedding, 25% domain padding",
+                n_modes=(32, 32),
+                hidden_channels=64,
+                n_layers=4,
+                domain_padding=0.25,
+            ),
+            _preset(
+                "fno-small",
+                _FNO,
+                "A CPU-sized neuraloperator FNO: 12x12 modes, width 24, 4 layers, 25% domain padding",
+                n_modes=(12, 12),
+                hidden_channels=24,
+                n_layers=4,
+                domain_padding=0.25,
+            ),
+        ]
+    )
+)
+"""The built-in presets by name. Each has a full and a CPU-sized ``-small`` variant."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One row of :func:`list_models`.
+
+    Attributes
+    ----------
+    name : str
+        What to pass to :func:`create`.
+    kind : str
+        ``"built-in"`` or ``"plugin"``.
+    description : str
+        One line (a plugin's is the first line of its docstring).
+    package, version : str
+        The distribution that provides the model (``diffbench`` for built-ins).
+    class_path : str
+        ``"module:attribute"`` of the constructor.
+    error : str or None
+        Why a plugin cannot be used (import error, missing object, name clash), else None.
+    """
+
+    name: str
+    kind: str
+    description: str
+    package: str
+    version: str
+    class_path: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """What a model name resolves to."""
+
+    name: str
+    kind: str
+    label: str
+    constructor: Callable[..., Any]
+    kwargs: Mapping[str, Any]
+
+
+def list_models() -> list[ModelInfo]:
+    """The built-in presets, then the plugins, each with its package; broken plugins carry an error.
+
+    Importing a plugin is how its errors are found, so this imports every plugin module; a plugin
+    that fails is listed with ``error`` set and never hides the others.
+
+    Examples
+    --------
+    >>> [info.name for info in list_models() if info.kind == "built-in"][:2]
+    ['cnn', 'cnn-small']
+    """
+    infos = [
+        ModelInfo(p.name, BUILT_IN, p.description, "diffbench", diffbench.__version__, p.class_path)
+        for p in PRESETS.values()
+    ]
+    plugins = discover_plugins()
+    for entry in plugins:
+        description, error = "", _plugin_name_problem(entry, plugins)
+        if error is None:
+            try:
+                description = _first_line(inspect.getdoc(load_plugin(entry)))
+            except DiffbenchError as exc:
+                error = str(exc)
+        infos.append(ModelInfo(entry.name, PLUGIN, description, entry.package, entry.version, entry.value, error))
+    return infos
+
+
+def model_names() -> list[str]:
+    """The names :func:`create` accepts: the presets and the plugins (working or not).
+
+    Examples
+    --------
+    >>> "unet-small" in model_names()
+    True
+    """
+    return list(PRESETS) + sorted({entry.name for entry in discover_plugins()} - set(PRESETS))
+
+
+def describe_model(name: str) -> str:
+    """How messages name a model: ``"model 'unet' (built-in)"``, or the plugin and its package.
+
+    Examples
+    --------
+    >>> describe_model("unet")
+    "model 'unet' (built-in)"
+    """
+    if name in PRESETS:
+        return f"model '{name}' ({BUILT_IN})"
+    entries = [entry for entry in discover_plugins() if entry.name == name]
+    if len(entries) == 1:
+        return entries[0].label
+    return f"model '{name}'"
+
+
+def create(
+    name: str,
+    in_channels: int,
+    out_channels: int = 1,
+    *,
+    lattice: int | None = None,
+    **overrides: Any,
+) -> nn.Module:
+    """Build a model by preset name, plugin name or class path.
+
+    Parameters
+    ----------
+    name : str
+        A preset (``"unet-small"``), a plugin's entry-point name, or a class path
+        ``"pkg.module:ClassName"`` / ``"pkg.module.ClassName"`` / ``"path/to/file.py:ClassName"``.
+    in_channels : int
+        Input channels, from the task (1 for a source map; more for tasks with extra channels).
+    out_channels : int
+        Output channels (1: the stationary field).
+    lattice : int, optional
+        The lattice size N, passed on to constructors that take a ``lattice`` argument (the
+        ED-CNN chooses its number of poolings from it) and ignored by the others.
+    **overrides
+        Constructor arguments that replace or extend the preset's (e.g. ``dropout=0.1``).
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, in training mode, with its spec recorded (see :func:`model_spec`).
+
+    Raises
+    ------
+    DiffbenchError
+        Unknown name (the message lists the valid ones), unknown argument (it lists the allowed
+        ones), a plugin that cannot be imported, or a constructor that fails.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = create("cnn-small", in_channels=1, lattice=32)
+    >>> model(torch.zeros(2, 1, 32, 32)).shape
+    torch.Size([2, 1, 32, 32])
+    >>> create("unet-small", 3, dropout=0.1).init_args["dropout"]
+    0.1
+    """
+    _check_positive_int("in_channels", in_channels)
+    _check_positive_int("out_channels", out_channels)
+    if lattice is not None:
+        _check_positive_int("lattice", lattice)
+    resolved = _resolve(name)
+    kwargs: dict[str, Any] = {"in_channels": in_channels, "out_channels": out_channels}
+    kwargs.update(copy.deepcopy(dict(resolved.kwargs)))
+    kwargs.update(overrides)
+    parameters = _parameters(resolved.constructor)
+    if lattice is not None and parameters is not None and "lattice" in parameters:
+        kwargs["lattice"] = lattice
+    _check_arguments(resolved.label, kwargs, parameters)
+    model = _construct(resolved.label, resolved.constructor, kwargs)
+    _record_spec(model, resolved.name, resolved.constructor, kwargs)
+    return model
+
+
+def model_spec(model: nn.Module) -> dict[str, Any]:
+    """The JSON-serialisable recipe that rebuilds ``model``: ``{"name", "class_path", "init_args"}``.
+
+    Works for anything built by :func:`create` or :func:`build_from_spec`, and for any
+    :class:`~diffbench.models.base.SurrogateModel`; ``torch.compile`` and ``DataParallel``
+    wrappers are looked through. Store it beside the state dict; :func:`build_from_spec` then
+    rebuilds the architecture alone.
+
+    Raises
+    ------
+    DiffbenchError
+        If the model does not record its arguments, or an argument is not JSON-serialisable.
+
+    Examples
+    --------
+    >>> spec = model_spec(create("unet-small", 1))
+    >>> spec["name"], spec["class_path"], spec["init_args"]["base_channels"]
+    ('unet-small', 'diffbench.models.unet:UNet', 16)
+    """
+    model = _unwrap(model)
+    spec = model.__dict__.get("_diffbench_spec")
+    if spec is None:
+        if not isinstance(model, SurrogateModel):
+            raise DiffbenchError(
+                f"{type(model).__name__} does not record its constructor arguments: build it with "
+                "diffbench.models.create(...) or subclass diffbench.models.SurrogateModel"
+            )
+        class_path = path_of(type(model))
+        spec = {"name": class_path, "class_path": class_path, "init_args": model.init_args}
+    if "<locals>" in spec["class_path"]:
+        raise DiffbenchError(
+            f"model class '{spec['class_path']}' is defined inside a function and cannot be rebuilt "
+            "from a spec; define it at module level"
+        )
+    for key, value in spec["init_args"].items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise DiffbenchError(
+                f"argument '{key}' of model '{spec['name']}' is a {type(value).__name__}, which JSON cannot "
+                "store; model arguments must be numbers, strings, booleans, None, lists or dicts"
+            ) from exc
+    return json.loads(json.dumps(spec))
+
+
+def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
+    """Rebuild a model (fresh weights) from :func:`model_spec`'s output.
+
+    Parameters
+    ----------
+    spec : Mapping
+        ``{"name": str, "class_path": str, "init_args": dict}``.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model; load the saved state dict into it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = create("fno-small", 1)
+    >>> twin = build_from_spec(model_spec(model))
+    >>> _ = twin.load_state_dict(model.state_dict())
+    >>> x = torch.rand(1, 1, 16, 16)
+    >>> torch.equal(model(x), twin(x))
+    True
+    """
+    if not isinstance(spec, Mapping) or not {"name", "class_path", "init_args"} <= set(spec):
+        raise DiffbenchError(
+            "a model spec must be a mapping with keys 'name', 'class_path' and 'init_args', "
+            f"got {spec!r:.200}"
+        )
+    if not isinstance(spec["init_args"], Mapping) or not isinstance(spec["class_path"], str):
+        raise DiffbenchError(
+            f"model spec '{spec['name']}': 'class_path' must be a string and 'init_args' a mapping"
+        )
+    label = f"model '{spec['name']}' (class path '{spec['class_path']}')"
+    try:
+        constructor = import_object(spec["class_path"])
+    except DiffbenchError as exc:
+        raise DiffbenchError(f"cannot rebuild {label} from its spec: {exc}") from exc
+    kwargs = copy.deepcopy(dict(spec["init_args"]))
+    model = _construct(label, constructor, kwargs)
+    model._diffbench_spec = {"name": spec["name"], "class_path": spec["class_path"], "init_args": kwargs}
+    return model
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """The number of parameter values in ``model`` (only those with ``requires_grad`` if asked).
+
+    Examples
+    --------
+    >>> count_parameters(nn.Conv2d(1, 4, 3))
+    40
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _resolve(name: str) -> _Resolved:
+    if not isinstance(name, str) or not name:
+        raise DiffbenchError(f"a model name must be a non-empty string, got {name!r}")
+    if name in PRESETS:
+        preset = PRESETS[name]
+        return _Resolved(name, BUILT_IN, describe_model(name), import_object(preset.class_path), preset.kwargs)
+    plugins = discover_plugins()
+    entries = [entry for entry in plugins if entry.name == name]
+    if entries:
+        problem = _plugin_name_problem(entries[0], plugins)
+        if problem is not None:
+            raise DiffbenchError(problem)
+        return _Resolved(name, PLUGIN, entries[0].label, load_plugin(entries[0]), {})
+    if looks_like_class_path(name):
+        constructor = import_object(name)
+        if not callable(constructor):
+            raise DiffbenchError(f"'{name}' is a {type(constructor).__name__}, not a model class or factory")
+        return _Resolved(path_of(constructor), CLASS_PATH, f"model class '{name}'", constructor, {})
+    valid = ", ".join(PRESETS)
+    plugin_names = sorted({entry.name for entry in plugins})
+    if plugin_names:
+        valid += "; plugins: " + ", ".join(plugin_names)
+    raise DiffbenchError(f"unknown model '{name}': choose one of {valid}; or give a class path {CLASS_PATH_FORMS}")
+
+
+def _plugin_name_problem(entry: PluginEntry, plugins: list[PluginEntry]) -> str | None:
+    """Why a plugin's name cannot be used: it clashes with a preset or with another plugin."""
+    if entry.name in PRESETS:
+        return (
+            f"{entry.label}: the name clashes with the built-in model '{entry.name}', which takes "
+            "precedence; rename the entry point"
+        )
+    rivals = sorted({f"{e.package} {e.version}" for e in plugins if e.name == entry.name and e != entry})
+    if rivals:
+        return (
+            f"{entry.label}: the name is also registered by {', '.join(rivals)}; "
+            "uninstall one, or build it by class path"
+        )
+    return None
+
+
+def _parameters(constructor: Callable[..., Any]) -> Mapping[str, inspect.Parameter] | None:
+    """The constructor's parameters (``self`` excluded), or None if Python cannot tell."""
+    try:
+        if inspect.isclass(constructor):
+            parameters = list(inspect.signature(constructor.__init__).parameters.values())[1:]
+        else:
+            parameters = list(inspect.signature(constructor).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return {p.name: p for p in parameters}
+
+
+def _check_arguments(label: str, kwargs: Mapping[str, Any], parameters: Mapping[str, inspect.Parameter] | None) -> None:
+    if parameters is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [
+        p.name
+        for p in parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    unknown = [key for key in kwargs if key not in accepted]
+    if unknown:
+        raise DiffbenchError(
+            f"{label} does not take argument(s) {', '.join(map(repr, unknown))}; it takes {', '.join(accepted)}"
+        )
+
+
+def _construct(label: str, constructor: Callable[..., Any], kwargs: Mapping[str, Any]) -> nn.Module:
+    arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    try:
+        model = constructor(**kwargs)
+    except Exception as exc:
+        raise DiffbenchError(f"{label} could not be built with {arguments}: {one_line(exc)}") from exc
+    if not isinstance(model, nn.Module):
+        raise DiffbenchError(f"{label} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _record_spec(model: nn.Module, name: str, constructor: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    if isinstance(model, SurrogateModel) and type(model) is constructor:
+        init_args = model.init_args  # every argument, defaults included: pins today's defaults
+    else:
+        init_args = copy.deepcopy(dict(kwargs))
+    model._diffbench_spec = {"name": name, "class_path": path_of(constructor), "init_args": init_args}
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    while True:
+        inner = getattr(model, "_orig_mod", None)  # torch.compile
+        if inner is None and isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            inner = model.module
+        if inner is None:
+            return model
+        model = inner
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DiffbenchError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0] if text and text.strip() else ""
