@@ -107,7 +107,11 @@ class MultigridPreconditioner:
         last = self.levels[-1]
         n = last.stencil.diag.shape[-1]
         if n * n <= DENSE_COARSEST_MAX_CELLS:
-            last.coarse_inverse = xp.linalg.inv(dense_matrix(last.stencil, xp))
+            # One inverse per sample, applied below as a row-wise multiply-and-sum rather than a
+            # batched inverse and matmul: on the GPU, cuBLAS/cuSOLVER pick their batched kernels by
+            # batch size, so a sample's bits changed with the batch it was solved in.
+            dense = dense_matrix(last.stencil, xp)
+            last.coarse_inverse = xp.stack([xp.linalg.inv(dense[i]) for i in range(dense.shape[0])])
 
     def _smooth(self, level: _Level, u: Any, f: Any, colours: tuple[Any, Any]) -> Any:
         xp, st = self.xp, level.stencil
@@ -120,7 +124,7 @@ class MultigridPreconditioner:
         xp, level = self.xp, self.levels[k]
         if level.coarse_inverse is not None:
             b, n = f.shape[0], f.shape[-1]
-            return (level.coarse_inverse @ f.reshape(b, n * n, 1)).reshape(f.shape)
+            return (level.coarse_inverse * f.reshape(b, 1, n * n)).sum(axis=-1).reshape(f.shape)
         u = xp.zeros_like(f)
         if k == len(self.levels) - 1:  # odd, too large for a dense solve: many symmetric sweeps
             for _ in range(10):
