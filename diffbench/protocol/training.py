@@ -127,7 +127,7 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     import torch
 
     from ..data import DiffusionDataModule, load_task
-    from ..models import count_parameters, create, describe_model, model_spec
+    from ..models import count_parameters, create, model_spec
     from .recipes import resolve_recipe
     from .wandb_logging import check_mode
 
@@ -149,11 +149,15 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
 
     # Build once to validate the model and learn its name and size (cheap).
     probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
-    info = describe_model(cfg.model)
     spec = model_spec(probe)
+    info = _model_info(spec)
     model_name = info["name"]
     n_params = count_parameters(probe)
     del probe
+
+    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                             train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
+                             train_fraction=cfg.train_fraction, progress=cfg.progress)
 
     run_id = cfg.run_id(model_name, task.name)
     out_dir = Path(cfg.out) / run_id
@@ -161,9 +165,6 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     if not child:
         _prepare_out_dir(out_dir, cfg.resume)
 
-    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                             train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
-                             train_fraction=cfg.train_fraction, progress=cfg.progress)
     if not child:
         dm.prepare_data()
     dm.setup("fit")
@@ -184,6 +185,17 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     result = _assemble(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, per_seed, run_id, argv)
     result = write_result(out_dir / "result.json", result)
     return result
+
+
+def _model_info(spec: dict[str, Any]) -> dict[str, Any]:
+    """Name, kind and providing package of a built model (plugins name their distribution)."""
+    from ..models import list_models
+
+    name = spec.get("name") or spec.get("class_path")
+    for info in list_models():
+        if info.name == name:
+            return {"name": name, "kind": info.kind, "package": info.package, "version": info.version}
+    return {"name": name, "kind": "class-path", "package": None, "version": None}
 
 
 def _check_precision(precision: str, accelerator: str) -> None:
@@ -261,7 +273,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
     test_results = module.test_results
     if not trainer.is_global_zero:
         return None, False
-    batch = next(iter(dm.test_dataloader()))
+    batch = _spread_batch(dm.datasets["test"], dm.eval_batch_size)
     device = module.device
     inference = time_inference(module.model, batch["input"], device)
     solver = time_solver(task, batch)
@@ -291,6 +303,15 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
 
     atomic_write_json(done, seed_result)
     return seed_result, True
+
+
+def _spread_batch(dataset: Any, size: int) -> dict[str, Any]:
+    """A batch of test samples evenly spread over the split (so over every source count)."""
+    import numpy as np
+
+    n = len(dataset)
+    positions = sorted(set(np.linspace(0, n - 1, min(size, n)).round().astype(int).tolist()))
+    return dataset.__getitems__(positions)
 
 
 def _best_epoch(ckpt: Any) -> int | None:

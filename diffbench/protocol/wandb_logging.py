@@ -80,7 +80,7 @@ def log_results(logger: Any, results: dict[str, Any], images: list[tuple[str, np
             run.log({"test/per_count": table})
         if images:
             run.log({"test/examples": [wandb.Image(img, caption=cap) for cap, img in images]})
-        info = {"mode": run.settings.mode if hasattr(run.settings, "mode") else None, "id": run.id, "dir": str(run.dir)}
+        info = {"mode": run.settings.mode if hasattr(run.settings, "mode") else None, "id": run.id, "dir": str(Path(run.dir).parent)}
         url = getattr(run, "url", None)
         if url:
             info["url"] = url
