@@ -161,8 +161,8 @@ class DiffusionDataModule(L.LightningDataModule):
         self.train_fraction = float(train_fraction)
         self.counts = {
             "train": _check_counts(self.task, "train", train_counts),
-            "val": _check_counts(self.task, "val", val_counts),
             "test": _check_counts(self.task, "test", test_counts),
+            "val": _check_counts(self.task, "val", val_counts),
         }
         self.serve = serve or self.task.serve
         if self.serve not in ("cache", "stream"):
