@@ -8,10 +8,12 @@ tolerance, so its result does not depend on what else is in the batch.
 The hierarchy is algebraic in spirit but geometric in layout: each coarse cell aggregates a
 2 x 2 block, and the coarse operator is the Galerkin product ``P^T A P`` with piecewise-constant
 ``P``, computed directly on the stencil arrays (faces crossing a block add, faces inside it
-fold into the diagonal). The smoother is red-black Gauss-Seidel, forward before and backward
-after the coarse correction, so the V-cycle is a symmetric preconditioner. The coarsest level
-(8 cells a side, or the first odd size) is solved with a batched dense inverse when it
-has at most 256 cells, else with symmetric Gauss-Seidel sweeps.
+fold into the diagonal). An odd side is first padded by one row and column of cells with no
+coupling and a zero diagonal, so its last aggregates are 2 x 1, 1 x 2 or 1 x 1 blocks of real
+cells (the Galerkin product is unchanged by the padding). The smoother is red-black
+Gauss-Seidel, forward before and backward after the coarse correction, so the V-cycle is a
+symmetric preconditioner. The coarsest level (at most 8 cells a side) is solved with a dense
+inverse per sample when it has at most 256 cells, else with symmetric Gauss-Seidel sweeps.
 """
 
 from __future__ import annotations
@@ -36,8 +38,34 @@ def _dot(a: Any, b: Any) -> Any:
     return (a * b).sum(axis=(-2, -1))
 
 
+def pad_to_even(st: Stencil, xp: Any) -> Stencil:
+    """An odd-sided stencil padded with one row and column of uncoupled, zero-diagonal cells.
+
+    The padded cells add nothing to any Galerkin sum, so ``coarsen(pad_to_even(st))`` is the
+    Galerkin operator of the real cells aggregated in 2 x 2 blocks, clipped at the last row and
+    column. Even-sided stencils come back unchanged.
+    """
+    n = st.diag.shape[-1]
+    if n % 2 == 0:
+        return st
+    lead = st.diag.shape[:-2]
+
+    def pad(a: Any, shape: tuple[int, ...]) -> Any:
+        out = xp.zeros(lead + shape, dtype=a.dtype)
+        out[(Ellipsis,) + tuple(slice(0, s) for s in a.shape[len(lead) :])] = a
+        return out
+
+    return Stencil(
+        pad(st.cx, (n + 1, n)),
+        pad(st.cy, (n, n + 1)),
+        None if st.cx_wrap is None else pad(st.cx_wrap, (n + 1,)),
+        None if st.cy_wrap is None else pad(st.cy_wrap, (n + 1,)),
+        pad(st.diag, (n + 1, n + 1)),
+    )
+
+
 def coarsen(st: Stencil) -> Stencil:
-    """Galerkin coarse stencil for 2 x 2 aggregation (N must be even)."""
+    """Galerkin coarse stencil for 2 x 2 aggregation (N must be even: see :func:`pad_to_even`)."""
     cx, cy, d = st.cx, st.cy, st.diag
     cx_c = cx[..., 0::2, 1::2] + cx[..., 1::2, 1::2]
     cy_c = cy[..., 1::2, 0::2] + cy[..., 1::2, 1::2]
@@ -101,9 +129,9 @@ class MultigridPreconditioner:
             red = ((ii[:, None] + ii[None, :]) % 2) == 0
             level = _Level(st, red, ~red)
             self.levels.append(level)
-            if n % 2 or n <= COARSEST_SIDE:
+            if n <= COARSEST_SIDE:
                 break
-            st = coarsen(st)
+            st = coarsen(pad_to_even(st, xp))
         last = self.levels[-1]
         n = last.stencil.diag.shape[-1]
         if n * n <= DENSE_COARSEST_MAX_CELLS:
@@ -126,16 +154,21 @@ class MultigridPreconditioner:
             b, n = f.shape[0], f.shape[-1]
             return (level.coarse_inverse * f.reshape(b, 1, n * n)).sum(axis=-1).reshape(f.shape)
         u = xp.zeros_like(f)
-        if k == len(self.levels) - 1:  # odd, too large for a dense solve: many symmetric sweeps
+        if k == len(self.levels) - 1:  # too large for a dense solve: many symmetric sweeps
             for _ in range(10):
                 u = self._smooth(level, u, f, (level.red, level.black))
                 u = self._smooth(level, u, f, (level.black, level.red))
             return u
         u = self._smooth(level, u, f, (level.red, level.black))
         r = f - level.stencil.apply(u)
+        n = r.shape[-1]
+        if n % 2:  # zero residual on the padding cells
+            rp = xp.zeros(r.shape[:-2] + (n + 1, n + 1), dtype=r.dtype)
+            rp[..., :n, :n] = r
+            r = rp
         rc = r[..., 0::2, 0::2] + r[..., 0::2, 1::2] + r[..., 1::2, 0::2] + r[..., 1::2, 1::2]
         ec = self._cycle(k + 1, rc) * COARSE_SCALE
-        e = xp.repeat(xp.repeat(ec, 2, axis=-2), 2, axis=-1)
+        e = xp.repeat(xp.repeat(ec, 2, axis=-2), 2, axis=-1)[..., :n, :n]
         u = u + e
         return self._smooth(level, u, f, (level.black, level.red))
 
