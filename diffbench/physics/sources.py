@@ -75,7 +75,10 @@ class SourceSpec:
                 f"{max_count} sources of radius {self.radius} do not fit in a {lattice}x{lattice} lattice "
                 f"(only {positions} centre positions); use at most {positions} sources or a smaller radius"
             )
-        low, high = self.strength
+        try:
+            low, high = (float(v) for v in self.strength)
+        except (TypeError, ValueError):
+            raise DiffbenchError(f"source strength must be a pair (low, high) of numbers, got {self.strength!r}") from None
         if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
             raise DiffbenchError(f"source strength range must satisfy 0 <= low < high, got ({low}, {high})")
 

@@ -113,6 +113,8 @@ def test_rasterise_is_batch_independent_and_typed():
         (SourceSpec("disk", radius=1, strength=(0.0, float("inf"))), 16, 1, ("strength",)),
         (SourceSpec("disk", radius=1, strength=(2.0, 1.0)), 16, 1, ("strength",)),
         (SourceSpec("star", radius=1), 16, 1, ("unknown source shape", "disk", "mix")),
+        (SourceSpec("disk", radius=1, strength=(1.0,)), 16, 1, ("strength", "pair")),
+        (SourceSpec("disk", radius=1, strength="high"), 16, 1, ("strength", "pair")),
     ],
 )
 def test_validation_errors(spec, n, count, words):
