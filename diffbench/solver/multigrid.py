@@ -28,9 +28,9 @@ from ..physics.operator import Stencil
 COARSE_SCALE = 2.0
 SMOOTHING_SWEEPS = 2
 COARSEST_SIDE = 8
-#: The dense inverse costs M^3 flops and M^2 floats per sample (M cells): at M = 4096 (an odd
-#: coarsest side of 33..64, e.g. N = 63 or 126) that was ~10 s and 128 MiB per sample on a CPU,
-#: against ~0.1 s for the whole solve with Gauss-Seidel sweeps there instead.
+#: A guard on the dense coarsest solve, which costs M^3 flops and M^2 floats per sample (M cells):
+#: at M = 4096 that was ~10 s and 128 MiB per sample on a CPU. With COARSEST_SIDE = 8 the
+#: coarsest level has at most 64 cells.
 DENSE_COARSEST_MAX_CELLS = 256
 
 
