@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,17 @@ D_KINDS = ("constant", "per-sample", "inclusions", "lognormal")
 BOUNDARY_CODES = {"dirichlet": 0, "neumann": 1, "periodic": 2}
 
 
+def _number(v: Any, what: str, shown: Any = None) -> float:
+    """``float(v)`` for a YAML number; a DiffbenchError for text, lists, ``None``, booleans."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise DiffbenchError(f"{what} must be a number, got {v if shown is None else shown!r}")
+    return float(v)
+
+
 def _range(value: Any, what: str, positive: bool = True) -> tuple[float, float]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
         raise DiffbenchError(f"{what} must be [low, high], got {value!r}")
-    lo, hi = (float(v) for v in value)
+    lo, hi = (_number(v, what, value) for v in value)
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or (positive and lo <= 0) or (not positive and lo < 0):
         need = "0 < low <= high" if positive else "0 <= low <= high"
         raise DiffbenchError(f"{what} must satisfy {need} and be finite, got {value!r}")
@@ -51,6 +59,8 @@ class PhysicsSpec:
     @classmethod
     def parse(cls, raw: dict[str, Any], where: str = "task") -> "PhysicsSpec":
         allowed = {"diffusivity", "decay", "boundary"}
+        if not isinstance(raw, dict):
+            raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {raw!r}")
         if set(raw) - allowed:
             raise DiffbenchError(f"{where}: unknown physics key(s) {', '.join(sorted(set(raw) - allowed))}; allowed: {', '.join(sorted(allowed))}")
         d = raw.get("diffusivity", 1.0)
@@ -61,7 +71,7 @@ class PhysicsSpec:
         d = dict(d)
         kind = d["kind"]
         if kind == "constant":
-            v = float(d.get("value", 1.0))
+            v = _number(d.get("value", 1.0), f"{where}: diffusivity (D > 0)")
             if not (math.isfinite(v) and v > 0):
                 raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {d.get('value')!r}")
             d = {"kind": kind, "value": v}
@@ -75,7 +85,8 @@ class PhysicsSpec:
                 "contrast": list(_range(d.get("contrast", [0.1, 10.0]), f"{where}: diffusivity.contrast")),
             }
         else:
-            sigma, length = float(d.get("sigma", 0.5)), float(d.get("length", 4.0))
+            what = f"{where}: lognormal diffusivity (sigma >= 0, length > 0)"
+            sigma, length = _number(d.get("sigma", 0.5), what), _number(d.get("length", 4.0), what)
             if not (math.isfinite(sigma) and sigma >= 0 and math.isfinite(length) and length > 0):
                 raise DiffbenchError(f"{where}: lognormal diffusivity needs sigma >= 0 and length > 0, got {d!r}")
             d = {"kind": kind, "sigma": sigma, "length": length}
@@ -91,9 +102,9 @@ class PhysicsSpec:
             options = b["random"]
             if not isinstance(options, list) or not options:
                 raise DiffbenchError(f"{where}: boundary.random must be a non-empty list of boundaries")
-            boundaries = tuple(parse_boundary(o) for o in options)
+            boundaries = tuple(_boundary(o, where) for o in options)
         else:
-            boundaries = (parse_boundary(b),)
+            boundaries = (_boundary(b, where),)
         return cls(d, decay, boundaries)
 
     def validate(self, lattice: int, where: str, clamped: bool) -> None:
@@ -148,6 +159,13 @@ class PhysicsSpec:
         gamma = lo if lo == hi else float(rng.uniform(lo, hi))
         b = self.boundaries[0] if len(self.boundaries) == 1 else self.boundaries[int(rng.integers(len(self.boundaries)))]
         return D, gamma, b
+
+
+def _boundary(value: Any, where: str) -> Boundary:
+    try:
+        return parse_boundary(value)
+    except DiffbenchError as exc:
+        raise DiffbenchError(f"{where}: physics.boundary: {exc}") from None
 
 
 def _inclusions(rng: np.random.Generator, n: int, d: dict[str, Any]) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -166,7 +167,10 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     if isinstance(lattice, bool) or not isinstance(lattice, int) or lattice < 8:
         raise DiffbenchError(f"{where}: lattice N must be an integer >= 8, got {lattice!r}")
     seed = _int(raw["seed"], f"{where}: seed", 0)
-    src = dict(raw.get("sources") or {})
+    src = raw.get("sources") or {}
+    if not isinstance(src, dict):
+        raise DiffbenchError(f"{where}: sources must be a mapping (shape, radius, strength, mode), got {src!r}")
+    src = dict(src)
     allowed_src = {"shape", "radius", "strength", "mode"}
     if set(src) - allowed_src:
         raise DiffbenchError(f"{where}: unknown sources key(s) {', '.join(sorted(set(src) - allowed_src))}; allowed: {', '.join(sorted(allowed_src))}")
@@ -174,7 +178,7 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     if mode not in ("flux", "clamped"):
         raise DiffbenchError(f"{where}: sources.mode must be 'flux' or 'clamped', got {mode!r}")
     strength = src.get("strength", [0.0, 1.0])
-    if not (isinstance(strength, list) and len(strength) == 2):
+    if not (isinstance(strength, list) and len(strength) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in strength)):
         raise DiffbenchError(f"{where}: sources.strength must be [low, high], got {strength!r}")
     sources = SourceSpec(
         shape=src.get("shape", "disk"),
@@ -211,7 +215,10 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
         evaluation=dict(raw.get("evaluation") or {}),
         path=path,
     )
-    sources.validate(lattice, task.max_count)
+    try:
+        sources.validate(lattice, task.max_count)
+    except DiffbenchError as exc:
+        raise DiffbenchError(f"{where}: {exc}") from None
     physics.validate(lattice, where, clamped=mode == "clamped")
     return task
 
