@@ -256,9 +256,12 @@ def ensure_cache(
         manifest = cache.read_manifest()
     else:
         manifest = None
-    _check_writable(root)
+    # Every refusal comes before the first write: a bad backend or GPU count leaves no directory.
     xp = get_backend(backend)
     bname = backend_name(xp)
+    if devices > 1 and bname == "cupy" and xp.cuda.runtime.getDeviceCount() < devices:
+        raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({xp.cuda.runtime.getDeviceCount()})")
+    _check_writable(root)
     if manifest is None:
         manifest = cache.new_manifest(bname)
     elif manifest.get("backend") != bname:
@@ -282,8 +285,6 @@ def ensure_cache(
                 _record(cache, manifest, split, k, entry, bar)
         else:
             gpus = devices if bname == "cupy" else 0
-            if gpus and xp.cuda.runtime.getDeviceCount() < devices:
-                raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({xp.cuda.runtime.getDeviceCount()})")
             ctx = mp.get_context("spawn")
             with _single_threaded_children(), ctx.Pool(devices) as pool:
                 results = [
