@@ -152,11 +152,14 @@ class DiffusionDataModule(L.LightningDataModule):
         if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
             raise DiffbenchError(f"batch size must be a positive integer, got {bs!r}")
         self.batch_size = bs
-        self.eval_batch_size = eval_batch_size or max(bs, 32)
+        ebs = eval_batch_size if eval_batch_size is not None else max(bs, 32)
+        if isinstance(ebs, bool) or not isinstance(ebs, int) or ebs < 1:
+            raise DiffbenchError(f"eval batch size must be a positive integer, got {ebs!r}")
+        self.eval_batch_size = ebs
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise DiffbenchError(f"num_workers must be an integer >= 0, got {num_workers!r}")
         self.num_workers = num_workers
-        if not (isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1 and math.isfinite(train_fraction)):
+        if isinstance(train_fraction, bool) or not (isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1 and math.isfinite(train_fraction)):
             raise DiffbenchError(f"train fraction must be in (0, 1], got {train_fraction!r}")
         self.train_fraction = float(train_fraction)
         self.counts = {
