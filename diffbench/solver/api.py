@@ -15,6 +15,9 @@ from .backend import array_module, to_numpy
 from .multigrid import pcg
 from .transform import transform_method, transform_solve
 
+#: What ``solve(method=...)`` accepts.
+SOLVE_METHODS = ("auto", "mgcg")
+
 
 @dataclass
 class SolveResult:
@@ -92,6 +95,7 @@ def solve(
     tol: float = 1e-8,
     initial_guess: Any = None,
     maxiter: int = 2000,
+    method: str = "auto",
 ) -> SolveResult:
     """Solve ``-div(D grad u) + gamma u = S`` on the lattice, for one sample or a batch.
 
@@ -113,6 +117,12 @@ def solve(
         Relative residual target of the iterative method (transform solves are exact).
     initial_guess : array, optional
         Starting field for the iterative method (e.g. a surrogate's prediction).
+    maxiter : int
+        Most Krylov iterations per sample.
+    method : {"auto", "mgcg"}
+        ``auto`` (default) takes the exact transform for every sample that has one and
+        multigrid-CG for the rest; ``mgcg`` forces multigrid-preconditioned CG for every sample
+        (so that ``initial_guess`` is used, e.g. to measure a warm start).
 
     Returns
     -------
@@ -132,6 +142,8 @@ def solve(
     >>> res.method, bool(res.residual < 1e-12), res.field.shape
     ('dst', True, (32, 32))
     """
+    if method not in SOLVE_METHODS:
+        raise DiffbenchError(f"method must be one of {', '.join(SOLVE_METHODS)}, got {method!r}")
     s, xp, single = _check_source(source)
     shape = s.shape
     bnd = parse_boundary(boundary)
@@ -192,7 +204,7 @@ def solve(
     # for this boundary), so a sample's result never depends on the rest of its batch.
     tname = transform_method(bnd)
     use_t = (D == D[:, :1, :1]).all(axis=(-2, -1)) & (g == g[:, :1, :1]).all(axis=(-2, -1)) & ~has_fixed
-    use_t = np.asarray(to_numpy(use_t), dtype=bool) & (tname is not None)
+    use_t = np.asarray(to_numpy(use_t), dtype=bool) & (tname is not None) & (method == "auto")
     if use_t.all():
         u, res, iters = _transform_group(s, D, g, bnd, xp)
         method = tname
