@@ -37,7 +37,9 @@ from .fields import PhysicsSpec
 SPLITS = ("train", "val", "test")
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 SERVE_MODES = ("cache", "stream")
-_TOP_KEYS = {"name", "description", "purpose", "axis", "lattice", "seed", "sources", "physics", "splits", "serve", "training", "evaluation"}
+_TOP_KEYS = {"name", "description", "purpose", "axis", "lattice", "seed", "sources", "physics", "splits", "serve", "training", "evaluation", "channels"}
+#: Every input channel a task can give a network, in the order they are stacked.
+CHANNELS = ("source", "log_diffusivity", "decay", "absorbing", "periodic", "clamped_mask")
 
 
 @dataclass(frozen=True)
@@ -86,15 +88,20 @@ class TaskSpec:
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    channels: tuple[str, ...] = ()
 
     @property
     def input_channels(self) -> list[str]:
-        """Names of the network's input channels, in order."""
-        ch = ["source"]
-        ch += self.physics.extra_channels
+        """Names of the network's input channels, in order.
+
+        The channels whatever varies needs, plus any listed under ``channels:`` in the YAML —
+        e.g. a constant-D task that also feeds ``log_diffusivity`` (all zeros), so a model
+        trained on it can be tested on a variable-D task (out-of-distribution).
+        """
+        needed = {"source", *self.physics.extra_channels, *self.channels}
         if self.source_mode == "clamped":
-            ch.append("clamped_mask")
-        return ch
+            needed.add("clamped_mask")
+        return [c for c in CHANNELS if c in needed]
 
     @property
     def in_channels(self) -> int:
@@ -128,6 +135,7 @@ class TaskSpec:
             "serve": self.serve,
             "training": dict(self.training),
             "evaluation": dict(self.evaluation),
+            "input_channels": self.input_channels,
             **self.data_fields(),
             "spec_hash": self.spec_hash,
         }
@@ -199,6 +207,9 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     if serve not in SERVE_MODES:
         raise DiffbenchError(f"{where}: serve must be one of {', '.join(SERVE_MODES)}, got {serve!r}")
     physics = PhysicsSpec.parse(raw.get("physics") or {}, where)
+    channels = raw.get("channels") or []
+    if not isinstance(channels, list) or any(c not in CHANNELS for c in channels):
+        raise DiffbenchError(f"{where}: channels must be a list drawn from {', '.join(CHANNELS)}, got {channels!r}")
     task = TaskSpec(
         name=str(raw["name"]),
         lattice=lattice,
@@ -214,6 +225,7 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
         training=dict(raw.get("training") or {}),
         evaluation=dict(raw.get("evaluation") or {}),
         path=path,
+        channels=tuple(channels),
     )
     try:
         sources.validate(lattice, task.max_count)
