@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import DiffbenchError
 
 #: Options a --config YAML may set (the same names as the flags, with dashes or underscores).
-CONFIG_KEYS = ("model", "task", "seeds", "devices", "accelerator", "num_nodes", "max_epochs", "batch_size", "lr", "loss",
+CONFIG_KEYS = ("model", "task", "seeds", "devices", "accelerator", "num_nodes", "max_epochs", "max_steps", "check_val_every_n_epoch", "batch_size", "lr", "loss",
                "recipe", "precision", "train_counts", "test_counts", "train_fraction", "model_args", "out", "data_dir",
                "wandb_mode", "wandb_project", "num_workers", "images")
 
@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--num-nodes", type=int, help="nodes for multi-node DDP (under SLURM or torchrun)")
     a("--seeds", help="training seeds, e.g. 0,1,2 or 0-9 (default 0); results aggregate mean ± std")
     a("--max-epochs", type=int, help="epochs (default: the task's budget)")
+    a("--max-steps", type=int, help="optimisation-step budget instead of epochs (used by data-scaling studies)")
+    a("--val-every", type=int, dest="check_val_every_n_epoch", help="validate every K epochs (default 1)")
     a("--batch-size", type=int, help="training batch size (default: the task's)")
     a("--lr", type=float, help="learning rate (default: the recipe's)")
     a("--loss", help="mae (default) | mse | tanh-mae")

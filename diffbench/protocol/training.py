@@ -49,6 +49,8 @@ class RunConfig:
     test_counts: list[int] | None = None
     train_fraction: float = 1.0
     model_args: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+    check_val_every_n_epoch: int = 1
     # bookkeeping (not hashed)
     out: str = "runs"
     data_dir: str | None = None
@@ -58,11 +60,15 @@ class RunConfig:
     resume: bool = False
     progress: bool = True
     images: int = 3
+    wandb_group: str | None = None
 
-    BOOKKEEPING = ("out", "data_dir", "wandb_mode", "wandb_project", "num_workers", "resume", "progress", "images")
+    BOOKKEEPING = ("out", "data_dir", "wandb_mode", "wandb_project", "num_workers", "resume", "progress", "images", "wandb_group")
+    #: Fields left out of the run id while they hold their default, so older run ids stay valid.
+    OPTIONAL = {"max_steps": None, "check_val_every_n_epoch": 1}
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in self.BOOKKEEPING}
+        return {k: v for k, v in asdict(self).items()
+                if k not in self.BOOKKEEPING and not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
 
     def run_id(self, model_name: str, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -86,6 +92,10 @@ class RunConfig:
             parts += ["--train-fraction", repr(self.train_fraction)]
         if self.model_args:
             parts += ["--model-args", json.dumps(self.model_args, sort_keys=True)]
+        if self.max_steps is not None:
+            parts += ["--max-steps", str(self.max_steps)]
+        if self.check_val_every_n_epoch != 1:
+            parts += ["--val-every", str(self.check_val_every_n_epoch)]
         return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -138,8 +148,14 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     if len(set(cfg.seeds)) != len(cfg.seeds):
         raise DiffbenchError(f"--seeds must not repeat a seed, got {cfg.seeds!r}")
     max_epochs = cfg.max_epochs if cfg.max_epochs is not None else int(task.training.get("max_epochs", 20))
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or (max_epochs < 1 and cfg.max_steps is None):
         raise DiffbenchError(f"--max-epochs must be a positive integer, got {max_epochs!r}")
+    if cfg.max_steps is not None and (isinstance(cfg.max_steps, bool) or not isinstance(cfg.max_steps, int) or cfg.max_steps < 1):
+        raise DiffbenchError(f"--max-steps must be a positive integer, got {cfg.max_steps!r}")
+    if isinstance(cfg.check_val_every_n_epoch, bool) or not isinstance(cfg.check_val_every_n_epoch, int) or cfg.check_val_every_n_epoch < 1:
+        raise DiffbenchError(f"--val-every must be a positive integer, got {cfg.check_val_every_n_epoch!r}")
+    if cfg.max_steps is not None and cfg.max_epochs is None:
+        max_epochs = -1  # the step budget decides
     recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
     wandb_mode = check_mode(cfg.wandb_mode)
     from .losses import make_loss
@@ -247,7 +263,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
     loggers: list[Any] = [CSVLogger(save_dir=str(seed_dir), name="", version="")]
     wb = None
     if not _is_ddp_child():
-        wb = make_logger(wandb_mode, out_dir, project=cfg.wandb_project, group=f"{task.name}/{model_name}",
+        wb = make_logger(wandb_mode, out_dir, project=cfg.wandb_project, group=cfg.wandb_group or f"{task.name}/{model_name}",
                          name=f"{model_name}-{task.name}-seed{seed}",
                          config={**cfg.identity(), "seed": seed, "task_hash": task.spec_hash, "recipe": recipe,
                                  "protocol_version": PROTOCOL_VERSION}, tags=[task.name, model_name])
@@ -255,7 +271,8 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
             loggers.append(wb)
     strategy = "ddp" if cfg.devices * cfg.num_nodes > 1 else "auto"
     trainer = L.Trainer(accelerator=accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=strategy,
-                        precision=cfg.precision, max_epochs=max_epochs, callbacks=[ckpt], logger=loggers,
+                        precision=cfg.precision, max_epochs=max_epochs, max_steps=cfg.max_steps or -1,
+                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=[ckpt], logger=loggers,
                         deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
                         log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
     last = seed_dir / "last.ckpt"
@@ -347,7 +364,7 @@ def _assemble(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], info: di
         "data": {"manifest_hash": dm.data_fingerprint(), "serve": dm.serve, "train_counts": cfg.train_counts,
                  "test_counts": cfg.test_counts, "train_fraction": cfg.train_fraction,
                  "n_train": len(dm.datasets["train"]), "n_val": len(dm.datasets["val"]), "n_test": len(dm.datasets["test"])},
-        "training": {"recipe": recipe, "loss": cfg.loss, "batch_size": dm.batch_size, "max_epochs": max_epochs,
+        "training": {"recipe": recipe, "loss": cfg.loss, "batch_size": dm.batch_size, "max_epochs": max_epochs, "max_steps": cfg.max_steps,
                      "precision": cfg.precision, "accelerator": accelerator, "devices": cfg.devices, "num_nodes": cfg.num_nodes,
                      "selection": "best val/mae checkpoint"},
         "seeds": [s["seed"] for s in per_seed],
