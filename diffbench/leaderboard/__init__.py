@@ -1,0 +1,36 @@
+"""Stage 6 — the leaderboard: checked submissions and a generated static site.
+
+``diffbench submit RESULT`` checks a run's ``result.json`` against the schema and the
+protocol and stores it, content-addressed, under ``leaderboard/submissions/<task>/``.
+``diffbench leaderboard build`` turns the stored submissions into a self-contained static
+site (works from ``file://``, offline, byte-for-byte deterministic) and ``--check`` tells
+whether the site on disk is stale. ``diffbench leaderboard serve`` serves it on 127.0.0.1.
+
+Imports are lazy: importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Submission": ".submit",
+    "check_result": ".submit",
+    "default_leaderboard_dir": ".submit",
+    "load_submissions": ".submit",
+    "read_json_strict": ".submit",
+    "resolve_leaderboard_dir": ".submit",
+    "submit": ".submit",
+    "build_site": ".site",
+    "check_site": ".site",
+    "render_site": ".site",
+    "make_server": ".site",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

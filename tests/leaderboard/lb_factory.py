@@ -1,0 +1,154 @@
+"""Synthetic but schema-true results, as ``diffbench run`` writes them (real metric keys,
+the real aggregation and digest), for the leaderboard tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from diffbench import PROTOCOL_VERSION, __version__
+from diffbench.data import load_task
+from diffbench.protocol.metrics import METRIC_KEYS
+from diffbench.protocol.results import RESULT_SCHEMA_VERSION, aggregate_metrics, write_result
+
+_SCALE = {"mae_sources": 3.0, "mae_field": 0.8, "mae_r1": 1.5, "mae_r2": 0.9, "mae_r3": 0.6, "nmae": 4.0, "rel_l2": 5.0,
+          "max_abs_error": 9.0, "p99_sample_mae": 2.2, "residual": 0.3}
+
+
+def metrics(base: float, seed: int, *, empty: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One split's results: every METRIC_KEY, n_samples and per_count rows for counts 1-5."""
+
+    def row(mult: float, n: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in METRIC_KEYS:
+            region = k.split("_")[-1]
+            if region in empty and (k.startswith("mae_") or k.startswith("max_abs_error_")):
+                out[k] = None
+            else:
+                scale = _SCALE.get(k, 10.0 if k.startswith("max_abs_error_") else 1.0)
+                out[k] = round(base * scale * mult * (1 + 0.07 * seed), 12)
+        out["n_samples"] = n
+        return out
+
+    top = row(1.0, 120)
+    top["per_count"] = {str(c): row(0.6 + 0.2 * c, 24) for c in range(1, 6)}
+    return top
+
+
+def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-small", seeds: tuple[int, ...] = (0, 1, 2),
+                base: float = 0.01, params: int = 123_456, inference: float = 2e-4, solver: float = 5e-3,
+                hardware: str = "CPU Test Processor (16 cores, 1 process)", images: bool = True,
+                wandb_url: str | None = None, empty: tuple[str, ...] = (), mutate: Callable[[dict], None] | None = None) -> Path:
+    """Write ``directory/result.json`` (and the seeds' example PNGs) and return its path."""
+    spec = load_task(task)
+    directory.mkdir(parents=True, exist_ok=True)
+    per_seed = []
+    for i, seed in enumerate(seeds):
+        image_paths = []
+        if images:
+            from PIL import Image
+
+            (directory / f"seed-{seed}").mkdir(exist_ok=True)
+            for j, count in enumerate((1, 3, 5)):
+                rel = f"seed-{seed}/sample-{j * 7}-{count}src.png"
+                Image.new("RGB", (96, 24), ((40 * i) % 255, 90 + 30 * j, 160)).save(directory / rel)
+                image_paths.append(rel)
+        per_seed.append({
+            "seed": seed,
+            "test": metrics(base, i, empty=empty),
+            "val": metrics(base * 0.95, i, empty=empty),
+            "best_checkpoint": f"seed-{seed}/best.ckpt",
+            "best_epoch": 3 + i,
+            "epochs_run": 6,
+            "train_time_s": 12.5 + i,
+            "inference": {"s_per_sample": inference * (1 + 0.01 * i), "batch_size": 24, "device": "cpu", "repeats": 5},
+            "solver": {"s_per_sample": solver * (1 + 0.02 * i), "batch_size": 24, "backend": "numpy", "method": "dst", "repeats": 3},
+            "images": image_paths,
+            "wandb": ({"mode": "online", "id": f"run{seed}", "dir": "/tmp/wandb", "url": f"{wandb_url}-{seed}"} if wandb_url else None),
+        })
+    inf = sum(s["inference"]["s_per_sample"] for s in per_seed) / len(per_seed)
+    sol = sum(s["solver"]["s_per_sample"] for s in per_seed) / len(per_seed)
+    result: dict[str, Any] = {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "protocol_version": PROTOCOL_VERSION,
+        "diffbench_version": __version__,
+        "run_id": f"{task}--{model}--0123456789",
+        "created": "2025-01-02T03:04:05+00:00",
+        "model": {"name": model, "kind": "builtin", "package": "diffbench", "package_version": __version__,
+                  "spec": {"name": model, "kwargs": {"width": 8}}, "parameters": params},
+        "task": {"name": spec.name, "spec_hash": spec.spec_hash, "lattice": spec.lattice, "input_channels": spec.input_channels,
+                 "spec": spec.to_dict()},
+        "data": {"manifest_hash": "f" * 64, "serve": "cache", "train_counts": None, "test_counts": None, "train_fraction": 1.0,
+                 "n_train": 320, "n_val": 60, "n_test": 120},
+        "training": {"recipe": {"name": "fast", "lr": 1e-3}, "loss": "mae", "batch_size": 16, "max_epochs": 6,
+                     "precision": "32-true", "accelerator": "cpu", "devices": 1, "num_nodes": 1,
+                     "selection": "best val/mae checkpoint"},
+        "seeds": list(seeds),
+        "per_seed": per_seed,
+        "aggregate": {"test": aggregate_metrics([s["test"] for s in per_seed]),
+                      "val": aggregate_metrics([s["val"] for s in per_seed])},
+        "cost": {"train_time_s": sum(s["train_time_s"] for s in per_seed) / len(per_seed), "inference_s_per_sample": inf,
+                 "solver_s_per_sample": sol, "speedup_vs_solver": sol / inf, "solver_method": "dst", "batch_size": 24},
+        "hardware": {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "cpu": "Test Processor", "cpu_count": 16,
+                     "label": hardware},
+        "packages": {"diffbench": __version__, "torch": "2.5.0", "numpy": "2.0.0"},
+        "git": {"commit": "a" * 40, "dirty": False},
+        "command": f"diffbench run --model {model} --task {task} --seeds {','.join(map(str, seeds))} --devices 1 "
+                   "--accelerator cpu --precision 32-true --loss mae",
+        "argv": f"diffbench run --model {model} --task {task}",
+    }
+    if mutate is not None:
+        mutate(result)
+    path = directory / "result.json"
+    write_result(path, result)
+    return path
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def redigest(path: Path, change: Callable[[dict], None]) -> Path:
+    """Apply ``change`` and re-digest (a schema violation that the digest does not catch)."""
+    result = load(path)
+    result.pop("digest", None)
+    change(result)
+    write_result(path, result)
+    return path
+
+
+def tamper(path: Path, change: Callable[[dict], None]) -> Path:
+    """Apply ``change`` and keep the old digest (a hand edit)."""
+    result = load(path)
+    change(result)
+    Path(path).write_text(json.dumps(result, indent=1, sort_keys=True))
+    return path
+
+
+XSS_TITLE = "<script>window.__xss = 1; alert(1)</script>"
+XSS_MODEL = '<img src=x onerror="window.__xss=2">'
+
+
+def populate(lb: Path, make: Callable[..., Path], order: tuple[int, ...] = (0, 1, 2, 3)) -> list:
+    """Submit four entries to ``lb`` (in ``order``): ranked, unranked, official, and hostile strings."""
+    from diffbench.leaderboard.submit import submit
+
+    specs = [
+        dict(kw=dict(model="unet-small", base=0.010, params=480_000, inference=3e-4, seeds=(0, 1, 2, 3, 4),
+                     wandb_url="https://wandb.ai/team/diffbench/runs/abc"),
+             title="U-Net (paper)", url="https://github.com/example/unet", official=True),
+        dict(kw=dict(model="fno", base=0.014, params=1_200_000, inference=9e-4, seeds=(0, 1, 2), wandb_url="javascript:alert(3)"),
+             title=XSS_TITLE, url=None, official=False),
+        dict(kw=dict(model="cnn-tiny", base=0.035, params=12_000, inference=4e-5, seeds=(0,), images=False),
+             title="", url=None, official=False),
+        dict(kw=dict(model=XSS_MODEL, base=0.02, params=95_000, inference=1.5e-4, seeds=(0, 1, 2),
+                     hardware="1x NVIDIA H100 <b>80GB</b>", solver=4e-4),
+             title="ResNet & co", url="http://example.org/p?a=1&b=2", official=False),
+    ]
+    paths = [make(**s["kw"]) for s in specs]
+    subs = [None] * len(specs)
+    for i in order:
+        s = specs[i]
+        subs[i] = submit(paths[i], lb, title=s["title"], authors="A. Author", url=s["url"], official=s["official"], today="2025-03-01")
+    return subs
