@@ -1,0 +1,51 @@
+/* diffbench leaderboard: sort a board by clicking a column header.
+ * Sort keys come from the embedded data (window.DIFFBENCH_DATA); rows are only reordered,
+ * never rebuilt, and no submitted string is ever parsed as HTML. */
+(function () {
+  "use strict";
+  var data = window.DIFFBENCH_DATA;
+  if (!data || !data.boards) { return; }
+
+  function compare(a, b) {
+    if (typeof a === "string" || typeof b === "string") {
+      return String(a).localeCompare(String(b), "en", { numeric: true, sensitivity: "base" });
+    }
+    return a < b ? -1 : (a > b ? 1 : 0);
+  }
+
+  function sortBoard(table, board, th, direction) {
+    var key = th.getAttribute("data-key");
+    var tbody = table.tBodies[0];
+    var rows = Array.prototype.slice.call(tbody.rows);
+    var sign = direction === "ascending" ? 1 : -1;
+    rows.sort(function (ra, rb) {
+      var ida = ra.getAttribute("data-id"), idb = rb.getAttribute("data-id");
+      var a = board.rows[ida] ? board.rows[ida][key] : null;
+      var b = board.rows[idb] ? board.rows[idb][key] : null;
+      var tie = board.order.indexOf(ida) - board.order.indexOf(idb);
+      if (a === null || a === undefined) { return (b === null || b === undefined) ? tie : 1; }  // missing values last
+      if (b === null || b === undefined) { return -1; }
+      return sign * compare(a, b) || tie;
+    });
+    rows.forEach(function (r) { tbody.appendChild(r); });
+    var headers = table.querySelectorAll("th[data-key]");
+    Array.prototype.forEach.call(headers, function (h) {
+      if (h === th) { h.setAttribute("aria-sort", direction); } else { h.removeAttribute("aria-sort"); }
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("table.board"), function (table) {
+    var board = data.boards[table.getAttribute("data-task")];
+    if (!board) { return; }
+    Array.prototype.forEach.call(table.querySelectorAll("th[data-key]"), function (th) {
+      var button = th.querySelector("button");
+      if (!button) { return; }
+      button.addEventListener("click", function () {
+        var now = th.getAttribute("aria-sort");
+        var first = th.getAttribute("data-first") || "ascending";
+        var direction = now ? (now === "ascending" ? "descending" : "ascending") : first;
+        sortBoard(table, board, th, direction);
+      });
+    });
+  });
+})();

@@ -1,0 +1,92 @@
+"""``diffbench submit`` and ``diffbench leaderboard build|serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import DiffbenchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("submit", help="check a run's result.json against the protocol and add it to the leaderboard")
+    s.add_argument("result", help="the result.json that `diffbench run` wrote (OUT/<run-id>/result.json)")
+    s.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default $DIFFBENCH_LEADERBOARD_DIR or the repository's leaderboard/)")
+    s.add_argument("--title", default="", help="what the entry is called on the board, e.g. the paper's method name")
+    s.add_argument("--authors", default="", help="who submits it")
+    s.add_argument("--url", default=None, help="http(s) link to the code or paper")
+    s.add_argument("--official", action="store_true", help="the authors of the method submit it (OGB's 'official')")
+    s.add_argument("--dry-run", action="store_true", help="check only; store nothing")
+    s.set_defaults(func=_submit)
+
+    lb = sub.add_parser("leaderboard", help="build, check or serve the static leaderboard site")
+    lb.set_defaults(func=lambda args: _help(lb))
+    lsub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION")
+    b = lsub.add_parser("build", help="generate the static site from the stored submissions")
+    b.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default $DIFFBENCH_LEADERBOARD_DIR or the repository's leaderboard/)")
+    b.add_argument("--out", metavar="DIR", help="site folder (default <leaderboard>/site); the build replaces its content")
+    b.add_argument("--check", action="store_true", help="write nothing; exit 2 if the site on disk differs from what would be built")
+    b.set_defaults(func=_build)
+    v = lsub.add_parser("serve", help="serve the built site on http://127.0.0.1:PORT/")
+    v.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default as for build)")
+    v.add_argument("--site", metavar="DIR", help="site folder to serve (default <leaderboard>/site)")
+    v.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    v.set_defaults(func=_serve)
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from .submit import MIN_RANKED_SEEDS, resolve_leaderboard_dir, submit
+
+    lb = resolve_leaderboard_dir(args.leaderboard)
+    sub = submit(args.result, lb, title=args.title, authors=args.authors, url=args.url, official=args.official,
+                 dry_run=args.dry_run)
+    n = len(sub.result["seeds"])
+    standing = "ranked" if sub.ranked else f"unranked: {n} seed{'s' if n != 1 else ''}, ranking needs >= {MIN_RANKED_SEEDS}"
+    if sub.missing_images:
+        print(f"note: {len(sub.missing_images)} example image(s) listed in the result are not next to it; stored without them",
+              file=sys.stderr)
+    what = f"{sub.result['model']['name']} on {sub.task} ({standing}; {len(sub.images)} image(s))"
+    if args.dry_run:
+        print(f"ok: {what} would be stored as {sub.path}")
+    else:
+        print(f"submitted {what} as {sub.path}")
+        print("run `diffbench leaderboard build` to update the site")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .site import build_site
+
+    report = build_site(args.leaderboard, args.out, check=args.check)
+    if args.check:
+        print(f"the site at {report.out} is up to date ({report.files} files, {report.entries} entries)")
+    else:
+        print(f"built {report.out}/index.html ({report.files} files, {report.entries} entries)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .site import make_server
+    from .submit import resolve_leaderboard_dir
+
+    site = Path(args.site) if args.site else resolve_leaderboard_dir(args.leaderboard) / "site"
+    server = make_server(site, args.port)
+    host, port = server.server_address[:2]
+    print(f"serving {site} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
+__all__ = ["register", "DiffbenchError"]
