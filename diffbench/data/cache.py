@@ -250,6 +250,9 @@ def ensure_cache(
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
         raise DiffbenchError(f"--devices must be a positive integer, got {devices!r}")
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        raise DiffbenchError(f"unknown split(s) {', '.join(map(str, bad)) or '(none)'}; allowed: {', '.join(SPLITS)}")
     root = Path(data_dir or default_data_dir()) / task.name
     cache = Cache(task, root)
     if root.exists():

@@ -14,6 +14,7 @@ Validation and test loaders never pad: under DDP each sample is seen exactly onc
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -87,7 +88,12 @@ class UnpaddedDistributedSampler(DistributedSampler):
 def _check_counts(task: TaskSpec, split: str, counts: Sequence[int] | None) -> tuple[int, ...] | None:
     if counts is None:
         return None
-    counts = tuple(int(c) for c in counts)
+    items = tuple(counts) if isinstance(counts, (list, tuple, range, np.ndarray)) else None
+    if not items or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) for c in items):
+        # int() would have truncated 2.5 to 2 (serving other samples than asked for), and an
+        # empty list would have served an empty split.
+        raise DiffbenchError(f"{split} counts must be a non-empty list of integer source counts, got {counts!r}")
+    counts = tuple(int(c) for c in items)
     available = task.splits[split].counts
     missing = sorted(set(counts) - set(available))
     if missing:

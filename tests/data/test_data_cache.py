@@ -16,6 +16,7 @@ from diffbench.data.cache import MANIFEST, Cache, ensure_cache, sha256_file, sha
 from diffbench.data.sampling import SOLVER_TOL
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.errors import DiffbenchError
+from diffbench.solver.backend import backend_name, get_backend, to_numpy
 
 KNOWN_METHODS = {"dst", "dct", "fft", "mgcg"}
 
@@ -73,7 +74,7 @@ def test_manifest_records_spec_versions_methods_residuals_and_checksums(tmp_path
     assert m["task"] == task.to_dict()
     assert m["diffbench_version"] == diffbench.__version__
     assert m["numpy_version"] == np.__version__
-    assert m["backend"] == "numpy"
+    assert m["backend"] == backend_name(get_backend("auto"))
     assert m["solver_tol"] == SOLVER_TOL == 1e-8
     for split in SPLITS:
         s = m["splits"][split]
@@ -177,7 +178,7 @@ def test_sample_above_tolerance_is_never_written(tmp_path: Path, make_task, smal
         res = real_solve(source, **kw)
         state["calls"] += 1
         if state["calls"] == 2:
-            r = np.array(res.residual, dtype=float, copy=True)
+            r = np.array(to_numpy(res.residual), dtype=float, copy=True)
             r[-1] = 1e-5
             res.residual = r
         return res
@@ -288,8 +289,14 @@ def test_unwritable_data_dir_is_one_clear_error(tmp_path: Path, layout: str) -> 
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def test_bad_devices_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+def test_bad_devices_splits_or_backend_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(DiffbenchError, match=r"--devices must be a positive integer"):
             ensure_cache("smoke", tmp_path / "d", devices=bad, progress=False)
+    with pytest.raises(DiffbenchError, match=r"unknown split\(s\) training; allowed: train, val, test"):
+        ensure_cache("smoke", tmp_path / "d", splits=("train", "training"), progress=False)
+    with pytest.raises(DiffbenchError, match=r"unknown split\(s\) \(none\)"):
+        ensure_cache("smoke", tmp_path / "d", splits=(), progress=False)
+    with pytest.raises(DiffbenchError, match=r"unknown backend 'tpu'"):
+        ensure_cache("smoke", tmp_path / "d", backend="tpu", progress=False)
     assert not (tmp_path / "d").exists()

@@ -12,7 +12,7 @@ import torch
 from diffbench.data.cache import Cache, ensure_cache
 from diffbench.data.datamodule import DiffusionDataModule, SplitDataset, UnpaddedDistributedSampler
 from diffbench.data.sampling import sample_rng
-from diffbench.data.tasks import load_task
+from diffbench.data.tasks import load_task, task_names
 from diffbench.errors import DiffbenchError
 from diffbench.physics.sources import rasterise, sample_geometry
 
@@ -169,7 +169,7 @@ def test_worker_processes_serve_the_same_batches(smoke_dir: Path) -> None:
 
 
 def test_setup_regenerates_a_corrupted_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cache = ensure_cache("smoke", tmp_path, progress=False)
+    cache = ensure_cache("smoke", tmp_path, backend="numpy", progress=False)  # the backend _dm uses: same bytes
     shard = cache.shard_path("val", 0)
     good = shard.read_bytes()
     shard.write_bytes(good[: len(good) // 2])
@@ -249,6 +249,11 @@ def test_ddp_test_loader_scores_each_sample_exactly_once(tmp_path: Path, make_ta
         ({"num_workers": True}, r"num_workers must be an integer >= 0, got True"),
         ({"serve": "disk"}, r"serve must be 'cache' or 'stream', got 'disk'"),
         ({"test_counts": [0]}, r"has no test samples with \[0\] sources"),
+        ({"test_counts": [1.5]}, r"test counts must be a non-empty list of integer source counts, got \[1\.5\]"),
+        ({"train_counts": ["a"]}, r"train counts must be a non-empty list of integer source counts, got \['a'\]"),
+        ({"train_counts": []}, r"train counts must be a non-empty list of integer source counts, got \[\]"),
+        ({"val_counts": 3}, r"val counts must be a non-empty list of integer source counts, got 3"),
+        ({"val_counts": [True]}, r"val counts must be a non-empty list"),
     ],
     ids=str,
 )
@@ -258,9 +263,16 @@ def test_bad_arguments_raise(tmp_path: Path, kw: dict, pattern: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_counts_accept_ranges_and_numpy_integers(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, train_counts=range(1, 3), test_counts=np.array([4, 5]), val_counts=(np.int64(3),))
+    assert dm.counts == {"train": (1, 2), "val": (3,), "test": (4, 5)}
+
+
 def test_unknown_task_raises(tmp_path: Path) -> None:
-    with pytest.raises(DiffbenchError, match=r"unknown task 'nope'; available: paper-512, smoke, standard-64"):
+    with pytest.raises(DiffbenchError) as info:
         _dm(tmp_path, "nope")
+    assert str(info.value) == f"unknown task 'nope'; available: {', '.join(task_names())}"
+    assert {"paper-512", "smoke", "standard-64"} <= set(task_names())
 
 
 def test_default_batch_size_comes_from_the_task(tmp_path: Path) -> None:
