@@ -14,7 +14,7 @@ import yaml
 
 import diffbench.data.cache as cache_mod
 from diffbench.cli import main
-from diffbench.data.tasks import load_task
+from diffbench.data.tasks import load_task, task_names
 from diffbench.solver.backend import cupy_available
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +42,8 @@ def _task_yaml(tmp_path: Path, stem: str, **changes) -> str:
 # ---------------------------------------------------------------- errors
 def test_unknown_task(capsys, tmp_path: Path) -> None:
     line = _error_line(capsys, ["generate", "--task", "nope", "--data-dir", str(tmp_path / "d")])
-    assert line == "error: unknown task 'nope'; available: paper-512, smoke, standard-64"
+    assert line == f"error: unknown task 'nope'; available: {', '.join(task_names())}"
+    assert re.search(r"available: .*paper-512.*smoke.*standard-64", line)
     assert not (tmp_path / "d").exists()
 
 
@@ -183,7 +184,11 @@ def test_tasks_lists_the_tasks_with_n_and_sizes(capsys) -> None:
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["task", "axis", "N"]
     rows = {ln.split()[0]: ln.split() for ln in lines[1:]}
-    assert set(rows) == {"paper-512", "smoke", "standard-64"}
+    assert list(rows) == task_names() and {"paper-512", "smoke", "standard-64"} <= set(rows)
+    for name in task_names():
+        t = load_task(name)
+        sizes = f"{t.splits['train'].size}/{t.splits['val'].size}/{t.splits['test'].size}"
+        assert rows[name][1:3] == [t.axis, str(t.lattice)] and sizes in rows[name], rows[name]
     assert rows["smoke"][2] == "32" and "320/60/120" in rows["smoke"]
     assert rows["standard-64"][2] == "64" and "2000/300/800" in rows["standard-64"]
     assert rows["paper-512"][2] == "512" and "320000/20000/80000" in rows["paper-512"]
@@ -193,7 +198,7 @@ def test_tasks_lists_the_tasks_with_n_and_sizes(capsys) -> None:
 def test_tasks_json(capsys) -> None:
     assert main(["tasks", "--json"]) == 0
     specs = json.loads(capsys.readouterr().out)
-    assert {s["name"] for s in specs} == {"paper-512", "smoke", "standard-64"}
+    assert [s["name"] for s in specs] == task_names()
     for s in specs:
         assert s["spec_hash"] == load_task(s["name"]).spec_hash
 
@@ -207,6 +212,6 @@ def test_console_script_one_line_error(tmp_path: Path) -> None:
     env.pop("DIFFBENCH_DEBUG", None)
     proc = subprocess.run([str(exe), "generate", "--task", "nope"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc
-    assert proc.stderr.splitlines() == ["error: unknown task 'nope'; available: paper-512, smoke, standard-64"]
+    assert proc.stderr.splitlines() == [f"error: unknown task 'nope'; available: {', '.join(task_names())}"]
     assert "Traceback" not in proc.stderr + proc.stdout and proc.stdout == ""
     assert not (tmp_path / "d").exists()

@@ -116,8 +116,9 @@ def test_regenerating_gives_identical_shard_files(tmp_path: Path, monkeypatch: p
 
 def test_two_devices_write_the_same_bytes_as_one(tmp_path: Path) -> None:
     """``--devices 2`` spawns two generation processes; the files are the same as with one."""
-    one = ensure_cache("smoke", tmp_path / "one", progress=False)
-    two = ensure_cache("smoke", tmp_path / "two", devices=2, progress=False)
+    # NumPy: on CuPy, --devices counts GPUs (see test_data_cupy.py).
+    one = ensure_cache("smoke", tmp_path / "one", backend="numpy", progress=False)
+    two = ensure_cache("smoke", tmp_path / "two", devices=2, backend="numpy", progress=False)
     for split in SPLITS:
         for k, _ in enumerate(shard_plan(one.task, split)):
             assert one.shard_path(split, k).read_bytes() == two.shard_path(split, k).read_bytes()

@@ -208,8 +208,10 @@ def test_good_variants_of_the_bad_cases_load(tmp_path: Path) -> None:
 
 
 def test_unknown_task_names_the_available_ones() -> None:
-    with pytest.raises(DiffbenchError, match=r"unknown task 'nope'; available: paper-512, smoke, standard-64"):
+    with pytest.raises(DiffbenchError) as info:
         load_task("nope")
+    assert str(info.value) == f"unknown task 'nope'; available: {', '.join(task_names())}"
+    assert re.search(r"available: .*paper-512.*smoke.*standard-64", str(info.value))
 
 
 def test_missing_task_file(tmp_path: Path) -> None:
