@@ -135,6 +135,8 @@ def read_json_strict(path: Path, what: str = "result", limit: int = MAX_RESULT_B
     """Read ``path`` as strict JSON; every failure is a one-line :class:`DiffbenchError`."""
     path = Path(path)
     try:
+        if path.is_dir():
+            raise DiffbenchError(f"{path} is a folder; give the {what} file itself (e.g. {path / 'result.json'})")
         if not path.is_file():
             raise DiffbenchError(f"{what} file {path} does not exist (give the result.json that `diffbench run` wrote)")
         size = path.stat().st_size

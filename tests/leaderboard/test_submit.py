@@ -135,6 +135,7 @@ def test_not_utf8_and_missing_file(lb, tmp_path):
     bad.write_bytes(b'{"a": "\xff"}')
     _refused(bad, lb, "not UTF-8")
     _refused(tmp_path / "nope.json", lb, "does not exist")
+    _refused(tmp_path, lb, "is a folder; give the result file itself")
 
 
 # --------------------------------------------------------------------------- refused: the schema and the protocol
