@@ -13,7 +13,7 @@ from ..errors import DiffbenchError
 #: Options a --config YAML may set (the same names as the flags, with dashes or underscores).
 CONFIG_KEYS = ("model", "task", "seeds", "devices", "accelerator", "num_nodes", "max_epochs", "max_steps", "check_val_every_n_epoch", "batch_size", "lr", "loss",
                "recipe", "precision", "train_counts", "test_counts", "train_fraction", "model_args", "out", "data_dir",
-               "wandb_mode", "wandb_project", "num_workers", "images")
+               "wandb_mode", "wandb_project", "num_workers", "images", "uq")
 
 
 def parse_int_list(text: str, what: str) -> list[int]:
@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--test-counts", help="validate and test only on these source counts, e.g. 11-20")
     a("--train-fraction", type=float, help="fraction of the training set, balanced per source count (0, 1]")
     a("--model-args", help="JSON object of constructor overrides, e.g. '{\"width\": 32}'")
+    a("--uq", help="label-free error indicators to compute and score on the test split: any of "
+                   "mc-dropout,residual,inverse,ensemble (see diffbench.protocol.uq)")
     a("--wandb-mode", help="online | offline | disabled (default: online with an API key, else offline)")
     a("--wandb-project", help="W&B project (default diffbench)")
     a("--out", help="output root (default runs/)")
@@ -81,6 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", help="directory for metrics.json (default: beside the checkpoint)")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
+
+    register_study(sub)
 
 
 def _load_config(path: str) -> dict[str, Any]:
@@ -113,6 +117,10 @@ def _coerce(key: str, value: Any) -> Any:
         return value if isinstance(value, list) else parse_int_list(value, "--seeds")
     if key in ("train_counts", "test_counts"):
         return value if isinstance(value, list) else parse_int_list(value, f"--{key.replace('_', '-')}")
+    if key == "uq":
+        from .uq import parse_uq
+
+        return parse_uq(value)
     if key == "model_args":
         if isinstance(value, dict):
             return value
@@ -171,4 +179,33 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
               f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}")
         print(f"metrics: {out['path']}")
+    return 0
+
+
+def register_study(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("study", help="run (or resume) a whole study: models x tasks x seeds, its table and plots")
+    s.add_argument("name", nargs="?", help="a study name (see --list) or a path to a study YAML")
+    s.add_argument("--list", action="store_true", help="list the studies")
+    s.add_argument("--out", default="studies", help="output root (default studies/)")
+    s.add_argument("--data-dir")
+    s.add_argument("--devices", type=int, default=1)
+    s.add_argument("--accelerator", default="auto")
+    s.add_argument("--wandb-mode")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_study)
+
+
+def _study(args: argparse.Namespace) -> int:
+    from .study import load_study, run_study, study_names
+
+    if args.list or not args.name:
+        for name in study_names():
+            spec = load_study(name)
+            print(f"{name:16s} {len(spec.models)} models x {len(spec.tasks)} tasks x {len(spec.train_fractions)} fractions x {len(spec.seeds)} seeds  {spec.description[:90]}")
+        return 0
+    summary = run_study(args.name, out=args.out, data_dir=args.data_dir, devices=args.devices, accelerator=args.accelerator,
+                        wandb_mode=args.wandb_mode, progress=not args.no_progress)
+    root = f"{args.out}/{summary['study']['name']}"
+    print(open(f"{root}/table.md").read())
+    print(f"study outputs: {root}/ (table.csv, table.md, summary.json, plots)")
     return 0

@@ -1,0 +1,80 @@
+"""`diffbench study`: a tiny study end to end, the log-law fit, resume, bad study files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from diffbench.cli import main
+from diffbench.protocol.study import fit_log_law, load_study, study_names
+
+
+def test_log_law_fit_recovers_an_exact_law():
+    rows = [{"n_train": n, "per_seed_nmae": [0.5 - 0.1 * math.log10(n)] * 2} for n in (25, 100, 400, 1600)]
+    fit = fit_log_law(rows)
+    assert fit["a"] == pytest.approx(0.5) and fit["b"] == pytest.approx(-0.1)
+    assert fit["r2"] == pytest.approx(1.0)
+    assert all(b["half_width"] == pytest.approx(0, abs=1e-12) for b in fit["band"])
+
+
+def test_log_law_band_widens_away_from_the_centre():
+    import random
+
+    rnd = random.Random(0)
+    rows = [{"n_train": n, "per_seed_nmae": [0.4 - 0.05 * math.log10(n) + rnd.gauss(0, 0.01) for _ in range(3)]} for n in (10, 100, 1000, 10000)]
+    fit = fit_log_law(rows)
+    widths = [b["half_width"] for b in fit["band"]]
+    assert widths[0] > widths[1] and widths[-1] > widths[-2] and min(widths) > 0
+    assert -0.07 < fit["b"] < -0.03
+    assert fit_log_law(rows[:1]) is None  # one size: nothing to fit
+
+
+def test_shipped_studies_load():
+    assert {"data-scaling", "generalisation", "axes"} <= set(study_names())
+    for name in study_names():
+        load_study(name)
+
+
+def test_tiny_study_end_to_end_and_resume(tmp_path, smoke_data_dir, capsys):
+    wide = tmp_path / "smoke-48.yaml"
+    wide.write_text(
+        "name: smoke-48\nlattice: 48\nseed: 7\nsources: {shape: disk, radius: 3}\n"
+        "splits:\n  train: {counts: [1, 5], per_count: 2}\n  val: {counts: [1, 5], per_count: 2}\n  test: {counts: [1, 5], per_count: 4}\n"
+    )
+    study = tmp_path / "tiny.yaml"
+    study.write_text(
+        "name: tiny\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0, 1]\ntrain_fractions: [0.25, 1.0]\nsteps: 6\n"
+        f"analysis: [scaling-law]\nevaluate_on: {{smoke: [{wide}]}}\n"
+    )
+    args = ["study", str(study), "--out", str(tmp_path / "out"), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    assert main(args) == 0
+    root = tmp_path / "out" / "tiny"
+    summary = json.loads((root / "summary.json").read_text())
+    assert [r["n_train"] for r in summary["rows"]] == [80, 320]
+    assert summary["scaling_law"]["cnn-small"]["n_points"] == 4
+    for r in summary["rows"]:
+        assert r["transfer"]["smoke-48"]["status"] == "ok"  # fully convolutional: runs at N = 48
+        assert r["command"].startswith("diffbench run --model cnn-small --task smoke")
+    for f in ("table.csv", "table.md", "scaling.png", "per_count.png"):
+        assert (root / f).is_file()
+    mtimes = {p: p.stat().st_mtime for p in root.glob("runs/*/seed-*/best.ckpt")}
+    capsys.readouterr()
+    assert main(args) == 0  # resumes: nothing retrained
+    assert {p: p.stat().st_mtime for p in root.glob("runs/*/seed-*/best.ckpt")} == mtimes
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("name: x\nmodels: [cnn-small]\ntasks: [nope]\nseeds: [0]\n", "unknown task"),
+    ("name: x\nmodels: []\ntasks: [smoke]\nseeds: [0]\n", "'models' is required"),
+    ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [2]\n", "train_fractions"),
+    ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\nbogus: 1\n", "unknown key"),
+])
+def test_bad_study_files(tmp_path, capsys, text, needle):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    assert main(["study", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+    assert main(["study", "no-such-study"]) == 2
