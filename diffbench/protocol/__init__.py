@@ -1,42 +1,39 @@
-"""Stage 5 — the protocol: the reference evaluator and the training losses.
+"""Stage 5 — the protocol: training (``SurrogateModule``, recipes, losses), the reference
+evaluator (metrics), runs and their results, studies, and trust (uncertainty, consistency).
 
 >>> from diffbench.protocol import Evaluator, make_loss
 
-Importing this package pulls in torch and torchmetrics, never lightning.
+Imports are lazy: ``diffbench.protocol.results`` or the command line do not pay for torch.
 """
 
-from .losses import LOSSES, MAELoss, MSELoss, TanhMAELoss, make_loss
-from .metrics import (
-    METRIC_KEYS,
-    REGIONS,
-    RING_THRESHOLDS,
-    SPLITS,
-    DiffusionMetrics,
-    Evaluator,
-    aggregate,
-    deduplicate,
-    prediction_residual,
-    region_masks,
-    sample_statistics,
-    validate_prediction,
-)
+from __future__ import annotations
 
-__all__ = [
-    "Evaluator",
-    "DiffusionMetrics",
-    "prediction_residual",
-    "sample_statistics",
-    "aggregate",
-    "deduplicate",
-    "region_masks",
-    "validate_prediction",
-    "METRIC_KEYS",
-    "REGIONS",
-    "RING_THRESHOLDS",
-    "SPLITS",
-    "make_loss",
-    "LOSSES",
-    "MAELoss",
-    "MSELoss",
-    "TanhMAELoss",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LOSSES": ".losses",
+    "MAELoss": ".losses",
+    "MSELoss": ".losses",
+    "TanhMAELoss": ".losses",
+    "make_loss": ".losses",
+    "METRIC_KEYS": ".metrics",
+    "REGIONS": ".metrics",
+    "RING_THRESHOLDS": ".metrics",
+    "SPLITS": ".metrics",
+    "DiffusionMetrics": ".metrics",
+    "Evaluator": ".metrics",
+    "aggregate": ".metrics",
+    "deduplicate": ".metrics",
+    "prediction_residual": ".metrics",
+    "region_masks": ".metrics",
+    "sample_statistics": ".metrics",
+    "validate_prediction": ".metrics",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
