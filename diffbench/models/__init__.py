@@ -24,7 +24,7 @@ True
 """
 
 from diffbench.models.base import SurrogateModel
-from diffbench.models.check import CheckReport, CheckResult, check_model
+from diffbench.models.check import CheckReport, CheckResult, check_model, time_training_step
 from diffbench.models.plugins import ENTRY_POINT_GROUP
 from diffbench.models.registry import (
     PRESETS,
@@ -55,4 +55,5 @@ __all__ = [
     "list_models",
     "model_names",
     "model_spec",
+    "time_training_step",
 ]

@@ -217,7 +217,7 @@ def model_names() -> list[str]:
 
 
 def describe_model(name: str) -> str:
-    """How messages name a model: ``"model 'unet' (built-in)"``, or the plugin and its package.
+    """How messages name a model: ``"model 'unet' (built-in)"``, a plugin with its package, or a class path.
 
     Examples
     --------
@@ -229,6 +229,8 @@ def describe_model(name: str) -> str:
     entries = [entry for entry in discover_plugins() if entry.name == name]
     if len(entries) == 1:
         return entries[0].label
+    if not entries and looks_like_class_path(name):
+        return f"model class '{name}'"
     return f"model '{name}'"
 
 
@@ -410,7 +412,7 @@ def _resolve(name: str) -> _Resolved:
         constructor = import_object(name)
         if not callable(constructor):
             raise DiffbenchError(f"'{name}' is a {type(constructor).__name__}, not a model class or factory")
-        return _Resolved(path_of(constructor), CLASS_PATH, f"model class '{name}'", constructor, {})
+        return _Resolved(path_of(constructor), CLASS_PATH, describe_model(name), constructor, {})
     valid = ", ".join(PRESETS)
     plugin_names = sorted({entry.name for entry in plugins})
     if plugin_names:

@@ -77,7 +77,7 @@ def test_cnn_matches_the_papers_layer_layout():
     assert isinstance(model.decoder[-1], nn.LeakyReLU) and model.decoder[-1].negative_slope == 0.02
 
 
-@pytest.mark.parametrize("name", list(models.PRESETS))
+@pytest.mark.parametrize("name", SMALL)  # one preset per architecture class
 def test_every_architecture_takes_a_dropout_argument_defaulting_to_zero(name):
     overrides = {"lattice": 16}
     model = models.create(name, 1, **overrides)

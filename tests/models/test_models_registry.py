@@ -72,11 +72,11 @@ def test_overrides_replace_preset_arguments_and_are_recorded():
 @pytest.mark.parametrize("name", list(models.PRESETS))
 def test_spec_round_trip_rebuilds_identical_models(name):
     torch.manual_seed(1)
-    model = models.create(name, 1, lattice=32)
+    model = models.create(name, 1, lattice=16)
     spec = json.loads(json.dumps(models.model_spec(model)))  # as stored in a checkpoint
     twin = models.build_from_spec(spec)
     twin.load_state_dict(model.state_dict())
-    assert _same_outputs(model, twin)
+    assert _same_outputs(model, twin, (2, 1, 16, 16))
     assert models.model_spec(twin) == spec
 
 
@@ -203,3 +203,22 @@ def test_channel_and_lattice_arguments_are_validated(bad):
         models.create("cnn-small", bad)
     with pytest.raises(DiffbenchError, match="lattice must be a positive integer"):
         models.create("cnn-small", 1, lattice=bad)
+
+
+def test_spec_refuses_classes_defined_inside_functions():
+    class Local(models.SurrogateModel):
+        def __init__(self, in_channels, out_channels=1):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(in_channels, out_channels, 1)
+
+    with pytest.raises(DiffbenchError, match="defined inside a function"):
+        models.model_spec(Local(1))
+
+
+def test_surrogate_model_records_keyword_arguments_it_forwards():
+    model = models.create("fno-small", 1, factorization="tucker", rank=0.5)
+    spec = models.model_spec(model)
+    assert spec["init_args"]["factorization"] == "tucker" and spec["init_args"]["rank"] == 0.5
+    twin = models.build_from_spec(spec)
+    twin.load_state_dict(model.state_dict())
+    assert _same_outputs(model, twin, (1, 1, 16, 16))

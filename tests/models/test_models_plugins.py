@@ -1,0 +1,210 @@
+"""Plugins from the ``diffbench.models`` entry-point group, working and broken.
+
+Fake distributions (a ``*.dist-info`` folder with ``entry_points.txt`` in a temporary directory
+on ``sys.path``) stand in for installed packages, so these tests never change the venv. One test
+really builds and installs the example plugin package with pip, into a temporary target folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from diffbench import models
+from diffbench.errors import DiffbenchError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "diffbench-plugin-example"
+
+BROKEN_MODULES = {
+    "import_error": """
+        import no_such_dependency_of_this_plugin
+    """,
+    "nets": """
+        import torch
+        from torch import nn
+
+        NOT_A_MODEL = 42
+
+
+        class NoChannels(nn.Module):
+            def __init__(self, width=3):
+                super().__init__()
+
+
+        class RaisesInInit(nn.Module):
+            def __init__(self, in_channels, out_channels=1):
+                super().__init__()
+                raise RuntimeError("weights file missing")
+
+
+        class HalfResolution(nn.Module):
+            def __init__(self, in_channels, out_channels=1):
+                super().__init__()
+                self.conv = nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)
+
+            def forward(self, x):
+                return self.conv(x)
+
+
+        class FailsInForward(nn.Module):
+            def __init__(self, in_channels, out_channels=1):
+                super().__init__()
+                self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+            def forward(self, x):
+                raise ValueError("this plugin forgot to implement forward\\nsecond line")
+
+
+        def returns_a_string(in_channels, out_channels=1):
+            return "not a module"
+    """,
+}
+
+
+@pytest.fixture
+def broken_plugins(fake_site, good_plugin):
+    """One fake package with a working model and one entry per kind of breakage."""
+    good_module = good_plugin("fine-net")
+    importer, nets = fake_site.module_name("import_error"), fake_site.module_name("nets")
+    fake_site.add(
+        "broken-plugins",
+        "0.3.1",
+        {
+            "bad-import": f"{importer}:Net",
+            "bad-missing": f"{nets}:DoesNotExist",
+            "bad-not-callable": f"{nets}:NOT_A_MODEL",
+            "bad-signature": f"{nets}:NoChannels",
+            "bad-init": f"{nets}:RaisesInInit",
+            "bad-shape": f"{nets}:HalfResolution",
+            "bad-forward": f"{nets}:FailsInForward",
+            "bad-return": f"{nets}:returns_a_string",
+            "unet": f"{good_module}:GoodNet",  # clashes with a built-in preset
+        },
+        {importer: BROKEN_MODULES["import_error"], nets: BROKEN_MODULES["nets"]},
+    )
+    return fake_site
+
+
+def test_a_working_plugin_is_listed_with_its_package_and_builds(good_plugin):
+    module = good_plugin("fine-net")
+    info = {i.name: i for i in models.list_models()}["fine-net"]
+    assert (info.kind, info.package, info.version, info.error) == ("plugin", "good-plugin", "1.0.0", None)
+    assert info.class_path == f"{module}:GoodNet"
+    assert info.description == "A 3x3 convolution: a working plugin model."
+    model = models.create("fine-net", 3, width=2, lattice=16)  # GoodNet takes no lattice: not passed
+    assert model(torch.rand(2, 3, 16, 16)).shape == (2, 1, 16, 16)
+    assert models.describe_model("fine-net") == "plugin model 'fine-net' (package good-plugin 1.0.0)"
+    assert "fine-net" in models.model_names()
+
+
+def test_a_plugin_spec_round_trips(good_plugin):
+    good_plugin("fine-net")
+    model = models.create("fine-net", 1, width=3)
+    spec = models.model_spec(model)
+    assert spec["name"] == "fine-net"
+    assert spec["init_args"] == {"in_channels": 1, "out_channels": 1, "width": 3}
+    twin = models.build_from_spec(spec)
+    twin.load_state_dict(model.state_dict())
+    x = torch.rand(1, 1, 8, 8)
+    assert torch.equal(model(x), twin(x))
+
+
+def test_broken_plugins_are_listed_with_their_errors_without_hiding_the_others(broken_plugins):
+    infos = models.list_models()
+    built_ins = [info for info in infos if info.kind == "built-in"]
+    assert [info.name for info in built_ins] == list(models.PRESETS)
+    assert all(info.error is None for info in built_ins)
+    errors = {info.name: info.error for info in infos if info.kind == "plugin"}
+    assert errors["fine-net"] is None
+    for name in ("bad-import", "bad-missing", "bad-not-callable"):
+        assert f"plugin model '{name}' (package broken-plugins 0.3.1)" in errors[name]
+        assert "\n" not in errors[name]
+    assert "cannot import module" in errors["bad-import"] and "no_such_dependency_of_this_plugin" in errors["bad-import"]
+    assert "has no attribute 'DoesNotExist'" in errors["bad-missing"]
+    assert "is a int, not an nn.Module class or a factory function" in errors["bad-not-callable"]
+    assert "clashes with the built-in model 'unet'" in errors["unet"]
+    # constructor and forward problems only show when the model is built or run
+    for name in ("bad-signature", "bad-init", "bad-shape", "bad-forward", "bad-return"):
+        assert errors[name] is None
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("bad-import", r"cannot import module '\w+' of entry point '\w+:Net': ModuleNotFoundError: No module named"),
+        ("bad-missing", r"module '\w+' has no attribute 'DoesNotExist'"),
+        ("bad-not-callable", r"entry point '\w+:NOT_A_MODEL' is a int"),
+        ("bad-signature", r"does not take argument\(s\) 'in_channels', 'out_channels'; it takes width"),
+        ("bad-init", r"could not be built with in_channels=1, out_channels=1: RuntimeError: weights file missing"),
+        ("bad-return", r"returned a str, not a torch.nn.Module"),
+    ],
+)
+def test_broken_plugins_fail_to_build_with_one_line_naming_plugin_and_package(broken_plugins, name, message):
+    with pytest.raises(DiffbenchError, match=message) as error:
+        models.create(name, 1)
+    assert str(error.value).startswith(f"plugin model '{name}' (package broken-plugins 0.3.1)")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("bad-shape", r"failed the output shape check: input \(2, 1, 16, 16\) gave output \(2, 1, 8, 8\); "
+                      r"expected \(2, 1, 16, 16\)"),
+        ("bad-forward", r"failed the forward check: the forward pass on input \(2, 1, 16, 16\) raised ValueError: "
+                        r"this plugin forgot to implement forward second line"),
+    ],
+)
+def test_plugins_that_run_wrongly_fail_check_model_naming_plugin_and_package(broken_plugins, name, message):
+    with pytest.raises(DiffbenchError, match=message) as error:
+        models.check_model(name, 1, 16)
+    assert str(error.value).startswith(f"plugin model '{name}' (package broken-plugins 0.3.1) failed")
+    assert "\n" not in str(error.value)
+
+
+def test_a_plugin_named_like_a_built_in_never_replaces_it(broken_plugins):
+    assert type(models.create("unet", 1)).__name__ == "UNet"
+
+
+def test_two_packages_registering_one_name_is_an_error(good_plugin):
+    good_plugin("twin-net", package="first-package")
+    good_plugin("twin-net", package="second-package")
+    with pytest.raises(DiffbenchError, match="also registered by"):
+        models.create("twin-net", 1)
+    errors = [info.error for info in models.list_models() if info.name == "twin-net"]
+    assert len(errors) == 2 and all("also registered by" in error for error in errors)
+
+
+def test_unknown_model_message_lists_plugins_too(good_plugin):
+    good_plugin("fine-net")
+    with pytest.raises(DiffbenchError, match="plugins: fine-net"):
+        models.create("no-such-model", 1)
+
+
+def test_the_example_plugin_package_installs_with_pip_and_works(tmp_path, monkeypatch):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(target), str(EXAMPLE)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,  # keeps the build folder out of the repository
+    )
+    monkeypatch.syspath_prepend(str(target))
+    try:
+        infos = {info.name: info for info in models.list_models()}
+        for name in ("example-convnet", "example-convnet-wide"):
+            info = infos[name]
+            assert (info.kind, info.package, info.version, info.error) == (
+                "plugin", "diffbench-plugin-example", "0.1.0", None
+            )
+        report = models.check_model("example-convnet", 1, 32, overrides={"hidden_channels": 4})
+        assert report.passed
+        assert models.check_model("example-convnet-wide", 3, 16).passed
+    finally:
+        for module in [m for m in sys.modules if m.startswith("diffbench_plugin_example")]:
+            del sys.modules[module]
