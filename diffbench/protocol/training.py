@@ -51,6 +51,7 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
     check_val_every_n_epoch: int = 1
+    uq: list[str] = field(default_factory=list)  # error indicators (diffbench.protocol.uq)
     # bookkeeping (not hashed)
     out: str = "runs"
     data_dir: str | None = None
@@ -64,7 +65,7 @@ class RunConfig:
 
     BOOKKEEPING = ("out", "data_dir", "wandb_mode", "wandb_project", "num_workers", "resume", "progress", "images", "wandb_group")
     #: Fields left out of the run id while they hold their default, so older run ids stay valid.
-    OPTIONAL = {"max_steps": None, "check_val_every_n_epoch": 1}
+    OPTIONAL = {"max_steps": None, "check_val_every_n_epoch": 1, "uq": []}
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items()
@@ -96,6 +97,8 @@ class RunConfig:
             parts += ["--max-steps", str(self.max_steps)]
         if self.check_val_every_n_epoch != 1:
             parts += ["--val-every", str(self.check_val_every_n_epoch)]
+        if self.uq:
+            parts += ["--uq", ",".join(self.uq)]
         return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -159,12 +162,15 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
     wandb_mode = check_mode(cfg.wandb_mode)
     from .losses import make_loss
+    from .uq import parse_uq, run_ensemble, trust_aggregate, with_mc_dropout
 
     make_loss(cfg.loss)  # validate the name early
+    cfg.uq = parse_uq(cfg.uq)
     _check_precision(cfg.precision, accelerator)
 
     # Build once to validate the model and learn its name and size (cheap).
     probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
+    probe = with_mc_dropout(probe, cfg.model, cfg.model_args, task, cfg.uq)  # dropout 0.1 for --uq mc-dropout
     spec = model_spec(probe)
     info = _model_info(spec)
     model_name = info["name"]
@@ -198,7 +204,9 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     if not rank0:
         return None
 
+    run_ensemble(cfg, task, dm, out_dir, per_seed, accelerator)
     result = _assemble(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, per_seed, run_id, argv)
+    result.update(trust_aggregate(cfg, per_seed))  # consistency (always) and uq (with --uq) blocks
     result = write_result(out_dir / "result.json", result)
     return result
 
@@ -247,6 +255,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
     from .timing import time_inference, time_solver
     from .wandb_logging import log_results, make_logger
     from .reporting import example_images
+    from .uq import log_to_wandb, seed_trust
 
     seed_dir = out_dir / f"seed-{seed}"
     done = seed_dir / "result.json"
@@ -302,6 +311,8 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
         p = seed_dir / f"{name}.png"
         Image.fromarray(img).save(p)
         image_paths.append(str(p.relative_to(out_dir)))
+    trust = seed_trust(cfg, task, dm, module.model, device, out_dir, max_epochs)  # consistency + uq blocks
+    log_to_wandb(wb, clean_number(trust))
     wandb_info = log_results(wb, clean_number(test_results), images)
     seed_result = clean_number({
         "seed": seed,
@@ -315,6 +326,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
         "solver": solver,
         "images": image_paths,
         "wandb": wandb_info,
+        **trust,
     })
     from ..data.cache import atomic_write_json
 

@@ -1,0 +1,261 @@
+"""Physics-consistency scores of a surrogate: does it respect what the equation guarantees?
+
+Steady diffusion ``-div(D grad u) + gamma u = S`` is linear, symmetric under the lattice's
+rotations and flips when D and the boundary are, obeys a maximum principle and conserves
+flux. A network is not told any of this. These scores measure how far it is from each
+property, on a fixed subset of test samples: :data:`SUBSET` (64) samples evenly spread over
+the test split (so over every source count), the same for every model and seed of a task.
+They need no training data and cost about ``SUBSET * 2.5`` forward passes.
+
+Units. The network sees a source map scaled to max 1 and predicts a field scaled to max 1. To
+compare predictions of different problems (superposition, flux), a normalised prediction is
+multiplied by the *true* target scale of its problem, ``target_scale = max u`` (the batch
+contract), so ``u_hat = pred * target_scale``. For the summed problems of the superposition
+test, whose scale is not in the data, it comes from solving the summed problem with
+:func:`diffbench.solver.solve`. The scores therefore borrow the true scale (a scalar per
+problem) but never the true field.
+
+Scores (the ``consistency`` block of a seed's ``result.json``)
+---------------------------------------------------------------
+``superposition`` (flux sources)
+    Pairs ``(i, i + B/2)`` of the subset (``B/2 = 32`` pairs, few sources with many). With the
+    physics (D, gamma, boundary) of sample i for all three problems:
+    ``||u_hat(S_i + S_j) - u_hat(S_i) - u_hat(S_j)||_2 / ||u(S_i + S_j)||_2`` where ``u`` is
+    the solver's field. ``mean`` and ``max`` over pairs. ``not applicable`` for clamped sources
+    (clamping is not linear in the clamp set).
+``equivariance`` (samples with a uniform boundary and a spatially constant D)
+    Each eligible sample gets one of the 7 non-identity symmetries of the square (sample k gets
+    symmetry k mod 7: rot90, rot180, rot270, flip left-right, flip up-down, transpose,
+    anti-transpose), applied to every input channel;
+    ``||g^-1 f(g x) - f(x)||_2 / ||f(x)||_2`` in normalised units, ``mean`` and ``max``.
+    ``not applicable`` when no sample qualifies.
+``maximum_principle`` (non-negative sources, gamma >= 0: the true field is >= 0)
+    ``negative_share``: the share of predicted pixels < 0; ``most_negative``: the smallest
+    predicted value, normalised units (0 when none is negative).
+``flux_balance`` (flux sources, gamma = 0, at least one Dirichlet side)
+    In steady state everything the sources inject leaves through the Dirichlet faces, where the
+    flux of boundary cell c is ``D_c u_c`` per Dirichlet side face (a corner cell with two such
+    faces counts twice; Neumann faces carry none, periodic faces are interior).
+    ``|sum_c outflow(u_hat) - sum S| / sum S``, ``mean`` and ``max`` over samples.
+
+Every score block has ``status`` (``ok`` or ``not applicable`` with a ``reason``). An exact
+solver scores ~1e-7 (float32 rounding) on superposition, equivariance and flux balance; see
+``tests/trust/test_consistency.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..physics.boundary import BOUNDARY_TYPES, SIDES, Boundary
+
+#: Test samples the scores use.
+SUBSET = 64
+#: Symmetries of the square (non-identity), as (name, forward, inverse) on the last two axes.
+SYMMETRIES: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]], ...] = (
+    ("rot90", lambda x: torch.rot90(x, 1, (-2, -1)), lambda x: torch.rot90(x, -1, (-2, -1))),
+    ("rot180", lambda x: torch.rot90(x, 2, (-2, -1)), lambda x: torch.rot90(x, 2, (-2, -1))),
+    ("rot270", lambda x: torch.rot90(x, 3, (-2, -1)), lambda x: torch.rot90(x, -3, (-2, -1))),
+    ("flip_lr", lambda x: torch.flip(x, (-1,)), lambda x: torch.flip(x, (-1,))),
+    ("flip_ud", lambda x: torch.flip(x, (-2,)), lambda x: torch.flip(x, (-2,))),
+    ("transpose", lambda x: x.transpose(-2, -1), lambda x: x.transpose(-2, -1)),
+    ("anti_transpose", lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1), lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1)),
+)
+SCORES = ("superposition", "equivariance", "maximum_principle", "flux_balance")
+
+
+def not_applicable(reason: str) -> dict[str, Any]:
+    return {"status": "not applicable", "reason": reason}
+
+
+def spread_subset(dataset: Any, size: int = SUBSET) -> dict[str, torch.Tensor]:
+    """``size`` samples of a split, evenly spread over it (positions ``linspace(0, n - 1)``)."""
+    n = len(dataset)
+    positions = sorted(set(np.linspace(0, n - 1, min(size, n)).round().astype(int).tolist()))
+    return dataset.__getitems__(positions)
+
+
+@torch.no_grad()
+def _predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
+    outs = [model(x[i : i + chunk].to(device)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
+    return torch.cat(outs).double()
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    return x.square().sum(dim=(-2, -1)).sqrt()
+
+
+def _boundary(codes: Sequence[int]) -> Boundary:
+    return Boundary(*[BOUNDARY_TYPES[int(c)] for c in codes])
+
+
+def _solve_fields(sources: np.ndarray, D: np.ndarray, decay: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Exact fields of flux problems (B, N, N), one solve per boundary group."""
+    from ..solver import solve
+
+    out = np.empty_like(sources)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, c in enumerate(codes.tolist()):
+        groups.setdefault(tuple(c), []).append(i)
+    for c, members in groups.items():
+        sel = np.asarray(members)
+        res = solve(sources[sel], diffusivity=D[sel], decay=decay[sel], boundary=_boundary(c), tol=1e-10)
+        out[sel] = res.field
+    return out
+
+
+def _mean_max(values: torch.Tensor) -> dict[str, Any]:
+    return {"status": "ok", "mean": float(values.mean()), "max": float(values.max())}
+
+
+def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device) -> dict[str, Any]:
+    """See the module docstring; ``base`` is the prediction on ``batch["input"]``."""
+    B = base.shape[0]
+    half = B // 2
+    if half < 1:
+        return not_applicable("needs at least 2 samples")
+    x = batch["input"]
+    S = (x[:, 0].double() * batch["input_scale"].double()[:, None, None])
+    D = batch["diffusivity"].double()
+    g = batch["decay"].double()
+    codes = batch["boundary"].long()
+    scale = batch["target_scale"].double()
+    i = torch.arange(half)
+    j = i + half
+    same = (D[i] == D[j]).flatten(1).all(dim=1) & (g[i] == g[j]) & (codes[i] == codes[j]).all(dim=1)
+
+    def normalised(src: torch.Tensor) -> torch.Tensor:
+        m = src.amax(dim=(-2, -1))
+        return src / torch.where(m > 0, m, torch.ones_like(m))[:, None, None]
+
+    def inputs(src: torch.Tensor) -> torch.Tensor:  # channel 0 from src, the rest from sample i
+        return torch.cat([normalised(src).to(x.dtype)[:, None], x[i, 1:]], dim=1)
+
+    S_sum = S[i] + S[j]
+    problems = [S_sum]
+    if not bool(same.all()):
+        problems.append(S[j])
+    stacked = torch.cat(problems)
+    n_prob = len(problems)
+    fields = torch.from_numpy(_solve_fields(
+        stacked.numpy(), D[i].repeat(n_prob, 1, 1).numpy(), g[i].repeat(n_prob).numpy(), codes[i].repeat(n_prob, 1).numpy()))
+    preds = _predict(model, torch.cat([inputs(p) for p in problems]), device)
+    u_sum_true = fields[:half]
+    u_sum = preds[:half] * u_sum_true.amax(dim=(-2, -1))[:, None, None]
+    u_i = base[i] * scale[i][:, None, None]
+    u_j = base[j] * scale[j][:, None, None]
+    if n_prob == 2:  # sample j under sample i's physics, where they differ
+        alt_true = fields[half:]
+        alt = preds[half:] * alt_true.amax(dim=(-2, -1))[:, None, None]
+        u_j = torch.where(same[:, None, None], u_j, alt)
+    err = _norm(u_sum - u_i - u_j) / _norm(u_sum_true).clamp_min(1e-300)
+    return {**_mean_max(err), "n_pairs": half}
+
+
+def equivariance(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device) -> dict[str, Any]:
+    """See the module docstring."""
+    codes = batch["boundary"].long()
+    D = batch["diffusivity"]
+    uniform = (codes == codes[:, :1]).all(dim=1)
+    constant_d = (D == D[:, :1, :1]).flatten(1).all(dim=1)
+    eligible = (uniform & constant_d).nonzero().flatten()
+    if eligible.numel() == 0:
+        return not_applicable("no sample has a uniform boundary and a spatially constant D")
+    x = batch["input"][eligible]
+    f_x = base[eligible]
+    transformed = torch.empty_like(x)
+    which = [k % len(SYMMETRIES) for k in range(eligible.numel())]
+    for k, t in enumerate(which):
+        transformed[k] = SYMMETRIES[t][1](x[k])
+    pred = _predict(model, transformed, device)
+    back = torch.stack([SYMMETRIES[t][2](pred[k]) for k, t in enumerate(which)])
+    err = _norm(back - f_x) / _norm(f_x).clamp_min(1e-300)
+    used = sorted({SYMMETRIES[t][0] for t in which}, key=[s[0] for s in SYMMETRIES].index)
+    return {**_mean_max(err), "n_samples": int(eligible.numel()), "transforms": used}
+
+
+def maximum_principle(batch: Mapping[str, torch.Tensor], base: torch.Tensor) -> dict[str, Any]:
+    """See the module docstring."""
+    nonneg = (batch["input"][:, 0] >= 0).flatten(1).all(dim=1) & (batch["decay"] >= 0)
+    if not bool(nonneg.any()):
+        return not_applicable("no sample has non-negative sources")
+    p = base[nonneg]
+    return {"status": "ok", "negative_share": float((p < 0).double().mean()), "most_negative": float(min(0.0, float(p.min()))),
+            "n_samples": int(nonneg.sum())}
+
+
+def outflow(u: torch.Tensor, D: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Per-sample flux out of the Dirichlet faces: ``sum D_c u_c`` over each Dirichlet side."""
+    edges = {"top": (slice(None), 0, slice(None)), "bottom": (slice(None), -1, slice(None)),
+             "left": (slice(None), slice(None), 0), "right": (slice(None), slice(None), -1)}
+    total = torch.zeros(u.shape[0], dtype=torch.float64)
+    dirichlet = BOUNDARY_TYPES.index("dirichlet")
+    for k, side in enumerate(SIDES):
+        on = (codes[:, k] == dirichlet).double()
+        total = total + on * (D[edges[side]] * u[edges[side]]).sum(dim=-1)
+    return total
+
+
+def flux_balance(batch: Mapping[str, torch.Tensor], base: torch.Tensor) -> dict[str, Any]:
+    """See the module docstring."""
+    codes = batch["boundary"].long()
+    S = batch["input"][:, 0].double() * batch["input_scale"].double()[:, None, None]
+    total = S.sum(dim=(-2, -1))
+    dirichlet = BOUNDARY_TYPES.index("dirichlet")
+    ok = (batch["decay"] == 0) & (codes == dirichlet).any(dim=1) & (total > 0)
+    if not bool(ok.any()):
+        return not_applicable("needs samples with decay 0, a Dirichlet side and a positive total source")
+    u = base[ok] * batch["target_scale"].double()[ok][:, None, None]
+    out = outflow(u, batch["diffusivity"].double()[ok], codes[ok])
+    err = (out - total[ok]).abs() / total[ok]
+    return {**_mean_max(err), "n_samples": int(ok.sum())}
+
+
+def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], task: Any, device: torch.device) -> dict[str, Any]:
+    """The ``consistency`` block for one model on one subset batch (see the module docstring)."""
+    started = time.perf_counter()
+    was = model.training
+    model.eval()
+    try:
+        base = _predict(model, batch["input"], device)
+        clamped = getattr(task, "source_mode", "flux") == "clamped"
+        out: dict[str, Any] = {"n_samples": int(base.shape[0])}
+        out["superposition"] = (not_applicable("clamped sources: clamping is not linear in the clamp set") if clamped
+                                else superposition(model, batch, base, device))
+        out["equivariance"] = equivariance(model, batch, base, device)
+        out["maximum_principle"] = maximum_principle(batch, base)
+        out["flux_balance"] = (not_applicable("clamped sources: the injected flux is not an input") if clamped
+                               else flux_balance(batch, base))
+    finally:
+        model.train(was)
+    out["time_s"] = time.perf_counter() - started
+    return out
+
+
+def aggregate_consistency(blocks: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Mean ± std over seeds of every number of each ``ok`` score (the run-level block)."""
+    from .results import mean_std
+
+    blocks = [b for b in blocks if b and b.get("status") != "error"]
+    if not blocks:
+        return {}
+    out: dict[str, Any] = {"n_samples": blocks[0].get("n_samples"), "n_seeds": len(blocks)}
+    for name in SCORES:
+        rows = [b.get(name) or {} for b in blocks]
+        ok = [r for r in rows if r.get("status") == "ok"]
+        if not ok:
+            reason = next((r.get("reason") for r in rows if r.get("reason")), "not computed")
+            out[name] = not_applicable(reason)
+            continue
+        entry: dict[str, Any] = {"status": "ok"}
+        for key, value in ok[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.startswith("n_"):
+                entry[key] = mean_std([r.get(key) for r in ok])
+            elif key != "status":
+                entry[key] = value
+        out[name] = entry
+    return out

@@ -1,0 +1,80 @@
+"""``diffbench run --uq ...`` end to end: uq and consistency blocks in result.json; run ids of
+runs without --uq are unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict
+
+import pytest
+
+from diffbench.cli import main
+from diffbench.protocol.results import compute_digest
+from diffbench.protocol.training import RunConfig
+
+INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def test_run_ids_without_uq_are_unchanged():
+    cfg = RunConfig(model="unet-small", task="smoke", seeds=[0, 1])
+    legacy = {k: v for k, v in asdict(cfg).items()
+              if k not in cfg.BOOKKEEPING and k not in ("uq", "max_steps", "check_val_every_n_epoch")}
+    digest = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    assert cfg.run_id("unet-small", "smoke") == f"smoke--unet-small--{digest}"
+    assert "--uq" not in cfg.command()
+    with_uq = RunConfig(model="unet-small", task="smoke", seeds=[0, 1], uq=["residual"])
+    assert with_uq.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke")
+    assert with_uq.command().endswith("--uq residual")
+
+
+def test_bad_uq_is_one_line(tmp_path, smoke_data_dir, capsys):
+    code = main(["run", "--task", "smoke", "--uq", "residual,bayes", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unknown --uq indicator" in err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_run_with_every_indicator(tmp_path, smoke_data_dir):
+    args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--seeds", "0,1",
+            "--uq", "mc-dropout,residual,inverse,ensemble", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir),
+            "--no-progress", "--wandb-mode", "disabled"]
+    assert main(args) == 0
+    (path,) = tmp_path.glob("*/result.json")
+    r = json.loads(path.read_text())
+    assert r["digest"] == compute_digest(r)
+    assert r["model"]["spec"]["init_args"]["dropout"] == 0.1  # trained as the MC-dropout variant
+    assert r["command"].endswith("--uq mc-dropout,residual,inverse,ensemble")
+    assert (path.parent / "uq-inverse.pt").is_file()
+    for seed in r["per_seed"]:
+        block = seed["uq"]
+        assert block["n_samples"] == 120
+        for name in INDICATORS:
+            row = block["indicators"][name]
+            assert row["status"] == "ok", (name, row)
+            for key in ("spearman", "auroc", "catch_rate", "mean"):
+                assert _finite(row[key]), (name, key, row)
+        cons = seed["consistency"]
+        for name in ("superposition", "equivariance", "flux_balance"):
+            assert cons[name]["status"] == "ok" and _finite(cons[name]["mean"]) and _finite(cons[name]["max"])
+        assert _finite(cons["maximum_principle"]["negative_share"])
+    uq = r["uq"]
+    assert uq["requested"] == list(INDICATORS) and uq["inverse_model"]["val_mae"] > 0
+    for name in INDICATORS:
+        row = uq["indicators"][name]
+        assert row["status"] == "ok" and row["n_seeds"] == 2
+        for key in ("spearman", "auroc", "catch_rate"):
+            assert _finite(row[key]["mean"]) and _finite(row[key]["std"]) and row[key]["n"] == 2
+    cons = r["consistency"]
+    assert cons["n_seeds"] == 2 and _finite(cons["superposition"]["mean"]["mean"])
+    # the seed files were written before the ensemble existed; resuming recomputes it alike
+    assert main(args + ["--resume"]) == 0
+    again = json.loads(path.read_text())
+    assert again["uq"]["indicators"]["ensemble"] == r["uq"]["indicators"]["ensemble"]
