@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "diffbench.data.commands",
     "diffbench.models.commands",
     "diffbench.protocol.commands",
+    "diffbench.protocol.trust_commands",
     "diffbench.protocol.bench",
     "diffbench.leaderboard.commands",
 )
