@@ -1,0 +1,86 @@
+"""``diffbench bench``: arguments, errors, and the JSON it assembles (no benchmark is run here).
+
+These are plain tests (no ``benchmark`` fixture): they run with ``--benchmark-disable`` and
+are skipped by ``--benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from diffbench.cli import main
+from diffbench.errors import DiffbenchError
+from diffbench.protocol import bench
+
+
+def _raw():
+    def b(name, fullname, extra, median=0.01):
+        return {"name": name, "fullname": fullname, "param": None, "extra_info": extra,
+                "stats": {"median": median, "min": median, "mean": median, "stddev": 0.0, "rounds": 3}}
+
+    return {
+        "machine_info": {"cpu": "Test CPU", "cpu_count": 2, "bench_threads": 1, "python": "3.11", "torch_threads": 1},
+        "benchmarks": [
+            b("test_transform_vs_jacobi[128]", "benchmarks/test_solver.py::test_transform_vs_jacobi[128]",
+              {"N": 128, "diffbench_s": 0.002, "jacobi_s": 20.0, "speedup_vs_jacobi": 10000.0}),
+            b("test_mgcg_vs_pyamg_and_spsolve[128-lognormal]", "benchmarks/test_solver.py::test_mgcg_vs_pyamg_and_spsolve[128-lognormal]",
+              {"case": "lognormal", "N": 128, "batch": 8, "diffbench_s_per_sample": 0.02, "pyamg_s": 0.05, "spsolve_s": 0.06}),
+            b("test_variable_d_solver_time", "benchmarks/test_inference.py::test_variable_d_solver_time",
+              {"rows": [{"N": 64, "solver_s_per_sample": 0.01}]}),
+            b("test_inference_vs_exact_solver[cnn-small]", "benchmarks/test_inference.py::test_inference_vs_exact_solver[cnn-small]",
+              {"model": "cnn-small", "model_exponent_vs_cells": 1.0, "solver_exponent_vs_cells": 1.05,
+               "rows": [{"model": "cnn-small", "N": 64, "batch": 8, "model_s_per_sample": 0.004, "solver_s_per_sample": 0.0004, "speedup": 0.1}]}),
+            b("test_generation_peak_memory[128]", "benchmarks/test_memory.py::test_generation_peak_memory[128]",
+              {"n": 128, "count": 64, "increment_bytes": 100 * 2**20, "peak_in_float64_fields": 12.5, "peak_over_returned": 8.3}),
+        ],
+    }
+
+
+def test_assemble_and_summary_tables():
+    out = bench.assemble(_raw(), ["test_x"], 1, quick=True, suites=["solver", "inference"], load_before=(1.0, 1.0, 1.0),
+                         load_after=(2.0, 2.0, 2.0), elapsed=3.0, env={"DIFFBENCH_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    assert out["machine"]["cpu"] == "Test CPU" and out["machine"]["load_avg_after"] == [2.0, 2.0, 2.0]
+    assert out["failed"] == ["test_x"] and out["quick"] is True
+    assert {b["suite"] for b in out["benchmarks"]} == {"solver", "inference", "memory"}
+    s = out["summary"]
+    assert s["solver"][0]["speedup"] == 10000.0
+    assert {r["baseline"] for r in s["solver"]} == {"Jacobi", "pyamg", "spsolve"}
+    row = s["inference"]["rows"][0]
+    assert row["speedup_vs_transform"] == 0.1 and row["mgcg_s"] == 0.01 and row["speedup_vs_mgcg"] == pytest.approx(2.5)
+    assert s["memory"][0]["ratio"] == 12.5
+    md = bench.render_markdown(s)
+    assert "| cnn-small | 64 | 8 |" in md and "Jacobi" in md
+    json.dumps(out)  # serialisable
+
+
+def test_unknown_suite_is_a_one_line_error(capsys):
+    assert main(["bench", "--suites", "solver,warp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown suite(s) warp; allowed: solver, data") and err.count("\n") == 1
+
+
+def test_bad_out_and_missing_suites_dir(tmp_path, capsys):
+    assert main(["bench", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path / "nope" / "b.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path / "b.json"), "--benchmarks-dir", str(tmp_path)]) == 2
+    assert "benchmark suites not found" in capsys.readouterr().err
+    assert main(["bench", "--threads", "0"]) == 2
+    assert "--threads must be a positive integer" in capsys.readouterr().err
+
+
+def test_parse_suites():
+    assert bench.parse_suites(" data ,solver,data") == ["data", "solver"]
+    with pytest.raises(DiffbenchError):
+        bench.parse_suites(",")
+
+
+def test_failed_tests_from_junit(tmp_path):
+    p = tmp_path / "j.xml"
+    p.write_text('<testsuites><testsuite><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>'
+                 '<testcase name="c"><error message="y"/></testcase></testsuite></testsuites>')
+    assert bench.failed_tests(p) == ["b", "c"]
+    assert bench.failed_tests(tmp_path / "missing.xml") == []

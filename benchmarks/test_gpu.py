@@ -1,0 +1,271 @@
+"""GPU: CuPy generation and solves against the memory-bandwidth bound, training steps of the
+full presets, GPU memory, and inference against the CuPy solver.
+
+Every test is ``@pytest.mark.gpu`` and skips unless CuPy can run kernels
+(``diffbench.solver.backend.cupy_available``) and torch sees CUDA. The bandwidth is measured
+in the same run (a large device-to-device copy, bytes read + written over time), and every
+bound uses that figure, not the datasheet's.
+
+Bytes per sample of the transform solve (``solve`` on a (B, N, N) float64 batch, D = 1,
+Dirichlet, CuPy path), counted as passes over an N x N float64 array (8 N^2 bytes), read and
+written counted separately (see :data:`PASSES`): the floor is 2 passes (read S, write u); the
+current implementation makes about 160 (four DST-I passes through the length-2(N+1) odd
+extension, the division, and the residual certificate, which rebuilds the stencil from the full
+D array). ``fraction_of_bound`` = bound time / measured time: 1 means bandwidth-bound.
+
+``DIFFBENCH_GPU_DRYRUN=1`` runs these tests without a GPU (NumPy and torch on the CPU, tiny
+sizes), to check the code paths before a GPU run; its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import benchlib
+from benchlib import median, record
+
+DRYRUN = os.environ.get("DIFFBENCH_GPU_DRYRUN") == "1"
+
+#: Passes over an N^2 float64 array per sample in ``solve`` (CuPy, transform path), by stage.
+#: One DST-I (dst1 on CuPy): zero the odd extension (2N+2 wide: 2 writes), copy x in (1 r + 1 w),
+#: negate the mirrored copy (1 r + 1 w) and place it (1 r + 1 w), the real FFT (2 r + 2 w, one
+#: pass through memory), the imaginary part, negated (2 r: complex stride, + 1 w) -> 15.
+PASSES = {
+    "checks_and_coefficients": 9,  # isfinite(S); D and decay made full arrays (2 w) and checked (4 r); use_t (2 r)
+    "forward_dst_two_axes": 2 * 15,
+    "divide_by_eigenvalues": 6,  # denominator (3) and the division (3)
+    "inverse_dst_two_axes": 2 * (15 + 2),  # + the 1 / (2(N+1)) scaling
+    "certificate_build_stencil": 39,  # harmonic faces cx, cy (11 each), diagonal (5 + 4 x 3)
+    "certificate_residual": 41,  # A u (diag*u 3, off-diagonal 26, sum 3), r = Au - S (3), two norms (6)
+}
+FLOOR_PASSES = 2  # read S once, write u once
+
+
+def _skip_reason() -> str | None:
+    if DRYRUN:
+        return None
+    from diffbench.solver.backend import cupy_available
+
+    if not cupy_available():
+        return "needs a CUDA GPU and CuPy"
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "torch does not see a CUDA GPU"
+    except ImportError:
+        return "needs torch"
+    return None
+
+
+_REASON = _skip_reason()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(_REASON is not None, reason=_REASON or "")]
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    """(xp, torch device, sync, GPU name, measured copy bandwidth in bytes/s)."""
+    import torch
+
+    if DRYRUN:
+        xp, dev, name = np, torch.device("cpu"), "dry run (CPU)"
+
+        def sync():
+            return None
+    else:
+        import cupy as xp
+
+        dev = torch.device("cuda")
+        name = torch.cuda.get_device_name(0)
+
+        def sync():
+            xp.cuda.Stream.null.synchronize()
+            torch.cuda.synchronize()
+
+    nbytes = (1 << 20) * (8 if DRYRUN else 1024)  # 1 GiB on the GPU
+    a = xp.ones(nbytes // 8, dtype=xp.float64)
+    b = xp.empty_like(a)
+    ts = benchlib.timed(lambda: xp.copyto(b, a), rounds=3 if DRYRUN else 20, warmup=2, sync=sync)
+    bandwidth = 2 * nbytes / min(ts)  # bytes read + bytes written
+    del a, b
+    props = {}
+    if not DRYRUN:
+        p = torch.cuda.get_device_properties(0)
+        props = {"total_memory_gib": round(p.total_memory / 2**30, 1), "multiprocessors": p.multi_processor_count}
+    return {"xp": xp, "device": dev, "sync": sync, "name": name, "bandwidth": bandwidth, "props": props}
+
+
+def _sizes() -> list[int]:
+    return [32, 64] if DRYRUN else [128, 512]
+
+
+def _gen_batch(n: int) -> int:
+    from diffbench.data.sampling import chunk_size
+
+    return 4 if DRYRUN else chunk_size(n)  # 64 at N = 128, 16 at N = 512: what the generator batches
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["small-N", "large-N"])
+def test_gpu_solve_and_generate_vs_bandwidth(benchmark, gpu, index):
+    """Samples/s of solve and generate_raw on CuPy, and the fraction of the bandwidth bound."""
+    from diffbench.data.sampling import generate_raw
+    from diffbench.solver import solve
+
+    xp, sync = gpu["xp"], gpu["sync"]
+    n = _sizes()[index]
+    batch = _gen_batch(n)
+    s = xp.asarray(benchlib.disk_sources(n, batch, seed=n))
+    res = solve(s)
+    sync()
+    assert res.method == "dst" and float(res.residual.max()) < 1e-10
+
+    def run_solve():
+        solve(s)
+        sync()
+
+    _, t_solve = benchlib.run_benchmark(benchmark, run_solve, rounds=3 if DRYRUN else 20, warmup=2)
+    task = benchlib.task_spec(n, per_count=64)
+    idx = list(range(batch))
+
+    def run_generate():
+        generate_raw(task, "train", idx, xp)
+        sync()
+
+    t_gen = median(benchlib.timed(run_generate, rounds=2 if DRYRUN else 5, warmup=1, sync=sync))
+    cell_bytes = 8 * n * n
+    passes = sum(PASSES.values())
+    bound_model = passes * cell_bytes / gpu["bandwidth"]
+    bound_floor = FLOOR_PASSES * cell_bytes / gpu["bandwidth"]
+    per_solve = t_solve / batch
+    pool = {}
+    if not DRYRUN:
+        mp = xp.get_default_memory_pool()
+        mp.free_all_blocks()
+        generate_raw(task, "train", idx, xp)
+        sync()
+        pool = {"generate_pool_bytes": mp.total_bytes(), "generate_pool_over_float64_fields": mp.total_bytes() / (batch * cell_bytes)}
+    record(benchmark, gpu=gpu["name"], N=n, batch=batch, copy_bandwidth_GBps=gpu["bandwidth"] / 1e9,
+           solve_s_per_sample=per_solve, solve_samples_per_s=1 / per_solve,
+           generate_s_per_sample=t_gen / batch, generate_samples_per_s=batch / t_gen,
+           passes_model=passes, passes_by_stage=PASSES, bound_model_s_per_sample=bound_model, bound_floor_s_per_sample=bound_floor,
+           solve_fraction_of_model_bound=bound_model / per_solve, solve_fraction_of_floor_bound=bound_floor / per_solve,
+           generate_fraction_of_model_bound=bound_model / (t_gen / batch), **pool, **gpu["props"])
+    # A ratio that must hold on any GPU: no solve beats the bandwidth floor (sanity of the timing).
+    assert per_solve >= 0.5 * bound_floor
+
+
+FULL = ("cnn", "unet", "resnet", "fno")
+
+
+def _model_name(name: str) -> str:
+    """The preset to build: in a dry run the full presets become their -small twins (CPU-sized)."""
+    return name if not DRYRUN or name.endswith("-small") else f"{name}-small"
+
+
+def _needs(name: str) -> None:
+    if name.startswith("fno"):
+        pytest.importorskip("neuralop", reason="the FNO presets need neuraloperator (and tensorly, tensorly-torch)")
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_gpu_training_step_full_preset(benchmark, gpu, name):
+    """A training step (forward, MAE, backward, AdamW) of each full preset at N = 128, batch 16, fp32; peak memory."""
+    import torch
+
+    from diffbench.models import count_parameters, create
+
+    _needs(name)
+    dev, sync = gpu["device"], gpu["sync"]
+    n, batch = (32, 2) if DRYRUN else (128, 16)
+    name = _model_name(name)
+    torch.manual_seed(0)
+    net = create(name, in_channels=1, lattice=n).to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.rand(batch, 1, n, n, device=dev)
+    y = torch.rand(batch, 1, n, n, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = (net(x) - y).abs().mean()
+        loss.backward()
+        opt.step()
+        sync()
+        return loss
+
+    loss, t = benchlib.run_benchmark(benchmark, step, rounds=3 if DRYRUN else 10, warmup=2)
+    assert bool(torch.isfinite(loss))
+    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else None
+    record(benchmark, gpu=gpu["name"], model=name, N=n, batch=batch, params=count_parameters(net), step_s=t,
+           samples_per_s=batch / t, peak_memory_bytes=peak, precision="fp32 (TF32 convs per torch defaults)",
+           cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32), matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32))
+
+
+@pytest.mark.parametrize("name", FULL + ("cnn-small", "unet-small", "resnet-small", "fno-small"))
+def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
+    """Network inference per sample against the CuPy transform solve, same batch, N = 128 and 512."""
+    import torch
+
+    from diffbench.data.batch import to_batch
+    from diffbench.data.sampling import generate_raw
+    from diffbench.models import create
+    from diffbench.protocol.timing import time_inference, time_solver
+
+    _needs(name)
+    dev = gpu["device"]
+    rows = []
+    for i, n in enumerate(_sizes()):
+        batch_size = 2 if DRYRUN else (16 if n <= 128 else 4)
+        task = benchlib.task_spec(n)
+        batch = to_batch(generate_raw(task, "test", list(range(batch_size))), task)
+        torch.manual_seed(0)
+        net = create(_model_name(name), in_channels=1, lattice=n).to(dev).eval()
+        x = batch["input"].to(dev)
+        if i == len(_sizes()) - 1:
+            with torch.no_grad():
+                _, t = benchlib.run_benchmark(benchmark, lambda: (net(x), gpu["sync"]()), rounds=3 if DRYRUN else 10, warmup=2)
+            t_net = t / batch_size
+        else:
+            t_net = time_inference(net, x, dev, repeats=3 if DRYRUN else 10)["s_per_sample"]
+        sol = time_solver(task, batch, repeats=3 if DRYRUN else 10)
+        rows.append({"model": name, "N": n, "batch": batch_size, "model_s_per_sample": t_net, "solver_s_per_sample": sol["s_per_sample"],
+                     "solver_backend": sol["backend"], "solver_method": sol["method"], "speedup": sol["s_per_sample"] / t_net})
+        del net
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    record(benchmark, gpu=gpu["name"], model=name, rows=rows)
+    assert all(r["solver_backend"] == ("numpy" if DRYRUN else "cupy") for r in rows)
+
+
+def test_gpu_variable_d_solver(benchmark, gpu):
+    """multigrid-CG on CuPy (log-normal D), per sample, N = 128 and 512: where networks may win."""
+    from diffbench.data.batch import to_batch
+    from diffbench.data.sampling import generate_raw
+    from diffbench.protocol.timing import time_solver
+
+    rows = []
+    for i, n in enumerate(_sizes()):
+        batch_size = 2 if DRYRUN else (16 if n <= 128 else 4)
+        task = benchlib.task_spec(n, diffusivity={"kind": "lognormal", "sigma": 1.0, "length": 4.0})
+        batch = to_batch(generate_raw(task, "test", list(range(batch_size))), task)
+        if i == len(_sizes()) - 1:
+            sol, _ = benchlib.run_benchmark(benchmark, lambda: time_solver(task, batch, repeats=3), rounds=1, warmup=0)
+        else:
+            sol = time_solver(task, batch, repeats=3)
+        rows.append({"N": n, "batch": batch_size, "solver_s_per_sample": sol["s_per_sample"], "solver_method": sol["method"],
+                     "solver_backend": sol["backend"]})
+    record(benchmark, gpu=gpu["name"], rows=rows)
+    assert all(r["solver_method"] == "mgcg" for r in rows)
+
+
+def test_gpu_name(benchmark, gpu):
+    """The GPU and its measured copy bandwidth (recorded once, for the JSON's machine section)."""
+    t0 = time.perf_counter()
+    benchlib.run_benchmark(benchmark, lambda: gpu["sync"](), rounds=3, warmup=0)
+    record(benchmark, gpu=gpu["name"], copy_bandwidth_GBps=gpu["bandwidth"] / 1e9, setup_s=time.perf_counter() - t0, **gpu["props"])
+    assert gpu["bandwidth"] > 0
