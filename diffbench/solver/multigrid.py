@@ -12,7 +12,8 @@ fold into the diagonal). An odd side is first padded by one row and column of ce
 coupling and a zero diagonal, so its last aggregates are 2 x 1, 1 x 2 or 1 x 1 blocks of real
 cells (the Galerkin product is unchanged by the padding). The smoother is red-black
 Gauss-Seidel, forward before and backward after the coarse correction, so the V-cycle is a
-symmetric preconditioner. The coarsest level (at most 8 cells a side) is solved with a dense
+symmetric preconditioner; each colour update touches only that colour's cells
+(:class:`RedBlack`: half the work of a full-grid masked update, which was ~70% of a solve). The coarsest level (at most 8 cells a side) is solved with a dense
 inverse per sample when it has at most 256 cells, else with symmetric Gauss-Seidel sweeps.
 """
 
@@ -32,6 +33,7 @@ COARSEST_SIDE = 8
 #: at M = 4096 that was ~10 s and 128 MiB per sample on a CPU. With COARSEST_SIDE = 8 the
 #: coarsest level has at most 64 cells.
 DENSE_COARSEST_MAX_CELLS = 256
+RED_BLACK, BLACK_RED = (0, 1), (1, 0)
 
 
 def _dot(a: Any, b: Any) -> Any:
@@ -98,11 +100,123 @@ def dense_matrix(st: Stencil, xp: Any) -> Any:
     return a
 
 
+class RedBlack:
+    """Red-black Gauss-Seidel on half the cells: each colour updated from the other's values only.
+
+    The field is laid out with an odd row length R (N, or N + 1 with a zero ghost column when N
+    is even), so a cell's colour is the parity of its flat index ``i R + j`` and each colour is a
+    contiguous array; its four neighbours are the other colour's array shifted by a constant
+    (+-1 and +-R in flat index become constant shifts in the half-arrays, zero-padded at both
+    ends). Wrap-around faces (periodic axes) are added from short index lists. One colour update
+    is ``u_c = (f_c + sum_k c_k u_(other, shifted by s_k)) / diag_c``: the same Gauss-Seidel
+    update as ``where(colour, (f - offdiag(u)) / diag, u)``, on half the cells, with no full-grid
+    temporaries. Coefficients, shifts and inverse diagonals are computed once per level.
+    """
+
+    def __init__(self, st: Stencil, xp: Any) -> None:
+        self.xp = xp
+        n = st.diag.shape[-1]
+        self.lead = st.diag.shape[:-2]
+        b = 1
+        for k in self.lead:
+            b *= int(k)
+        self.b, self.n = b, n
+        self.r = r = n if n % 2 else n + 1
+        total = n * r
+        self.len = ((total + 1) // 2, total // 2)
+        self.pad = (r + 1) // 2
+        dt = st.diag.dtype
+
+        def grid(fill: Any, where: tuple[slice, slice]) -> Any:
+            g = xp.zeros((b, n, r), dtype=dt)
+            g[(slice(None),) + where] = fill.reshape((b,) + tuple(fill.shape[len(self.lead):]))
+            return g.reshape(b, total)
+
+        maps = {
+            "E": (grid(st.cx, (slice(None), slice(0, n - 1))), 1),
+            "W": (grid(st.cx, (slice(None), slice(1, n))), -1),
+            "S": (grid(st.cy, (slice(0, n - 1), slice(0, n))), r),
+            "N": (grid(st.cy, (slice(1, n), slice(0, n))), -r),
+        }
+        invd = grid(1.0 / st.diag, (slice(None), slice(0, n)))
+        self.invd = [xp.ascontiguousarray(invd[:, c::2]) for c in (0, 1)]
+        # terms[c]: (coefficient on colour c's cells, offset into the other colour's padded array)
+        self.terms: list[list[tuple[Any, int]]] = [[], []]
+        for c in (0, 1):
+            for coef, delta in maps.values():
+                shift = (delta + 2 * c - 1) // 2
+                self.terms[c].append((xp.ascontiguousarray(coef[:, c::2]), self.pad + shift))
+        # Wrap-around faces: (target index in colour c, source colour, source index, coefficient (B, k)).
+        self.wraps: list[list[tuple[Any, int, Any, Any]]] = [[], []]
+        ii = list(range(n))
+        pairs = []
+        if st.cx_wrap is not None:
+            w = st.cx_wrap.reshape(b, n)
+            pairs += [((i, 0), (i, n - 1), w[:, i]) for i in ii] + [((i, n - 1), (i, 0), w[:, i]) for i in ii]
+        if st.cy_wrap is not None:
+            w = st.cy_wrap.reshape(b, n)
+            pairs += [((0, j), (n - 1, j), w[:, j]) for j in ii] + [((n - 1, j), (0, j), w[:, j]) for j in ii]
+        groups: dict[tuple[int, int, str], list[Any]] = {}
+        for k, ((ti, tj), (si, sj), coef) in enumerate(pairs):
+            kind = "x" if (k < 2 * n and st.cx_wrap is not None) else "y"
+            tf, sf = ti * r + tj, si * r + sj
+            key = (tf % 2, sf % 2, kind)
+            groups.setdefault(key, []).append((tf // 2, self.pad + sf // 2, coef))
+        for (tc, sc, _), items in sorted(groups.items()):
+            tgt = xp.asarray([t for t, _, _ in items])
+            src = xp.asarray([s_ for _, s_, _ in items])
+            coef = xp.stack([c_ for _, _, c_ in items], axis=-1)
+            self.wraps[tc].append((tgt, sc, src, coef))
+
+    def split(self, u: Any) -> list[Any]:
+        """The two colours of ``u`` (lead..., N, N) as zero-padded contiguous arrays (B, pad + M_c + pad)."""
+        xp, b, n, r, p = self.xp, self.b, self.n, self.r, self.pad
+        u = u.reshape(b, n, n)
+        if r != n:
+            g = xp.zeros((b, n, r), dtype=u.dtype)
+            g[..., :n] = u
+            flat = g.reshape(b, n * r)
+        else:
+            flat = xp.ascontiguousarray(u).reshape(b, n * r)
+        out = []
+        for c in (0, 1):
+            v = xp.zeros((b, self.len[c] + 2 * p), dtype=u.dtype)
+            v[:, p : p + self.len[c]] = flat[:, c::2]
+            out.append(v)
+        return out
+
+    def zeros(self, dtype: Any) -> list[Any]:
+        return [self.xp.zeros((self.b, self.len[c] + 2 * self.pad), dtype=dtype) for c in (0, 1)]
+
+    def merge(self, v: list[Any]) -> Any:
+        xp, b, n, r, p = self.xp, self.b, self.n, self.r, self.pad
+        flat = xp.empty((b, n * r), dtype=v[0].dtype)
+        for c in (0, 1):
+            flat[:, c::2] = v[c][:, p : p + self.len[c]]
+        u = flat.reshape(b, n, r)
+        if r != n:
+            u = xp.ascontiguousarray(u[..., :n])
+        return u.reshape(self.lead + (n, n))
+
+    def update(self, v: list[Any], f: list[Any], c: int) -> None:
+        """One colour's Gauss-Seidel update, in place in ``v[c]`` (``f`` split like ``v``)."""
+        xp, p, m = self.xp, self.pad, self.len[c]
+        other = v[1 - c]
+        acc = f[c][:, p : p + m].copy()
+        tmp = xp.empty_like(acc)
+        for coef, off in self.terms[c]:
+            xp.multiply(coef, other[:, off : off + m], out=tmp)
+            acc += tmp
+        for tgt, sc, src, coef in self.wraps[c]:
+            acc[:, tgt] += coef * v[sc][:, src]
+        acc *= self.invd[c]
+        v[c][:, p : p + m] = acc
+
+
 @dataclass
 class _Level:
     stencil: Stencil
-    red: Any
-    black: Any
+    smoother: RedBlack
     coarse_inverse: Any = None
 
 
@@ -125,10 +239,10 @@ class MultigridPreconditioner:
         st = stencil
         while True:
             n = st.diag.shape[-1]
-            ii = xp.arange(n)
-            red = ((ii[:, None] + ii[None, :]) % 2) == 0
-            level = _Level(st, red, ~red)
-            self.levels.append(level)
+            if n <= COARSEST_SIDE and n * n <= DENSE_COARSEST_MAX_CELLS:
+                self.levels.append(_Level(st, None))  # solved densely: no smoother needed
+                break
+            self.levels.append(_Level(st, RedBlack(st, xp)))
             if n <= COARSEST_SIDE:
                 break
             st = coarsen(pad_to_even(st, xp))
@@ -141,25 +255,31 @@ class MultigridPreconditioner:
             dense = dense_matrix(last.stencil, xp)
             last.coarse_inverse = xp.stack([xp.linalg.inv(dense[i]) for i in range(dense.shape[0])])
 
-    def _smooth(self, level: _Level, u: Any, f: Any, colours: tuple[Any, Any]) -> Any:
-        xp, st = self.xp, level.stencil
+    def _smooth(self, level: _Level, u: Any, fs: list[Any], order: tuple[int, int]) -> Any:
+        """SMOOTHING_SWEEPS red-black sweeps, colours in ``order`` (0 = red, (i + j) even).
+
+        ``fs`` is the right-hand side split by the level's :class:`RedBlack`; ``u`` None means zeros.
+        """
+        rb = level.smoother
+        v = rb.zeros(fs[0].dtype) if u is None else rb.split(u)
         for _ in range(SMOOTHING_SWEEPS):
-            for colour in colours:
-                u = xp.where(colour, (f - st.offdiag_apply(u)) / st.diag, u)
-        return u
+            for colour in order:
+                rb.update(v, fs, colour)
+        return rb.merge(v)
 
     def _cycle(self, k: int, f: Any) -> Any:
         xp, level = self.xp, self.levels[k]
         if level.coarse_inverse is not None:
             b, n = f.shape[0], f.shape[-1]
             return (level.coarse_inverse * f.reshape(b, 1, n * n)).sum(axis=-1).reshape(f.shape)
-        u = xp.zeros_like(f)
+        fs = level.smoother.split(f)
         if k == len(self.levels) - 1:  # too large for a dense solve: many symmetric sweeps
+            u = None
             for _ in range(10):
-                u = self._smooth(level, u, f, (level.red, level.black))
-                u = self._smooth(level, u, f, (level.black, level.red))
+                u = self._smooth(level, u, fs, RED_BLACK)
+                u = self._smooth(level, u, fs, BLACK_RED)
             return u
-        u = self._smooth(level, u, f, (level.red, level.black))
+        u = self._smooth(level, None, fs, RED_BLACK)
         r = f - level.stencil.apply(u)
         n = r.shape[-1]
         if n % 2:  # zero residual on the padding cells
@@ -170,7 +290,7 @@ class MultigridPreconditioner:
         ec = self._cycle(k + 1, rc) * COARSE_SCALE
         e = xp.repeat(xp.repeat(ec, 2, axis=-2), 2, axis=-1)[..., :n, :n]
         u = u + e
-        return self._smooth(level, u, f, (level.black, level.red))
+        return self._smooth(level, u, fs, BLACK_RED)
 
     def __call__(self, r: Any) -> Any:
         return self._cycle(0, r)
