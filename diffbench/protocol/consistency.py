@@ -81,7 +81,10 @@ def spread_subset(dataset: Any, size: int = SUBSET) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def _predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
-    outs = [model(x[i : i + chunk].to(device)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
+    from .uq import param_dtype
+
+    dtype = param_dtype(model)
+    outs = [model(x[i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
     return torch.cat(outs).double()
 
 

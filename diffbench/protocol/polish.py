@@ -130,7 +130,10 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     was = model.training
     model.eval()
     with torch.no_grad():
-        preds = [model(batch["input"][i : i + chunk].to(device)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
+        from .uq import param_dtype
+
+        dtype = param_dtype(model)
+        preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
     model.train(was)
     p = torch.cat(preds).double().numpy()
     if not np.isfinite(p).all():

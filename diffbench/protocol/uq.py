@@ -66,12 +66,13 @@ Each seed's ``result.json`` has a ``uq`` block::
 
     {"n_samples": 120, "error": "...", "settings": {...},
      "indicators": {"residual": {"status": "ok", "spearman": 0.41, "auroc": 0.83,
-                                 "catch_rate": 0.5, "mean": 0.97},
+                                 "catch_rate": 0.5, "indicator_mean": 0.97, "indicator_median": 0.98},
                     "mc-dropout": {"status": "not applicable", "reason": "..."}, ...}}
 
 and the run's ``result.json`` a ``uq`` block with ``requested``, ``settings``, ``inverse_model``
 and ``indicators: {name: {"status", "n_seeds", "spearman": {"mean", "std", "n"}, "auroc": {...},
-"catch_rate": {...}, "mean": {...}}}`` (mean ± unbiased std over seeds, as for every metric).
+"catch_rate": {...}, "indicator_mean": {...}}}`` (mean ± unbiased std over seeds, as for every
+metric).
 """
 
 from __future__ import annotations
@@ -298,8 +299,8 @@ def score_indicator(indicator: Any, error: Any) -> dict[str, Any]:
         "spearman": spearman(a, e),
         "auroc": auroc(a, worst_mask(e, AUROC_WORST)),
         "catch_rate": catch_rate(a, e),
-        "mean": float(np.nanmean(a)) if a.size else None,
-        "median": float(np.nanmedian(a)) if a.size else None,
+        "indicator_mean": float(np.nanmean(a)) if a.size else None,
+        "indicator_median": float(np.nanmedian(a)) if a.size else None,
     }
 
 
@@ -344,11 +345,21 @@ def mc_dropout_spread(model: torch.nn.Module, x: torch.Tensor, k: int = MC_SAMPL
         model.eval()
         for m in dropout_modules(model):
             m.train()
+        x = x.to(param_dtype(model))
         passes = torch.stack([model(x).float()[:, 0] for _ in range(k)])  # (k, B, N, N)
     finally:
         for m, mode in modes.items():
             m.train(mode)
     return passes.double().std(dim=0, unbiased=True).mean(dim=(-2, -1))
+
+
+def param_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating dtype of the model's parameters (float32 for a parameter-free model), so
+    inputs match a model trained under a ``64-true`` or ``bf16-true`` precision."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
 
 
 def per_sample_mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -454,7 +465,8 @@ def predict_split(model: torch.nn.Module, dataset: Any, batch_size: int, device:
     """The model's deterministic predictions on a whole split, (n, N, N) float32 on the CPU."""
     was = model.training
     model.eval()
-    out = [model(b["input"].to(device)).float()[:, 0].cpu() for b in iterate_split(dataset, batch_size)]
+    dtype = param_dtype(model)
+    out = [model(b["input"].to(device, dtype)).float()[:, 0].cpu() for b in iterate_split(dataset, batch_size)]
     model.train(was)
     return torch.cat(out)
 
@@ -473,7 +485,7 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
     errors, values = [], {name: [] for name in uq if name != "ensemble"}
     for b in iterate_split(dataset, batch_size):
         b = _to(b, device)
-        pred = model(b["input"]).float()
+        pred = model(b["input"].to(param_dtype(model))).float()
         errors.append(per_sample_mae(pred[:, 0], b["target"][:, 0]).cpu())
         if "residual" in values:
             values["residual"].append(prediction_residual(pred, b).cpu())
@@ -533,7 +545,7 @@ def aggregate_uq(per_seed: Sequence[Mapping[str, Any]], requested: Sequence[str]
             out["indicators"][name] = {**not_applicable(reason), "n_seeds": 0}
             continue
         entry: dict[str, Any] = {"status": "ok", "n_seeds": len(ok)}
-        for key in SCORE_KEYS + ("mean",):
+        for key in SCORE_KEYS + ("indicator_mean",):
             entry[key] = mean_std([r.get(key) for r in ok])
         out["indicators"][name] = entry
     return out

@@ -88,3 +88,10 @@ def test_outflow_by_hand():
     assert outflow(u, D, torch.zeros(1, 4, dtype=torch.long)).item() == pytest.approx(3 * (2 * 1 + 2))
     neumann_right = torch.tensor([[0, 0, 0, 1]])  # top, bottom, left Dirichlet; right Neumann
     assert outflow(u, D, neumann_right).item() == pytest.approx(3 * 2 * 1)
+
+
+def test_a_float64_model_gets_float64_inputs(smoke_subset, smoke_dm):
+    torch.manual_seed(0)
+    net = create("cnn-small", 1, lattice=32).double()  # as trained under --precision 64-true
+    r = consistency_scores(net, smoke_subset, smoke_dm.task, CPU)
+    assert r["superposition"]["status"] == "ok" and np.isfinite(r["superposition"]["mean"])

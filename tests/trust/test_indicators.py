@@ -79,4 +79,4 @@ def test_ensemble_needs_two_seeds_and_scores_each_seed(smoke_small):
     one = ensemble_indicators(nets[:1], [0], test, batch_size=64, device=torch.device("cpu"))
     assert one[0]["status"] == "not applicable" and "2 seeds" in one[0]["reason"]
     two = ensemble_indicators(nets, [0, 1], test, batch_size=64, device=torch.device("cpu"))
-    assert set(two) == {0, 1} and all(r["status"] == "ok" and r["mean"] > 0 for r in two.values())
+    assert set(two) == {0, 1} and all(r["status"] == "ok" and r["indicator_mean"] > 0 for r in two.values())

@@ -59,7 +59,7 @@ def test_run_with_every_indicator(tmp_path, smoke_data_dir):
         for name in INDICATORS:
             row = block["indicators"][name]
             assert row["status"] == "ok", (name, row)
-            for key in ("spearman", "auroc", "catch_rate", "mean"):
+            for key in ("spearman", "auroc", "catch_rate", "indicator_mean"):
                 assert _finite(row[key]), (name, key, row)
         cons = seed["consistency"]
         for name in ("superposition", "equivariance", "flux_balance"):
