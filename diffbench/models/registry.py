@@ -385,14 +385,19 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """The number of parameter values in ``model`` (only those with ``requires_grad`` if asked).
+    """The number of real parameter values in ``model`` (only those with ``requires_grad`` if asked).
+
+    A complex parameter (the FNO's spectral weights) counts twice, real and imaginary part, as
+    neuraloperator's ``count_model_params`` counts it.
 
     Examples
     --------
     >>> count_parameters(nn.Conv2d(1, 4, 3))
     40
     """
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def _resolve(name: str) -> _Resolved:

@@ -7,6 +7,7 @@ really builds and installs the example plugin package with pip, into a temporary
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,13 +187,15 @@ def test_unknown_model_message_lists_plugins_too(good_plugin):
 
 
 def test_the_example_plugin_package_installs_with_pip_and_works(tmp_path, monkeypatch):
-    target = tmp_path / "site"
+    source, target = tmp_path / "source", tmp_path / "site"
+    # a copy: setuptools writes build/ and *.egg-info beside the sources it builds
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(target), str(EXAMPLE)],
+         "--target", str(target), str(source)],
         check=True,
         capture_output=True,
-        cwd=tmp_path,  # keeps the build folder out of the repository
+        cwd=tmp_path,
     )
     monkeypatch.syspath_prepend(str(target))
     try:

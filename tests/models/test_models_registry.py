@@ -222,3 +222,11 @@ def test_surrogate_model_records_keyword_arguments_it_forwards():
     twin = models.build_from_spec(spec)
     twin.load_state_dict(model.state_dict())
     assert _same_outputs(model, twin, (1, 1, 16, 16))
+
+
+def test_count_parameters_counts_complex_weights_twice_like_neuraloperator():
+    from neuralop.utils import count_model_params
+
+    model = models.create("fno-small", 1)
+    assert any(p.is_complex() for p in model.parameters())
+    assert models.count_parameters(model) == count_model_params(model)
