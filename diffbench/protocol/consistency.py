@@ -115,7 +115,8 @@ def _mean_max(values: torch.Tensor) -> dict[str, Any]:
     return {"status": "ok", "mean": float(values.mean()), "max": float(values.max())}
 
 
-def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device) -> dict[str, Any]:
+def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device,
+                  chunk: int = 64) -> dict[str, Any]:
     """See the module docstring; ``base`` is the prediction on ``batch["input"]``."""
     B = base.shape[0]
     half = B // 2
@@ -146,7 +147,7 @@ def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], bas
     n_prob = len(problems)
     fields = torch.from_numpy(_solve_fields(
         stacked.numpy(), D[i].repeat(n_prob, 1, 1).numpy(), g[i].repeat(n_prob).numpy(), codes[i].repeat(n_prob, 1).numpy()))
-    preds = _predict(model, torch.cat([inputs(p) for p in problems]), device)
+    preds = _predict(model, torch.cat([inputs(p) for p in problems]), device, chunk)
     u_sum_true = fields[:half]
     u_sum = preds[:half] * u_sum_true.amax(dim=(-2, -1))[:, None, None]
     u_i = base[i] * scale[i][:, None, None]
@@ -159,7 +160,8 @@ def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], bas
     return {**_mean_max(err), "n_pairs": half}
 
 
-def equivariance(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device) -> dict[str, Any]:
+def equivariance(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device,
+                 chunk: int = 64) -> dict[str, Any]:
     """See the module docstring."""
     codes = batch["boundary"].long()
     D = batch["diffusivity"]
@@ -174,7 +176,7 @@ def equivariance(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base
     which = [k % len(SYMMETRIES) for k in range(eligible.numel())]
     for k, t in enumerate(which):
         transformed[k] = SYMMETRIES[t][1](x[k])
-    pred = _predict(model, transformed, device)
+    pred = _predict(model, transformed, device, chunk)
     back = torch.stack([SYMMETRIES[t][2](pred[k]) for k, t in enumerate(which)])
     err = _norm(back - f_x) / _norm(f_x).clamp_min(1e-300)
     used = sorted({SYMMETRIES[t][0] for t in which}, key=[s[0] for s in SYMMETRIES].index)
@@ -218,18 +220,23 @@ def flux_balance(batch: Mapping[str, torch.Tensor], base: torch.Tensor) -> dict[
     return {**_mean_max(err), "n_samples": int(ok.sum())}
 
 
-def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], task: Any, device: torch.device) -> dict[str, Any]:
-    """The ``consistency`` block for one model on one subset batch (see the module docstring)."""
+def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], task: Any, device: torch.device,
+                       batch_size: int = 64) -> dict[str, Any]:
+    """The ``consistency`` block for one model on one subset batch (see the module docstring).
+
+    ``batch_size`` bounds each forward pass (a run passes its evaluation batch size, which its
+    test loop has shown to fit in memory)."""
     started = time.perf_counter()
     was = model.training
     model.eval()
+    chunk = max(1, int(batch_size))
     try:
-        base = _predict(model, batch["input"], device)
+        base = _predict(model, batch["input"], device, chunk)
         clamped = getattr(task, "source_mode", "flux") == "clamped"
         out: dict[str, Any] = {"n_samples": int(base.shape[0])}
         out["superposition"] = (not_applicable("clamped sources: clamping is not linear in the clamp set") if clamped
-                                else superposition(model, batch, base, device))
-        out["equivariance"] = equivariance(model, batch, base, device)
+                                else superposition(model, batch, base, device, chunk))
+        out["equivariance"] = equivariance(model, batch, base, device, chunk)
         out["maximum_principle"] = maximum_principle(batch, base)
         out["flux_balance"] = (not_applicable("clamped sources: the injected flux is not an input") if clamped
                                else flux_balance(batch, base))

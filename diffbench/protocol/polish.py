@@ -122,9 +122,14 @@ def network_batch(sources: np.ndarray, physics: Physics, task: Any) -> dict[str,
     return to_batch(raw, task)
 
 
-def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any, device: Any, chunk: int = 64) -> np.ndarray:
-    """The warm start ``u0`` (float64, physical units) from the network (see the module docstring)."""
+def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any, device: Any, chunk: int | None = None) -> np.ndarray:
+    """The warm start ``u0`` (float64, physical units) from the network (see the module docstring).
+
+    The network sees ``chunk`` maps at a time (default: 64 at N <= 128, fewer above, 4 at N = 512)."""
     import torch
+
+    n = sources.shape[-1]
+    chunk = chunk or max(1, min(64, (1 << 20) // (n * n)))
 
     batch = network_batch(sources, physics, task)
     was = model.training

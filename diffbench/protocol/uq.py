@@ -582,7 +582,8 @@ def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: tor
 
     blocks: dict[str, Any] = {}
     try:
-        blocks["consistency"] = consistency_scores(model, spread_subset(dm.datasets["test"]), task, device)
+        blocks["consistency"] = consistency_scores(model, spread_subset(dm.datasets["test"]), task, device,
+                                                   batch_size=dm.eval_batch_size)
     except Exception as exc:  # noqa: BLE001 - a consistency failure is recorded, the seed is kept
         import sys
 
