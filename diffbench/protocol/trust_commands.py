@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="where to write the fields (.npy, physical units, float64)")
     p.add_argument("--tol", type=float, default=1e-6, help="relative residual ||A u - S|| / ||S|| every field must meet, in (0, 1) (default 1e-6)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    p.add_argument("--task", help="the checkpoint's task by name or YAML path (default: the name it records); its spec hash must match")
     p.add_argument("--diffusivity", help="D: a number or a .npy of shape (N, N) or (B, N, N) (needed when the task varies D)")
     p.add_argument("--decay", type=float, help="gamma >= 0 (needed when the task varies the decay)")
     p.add_argument("--boundary", help="dirichlet | neumann | periodic | a JSON mapping of top/bottom/left/right (needed when the task varies it)")
@@ -138,17 +139,19 @@ def _diffusivity_option(text: str | None) -> Any:
         return load_npy(text, "--diffusivity")
 
 
-def load_surrogate(checkpoint: str, device: Any) -> tuple[Any, Any]:
+def load_surrogate(checkpoint: str, device: Any, task: str | None = None) -> tuple[Any, Any]:
     """The checkpoint's network (eval mode, on ``device``) and its task (spec hash checked)."""
     from ..data import load_task
     from .module import SurrogateModule
 
     module = SurrogateModule.load(checkpoint)
     trained = module.hparams.task
-    task = load_task(trained["name"])
-    if task.spec_hash != trained.get("spec_hash"):
+    spec = load_task(task or trained["name"])
+    if spec.spec_hash != trained.get("spec_hash"):
+        what = "changed since" if task is None else "is not the task"
         raise DiffbenchError(
-            f"task {task.name!r} changed since {checkpoint} was trained on it (spec hash differs); its physics cannot be trusted")
+            f"task {spec.name!r} {what} {checkpoint} was trained on (spec hash differs); its physics cannot be trusted")
+    task = spec
     return module.model.to(device).eval(), task
 
 
@@ -179,7 +182,7 @@ def _solve(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    model, task = load_surrogate(args.checkpoint, device)
+    model, task = load_surrogate(args.checkpoint, device, args.task)
     n = task.lattice
     if S.shape[-1] != n:
         raise DiffbenchError(

@@ -79,7 +79,7 @@ def test_a_good_guess_saves_iterations(tmp_path, capsys, monkeypatch):
     from diffbench.data import load_task
     from trust_testlib import OracleModel
 
-    monkeypatch.setattr(tc, "load_surrogate", lambda ckpt, device: (OracleModel(), load_task("smoke")))
+    monkeypatch.setattr(tc, "load_surrogate", lambda ckpt, device, task=None: (OracleModel(), load_task("smoke")))
     S = np.stack([adversarial_sources()[k] for k in ("overlap", "points100", "ratio1e6")])
     np.save(tmp_path / "S.npy", S)
     code, out, err = _cli(["solve", "--checkpoint", "unused.ckpt", "--tol", "1e-8", "--input", str(tmp_path / "S.npy"),
@@ -146,6 +146,7 @@ def _bad_inputs(tmp_path):
         ({"--boundary": "sticky"}, "unknown boundary"),
         ({"--diffusivity": "-2"}, "positive"),
         ({"--device": "tpu"}, "--device"),
+        ({"--task": "standard-64"}, "is not the task"),
     ],
 )
 def test_bad_inputs_are_one_line(override, needle, smoke_checkpoint, tmp_path, capsys):
