@@ -8,6 +8,10 @@ problem and makes the model behave like the other diffbench models:
 * ``domain_padding``: the latent field is zero-padded by this fraction on every side before the
   spectral layers and cropped after them, because the boundary is Dirichlet, not periodic;
 * ``dropout`` maps to neuraloperator's ``channel_mlp_dropout`` (the dropout inside each block);
+* precision: it runs in float32 or float64 (``.double()`` also converts the complex spectral
+  weights to complex128); under autocast (``16-mixed``/``bf16-mixed``) it computes in full
+  precision, because FFTs in bfloat16 are unsupported and in float16 need power-of-two sizes;
+  half-precision inputs (``bf16-true``) are refused with a clear error;
 * the state dict holds tensors only. neuraloperator's ``BaseModel.state_dict`` adds a
   ``_metadata`` entry (its init kwargs, including a Python function) that a parent module's
   ``load_state_dict`` rejects as an unexpected key; the constructor arguments are recorded by
@@ -26,6 +30,7 @@ import torch
 from neuralop.models import FNO
 from torch import nn
 
+from diffbench.errors import DiffbenchError
 from diffbench.models.base import SurrogateModel, check_dropout
 
 
@@ -105,8 +110,23 @@ class FourierNeuralOperator(SurrogateModel):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, C_in, N, N)`` to ``(B, C_out, N, N)``."""
-        return self.fno(x)
+        """Map ``(B, C_in, N, N)`` to ``(B, C_out, N, N)``, in float32 or float64."""
+        if x.dtype not in (torch.float32, torch.float64):
+            raise DiffbenchError(
+                f"the FNO cannot run on {x.dtype} inputs (FFTs in half precision are unsupported or need "
+                "power-of-two sizes); use precision 32-true, 64-true, 16-mixed or bf16-mixed"
+            )
+        if not self._spectral_weights_are_complex():
+            raise DiffbenchError(
+                "the FNO's complex spectral weights were cast to a real dtype (Module.to(dtype) drops "
+                "imaginary parts); convert the model with .float() or .double() instead"
+            )
+        # Under autocast the spectral layers would get half-precision inputs: run them in full precision.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.fno(x)
+
+    def _spectral_weights_are_complex(self) -> bool:
+        return any(p.is_complex() for p in self.fno.fno_blocks.convs.parameters())
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
         # neuraloperator's grid embedding caches its coordinate grid per resolution in a plain
@@ -115,4 +135,12 @@ class FourierNeuralOperator(SurrogateModel):
         if embedding is not None and hasattr(embedding, "_grid"):
             embedding._grid = None
             embedding._res = None
-        return super()._apply(fn, recurse)
+        result = super()._apply(fn, recurse)
+        # .double() and .float() leave complex parameters alone: keep them at the real parameters' precision.
+        real_dtype = self.fno.projection.fcs[-1].weight.dtype
+        complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(real_dtype)
+        if complex_dtype is not None:
+            for parameter in self.fno.parameters():
+                if parameter.is_complex() and parameter.dtype != complex_dtype:
+                    parameter.data = parameter.data.to(complex_dtype)
+        return result

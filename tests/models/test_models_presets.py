@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from diffbench import models
+from diffbench.errors import DiffbenchError
 from diffbench.models.cnn import EncoderDecoderCNN, pools_for_lattice
 from diffbench.models.fno import FourierNeuralOperator
 
@@ -118,3 +119,29 @@ def test_fno_forgets_its_cached_grid_when_moved():
     model.to("cpu")
     assert model.fno.positional_embedding._grid is None
     assert torch.equal(model(x), expected)
+
+
+def test_fno_runs_in_double_precision_and_back():
+    model = models.create("fno-small", 1).eval()
+    x = torch.rand(1, 1, 16, 16)
+    expected = model(x)
+    model.double()  # as Lightning's 64-true does; complex weights follow to complex128
+    assert {p.dtype for p in model.parameters()} == {torch.float64, torch.complex128}
+    assert torch.allclose(model(x.double()), expected.double(), atol=1e-5)
+    model.float()
+    assert torch.equal(model(x), expected)
+
+
+def test_fno_computes_in_full_precision_under_autocast():
+    model = models.create("fno-small", 1).eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(torch.rand(1, 1, 16, 16)).dtype == torch.float32
+
+
+@pytest.mark.filterwarnings("ignore:Casting complex values to real")
+def test_fno_refuses_half_precision_with_a_clear_error():
+    model = models.create("fno-small", 1).to(torch.bfloat16)  # as Lightning's bf16-true does
+    with pytest.raises(DiffbenchError, match="cannot run on torch.bfloat16 inputs.*bf16-mixed"):
+        model(torch.rand(1, 1, 16, 16, dtype=torch.bfloat16))
+    with pytest.raises(DiffbenchError, match="spectral weights were cast to a real dtype"):
+        models.create("fno-small", 1).to(torch.float64)(torch.rand(1, 1, 16, 16, dtype=torch.float64))
