@@ -311,7 +311,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
         p = seed_dir / f"{name}.png"
         Image.fromarray(img).save(p)
         image_paths.append(str(p.relative_to(out_dir)))
-    trust = seed_trust(cfg, task, dm, module.model, device, out_dir, max_epochs)  # consistency + uq blocks
+    trust = seed_trust(cfg, task, dm, module.model, device, out_dir, max_epochs, seed)  # consistency + uq blocks
     log_to_wandb(wb, clean_number(trust))
     wandb_info = log_results(wb, clean_number(test_results), images)
     seed_result = clean_number({

@@ -77,6 +77,7 @@ metric).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -380,6 +381,17 @@ def iterate_split(dataset: Any, batch_size: int) -> Iterator[dict[str, torch.Ten
         yield dataset.__getitems__(list(range(start, min(n, start + batch_size))))
 
 
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """A context with torch's RNG (CPU and ``device``) seeded, restored on exit: the indicators'
+    randomness (dropout masks, the inverse network's initialisation) is reproducible, whether
+    the run was resumed or not, and leaves the training RNG alone."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
 def _to(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
@@ -387,10 +399,15 @@ def _to(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, to
 def train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
                   lr: float = 1e-3, log: Callable[[str], None] | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train the inverse network (see the module docstring); returns it and a record of how."""
+    with seeded(seed, device):
+        return _train_inverse(train_set, task, epochs=epochs, batch_size=batch_size, seed=seed, device=device, lr=lr, log=log)
+
+
+def _train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
+                   lr: float, log: Callable[[str], None] | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     from ..models import create, model_spec
 
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     net = create(INVERSE_PRESET, in_channels=task.in_channels, out_channels=1, lattice=task.lattice).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     n = len(train_set)
@@ -574,7 +591,8 @@ def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
         warn(f"could not log uq/consistency scores ({type(exc).__name__}: {exc})")
 
 
-def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: torch.device, out_dir: Path, max_epochs: int) -> dict[str, Any]:
+def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: torch.device, out_dir: Path, max_epochs: int,
+               seed: int = 0) -> dict[str, Any]:
     """Everything :func:`diffbench.protocol.training._run_seed` adds to a seed's result after
     testing (on rank 0): ``consistency`` always, ``uq`` when ``--uq`` asked for indicators.
     A failure in either block is recorded in it (``status: "error"``) and never loses the seed."""
@@ -599,8 +617,9 @@ def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: tor
         inverse, inverse_info = load_or_train_inverse(
             out_dir / INVERSE_FILE, dm.datasets["train"], dm.datasets["val"], task, epochs=epochs,
             batch_size=dm.batch_size, seed=cfg.seeds[0], device=device)
-    block = seed_indicators(model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device,
-                            inverse=inverse)
+    with seeded(seed, device):  # the MC-dropout masks
+        block = seed_indicators(model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device,
+                                inverse=inverse)
     if inverse_info is not None:
         block["inverse_model"] = inverse_info
     blocks["uq"] = block

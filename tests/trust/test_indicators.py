@@ -80,3 +80,20 @@ def test_ensemble_needs_two_seeds_and_scores_each_seed(smoke_small):
     assert one[0]["status"] == "not applicable" and "2 seeds" in one[0]["reason"]
     two = ensemble_indicators(nets, [0, 1], test, batch_size=64, device=torch.device("cpu"))
     assert set(two) == {0, 1} and all(r["status"] == "ok" and r["indicator_mean"] > 0 for r in two.values())
+
+
+def test_indicator_randomness_is_seeded_and_leaves_the_global_rng_alone():
+    from diffbench.protocol.uq import seeded
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    net = create("unet-small", 1, lattice=32, dropout=0.1)
+    x = torch.rand(2, 1, 32, 32)
+    torch.manual_seed(123)
+    with seeded(5, torch.device("cpu")):
+        a = mc_dropout_spread(net, x, k=3)
+    assert torch.equal(torch.rand(1), expected_next)  # the global stream is where it was
+    with seeded(5, torch.device("cpu")):
+        b = mc_dropout_spread(net, x, k=3)
+    assert torch.equal(a, b)
