@@ -269,3 +269,46 @@ def test_gpu_name(benchmark, gpu):
     benchlib.run_benchmark(benchmark, lambda: gpu["sync"](), rounds=3, warmup=0)
     record(benchmark, gpu=gpu["name"], copy_bandwidth_GBps=gpu["bandwidth"] / 1e9, setup_s=time.perf_counter() - t0, **gpu["props"])
     assert gpu["bandwidth"] > 0
+
+
+def test_gpu_stream_datamodule_vs_training_step(benchmark, gpu, tmp_path):
+    """paper-512 streamed on CuPy (batch 25, what that task is for) against training steps on the GPU at the same batch."""
+    import torch
+
+    from diffbench.data.datamodule import DiffusionDataModule
+    from diffbench.models import create
+
+    sync = gpu["sync"]
+    dm = DiffusionDataModule("smoke" if DRYRUN else "paper-512", data_dir=tmp_path, serve="stream",
+                             backend="numpy" if DRYRUN else "cupy", batch_size=25, progress=False)
+    dm.setup("fit")
+    it = iter(dm.train_dataloader())
+
+    def fetch():
+        b = next(it)
+        sync()
+        return b
+
+    batch, t_batch = benchlib.run_benchmark(benchmark, fetch, rounds=3 if DRYRUN else 8, warmup=2)
+    x, y = batch["input"].to(gpu["device"]), batch["target"].to(gpu["device"])
+    steps = {}
+    for name in ("cnn-small",) if DRYRUN else ("cnn-small", "unet-small", "cnn"):
+        torch.manual_seed(0)
+        net = create(name, in_channels=dm.task.in_channels, lattice=dm.task.lattice).to(gpu["device"])
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            (net(x) - y).abs().mean().backward()
+            opt.step()
+            sync()
+
+        steps[name] = median(benchlib.timed(step, rounds=3 if DRYRUN else 5, warmup=2))
+        del net, opt
+    cheapest = min(steps, key=steps.get)
+    ratio = steps[cheapest] / t_batch
+    record(benchmark, gpu=gpu["name"], task=dm.task.name, batch_size=25, batch_s=t_batch, samples_per_s=25 / t_batch,
+           train_steps_s=steps, cheapest_model=cheapest, ratio_step_over_batch=ratio,
+           ratios={k: v / t_batch for k, v in steps.items()}, on_device=str(batch["input"].device))
+    if ratio < 10:
+        pytest.xfail(f"stream batch {t_batch * 1e3:.1f} ms vs {cheapest} step {steps[cheapest] * 1e3:.1f} ms ({ratio:.1f}x < 10x)")

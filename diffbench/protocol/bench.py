@@ -309,6 +309,8 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
         gpu.setdefault("inference", []).extend(f.get("rows", []))
     for f in _fig(benches, "test_gpu_variable_d_solver"):
         gpu["mgcg"] = f.get("rows", [])
+    for f in _fig(benches, "test_gpu_stream_datamodule_vs_training_step"):
+        gpu["stream"] = {k: f.get(k) for k in ("gpu", "task", "batch_s", "samples_per_s", "train_steps_s", "cheapest_model", "ratio_step_over_batch")}
     if gpu:
         s["gpu"] = gpu
     return s
