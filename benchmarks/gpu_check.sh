@@ -47,10 +47,10 @@ stage() {  # stage NAME SECONDS pytest-args...
   echo "=== stage $name exit ${PIPESTATUS[0]} $(date +%T)" | tee -a "$LOG"
 }
 
-stage solve 100 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::test_gpu_solve_and_generate_vs_bandwidth
-stage cupy 100 tests/solver/test_cupy.py
-stage infer 120 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step
-stage train 80 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
+stage solve 60 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::test_gpu_solve_and_generate_vs_bandwidth
+stage cupy 70 tests/solver/test_cupy.py
+stage infer 90 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step
+stage train 50 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
 
 python3 - "$OUT" 2>&1 <<'EOF' | tee -a "$LOG"
 import json, sys

@@ -19,6 +19,7 @@ sizes), to check the code paths before a GPU run; its figures mean nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -101,6 +102,16 @@ def gpu():
 
 def _sizes() -> list[int]:
     return [32, 64] if DRYRUN else [128, 512]
+
+
+@functools.lru_cache(maxsize=8)
+def _cpu_batch(n: int, batch_size: int, lognormal: bool = False):
+    """(task, network batch) generated on the CPU, shared by the tests of one run."""
+    from diffbench.data.batch import to_batch
+    from diffbench.data.sampling import generate_raw
+
+    task = benchlib.task_spec(n, diffusivity={"kind": "lognormal", "sigma": 1.0, "length": 4.0} if lognormal else 1.0)
+    return task, to_batch(generate_raw(task, "test", list(range(batch_size))), task)
 
 
 def _gen_batch(n: int) -> int:
@@ -211,8 +222,6 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
     """Network inference per sample against the CuPy transform solve, same batch, N = 128 and 512."""
     import torch
 
-    from diffbench.data.batch import to_batch
-    from diffbench.data.sampling import generate_raw
     from diffbench.models import create
     from diffbench.protocol.timing import time_inference, time_solver
 
@@ -221,8 +230,7 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
     rows = []
     for i, n in enumerate(_sizes()):
         batch_size = 2 if DRYRUN else (16 if n <= 128 else 4)
-        task = benchlib.task_spec(n)
-        batch = to_batch(generate_raw(task, "test", list(range(batch_size))), task)
+        task, batch = _cpu_batch(n, batch_size)
         torch.manual_seed(0)
         net = create(_model_name(name), in_channels=1, lattice=n).to(dev).eval()
         x = batch["input"].to(dev)
@@ -244,15 +252,12 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
 
 def test_gpu_variable_d_solver(benchmark, gpu):
     """multigrid-CG on CuPy (log-normal D), per sample, N = 128 and 512: where networks may win."""
-    from diffbench.data.batch import to_batch
-    from diffbench.data.sampling import generate_raw
     from diffbench.protocol.timing import time_solver
 
     rows = []
     for i, n in enumerate(_sizes()):
         batch_size = 2 if DRYRUN else (16 if n <= 128 else 4)
-        task = benchlib.task_spec(n, diffusivity={"kind": "lognormal", "sigma": 1.0, "length": 4.0})
-        batch = to_batch(generate_raw(task, "test", list(range(batch_size))), task)
+        task, batch = _cpu_batch(n, batch_size, lognormal=True)
         if i == len(_sizes()) - 1:
             sol, _ = benchlib.run_benchmark(benchmark, lambda: time_solver(task, batch, repeats=3), rounds=1, warmup=0)
         else:
