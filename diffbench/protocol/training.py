@@ -182,7 +182,7 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
                              train_fraction=cfg.train_fraction, progress=cfg.progress)
 
     run_id = cfg.run_id(model_name, task.name)
-    out_dir = Path(cfg.out) / run_id
+    out_dir = (Path(cfg.out) / run_id).absolute()
     child = _is_ddp_child()
     if not child:
         _prepare_out_dir(out_dir, cfg.resume)

@@ -139,6 +139,15 @@ def test_config_file(tmp_path, capsys, smoke_data_dir):
     assert (cfg.model, cfg.task, cfg.seeds, cfg.max_epochs) == ("fno-small", "smoke", [0, 1, 2], 5)
 
 
+def test_relative_out_dir(tmp_path, monkeypatch, smoke_data_dir):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--task", "smoke", "--model", "cnn-small", "--max-epochs", "1", "--out", "rel-runs",
+                 "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]) == 0
+    (path,) = (tmp_path / "rel-runs").glob("*/result.json")
+    seed = json.loads(path.read_text())["per_seed"][0]
+    assert not Path(seed["best_checkpoint"]).is_absolute() and (path.parent / seed["best_checkpoint"]).is_file()
+
+
 def test_unwritable_out_dir(tmp_path, capsys, smoke_data_dir):
     blocker = tmp_path / "file"
     blocker.write_text("x")
