@@ -278,10 +278,11 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
                                  "protocol_version": PROTOCOL_VERSION}, tags=[task.name, model_name])
         if wb is not None:
             loggers.append(wb)
+    timer = _train_timer()
     strategy = "ddp" if cfg.devices * cfg.num_nodes > 1 else "auto"
     trainer = L.Trainer(accelerator=accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=strategy,
                         precision=cfg.precision, max_epochs=max_epochs, max_steps=cfg.max_steps or -1,
-                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=[ckpt], logger=loggers,
+                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=[ckpt, timer], logger=loggers,
                         deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
                         log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
     last = seed_dir / "last.ckpt"
@@ -289,9 +290,8 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
     if last.exists():
         SurrogateModule.load(str(last), expect_task_hash=task.spec_hash)  # refuses a foreign checkpoint
         resume_from = str(last)
-    started = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
-    train_time = time.perf_counter() - started
+    train_time = timer.elapsed()  # includes the time before an interruption
     best = ckpt.best_model_path or str(last)
     trainer.validate(module, datamodule=dm, ckpt_path=best, verbose=False)
     val_results = module.val_results
@@ -341,6 +341,30 @@ def _spread_batch(dataset: Any, size: int) -> dict[str, Any]:
     n = len(dataset)
     positions = sorted(set(np.linspace(0, n - 1, min(size, n)).round().astype(int).tolist()))
     return dataset.__getitems__(positions)
+
+
+def _train_timer() -> Any:
+    """A callback whose training time survives checkpoints, so a resumed seed reports it all."""
+    from lightning.pytorch.callbacks import Callback
+
+    class TrainTimer(Callback):
+        def __init__(self) -> None:
+            self.before = 0.0
+            self.start: float | None = None
+
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            self.start = time.perf_counter()
+
+        def elapsed(self) -> float:
+            return self.before + (time.perf_counter() - self.start if self.start is not None else 0.0)
+
+        def state_dict(self) -> dict[str, float]:
+            return {"elapsed": self.elapsed()}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.before = float(state.get("elapsed", 0.0))
+
+    return TrainTimer()
 
 
 def _best_epoch(ckpt: Any) -> int | None:
