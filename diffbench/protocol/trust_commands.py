@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--diffusivity", help="D: a number or a .npy of shape (N, N) or (B, N, N) (needed when the task varies D)")
     p.add_argument("--decay", type=float, help="gamma >= 0 (needed when the task varies the decay)")
     p.add_argument("--boundary", help="dirichlet | neumann | periodic | a JSON mapping of top/bottom/left/right (needed when the task varies it)")
+    p.add_argument("--scale", default="residual", choices=("residual", "energy"),
+                   help="how the normalised prediction is rescaled: residual (default, alpha = <Ap,S>/<Ap,Ap>) or "
+                        "energy (alpha = <p,S>/<p,Ap>, the energy-norm optimum; fewer mgcg iterations in our measurements)")
     p.add_argument("--device", default="cpu", help="where the network runs: cpu (default) | cuda | auto")
     p.add_argument("--threads", type=int, help="CPU threads for the network (torch.set_num_threads; default: torch's own)")
     p.add_argument("--maxiter", type=int, default=2000, help="most mgcg iterations per sample (default 2000)")
@@ -193,7 +196,7 @@ def _solve(args: argparse.Namespace) -> int:
     physics = task_physics(task, S.shape[0], n, diffusivity=_diffusivity_option(args.diffusivity), decay=args.decay,
                            boundary=_boundary_option(args.boundary))
     fields, report = polished_solve(model, task, S, tol=tol, physics=physics, device=device, maxiter=args.maxiter,
-                                    compare=not args.no_compare, repeats=args.repeats)
+                                    compare=not args.no_compare, repeats=args.repeats, scale=args.scale)
     write_npy_atomic(out, fields[0] if single else fields)
     report["checkpoint"] = str(Path(args.checkpoint).resolve())
     report["task"] = task.name
@@ -213,7 +216,7 @@ def _print(r: dict[str, Any]) -> None:
           f"(max {r['residual_max']:.2e}; re-checked from the stencil)")
     if r["fallback_samples"]:
         print(f"  {len(r['fallback_samples'])} sample(s) missed it from the warm start and were re-solved exactly")
-    print(f"  warm start (surrogate + mgcg): {w['iterations_mean']:.1f} iterations/sample, {w['time_s']:.3g} s "
+    print(f"  warm start (surrogate, {w['scale']} scale, + mgcg): {w['iterations_mean']:.1f} iterations/sample, {w['time_s']:.3g} s "
           f"(inference {w['inference_s']:.3g} s)")
     if "cold" in r:
         c, d = r["cold"], r["direct"]

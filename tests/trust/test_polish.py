@@ -73,7 +73,8 @@ def test_adversarial_inputs_meet_the_tolerance(tol, smoke_checkpoint, tmp_path, 
     assert "every residual <=" in out and "cold start" in out and "fastest direct solver (dst)" in out
 
 
-def test_a_good_guess_saves_iterations(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("scale", ["residual", "energy"])
+def test_a_good_guess_saves_iterations(scale, tmp_path, capsys, monkeypatch):
     """With a near-exact surrogate the warm start needs fewer iterations than the cold one."""
     import diffbench.protocol.trust_commands as tc
     from diffbench.data import load_task
@@ -83,9 +84,11 @@ def test_a_good_guess_saves_iterations(tmp_path, capsys, monkeypatch):
     S = np.stack([adversarial_sources()[k] for k in ("overlap", "points100", "ratio1e6")])
     np.save(tmp_path / "S.npy", S)
     code, out, err = _cli(["solve", "--checkpoint", "unused.ckpt", "--tol", "1e-8", "--input", str(tmp_path / "S.npy"),
-                           "--output", str(tmp_path / "U.npy"), "--report", str(tmp_path / "r.json"), "--repeats", "1"], capsys)
+                           "--output", str(tmp_path / "U.npy"), "--report", str(tmp_path / "r.json"), "--repeats", "1",
+                           "--scale", scale], capsys)
     assert code == 0, err
     r = json.loads((tmp_path / "r.json").read_text())
+    assert r["warm"]["scale"] == scale and r["warm"]["initial_residual_mean"] < 1e-5
     assert r["warm"]["iterations_total"] < r["cold"]["iterations_total"]
     assert r["saved_vs_cold"]["iterations"] > 0
 
@@ -146,6 +149,7 @@ def _bad_inputs(tmp_path):
         ({"--boundary": "sticky"}, "unknown boundary"),
         ({"--diffusivity": "-2"}, "positive"),
         ({"--device": "tpu"}, "--device"),
+        ({"--scale": "optimal"}, "invalid choice"),
         ({"--task": "standard-64"}, "is not the task"),
     ],
 )
