@@ -97,3 +97,27 @@ def test_indicator_randomness_is_seeded_and_leaves_the_global_rng_alone():
     with seeded(5, torch.device("cpu")):
         b = mc_dropout_spread(net, x, k=3)
     assert torch.equal(a, b)
+
+
+def test_wandb_summary_gets_the_scores_and_never_breaks(capsys):
+    from types import SimpleNamespace
+
+    from diffbench.protocol.uq import log_to_wandb
+
+    summary = {}
+    logger = SimpleNamespace(experiment=SimpleNamespace(summary=summary))
+    blocks = {"uq": {"indicators": {"residual": {"status": "ok", "spearman": 0.5, "auroc": 0.9, "catch_rate": None},
+                                    "mc-dropout": {"status": "not applicable", "reason": "x"}}},
+              "consistency": {"n_samples": 64, "superposition": {"status": "ok", "mean": 0.1, "max": 0.2}}}
+    log_to_wandb(logger, blocks)
+    assert summary == {"uq/residual/spearman": 0.5, "uq/residual/auroc": 0.9,
+                       "consistency/superposition/mean": 0.1, "consistency/superposition/max": 0.2}
+
+    class Broken:
+        @property
+        def experiment(self):
+            raise RuntimeError("wandb is down")
+
+    log_to_wandb(Broken(), blocks)  # a warning, no exception
+    assert "wandb is down" in capsys.readouterr().err
+    log_to_wandb(None, blocks)
