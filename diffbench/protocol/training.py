@@ -135,6 +135,25 @@ def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
     return accelerator
 
 
+def cpu_threads(devices: int) -> int:
+    """Torch threads per process on the CPU: ``$DIFFBENCH_THREADS``, else the cores per process,
+    minus cores other processes keep busy (a 2-thread step ran 5x slower than a 1-thread one
+    with the other core taken), never fewer than 1. Recorded in result.json's hardware."""
+    env = os.environ.get("DIFFBENCH_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise DiffbenchError(f"DIFFBENCH_THREADS must be a positive integer, got {env!r}") from None
+    cores = os.cpu_count() or 1
+    per_process = max(1, cores // devices)
+    try:
+        busy = int(round(os.getloadavg()[0]))
+    except OSError:
+        busy = 0
+    return max(1, min(per_process, cores - busy))
+
+
 def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     """Execute a run; returns the aggregated result (on rank 0) or None (other ranks)."""
     import torch
@@ -193,7 +212,7 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     dm.setup("test")
 
     if accelerator == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.devices))
+        torch.set_num_threads(cpu_threads(cfg.devices))
 
     per_seed: list[dict[str, Any]] = []
     rank0 = True
