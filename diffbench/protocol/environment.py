@@ -45,6 +45,10 @@ def hardware(accelerator: str, devices: int, num_nodes: int = 1) -> dict[str, An
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]  # timings on a busy machine are slower
+    except OSError:
+        pass
     if accelerator == "gpu" and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
