@@ -1,0 +1,32 @@
+"""`diffbench run --devices 2` (Lightning DDP on two CPU processes): the metrics equal a
+single-device evaluation of the same checkpoint — no padded duplicates counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_two_process_run_scores_like_one_device(tmp_path, smoke_data_dir):
+    exe = Path(sys.executable).with_name("diffbench")
+    env = {**os.environ, "WANDB_MODE": "disabled", "DIFFBENCH_THREADS": "1"}
+    out = tmp_path / "runs"
+    subprocess.run([str(exe), "run", "--model", "cnn-small", "--task", "smoke", "--devices", "2", "--accelerator", "cpu",
+                    "--max-epochs", "1", "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress"],
+                   check=True, env=env, cwd=tmp_path, timeout=600, capture_output=True)
+    (result_path,) = out.glob("*/result.json")
+    result = json.loads(result_path.read_text())
+    assert result["training"]["devices"] == 2
+    seed = result["per_seed"][0]
+    subprocess.run([str(exe), "evaluate", str(result_path.parent / seed["best_checkpoint"]), "--data-dir", str(smoke_data_dir),
+                    "--out", str(tmp_path / "eval"), "--no-progress"], check=True, env=env, timeout=600, capture_output=True)
+    single = json.loads((tmp_path / "eval" / "metrics-smoke-test.json").read_text())["metrics"]
+    assert seed["test"]["n_samples"] == single["n_samples"] == 120
+    for key in ("mae", "nmae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual"):
+        assert seed["test"][key] == pytest.approx(single[key], rel=1e-9, abs=1e-12), key
