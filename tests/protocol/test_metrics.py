@@ -352,7 +352,6 @@ def _ddp_worker(rank, world, path, init_file):
         dist.destroy_process_group()
 
 
-@pytest.mark.slow
 def test_real_ddp_gloo_two_processes_matches_single_device():
     import torch.multiprocessing as mp
 

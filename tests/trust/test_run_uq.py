@@ -41,7 +41,6 @@ def test_bad_uq_is_one_line(tmp_path, smoke_data_dir, capsys):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.slow
 def test_run_with_every_indicator(tmp_path, smoke_data_dir):
     args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--seeds", "0,1",
             "--uq", "mc-dropout,residual,inverse,ensemble", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir),
