@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.slow
 def test_two_process_run_scores_like_one_device(tmp_path, smoke_data_dir):
     exe = Path(sys.executable).with_name("diffbench")
     env = {**os.environ, "WANDB_MODE": "disabled", "DIFFBENCH_THREADS": "1"}
