@@ -219,13 +219,9 @@ def eliminated_system(d: np.ndarray, mask: np.ndarray | None, vals: np.ndarray |
 
 # ----------------------------------------------------------------------------- machine
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from diffbench.protocol.environment import cpu_name as _cpu_name
+
+    return _cpu_name()
 
 
 def gpu_name() -> str | None:

@@ -167,12 +167,9 @@ def failed_tests(junit: Path) -> list[str]:
 
 
 def _git_commit(root: Path) -> dict[str, Any] | None:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        return {"commit": sha, "dirty": bool(dirty)}
-    except (OSError, subprocess.SubprocessError):
-        return None
+    from .environment import git_commit
+
+    return git_commit()
 
 
 def assemble(raw: dict[str, Any], failed: list[str], exit_status: int, *, quick: bool, suites: list[str], load_before: Any = None,

@@ -27,10 +27,8 @@ may suffer, never the tolerance).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +93,13 @@ def check_output(path: str, force: bool, inputs: tuple[str, ...] = ()) -> Path:
 
 def write_npy_atomic(path: Path, arr: np.ndarray) -> None:
     """``numpy.save`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    import io
+
+    from ..data.cache import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _device(name: str) -> Any:
