@@ -8,8 +8,7 @@ Imports are lazy: ``diffbench.protocol.results`` or the command line do not pay 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_getattr
 
 _EXPORTS = {
     "LOSSES": ".losses",
@@ -31,9 +30,4 @@ _EXPORTS = {
     "validate_prediction": ".metrics",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
