@@ -25,6 +25,10 @@ Steps, per batch of source maps S (physical units):
    (the transform where one exists) and checked again. A sample that still misses it is an
    error and nothing is returned. So every returned field meets the tolerance.
 
+Backends: the solves, the rescaling and the certificate run on NumPy/SciPy or, with
+``backend="cupy"``, on the GPU with CuPy (the same code; the network output is moved there once).
+Timings synchronise the GPU before reading the clock.
+
 For honesty the same batch is also solved from a cold start (zero initial guess, same mgcg,
 same tolerance) and by the fastest solver ``solve`` would pick by itself (the exact transform
 for constant D and decay without clamped cells; otherwise that is mgcg from a cold start). The
@@ -44,6 +48,7 @@ import numpy as np
 from ..errors import DiffbenchError
 from ..physics.boundary import Boundary, parse_boundary
 from ..physics.operator import build_stencil, relative_residual
+from ..solver.backend import array_module, get_backend, to_numpy
 
 
 @dataclass
@@ -114,12 +119,13 @@ def network_batch(sources: np.ndarray, physics: Physics, task: Any) -> dict[str,
     from ..data.batch import to_batch
     from ..data.fields import boundary_codes
 
+    sources = to_numpy(sources)
     B = sources.shape[0]
     raw = {
         "source": sources.astype(np.float32),
         "field": np.zeros(sources.shape, dtype=np.float32),
-        "diffusivity": physics.diffusivity.astype(np.float32),
-        "decay": physics.decay.astype(np.float32),
+        "diffusivity": to_numpy(physics.diffusivity).astype(np.float32),
+        "decay": to_numpy(physics.decay).astype(np.float32),
         "boundary": np.asarray([boundary_codes(physics.boundary)] * B, dtype=np.int64).reshape(B, 4),
         "count": np.zeros(B, dtype=np.int64),
         "index": np.arange(B, dtype=np.int64),
@@ -132,7 +138,8 @@ SCALES = ("residual", "energy")
 
 def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any, device: Any, chunk: int | None = None,
                     scale: str = "residual") -> np.ndarray:
-    """The warm start ``u0`` (float64, physical units) from the network (see the module docstring).
+    """The warm start ``u0`` (float64, physical units, on the sources' backend) from the network
+    (see the module docstring).
 
     The network sees ``chunk`` maps at a time (default: 64 at N <= 128, fewer above, 4 at N = 512)."""
     import torch
@@ -149,13 +156,14 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
         dtype = param_dtype(model)
         preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
     model.train(was)
-    p = torch.cat(preds).double().numpy()
-    if not np.isfinite(p).all():
-        p = np.where(np.isfinite(p), p, 0.0)  # a broken prediction only costs iterations
+    xp = array_module(sources)
+    p = xp.asarray(torch.cat(preds).double().numpy())
+    if not bool(xp.isfinite(p).all()):
+        p = xp.where(xp.isfinite(p), p, 0.0)  # a broken prediction only costs iterations
     if physics.clamped:
         mask = sources > 0
-        scale = sources.max(axis=(-2, -1), initial=0.0)[:, None, None]
-        return np.where(mask, sources, p * scale)
+        scale = xp.maximum(sources.max(axis=(-2, -1)), 0.0)[:, None, None]
+        return xp.where(mask, sources, p * scale)
     st = build_stencil(physics.diffusivity, physics.decay[:, None, None], physics.boundary)
     ap = st.apply(p)
     if scale == "energy":
@@ -164,24 +172,38 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     else:
         num = (ap * sources).sum(axis=(-2, -1))
         den = (ap * ap).sum(axis=(-2, -1))
-    alpha = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    alpha = xp.where(den > 0, num / xp.where(den > 0, den, 1.0), 0.0)
     return alpha[:, None, None] * p
 
 
 def certificate(u: np.ndarray, sources: np.ndarray, physics: Physics) -> np.ndarray:
     """Per-sample ``||A u - S|| / ||S||`` over the free cells, recomputed from the stencil
-    (clamped cells must hold their values exactly, else the certificate is inf)."""
+    (clamped cells must hold their values exactly, else the certificate is inf); a NumPy array
+    whatever the backend of ``u``."""
+    xp = array_module(u)
     st = build_stencil(physics.diffusivity, physics.decay[:, None, None], physics.boundary)
     if not physics.clamped:
-        return np.asarray(relative_residual(st, u, sources), dtype=np.float64)
+        return to_numpy(relative_residual(st, u, sources)).astype(np.float64)
     mask = sources > 0
-    free = (~mask).astype(np.float64)
-    uc = np.where(mask, sources, 0.0)
-    num = np.sqrt((((st.apply(u) - 0.0) * free) ** 2).sum(axis=(-2, -1)))
-    den = np.sqrt(((free * (0.0 - st.apply(uc))) ** 2).sum(axis=(-2, -1)))
-    res = np.where(den == 0, num, num / np.where(den == 0, 1.0, den))
-    held = (np.where(mask, u, 0.0) == uc).all(axis=(-2, -1))
-    return np.where(held, res, np.inf)
+    free = (~mask).astype(xp.float64)
+    uc = xp.where(mask, sources, 0.0)
+    num = xp.sqrt(((st.apply(u) * free) ** 2).sum(axis=(-2, -1)))
+    den = xp.sqrt(((free * st.apply(uc)) ** 2).sum(axis=(-2, -1)))
+    res = xp.where(den == 0, num, num / xp.where(den == 0, 1.0, den))
+    held = (xp.where(mask, u, 0.0) == uc).all(axis=(-2, -1))
+    return to_numpy(xp.where(held, res, xp.inf)).astype(np.float64)
+
+
+def on_backend(physics: Physics, xp: Any) -> Physics:
+    """The same physics with its arrays on backend ``xp``."""
+    return Physics(xp.asarray(physics.diffusivity, dtype=xp.float64), xp.asarray(physics.decay, dtype=xp.float64),
+                   physics.boundary, physics.clamped, list(physics.notes))
+
+
+def _sync(xp: Any) -> None:
+    """Wait for the GPU's queued work (a no-op on NumPy), so the clock measures it."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
 
 
 def _solve(sources: np.ndarray, physics: Physics, **kwargs: Any) -> Any:
@@ -189,13 +211,17 @@ def _solve(sources: np.ndarray, physics: Physics, **kwargs: Any) -> Any:
 
     common = dict(diffusivity=physics.diffusivity, decay=physics.decay, boundary=physics.boundary)
     if physics.clamped:
-        return solve(np.zeros_like(sources), fixed=(sources > 0, sources), **common, **kwargs)
+        return solve(array_module(sources).zeros_like(sources), fixed=(sources > 0, sources), **common, **kwargs)
     return solve(sources, **common, **kwargs)
 
 
 def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, physics: Physics, device: Any = "cpu",
-                   maxiter: int = 2000, compare: bool = True, repeats: int = 3, scale: str = "residual") -> tuple[np.ndarray, dict[str, Any]]:
+                   maxiter: int = 2000, compare: bool = True, repeats: int = 3, scale: str = "residual",
+                   backend: str = "numpy") -> tuple[np.ndarray, dict[str, Any]]:
     """Fields meeting ``tol`` for every source map (B, N, N), and the report (see the module docstring).
+
+    The fields come back as a NumPy float64 array whatever ``backend`` ("numpy", "cupy" or
+    "auto") the solves ran on.
 
     Timing: the warm, cold and direct solves run in turn ``repeats`` times (interleaved, so that a
     change in machine load hits all three alike) and each reports its fastest repetition; the
@@ -205,12 +231,15 @@ def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, ph
         raise DiffbenchError(f"tol must be a number in (0, 1), got {tol!r}")
     if scale not in SCALES:
         raise DiffbenchError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
-    S = np.asarray(sources, dtype=np.float64)
+    xp = get_backend(backend)
+    S = xp.asarray(sources, dtype=xp.float64)
     B = S.shape[0]
+    physics = on_backend(physics, xp)
 
-    def warm() -> tuple[np.ndarray, Any, float]:
+    def warm() -> tuple[Any, Any, float]:
         t = time.perf_counter()
         u0 = surrogate_guess(model, S, physics, task, device, scale=scale)
+        _sync(xp)
         inference = time.perf_counter() - t
         return u0, _solve(S, physics, tol=tol, initial_guess=u0, method="mgcg", maxiter=maxiter), inference
 
@@ -223,32 +252,36 @@ def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, ph
     inference_s = math.inf
     for _ in range(max(1, repeats)):
         for name, fn in runs.items():
+            _sync(xp)
             t = time.perf_counter()
             out = fn()
+            _sync(xp)
             elapsed = time.perf_counter() - t
             if name == "warm" and elapsed < best[name]:
                 inference_s = out[2]
             best[name] = min(best[name], elapsed)
             first.setdefault(name, out)
     u0, res, _ = first["warm"]
-    u = np.array(res.field, dtype=np.float64)
-    iters = np.asarray(res.iterations, dtype=np.int64).reshape(B)
+    u = xp.array(res.field, dtype=xp.float64)
+    iters = to_numpy(res.iterations).astype(np.int64).reshape(B)
     cert = certificate(u, S, physics)
     fallback = np.flatnonzero(~(cert <= tol))
     if fallback.size:
-        sub = Physics(physics.diffusivity[fallback], physics.decay[fallback], physics.boundary, physics.clamped)
-        again = _solve(S[fallback], sub, tol=tol, maxiter=max(maxiter, 20000))
-        u[fallback] = again.field
+        sel = xp.asarray(fallback)
+        sub = Physics(physics.diffusivity[sel], physics.decay[sel], physics.boundary, physics.clamped)
+        again = _solve(S[sel], sub, tol=tol, maxiter=max(maxiter, 20000))
+        u[sel] = again.field
         cert = certificate(u, S, physics)
     missed = np.flatnonzero(~(cert <= tol))
     if missed.size:
         raise DiffbenchError(
             f"{missed.size} of {B} samples (first: {int(missed[0])}) cannot be certified to tol {tol:g} (best residual "
             f"{float(np.nanmin(cert[missed])):.2e}; float64 rounding limits how small it can be); nothing written")
+    D, decay = to_numpy(physics.diffusivity), to_numpy(physics.decay)
     report: dict[str, Any] = {
-        "n_samples": B, "lattice": int(S.shape[-1]), "tol": tol, "physics": {
-            "diffusivity": "constant" if np.all(physics.diffusivity == physics.diffusivity.flat[0]) else "field",
-            "decay": sorted(set(physics.decay.tolist()))[:4], "boundary": physics.boundary.describe(),
+        "n_samples": B, "lattice": int(S.shape[-1]), "tol": tol, "backend": "numpy" if xp is np else "cupy", "physics": {
+            "diffusivity": "constant" if np.all(D == D.flat[0]) else "field",
+            "decay": sorted(set(decay.tolist()))[:4], "boundary": physics.boundary.describe(),
             "sources": "clamped" if physics.clamped else "flux", "notes": physics.notes},
         "residual_max": float(cert.max()), "residuals": cert.tolist(),
         "fallback_samples": fallback.tolist(),
@@ -259,7 +292,7 @@ def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, ph
     }
     if compare:
         cold, direct = first["cold"], first["direct"]
-        citers = np.asarray(cold.iterations, dtype=np.int64).reshape(B)
+        citers = to_numpy(cold.iterations).astype(np.int64).reshape(B)
         cold_s, direct_s, warm_s = best["cold"], best["direct"], best["warm"]
         report["cold"] = {"method": cold.method, "iterations": citers.tolist(), "iterations_mean": float(citers.mean()),
                           "iterations_total": int(citers.sum()), "time_s": cold_s}
@@ -270,7 +303,7 @@ def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, ph
                                    "time_s": cold_s - warm_s}
         report["saved_vs_direct"] = {"time_s": direct_s - warm_s}
         report["verdict"] = verdict(report)
-    return u, report
+    return to_numpy(u).astype(np.float64), report
 
 
 def verdict(report: dict[str, Any]) -> list[str]:

@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how the normalised prediction is rescaled: residual (default, alpha = <Ap,S>/<Ap,Ap>) or "
                         "energy (alpha = <p,S>/<p,Ap>, the energy-norm optimum; fewer mgcg iterations in our measurements)")
     p.add_argument("--device", default="cpu", help="where the network runs: cpu (default) | cuda | auto")
+    p.add_argument("--backend", default="numpy", help="where the solves and certificates run: numpy (default) | cupy (CUDA GPU, `.[gpu]`) | auto")
     p.add_argument("--threads", type=int, help="CPU threads for the network (torch.set_num_threads; default: torch's own)")
     p.add_argument("--maxiter", type=int, default=2000, help="most mgcg iterations per sample (default 2000)")
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions of each solve; the minimum is reported (default 3)")
@@ -173,6 +174,9 @@ def _solve(args: argparse.Namespace) -> int:
         raise DiffbenchError("--input holds no source map (B = 0)")
     if S.shape[-1] != S.shape[-2]:
         raise DiffbenchError(f"--input maps must be square (N, N), got {S.shape[-2:]}")
+    from ..solver.backend import get_backend
+
+    get_backend(args.backend)  # a bad or unusable backend fails here, before the checkpoint loads
     device = _device(args.device)
     if args.threads is not None:
         import torch
@@ -189,7 +193,8 @@ def _solve(args: argparse.Namespace) -> int:
     physics = task_physics(task, S.shape[0], n, diffusivity=_diffusivity_option(args.diffusivity), decay=args.decay,
                            boundary=_boundary_option(args.boundary))
     fields, report = polished_solve(model, task, S, tol=tol, physics=physics, device=device, maxiter=args.maxiter,
-                                    compare=not args.no_compare, repeats=args.repeats, scale=args.scale)
+                                    compare=not args.no_compare, repeats=args.repeats, scale=args.scale,
+                                    backend=args.backend)
     write_npy_atomic(out, fields[0] if single else fields)
     report["checkpoint"] = str(Path(args.checkpoint).resolve())
     report["task"] = task.name
@@ -209,6 +214,7 @@ def _print(r: dict[str, Any]) -> None:
           f"(max {r['residual_max']:.2e}; re-checked from the stencil)")
     if r["fallback_samples"]:
         print(f"  {len(r['fallback_samples'])} sample(s) missed it from the warm start and were re-solved exactly")
+    print(f"  solves on {r['backend']}")
     print(f"  warm start (surrogate, {w['scale']} scale, + mgcg): {w['iterations_mean']:.1f} iterations/sample, {w['time_s']:.3g} s "
           f"(inference {w['inference_s']:.3g} s)")
     if "cold" in r:

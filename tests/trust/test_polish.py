@@ -151,6 +151,7 @@ def _bad_inputs(tmp_path):
         ({"--device": "tpu"}, "--device"),
         ({"--scale": "optimal"}, "invalid choice"),
         ({"--task": "standard-64"}, "is not the task"),
+        ({"--backend": "jax"}, "unknown backend 'jax'"),
     ],
 )
 def test_bad_inputs_are_one_line(override, needle, smoke_checkpoint, tmp_path, capsys):
@@ -211,3 +212,40 @@ def test_varying_physics_needs_options_and_then_meets_the_tolerance(varying_task
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["direct"]["method"] == "mgcg" and not r["direct"]["exact"]
     assert any("no exact transform" in line for line in r["verdict"])
+
+
+def test_cupy_backend_without_a_gpu_is_one_line(smoke_checkpoint, tmp_path, capsys):
+    from diffbench.solver.backend import cupy_available
+
+    if cupy_available():
+        pytest.skip("a GPU is usable here: the CuPy test below covers --backend cupy")
+    np.save(tmp_path / "S.npy", np.ones((N, N)))
+    code, _, err = _cli(["solve", "--checkpoint", str(smoke_checkpoint), "--input", str(tmp_path / "S.npy"),
+                         "--output", str(tmp_path / "U.npy"), "--backend", "cupy", "--no-compare"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "needs a CUDA GPU" in err
+    assert not (tmp_path / "U.npy").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tol", [1e-6, 1e-10])
+def test_cupy_polish_meets_the_tolerance_and_matches_numpy(tol, smoke_checkpoint, tmp_path, capsys):
+    """--backend cupy: the same certified fields as NumPy (to the tolerance), on adversarial inputs."""
+    from diffbench.solver.backend import cupy_available
+
+    if not cupy_available():
+        pytest.skip("needs a CUDA GPU and CuPy")
+    S = np.stack(list(adversarial_sources().values()))
+    np.save(tmp_path / "S.npy", S)
+    outs = {}
+    for backend in ("numpy", "cupy"):
+        report = tmp_path / f"{backend}.json"
+        code, out, err = _cli(["solve", "--checkpoint", str(smoke_checkpoint), "--tol", str(tol), "--input", str(tmp_path / "S.npy"),
+                               "--output", str(tmp_path / f"{backend}.npy"), "--backend", backend, "--repeats", "1",
+                               "--report", str(report)], capsys)
+        assert code == 0, err
+        assert json.loads(report.read_text())["backend"] == backend and f"solves on {backend}" in out
+        outs[backend] = np.load(tmp_path / f"{backend}.npy")
+    for u, s in zip(outs["cupy"], S):
+        assert _certificate(u, s) <= tol
+    scale = np.abs(outs["numpy"]).max(axis=(-2, -1), keepdims=True) + 1e-300
+    assert np.all(np.abs(outs["cupy"] - outs["numpy"]) / scale <= 100 * tol)
