@@ -387,11 +387,12 @@ def _train_timer() -> Any:
 
 
 def _best_epoch(ckpt: Any) -> int | None:
+    """The epoch stored in the best checkpoint; memory-mapped, so the weights are not read."""
     try:
         import torch
 
         if ckpt.best_model_path:
-            return int(torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["epoch"])
+            return int(torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
     except Exception:  # noqa: BLE001
         return None
     return None
