@@ -47,6 +47,7 @@ def test_result_json_is_complete_and_self_consistent(finished_run):
         assert sorted(seed["test"]["per_count"]) == ["1", "2", "3", "4", "5"]
         assert seed["test"]["n_samples"] == 120
         assert (path.parent / seed["best_checkpoint"]).is_file()
+        assert seed["best_epoch"] in (0, 1)  # the epoch the best checkpoint was taken at (2 epochs run)
         for img in seed["images"]:
             assert (path.parent / img).is_file()
         assert seed["wandb"]["mode"] == "offline" and Path(seed["wandb"]["dir"]).is_dir()
