@@ -24,6 +24,10 @@ naming the file, the field and what is allowed):
   per-seed results (to 1e-9 relative), and ``cost`` means equal to the per-seed timings;
 * ``model.name`` a non-empty string, ``model.parameters`` an integer >= 0,
   ``hardware.label`` a string, ``command`` a string starting with ``diffbench run``;
+* ``uq`` and ``consistency`` (optional; see :mod:`diffbench.leaderboard.trust_checks`): when
+  present, their shape is checked strictly (known indicators and scores, statuses, scores in
+  range, a reason for every "not applicable") in every seed and in the run-level block, and
+  the run-level block must equal the protocol's aggregation of the per-seed blocks;
 * example images listed by the seeds: relative, plain names, ``.png`` with a PNG header,
   at most :data:`MAX_IMAGE_BYTES` each. A listed image missing next to the result is
   skipped (reported), not refused.
@@ -247,6 +251,10 @@ class _Checker:
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) or isinstance(b, str) or isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
     if _is_int(a) and _is_int(b):
         return a == b
     if _is_number(a) and _is_number(b):
@@ -370,6 +378,11 @@ def check_result(result: Any, source: str = "result", *, current_task: bool = Tr
         if not _close(stored, expected):
             ck.fail("aggregate", "does not agree with the per-seed results: "
                     + _first_difference(stored, expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
+
+    from .trust_checks import check_consistency, check_uq
+
+    check_uq(ck, result, per_seed)
+    check_consistency(ck, result, per_seed)
 
     cost = ck.obj(result, "cost", "")
     for key, timing in (("inference_s_per_sample", "inference"), ("solver_s_per_sample", "solver")):

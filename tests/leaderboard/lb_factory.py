@@ -36,11 +36,53 @@ def metrics(base: float, seed: int, *, empty: tuple[str, ...] = ()) -> dict[str,
     return top
 
 
+def uq_seed(i: int, requested: tuple[str, ...], base: float, na: dict[str, str]) -> dict[str, Any]:
+    """One seed's ``uq`` block as diffbench.protocol.uq writes it (scores vary with the indicator and seed)."""
+    from diffbench.protocol.uq import not_applicable, settings
+
+    indicators: dict[str, Any] = {}
+    for k, name in enumerate(requested):
+        if name in na:
+            indicators[name] = not_applicable(na[name])
+            continue
+        indicators[name] = {"status": "ok", "spearman": round(0.81 - 0.17 * k + 0.013 * i, 12),
+                            "auroc": round(0.93 - 0.09 * k + 0.011 * i, 12), "catch_rate": [1.0, 0.5, 0.0, 0.5][(k + i) % 4],
+                            "indicator_mean": round(base * (k + 1.5) * (1 + 0.1 * i), 12),
+                            "indicator_median": round(base * (k + 1.4) * (1 + 0.1 * i), 12)}
+    block = {"n_samples": 120, "error_mean": round(base * (1 + 0.07 * i), 12), "settings": settings(),
+             "indicators": indicators, "time_s": 1.25}
+    if "inverse" in requested and "inverse" not in na:
+        block["inverse_model"] = {"preset": "unet-small", "epochs": 6, "val_mae": 0.0173, "train_time_s": 27.6}
+    return block
+
+
+def consistency_seed(i: int, base: float, na: dict[str, str]) -> dict[str, Any]:
+    """One seed's ``consistency`` block as diffbench.protocol.consistency writes it."""
+    f = 1 + 0.05 * i
+    scores = {
+        "superposition": {"status": "ok", "mean": round(base * 6.1 * f, 12), "max": round(base * 12.7 * f, 12), "n_pairs": 32},
+        "equivariance": {"status": "ok", "mean": round(base * 9.4 * f, 12), "max": round(base * 20.6 * f, 12), "n_samples": 64,
+                         "transforms": ["rot90", "rot180", "rot270", "flip_lr", "flip_ud", "transpose", "anti_transpose"]},
+        "maximum_principle": {"status": "ok", "negative_share": round(0.0165 * f, 12), "most_negative": round(-0.00115 * f, 12),
+                              "n_samples": 64},
+        "flux_balance": {"status": "ok", "mean": round(base * 30.7 * f, 12), "max": round(base * 77.8 * f, 12), "n_samples": 64},
+    }
+    for name, reason in na.items():
+        scores[name] = {"status": "not applicable", "reason": reason}
+    return {"n_samples": 64, **scores, "time_s": 7.9}
+
+
 def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-small", seeds: tuple[int, ...] = (0, 1, 2),
                 base: float = 0.01, params: int = 123_456, inference: float = 2e-4, solver: float = 5e-3,
                 hardware: str = "CPU Test Processor (16 cores, 1 process)", images: bool = True,
-                wandb_url: str | None = None, empty: tuple[str, ...] = (), mutate: Callable[[dict], None] | None = None) -> Path:
-    """Write ``directory/result.json`` (and the seeds' example PNGs) and return its path."""
+                wandb_url: str | None = None, empty: tuple[str, ...] = (), uq: tuple[str, ...] | None = None,
+                uq_na: dict[str, str] | None = None, consistency: bool = False, consistency_na: dict[str, str] | None = None,
+                mutate: Callable[[dict], None] | None = None) -> Path:
+    """Write ``directory/result.json`` (and the seeds' example PNGs) and return its path.
+
+    ``uq`` (indicator names) adds the ``uq`` blocks of ``--uq`` (``uq_na``: indicator -> reason for
+    "not applicable"); ``consistency`` adds the consistency blocks (``consistency_na`` likewise).
+    The run-level blocks are the protocol's own aggregation of the per-seed ones."""
     spec = load_task(task)
     directory.mkdir(parents=True, exist_ok=True)
     per_seed = []
@@ -98,6 +140,18 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
                    "--accelerator cpu --precision 32-true --loss mae",
         "argv": f"diffbench run --model {model} --task {task}",
     }
+    if consistency:
+        from diffbench.protocol.consistency import aggregate_consistency
+
+        for i, s in enumerate(per_seed):
+            s["consistency"] = consistency_seed(i, base, consistency_na or {})
+        result["consistency"] = aggregate_consistency([s["consistency"] for s in per_seed])
+    if uq:
+        from diffbench.protocol.uq import aggregate_uq
+
+        for i, s in enumerate(per_seed):
+            s["uq"] = uq_seed(i, tuple(uq), base, uq_na or {})
+        result["uq"] = aggregate_uq(per_seed, list(uq))
     if mutate is not None:
         mutate(result)
     path = directory / "result.json"
@@ -152,3 +206,8 @@ def populate(lb: Path, make: Callable[..., Path], order: tuple[int, ...] = (0, 1
         s = specs[i]
         subs[i] = submit(paths[i], lb, title=s["title"], authors="A. Author", url=s["url"], official=s["official"], today="2025-03-01")
     return subs
+
+
+ALL_UQ = ("mc-dropout", "residual", "inverse", "ensemble")
+NA_DROPOUT = "the model has no active dropout layer <no dropout>"
+NA_ENSEMBLE = "needs at least 2 seeds (this run has 1)"
