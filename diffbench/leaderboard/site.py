@@ -8,9 +8,11 @@ and its own images.
 
 Files::
 
-    index.html              one board per task, charts, legend
-    entries/<id>.html       everything about one submission
+    index.html              one board per task, charts, legend; links to the uncertainty boards and studies
+    entries/<id>.html       everything about one submission (with its uq and consistency scores)
     images/<id>/...         the submission's example images
+    uq/<task>.html          the task's uncertainty board and physics-consistency table (trust_pages.py)
+    studies/<name>/...      a shipped study: index.html, its plots, table and summary (studies.py)
     .diffbench-site         marker: this folder is generated (build replaces it whole)
 
 Output is deterministic: the same submissions (and the same diffbench) give the same bytes
@@ -291,8 +293,9 @@ def _page(title: str, body: str, *, depth: str = "", script: str | None = None, 
     return head + "<body>\n" + body + tail + "</body>\n</html>\n"
 
 
-def _header(subtitle: str, nav: str = "", back: str = "") -> str:
-    return (f'<header class="site">{back}<h1><a href="{esc(("../" if back else "") + "index.html")}">diffbench leaderboard</a></h1>'
+def _header(subtitle: str, nav: str = "", back: str = "", depth: str | None = None) -> str:
+    root = depth if depth is not None else ("../" if back else "")
+    return (f'<header class="site">{back}<h1><a href="{esc(root + "index.html")}">diffbench leaderboard</a></h1>'
             f"<p>{subtitle}</p>{nav}</header>\n")
 
 
@@ -348,8 +351,13 @@ def _short(text: str, n: int = 36) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]]) -> str:
-    nav = '<nav class="tasks">' + "".join(f'<a href="#task-{esc(t)}">{esc(t)} ({len(boards.get(t, []))})</a>' for t, _ in tasks) + "</nav>"
+def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = ()) -> str:
+    from .studies import study_blurb
+    from .trust_pages import has_consistency, has_uq
+
+    nav = ('<nav class="tasks">' + "".join(f'<a href="#task-{esc(t)}">{esc(t)} ({len(boards.get(t, []))})</a>' for t, _ in tasks)
+           + '<a class="more" href="#uncertainty">uncertainty boards</a>'
+           + f'<a class="more" href="#studies">studies ({len(studies)})</a></nav>')
     total = sum(len(v) for v in boards.values())
     subtitle = (f"Neural surrogates of steady-state diffusion · protocol v{PROTOCOL_VERSION} · "
                 f"{total} submission{'s' if total != 1 else ''} · built by diffbench {esc(__version__)}")
@@ -367,6 +375,13 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]]) -> 
         ranked = sum(1 for r in rows if r.sub.ranked)
         parts.append(f"{len(rows)} entr{'ies' if len(rows) != 1 else 'y'}, {ranked} ranked · "
                      f"mean ± unbiased std over seeds; ranking needs ≥ {MIN_RANKED_SEEDS} seeds</p>\n")
+        if rows:
+            n_uq = sum(1 for r in rows if has_uq(r))
+            on_task = [s for s in studies if task in s.tasks]
+            parts.append(f'<p class="more"><a href="uq/{esc(task)}.html">Uncertainty board and physics consistency →</a> '
+                         f'<span class="pm">({n_uq} of {len(rows)} entr{"ies" if len(rows) != 1 else "y"} ran with --uq)</span>'
+                         + (" · studies: " + ", ".join(f'<a href="studies/{esc(s.name)}/index.html">{esc(s.name)}</a>'
+                                                       for s in on_task) if on_task else "") + "</p>\n")
         if not rows:
             parts.append('<p class="empty">No submissions yet. Run <code>diffbench run --task '
                          f'{esc(task)} --seeds 0-9</code> and submit the result with <code>diffbench submit</code>.</p>\n</section>\n')
@@ -392,6 +407,22 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]]) -> 
         parts.append(_legend(rows))
         parts.append("</section>\n")
         data["boards"][task] = {"order": [r.id for r in rows], "rows": {r.id: _sort_values(r) for r in rows}}
+    items = []
+    for task, rows in sorted(boards.items()):
+        n_uq, n_cons = sum(1 for r in rows if has_uq(r)), sum(1 for r in rows if has_consistency(r))
+        items.append(f'<li><a href="uq/{esc(task)}.html"><strong>{esc(task)}</strong></a> · {n_uq} of {len(rows)} '
+                     f"entr{'ies' if len(rows) != 1 else 'y'} with uncertainty scores, {n_cons} with physics-consistency scores</li>")
+    parts.append('<section class="task" id="uncertainty"><h2>Uncertainty boards and physics consistency</h2>\n'
+                 '<p class="lead">Per task: how well each label-free error indicator of <code>diffbench run --uq '
+                 "mc-dropout,residual,inverse,ensemble</code> finds the worst predictions, and how far each entry is from "
+                 "the physics (superposition, equivariance, maximum principle, flux balance).</p>\n"
+                 + (f'<ul class="plain">{"".join(items)}</ul>' if items else '<p class="empty">No submissions yet.</p>')
+                 + "</section>\n")
+    parts.append('<section class="task" id="studies"><h2>Studies</h2>\n<p class="lead">Whole experiments run by '
+                 "<code>diffbench study NAME</code> and shipped in <code>leaderboard/studies/</code>: models × tasks × seeds, "
+                 "with their table, fits and plots.</p>\n"
+                 + (f'<ul class="plain">{"".join(study_blurb(s) for s in studies)}</ul>' if studies
+                    else '<p class="empty">No studies shipped yet.</p>') + "</section>\n")
     parts.append("</main>\n")
     parts.append(_footer())
     return _page("diffbench leaderboard", "".join(parts), script=_asset("board.js"), data=data)
@@ -519,6 +550,11 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
                  f'<div class="charts"><figure>{curve}</figure><figure>{curve_mae}</figure></div><h3>Table</h3>'
                  + _per_count_table(row) + "</section>\n")
 
+    from .trust_pages import entry_consistency_section, entry_uq_section
+
+    parts.append(entry_uq_section(row))
+    parts.append(entry_consistency_section(row))
+
     seed_rows = []
     for s in r["per_seed"]:
         wb = safe_url((s.get("wandb") or {}).get("url"))
@@ -585,8 +621,12 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
 def render_site(leaderboard: str | os.PathLike[str] | None = None) -> dict[str, bytes]:
     """Every file of the site, ``{relative posix path: bytes}``; deterministic."""
     from ..data import load_task, task_names
+    from .studies import load_studies, render_study
+    from .trust_pages import render_trust_page
 
-    subs = load_submissions(leaderboard)
+    lb = resolve_leaderboard_dir(leaderboard)
+    subs = load_submissions(lb)
+    studies = load_studies(lb)
     by_task: dict[str, list[Submission]] = {}
     for s in subs:
         by_task.setdefault(s.task, []).append(s)
@@ -594,8 +634,17 @@ def render_site(leaderboard: str | os.PathLike[str] | None = None) -> dict[str, 
     tasks = [(t, load_task(t) if t in task_names() else None) for t in names]
     boards = {t: board_rows(v) for t, v in sorted(by_task.items())}
     files: dict[str, bytes] = {MARKER: MARKER_TEXT}
-    files["index.html"] = render_index(tasks, boards).encode()
+    files["index.html"] = render_index(tasks, boards, studies).encode()
     specs = dict(tasks)
+    by_run: dict[str, list[Row]] = {}
+    for task, rows in boards.items():
+        files[f"uq/{task}.html"] = render_trust_page(task, rows, [s for s in studies if task in s.tasks]).encode()
+        for row in rows:
+            by_run.setdefault(row.r["run_id"], []).append(row)
+    for study in studies:
+        files[f"studies/{study.name}/index.html"] = render_study(study, by_run).encode()
+        for name, data in study.files.items():
+            files[f"studies/{study.name}/{name}"] = data
     for task, rows in boards.items():
         for row in rows:
             files[f"entries/{row.id}.html"] = render_entry(row, specs.get(task), row.sub.images).encode()

@@ -211,3 +211,55 @@ def populate(lb: Path, make: Callable[..., Path], order: tuple[int, ...] = (0, 1
 ALL_UQ = ("mc-dropout", "residual", "inverse", "ensemble")
 NA_DROPOUT = "the model has no active dropout layer <no dropout>"
 NA_ENSEMBLE = "needs at least 2 seeds (this run has 1)"
+NA_EQUIVARIANCE = "no sample has a uniform boundary & a spatially constant D"
+
+
+def populate_trust(lb: Path, make: Callable[..., Path]) -> dict[str, Any]:
+    """Submit four smoke entries for the uncertainty board: full ``--uq`` with consistency; ``--uq``
+    with one seed (ensemble and MC-dropout not applicable) and a hostile title; consistency only
+    (equivariance not applicable); neither (an older result)."""
+    from diffbench.leaderboard.submit import submit
+
+    full = submit(make(model="unet-small", base=0.010, seeds=(0, 1, 2), uq=ALL_UQ, consistency=True, images=False), lb,
+                  title="U-Net with dropout", authors="A. Author", today="2025-03-01")
+    single = submit(make(model="fno", base=0.02, seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE},
+                         consistency=True, images=False), lb, title=XSS_TITLE, authors="B. Author", today="2025-03-02")
+    plain = submit(make(model="cnn-small", base=0.03, seeds=(0, 1, 2), consistency=True, consistency_na={"equivariance": NA_EQUIVARIANCE},
+                        images=False), lb, title="no uq", authors="C. Author", today="2025-03-03")
+    old = submit(make(model="resnet-small", base=0.04, seeds=(0, 1, 2), images=False), lb, title="older result", today="2025-03-04")
+    return {"full": full, "single": single, "plain": plain, "old": old}
+
+
+def write_study(lb: Path, name: str, *, rows: list[dict[str, Any]], description: str = "", purpose: str = "",
+                scaling_law: dict[str, Any] | None = None, evaluate_on: dict[str, list[str]] | None = None,
+                plots: tuple[str, ...] = ("per_count.png",)) -> Path:
+    """A study folder as ``diffbench study`` writes it (summary.json, table.md, table.csv, plots)."""
+    from PIL import Image
+
+    d = Path(lb) / "studies" / name
+    d.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"study": {"name": name, "description": description, "purpose": purpose, "models": sorted({r["model"] for r in rows}),
+                                         "tasks": sorted({r["task"] for r in rows}), "seeds": [0, 1], "train_fractions": [1.0],
+                                         "steps": 800, "max_epochs": None, "evaluate_on": evaluate_on or {},
+                                         "analysis": ["scaling-law"] if scaling_law else []},
+                               "rows": rows}
+    if scaling_law is not None:
+        summary["scaling_law"] = scaling_law
+    (d / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    (d / "table.md").write_text(f"# Study {name}\n\n{description}\n\n| model | task |\n|---|---|\n"
+                                + "".join(f"| {r['model']} | {r['task']} |\n" for r in rows))
+    (d / "table.csv").write_text("model,task\n" + "".join(f"{r['model']},{r['task']}\n" for r in rows))
+    for i, p in enumerate(plots):
+        Image.new("RGB", (120, 80), (30 * i, 120, 200)).save(d / p)
+    return d
+
+
+def study_row(model: str, task: str, nmae: float, *, transfer: dict[str, Any] | None = None, run_id: str | None = None,
+              n_train: int = 2000, fraction: float = 1.0) -> dict[str, Any]:
+    """One row of a study's summary.json (diffbench.protocol.study._row)."""
+    stat = lambda m: {"mean": m, "std": m * 0.05, "n": 2}  # noqa: E731
+    return {"model": model, "task": task, "train_fraction": fraction, "n_train": n_train, "run_id": run_id or f"{task}--{model}--abc",
+            "parameters": 483_153, "test": {"nmae": stat(nmae), "mae": stat(nmae * 0.3), "mae_sources": stat(nmae * 0.6),
+                                            "max_abs_error": stat(nmae * 6), "p99_sample_mae": stat(nmae * 0.9)},
+            "per_seed_nmae": [nmae * 0.95, nmae * 1.05], "per_count_nmae": {"1": nmae * 1.4, "2": nmae},
+            "command": f"diffbench run --model {model} --task {task} --seeds 0,1 --max-steps 800", "transfer": transfer or {}}

@@ -1,4 +1,5 @@
 /* diffbench leaderboard: sort a board by clicking a column header.
+ * A table.board names its data by data-board (or, on the main boards, data-task).
  * Sort keys come from the embedded data (window.DIFFBENCH_DATA); rows are only reordered,
  * never rebuilt, and no submitted string is ever parsed as HTML. */
 (function () {
@@ -35,7 +36,7 @@
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("table.board"), function (table) {
-    var board = data.boards[table.getAttribute("data-task")];
+    var board = data.boards[table.getAttribute("data-board") || table.getAttribute("data-task")];
     if (!board) { return; }
     Array.prototype.forEach.call(table.querySelectorAll("th[data-key]"), function (th) {
       var button = th.querySelector("button");
