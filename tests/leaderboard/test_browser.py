@@ -1,4 +1,5 @@
-"""The built site in a real browser (Chromium through Playwright), opened from file://.
+"""The built site in a real browser (Chromium through Playwright), opened from file://: the
+board, an entry, the uncertainty board and a study page.
 
 Skipped when /usr/bin/chromium or the playwright package is missing. Set
 ``DIFFBENCH_SCREENSHOTS=DIR`` to keep screenshots of the index and an entry page.
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from lb_factory import XSS_TITLE, populate
+from lb_factory import XSS_TITLE, populate, populate_trust, study_row, write_study
 
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import build_site
@@ -107,5 +108,89 @@ def test_site_in_a_browser(browser, lb, make):
     page.goto((site / "entries" / f"{xss_row.id}.html").as_uri())
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert XSS_TITLE in page.inner_text("main")
+    assert problems == []
+    page.close()
+
+
+def _watch(page) -> list[str]:
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+    return problems
+
+
+def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
+    subs = populate_trust(lb, make)
+    full = subs["full"]
+    write_study(lb, "generalisation", description="transfer and extrapolation", plots=("per_count.png", "scaling.png"),
+                rows=[study_row("unet-small", "smoke", 0.0521, run_id=full.result["run_id"],
+                                transfer={"transfer-128": {"status": "cannot run", "reason": "fixed modes"}}),
+                      study_row("fno", "smoke", 0.0987)],
+                scaling_law={"unet-small": {"a": 0.156, "b": -0.026, "b_stderr": 0.0034, "r2": 0.83, "n_points": 14, "level": 0.95,
+                                            "law": "nmae = 0.156 - 0.026 log10(n_train)",
+                                            "band": [{"n_train": 20.0, "fit": 0.1224, "half_width": 0.009}]}})
+    site = build_site(lb).out
+    shots = os.environ.get("DIFFBENCH_SCREENSHOTS")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    problems = _watch(page)
+
+    # from the index to the task's uncertainty board
+    page.goto((site / "index.html").as_uri())
+    page.click('section#task-smoke p.more a[href="uq/smoke.html"]')
+    page.wait_for_load_state("load")
+    assert page.url.endswith("uq/smoke.html")
+    if shots:
+        page.screenshot(path=str(Path(shots) / "uq.png"), full_page=True)
+    board = 'table.board[data-board="uq-smoke"]'
+    text = page.inner_text(board)
+    for sub in (full, subs["single"]):
+        for name, ind in sub.result["uq"]["indicators"].items():
+            if ind["status"] == "ok":
+                for key in ("spearman", "auroc", "catch_rate"):
+                    assert fmt_number(ind[key]["mean"]) in text
+    assert "n/a: " + subs["single"].result["uq"]["indicators"]["ensemble"]["reason"] in text
+    assert XSS_TITLE in text and page.evaluate("typeof window.__xss") == "undefined"
+
+    # sort by AUROC: best first, the not-applicable rows last
+    page.click(f'{board} th[data-key="auroc"] button')
+    ids = page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
+    auroc = {f"{s.id}/{n}": (i["auroc"]["mean"] if i["status"] == "ok" else None)
+             for s in (full, subs["single"]) for n, i in s.result["uq"]["indicators"].items()}
+    scored = [i for i in ids if auroc[i] is not None]
+    assert scored == sorted(scored, key=lambda i: -auroc[i]) and ids[len(scored):] == [i for i in ids if auroc[i] is None]
+    assert len(ids) == 8 and len(scored) == 6
+    page.click(f'{board} th[data-key="auroc"] button')
+    assert [i for i in page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
+            if auroc[i] is not None] == scored[::-1]
+
+    # the consistency table, sortable too
+    table = 'table.board[data-board="consistency-smoke"]'
+    text = page.inner_text(table)
+    for key in ("full", "single", "plain"):
+        assert fmt_number(subs[key].result["consistency"]["superposition"]["mean"]["mean"]) in text
+    page.click(f'{table} th[data-key="flux_balance.mean"] button')
+    order = page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.dataset.id)")
+    flux = {subs[k].id: subs[k].result["consistency"]["flux_balance"]["mean"]["mean"] for k in ("full", "single", "plain")}
+    assert order == sorted(flux, key=flux.get)
+
+    # the study page, from the index
+    page.goto((site / "index.html").as_uri())
+    page.click('section#studies a[href="studies/generalisation/index.html"]')
+    page.wait_for_load_state("load")
+    assert page.url.endswith("studies/generalisation/index.html")
+    if shots:
+        page.screenshot(path=str(Path(shots) / "study.png"), full_page=True)
+    text = page.inner_text("main")
+    for value in (0.0521, 0.0987, 0.1224, 0.1224 - 0.009, 0.156):
+        assert fmt_number(value) in text
+    assert "nmae = 0.156 - 0.026 log10(n_train)" in text and "cannot run" in text
+    widths = page.eval_on_selector_all("section#plots img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert widths == [120, 120]
+    page.click(f'a[href="../../entries/{full.id}.html"]')
+    page.wait_for_load_state("load")
+    text = page.inner_text("main")
+    assert fmt_number(full.result["uq"]["indicators"]["inverse"]["auroc"]["mean"]) in text
+    assert fmt_number(full.result["consistency"]["flux_balance"]["mean"]["mean"]) in text
     assert problems == []
     page.close()
