@@ -10,7 +10,7 @@ NumPy, CuPy and torch arrays.
 """
 
 from .boundary import BOUNDARY_TYPES, SIDES, Boundary, parse_boundary
-from .operator import Stencil, build_stencil, relative_residual, scaled_relative_residual
+from .operator import Stencil, build_stencil, relative_residual, scaled_relative_residual, uniform_relative_residual
 from .sources import SourceGeometry, SourceSpec, rasterise, sample_geometry
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "build_stencil",
     "relative_residual",
     "scaled_relative_residual",
+    "uniform_relative_residual",
     "SourceSpec",
     "SourceGeometry",
     "sample_geometry",

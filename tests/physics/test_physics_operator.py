@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench.physics import build_stencil, parse_boundary, relative_residual, scaled_relative_residual
+from diffbench.physics import build_stencil, parse_boundary, relative_residual, scaled_relative_residual, uniform_relative_residual
 from diffbench.solver import solve
 from diffbench.solver.reference import assemble_matrix
 
@@ -57,6 +57,36 @@ def test_stencil_batch_and_scalar_coefficients(boundary):
     au = build_stencil(np.full((n, n), 2.0), 0.25, boundary).apply(u[0])
     want = (assemble_matrix(np.full((n, n), 2.0), 0.25, boundary) @ u[0].ravel()).reshape(n, n)
     np.testing.assert_allclose(au, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=IDS)
+@pytest.mark.parametrize("n", [8, 13, 24])
+def test_uniform_residual_is_the_assembled_stencils_to_the_bit(boundary, n):
+    """The certificate of transform solves: per-sample constant D and decay, no full stencil,
+    and the same bits as ``relative_residual(build_stencil(...))`` on the expanded arrays."""
+    rng = np.random.default_rng(30 + n)
+    B = 5
+    d = np.exp(1.5 * rng.normal(size=(B, 1, 1)))  # fl(2 d d / (d + d)) is not always d
+    g = rng.uniform(0, 0.3, size=(B, 1, 1))
+    g[0] = 0.0
+    u = rng.normal(size=(B, n, n))
+    u[2, :3] = 0.0  # zeros, and signed zeros from u * 0
+    rhs = rng.normal(size=(B, n, n))
+    rhs[1] = 0.0  # a zero right-hand side: the absolute residual
+    full = build_stencil(np.broadcast_to(d, (B, n, n)).copy(), np.broadcast_to(g, (B, n, n)).copy(), boundary)
+    want = relative_residual(full, u, rhs)
+    got = uniform_relative_residual(d, g, boundary, u, rhs, np)
+    assert got.shape == (B,) and got.tobytes() == want.tobytes()
+    # Residual of a near-solution (the certificate's real use): tiny, and still the same bits.
+    v = full.apply(u)
+    want = relative_residual(full, u, v + 1e-9 * rhs)
+    assert uniform_relative_residual(d, g, boundary, u, v + 1e-9 * rhs, np).tobytes() == want.tobytes()
+    # The scratch arrays kept between calls: another shape, then this one again, same answers.
+    m = n + 3
+    u2, r2 = rng.normal(size=(2, m, m)), rng.normal(size=(2, m, m))
+    full2 = build_stencil(np.broadcast_to(d[:2], (2, m, m)).copy(), np.broadcast_to(g[:2], (2, m, m)).copy(), boundary)
+    assert uniform_relative_residual(d[:2], g[:2], boundary, u2, r2, np).tobytes() == relative_residual(full2, u2, r2).tobytes()
+    assert uniform_relative_residual(d, g, boundary, u, rhs, np).tobytes() == relative_residual(full, u, rhs).tobytes()
 
 
 def test_harmonic_face_conductance_and_ghost_faces():
