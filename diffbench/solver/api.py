@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DiffbenchError
 from ..physics.boundary import BoundaryLike, parse_boundary
-from ..physics.operator import build_stencil, relative_residual
+from ..physics.operator import build_stencil, uniform_relative_residual
 from .backend import array_module, to_numpy
 from .multigrid import pcg
 from .transform import transform_method, transform_solve
@@ -46,8 +46,15 @@ class SolveResult:
     method: str
 
 
-def _as_float_array(name: str, value: Any, shape: tuple[int, ...], xp: Any) -> Any:
+def _as_float_array(name: str, value: Any, shape: tuple[int, ...], xp: Any, per_sample: bool = False) -> Any:
+    """``value`` as float64 of ``shape``; with ``per_sample``, a value constant over each
+    sample's lattice (a scalar, (B, 1, 1), ...) stays (B, 1, 1) instead of being expanded."""
     arr = xp.asarray(value, dtype=xp.float64)
+    if per_sample and arr.ndim <= 3 and all(s == 1 for s in arr.shape[-2:]):
+        try:
+            return xp.ascontiguousarray(xp.broadcast_to(arr, shape[:1] + (1, 1)))
+        except ValueError:
+            pass  # e.g. (2, 1, 1) against a batch of 3: refused below with the full shape
     try:
         arr = xp.broadcast_to(arr, shape)
     except ValueError:
@@ -55,6 +62,11 @@ def _as_float_array(name: str, value: Any, shape: tuple[int, ...], xp: Any) -> A
             f"{name} must be a scalar or an array of the source's shape {shape}, got shape {tuple(arr.shape)}"
         ) from None
     return xp.ascontiguousarray(arr)
+
+
+def _full(a: Any, shape: tuple[int, ...], xp: Any) -> Any:
+    """A (B, 1, 1) coefficient as a (B, N, N) array (a read-only broadcast view: no copy)."""
+    return a if tuple(a.shape) == shape else xp.broadcast_to(a, shape)
 
 
 def _check_source(source: Any) -> tuple[Any, Any, bool]:
@@ -150,10 +162,12 @@ def solve(
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 < tol < 1):
         raise DiffbenchError(f"tol must be a number in (0, 1), got {tol!r}")
 
-    D = _as_float_array("diffusivity", _expand_per_sample("diffusivity", diffusivity, shape), shape, xp)
+    # D and decay constant over each sample's lattice (scalars, (B,) arrays) stay (B, 1, 1): the
+    # transform solve and its certificate need no (B, N, N) copies of them.
+    D = _as_float_array("diffusivity", _expand_per_sample("diffusivity", diffusivity, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(D).all()) or not bool((D > 0).all()):
         raise DiffbenchError("diffusivity must be positive and finite everywhere (D > 0), got zero, negative, NaN or inf values")
-    g = _as_float_array("decay", _expand_per_sample("decay", decay, shape), shape, xp)
+    g = _as_float_array("decay", _expand_per_sample("decay", decay, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
 
@@ -232,8 +246,11 @@ def solve(
 
 def _transform_group(s: Any, D: Any, g: Any, bnd: Any, xp: Any) -> tuple[Any, Any, Any]:
     """Exact transform solve of samples with constant D and decay and no clamped cells."""
-    u = transform_solve(s, D[:, :1, :1], g[:, :1, :1], bnd, xp)
-    res = relative_residual(build_stencil(D, g, bnd), u, s)
+    d, gam = D[:, :1, :1], g[:, :1, :1]
+    u = transform_solve(s, d, gam, bnd, xp)
+    # The certificate of the assembled operator (build_stencil + relative_residual), to the
+    # bit, from the per-sample constants: no (B, N, N) stencil to rebuild.
+    res = uniform_relative_residual(d, gam, bnd, u, s, xp)
     return u, res, xp.zeros(s.shape[0], dtype=xp.int64)
 
 
@@ -241,7 +258,7 @@ def _mgcg_group(
     s: Any, D: Any, g: Any, bnd: Any, mask: Any, fvals: Any, x0: Any, tol: float, maxiter: int, xp: Any
 ) -> tuple[Any, Any, Any]:
     """Multigrid-preconditioned CG, with clamped cells moved to the right-hand side."""
-    stencil = build_stencil(D, g, bnd)
+    stencil = build_stencil(_full(D, s.shape, xp), g, bnd)
     if mask is None:
         return pcg(stencil, s, xp, tol=tol, x0=x0, maxiter=maxiter)
     free = (~mask).astype(xp.float64)

@@ -233,6 +233,56 @@ def test_batch_is_bit_identical_to_single_solves(name):
         assert res_p.field[i].tobytes() == res.field[b].tobytes()
 
 
+@pytest.mark.parametrize(
+    "n,boundary",
+    [
+        (64, "dirichlet"),  # 64 lines per sample: the whole batch in one DST-I call each way
+        (27, "dirichlet"),  # 27 lines: sample by sample
+        (72, {"top": "dirichlet", "bottom": "dirichlet", "left": "periodic", "right": "periodic"}),  # chirp DST-I (73 prime), batched
+        (100, {"top": "periodic", "bottom": "periodic", "left": "dirichlet", "right": "dirichlet"}),  # chirp, 100 lines: per sample
+    ],
+    ids=["dst-batched", "dst-per-sample", "chirp-batched", "chirp-per-sample"],
+)
+def test_transform_batches_are_bit_identical_to_single_solves(n, boundary):
+    """The DST-I paths batch only where pocketfft's SIMD groups of lines cannot straddle two
+    samples; every path gives each sample its solo bits, with per-sample or shared D and decay."""
+    from diffbench.solver.transform import batch_aligned
+
+    assert batch_aligned((7, n, n), (1, 2)) == (n % 8 == 0)
+    r = rng(10)
+    B = 7
+    s = r.normal(size=(B, n, n))
+    d, g = r.uniform(0.5, 2.0, B), r.uniform(0.0, 0.5, B)
+    g[:2] = 0.0
+    d[4], g[4] = d[5], g[5]
+    for kw in (dict(diffusivity=d, decay=g), dict(diffusivity=1.5, decay=0.25)):
+        res = solve(s, boundary=boundary, **kw)
+        assert res.method in ("dst", "dst+fft", "fft+dst")
+        for b in range(B):
+            one = {k: (v[b] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+            _assert_same(res, solve(s[b], boundary=boundary, **one), b)
+        rev = solve(s[::-1], boundary=boundary, **{k: (v[::-1] if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
+        assert rev.field[::-1].tobytes() == res.field.tobytes()
+
+
+def test_per_sample_coefficients_equal_their_full_arrays_bit_for_bit():
+    """D and decay given per sample ((B,) arrays, kept (B, 1, 1) inside) and the same values
+    expanded to (B, N, N) give the same bits, on the transform and the multigrid-CG paths."""
+    r = rng(11)
+    n, B = 32, 3
+    s = r.random((B, n, n))
+    d, g = np.array([0.7, 1.0, 2.5]), np.array([0.0, 0.1, 0.3])
+    full = dict(diffusivity=np.broadcast_to(d[:, None, None], (B, n, n)).copy(), decay=np.broadcast_to(g[:, None, None], (B, n, n)).copy())
+    pairs = [clamp_mask(r, n, count=k + 1) for k in range(B)]
+    fixed = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+    for extra in ({}, {"fixed": fixed}, {"method": "mgcg"}):
+        a = solve(s, diffusivity=d, decay=g, tol=1e-9, **extra)
+        b = solve(s, tol=1e-9, **full, **extra)
+        assert a.method == b.method == ("dst" if not extra else "mgcg")
+        assert a.field.tobytes() == b.field.tobytes()
+        assert a.residual.tobytes() == b.residual.tobytes() and a.iterations.tobytes() == b.iterations.tobytes()
+
+
 def test_mixed_batch_routes_each_sample_like_its_solo_solve():
     """A batch mixing constant-D, variable-D and clamped samples gives each sample the bytes
     (and the method) it gets when solved alone."""
