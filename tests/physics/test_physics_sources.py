@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diffbench.errors import DiffbenchError
-from diffbench.physics.sources import SHAPE_CHOICES, SHAPES, SourceSpec, rasterise, sample_geometry
+from diffbench.physics.sources import SHAPE_CHOICES, SHAPES, SourceGeometry, SourceSpec, _rasterise_stamps, rasterise, sample_geometry
 
 
 def _single_maps(shape, n, radius, seeds, strength=(0.5, 2.0)):
@@ -85,6 +85,31 @@ def test_same_seed_same_map(shape):
     assert maps[0].tobytes() == maps[1].tobytes()
     other = rasterise([sample_geometry(np.random.default_rng(10), spec, 32, 5)], 32, np)
     assert other[0].tobytes() != maps[0][0].tobytes()
+
+
+@pytest.mark.parametrize("shape", SHAPE_CHOICES)
+def test_rasterise_adds_like_stamp_by_stamp_to_the_bit(shape):
+    """NumPy rasterises the batch with one bincount; it must repeat the stamp loop's additions
+    exactly, in source order, where many sources overlap."""
+    spec = SourceSpec(shape, radius=4, strength=(0.1, 3.0))
+    geoms = [sample_geometry(np.random.default_rng(s), spec, 20, 30) for s in range(5)]
+    geoms.insert(2, sample_geometry(np.random.default_rng(9), spec, 20, 0))  # a sample without sources
+    fast = rasterise(geoms, 20, np)
+    ref = _rasterise_stamps(geoms, 20, np, np.float64)
+    assert fast.dtype == np.float64 and fast.shape == (6, 20, 20)
+    assert fast.tobytes() == ref.tobytes()
+    assert not fast[2].any()
+    if shape != "point":  # single cells rarely overlap
+        # The order of additions matters here (so the test can fail): reversed sources round differently.
+        rev = [SourceGeometry(g.centres[::-1], g.shapes[::-1], g.strengths[::-1], g.radius, g.params[::-1]) for g in geoms]
+        assert _rasterise_stamps(rev, 20, np, np.float64).tobytes() != ref.tobytes()
+
+
+def test_rasterise_refuses_a_source_outside_the_lattice():
+    g = sample_geometry(np.random.default_rng(0), SourceSpec("disk", radius=3), 16, 2)
+    g.centres[1] = (2, 8)
+    with pytest.raises(DiffbenchError, match="leaves the 16x16 lattice"):
+        rasterise([g], 16, np)
 
 
 def test_rasterise_is_batch_independent_and_typed():
