@@ -23,10 +23,13 @@ from .boundary import Boundary, parse_boundary
 
 Array = Any
 
-#: :func:`uniform_relative_residual` keeps its two NumPy scratch arrays per thread, each up to
-#: this size, and reuses them: glibc hands large freed blocks back to the kernel, so a fresh
-#: (B, N, N) array costs a page fault per 4 KiB at its first write (measured here: ~0.4 ms for
-#: 25 x 64 x 64 float64, as much as the arithmetic it holds).
+#: :func:`uniform_relative_residual` works through a NumPy batch in blocks of samples of about
+#: this many bytes, in two scratch arrays of one block that each thread keeps and reuses: the
+#: block stays in cache through its ~15 passes, scratch memory does not grow with the batch, and
+#: no fresh (B, N, N) array is page-faulted on every call (glibc hands large freed blocks back to
+#: the kernel: ~0.4 ms per 25 x 64 x 64 float64 array here, as much as the arithmetic in it).
+BLOCK_BYTES = 1 << 20
+#: A thread keeps its scratch only up to this size per array (a block is one sample at least).
 SCRATCH_KEEP_BYTES = 8 << 20
 _scratch = threading.local()
 
@@ -180,53 +183,63 @@ def uniform_relative_residual(d: Array, decay: Array, boundary: Boundary | str |
     same floating-point operations in the same order. The face conductances are the one scalar
     ``2 d d / (d + d)`` per sample, and the diagonal takes one of nine values (corner, edge or
     interior along each axis), taken from the stencil of a 3 x 3 lattice, whose cells go
-    through exactly the additions of those classes. Work: about 15 contiguous passes over one
-    (B, N, N) array and two such arrays of scratch, instead of the stencil's five arrays (the
-    faces, the diagonal and D) and the temporaries of applying it.
+    through exactly the additions of those classes. Work: about 15 contiguous passes over the
+    field, block by block (:data:`BLOCK_BYTES`), with two blocks of scratch, instead of the
+    stencil's five arrays (the faces, the diagonal and D) and the temporaries of applying it.
     """
     b = parse_boundary(boundary)
-    n = u.shape[-1]
-    small = build_stencil(xp.broadcast_to(d, u.shape[:-2] + (3, 3)), decay, b)
-    c = small.cx[..., :1, :1]  # every face, wrap faces included, has this conductance
+    B, n = u.shape[0], u.shape[-1]
+    small = build_stencil(xp.broadcast_to(d, (B, 3, 3)), decay, b)
+    c = small.cx[:, :1, :1]  # every face, wrap faces included, has this conductance
+    k = max(1, min(B, BLOCK_BYTES // (n * n * u.itemsize))) if xp is np else B
+    off, t3 = _scratch_pair((k, n, n), u.dtype, xp)
+    num, den = xp.empty(B, dtype=u.dtype), xp.empty(B, dtype=u.dtype)
+    for a in range(0, B, k):
+        z = slice(a, min(a + k, B))
+        m = z.stop - z.start
+        num[z], den[z] = _uniform_residual_block(c[z], small.diag[z], b, u[z], rhs[z], off[:m], t3[:m], xp)
+    return num / (den + (den == 0))
+
+
+def _uniform_residual_block(c: Array, diag: Array, b: Boundary, u: Array, rhs: Array, off: Array, t3: Array, xp: Any) -> tuple[Array, Array]:
+    """``||A u - rhs||`` and ``||rhs||`` per sample of a block, in the scratch ``off`` and ``t3``."""
+    m, n = u.shape[0], u.shape[-1]
     # A u in the order of Stencil.apply: diag u + ((((u 0 - c u_right) - c u_left) - c u_down) - c u_up).
     # Each neighbour term is formed on the flattened lattice (contiguous passes); the entries
     # that would couple across a row end are set to +0 first, and x - (+0) == x exactly.
-    flat = u.shape[:-2] + (n * n,)
-    uf = u.reshape(flat)
-    off, t3 = _scratch_pair(u.shape, u.dtype, xp)
+    uf = u.reshape(m, n * n)
+    of, tmp = off.reshape(m, n * n), t3.reshape(m, n * n)
     xp.multiply(u, 0, out=off)
-    of, tmp = off.reshape(flat), t3.reshape(flat)
-    xp.multiply(c[..., 0], uf[..., 1:], out=tmp[..., :-1])  # right neighbour of cell k: k + 1
-    t3[..., :, -1] = 0.0
-    of[..., :-1] -= tmp[..., :-1]
-    xp.multiply(c[..., 0], uf[..., :-1], out=tmp[..., 1:])  # left neighbour: k - 1
-    t3[..., :, 0] = 0.0
-    of[..., 1:] -= tmp[..., 1:]
-    xp.multiply(c, u[..., 1:, :], out=t3[..., :-1, :])
-    off[..., :-1, :] -= t3[..., :-1, :]
-    xp.multiply(c, u[..., :-1, :], out=t3[..., 1:, :])
-    off[..., 1:, :] -= t3[..., 1:, :]
+    xp.multiply(c[..., 0], uf[:, 1:], out=tmp[:, :-1])  # right neighbour of cell k: k + 1
+    t3[:, :, -1] = 0.0
+    of[:, :-1] -= tmp[:, :-1]
+    xp.multiply(c[..., 0], uf[:, :-1], out=tmp[:, 1:])  # left neighbour: k - 1
+    t3[:, :, 0] = 0.0
+    of[:, 1:] -= tmp[:, 1:]
+    xp.multiply(c, u[:, 1:, :], out=t3[:, :-1, :])
+    off[:, :-1, :] -= t3[:, :-1, :]
+    xp.multiply(c, u[:, :-1, :], out=t3[:, 1:, :])
+    off[:, 1:, :] -= t3[:, 1:, :]
     if b.periodic(-1):
-        off[..., :, -1] -= c[..., 0] * u[..., :, 0]
-        off[..., :, 0] -= c[..., 0] * u[..., :, -1]
+        off[:, :, -1] -= c[..., 0] * u[:, :, 0]
+        off[:, :, 0] -= c[..., 0] * u[:, :, -1]
     if b.periodic(-2):
-        off[..., -1, :] -= c[..., 0] * u[..., 0, :]
-        off[..., 0, :] -= c[..., 0] * u[..., -1, :]
-    # diag u (into the scratch array): the interior value everywhere (one contiguous pass),
-    # then the border cells' own.
-    r = xp.multiply(small.diag[..., 1:2, 1:2], u, out=t3)
+        off[:, -1, :] -= c[..., 0] * u[:, 0, :]
+        off[:, 0, :] -= c[..., 0] * u[:, -1, :]
+    # diag u (into the scratch): the interior value everywhere (one contiguous pass), then the
+    # border cells' own.
+    r = xp.multiply(diag[:, 1:2, 1:2], u, out=t3)
     classes = ((0, slice(0, 1)), (1, slice(1, n - 1)), (2, slice(n - 1, n)))
     for i, rows in classes:
         for j, cols in classes:
             if i != 1 or j != 1:
-                xp.multiply(small.diag[..., i : i + 1, j : j + 1], u[..., rows, cols], out=r[..., rows, cols])
+                xp.multiply(diag[:, i : i + 1, j : j + 1], u[:, rows, cols], out=r[:, rows, cols])
     r += off
     r -= rhs
     r *= r
     num = _sum2(r) ** 0.5
     xp.multiply(rhs, rhs, out=off)
-    den = _sum2(off) ** 0.5
-    return num / (den + (den == 0))
+    return num, _sum2(off) ** 0.5
 
 
 def scaled_relative_residual(stencil: Stencil, u: Array, source: Array) -> Array:

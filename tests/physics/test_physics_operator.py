@@ -61,9 +61,15 @@ def test_stencil_batch_and_scalar_coefficients(boundary):
 
 @pytest.mark.parametrize("boundary", BOUNDARIES, ids=IDS)
 @pytest.mark.parametrize("n", [8, 13, 24])
-def test_uniform_residual_is_the_assembled_stencils_to_the_bit(boundary, n):
+@pytest.mark.parametrize("block", [None, 2], ids=["one-block", "blocks-of-2"])
+def test_uniform_residual_is_the_assembled_stencils_to_the_bit(boundary, n, block, monkeypatch):
     """The certificate of transform solves: per-sample constant D and decay, no full stencil,
-    and the same bits as ``relative_residual(build_stencil(...))`` on the expanded arrays."""
+    and the same bits as ``relative_residual(build_stencil(...))`` on the expanded arrays,
+    whether the batch is worked through in one block or several."""
+    from diffbench.physics import operator
+
+    if block:
+        monkeypatch.setattr(operator, "BLOCK_BYTES", block * n * n * 8)
     rng = np.random.default_rng(30 + n)
     B = 5
     d = np.exp(1.5 * rng.normal(size=(B, 1, 1)))  # fl(2 d d / (d + d)) is not always d
