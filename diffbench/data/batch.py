@@ -47,7 +47,7 @@ def to_batch(raw: dict[str, Any], task: TaskSpec) -> dict[str, torch.Tensor]:
     fixed = src > 0 if clamped else torch.zeros_like(src, dtype=torch.bool)
     boundary = _tensor(raw["boundary"]).long()
     decay = _tensor(raw["decay"]).float()
-    channels = [src / in_div]
+    channels = [src / in_div]  # (B, N, N) each; stacked into (B, C, N, N) below
     for name in task.input_channels[1:]:
         if name == "log_diffusivity":
             channels.append(torch.log(D))
@@ -63,14 +63,16 @@ def to_batch(raw: dict[str, Any], task: TaskSpec) -> dict[str, torch.Tensor]:
             channels.append(fixed.float())
         else:  # pragma: no cover - input_channels and this list are kept in step
             raise DiffbenchError(f"unknown input channel {name!r}")
+    # Fresh (B, N, N) arrays cost page faults on every streamed batch, so none is made twice:
+    # one channel needs no stack, and flux tasks have no fixed values (all zero).
     return {
-        "input": torch.stack(channels, dim=1).contiguous(),
+        "input": (channels[0][:, None] if len(channels) == 1 else torch.stack(channels, dim=1)).contiguous(),
         "target": (fld / tg_div)[:, None].contiguous(),
         "input_scale": in_scale,
         "target_scale": tg_scale,
         "rhs": torch.zeros_like(src) if clamped else src / tg_div,
         "fixed": fixed,
-        "fixed_values": torch.where(fixed, src / tg_div, torch.zeros_like(src)),
+        "fixed_values": torch.where(fixed, src / tg_div, torch.zeros_like(src)) if clamped else torch.zeros_like(src),
         "diffusivity": D,
         "decay": decay,
         "boundary": boundary,

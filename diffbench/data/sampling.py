@@ -60,40 +60,56 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
         counts.append(count)
     source = rasterise(geoms, n, xp)
     B = len(indices)
-    D_all = xp.empty((B, n, n), dtype=xp.float64)
-    for k, D in enumerate(Ds):
-        D_all[k] = xp.asarray(D, dtype=xp.float64)
-    g_all = xp.asarray(np.asarray(gammas, dtype=np.float64))[:, None, None] * xp.ones((1, n, n))
-    field = xp.empty_like(source)
+    # D and decay constant over a sample stay one number per sample (the solver takes (B,)
+    # arrays): no (B, N, N) float64 copies of them.
+    uniform_d = all(np.ndim(D) == 0 for D in Ds)
+    if uniform_d:
+        D_all = xp.asarray(np.asarray(Ds, dtype=np.float64))
+    else:
+        D_all = xp.empty((B, n, n), dtype=xp.float64)
+        for k, D in enumerate(Ds):
+            D_all[k] = xp.asarray(D, dtype=xp.float64)
+    g_all = xp.asarray(np.asarray(gammas, dtype=np.float64))
     residual = np.empty(B)
     iterations = np.empty(B, dtype=np.int64)
     methods = [""] * B
     groups: dict[str, list[int]] = {}
     for k, b in enumerate(bnds):
         groups.setdefault(boundary_key(b), []).append(k)
+    field = None if len(groups) == 1 else xp.empty_like(source)
     for members in groups.values():
-        sel = xp.asarray(np.asarray(members))
+        # One group (one boundary for the whole batch): the arrays themselves, not copies.
+        sel = slice(None) if field is None else xp.asarray(np.asarray(members))
         s = source[sel]
         kwargs = dict(diffusivity=D_all[sel], decay=g_all[sel], boundary=bnds[members[0]], tol=SOLVER_TOL)
         if task.source_mode == "clamped":
             res = solve(xp.zeros_like(s), fixed=(s > 0, s), **kwargs)
         else:
             res = solve(s, **kwargs)
-        field[sel] = res.field
+        if field is None:
+            field = res.field
+        else:
+            field[sel] = res.field
         residual[members] = to_numpy(res.residual)
         iterations[members] = to_numpy(res.iterations)
         for k in members:
             methods[k] = res.method
+        del res, s
     worst = int(np.argmax(residual))
     if not np.all(residual <= SOLVER_TOL):
         raise DiffbenchError(
             f"solver missed the residual certificate for sample {indices[worst]} of split {split!r} "
             f"(residual {residual[worst]:.2e} > {SOLVER_TOL:.0e}); nothing was written"
         )
+    # Each float64 array goes as soon as its float32 copy exists (the peak is the solve's).
+    source32 = source.astype(xp.float32)
+    del source
+    field32 = field.astype(xp.float32)
+    del field
     return {
-        "source": source.astype(xp.float32),
-        "field": field.astype(xp.float32),
-        "diffusivity": D_all.astype(xp.float32),
+        "source": source32,
+        "field": field32,
+        "diffusivity": _float32_field(D_all, n, xp),
         "decay": xp.asarray(np.asarray(gammas, dtype=np.float32)),
         "boundary": xp.asarray(np.asarray([boundary_codes(b) for b in bnds], dtype=np.int64).reshape(B, 4)),
         "count": xp.asarray(np.asarray(counts, dtype=np.int64)),
@@ -102,3 +118,12 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
         "iterations": iterations,
         "method": methods,
     }
+
+
+def _float32_field(D: Any, n: int, xp: Any) -> Any:
+    """D as a (B, N, N) float32 array, from (B, N, N) or one value per sample (B,)."""
+    if D.ndim == 3:
+        return D.astype(xp.float32)
+    out = xp.empty((D.shape[0], n, n), dtype=xp.float32)
+    out[...] = D.astype(xp.float32)[:, None, None]
+    return out
