@@ -20,6 +20,7 @@ Each source carries a random strength uniform in ``(low, high]``; overlapping so
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,6 +186,15 @@ def _rasterise_stamps(geometries: list[SourceGeometry], lattice: int, xp: Any, d
     return out
 
 
+#: Shapes whose stamp depends on the radius alone (no per-source parameters).
+_FIXED_STAMPS = ("disk", "point", "square")
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_offsets(shape: str, radius: int, lattice: int) -> np.ndarray:
+    return _stamp_offsets(shape, radius, np.zeros(2 + 2 * _BLOB_HARMONICS), lattice)
+
+
 def _stamp_offsets(shape: str, radius: int, params: np.ndarray, lattice: int) -> np.ndarray:
     """Flat offsets (row * N + column) from a source's centre of the cells its stamp covers."""
     off = np.arange(-radius, radius + 1, dtype=np.float64)
@@ -201,34 +211,33 @@ def _rasterise_numpy(geometries: list[SourceGeometry], lattice: int) -> np.ndarr
     order, so listing every covered cell of every source, sample by sample and source by
     source, repeats those additions exactly (no Python loop over stamps on the N x N grid).
     """
-    n2 = lattice * lattice
-    fixed: dict[tuple[str, int], np.ndarray] = {}
-    bases, strengths, offsets = [], [], []
-    for b, g in enumerate(geometries):
-        if g.count == 0:
-            continue
-        r = g.radius
-        if g.centres.min() < r or g.centres.max() >= lattice - r:
-            raise DiffbenchError(f"a source of radius {r} centred at {g.centres.tolist()} leaves the {lattice}x{lattice} lattice")
-        bases.append(b * n2 + g.centres[:, 0].astype(np.int64) * lattice + g.centres[:, 1])
-        strengths.append(np.asarray(g.strengths, dtype=np.float64))
-        for j, shape in enumerate(g.shapes):
-            if shape in ("disk", "point", "square"):
-                key = (shape, g.radius)
-                if key not in fixed:
-                    fixed[key] = _stamp_offsets(shape, g.radius, g.params[j], lattice)
-                offsets.append(fixed[key])
-            else:
-                offsets.append(_stamp_offsets(shape, g.radius, g.params[j], lattice))
-    total = len(geometries) * n2
-    if not offsets:
-        return np.zeros((len(geometries), lattice, lattice))
-    base, weight = np.concatenate(bases), np.concatenate(strengths)
-    if all(o is offsets[0] for o in offsets):  # one stamp for every source (one shape)
-        index = (base[:, None] + offsets[0][None, :]).ravel()
-        weight = np.repeat(weight, len(offsets[0]))
+    B, n2 = len(geometries), lattice * lattice
+    counts = [g.count for g in geometries]
+    if not sum(counts):
+        return np.zeros((B, lattice, lattice))
+    centres = np.concatenate([g.centres for g in geometries]).astype(np.int64, copy=False)
+    radius = np.repeat([g.radius for g in geometries], counts)[:, None]
+    outside = (centres < radius) | (centres >= lattice - radius)
+    if outside.any():
+        k = int(np.flatnonzero(outside.any(axis=1))[0])
+        raise DiffbenchError(f"a source of radius {int(radius[k, 0])} centred at {centres[k].tolist()} leaves the {lattice}x{lattice} lattice")
+    base = np.repeat(np.arange(B, dtype=np.int64) * n2, counts) + centres[:, 0] * lattice + centres[:, 1]
+    weight = np.concatenate([g.strengths for g in geometries]).astype(np.float64, copy=False)
+    shapes: set[str] = set()
+    for g in geometries:
+        shapes.update(g.shapes)
+    radii = {g.radius for g in geometries if g.count}
+    if len(shapes) == 1 and len(radii) == 1 and next(iter(shapes)) in _FIXED_STAMPS:  # one stamp for all
+        offsets = _fixed_offsets(next(iter(shapes)), radii.pop(), lattice)
+        index = (base[:, None] + offsets[None, :]).ravel()
+        weight = np.repeat(weight, len(offsets))
     else:
-        sizes = np.asarray([len(o) for o in offsets])
-        index = np.repeat(base, sizes) + np.concatenate(offsets)
+        parts = [
+            _fixed_offsets(shape, g.radius, lattice) if shape in _FIXED_STAMPS else _stamp_offsets(shape, g.radius, g.params[j], lattice)
+            for g in geometries
+            for j, shape in enumerate(g.shapes)
+        ]
+        sizes = np.asarray([len(o) for o in parts])
+        index = np.repeat(base, sizes) + np.concatenate(parts)
         weight = np.repeat(weight, sizes)
-    return np.bincount(index, weights=weight, minlength=total).reshape(len(geometries), lattice, lattice)
+    return np.bincount(index, weights=weight, minlength=B * n2).reshape(B, lattice, lattice)
