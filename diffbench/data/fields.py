@@ -17,7 +17,6 @@ between samples, and ``absorbing`` / ``periodic`` border maps when the boundary 
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from dataclasses import dataclass
@@ -211,6 +210,3 @@ def boundary_maps(b: Boundary, n: int) -> tuple[np.ndarray, np.ndarray]:
             periodic[sl[side]] = 1.0
     return absorbing, periodic
 
-
-def boundary_key(b: Boundary) -> str:
-    return json.dumps(b.sides, sort_keys=True)

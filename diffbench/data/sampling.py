@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffbenchError
+from ..physics.boundary import Boundary
 from ..physics.sources import rasterise, sample_geometry
 from ..solver import solve
 from ..solver.backend import to_numpy
-from .fields import boundary_codes, boundary_key
+from .fields import boundary_codes
 from .tasks import SPLIT_CODES, TaskSpec
 
 #: Residual certificate every stored sample must meet.
@@ -62,7 +63,7 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
     B = len(indices)
     # D and decay constant over a sample stay one number per sample (the solver takes (B,)
     # arrays): no (B, N, N) float64 copies of them.
-    uniform_d = all(np.ndim(D) == 0 for D in Ds)
+    uniform_d = not any(isinstance(D, np.ndarray) for D in Ds)
     if uniform_d:
         D_all = xp.asarray(np.asarray(Ds, dtype=np.float64))
     else:
@@ -73,9 +74,9 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
     residual = np.empty(B)
     iterations = np.empty(B, dtype=np.int64)
     methods = [""] * B
-    groups: dict[str, list[int]] = {}
+    groups: dict[Boundary, list[int]] = {}  # a frozen dataclass: equal sides, one group
     for k, b in enumerate(bnds):
-        groups.setdefault(boundary_key(b), []).append(k)
+        groups.setdefault(b, []).append(k)
     field = None if len(groups) == 1 else xp.empty_like(source)
     for members in groups.values():
         # One group (one boundary for the whole batch): the arrays themselves, not copies.
@@ -101,6 +102,7 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
             f"solver missed the residual certificate for sample {indices[worst]} of split {split!r} "
             f"(residual {residual[worst]:.2e} > {SOLVER_TOL:.0e}); nothing was written"
         )
+    codes = {b: boundary_codes(b) for b in groups}
     # Each float64 array goes as soon as its float32 copy exists (the peak is the solve's).
     source32 = source.astype(xp.float32)
     del source
@@ -111,7 +113,7 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
         "field": field32,
         "diffusivity": _float32_field(D_all, n, xp),
         "decay": xp.asarray(np.asarray(gammas, dtype=np.float32)),
-        "boundary": xp.asarray(np.asarray([boundary_codes(b) for b in bnds], dtype=np.int64).reshape(B, 4)),
+        "boundary": xp.asarray(np.asarray([codes[b] for b in bnds], dtype=np.int64).reshape(B, 4)),
         "count": xp.asarray(np.asarray(counts, dtype=np.int64)),
         "index": xp.asarray(np.asarray(indices, dtype=np.int64)),
         "residual": residual,
