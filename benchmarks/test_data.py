@@ -3,8 +3,7 @@ generation must scale linearly with the number of samples.
 
 - cached and streamed batches of ``standard-64`` (``smoke`` in the correctness run) against a
   training step of the cheapest ``-small`` preset (bare PyTorch: forward, MAE, backward, AdamW
-  step) at the same batch size: at least 10x faster (streaming on CPU misses this and is
-  reported as an expected failure with its figures; see the test);
+  step) at the same batch size: at least 10x faster;
 - ``generate_raw`` over 64, 256 and 1024 samples at N = 64, in the generator's chunks:
   exponent of time vs samples in [0.8, 1.2].
 """
@@ -94,13 +93,6 @@ def test_datamodule_outpaces_training(benchmark, mode, serve, cached_task, cheap
     if mode.check:
         return
     message = f"{serve}: a batch takes {t_batch * 1e3:.1f} ms, the cheapest step {cheapest_step['step_s'] * 1e3:.1f} ms ({ratio:.1f}x)"
-    if serve == "stream" and ratio < 10:
-        # Known shortfall, kept visible (figures recorded, reported as XFAIL): on CPU, streaming
-        # regenerates each sample (seeded RNG, geometry and rasterising in Python per sample, the
-        # solve and its residual certificate) at ~0.6-1 ms per 64x64 sample, while cnn-small trains
-        # on 25 samples in ~0.1 s with the malloc settings `diffbench bench` uses. Streaming is
-        # meant for paper-512 on GPUs (see test_gpu.py); on CPUs, serve from the cache.
-        pytest.xfail(message + " < 10x")
     assert ratio >= 10, message
 
 
