@@ -5,7 +5,9 @@ generation must scale linearly with the number of samples.
   training step of the cheapest ``-small`` preset (bare PyTorch: forward, MAE, backward, AdamW
   step) at the same batch size: at least 10x faster;
 - ``generate_raw`` over 64, 256 and 1024 samples at N = 64, in the generator's chunks:
-  exponent of time vs samples in [0.8, 1.2].
+  exponent of time vs samples in [0.8, 1.2];
+- the cached loader with 0, 1 and 2 (persistent) worker processes: time per batch and the
+  first batch's start-up, recorded, not asserted (asserted: the same batches).
 """
 
 from __future__ import annotations
@@ -122,3 +124,40 @@ def test_generation_scales_linearly(benchmark, mode):
            samples_per_s={str(k): k / v for k, v in times.items()}, exponent_vs_samples=p)
     if not mode.check:
         assert 0.8 <= p <= 1.2, f"generation time grows like samples^{p:.2f}"
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_cached_loader_workers(benchmark, mode, workers, cached_task, data_root, torch_threads):
+    """Cached training batches with ``num_workers`` worker processes (persistent, as the
+    DataModule makes them): the first batch of the first epoch (start-up) and then the time per
+    batch, taken back to back. Recorded, not asserted; asserted: the batches are those of the
+    main process (same sampler seed)."""
+    import torch
+
+    from diffbench.data.datamodule import DiffusionDataModule
+
+    def loader_for(n: int):
+        dm = DiffusionDataModule(cached_task["name"], data_dir=data_root, num_workers=n, progress=False)
+        dm.setup("fit")
+        return dm.train_dataloader()
+
+    loader = loader_for(workers)
+    assert loader.persistent_workers == (workers > 0)
+    torch.manual_seed(0)
+    t = time.perf_counter()
+    it = iter(loader)
+    first = next(it)
+    startup = time.perf_counter() - t
+    torch.manual_seed(0)
+    reference = next(iter(loader_for(0)))
+    assert all(torch.equal(first[k], reference[k]) for k in reference)
+
+    def batches_forever():
+        yield from it
+        while True:
+            yield from loader  # persistent workers: later epochs reuse the processes
+
+    stream = batches_forever()
+    _, t_batch = run_benchmark(benchmark, lambda: next(stream), rounds=mode.pick(3, 30, 60), warmup=2)
+    record(benchmark, task=cached_task["name"], workers=workers, batch_size=loader.batch_size, batch_s=t_batch,
+           first_batch_s=startup, batches_per_epoch=len(loader))

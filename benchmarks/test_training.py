@@ -7,6 +7,9 @@ threads. The two alternate step by step (a bare step runs inside Lightning's
 consecutive ``on_train_batch_start`` calls minus the bare step inside it (so it includes
 fetching the batch, forward, backward, the optimiser, logging and every hook); Lightning's
 start-up (Trainer, fit-loop set-up) and the warm-up steps are excluded.
+
+Also recorded (not asserted): a bare ``cnn-small`` / ``unet-small`` step in channels-last memory
+format against the default contiguous NCHW, alternating step by step.
 """
 
 from __future__ import annotations
@@ -136,3 +139,52 @@ def test_lightning_step_overhead(benchmark, mode, name, datamodule):
     # of the two medians is recorded too).
     if not mode.check:
         assert pair <= 1.10, f"{name}: Lightning step {pair:.2f}x the bare step ({t_light * 1e3:.1f} vs {t_bare * 1e3:.1f} ms medians)"
+
+
+@pytest.mark.parametrize("name", ("cnn-small", "unet-small"))
+def test_channels_last_step(benchmark, mode, name, datamodule):
+    """A bare training step in channels-last memory format vs the default (contiguous NCHW),
+    same model weights, batch, optimiser and threads, alternating step by step. Recorded, not
+    asserted (a figure for choosing the format); asserted: both formats compute the same loss."""
+    import torch
+
+    from diffbench.models import create
+
+    batch = next(iter(datamodule.train_dataloader()))
+    x, y = batch["input"], batch["target"]
+    warmup, steps = mode.pick((1, 1), (2, 8), (2, 12))
+    runs = {}
+    for fmt in ("contiguous", "channels_last"):
+        torch.manual_seed(0)
+        net = create(name, in_channels=datamodule.task.in_channels, lattice=datamodule.task.lattice)
+        xf, yf = x, y
+        if fmt == "channels_last":
+            net = net.to(memory_format=torch.channels_last)
+            xf, yf = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+
+        def step(net=net, opt=opt, xf=xf, yf=yf) -> float:
+            opt.zero_grad(set_to_none=True)
+            loss = (net(xf) - yf).abs().mean()
+            loss.backward()
+            opt.step()
+            return float(loss.detach())
+
+        runs[fmt] = step
+    first = {fmt: step() for fmt, step in runs.items()}  # the same weights: the same loss
+    assert first["channels_last"] == pytest.approx(first["contiguous"], rel=1e-5)
+    for _ in range(warmup):
+        for step in runs.values():
+            step()
+    times: dict[str, list[float]] = {fmt: [] for fmt in runs}
+    for _ in range(steps):
+        for fmt, step in runs.items():
+            t = time.perf_counter()
+            step()
+            times[fmt].append(time.perf_counter() - t)
+    _, t_cl = run_benchmark(benchmark, runs["channels_last"], rounds=max(1, steps // 2), warmup=0)
+    pair = median([a / b for a, b in zip(times["channels_last"], times["contiguous"])])
+    record(benchmark, model=name, task=datamodule.task.name, batch_size=int(x.shape[0]), steps=steps,
+           contiguous_step_s=median(times["contiguous"]), channels_last_step_s=median(times["channels_last"]),
+           channels_last_step_s_alone=t_cl, median_pairwise_ratio_channels_last_over_contiguous=pair,
+           first_loss=first, contiguous_steps_s=times["contiguous"], channels_last_steps_s=times["channels_last"])
