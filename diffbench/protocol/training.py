@@ -52,6 +52,7 @@ class RunConfig:
     max_steps: int | None = None
     check_val_every_n_epoch: int = 1
     uq: list[str] = field(default_factory=list)  # error indicators (diffbench.protocol.uq)
+    channels_last: bool = False  # memory format of the network and its inputs
     # bookkeeping (not hashed)
     out: str = "runs"
     data_dir: str | None = None
@@ -65,7 +66,7 @@ class RunConfig:
 
     BOOKKEEPING = ("out", "data_dir", "wandb_mode", "wandb_project", "num_workers", "resume", "progress", "images", "wandb_group")
     #: Fields left out of the run id while they hold their default, so older run ids stay valid.
-    OPTIONAL = {"max_steps": None, "check_val_every_n_epoch": 1, "uq": []}
+    OPTIONAL = {"max_steps": None, "check_val_every_n_epoch": 1, "uq": [], "channels_last": False}
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items()
@@ -99,6 +100,8 @@ class RunConfig:
             parts += ["--val-every", str(self.check_val_every_n_epoch)]
         if self.uq:
             parts += ["--uq", ",".join(self.uq)]
+        if self.channels_last:
+            parts.append("--channels-last")
         return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -298,10 +301,16 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
         if wb is not None:
             loggers.append(wb)
     timer = _train_timer()
+    callbacks = [ckpt, timer]
+    if cfg.channels_last:
+        import torch
+
+        module.model.to(memory_format=torch.channels_last)
+        callbacks.append(_channels_last_inputs())
     strategy = "ddp" if cfg.devices * cfg.num_nodes > 1 else "auto"
     trainer = L.Trainer(accelerator=accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=strategy,
                         precision=cfg.precision, max_epochs=max_epochs, max_steps=cfg.max_steps or -1,
-                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=[ckpt, timer], logger=loggers,
+                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=callbacks, logger=loggers,
                         deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
                         log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
     last = seed_dir / "last.ckpt"
@@ -384,6 +393,29 @@ def _train_timer() -> Any:
             self.before = float(state.get("elapsed", 0.0))
 
     return TrainTimer()
+
+
+def _channels_last_inputs() -> Any:
+    """A callback that hands every training, validation and test batch's input to the network in
+    the channels-last memory format (``--channels-last``; the network's weights are converted too)."""
+    import torch
+    from lightning.pytorch.callbacks import Callback
+
+    def convert(batch: Any) -> None:
+        if isinstance(batch, dict) and torch.is_tensor(batch.get("input")) and batch["input"].ndim == 4:
+            batch["input"] = batch["input"].contiguous(memory_format=torch.channels_last)
+
+    class ChannelsLastInputs(Callback):
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            convert(batch)
+
+        def on_validation_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+            convert(batch)
+
+        def on_test_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+            convert(batch)
+
+    return ChannelsLastInputs()
 
 
 def _best_epoch(ckpt: Any) -> int | None:

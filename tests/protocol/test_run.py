@@ -208,3 +208,31 @@ def test_resume_refuses_a_checkpoint_from_another_task(tmp_path, capsys, smoke_d
         ckpt["hyper_parameters"]["protocol_version"] = 99
         torch.save(ckpt, tmp_path / "old.ckpt")
         SurrogateModule.load(str(tmp_path / "old.ckpt"))
+
+
+def test_channels_last_run_is_recorded_and_reproduced(tmp_path, capsys, smoke_data_dir):
+    """--channels-last: the network trains in that memory format (its saved conv weights keep the
+    strides), the reproduce command carries the flag, and a plain evaluation of the checkpoint
+    gives the same test metrics."""
+    import torch
+
+    out = tmp_path / "runs"
+    code, _, err = _run(["run", "--model", "cnn-small", "--task", "smoke", "--max-steps", "3", "--channels-last", "--out", str(out),
+                         "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"], capsys)
+    assert code == 0, err
+    (path,) = out.glob("*/result.json")
+    r = json.loads(path.read_text())
+    assert r["command"].endswith("--channels-last")
+    ckpt = path.parent / r["per_seed"][0]["best_checkpoint"]
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    convs = [w for k, w in state.items() if w.ndim == 4 and w.shape[1] > 1 and w.shape[-1] > 1]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs)
+    code, _, err = _run(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "metrics-smoke-test.json").read_text())["metrics"]
+    for key in ("mae", "nmae", "max_abs_error"):
+        assert m[key] == pytest.approx(r["per_seed"][0]["test"][key], rel=1e-5)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("channels_last: maybe\n")
+    code, _, err = _run(["run", "--config", str(bad), "--task", "smoke", "--out", str(tmp_path / "x"), "--no-progress"], capsys)
+    assert code == 2 and "channels_last must be true or false" in err and not (tmp_path / "x").exists()
