@@ -14,7 +14,11 @@ A study is a YAML in ``diffbench/protocol/studies/`` (or a path)::
 
 Every run goes through ``diffbench run`` (same protocol, same result.json) into
 ``<out>/<name>/runs/``; the study resumes after an interruption (finished runs are kept,
-unfinished ones continue from their last checkpoint). It writes ``table.csv``, ``table.md``,
+unfinished ones continue from their last checkpoint). Several ``diffbench study`` processes may
+share one study (one per core, GPU or machine on a shared filesystem): each run is claimed with
+a lock file in ``<out>/<name>/locks/`` (``O_EXCL``; a lock whose process died on this host is
+taken over), a process skips runs another one holds and comes back to them when it has nothing
+else to do (single-device studies; under ``--devices N`` the ranks replay one order, unlocked). It writes ``table.csv``, ``table.md``,
 ``summary.json`` and plots into ``<out>/<name>/`` and groups its W&B runs as ``study/<name>``.
 """
 
@@ -24,6 +28,9 @@ import csv
 import io
 import json
 import math
+import os
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,18 +108,30 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
     """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
     from ..data import load_task
     from .evaluation import evaluate_checkpoint
-    from .training import RunConfig, run
+    from .training import RunConfig, _is_ddp_child, run
 
     spec = load_study(name)
+    # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
+    locking = devices == 1 and not _is_ddp_child()
     root = Path(out) / spec.name
-    rows: list[dict[str, Any]] = []
-    total = len(spec.models) * len(spec.tasks) * len(spec.train_fractions)
-    k = 0
-    for task_name in spec.tasks:
-        task = load_task(task_name)
-        for model in spec.models:
-            for fraction in spec.train_fractions:
-                k += 1
+    plan = [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
+    total = len(plan)
+    rows: dict[int, dict[str, Any]] = {}
+    pending = list(range(total))
+    waiting_said: set[int] = set()
+    while pending:
+        progressed = False
+        for i in list(pending):
+            task_name, model, fraction = plan[i]
+            lock = root / "locks" / f"{_slug(task_name)}--{_slug(model)}--{fraction:g}.lock"
+            if locking and not claim(lock):
+                if i not in waiting_said:
+                    log(f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later")
+                    waiting_said.add(i)
+                continue
+            try:
+                task = load_task(task_name)
+                k = i + 1
                 cfg = RunConfig(model=model, task=task_name, seeds=list(spec.seeds), devices=devices, accelerator=accelerator,
                                 train_fraction=fraction, max_epochs=spec.max_epochs, out=str(root / "runs"), data_dir=data_dir,
                                 wandb_mode=wandb_mode, progress=progress, resume=True, wandb_group=f"study/{spec.name}")
@@ -124,18 +143,80 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
                     cfg.check_val_every_n_epoch = max(1, round(cfg.max_steps / steps_per_epoch / 10))
                 log(f"[{k}/{total}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}")
                 result = run(cfg, argv=None)
-                if result is None:  # a DDP worker rank
-                    continue
-                run_dir = root / "runs" / result["run_id"]
-                row = _row(spec, result, fraction)
-                for target in spec.evaluate_on.get(task_name, []):
-                    row["transfer"][load_task(target).name] = _transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
-                rows.append(row)
-    summary = {"study": spec.__dict__, "rows": rows}
+                if result is not None:  # None: a DDP worker rank
+                    run_dir = root / "runs" / result["run_id"]
+                    row = _row(spec, result, fraction)
+                    for target in spec.evaluate_on.get(task_name, []):
+                        row["transfer"][load_task(target).name] = _transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
+                    rows[i] = row
+            finally:
+                if locking:
+                    release(lock)
+            pending.remove(i)
+            progressed = True
+        if pending and not progressed:
+            time.sleep(LOCK_POLL_S)
+    ordered = [rows[i] for i in sorted(rows)]
+    summary = {"study": spec.__dict__, "rows": ordered}
     if "scaling-law" in spec.analysis:
-        summary["scaling_law"] = {m: fit_log_law([r for r in rows if r["model"] == m]) for m in spec.models}
+        summary["scaling_law"] = {m: fit_log_law([r for r in ordered if r["model"] == m]) for m in spec.models}
     _write_outputs(root, spec, summary)
     return summary
+
+
+#: Seconds between looks at runs another process holds.
+LOCK_POLL_S = 10.0
+
+
+def _slug(text: Any) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))[:60]
+
+
+def claim(lock: Path) -> bool:
+    """Take the run's lock file (atomic ``O_EXCL`` create holding ``host pid``); False while another
+    live process holds it. A lock left by a dead process on this host is taken over."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().split()
+            except (OSError, ValueError):
+                return False  # being written right now, or unreadable: leave it to its owner
+            if f"{host} {pid}" == me:
+                return True
+            if host != socket.gethostname() or _alive(int(pid)):
+                return False
+            try:
+                lock.unlink()  # its process died: take the run over (it resumes from its checkpoint)
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        return True
+    return False
+
+
+def release(lock: Path) -> None:
+    """Drop the lock if this process holds it."""
+    try:
+        if lock.read_text().split() == [socket.gethostname(), str(os.getpid())]:
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[str, Any]:

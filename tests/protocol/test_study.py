@@ -78,3 +78,64 @@ def test_bad_study_files(tmp_path, capsys, text, needle):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
     assert main(["study", "no-such-study"]) == 2
+
+
+def test_run_locks(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    from diffbench.protocol.study import claim, release
+
+    lock = tmp_path / "locks" / "a.lock"
+    assert claim(lock) and claim(lock)  # ours, and again ours
+    release(lock)
+    assert not lock.exists()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        lock.write_text(f"{socket.gethostname()} {sleeper.pid}")
+        assert not claim(lock)  # a live process holds it
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert claim(lock) and lock.read_text() == f"{socket.gethostname()} {os.getpid()}"  # its holder died: taken over
+    release(lock)
+    lock.write_text("another-host 1")
+    assert not claim(lock)  # cannot tell whether a process on another machine lives: leave it
+    release(lock)
+    assert lock.exists()  # not ours to drop
+
+
+def test_two_processes_share_a_study(tmp_path, smoke_data_dir, monkeypatch):
+    """A run another live process holds is skipped, the rest is done, and the held run is taken
+    up when its holder goes away; the table keeps the study's order and no lock is left."""
+    import socket
+    import subprocess
+
+    from diffbench.protocol import study as study_mod
+
+    study = tmp_path / "pair.yaml"
+    study.write_text("name: pair\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [0.25, 1.0]\nsteps: 3\n")
+    held = tmp_path / "out" / "pair" / "locks" / "smoke--cnn-small--0.25.lock"
+    held.parent.mkdir(parents=True)
+    holder = subprocess.Popen(["sleep", "30"])
+    held.write_text(f"{socket.gethostname()} {holder.pid}")
+    monkeypatch.setattr(study_mod, "LOCK_POLL_S", 0.05)
+    logs = []
+
+    def log(message):
+        logs.append(message)
+        if "another process holds it" in message:
+            return
+        if message.startswith("[2/2]"):  # the free run started: let the holder go
+            holder.kill()
+            holder.wait()
+
+    try:
+        summary = study_mod.run_study(str(study), out=str(tmp_path / "out"), data_dir=str(smoke_data_dir), progress=False,
+                                      wandb_mode="disabled", log=log)
+    finally:
+        holder.kill()
+    assert [m[:5] for m in logs] == ["[1/2]", "[2/2]", "[1/2]"] and "another process holds it" in logs[0]
+    assert [r["train_fraction"] for r in summary["rows"]] == [0.25, 1.0]
+    assert not list(held.parent.iterdir())
