@@ -48,7 +48,7 @@ stage() {  # stage NAME SECONDS pytest-args...
 }
 
 stage solve 60 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::test_gpu_solve_and_generate_vs_bandwidth
-stage cupy 70 tests/solver/test_cupy.py
+stage cupy 100 tests/solver/test_cupy.py tests/data/test_data_cupy.py tests/trust/test_polish.py
 stage infer 90 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step
 stage train 50 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
 
