@@ -24,13 +24,15 @@ def _finite(x):
 def test_run_ids_without_uq_are_unchanged():
     cfg = RunConfig(model="unet-small", task="smoke", seeds=[0, 1])
     legacy = {k: v for k, v in asdict(cfg).items()
-              if k not in cfg.BOOKKEEPING and k not in ("uq", "max_steps", "check_val_every_n_epoch")}
+              if k not in cfg.BOOKKEEPING and k not in ("uq", "max_steps", "check_val_every_n_epoch", "channels_last")}
     digest = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()[:10]
     assert cfg.run_id("unet-small", "smoke") == f"smoke--unet-small--{digest}"
     assert "--uq" not in cfg.command()
     with_uq = RunConfig(model="unet-small", task="smoke", seeds=[0, 1], uq=["residual"])
     assert with_uq.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke")
     assert with_uq.command().endswith("--uq residual")
+    cl = RunConfig(model="unet-small", task="smoke", seeds=[0, 1], channels_last=True)
+    assert cl.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke") and cl.command().endswith("--channels-last")
 
 
 def test_bad_uq_is_one_line(tmp_path, smoke_data_dir, capsys):
