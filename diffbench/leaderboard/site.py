@@ -351,6 +351,22 @@ def _short(text: str, n: int = 36) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def sortable_head(cols: Sequence[tuple[str, str, str, str]], first: dict[str, str], sorted_key: str | None = None) -> str:
+    """The header cells of a sortable board (``board.js`` sorts on ``data-key``): ``cols`` are
+    (key, label, kind, tooltip) with kind ``num``, ``str`` or ``none`` (not sortable); ``first``
+    maps keys whose first click sorts descending; ``sorted_key`` is the board's initial order."""
+    head = []
+    for key, label, kind, tip in cols:
+        cls = ' class="num"' if kind == "num" else ""
+        if kind == "none":
+            head.append(f'<th scope="col" title="{esc(tip)}">{esc(label)}</th>')
+            continue
+        sort = ' aria-sort="ascending"' if key == sorted_key else ""
+        head.append(f'<th scope="col"{cls} data-key="{esc(key)}" data-first="{first.get(key, "ascending")}"{sort} title="{esc(tip)}">'
+                    f'<button type="button">{esc(label)}</button></th>')
+    return "".join(head)
+
+
 def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = ()) -> str:
     from .studies import study_blurb
     from .trust_pages import has_consistency, has_uq
@@ -386,22 +402,13 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
             parts.append('<p class="empty">No submissions yet. Run <code>diffbench run --task '
                          f'{esc(task)} --seeds 0-9</code> and submit the result with <code>diffbench submit</code>.</p>\n</section>\n')
             continue
-        head = []
-        for key, label, kind, tip in COLUMNS:
-            cls = ' class="num"' if kind == "num" else ""
-            if kind == "none":
-                head.append(f'<th scope="col" title="{esc(tip)}">{esc(label)}</th>')
-                continue
-            first = "descending" if key in _DESCENDING_FIRST else "ascending"
-            sort = ' aria-sort="ascending"' if key == "test_nmae" else ""
-            head.append(f'<th scope="col"{cls} data-key="{key}" data-first="{first}"{sort} title="{esc(tip)}">'
-                        f'<button type="button">{esc(label)}</button></th>')
+        head = sortable_head(COLUMNS, dict.fromkeys(_DESCENDING_FIRST, "descending"), sorted_key="test_nmae")
         body = []
         for row in rows:
             cls = " ".join(c for c in ("official" if row.meta["official"] else "", "" if row.sub.ranked else "unranked") if c)
             body.append(f'<tr data-id="{esc(row.id)}"' + (f' class="{cls}"' if cls else "") + ">"
                         + "".join(_cell(row, key) for key, *_ in COLUMNS) + "</tr>")
-        parts.append(f'<div class="table-wrap"><table class="board" data-task="{esc(task)}">\n<thead><tr>{"".join(head)}</tr></thead>\n'
+        parts.append(f'<div class="table-wrap"><table class="board" data-task="{esc(task)}">\n<thead><tr>{head}</tr></thead>\n'
                      f'<tbody>\n{chr(10).join(body)}\n</tbody>\n</table></div>\n')
         parts.append(task_charts(task, rows))
         parts.append(_legend(rows))

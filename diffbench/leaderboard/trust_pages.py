@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .charts import fmt_number
-from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm
+from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head
 
 NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
@@ -129,15 +129,7 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
 
 
 def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[str], first: dict[str, str]) -> str:
-    head = []
-    for key, label, kind, tip in cols:
-        cls = ' class="num"' if kind == "num" else ""
-        if kind == "none":
-            head.append(f'<th scope="col" title="{esc(tip)}">{esc(label)}</th>')
-            continue
-        head.append(f'<th scope="col"{cls} data-key="{esc(key)}" data-first="{first.get(key, "ascending")}" title="{esc(tip)}">'
-                    f'<button type="button">{esc(label)}</button></th>')
-    return (f'<div class="table-wrap"><table class="board" data-board="{esc(board)}">\n<thead><tr>{"".join(head)}</tr></thead>\n'
+    return (f'<div class="table-wrap"><table class="board" data-board="{esc(board)}">\n<thead><tr>{sortable_head(cols, first)}</tr></thead>\n'
             f'<tbody>\n{chr(10).join(body)}\n</tbody>\n</table></div>\n')
 
 
