@@ -108,7 +108,7 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
     """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
     from ..data import load_task
     from .evaluation import evaluate_checkpoint
-    from .training import RunConfig, _is_ddp_child, run
+    from .training import RunConfig, _is_ddp_child, file_safe, run
 
     spec = load_study(name)
     # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
@@ -123,7 +123,7 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
         progressed = False
         for i in list(pending):
             task_name, model, fraction = plan[i]
-            lock = root / "locks" / f"{_slug(task_name)}--{_slug(model)}--{fraction:g}.lock"
+            lock = root / "locks" / f"{file_safe(task_name, 60)}--{file_safe(model, 60)}--{fraction:g}.lock"
             if locking and not claim(lock):
                 if i not in waiting_said:
                     log(f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later")
@@ -166,10 +166,6 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
 
 #: Seconds between looks at runs another process holds.
 LOCK_POLL_S = 10.0
-
-
-def _slug(text: Any) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))[:60]
 
 
 def claim(lock: Path) -> bool:

@@ -74,7 +74,7 @@ class RunConfig:
 
     def run_id(self, model_name: str, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
-        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in model_name)[:40]
+        safe = file_safe(model_name, 40)
         return f"{task_name}--{safe}--{digest}"
 
     def command(self) -> str:
@@ -103,6 +103,12 @@ class RunConfig:
         if self.channels_last:
             parts.append("--channels-last")
         return " ".join(shlex.quote(p) for p in parts)
+
+
+def file_safe(text: Any, limit: int) -> str:
+    """``text`` fit for a file name: every character but letters, digits, ``-``, ``_`` and ``.``
+    becomes ``-``; at most ``limit`` characters."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))[:limit]
 
 
 def _counts_text(counts: list[int]) -> str:
