@@ -155,12 +155,18 @@ def rasterise(geometries: list[SourceGeometry], lattice: int, xp: Any = np, dtyp
     """The source maps (B, N, N) of a list of geometries on backend ``xp`` (NumPy or CuPy).
 
     Each source is stamped into its bounding box; stamps are added in source order, so the
-    result is bit-identical on a given backend whatever the batch composition.
+    result is bit-identical on a given backend whatever the batch composition. In float64 the
+    stamps' cells are listed on the CPU (NumPy, so CuPy gets the very same supports) and the
+    additions go through :func:`_rasterise_numpy` (one ``bincount``) on NumPy or
+    :func:`_rasterise_layers` (a few scatter-adds for the whole batch) on other backends; both
+    repeat :func:`_rasterise_stamps`' additions bit for bit.
     """
     dtype = dtype or xp.float64
-    if xp is np and np.dtype(dtype) == np.float64:
+    if np.dtype(dtype) != np.float64:
+        return _rasterise_stamps(geometries, lattice, xp, dtype)
+    if xp is np:
         return _rasterise_numpy(geometries, lattice)
-    return _rasterise_stamps(geometries, lattice, xp, dtype)
+    return _rasterise_layers(geometries, lattice, xp)
 
 
 def _rasterise_stamps(geometries: list[SourceGeometry], lattice: int, xp: Any, dtype: Any) -> Any:
@@ -202,6 +208,42 @@ def _stamp_offsets(shape: str, radius: int, params: np.ndarray, lattice: int) ->
     return (rows - radius) * lattice + (cols - radius)
 
 
+def _source_cells(geometries: list[SourceGeometry], lattice: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | list[np.ndarray]]:
+    """Every source of the batch, in batch then source order: the flat index (sample * N^2 +
+    row * N + column) of its centre, its strength, and the flat offsets of its stamp's cells
+    from the centre: one array shared by all sources when they share a fixed stamp, else a list."""
+    B = len(geometries)
+    counts = [g.count for g in geometries]
+    centres = np.concatenate([g.centres for g in geometries]).astype(np.int64, copy=False).reshape(-1, 2)
+    radius = np.repeat([g.radius for g in geometries], counts)[:, None]
+    outside = (centres < radius) | (centres >= lattice - radius)
+    if outside.any():
+        k = int(np.flatnonzero(outside.any(axis=1))[0])
+        raise DiffbenchError(f"a source of radius {int(radius[k, 0])} centred at {centres[k].tolist()} leaves the {lattice}x{lattice} lattice")
+    base = np.repeat(np.arange(B, dtype=np.int64) * lattice * lattice, counts) + centres[:, 0] * lattice + centres[:, 1]
+    weight = np.concatenate([g.strengths for g in geometries]).astype(np.float64, copy=False)
+    shapes: set[str] = set()
+    for g in geometries:
+        shapes.update(g.shapes)
+    radii = {g.radius for g in geometries if g.count}
+    if len(shapes) == 1 and len(radii) == 1 and next(iter(shapes)) in _FIXED_STAMPS:  # one stamp for all
+        return base, weight, _fixed_offsets(next(iter(shapes)), radii.pop(), lattice)
+    offsets = [
+        _fixed_offsets(shape, g.radius, lattice) if shape in _FIXED_STAMPS else _stamp_offsets(shape, g.radius, g.params[j], lattice)
+        for g in geometries
+        for j, shape in enumerate(g.shapes)
+    ]
+    return base, weight, offsets
+
+
+def _cell_lists(base: np.ndarray, weight: np.ndarray, offsets: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The flat index and the strength of every covered cell of these sources, source by source."""
+    if isinstance(offsets, np.ndarray):
+        return (base[:, None] + offsets[None, :]).ravel(), np.repeat(weight, len(offsets))
+    sizes = np.asarray([len(o) for o in offsets], dtype=np.int64)
+    return np.repeat(base, sizes) + np.concatenate(offsets), np.repeat(weight, sizes)
+
+
 def _rasterise_numpy(geometries: list[SourceGeometry], lattice: int) -> np.ndarray:
     """:func:`rasterise` on NumPy in float64, bit for bit, with one ``bincount`` for the batch.
 
@@ -212,32 +254,61 @@ def _rasterise_numpy(geometries: list[SourceGeometry], lattice: int) -> np.ndarr
     source, repeats those additions exactly (no Python loop over stamps on the N x N grid).
     """
     B, n2 = len(geometries), lattice * lattice
-    counts = [g.count for g in geometries]
-    if not sum(counts):
+    if not sum(g.count for g in geometries):
         return np.zeros((B, lattice, lattice))
-    centres = np.concatenate([g.centres for g in geometries]).astype(np.int64, copy=False)
-    radius = np.repeat([g.radius for g in geometries], counts)[:, None]
-    outside = (centres < radius) | (centres >= lattice - radius)
-    if outside.any():
-        k = int(np.flatnonzero(outside.any(axis=1))[0])
-        raise DiffbenchError(f"a source of radius {int(radius[k, 0])} centred at {centres[k].tolist()} leaves the {lattice}x{lattice} lattice")
-    base = np.repeat(np.arange(B, dtype=np.int64) * n2, counts) + centres[:, 0] * lattice + centres[:, 1]
-    weight = np.concatenate([g.strengths for g in geometries]).astype(np.float64, copy=False)
-    shapes: set[str] = set()
-    for g in geometries:
-        shapes.update(g.shapes)
-    radii = {g.radius for g in geometries if g.count}
-    if len(shapes) == 1 and len(radii) == 1 and next(iter(shapes)) in _FIXED_STAMPS:  # one stamp for all
-        offsets = _fixed_offsets(next(iter(shapes)), radii.pop(), lattice)
-        index = (base[:, None] + offsets[None, :]).ravel()
-        weight = np.repeat(weight, len(offsets))
-    else:
-        parts = [
-            _fixed_offsets(shape, g.radius, lattice) if shape in _FIXED_STAMPS else _stamp_offsets(shape, g.radius, g.params[j], lattice)
-            for g in geometries
-            for j, shape in enumerate(g.shapes)
-        ]
-        sizes = np.asarray([len(o) for o in parts])
-        index = np.repeat(base, sizes) + np.concatenate(parts)
-        weight = np.repeat(weight, sizes)
+    index, weight = _cell_lists(*_source_cells(geometries, lattice))
     return np.bincount(index, weights=weight, minlength=B * n2).reshape(B, lattice, lattice)
+
+
+def source_layers(geometries: list[SourceGeometry]) -> np.ndarray:
+    """The layer of every source of the batch (batch then source order): 0 when no earlier
+    source of its sample has a bounding box that meets its own, else one more than the highest
+    layer among those that do.
+
+    Sources of one layer cover disjoint cells, and the sources covering a cell sit in strictly
+    increasing layers in source order (any two of them have meeting boxes), so adding the
+    layers one after another adds every cell's strengths in source order.
+
+    Examples
+    --------
+    >>> g = SourceGeometry(np.array([[5, 5], [6, 6], [20, 20], [7, 5]]), ["disk"] * 4, np.ones(4), 2)
+    >>> source_layers([g]).tolist()
+    [0, 1, 0, 2]
+    """
+    counts = np.asarray([g.count for g in geometries], dtype=np.int64)
+    if not counts.sum():
+        return np.zeros(0, dtype=np.int64)
+    B, C = len(geometries), int(counts.max())
+    centres = np.zeros((B, C, 2), dtype=np.int64)
+    for b, g in enumerate(geometries):
+        centres[b, : g.count] = g.centres
+    reach = 2 * np.asarray([g.radius for g in geometries], dtype=np.int64)[:, None, None]
+    meet = (np.abs(centres[:, :, None, 0] - centres[:, None, :, 0]) <= reach) & (np.abs(centres[:, :, None, 1] - centres[:, None, :, 1]) <= reach)
+    layer = np.zeros((B, C), dtype=np.int64)
+    for j in range(1, C):  # vectorised over the batch; padding only ever follows a sample's sources
+        layer[:, j] = np.where(meet[:, j, :j], layer[:, :j] + 1, 0).max(axis=1)
+    return layer[np.arange(C)[None, :] < counts[:, None]]
+
+
+def _rasterise_layers(geometries: list[SourceGeometry], lattice: int, xp: Any) -> Any:
+    """:func:`rasterise` in float64 on any backend, bit for bit, in one scatter-add per layer of
+    :func:`source_layers` (each layer's cells are distinct, so ``flat[index] += strength`` is
+    exact and deterministic even where the backend's scatter is parallel). A GPU then runs a
+    few kernels per batch rather than a few per source stamp."""
+    B, n2 = len(geometries), lattice * lattice
+    flat = xp.zeros(B * n2, dtype=xp.float64)
+    if not sum(g.count for g in geometries):
+        return flat.reshape(B, lattice, lattice)
+    base, weight, offsets = _source_cells(geometries, lattice)
+    layer = source_layers(geometries)
+    shared = xp.asarray(offsets) if isinstance(offsets, np.ndarray) else None
+    for level in range(int(layer.max()) + 1):
+        sel = np.flatnonzero(layer == level)
+        if shared is not None:  # one stamp: the cells are formed on the device
+            index = xp.asarray(base[sel])[:, None] + shared[None, :]
+            strength = xp.asarray(weight[sel])[:, None]
+        else:
+            cells, strengths = _cell_lists(base[sel], weight[sel], [offsets[k] for k in sel])
+            index, strength = xp.asarray(cells), xp.asarray(strengths)
+        flat[index] += strength
+    return flat.reshape(B, lattice, lattice)

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from diffbench.errors import DiffbenchError
-from diffbench.physics.sources import SHAPE_CHOICES, SHAPES, SourceGeometry, SourceSpec, _rasterise_stamps, rasterise, sample_geometry
+from diffbench.physics.sources import (
+    SHAPE_CHOICES,
+    SHAPES,
+    SourceGeometry,
+    SourceSpec,
+    _rasterise_layers,
+    _rasterise_stamps,
+    rasterise,
+    sample_geometry,
+    source_layers,
+)
 
 
 def _single_maps(shape, n, radius, seeds, strength=(0.5, 2.0)):
@@ -103,6 +113,44 @@ def test_rasterise_adds_like_stamp_by_stamp_to_the_bit(shape):
         # The order of additions matters here (so the test can fail): reversed sources round differently.
         rev = [SourceGeometry(g.centres[::-1], g.shapes[::-1], g.strengths[::-1], g.radius, g.params[::-1]) for g in geoms]
         assert _rasterise_stamps(rev, 20, np, np.float64).tobytes() != ref.tobytes()
+
+
+@pytest.mark.parametrize("shape", SHAPE_CHOICES)
+def test_layered_rasterise_adds_like_stamp_by_stamp_to_the_bit(shape):
+    """The layered scatter-add (CuPy's path, run here on NumPy) must give the stamp loop's bits
+    where up to 30 sources pile up, in samples of different counts (one without sources)."""
+    spec = SourceSpec(shape, radius=4, strength=(0.1, 3.0))
+    geoms = [sample_geometry(np.random.default_rng(s), spec, 20, c) for s, c in enumerate((30, 1, 12, 0, 30))]
+    layered = _rasterise_layers(geoms, 20, np)
+    ref = _rasterise_stamps(geoms, 20, np, np.float64)
+    assert layered.dtype == np.float64 and layered.shape == (5, 20, 20)
+    assert layered.tobytes() == ref.tobytes()
+    assert layered.tobytes() == rasterise(geoms, 20, np).tobytes()
+    if shape != "point":
+        assert source_layers(geoms).max() >= 3  # the overlaps this test is about really happen
+
+
+def test_source_layers_are_disjoint_and_ordered():
+    """Within a layer no two sources share a cell; the sources covering a cell have strictly
+    increasing layers in source order."""
+    spec = SourceSpec("mix", radius=3)
+    geoms = [sample_geometry(np.random.default_rng(s), spec, 24, 15) for s in range(6)]
+    layer = source_layers(geoms)
+    assert layer.shape == (90,) and layer.dtype == np.int64
+    k = 0
+    for b, g in enumerate(geoms):
+        covered: dict[int, list[int]] = {}
+        for j in range(g.count):
+            one = SourceGeometry(g.centres[j : j + 1], g.shapes[j : j + 1], np.ones(1), g.radius, g.params[j : j + 1])
+            for cell in np.flatnonzero(rasterise([one], 24, np)[0]):
+                covered.setdefault(int(cell), []).append(int(layer[k + j]))
+        k += g.count
+        assert any(len(v) > 1 for v in covered.values())
+        for levels in covered.values():
+            assert all(a < c for a, c in zip(levels, levels[1:])), (b, levels)
+    far = SourceGeometry(np.array([[3, 3], [3, 10], [10, 3]]), ["disk"] * 3, np.ones(3), 3)
+    assert source_layers([far]).tolist() == [0, 0, 0]  # boxes 7 apart do not meet at radius 3
+    assert source_layers([]).shape == (0,)
 
 
 def test_rasterise_refuses_a_source_outside_the_lattice():
