@@ -21,39 +21,32 @@ torch.Size([2, 1, 32, 32])
 >>> twin = models.build_from_spec(models.model_spec(net))
 >>> models.count_parameters(twin) == models.count_parameters(net)
 True
+
+Imports are lazy: the command line (``diffbench tasks``, ``diffbench generate``) and generation
+processes do not pay for torch until a model is built.
 """
 
-from diffbench.models.base import SurrogateModel
-from diffbench.models.check import CheckReport, CheckResult, check_model, time_training_step
-from diffbench.models.plugins import ENTRY_POINT_GROUP
-from diffbench.models.registry import (
-    PRESETS,
-    ModelInfo,
-    Preset,
-    build_from_spec,
-    count_parameters,
-    create,
-    describe_model,
-    list_models,
-    model_names,
-    model_spec,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "PRESETS",
-    "CheckReport",
-    "CheckResult",
-    "ModelInfo",
-    "Preset",
-    "SurrogateModel",
-    "build_from_spec",
-    "check_model",
-    "count_parameters",
-    "create",
-    "describe_model",
-    "list_models",
-    "model_names",
-    "model_spec",
-    "time_training_step",
-]
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "SurrogateModel": ".base",
+    "CheckReport": ".check",
+    "CheckResult": ".check",
+    "check_model": ".check",
+    "time_training_step": ".check",
+    "ENTRY_POINT_GROUP": ".plugins",
+    "PRESETS": ".registry",
+    "ModelInfo": ".registry",
+    "Preset": ".registry",
+    "build_from_spec": ".registry",
+    "count_parameters": ".registry",
+    "create": ".registry",
+    "describe_model": ".registry",
+    "list_models": ".registry",
+    "model_names": ".registry",
+    "model_spec": ".registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

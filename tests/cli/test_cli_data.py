@@ -215,3 +215,19 @@ def test_console_script_one_line_error(tmp_path: Path) -> None:
     assert proc.stderr.splitlines() == [f"error: unknown task 'nope'; available: {', '.join(task_names())}"]
     assert "Traceback" not in proc.stderr + proc.stdout and proc.stdout == ""
     assert not (tmp_path / "d").exists()
+
+
+def test_data_commands_start_without_torch(tmp_path: Path) -> None:
+    """`diffbench --help`, `tasks` and `generate` never import torch or Lightning (3 s of imports
+    here before the stages' packages became lazy): generation processes start at once."""
+    probe = (
+        "import sys\n"
+        "from diffbench.cli import main\n"
+        "codes = [main(['tasks']), main(['generate', '--task', 'smoke', '--data-dir', sys.argv[1]])]\n"
+        "heavy = sorted(m for m in ('torch', 'lightning', 'torchmetrics', 'wandb') if m in sys.modules)\n"
+        "print('RESULT', codes, heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "RESULT [0, 0] []" in out.stdout, out.stdout[-2000:]
+    assert (tmp_path / "smoke" / "manifest.json").is_file()
