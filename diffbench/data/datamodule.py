@@ -125,6 +125,10 @@ class DiffusionDataModule(L.LightningDataModule):
         Default: the task's.
     backend : "auto", "numpy" or "cupy"
         Where streamed batches and cache shards are solved.
+    pin_memory : bool
+        Serve batches from page-locked memory when CUDA is available and the batches are made on
+        the CPU (cache, or streaming on NumPy), so their copies to the GPU can overlap compute.
+        Off by default; ``benchmarks/test_gpu.py`` measures what it buys.
 
     Examples
     --------
@@ -150,6 +154,7 @@ class DiffusionDataModule(L.LightningDataModule):
         backend: str = "auto",
         generation_devices: int = 1,
         progress: bool = True,
+        pin_memory: bool = False,
     ) -> None:
         super().__init__()
         self.task = load_task(task)
@@ -165,6 +170,9 @@ class DiffusionDataModule(L.LightningDataModule):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise DiffbenchError(f"num_workers must be an integer >= 0, got {num_workers!r}")
         self.num_workers = num_workers
+        if not isinstance(pin_memory, bool):
+            raise DiffbenchError(f"pin_memory must be true or false, got {pin_memory!r}")
+        self.pin_memory = pin_memory
         if isinstance(train_fraction, bool) or not (isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1 and math.isfinite(train_fraction)):
             raise DiffbenchError(f"train fraction must be in (0, 1], got {train_fraction!r}")
         self.train_fraction = float(train_fraction)
@@ -219,7 +227,8 @@ class DiffusionDataModule(L.LightningDataModule):
             ds = self.datasets[split]
         stream_gpu = ds.raw is None and get_backend(self.backend) is not np
         workers = 0 if stream_gpu else self.num_workers
-        common = dict(collate_fn=collate, num_workers=workers, persistent_workers=workers > 0)
+        pin = self.pin_memory and not stream_gpu and torch.cuda.is_available()
+        common = dict(collate_fn=collate, num_workers=workers, persistent_workers=workers > 0, pin_memory=pin)
         if train:
             return DataLoader(ds, batch_size=self.batch_size, shuffle=True, drop_last=False, **common)
         sampler = None

@@ -168,6 +168,18 @@ def test_worker_processes_serve_the_same_batches(smoke_dir: Path) -> None:
         assert all(torch.equal(x[k], y[k]) for k in BATCH_KEYS)
 
 
+def test_pin_memory_only_where_cuda_takes_cpu_batches(smoke_dir: Path) -> None:
+    """Pinned batches are the same batches; without CUDA nothing is pinned (torch would warn)."""
+    plain = _dm(smoke_dir, test_counts=[3], eval_batch_size=8)
+    pinned = _dm(smoke_dir, test_counts=[3], eval_batch_size=8, pin_memory=True)
+    loader = pinned.test_dataloader()
+    assert plain.test_dataloader().pin_memory is False
+    assert loader.pin_memory is torch.cuda.is_available()
+    for x, y in zip(plain.test_dataloader(), loader):
+        assert all(torch.equal(x[k], y[k]) for k in BATCH_KEYS)
+        assert x["input"].is_pinned() is False and y["input"].is_pinned() is torch.cuda.is_available()
+
+
 def test_setup_regenerates_a_corrupted_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cache = ensure_cache("smoke", tmp_path, backend="numpy", progress=False)  # the backend _dm uses: same bytes
     shard = cache.shard_path("val", 0)
@@ -248,6 +260,8 @@ def test_ddp_test_loader_scores_each_sample_exactly_once(tmp_path: Path, make_ta
         ({"num_workers": 1.5}, r"num_workers must be an integer >= 0, got 1\.5"),
         ({"num_workers": True}, r"num_workers must be an integer >= 0, got True"),
         ({"serve": "disk"}, r"serve must be 'cache' or 'stream', got 'disk'"),
+        ({"pin_memory": "yes"}, r"pin_memory must be true or false, got 'yes'"),
+        ({"pin_memory": 1}, r"pin_memory must be true or false, got 1"),
         ({"test_counts": [0]}, r"has no test samples with \[0\] sources"),
         ({"test_counts": [1.5]}, r"test counts must be a non-empty list of integer source counts, got \[1\.5\]"),
         ({"train_counts": ["a"]}, r"train counts must be a non-empty list of integer source counts, got \['a'\]"),
