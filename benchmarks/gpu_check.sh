@@ -4,7 +4,7 @@
 #   bash benchmarks/gpu_check.sh        # from the repository root, on a machine with a CUDA GPU
 #
 # Writes under $OUT (default ./gpu-out): nvidia-smi.csv (GPU name, memory, driver, and the
-# package versions), log.txt, gpu-solve.json, gpu-cupy.json, gpu-infer.json, gpu-train.json and
+# package versions), log.txt, gpu-solve.json, gpu-cupy.json, gpu-infer.json, gpu-train.json, gpu-tune.json and
 # gpu.json (all pytest-benchmark records merged). Stages run as separate pytest processes under
 # their own time limits, cheapest and most important first, so a slow stage cannot lose the
 # figures of the others.
@@ -49,15 +49,18 @@ stage() {  # stage NAME SECONDS pytest-args...
 
 stage solve 60 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::test_gpu_solve_and_generate_vs_bandwidth
 stage cupy 100 tests/solver/test_cupy.py tests/data/test_data_cupy.py tests/trust/test_polish.py
-stage infer 90 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step
+stage infer 100 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step benchmarks/test_gpu.py::test_gpu_stream_stages
 stage train 50 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
+# AMP, channels-last, torch.compile (inductor builds each model: the slowest stage, so the last)
+# and pinned memory.
+stage tune 150 benchmarks/test_gpu.py::test_gpu_cached_loader_pin_memory benchmarks/test_gpu.py::test_gpu_training_step_variants
 
 python3 - "$OUT" 2>&1 <<'EOF' | tee -a "$LOG"
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 merged, machine = [], None
-for name in ("solve", "cupy", "infer", "train"):
+for name in ("solve", "cupy", "infer", "train", "tune"):
     p = out / f"gpu-{name}.json"
     if not p.is_file():
         print(f"(no {p.name})")

@@ -84,3 +84,33 @@ def test_failed_tests_from_junit(tmp_path):
                  '<testcase name="c"><error message="y"/></testcase></testsuite></testsuites>')
     assert bench.failed_tests(p) == ["b", "c"]
     assert bench.failed_tests(tmp_path / "missing.xml") == []
+
+
+def test_gpu_suite_dry_run_and_its_summary(tmp_path):
+    """The GPU suite's code paths on the CPU (``DIFFBENCH_GPU_DRYRUN=1``: NumPy for CuPy, tiny
+    sizes): a GPU run is rare and short, so its benchmarks must not rot between runs, and every
+    GPU table of the summary must come out of what they record."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    out = tmp_path / "gpu-dry.json"
+    env = {**os.environ, "DIFFBENCH_GPU_DRYRUN": "1", "WANDB_MODE": "disabled"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(here / "test_gpu.py"), "-q", "-p", "no:cacheprovider", "--benchmark-only",
+         "--benchmark-json", str(out), "-W", "ignore::UserWarning"],
+        cwd=here.parent, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    raw = json.loads(out.read_text())
+    names = {b["name"].split("[")[0] for b in raw["benchmarks"]}
+    assert {"test_gpu_stream_stages", "test_gpu_training_step_variants", "test_gpu_cached_loader_pin_memory"} <= names
+    s = bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"]["gpu"]
+    assert {"solve", "training", "inference", "mgcg", "stream", "stream_stages", "step_variants", "pin_memory"} <= set(s)
+    assert s["stream_stages"]["layers"] >= 1 and s["stream_stages"]["stages_s"]["rasterise"] > 0
+    assert {r["model"] for r in s["step_variants"]} >= {"cnn-small", "unet-small"}
+    assert all(r["compile_speedup"] > 0 for r in s["step_variants"])
+    md = bench.render_markdown(bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"])
+    assert "| GPU training step |" in md and "Streamed smoke batch of 25" in md

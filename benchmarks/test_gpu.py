@@ -9,9 +9,12 @@ bound uses that figure, not the datasheet's.
 Bytes per sample of the transform solve (``solve`` on a (B, N, N) float64 batch, D = 1,
 Dirichlet, CuPy path), counted as passes over an N x N float64 array (8 N^2 bytes), read and
 written counted separately (see :data:`PASSES`): the floor is 2 passes (read S, write u); the
-current implementation makes about 160 (four DST-I passes through the length-2(N+1) odd
-extension, the division, and the residual certificate, which rebuilds the stencil from the full
-D array). ``fraction_of_bound`` = bound time / measured time: 1 means bandwidth-bound.
+current implementation makes about 108 (four DST-I passes through the length-2(N+1) odd
+extension, the division, and the residual certificate of
+``physics.operator.uniform_relative_residual``). Until issue #5's second round the certificate
+rebuilt the stencil from full D arrays (80 passes instead of 36: 159 in all, the model of
+``benchmarks/results/gpu-h200.json``). ``fraction_of_bound`` = bound time / measured time: 1
+means bandwidth-bound.
 
 ``DIFFBENCH_GPU_DRYRUN=1`` runs these tests without a GPU (NumPy and torch on the CPU, tiny
 sizes), to check the code paths before a GPU run; its figures mean nothing.
@@ -36,12 +39,13 @@ DRYRUN = os.environ.get("DIFFBENCH_GPU_DRYRUN") == "1"
 #: negate the mirrored copy (1 r + 1 w) and place it (1 r + 1 w), the real FFT (2 r + 2 w, one
 #: pass through memory), the imaginary part, negated (2 r: complex stride, + 1 w) -> 15.
 PASSES = {
-    "checks_and_coefficients": 9,  # isfinite(S); D and decay made full arrays (2 w) and checked (4 r); use_t (2 r)
+    "checks_and_coefficients": 2,  # isfinite(S) and its all(); D and decay stay one number per sample
     "forward_dst_two_axes": 2 * 15,
     "divide_by_eigenvalues": 6,  # denominator (3) and the division (3)
     "inverse_dst_two_axes": 2 * (15 + 2),  # + the 1 / (2(N+1)) scaling
-    "certificate_build_stencil": 39,  # harmonic faces cx, cy (11 each), diagonal (5 + 4 x 3)
-    "certificate_residual": 41,  # A u (diag*u 3, off-diagonal 26, sum 3), r = Au - S (3), two norms (6)
+    # uniform_relative_residual: zeroed sum (2), four neighbour terms (1 r + 1 w, then 2 r + 1 w:
+    # 5 each), diag u (2), + off-diagonal (3), - S (3), squared (2) and summed (1), ||S|| (3).
+    "certificate": 36,
 }
 FLOOR_PASSES = 2  # read S once, write u once
 
@@ -321,3 +325,154 @@ def test_gpu_stream_datamodule_vs_training_step(benchmark, gpu, tmp_path):
            ratios={k: v / t_batch for k, v in steps.items()}, on_device=str(batch["input"].device))
     if ratio < 10:
         pytest.xfail(f"stream batch {t_batch * 1e3:.1f} ms vs {cheapest} step {steps[cheapest] * 1e3:.1f} ms ({ratio:.1f}x < 10x)")
+
+
+def test_gpu_stream_stages(benchmark, gpu):
+    """Where a streamed paper-512 batch of 25 spends its time on CuPy, stage by stage, and the
+    source rasteriser before (the stamp loop: a few kernels per source) and after (one
+    scatter-add per layer of non-meeting sources) in the same run."""
+    from diffbench.data.batch import to_batch
+    from diffbench.data.sampling import generate_raw, sample_rng
+    from diffbench.data.tasks import load_task
+    from diffbench.physics.sources import _rasterise_stamps, rasterise, sample_geometry, source_layers
+    from diffbench.solver import solve
+    from diffbench.solver.backend import to_numpy
+
+    xp, sync = gpu["xp"], gpu["sync"]
+    task = load_task("smoke" if DRYRUN else "paper-512")
+    split, n = task.splits["train"], task.lattice
+    idx = [int(i) for i in np.linspace(0, split.size - 1, 25)]  # every source count, as a shuffled batch has
+    rounds = 3 if DRYRUN else 10
+
+    def draw():
+        geoms = []
+        for i in idx:
+            rng = sample_rng(task, "train", i)
+            geoms.append(sample_geometry(rng, task.sources, n, split.count_of(i)))
+            task.physics.sample(rng, n)
+        return geoms
+
+    geoms = draw()
+    layered, stamps = rasterise(geoms, n, xp), _rasterise_stamps(geoms, n, xp, xp.float64)
+    assert to_numpy(layered).tobytes() == to_numpy(stamps).tobytes()  # disks: the same bytes both ways
+    B = len(idx)
+    ones, zeros = xp.ones(B), xp.zeros(B)
+    raw = generate_raw(task, "train", idx, xp)
+    stages = {
+        "draw_cpu": median(benchlib.timed(draw, rounds=rounds)),
+        "rasterise": median(benchlib.timed(lambda: rasterise(geoms, n, xp), rounds=rounds, sync=sync)),
+        "rasterise_stamp_loop": median(benchlib.timed(lambda: _rasterise_stamps(geoms, n, xp, xp.float64), rounds=rounds, sync=sync)),
+        "solve": median(benchlib.timed(lambda: solve(layered, diffusivity=ones, decay=zeros, tol=1e-8), rounds=rounds, sync=sync)),
+        "to_batch": median(benchlib.timed(lambda: to_batch(raw, task), rounds=rounds, sync=sync)),
+    }
+
+    def batch():
+        out = to_batch(generate_raw(task, "train", idx, xp), task)
+        sync()
+        return out
+
+    _, t_batch = benchlib.run_benchmark(benchmark, batch, rounds=rounds, warmup=1)
+    layers = source_layers(geoms)
+    record(benchmark, gpu=gpu["name"], task=task.name, batch_size=B, sources=len(layers), layers=int(layers.max()) + 1,
+           batch_s=t_batch, stages_s=stages, rasterise_speedup_over_stamp_loop=stages["rasterise_stamp_loop"] / stages["rasterise"],
+           batch_minus_stages_s=t_batch - sum(v for k, v in stages.items() if k != "rasterise_stamp_loop"))
+
+
+#: Training-step variants measured against fp32 (cuDNN TF32 per torch's defaults).
+STEP_VARIANTS = ("fp32", "bf16-autocast", "channels-last", "compile")
+
+
+@pytest.mark.parametrize("name", ("cnn-small", "unet-small", "cnn", "unet"))
+def test_gpu_training_step_variants(benchmark, gpu, name):
+    """A training step at N = 128, batch 16 in fp32, under bf16 autocast, in channels-last, and
+    through ``torch.compile`` (first step, compilation included, recorded apart): what AMP, the
+    memory format and the compiler buy on this GPU. Every variant starts from the same weights
+    and batch, so its first loss must match fp32's."""
+    import torch
+
+    from diffbench.models import create
+
+    dev, sync = gpu["device"], gpu["sync"]
+    n, batch = (32, 2) if DRYRUN else (128, 16)
+    name = _model_name(name)
+    gen = torch.Generator().manual_seed(0)
+    x0, y0 = torch.rand(batch, 1, n, n, generator=gen), torch.rand(batch, 1, n, n, generator=gen)
+    rows = {}
+    for variant in STEP_VARIANTS:
+        torch.manual_seed(0)
+        net = create(name, in_channels=1, lattice=n).to(dev)
+        x, y = x0.to(dev), y0.to(dev)
+        if variant == "channels-last":
+            net = net.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        # In a dry run (CPU) the compiler only traces (no C++ build: ~35 s per model here).
+        fwd = torch.compile(net, backend="eager" if DRYRUN else "inductor") if variant == "compile" else net
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=variant == "bf16-autocast"):
+                out = fwd(x)
+            loss = (out.float() - y).abs().mean()
+            loss.backward()
+            opt.step()
+            sync()
+            return loss.detach()
+
+        t = time.perf_counter()
+        first = float(step())
+        first_s = time.perf_counter() - t
+        if variant == "fp32":
+            _, t_step = benchlib.run_benchmark(benchmark, step, rounds=3 if DRYRUN else 10, warmup=2)
+        else:
+            t_step = median(benchlib.timed(step, rounds=3 if DRYRUN else 10, warmup=2))
+        rows[variant] = {"step_s": t_step, "first_step_s": first_s, "first_loss": first,
+                         "peak_memory_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
+        del net, fwd, opt
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    base = rows["fp32"]
+    for variant, row in rows.items():
+        row["speedup_over_fp32"] = base["step_s"] / row["step_s"]
+        tol = 3e-2 if variant == "bf16-autocast" else 2e-3
+        assert abs(row["first_loss"] - base["first_loss"]) <= tol * abs(base["first_loss"]), (variant, row["first_loss"], base["first_loss"])
+    record(benchmark, gpu=gpu["name"], model=name, N=n, batch=batch, variants=rows,
+           cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32), matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32))
+
+
+def test_gpu_cached_loader_pin_memory(benchmark, gpu, tmp_path):
+    """Cached batches (N = 256, batch 25) copied to the GPU, from ordinary and from pinned
+    memory (``DiffusionDataModule(pin_memory=True)``, ``non_blocking`` copies): what pinning buys."""
+    import torch
+
+    from diffbench.data.datamodule import DiffusionDataModule
+
+    dev, sync = gpu["device"], gpu["sync"]
+    n = 32 if DRYRUN else 256
+    task = benchlib.task_spec(n, per_count=10, name=f"bench-pin-{n}")
+    seconds, first = {}, {}
+    for pin in (False, True):
+        dm = DiffusionDataModule(task, data_dir=tmp_path, batch_size=25, serve="cache", backend="numpy" if DRYRUN else "auto",
+                                 progress=False, pin_memory=pin)
+        dm.prepare_data()
+        dm.setup("test")
+        loader = dm.test_dataloader()
+
+        def epoch():
+            moved = [{k: v.to(dev, non_blocking=True) for k, v in b.items()} for b in loader]
+            sync()
+            return moved
+
+        if pin:
+            batches, t = benchlib.run_benchmark(benchmark, epoch, rounds=3 if DRYRUN else 10, warmup=1)
+        else:
+            batches = epoch()
+            t = median(benchlib.timed(epoch, rounds=3 if DRYRUN else 10, warmup=1))
+        seconds["pinned" if pin else "pageable"] = t / len(batches)
+        first[pin] = batches[0]
+        assert loader.pin_memory is (pin and torch.cuda.is_available())
+    assert all(torch.equal(first[False][k], first[True][k]) for k in first[False])
+    record(benchmark, gpu=gpu["name"], N=n, batch=25, s_per_batch=seconds, speedup_pinned=seconds["pageable"] / seconds["pinned"],
+           batch_bytes=sum(v.numel() * v.element_size() for v in first[True].values()))

@@ -308,6 +308,17 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
         gpu["mgcg"] = f.get("rows", [])
     for f in _fig(benches, "test_gpu_stream_datamodule_vs_training_step"):
         gpu["stream"] = {k: f.get(k) for k in ("gpu", "task", "batch_s", "samples_per_s", "train_steps_s", "cheapest_model", "ratio_step_over_batch")}
+    for f in _fig(benches, "test_gpu_stream_stages"):
+        gpu["stream_stages"] = {k: f.get(k) for k in ("gpu", "task", "batch_size", "batch_s", "stages_s", "sources", "layers",
+                                                      "rasterise_speedup_over_stamp_loop")}
+    for f in _fig(benches, "test_gpu_training_step_variants"):
+        variants = f.get("variants") or {}
+        gpu.setdefault("step_variants", []).append({"model": f.get("model"), "N": f.get("N"), "batch": f.get("batch"),
+                                                    "fp32_step_s": (variants.get("fp32") or {}).get("step_s"),
+                                                    **{f"{v}_speedup": row.get("speedup_over_fp32") for v, row in variants.items() if v != "fp32"},
+                                                    "compile_first_step_s": (variants.get("compile") or {}).get("first_step_s")})
+    for f in _fig(benches, "test_gpu_cached_loader_pin_memory"):
+        gpu["pin_memory"] = {k: f.get(k) for k in ("gpu", "N", "batch", "batch_bytes", "s_per_batch", "speedup_pinned")}
     if gpu:
         s["gpu"] = gpu
     return s
@@ -344,6 +355,19 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines += [f"| {r['model']} | {r['N']} | {r['batch']} | {_num(r['model_s_per_sample'])} | {_num(r['solver_s_per_sample'])} | {_num(r['speedup'])} |"
                   for r in summary["gpu"]["inference"]]
         lines.append("")
+    if "gpu" in summary and summary["gpu"].get("step_variants"):
+        lines += ["| GPU training step | N | batch | fp32 s | bf16 autocast | channels-last | torch.compile | compile's first step s |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['N']} | {r['batch']} | {_num(r['fp32_step_s'])} | {_num(r.get('bf16-autocast_speedup'))}x | "
+                  f"{_num(r.get('channels-last_speedup'))}x | {_num(r.get('compile_speedup'))}x | {_num(r.get('compile_first_step_s'))} |"
+                  for r in summary["gpu"]["step_variants"]]
+        lines.append("")
+    stages = summary.get("gpu", {}).get("stream_stages")
+    if stages:
+        parts = ", ".join(f"{k} {_num(v * 1e3)} ms" for k, v in (stages.get("stages_s") or {}).items())
+        lines += [f"Streamed {stages['task']} batch of {stages['batch_size']}: {_num(stages['batch_s'] * 1e3)} ms ({parts}); "
+                  f"rasterise {_num(stages['rasterise_speedup_over_stamp_loop'])}x the stamp loop ({stages['sources']} sources, "
+                  f"{stages['layers']} layers).", ""]
     return "\n".join(lines)
 
 
