@@ -50,7 +50,7 @@ stage() {  # stage NAME SECONDS pytest-args...
 stage solve 60 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::test_gpu_solve_and_generate_vs_bandwidth
 stage cupy 100 tests/solver/test_cupy.py tests/data/test_data_cupy.py tests/trust/test_polish.py
 stage infer 100 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step benchmarks/test_gpu.py::test_gpu_stream_stages
-stage train 50 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
+stage train 80 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
 # AMP, channels-last, torch.compile (inductor builds each model: the slowest stage, so the last)
 # and pinned memory.
 stage tune 150 benchmarks/test_gpu.py::test_gpu_cached_loader_pin_memory benchmarks/test_gpu.py::test_gpu_training_step_variants

@@ -190,16 +190,18 @@ def _needs(name: str) -> None:
         pytest.importorskip("neuralop", reason="the FNO presets need neuraloperator (and tensorly, tensorly-torch)")
 
 
+@pytest.mark.parametrize("size", [0, 1], ids=["N128", "N512"])
 @pytest.mark.parametrize("name", FULL)
-def test_gpu_training_step_full_preset(benchmark, gpu, name):
-    """A training step (forward, MAE, backward, AdamW) of each full preset at N = 128, batch 16, fp32; peak memory."""
+def test_gpu_training_step_full_preset(benchmark, gpu, name, size):
+    """A training step (forward, MAE, backward, AdamW) of each full preset, fp32, and its peak GPU
+    memory: N = 128 batch 16 and N = 512 batch 4 (the same cells per batch)."""
     import torch
 
     from diffbench.models import count_parameters, create
 
     _needs(name)
     dev, sync = gpu["device"], gpu["sync"]
-    n, batch = (32, 2) if DRYRUN else (128, 16)
+    n, batch = ((32, 2), (64, 1))[size] if DRYRUN else ((128, 16), (512, 4))[size]
     name = _model_name(name)
     torch.manual_seed(0)
     net = create(name, in_channels=1, lattice=n).to(dev)
