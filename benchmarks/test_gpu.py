@@ -9,11 +9,12 @@ bound uses that figure, not the datasheet's.
 Bytes per sample of the transform solve (``solve`` on a (B, N, N) float64 batch, D = 1,
 Dirichlet, CuPy path), counted as passes over an N x N float64 array (8 N^2 bytes), read and
 written counted separately (see :data:`PASSES`): the floor is 2 passes (read S, write u); the
-current implementation makes about 108 (four DST-I passes through the length-2(N+1) odd
+current implementation makes about 92 (four DST-I passes through the length-2(N+1) odd
 extension, the division, and the residual certificate of
 ``physics.operator.uniform_relative_residual``). Until issue #5's second round the certificate
-rebuilt the stencil from full D arrays (80 passes instead of 36: 159 in all, the model of
-``benchmarks/results/gpu-h200.json``). ``fraction_of_bound`` = bound time / measured time: 1
+rebuilt the stencil from full D arrays (80 passes instead of 36) and each DST-I zero-filled its
+extension and negated through a temporary (15 passes instead of 11): 159 in all, the model of
+``benchmarks/results/gpu-h200.json``. ``fraction_of_bound`` = bound time / measured time: 1
 means bandwidth-bound.
 
 ``DIFFBENCH_GPU_DRYRUN=1`` runs these tests without a GPU (NumPy and torch on the CPU, tiny
@@ -35,14 +36,15 @@ from benchlib import median, record
 DRYRUN = os.environ.get("DIFFBENCH_GPU_DRYRUN") == "1"
 
 #: Passes over an N^2 float64 array per sample in ``solve`` (CuPy, transform path), by stage.
-#: One DST-I (dst1 on CuPy): zero the odd extension (2N+2 wide: 2 writes), copy x in (1 r + 1 w),
-#: negate the mirrored copy (1 r + 1 w) and place it (1 r + 1 w), the real FFT (2 r + 2 w, one
-#: pass through memory), the imaginary part, negated (2 r: complex stride, + 1 w) -> 15.
+#: One DST-I (dst1_odd_extension on CuPy): copy x into the odd extension (1 r + 1 w), write the
+#: mirrored copy negated (1 r + 1 w), the real FFT (2 r + 2 w, one pass through memory), the
+#: imaginary part, negated (2 r: complex stride, + 1 w) -> 11 (15 until session 3 zero-filled the
+#: extension first and negated into a temporary).
 PASSES = {
     "checks_and_coefficients": 2,  # isfinite(S) and its all(); D and decay stay one number per sample
-    "forward_dst_two_axes": 2 * 15,
+    "forward_dst_two_axes": 2 * 11,
     "divide_by_eigenvalues": 6,  # denominator (3) and the division (3)
-    "inverse_dst_two_axes": 2 * (15 + 2),  # + the 1 / (2(N+1)) scaling
+    "inverse_dst_two_axes": 2 * (11 + 2),  # + the 1 / (2(N+1)) scaling
     # uniform_relative_residual: zeroed sum (2), four neighbour terms (1 r + 1 w, then 2 r + 1 w:
     # 5 each), diag u (2), + off-diagonal (3), - S (3), squared (2) and summed (1), ||S|| (3).
     "certificate": 36,
