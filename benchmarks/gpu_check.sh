@@ -4,10 +4,11 @@
 #   bash benchmarks/gpu_check.sh        # from the repository root, on a machine with a CUDA GPU
 #
 # Writes under $OUT (default ./gpu-out): nvidia-smi.csv (GPU name, memory, driver, and the
-# package versions), log.txt, gpu-solve.json, gpu-cupy.json, gpu-infer.json, gpu-train.json, gpu-tune.json and
-# gpu.json (all pytest-benchmark records merged). Stages run as separate pytest processes under
-# their own time limits, cheapest and most important first, so a slow stage cannot lose the
-# figures of the others.
+# package versions), log.txt, gpu-<stage>.json for the stages solve, cupy, infer, train, pin and
+# tune-<model>, and gpu.json (all pytest-benchmark records merged). Stages run as separate pytest
+# processes under their own time limits (550 s at most in all; about 2-5 minutes in practice),
+# cheapest and most important first, so a slow stage cannot lose the figures of the others.
+# Through the device tool: one call with timeout_s 600.
 #
 # Needs python3 with CUDA torch, CuPy (cupy-cuda12x or -13x), pytest, pytest-benchmark,
 # torchmetrics, scipy and pyyaml: the lent GPU machines' image has them all (no internet there,
@@ -51,16 +52,19 @@ stage solve 60 benchmarks/test_gpu.py::test_gpu_name benchmarks/test_gpu.py::tes
 stage cupy 100 tests/solver/test_cupy.py tests/data/test_data_cupy.py tests/trust/test_polish.py
 stage infer 100 benchmarks/test_gpu.py::test_gpu_inference_vs_cupy_solver benchmarks/test_gpu.py::test_gpu_variable_d_solver benchmarks/test_gpu.py::test_gpu_stream_datamodule_vs_training_step benchmarks/test_gpu.py::test_gpu_stream_stages
 stage train 80 benchmarks/test_gpu.py::test_gpu_training_step_full_preset
-# AMP, channels-last, torch.compile (inductor builds each model: the slowest stage, so the last)
-# and pinned memory.
-stage tune 150 benchmarks/test_gpu.py::test_gpu_cached_loader_pin_memory benchmarks/test_gpu.py::test_gpu_training_step_variants
+stage pin 30 benchmarks/test_gpu.py::test_gpu_cached_loader_pin_memory
+# AMP, channels-last and torch.compile, one model a stage (inductor builds each model: the slowest
+# stages, so the last, and a model that runs out of time loses only its own figures).
+for model in cnn-small unet-small cnn unet; do
+  stage "tune-$model" 45 "benchmarks/test_gpu.py::test_gpu_training_step_variants[$model]"
+done
 
 python3 - "$OUT" 2>&1 <<'EOF' | tee -a "$LOG"
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 merged, machine = [], None
-for name in ("solve", "cupy", "infer", "train", "tune"):
+for name in ("solve", "cupy", "infer", "train", "pin", "tune-cnn-small", "tune-unet-small", "tune-cnn", "tune-unet"):
     p = out / f"gpu-{name}.json"
     if not p.is_file():
         print(f"(no {p.name})")
