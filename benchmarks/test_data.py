@@ -7,7 +7,10 @@ generation must scale linearly with the number of samples.
 - ``generate_raw`` over 64, 256 and 1024 samples at N = 64, in the generator's chunks:
   exponent of time vs samples in [0.8, 1.2];
 - the cached loader with 0, 1 and 2 (persistent) worker processes: time per batch and the
-  first batch's start-up, recorded, not asserted (asserted: the same batches).
+  first batch's start-up, recorded, not asserted (asserted: the same batches);
+- the three source rasterisers on NumPy (one ``bincount``, the default here; the layered
+  scatter-add CuPy runs; the stamp loop they both reproduce) on a batch of 25 of ``standard-64``,
+  ``shapes-64`` and ``paper-512``: recorded, not asserted (asserted: the same bytes).
 """
 
 from __future__ import annotations
@@ -161,3 +164,28 @@ def test_cached_loader_workers(benchmark, mode, workers, cached_task, data_root,
     _, t_batch = run_benchmark(benchmark, lambda: next(stream), rounds=mode.pick(3, 30, 60), warmup=2)
     record(benchmark, task=cached_task["name"], workers=workers, batch_size=loader.batch_size, batch_s=t_batch,
            first_batch_s=startup, batches_per_epoch=len(loader))
+
+
+@pytest.mark.parametrize("task_name", ["standard-64", "shapes-64", "paper-512"])
+def test_rasteriser_paths(benchmark, mode, task_name):
+    """NumPy's one-``bincount`` rasteriser against the layered scatter-add (what CuPy runs, here on
+    NumPy) and the stamp loop, on one batch of 25 spread over the source counts. On the CPU all
+    three are bound by memory and NumPy call overhead; on a GPU the layered path replaces a few
+    kernels per source with a few per layer (``test_gpu.py::test_gpu_stream_stages``)."""
+    from diffbench.data.sampling import sample_rng
+    from diffbench.data.tasks import load_task
+    from diffbench.physics.sources import _rasterise_layers, _rasterise_numpy, _rasterise_stamps, sample_geometry, source_layers
+
+    task = load_task(task_name)
+    split, n = task.splits["train"], task.lattice
+    idx = [int(i) for i in np.linspace(0, split.size - 1, 25)]
+    geoms = [sample_geometry(sample_rng(task, "train", i), task.sources, n, split.count_of(i)) for i in idx]
+    rounds = mode.pick(1, 5, 10)
+    out, t_bincount = run_benchmark(benchmark, lambda: _rasterise_numpy(geoms, n), rounds=rounds)
+    layered = _rasterise_layers(geoms, n, np)
+    stamps = _rasterise_stamps(geoms, n, np, np.float64)
+    assert out.tobytes() == layered.tobytes() == stamps.tobytes()
+    layers = source_layers(geoms)
+    record(benchmark, task=task.name, batch=len(idx), sources=len(layers), layers=int(layers.max()) + 1, bincount_s=t_bincount,
+           layered_s=median(timed(lambda: _rasterise_layers(geoms, n, np), rounds=rounds)),
+           stamp_loop_s=median(timed(lambda: _rasterise_stamps(geoms, n, np, np.float64), rounds=rounds)))
