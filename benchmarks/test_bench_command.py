@@ -107,10 +107,11 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
     raw = json.loads(out.read_text())
     names = {b["name"].split("[")[0] for b in raw["benchmarks"]}
     assert {"test_gpu_stream_stages", "test_gpu_training_step_variants", "test_gpu_cached_loader_pin_memory"} <= names
-    s = bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"]["gpu"]
+    summary = bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"]
+    s = summary["gpu"]
     assert {"solve", "training", "inference", "mgcg", "stream", "stream_stages", "step_variants", "pin_memory"} <= set(s)
     assert s["stream_stages"]["layers"] >= 1 and s["stream_stages"]["stages_s"]["rasterise"] > 0
     assert {r["model"] for r in s["step_variants"]} >= {"cnn-small", "unet-small"}
     assert all(r["compile_speedup"] > 0 for r in s["step_variants"])
-    md = bench.render_markdown(bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"])
+    md = bench.render_markdown(summary)
     assert "| GPU training step |" in md and "Streamed smoke batch of 25" in md

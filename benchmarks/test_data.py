@@ -172,14 +172,14 @@ def test_rasteriser_paths(benchmark, mode, task_name):
     NumPy) and the stamp loop, on one batch of 25 spread over the source counts. On the CPU all
     three are bound by memory and NumPy call overhead; on a GPU the layered path replaces a few
     kernels per source with a few per layer (``test_gpu.py::test_gpu_stream_stages``)."""
-    from diffbench.data.sampling import sample_rng
+    from diffbench.data.sampling import draw_configurations
     from diffbench.data.tasks import load_task
-    from diffbench.physics.sources import _rasterise_layers, _rasterise_numpy, _rasterise_stamps, sample_geometry, source_layers
+    from diffbench.physics.sources import _rasterise_layers, _rasterise_numpy, _rasterise_stamps, source_layers
 
     task = load_task(task_name)
-    split, n = task.splits["train"], task.lattice
-    idx = [int(i) for i in np.linspace(0, split.size - 1, 25)]
-    geoms = [sample_geometry(sample_rng(task, "train", i), task.sources, n, split.count_of(i)) for i in idx]
+    n = task.lattice
+    idx = [int(i) for i in np.linspace(0, task.splits["train"].size - 1, 25)]
+    geoms = draw_configurations(task, "train", idx)[0]
     rounds = mode.pick(1, 5, 10)
     out, t_bincount = run_benchmark(benchmark, lambda: _rasterise_numpy(geoms, n), rounds=rounds)
     layered = _rasterise_layers(geoms, n, np)

@@ -336,9 +336,9 @@ def test_gpu_stream_stages(benchmark, gpu):
     source rasteriser before (the stamp loop: a few kernels per source) and after (one
     scatter-add per layer of non-meeting sources) in the same run."""
     from diffbench.data.batch import to_batch
-    from diffbench.data.sampling import generate_raw, sample_rng
+    from diffbench.data.sampling import draw_configurations, generate_raw
     from diffbench.data.tasks import load_task
-    from diffbench.physics.sources import _rasterise_stamps, rasterise, sample_geometry, source_layers
+    from diffbench.physics.sources import _rasterise_stamps, rasterise, source_layers
     from diffbench.solver import solve
     from diffbench.solver.backend import to_numpy
 
@@ -349,12 +349,7 @@ def test_gpu_stream_stages(benchmark, gpu):
     rounds = 3 if DRYRUN else 10
 
     def draw():
-        geoms = []
-        for i in idx:
-            rng = sample_rng(task, "train", i)
-            geoms.append(sample_geometry(rng, task.sources, n, split.count_of(i)))
-            task.physics.sample(rng, n)
-        return geoms
+        return draw_configurations(task, "train", idx)[0]
 
     geoms = draw()
     layered, stamps = rasterise(geoms, n, xp), _rasterise_stamps(geoms, n, xp, xp.float64)

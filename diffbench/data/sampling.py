@@ -35,6 +35,23 @@ def chunk_size(lattice: int) -> int:
     return int(max(1, min(64, (1 << 22) // (lattice * lattice))))
 
 
+def draw_configurations(task: TaskSpec, split: str, indices: list[int]) -> tuple[list[Any], list[Any], list[Any], list[Boundary], list[int]]:
+    """The CPU part of :func:`generate_raw`: each sample's source geometry, D, decay, boundary and
+    source count, drawn from its own seeded generator (indices are not checked here)."""
+    split_spec = task.splits[split]
+    geoms, Ds, gammas, bnds, counts = [], [], [], [], []
+    for i in indices:
+        rng = sample_rng(task, split, i)
+        count = split_spec.count_of(i)
+        geoms.append(sample_geometry(rng, task.sources, task.lattice, count))
+        D, g, b = task.physics.sample(rng, task.lattice)
+        Ds.append(D)
+        gammas.append(g)
+        bnds.append(b)
+        counts.append(count)
+    return geoms, Ds, gammas, bnds, counts
+
+
 def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp: Any = np) -> dict[str, Any]:
     """Generate and solve the samples ``indices`` of ``split``; arrays on backend ``xp``.
 
@@ -49,16 +66,7 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
     bad = [i for i in indices if not 0 <= i < split_spec.size]
     if bad:
         raise DiffbenchError(f"sample index {bad[0]} is outside split {split!r} of task {task.name!r} (0..{split_spec.size - 1})")
-    geoms, Ds, gammas, bnds, counts = [], [], [], [], []
-    for i in indices:
-        rng = sample_rng(task, split, i)
-        count = split_spec.count_of(i)
-        geoms.append(sample_geometry(rng, task.sources, n, count))
-        D, g, b = task.physics.sample(rng, n)
-        Ds.append(D)
-        gammas.append(g)
-        bnds.append(b)
-        counts.append(count)
+    geoms, Ds, gammas, bnds, counts = draw_configurations(task, split, indices)
     source = rasterise(geoms, n, xp)
     B = len(indices)
     # D and decay constant over a sample stay one number per sample (the solver takes (B,)
