@@ -109,8 +109,9 @@ def loads_yaml(text: str | bytes, where: str, kind: str = "task files") -> Any:
             raise DiffbenchError(f"{where} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8") from None
     elif len(text) > MAX_YAML_BYTES:
         raise DiffbenchError(f"{where} is {len(text)} characters; at most {MAX_YAML_BYTES} are read")
-    loader = _PlainLoader(text)
+    loader = None
     try:
+        loader = _PlainLoader(text)  # the reader refuses control characters here already
         return loader.get_single_data()
     except _Refused as exc:
         line = f" (line {exc.line})" if exc.line is not None else ""
@@ -124,7 +125,8 @@ def loads_yaml(text: str | bytes, where: str, kind: str = "task files") -> Any:
         text = " ".join(str(exc).split())[:160]
         raise DiffbenchError(f"{where} is not valid YAML: {text}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(path: str | os.PathLike[str], what: str = "task file", kind: str = "task files") -> Any:

@@ -44,6 +44,8 @@ def _number(v: Any, what: str, shown: Any = None) -> float:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about 2**{value.bit_length()}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -81,7 +83,7 @@ class PhysicsSpec:
         if not isinstance(raw, dict):
             raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {_short(raw)}")
         if set(raw) - allowed:
-            unknown = sorted(k if isinstance(k, str) else _short(k) for k in set(raw) - allowed)
+            unknown = sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _short(k) for k in set(raw) - allowed)
             raise DiffbenchError(f"{where}: unknown physics key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
         d = raw.get("diffusivity", 1.0)
         if isinstance(d, (int, float)) and not isinstance(d, bool):
@@ -187,6 +189,8 @@ class PhysicsSpec:
 
 
 def _boundary(value: Any, where: str) -> Boundary:
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise DiffbenchError(f"{where}: physics.boundary sides must be named top, bottom, left, right, got {_short(value)}")
     try:
         return parse_boundary(value)
     except DiffbenchError as exc:

@@ -157,7 +157,10 @@ class TaskSpec:
 
 
 def _show(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, shortened to about ``limit`` characters (errors stay one short line)."""
+    """``repr(value)``, shortened to about ``limit`` characters (errors stay one short line); a
+    huge integer is shown by its size (past 4300 digits it cannot even be printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about 2**{value.bit_length()}"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -207,7 +210,7 @@ def _mapping(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 
 
 def _keys(keys: Any) -> str:
-    return ", ".join(sorted(_show(k, 40) if not isinstance(k, str) else k for k in keys))
+    return ", ".join(sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _show(k, 40) for k in keys))
 
 
 def parse_task(raw: Any, path: str | None = None) -> TaskSpec:

@@ -61,6 +61,8 @@ BOUNDED = [
     ("decay-range", {"physics": {"decay": [0, 10**400]}}, r"physics\.decay"),
     ("inclusions", {"physics": {"diffusivity": {"kind": "inclusions", "count": [1, 10**9]}}}, r"diffusivity\.count .*at most"),
     ("mixed-keys", {1: 2}, r"unknown key\(s\) 1"),
+    ("newline-key", {"\n": 2}, r"unknown key\(s\) '\\n'; allowed"),
+    ("boundary-keys", {"physics": {"boundary": {"random": [{1: 2, "a": 3}]}}}, r"physics\.boundary sides must be named top, bottom, left, right"),
     ("training-text", {"training": "fast"}, r"training must be a mapping"),
     ("evaluation-list", {"evaluation": ["x"]}, r"evaluation must be a mapping"),
     ("description-list", {"description": ["x"]}, r"description must be a string"),
@@ -84,6 +86,19 @@ def test_the_limits_keep_the_paper_task_valid() -> None:
     paper = load_task("paper-512")
     assert paper.lattice <= MAX_LATTICE and [paper.splits[s].size for s in SPLITS] == [320000, 20000, 80000]
     assert max(s.size for s in paper.splits.values()) <= MAX_SPLIT_SAMPLES
+
+
+@pytest.mark.parametrize(
+    "overrides, pattern",
+    [({"splits": {"train": {"per_count": 10**5000}}}, r"per_count must be at most 1000000 \(MAX_PER_COUNT\), got an integer of about 2\*\*16610"),
+     ({"sources": {"radius": 10**5000}}, r"a source of radius an integer of about 2\*\*16610 does not fit in a 16x16 lattice"),
+     ({"lattice": 10**5000}, r"lattice N must be at most 4096 \(MAX_LATTICE\), got an integer of about 2\*\*16610")],
+    ids=["per_count", "radius", "lattice"],
+)
+def test_integers_too_long_to_print_are_shown_by_size(overrides: dict, pattern: str) -> None:
+    """Through the Python API (YAML stops at 4300 digits): repr() of such an int raises."""
+    with pytest.raises(DiffbenchError, match=pattern):
+        parse_task(merge(BASE_TASK, overrides), "api")
 
 
 def test_split_name_keys_of_mixed_types_are_one_line(tmp_path: Path) -> None:
