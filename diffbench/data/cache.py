@@ -37,7 +37,7 @@ import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -134,6 +134,9 @@ def _check_writable(root: Path) -> None:
 class Cache:
     task: TaskSpec
     root: Path
+    #: (inode, size, mtime) of the manifest this object last wrote: while the file on disk is
+    #: still that one, no other generation wrote since, and merging needs no re-read.
+    _written: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def manifest_path(self) -> Path:
@@ -225,6 +228,14 @@ class Cache:
             atomic_write_json(self.manifest_path, manifest)
         except OSError as exc:
             raise _write_error(self.manifest_path, exc) from None
+        self._written = self._manifest_stamp()
+
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.manifest_path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def remove_stale_temporaries(self, log: Callable[[str], None]) -> None:
         """Remove the temporary files a killed generation left (call with :meth:`lock` held:
@@ -439,7 +450,8 @@ def ensure_cache(
 def _merged(cache: Cache, manifest: dict[str, Any], update: tuple[str, str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The manifest on disk (call with the lock held) with ``manifest``'s entries it lacks and
     ``update`` merged in: another generation's entries are kept, never overwritten."""
-    current, _ = cache._read_manifest()
+    unchanged = cache._written is not None and cache._manifest_stamp() == cache._written
+    current = None if unchanged else cache._read_manifest()[0]
     if current is None:
         current = manifest
     else:
