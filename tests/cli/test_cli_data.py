@@ -306,3 +306,26 @@ def test_corrupt_manifest_is_reported_and_repaired_by_generate(capsys, tmp_path:
     assert re.search(r"smoke test: 120 samples in 1 shard\(s\), solver dst, max residual \d\.\de-\d\d", out), out
     assert json.loads(manifest.read_bytes())["splits"] == json.loads(good)["splits"]
     assert {p: p.read_bytes() for p in shards} == shards
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 200 kB tmpfs (root only; skipped where mounting is not permitted)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+def test_disk_full_during_generate_is_one_line(capsys, tiny_disk: Path) -> None:
+    line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(tiny_disk), "--no-progress"])
+    assert re.fullmatch(r"error: cannot write .*/smoke/train/shard-00000\.npz: No space left on device; nothing half-written was left "
+                        r"\(free space or choose another --data-dir\)", line), line
+    assert [p.name for p in tiny_disk.rglob("*") if p.is_file() and p.name != ".lock"] == []
