@@ -10,6 +10,18 @@ Every file is written to a temporary name and renamed into place, and the manife
 rewritten (atomically) after each shard, so an interrupted generation resumes where it
 stopped and no half-written file ever looks complete. A shard whose checksum does not match
 is reported and regenerated — bit-identically, since samples are pure functions of their seeds.
+
+Several generations may share a cache (two processes, or ``generate --splits train`` beside
+``--splits test``): shard writes and every read-modify-write of the manifest hold the
+cache's lock (``.lock``, a :mod:`filelock`), and each new entry is merged into the manifest
+on disk, so no generation drops another's entries. Under the same lock, the temporary files
+a killed generation left (``.shard-NNNNN.npz.*.tmp`` in the split folders,
+``.manifest.json.*.tmp`` beside the manifest) are removed on the next run.
+
+A manifest that is not what this module writes (not a mapping, no ``splits``, an entry that is
+not a complete shard record) is reported and repaired: the entries that are sound are kept,
+the rest of the shards are regenerated. A full disk or a read-only folder is a one-line error;
+the previous manifest and every finished shard survive it.
 """
 
 from __future__ import annotations
@@ -18,26 +30,43 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import multiprocessing as mp
 import os
+import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from filelock import FileLock
 
 from .. import __version__
 from ..errors import DiffbenchError
+from ..names import check_name
 from ..solver.backend import backend_name, get_backend, to_numpy
 from .sampling import SOLVER_TOL, chunk_size, generate_raw
 from .tasks import SPLITS, TaskSpec, load_task
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 FORMAT_VERSION = 1
 _ARRAYS = ("source", "field", "diffusivity", "decay", "boundary", "count", "index", "residual", "iterations")
+#: The temporary names atomic_write_bytes gives a shard (in a split folder) and the manifest.
+_SHARD_TMP = re.compile(r"\.shard-\d{5}\.npz\.[A-Za-z0-9_]+\.tmp")
+_MANIFEST_TMP = re.compile(r"\.manifest\.json\.[A-Za-z0-9_]+\.tmp")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def default_data_dir() -> Path:
@@ -85,6 +114,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
+def _write_error(path: Path, exc: OSError) -> DiffbenchError:
+    """A one-line error for a failed write (the temporary file is already gone)."""
+    reason = exc.strerror or type(exc).__name__
+    return DiffbenchError(f"cannot write {path}: {reason}; nothing half-written was left (free space or choose another --data-dir)")
+
+
 def _check_writable(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -99,6 +134,9 @@ def _check_writable(root: Path) -> None:
 class Cache:
     task: TaskSpec
     root: Path
+    #: (inode, size, mtime) of the manifest this object last wrote: while the file on disk is
+    #: still that one, no other generation wrote since, and merging needs no re-read.
+    _written: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def manifest_path(self) -> Path:
@@ -107,23 +145,113 @@ class Cache:
     def shard_path(self, split: str, k: int) -> Path:
         return self.root / split / f"shard-{k:05d}.npz"
 
+    def lock(self) -> FileLock:
+        """The cache's lock: held for every shard write and manifest read-modify-write."""
+        return FileLock(str(self.root / LOCK))
+
     # ------------------------------------------------------------- manifest
-    def read_manifest(self) -> dict[str, Any] | None:
+    def read_manifest(self, log: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+        """The manifest, repaired if need be; ``None`` when there is none (or nothing sound).
+
+        What is not sound is reported through ``log`` (default: stderr) and left out, so its
+        shards are regenerated; a manifest of another spec or format is refused.
+        """
+        m, problems = self._read_manifest()
+        say = log or (lambda msg: print(msg, file=sys.stderr))
+        for p in problems:
+            say(f"warning: {p}")
+        return m
+
+    def _read_manifest(self) -> tuple[dict[str, Any] | None, list[str]]:
         if not self.manifest_path.exists():
-            return None
+            return None, []
         try:
-            m = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            print(f"warning: {self.manifest_path} is unreadable; verifying shards from scratch", file=sys.stderr)
-            return None
-        if m.get("spec_hash") != self.task.spec_hash:
+            m = json.loads(self.manifest_path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return None, [f"{self.manifest_path} is unreadable; verifying shards from scratch"]
+        if not isinstance(m, dict) or not isinstance(m.get("spec_hash"), str):
+            what = "not a JSON object" if not isinstance(m, dict) else "no spec_hash text"
+            return None, [f"{self.manifest_path} is malformed ({what}); rebuilding it, every shard is regenerated"]
+        if m["spec_hash"] != self.task.spec_hash:
+            task = m.get("task")
+            name = task.get("name", "?") if isinstance(task, dict) else "?"
             raise DiffbenchError(
-                f"data dir {self.root} holds task {m.get('task', {}).get('name', '?')!r} generated from a different "
-                f"spec (hash {str(m.get('spec_hash'))[:12]} vs {self.task.spec_hash[:12]}); delete it or pass another --data-dir"
+                f"data dir {self.root} holds task {str(name)[:64]!r} generated from a different "
+                f"spec (hash {m['spec_hash'][:12]} vs {self.task.spec_hash[:12]}); delete it or pass another --data-dir"
             )
         if m.get("format") != FORMAT_VERSION:
-            raise DiffbenchError(f"data dir {self.root} uses cache format {m.get('format')!r}; this diffbench reads format {FORMAT_VERSION}; regenerate it")
-        return m
+            raise DiffbenchError(f"data dir {self.root} uses cache format {repr(m.get('format'))[:20]}; this diffbench reads format {FORMAT_VERSION}; regenerate it")
+        return self._repaired(m)
+
+    def _repaired(self, m: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``m`` with every split present and only sound shard entries kept."""
+        problems: list[str] = []
+        splits = m.get("splits")
+        if not isinstance(splits, dict):
+            problems.append(f"{self.manifest_path} is malformed (no splits mapping); repairing it, the shards it lost are regenerated")
+            splits = {}
+        clean: dict[str, Any] = {}
+        for split in SPLITS:
+            part = splits.get(split)
+            shards = part.get("shards") if isinstance(part, dict) else None
+            if not isinstance(shards, dict):
+                if splits:
+                    problems.append(f"{self.manifest_path} is malformed (split {split} has no shards mapping); repairing it, its shards are regenerated")
+                shards = {}
+            good = {k: e for k, e in shards.items() if self._sound_entry(split, k, e)}
+            if len(good) != len(shards):
+                bad = sorted(str(k)[:12] for k in set(shards) - set(good))
+                problems.append(f"{self.manifest_path} is malformed ({len(bad)} unsound {split} shard entr{'y' if len(bad) == 1 else 'ies'}: "
+                                f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}); repairing it, those shards are regenerated")
+            clean[split] = {"size": self.task.splits[split].size, "shards": good}
+        return {**m, "splits": clean}, problems
+
+    def _sound_entry(self, split: str, key: Any, e: Any) -> bool:
+        """Whether ``e`` is a complete shard record as :func:`_generate_shard` writes it."""
+        def integer(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+        if not (isinstance(key, str) and re.fullmatch(r"\d{5}", key) and isinstance(e, dict)):
+            return False
+        residual = e.get("max_residual")
+        return (
+            e.get("file") == f"{split}/shard-{key}.npz"
+            and all(integer(e.get(f)) for f in ("start", "stop", "bytes", "max_iterations"))
+            and isinstance(e.get("sha256"), str) and _SHA256.fullmatch(e["sha256"]) is not None
+            and isinstance(e.get("methods"), list) and all(isinstance(x, str) for x in e["methods"])
+            and isinstance(residual, (int, float)) and not isinstance(residual, bool) and math.isfinite(residual)
+        )
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest`` atomically (call with :meth:`lock` held)."""
+        try:
+            atomic_write_json(self.manifest_path, manifest)
+        except OSError as exc:
+            raise _write_error(self.manifest_path, exc) from None
+        self._written = self._manifest_stamp()
+
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.manifest_path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def remove_stale_temporaries(self, log: Callable[[str], None]) -> None:
+        """Remove the temporary files a killed generation left (call with :meth:`lock` held:
+        no live writer is then between its temporary file and its rename)."""
+        stale = [p for p in self.root.glob(".manifest.json.*.tmp") if _MANIFEST_TMP.fullmatch(p.name)]
+        for split in SPLITS:
+            if (self.root / split).is_dir():
+                stale += [p for p in (self.root / split).glob(".shard-*.tmp") if _SHARD_TMP.fullmatch(p.name)]
+        removed = 0
+        for p in stale:
+            with contextlib.suppress(FileNotFoundError):
+                if p.is_file() and not p.is_symlink():
+                    p.unlink()
+                    removed += 1
+        if removed:
+            log(f"note: removed {removed} temporary file(s) left by an interrupted generation in {self.root}")
 
     def new_manifest(self, backend: str) -> dict[str, Any]:
         return {
@@ -140,7 +268,7 @@ class Cache:
     def status(self, split: str, manifest: dict[str, Any] | None, verify: bool = True) -> tuple[list[int], list[str]]:
         """Shards still to (re)generate, and messages about corrupted ones."""
         todo, problems = [], []
-        entries = (manifest or {}).get("splits", {}).get(split, {}).get("shards", {})
+        entries = manifest["splits"][split]["shards"] if manifest else {}
         for k, (a, b) in enumerate(shard_plan(self.task, split)):
             e = entries.get(f"{k:05d}")
             path = self.shard_path(split, k)
@@ -196,7 +324,12 @@ def _generate_shard(task_path_or_spec: Any, split: str, k: int, root: str, backe
     np.savez(buf, **arrays)
     data = buf.getvalue()
     path = cache.shard_path(split, k)
-    atomic_write_bytes(path, data)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cache.lock():
+            atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     return {
         "file": str(path.relative_to(cache.root)),
         "start": a,
@@ -249,26 +382,37 @@ def ensure_cache(
     task = load_task(task)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise DiffbenchError(f"--devices must be a positive integer, got {devices!r}")
+        raise DiffbenchError(f"--devices must be a positive integer, got {repr(devices)[:40]}")
     bad = [s for s in splits if s not in SPLITS]
     if bad or not splits:
         raise DiffbenchError(f"unknown split(s) {', '.join(map(str, bad)) or '(none)'}; allowed: {', '.join(SPLITS)}")
-    root = Path(data_dir or default_data_dir()) / task.name
+    root = Path(data_dir or default_data_dir()) / check_name(task.name, "task name")
     cache = Cache(task, root)
     if root.exists():
-        manifest = cache.read_manifest()
+        manifest, repairs = cache._read_manifest()
     else:
-        manifest = None
-    # Every refusal comes before the first write: a bad backend or GPU count leaves no directory.
+        manifest, repairs = None, []
+    # Every refusal comes before the first write: a bad backend or device count leaves no directory.
     xp = get_backend(backend)
     bname = backend_name(xp)
-    if devices > 1 and bname == "cupy" and xp.cuda.runtime.getDeviceCount() < devices:
-        raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({xp.cuda.runtime.getDeviceCount()})")
+    if bname == "cupy":
+        gpus = xp.cuda.runtime.getDeviceCount()
+        if devices > gpus:
+            raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({gpus} visible); use --devices {gpus} or fewer")
+    elif devices > usable_cpus():
+        cores = usable_cpus()
+        raise DiffbenchError(f"--devices {devices} asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer")
     _check_writable(root)
+    for p in repairs:
+        log(f"warning: {p}")
+    with cache.lock():
+        cache.remove_stale_temporaries(log)
+        if repairs and manifest is not None:
+            cache.write_manifest(_merged(cache, manifest))
     if manifest is None:
         manifest = cache.new_manifest(bname)
     elif manifest.get("backend") != bname:
-        log(f"note: cache was written with backend {manifest.get('backend')}; new shards use {bname}")
+        log(f"note: cache was written with backend {str(manifest.get('backend'))[:20]}; new shards use {bname}")
     jobs: list[tuple[str, int]] = []
     for split in splits:
         todo, problems = cache.status(split, manifest)
@@ -303,9 +447,29 @@ def ensure_cache(
     return cache
 
 
+def _merged(cache: Cache, manifest: dict[str, Any], update: tuple[str, str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The manifest on disk (call with the lock held) with ``manifest``'s entries it lacks and
+    ``update`` merged in: another generation's entries are kept, never overwritten."""
+    unchanged = cache._written is not None and cache._manifest_stamp() == cache._written
+    current = None if unchanged else cache._read_manifest()[0]
+    if current is None:
+        current = manifest
+    else:
+        for split in SPLITS:
+            theirs = current["splits"][split]["shards"]
+            for key, e in manifest["splits"][split]["shards"].items():
+                theirs.setdefault(key, e)
+    if update is not None:
+        split, key, entry = update
+        current["splits"][split]["shards"][key] = entry
+    return current
+
+
 def _record(cache: Cache, manifest: dict[str, Any], split: str, k: int, entry: dict[str, Any], bar: Any) -> None:
-    manifest["splits"][split]["shards"][f"{k:05d}"] = entry
-    atomic_write_json(cache.manifest_path, manifest)
+    with cache.lock():
+        merged = _merged(cache, manifest, (split, f"{k:05d}", entry))
+        cache.write_manifest(merged)
+    manifest["splits"] = merged["splits"]
     bar.update(entry["stop"] - entry["start"])
 
 

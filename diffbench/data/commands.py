@@ -30,9 +30,9 @@ def _generate(args: argparse.Namespace) -> int:
     if bad or not splits:
         raise DiffbenchError(f"unknown split(s) {', '.join(bad) or '(none)'}; allowed: {', '.join(SPLITS)}")
     cache = ensure_cache(args.task, args.data_dir, splits=splits, devices=args.devices, backend=args.backend, progress=not args.no_progress)
-    m = cache.read_manifest() or {}
+    m = cache.read_manifest()
     for s in splits:
-        shards = m.get("splits", {}).get(s, {}).get("shards", {})
+        shards = m["splits"][s]["shards"] if m else {}
         worst = max((e["max_residual"] for e in shards.values()), default=0.0)
         methods = sorted({x for e in shards.values() for x in e["methods"]})
         print(f"{cache.task.name} {s}: {cache.task.splits[s].size} samples in {len(shards)} shard(s), solver {'/'.join(methods)}, max residual {worst:.1e}")

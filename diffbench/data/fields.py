@@ -28,23 +28,45 @@ from ..errors import DiffbenchError
 from ..physics.boundary import SIDES, Boundary, parse_boundary
 
 D_KINDS = ("constant", "per-sample", "inclusions", "lognormal")
+#: The most inclusions one sample may draw (each is a pass over the N x N lattice).
+MAX_INCLUSIONS = 1000
 BOUNDARY_CODES = {"dirichlet": 0, "neumann": 1, "periodic": 2}
 
 
 def _number(v: Any, what: str, shown: Any = None) -> float:
     """``float(v)`` for a YAML number; a DiffbenchError for text, lists, ``None``, booleans."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise DiffbenchError(f"{what} must be a number, got {v if shown is None else shown!r}")
-    return float(v)
+        raise DiffbenchError(f"{what} must be a number, got {_short(v if shown is None else shown)}")
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond float range: say so as for inf
+        raise DiffbenchError(f"{what} must be finite, got an integer too large for a float (about 2**{int(v).bit_length()})") from None
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about 2**{value.bit_length()}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _finite_number(v: Any) -> bool:
+    """Whether ``v`` is a real number (not a bool) that a float holds finitely."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _range(value: Any, what: str, positive: bool = True) -> tuple[float, float]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
-        raise DiffbenchError(f"{what} must be [low, high], got {value!r}")
+        raise DiffbenchError(f"{what} must be [low, high], got {_short(value)}")
     lo, hi = (_number(v, what, value) for v in value)
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or (positive and lo <= 0) or (not positive and lo < 0):
         need = "0 < low <= high" if positive else "0 <= low <= high"
-        raise DiffbenchError(f"{what} must satisfy {need} and be finite, got {value!r}")
+        raise DiffbenchError(f"{what} must satisfy {need} and be finite, got {_short(value)}")
     return lo, hi
 
 
@@ -59,27 +81,33 @@ class PhysicsSpec:
     def parse(cls, raw: dict[str, Any], where: str = "task") -> "PhysicsSpec":
         allowed = {"diffusivity", "decay", "boundary"}
         if not isinstance(raw, dict):
-            raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {raw!r}")
+            raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {_short(raw)}")
         if set(raw) - allowed:
-            raise DiffbenchError(f"{where}: unknown physics key(s) {', '.join(sorted(set(raw) - allowed))}; allowed: {', '.join(sorted(allowed))}")
+            unknown = sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _short(k) for k in set(raw) - allowed)
+            raise DiffbenchError(f"{where}: unknown physics key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
         d = raw.get("diffusivity", 1.0)
         if isinstance(d, (int, float)) and not isinstance(d, bool):
+            if not _finite_number(d):
+                raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {_short(d)}")
             d = {"kind": "constant", "value": float(d)}
         if not isinstance(d, dict) or d.get("kind") not in D_KINDS:
-            raise DiffbenchError(f"{where}: physics.diffusivity must be a positive number or a mapping with kind in {', '.join(D_KINDS)}, got {d!r}")
+            raise DiffbenchError(f"{where}: physics.diffusivity must be a positive number or a mapping with kind in {', '.join(D_KINDS)}, got {_short(d)}")
         d = dict(d)
         kind = d["kind"]
         if kind == "constant":
             v = _number(d.get("value", 1.0), f"{where}: diffusivity (D > 0)")
             if not (math.isfinite(v) and v > 0):
-                raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {d.get('value')!r}")
+                raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {_short(d.get('value'))}")
             d = {"kind": kind, "value": v}
         elif kind == "per-sample":
             d = {"kind": kind, "range": list(_range(d.get("range"), f"{where}: diffusivity.range"))}
         elif kind == "inclusions":
+            count = _range(d.get("count", [1, 4]), f"{where}: diffusivity.count")
+            if count[1] > MAX_INCLUSIONS:
+                raise DiffbenchError(f"{where}: diffusivity.count must be at most {MAX_INCLUSIONS} inclusions, got {_short(d.get('count'))}")
             d = {
                 "kind": kind,
-                "count": [int(c) for c in _range(d.get("count", [1, 4]), f"{where}: diffusivity.count")],
+                "count": [int(c) for c in count],
                 "radius": list(_range(d.get("radius", [2, 6]), f"{where}: diffusivity.radius")),
                 "contrast": list(_range(d.get("contrast", [0.1, 10.0]), f"{where}: diffusivity.contrast")),
             }
@@ -87,12 +115,12 @@ class PhysicsSpec:
             what = f"{where}: lognormal diffusivity (sigma >= 0, length > 0)"
             sigma, length = _number(d.get("sigma", 0.5), what), _number(d.get("length", 4.0), what)
             if not (math.isfinite(sigma) and sigma >= 0 and math.isfinite(length) and length > 0):
-                raise DiffbenchError(f"{where}: lognormal diffusivity needs sigma >= 0 and length > 0, got {d!r}")
+                raise DiffbenchError(f"{where}: lognormal diffusivity needs sigma >= 0 and length > 0, got {_short(d)}")
             d = {"kind": kind, "sigma": sigma, "length": length}
         g = raw.get("decay", 0.0)
         if isinstance(g, (int, float)) and not isinstance(g, bool):
-            if not (math.isfinite(g) and g >= 0):
-                raise DiffbenchError(f"{where}: decay must be finite and >= 0, got {g!r}")
+            if not (_finite_number(g) and g >= 0):
+                raise DiffbenchError(f"{where}: decay must be finite and >= 0, got {_short(g)}")
             decay = (float(g), float(g))
         else:
             decay = _range(g, f"{where}: physics.decay", positive=False)
@@ -161,6 +189,8 @@ class PhysicsSpec:
 
 
 def _boundary(value: Any, where: str) -> Boundary:
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise DiffbenchError(f"{where}: physics.boundary sides must be named top, bottom, left, right, got {_short(value)}")
     try:
         return parse_boundary(value)
     except DiffbenchError as exc:

@@ -62,9 +62,11 @@ class SourceSpec:
 
     def validate(self, lattice: int, max_count: int) -> None:
         if self.shape not in SHAPE_CHOICES:
-            raise DiffbenchError(f"unknown source shape {self.shape!r}; allowed: {', '.join(SHAPE_CHOICES)}")
+            raise DiffbenchError(f"unknown source shape {_show(self.shape)}; allowed: {', '.join(SHAPE_CHOICES)}")
         if isinstance(self.radius, bool) or not isinstance(self.radius, (int, np.integer)) or self.radius <= 0:
-            raise DiffbenchError(f"source radius must be a positive integer number of cells, got {self.radius!r}")
+            raise DiffbenchError(f"source radius must be a positive integer number of cells, got {_show(self.radius)}")
+        if self.radius > lattice:
+            raise DiffbenchError(f"a source of radius {_show(self.radius)} does not fit in a {lattice}x{lattice} lattice; use radius <= {(lattice - 1) // 2}")
         if 2 * self.radius + 1 > lattice:
             raise DiffbenchError(
                 f"a source of radius {self.radius} (diameter {2 * self.radius + 1} cells) does not fit in a "
@@ -78,10 +80,18 @@ class SourceSpec:
             )
         try:
             low, high = (float(v) for v in self.strength)
-        except (TypeError, ValueError):
-            raise DiffbenchError(f"source strength must be a pair (low, high) of numbers, got {self.strength!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise DiffbenchError(f"source strength must be a pair (low, high) of finite numbers, got {_show(self.strength)}") from None
         if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
             raise DiffbenchError(f"source strength range must satisfy 0 <= low < high, got ({low}, {high})")
+
+
+def _show(value: Any) -> str:
+    """A short ``repr`` for an error message (a huge integer by its size: its digits may not print)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about 2**{value.bit_length()}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass

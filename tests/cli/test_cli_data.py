@@ -116,7 +116,7 @@ def test_cache_of_another_spec(capsys, tmp_path: Path) -> None:
     capsys.readouterr()
     line = _error_line(capsys, ["generate", "--task", b, "--data-dir", str(data), "--no-progress"])
     assert "holds task 'twin' generated from a different spec" in line
-    assert sorted(p.name for p in (data / "twin").iterdir()) == ["manifest.json", "val"]
+    assert sorted(p.name for p in (data / "twin").iterdir()) == [".lock", "manifest.json", "val"]
 
 
 # ---------------------------------------------------------------- success
@@ -156,7 +156,7 @@ def test_generate_one_split_from_env_data_dir(capsys, tmp_path: Path, monkeypatc
     assert main(["generate", "--splits", "test", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("smoke test: 120 samples")
-    assert sorted(p.name for p in (tmp_path / "env" / "smoke").iterdir()) == ["manifest.json", "test"]
+    assert sorted(p.name for p in (tmp_path / "env" / "smoke").iterdir()) == [".lock", "manifest.json", "test"]
 
 
 def test_generate_interrupted_exits_130_and_resumes(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,3 +231,101 @@ def test_data_commands_start_without_torch(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "RESULT [0, 0] []" in out.stdout, out.stdout[-2000:]
     assert (tmp_path / "smoke" / "manifest.json").is_file()
+
+
+# ---------------------------------------------------------------- hostile inputs (issue 16)
+def test_devices_beyond_the_machine_is_one_line_and_spawns_nothing(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoPool:
+        def Pool(self, *a, **kw):
+            raise AssertionError("spawned processes")
+
+    monkeypatch.setattr(cache_mod.mp, "get_context", lambda *a: NoPool())
+    data = tmp_path / "d"
+    line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(data), "--devices", "99999999999", "--backend", "numpy"])
+    assert re.fullmatch(r"error: --devices 99999999999 asks for more processes than this machine's \d+ usable CPU core\(s\); use --devices \d+ or fewer", line), line
+    assert not data.exists()
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/diffbench-abs-task"])
+def test_task_name_that_would_leave_the_data_dir_is_refused(capsys, tmp_path: Path, name: str) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text(yaml.safe_dump({**SMOKE, "name": name}))
+    data = tmp_path / "a" / "b" / "d"
+    line = _error_line(capsys, ["generate", "--task", str(path), "--data-dir", str(data), "--no-progress", "--splits", "val"])
+    assert f"task name {name!r} is not allowed" in line and str(path) in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.yaml"] and not Path("/tmp/diffbench-abs-task").exists()
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        (yaml.safe_dump({**SMOKE, "name": "latin"}).replace("flux", "flüx").encode("latin-1"), r"is not UTF-8 text \(byte 0xfc at offset \d+\); save it as UTF-8$"),
+        (yaml.safe_dump({**SMOKE, "name": "big", "lattice": 60000}).encode(), r"lattice N must be at most 4096 \(MAX_LATTICE\), got 60000$"),
+        (yaml.safe_dump({**SMOKE, "name": "many", "splits": {**SMOKE["splits"], "train": {"counts": [1, 5], "per_count": 10**12}}}).encode(),
+         r"splits\.train\.per_count must be at most 1000000 \(MAX_PER_COUNT\), got 1000000000000$"),
+        (("name: bomb\n" + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9) if i else '1'}]\n" for i in range(10))).encode(),
+         r"uses YAML anchors or aliases \(&name / \*name\), which task files may not \(line 2\); write the values out$"),
+    ],
+    ids=["non-utf8", "lattice-60000", "per-count-1e12", "alias-bomb"],
+)
+def test_hostile_task_yaml_is_one_line(capsys, tmp_path: Path, text: bytes, pattern: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(text)
+    line = _error_line(capsys, ["generate", "--task", str(path), "--data-dir", str(tmp_path / "d"), "--no-progress"])
+    assert re.search(pattern, line) and str(path) in line, line
+    assert not (tmp_path / "d").exists()
+
+
+def _damage(manifest: dict, case: str):
+    if case == "list":
+        return []
+    m = json.loads(json.dumps(manifest))
+    if case == "no-splits":
+        del m["splits"]
+    elif case == "splits-list":
+        m["splits"] = []
+    elif case == "int-entry":
+        m["splits"]["train"]["shards"]["00000"] = 5
+    elif case == "string-max-residual":
+        m["splits"]["test"]["shards"]["00000"]["max_residual"] = "tiny"
+    return m
+
+
+@pytest.mark.parametrize("case", ["list", "no-splits", "splits-list", "int-entry", "string-max-residual"])
+def test_corrupt_manifest_is_reported_and_repaired_by_generate(capsys, tmp_path: Path, case: str) -> None:
+    data = tmp_path / "d"
+    assert main(["generate", "--task", "smoke", "--data-dir", str(data), "--no-progress"]) == 0
+    manifest = data / "smoke" / "manifest.json"
+    good = manifest.read_bytes()
+    shards = {p: p.read_bytes() for p in (data / "smoke").rglob("shard-*.npz")}
+    manifest.write_text(json.dumps(_damage(json.loads(good), case)))
+    capsys.readouterr()
+    assert main(["generate", "--task", "smoke", "--data-dir", str(data), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and re.search(r"warning: .*manifest\.json is (malformed|unreadable)", err), err
+    assert re.search(r"smoke test: 120 samples in 1 shard\(s\), solver dst, max residual \d\.\de-\d\d", out), out
+    assert json.loads(manifest.read_bytes())["splits"] == json.loads(good)["splits"]
+    assert {p: p.read_bytes() for p in shards} == shards
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 200 kB tmpfs (root only; skipped where mounting is not permitted)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+def test_disk_full_during_generate_is_one_line(capsys, tiny_disk: Path) -> None:
+    line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(tiny_disk), "--no-progress"])
+    assert re.fullmatch(r"error: cannot write .*/smoke/train/shard-00000\.npz: No space left on device; nothing half-written was left "
+                        r"\(free space or choose another --data-dir\)", line), line
+    assert [p.name for p in tiny_disk.rglob("*") if p.is_file() and p.name != ".lock"] == []
