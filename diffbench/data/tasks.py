@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import numbers
 import os
 from dataclasses import asdict, dataclass, field
@@ -73,17 +74,33 @@ class SplitSpec:
         return self.counts[index // self.per_count]
 
     def indices(self, counts: tuple[int, ...] | None = None, fraction: float = 1.0) -> list[int]:
-        """Indices of the samples with the given counts, the first ``fraction`` of each count.
+        """Indices of the samples with the given counts: ``fraction`` of them, a prefix of each count.
 
-        Taking a prefix of each count keeps every training fraction balanced across counts and
-        nested (the 1.25 % subset is inside the 2.5 % subset).
+        The number taken is the exact fraction of the kept samples, ``floor(fraction * n + 1/2)``
+        (at least one per kept count), shared as evenly as the counts allow: every count gets
+        ``total // k`` and the first ``total % k`` counts one more. So 1.25 % of 2,000 samples
+        over 20 counts is 25 samples (2 of counts 1-5, 1 of the others), not 20. Taking a prefix
+        of each count keeps every fraction balanced (per-count sizes differ by at most one) and
+        nested (a count's share never shrinks as the fraction grows, so the 1.25 % subset is
+        inside the 2.5 % subset).
+
+        >>> split = SplitSpec(counts=tuple(range(1, 21)), per_count=100)
+        >>> len(split.indices(fraction=0.0125)), len(split.indices(fraction=0.025)), len(split.indices(fraction=0.125))
+        (25, 50, 250)
+        >>> set(split.indices(fraction=0.0125)) <= set(split.indices(fraction=0.025))
+        True
         """
         keep = self.counts if counts is None else counts
-        take = max(1, int(round(fraction * self.per_count)))
+        kept = [pos for pos, c in enumerate(self.counts) if c in keep]
+        if not kept:
+            return []
+        n = len(kept) * self.per_count
+        total = min(n, max(len(kept), math.floor(fraction * n + 0.5)))
+        base, extra = divmod(total, len(kept))
         out: list[int] = []
-        for pos, c in enumerate(self.counts):
-            if c in keep:
-                out.extend(range(pos * self.per_count, pos * self.per_count + take))
+        for j, pos in enumerate(kept):
+            take = base + (1 if j < extra else 0)
+            out.extend(range(pos * self.per_count, pos * self.per_count + take))
         return out
 
 

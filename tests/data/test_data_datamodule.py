@@ -83,8 +83,12 @@ def test_train_fraction_is_balanced_per_count_and_nested(smoke_dir: Path) -> Non
         dm = _dm(smoke_dir, train_fraction=fraction)
         idx = dm.split_indices("train")
         counts = [task.splits["train"].count_of(i) for i in idx]
-        take = max(1, round(fraction * per_count))
-        assert {c: counts.count(c) for c in set(counts)} == {c: take for c in range(1, 6)}, fraction
+        n = per_count * 5
+        # The exact fraction of the samples (rounded half up), at least one per count ...
+        assert len(idx) == max(5, math.floor(fraction * n + 0.5)), fraction
+        # ... shared as evenly as the counts allow: sizes differ by at most one, extras first.
+        sizes = [counts.count(c) for c in range(1, 6)]
+        assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True), (fraction, sizes)
         assert previous <= set(idx), fraction  # nested: the smaller subset is inside this one
         previous = set(idx)
         # The fraction applies to training only.
@@ -97,9 +101,9 @@ def test_train_loader_serves_exactly_the_fraction(smoke_dir: Path) -> None:
     dm = _dm(smoke_dir, train_fraction=0.1, train_counts=[2, 4], batch_size=5)
     dm.prepare_data()
     got = _collect(dm.train_dataloader())
-    # 0.1 of 64 = 6 samples of each of the two counts.
-    assert sorted(got["index"].tolist()) == list(range(64, 70)) + list(range(192, 198))
-    assert sorted(got["count"].tolist()) == [2] * 6 + [4] * 6
+    # 0.1 of the 2 x 64 samples = 13 (12.8 rounded): 7 of count 2 and 6 of count 4.
+    assert sorted(got["index"].tolist()) == list(range(64, 71)) + list(range(192, 198))
+    assert sorted(got["count"].tolist()) == [2] * 7 + [4] * 6
 
 
 # ---------------------------------------------------------------- batches
