@@ -42,7 +42,10 @@ With 3 seeds the seed part has 2 degrees of freedom: when it dominates, ``t`` is
 1.96, and the interval says so. A plain percentile bootstrap that also resamples the seeds
 cannot: 3 seeds give 10 distinct seed resamples whose spread underestimates the seed
 variance by ``(S-1)/S`` and whose quantiles are normal-like, so it under-covers badly when the
-seed variance matters (``tests/results/test_intervals.py`` measures both).
+seed variance matters. Measured coverage of nominal 95 % intervals over 400 synthetic draws
+(3 seeds x 200 samples in 10 strata; ``tests/results/test_intervals.py``), ``t`` vs
+``percentile``: samples dominate 0.940 vs 0.933; seeds matter 0.935 vs 0.825; interaction
+dominates 0.948 vs 0.995; one seed 0.955 vs 0.950; 5 seeds with seed variance 0.948 vs 0.865.
 
 ``method="percentile"``: the plain two-level percentile bootstrap: each resample also draws
 ``S`` seeds with replacement (independently per entry) and the interval is the

@@ -4,6 +4,8 @@ power markers, the lack-of-fit test against a hand computation, and the formatte
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from itertools import product
 
@@ -412,3 +414,8 @@ def test_bad_inputs_are_one_line_errors(call, message: str) -> None:
     with pytest.raises(DiffbenchError, match=message) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_the_module_does_not_import_torch() -> None:
+    code = "import sys, diffbench.results.intervals; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
