@@ -273,14 +273,18 @@ def test_weighted_scores_equal_the_scores_of_the_expanded_resample() -> None:
     rng = np.random.default_rng(1)
     x = rng.integers(0, 8, 60).astype(float)
     e = rng.gamma(2.0, 1.0, 60)
-    y = iv.worst_mask(e, 0.2)
     w = iv.sample_weights([np.arange(60)], 60, 5, rng)
-    auc = iv._weighted_auroc(x, y, w)
+    pos = w * iv._top_share(e, w, 12, share_ties=False)  # each resample's own worst 20 %
+    auc = iv._weighted_auroc(x, pos, w - pos)
+    flags = iv._top_share(x, w, 6, share_ties=True)
     rho = iv._weighted_pearson(iv._weighted_ranks(x, w), iv._weighted_ranks(e, w), w)
     for b in range(5):
         k = w[b].astype(int)
-        xr, yr, er = np.repeat(x, k), np.repeat(y, k), np.repeat(e, k)
+        xr, er = np.repeat(x, k), np.repeat(e, k)
+        yr = iv.worst_mask(er, 0.2)
         assert auc[b] == pytest.approx(brute_auroc(xr, yr))
+        assert (pos[b] * flags[b]).sum() / pos[b].sum() == pytest.approx(
+            iv.flag_weights(xr, 0.1)[yr].sum() / yr.sum())
         assert rho[b] == pytest.approx(stats.spearmanr(xr, er).statistic)
 
 
@@ -305,6 +309,31 @@ def test_uq_scores_intervals_and_power() -> None:
     assert iv.worst_caught(good, err, counts) == iv.Underpowered(8, 20)
     caught = iv.worst_caught(good, err, counts, worst=0.025, n_boot=300)  # 20 positives: computed
     assert isinstance(caught, iv.Interval) and 0.0 <= caught.low <= caught.estimate <= caught.high <= 1.0
+
+
+def test_uq_intervals_cover_the_population_scores() -> None:
+    """Indicator and error bivariate normal with correlation 0.6 (one seed, 800 samples, 40
+    positives for the worst 5 %): the population Spearman is ``(6 / pi) asin(0.3)``, the
+    population AUROC a 2-million-sample count. Measured: AUROC 0.953 (0.923 when its t
+    interval is built on the linear instead of the logit scale; 0.91 with the labels fixed
+    on the full test set instead of re-chosen per resample), Spearman 0.957."""
+    rho = 0.6
+    big = np.random.default_rng(99).normal(size=(2, 2_000_000))
+    y_big = rho * big[0] + np.sqrt(1 - rho**2) * big[1]
+    true_auc = iv.auroc(big[0], y_big > np.quantile(y_big, 0.95))
+    true_rho = 6 / np.pi * np.arcsin(rho / 2)
+    rng = np.random.default_rng(5)
+    hits_auc = hits_rho = 0
+    reps = 300
+    for r in range(reps):
+        z = rng.normal(size=(2, 800))
+        y = rho * z[0] + np.sqrt(1 - rho**2) * z[1]
+        a = iv.uq_auroc(z[0], y, n_boot=200, seed=r)
+        hits_auc += a.low <= true_auc <= a.high
+        s = iv.uq_spearman(z[0, :200], y[:200], n_boot=200, seed=r)
+        hits_rho += s.low <= true_rho <= s.high
+    assert abs(hits_auc / reps - 0.95) <= 0.035
+    assert abs(hits_rho / reps - 0.95) <= 0.035
 
 
 def test_worst_caught_by_hand() -> None:
