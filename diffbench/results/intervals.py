@@ -1,6 +1,13 @@
 """Intervals, paired comparisons, honest ranks, uncertainty-score power and the scaling-law
 fit: the statistics behind every number diffbench publishes (NumPy and SciPy only, no torch).
 
+Contents: :func:`bootstrap_interval`, :func:`ratio_interval` and :func:`per_count_intervals`
+(one entry); :func:`paired_difference`, :func:`paired_ratio_difference` and
+:func:`tied_ranks` (comparisons; :func:`holm_reject`); :func:`uq_auroc`, :func:`uq_spearman`
+and :func:`worst_caught` (uncertainty scores, :class:`Underpowered` below their positive
+count); :func:`log_law_fit`, :func:`lack_of_fit` and :func:`log_law_range` (the data-scaling
+law); :func:`format_interval` (the one way an interval is printed).
+
 The data
 --------
 Every entry of a task is scored on the *same* test samples. A metric's raw material is a
@@ -33,8 +40,9 @@ The variance of the estimate is split into its two sources, seeds and test sampl
   per-seed statistics (ddof 1) over ``S``, less ``V_inter = mean_s var_b(theta*_{b,s} -
   mean_s' theta*_{b,s'}) / (S - 1)``, the seed x sample interaction that both terms would
   otherwise count (floored at 0). For a mean in the crossed random-effects model
-  ``e = mu + a_s + b_i + eps_si`` this is the unbiased ANOVA estimate
-  ``s_a^2/S + s_b^2/N + s_eps^2/(S N)``;
+  ``e = mu + a_s + b_i + eps_si`` (seed, sample, interaction) ``V_samples + V_seeds`` then
+  estimates the variance of the estimate, ``s_a^2/S + s_b^2/N + s_eps^2/(S N)``, like the
+  two-way ANOVA estimate does;
 * interval ``estimate +- t_{nu, (1+level)/2} sqrt(V_samples + V_seeds)`` with
   ``nu = V^2 / (V_seeds^2 / (S - 1) + V_samples^2 / (N - K))`` (K strata).
 
@@ -430,6 +438,33 @@ def ratio_interval(num: Any, den: Any, counts: Any = None, *, level: float = LEV
     w = sample_weights(strata, nu.shape[1], n_boot, rng)
     theta, reps = _ratio_replicates(nu, de, w, "mean")
     return _interval(theta, reps, level=level, method=method, rng=rng, n=nu.shape[1], n_strata=len(strata), n_boot=n_boot)
+
+
+def per_count_intervals(num: Any, counts: Any, den: Any = None, *, level: float = LEVEL, n_boot: int = N_BOOT,
+                        seed: int = BOOT_SEED, method: str = "t") -> dict[int, Interval]:
+    """The band of a per-count curve: for each source count, the interval of that count's
+    samples alone (:func:`bootstrap_interval` of the mean when ``den`` is None, else
+    :func:`ratio_interval` of the pooled ratio), all with the same resampling seed.
+
+    >>> import numpy as np
+    >>> e = np.r_[np.full(10, 0.1), np.full(10, 0.3)] + np.linspace(0, 0.01, 20)
+    >>> bands = per_count_intervals(e, [1] * 10 + [2] * 10, n_boot=200)
+    >>> sorted(bands), round(bands[1].estimate, 3), round(bands[2].estimate, 3)
+    ([1, 2], 0.102, 0.308)
+    """
+    nu = _matrix(num, "num")
+    c = np.asarray(counts).reshape(-1)
+    if c.size != nu.shape[1]:
+        raise DiffbenchError(f"counts has {c.size} values but there are {nu.shape[1]} samples: one source count per test sample")
+    de = None if den is None else _ratio_inputs(nu, den, "per-count")[1]
+    out: dict[int, Interval] = {}
+    for value in np.unique(c):
+        m = c == value
+        if den is None:
+            out[int(value)] = bootstrap_interval(nu[:, m], level=level, n_boot=n_boot, seed=seed, method=method)
+        else:
+            out[int(value)] = ratio_interval(nu[:, m], de[:, m], level=level, n_boot=n_boot, seed=seed, method=method)
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -141,6 +141,20 @@ def test_interval_is_deterministic_given_the_seed_and_stratified() -> None:
         assert np.all(w[:, counts == k].sum(axis=1) == PER)
 
 
+def test_per_count_intervals_are_each_counts_own_interval() -> None:
+    errors, counts, _ = draw(np.random.default_rng(8), 3, 0.002, 0.02, 0.005)
+    u = np.linspace(0.5, 1.0, counts.size)
+    bands = iv.per_count_intervals(errors * u, counts, u, n_boot=300)
+    assert sorted(bands) == list(range(K))
+    for k, band in bands.items():
+        m = counts == k
+        alone = iv.ratio_interval(errors[:, m] * u[m], u[m], n_boot=300)
+        assert (band.estimate, band.low, band.high) == pytest.approx((alone.estimate, alone.low, alone.high))
+        assert band.n_samples == PER and band.low < band.estimate < band.high
+    means = iv.per_count_intervals(errors, counts, n_boot=300)
+    assert means[3].estimate == pytest.approx(errors[:, counts == 3].mean())
+
+
 def test_one_seed_says_it_ignores_the_seeds() -> None:
     out = iv.bootstrap_interval(np.linspace(0, 1, 50), n_boot=200)
     assert out.n_seeds == 1 and "seed variance not included" in out.method
