@@ -68,7 +68,8 @@ Paired comparisons use the same samples' resamples for both entries (the differe
 computed per resample, so the variation the entries share cancels); the seeds of the two
 entries are different models, so their seed parts add. The p-value is two-sided: from the
 same t distribution (``method="t"``: ``p < 1 - level`` exactly when the interval excludes 0)
-or the percentile bootstrap's ``2 min(P*(d <= 0), P*(d >= 0))``.
+or the percentile bootstrap's ``2 min(P*(d <= 0), P*(d >= 0))`` (counted as ``(k + 1) / (B +
+1)``, so never 0).
 
 Examples
 --------
@@ -373,7 +374,7 @@ def _difference(ta: np.ndarray, ra: np.ndarray, tb: np.ndarray, rb: np.ndarray, 
         boot = (va * ra).sum(axis=1) / ta.size - (vb * rb).sum(axis=1) / tb.size
         low, high = (float(q) for q in np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2]))
         below, above = np.count_nonzero(boot <= 0), np.count_nonzero(boot >= 0)
-        p = float(min(1.0, 2.0 * min(below, above) / n_boot))
+        p = float(min(1.0, 2.0 * (min(below, above) + 1) / (n_boot + 1)))
     seeds = f"{ta.size} and {tb.size}" if ta.size != tb.size else ta.size
     return Difference(est, low, high, p, "paired " + _describe(method, seeds, n, n_strata, n_boot), ta.size, tb.size, n, level)
 

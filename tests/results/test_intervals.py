@@ -233,6 +233,7 @@ def test_tied_ranks_on_constructed_boards() -> None:
     assert [(e.name, e.rank, e.leader) for e in ranked] == [
         ("a", 1, "a"), ("b", 1, "a"), ("c", 2, "c"), ("d", 2, "c"), ("e", 3, "e")]
     assert ranked[0].versus_leader is None
+    assert [e.rank for e in iv.tied_ranks(board, method="percentile", correction="none")] == [1, 1, 2, 2, 3]
     assert ranked[1].versus_leader is not None and not ranked[1].versus_leader.significant
     # higher is better: the order reverses
     assert {e.name: e.rank for e in iv.tied_ranks(board, lower_is_better=False)} == {"e": 1, "c": 2, "d": 2, "a": 3, "b": 3}
