@@ -391,6 +391,25 @@ def test_lack_of_fit_against_a_hand_computed_anova() -> None:
     assert r is not None and r.n_low == 20 and r.n_high <= 500 and r.test.p_value >= 0.05
 
 
+# The shipped data-scaling study before issue 13 (leaderboard/studies/data-scaling/summary.json
+# at 9935b6f): cnn-small on standard-64, per-seed test nmae, 2 seeds per size.
+SHIPPED_N = [20, 20, 40, 40, 100, 100, 240, 240, 500, 500, 1000, 1000, 2000, 2000]
+SHIPPED_NMAE = [0.1321717884957025, 0.1302107894342097, 0.12025083858329648, 0.11757304461154491,
+                0.0951984314844367, 0.09282313895227512, 0.08572541272021125, 0.08501762871415107,
+                0.0821707728682424, 0.07868481860777607, 0.08147023648238759, 0.07781327044027675,
+                0.08189413359915881, 0.08062576279473369]
+
+
+def test_lack_of_fit_reproduces_the_issue_13_reanalysis() -> None:
+    """Issue 13: "F(5,7) = 54.7, p = 2e-5" for the shipped law (slope -0.0260/decade)."""
+    t = iv.lack_of_fit(SHIPPED_N, SHIPPED_NMAE)
+    assert (t.df_lack, t.df_pure) == (5, 7)
+    assert round(t.f, 1) == 54.7 and 1.5e-5 < t.p_value < 2.5e-5
+    assert round(t.slope, 4) == -0.0260
+    r = iv.log_law_range(SHIPPED_N, SHIPPED_NMAE)
+    assert r is not None and (r.n_low, r.n_high) == (100, 1000)
+
+
 def test_lack_of_fit_refuses_unreplicated_or_too_few_sizes() -> None:
     with pytest.raises(DiffbenchError, match="replicates"):
         iv.lack_of_fit([10, 100, 1000], [1.0, 2.0, 3.0])
