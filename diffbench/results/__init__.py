@@ -1,0 +1,1 @@
+"""Torch-free result schema, vocabulary and statistics."""
