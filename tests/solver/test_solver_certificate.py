@@ -176,3 +176,22 @@ def test_bad_maxiter_is_refused(maxiter):
 def test_numpy_integer_maxiter_is_accepted():
     res = solve(np.ones((N, N)), diffusivity=lognormal_d(_rng(9), N), maxiter=np.int64(500))
     assert res.converged
+
+
+# ------------------------------------------------------------------------------ diffbench solve's certificate
+@pytest.mark.parametrize("clamped", [False, True], ids=["flux", "clamped"])
+def test_polish_certificate_of_a_tiny_source_is_not_zero(clamped):
+    """``diffbench solve`` printed "every residual <= 1e-06 (max 0.00e+00)" over an all-zero field
+    for a 1e-170 source: its certificate's norms underflowed."""
+    from diffbench.physics import parse_boundary
+    from diffbench.protocol.polish import Physics, certificate
+
+    s = np.zeros((1, N, N))
+    s[0, 5, 7] = 1e-170
+    phys = Physics(np.ones((1, N, N)), np.zeros(1), parse_boundary("dirichlet"), clamped)
+    zero = np.zeros_like(s)
+    if clamped:
+        zero[0, 5, 7] = 1e-170  # the clamped cell holds its value; every free cell is wrong (0)
+    assert certificate(zero, s, phys)[0] == pytest.approx(1.0)
+    res = solve(np.zeros_like(s), fixed=(s > 0, s)) if clamped else solve(s)
+    assert certificate(res.field, s, phys)[0] <= 1e-8
