@@ -211,7 +211,7 @@ def solve(
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
 
-    mask = fvals = None
+    mask = fvals = held = None
     if fixed is not None:
         try:
             fmask, fvals = fixed
@@ -232,6 +232,7 @@ def solve(
             raise DiffbenchError("fixed values must be finite")
         if not bool(mask.any()):
             mask = None
+        held = fvals
 
     has_fixed = xp.zeros(shape[0], dtype=bool) if mask is None else mask.any(axis=(-2, -1))
     if not bnd.has_dirichlet:
@@ -296,6 +297,8 @@ def solve(
     finite = xp.isfinite(u).all(axis=(-2, -1)) & xp.isfinite(res)
     converged = finite & (res <= tol)
     u = _scale_back(u, ku, finite, xp)
+    if mask is not None:  # clamped cells hold their given values exactly, even where 2^-ku v is subnormal
+        u = xp.where(mask, held, u)
     if on_miss == "raise" and not bool(converged.all()):
         raise DiffbenchError(_miss_message(converged, finite, res, iters, use_t, tol, maxiter))
     if single:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..physics.operator import Stencil
 
 #: Scale of the coarse correction: piecewise-constant aggregation makes the coarse operator
@@ -220,6 +222,16 @@ class _Level:
     coarse_inverse: Any = None
 
 
+def _inverse(a: Any, xp: Any) -> Any:
+    """The inverse of one coarsest matrix; its pseudo-inverse when it is singular in float64 (a
+    problem only just non-singular, e.g. periodic with decay 1e-301: CG then stops on stagnation
+    rather than the solve ending in a LinAlgError)."""
+    try:
+        return xp.linalg.inv(a)
+    except np.linalg.LinAlgError:  # CuPy raises NumPy's (when it checks at all)
+        return xp.linalg.pinv(a)
+
+
 class MultigridPreconditioner:
     """A symmetric V-cycle for a batch of stencils (B, N, N).
 
@@ -253,7 +265,7 @@ class MultigridPreconditioner:
             # batched inverse and matmul: on the GPU, cuBLAS/cuSOLVER pick their batched kernels by
             # batch size, so a sample's bits changed with the batch it was solved in.
             dense = dense_matrix(last.stencil, xp)
-            last.coarse_inverse = xp.stack([xp.linalg.inv(dense[i]) for i in range(dense.shape[0])])
+            last.coarse_inverse = xp.stack([_inverse(dense[i], xp) for i in range(dense.shape[0])])
 
     def _smooth(self, level: _Level, u: Any, fs: list[Any], order: tuple[int, int]) -> Any:
         """SMOOTHING_SWEEPS red-black sweeps, colours in ``order`` (0 = red, (i + j) even).

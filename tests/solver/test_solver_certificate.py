@@ -195,3 +195,15 @@ def test_polish_certificate_of_a_tiny_source_is_not_zero(clamped):
     assert certificate(zero, s, phys)[0] == pytest.approx(1.0)
     res = solve(np.zeros_like(s), fixed=(s > 0, s)) if clamped else solve(s)
     assert certificate(res.field, s, phys)[0] <= 1e-8
+
+
+def test_numerically_singular_coarse_level_is_no_traceback():
+    """Periodic, variable D and decay 1e-301: the coarsest Galerkin matrix is singular in float64.
+    numpy's inv raised LinAlgError out of solve (found by tests/fuzz); now a one-line miss."""
+    r = _rng(10)
+    s = r.random((8, 8))
+    d = lognormal_d(r, 8, sigma=0.5)
+    with pytest.raises(DiffbenchError, match=r"missed tol"):
+        solve(s, diffusivity=d, decay=9.332636185032189e-302, boundary="periodic")
+    res = solve(s, diffusivity=d, decay=9.332636185032189e-302, boundary="periodic", on_miss="flag")
+    assert res.converged is False
