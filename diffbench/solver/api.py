@@ -23,6 +23,9 @@ ON_MISS = ("raise", "flag")
 #: Largest binary-exponent spread of D within one sample (max / min up to 2^500, about 3e150):
 #: beyond it the face conductances ``2 a b / (a + b)`` of the rescaled problem underflow.
 MAX_D_SPREAD_EXP = 500
+#: Samples whose scale exponents (see ``solve``) all lie within +-RESCALE_FREE are solved as given:
+#: rescaling them would change no bit (powers of two are exact far from float64's limits).
+RESCALE_FREE = 64
 #: A returned field's largest magnitude must lie in [2^(LOWEST_FIELD_EXP - 1), 2^1024), about
 #: 2.2e-305 .. 1.8e308: from there down to 0, rounding to subnormals costs at most 2^-63 of the
 #: maximum, below float64's own rounding of it.
@@ -258,16 +261,21 @@ def solve(
     # Rescale each sample by powers of two (exact: no bit of an ordinary problem changes), so
     # that max D and max |S| lie in [0.5, 1): the solve and its certificate then never under- or
     # overflow, whatever the problem's units. u = 2^ku u' with A' = 2^-kd A, S' = 2^-(kd+ku) S.
+    # Within 2^RESCALE_FREE of that, the scaling is skipped (it would change no bit: the passes are saved).
     kd, ku = _scales(s, D, g, mask, fvals, xp)
-    s = xp.ldexp(s, -(kd + ku))
-    D = xp.ldexp(D, -kd)
-    g = xp.ldexp(g, -kd)
-    if mask is not None:
-        fvals = xp.ldexp(fvals, -ku)
-    if x0 is not None:
-        x0 = xp.ldexp(x0, -ku)
-        if not bool(xp.isfinite(x0).all()):
-            raise DiffbenchError("initial_guess is too large for this problem's solution (beyond float64's range once rescaled)")
+    rescale = bool((xp.maximum(xp.abs(kd), xp.abs(ku)).max() > RESCALE_FREE) | (xp.abs(kd + ku).max() > RESCALE_FREE))
+    if rescale:
+        s = xp.ldexp(s, -(kd + ku))
+        D = xp.ldexp(D, -kd)
+        g = xp.ldexp(g, -kd)
+        if mask is not None:
+            fvals = xp.ldexp(fvals, -ku)
+        if x0 is not None:
+            x0 = xp.ldexp(x0, -ku)
+            if not bool(xp.isfinite(x0).all()):
+                raise DiffbenchError("initial_guess is too large for this problem's solution (beyond float64's range once rescaled)")
+    else:
+        ku = xp.zeros_like(ku)
 
     # The method is chosen per sample (constant D and decay, no clamped cell, and a transform
     # for this boundary), so a sample's result never depends on the rest of its batch.
@@ -294,9 +302,10 @@ def solve(
         u[it], res[it], iters[it] = ut, rt, nt
         u[im], res[im], iters[im] = um, rm, nm
         method = f"{tname},mgcg"
-    finite = xp.isfinite(u).all(axis=(-2, -1)) & xp.isfinite(res)
+    peak = _peak(u, xp)  # NaN or inf anywhere in a sample's field makes its peak non-finite
+    finite = xp.isfinite(peak) & xp.isfinite(res)
     converged = finite & (res <= tol)
-    u = _scale_back(u, ku, finite, xp)
+    u = _scale_back(u, peak, ku, finite, rescale, xp)
     if mask is not None:  # clamped cells hold their given values exactly, even where 2^-ku v is subnormal
         u = xp.where(mask, held, u)
     if on_miss == "raise" and not bool(converged.all()):
@@ -306,9 +315,14 @@ def solve(
     return SolveResult(u, res, iters, method, converged)
 
 
-def _exponent(x: Any, xp: Any) -> Any:
-    """Per-sample binary exponent e of max |x| over the lattice (max |x| in [2^(e-1), 2^e)); 0 for zeros."""
-    return xp.frexp(xp.abs(x).max(axis=(-2, -1)))[1].astype(xp.int64)
+def _peak(x: Any, xp: Any) -> Any:
+    """Per-sample max |x| over the lattice, in two reading passes (no |x| array); NaN if any is NaN."""
+    return xp.maximum(x.max(axis=(-2, -1)), -x.min(axis=(-2, -1)))
+
+
+def _exponent(peak: Any, xp: Any) -> Any:
+    """Binary exponents e of ``peak`` (peak in [2^(e-1), 2^e)); 0 for zeros."""
+    return xp.frexp(peak)[1].astype(xp.int32)  # ldexp's exponent type on NumPy and CuPy
 
 
 def _scales(s: Any, D: Any, g: Any, mask: Any, fvals: Any, xp: Any) -> tuple[Any, Any]:
@@ -317,15 +331,16 @@ def _scales(s: Any, D: Any, g: Any, mask: Any, fvals: Any, xp: Any) -> tuple[Any
     Refuses, with one line, what float64 cannot hold once rescaled: D spread over more than
     2^MAX_D_SPREAD_EXP within a sample, or a decay beyond float64's range relative to max D.
     """
-    kd = _exponent(D, xp)
-    spread = kd - xp.frexp(D.min(axis=(-2, -1)))[1]
+    kd = _exponent(D.max(axis=(-2, -1)), xp)
+    spread = kd - _exponent(D.min(axis=(-2, -1)), xp)
     if bool((spread > MAX_D_SPREAD_EXP).any()):
         i = int(np.flatnonzero(to_numpy(spread > MAX_D_SPREAD_EXP))[0])
         raise DiffbenchError(
             f"diffusivity contrast too large for float64 in sample {i} (min {float(D[i].min()):.3g}, max "
             f"{float(D[i].max()):.3g}): max / min must be at most 2^{MAX_D_SPREAD_EXP} (about 3e150)"
         )
-    ratio = xp.where(g.max(axis=(-2, -1)) > 0, _exponent(g, xp) - kd, 0)
+    gmax = g.max(axis=(-2, -1))
+    ratio = xp.where(gmax > 0, _exponent(gmax, xp) - kd, 0)
     if bool((ratio > 1000).any()):
         i = int(np.flatnonzero(to_numpy(ratio > 1000))[0])
         raise DiffbenchError(
@@ -333,19 +348,21 @@ def _scales(s: Any, D: Any, g: Any, mask: Any, fvals: Any, xp: Any) -> tuple[Any
             f"{float(D[i].max()):.3g}): decay / D must be at most 2^1000 (about 1e301)"
         )
     # The field's scale: S / max D for a flux source, the clamped values for clamped cells.
-    none = -(1 << 40)
-    cand = xp.where(xp.abs(s).max(axis=(-2, -1)) > 0, _exponent(s, xp) - kd, none)
+    none = -(1 << 20)
+    smax = _peak(s, xp)
+    cand = xp.where(smax > 0, _exponent(smax, xp) - kd, none)
     if mask is not None:
-        held = xp.where(mask, fvals, 0.0)
-        cand = xp.maximum(cand, xp.where(xp.abs(held).max(axis=(-2, -1)) > 0, _exponent(held, xp), none))
+        hmax = _peak(xp.where(mask, fvals, 0.0), xp)
+        cand = xp.maximum(cand, xp.where(hmax > 0, _exponent(hmax, xp), none))
     ku = xp.where(cand == none, 0, cand)
     return kd[:, None, None], ku[:, None, None]
 
 
-def _scale_back(u: Any, ku: Any, finite: Any, xp: Any) -> Any:
-    """``2^ku u``, refused with one line when a finite field's magnitude leaves float64's range."""
-    peak = xp.abs(xp.where(finite[:, None, None], u, 0.0)).max(axis=(-2, -1))
-    e = xp.frexp(peak)[1] + ku[:, 0, 0]
+def _scale_back(u: Any, peak: Any, ku: Any, finite: Any, rescale: bool, xp: Any) -> Any:
+    """``2^ku u`` (``peak``: max |u| per sample), refused with one line when a finite field's
+    magnitude leaves float64's range."""
+    peak = xp.where(finite, peak, 0.0)
+    e = _exponent(peak, xp) + ku[:, 0, 0]
     bad = (peak > 0) & ((e > 1024) | (e < LOWEST_FIELD_EXP))
     if bool(bad.any()):
         i = int(np.flatnonzero(to_numpy(bad))[0])
@@ -354,7 +371,7 @@ def _scale_back(u: Any, ku: Any, finite: Any, xp: Any) -> Any:
             f"the solution of sample {i} has magnitude about 1e{mag:+.0f}, outside float64's range for a field "
             f"(about 2.2e-305 .. 1.8e+308); rescale the source or the diffusivity"
         )
-    return xp.ldexp(u, ku)
+    return xp.ldexp(u, ku) if rescale else u
 
 
 def _miss_message(converged: Any, finite: Any, res: Any, iters: Any, use_t: np.ndarray, tol: float, maxiter: int) -> str:
