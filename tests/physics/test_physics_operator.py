@@ -254,6 +254,10 @@ def test_relative_residual_does_not_under_or_overflow(scale):
     want = relative_residual(st, noisy / scale, rhs / scale)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert uniform_relative_residual(d, g, "dirichlet", noisy, rhs, np).tobytes() == got.tobytes()
+    # torch tensors take the same rescaled path (a physics-residual loss on extreme data)
+    st_t = build_stencil(torch.from_numpy(np.broadcast_to(d, (2, n, n)).copy()), torch.zeros(2, 1, 1), "dirichlet")
+    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(zero), torch.from_numpy(rhs)).numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(noisy), torch.from_numpy(rhs)).numpy(), got, rtol=1e-12)
 
 
 def _dense(st, k):
