@@ -51,8 +51,56 @@ def _sum2(x: Array) -> Array:
     return x.sum(axis=(-2, -1)) if not hasattr(x, "dim") else x.sum(dim=(-2, -1))
 
 
-def _norm2(x: Array) -> Array:
-    return _sum2(x * x) ** 0.5
+#: Per-sample 2-norms in ``[2^-450, 2^500]`` are taken as ``sqrt(sum(x^2))`` directly: no square
+#: overflows and the ones that underflow weigh below 2^-100 of the sum. Outside that range (or
+#: 0) the norm is taken again on ``x`` rescaled by the power of two of its largest entry, so
+#: it never under- or overflows; inside it, both ways give the same bits.
+NORM_SAFE = (2.0**-450, 2.0**500)
+
+
+def norm2(x: Array) -> Array:
+    """Per-sample 2-norm over the last two axes, free of under- and overflow (NumPy, CuPy, torch).
+
+    >>> import numpy as np
+    >>> float(norm2(np.full((1, 4, 4), 1e-170))[0])  # sqrt(sum(x^2)) would underflow to 0
+    4e-170
+    """
+    if isinstance(x, np.ndarray):
+        with np.errstate(over="ignore", under="ignore"):
+            return _safe_norm(x, _sum2(x * x) ** 0.5)
+    return _safe_norm(x, _sum2(x * x) ** 0.5)
+
+
+_norm2 = norm2
+
+
+def _safe_norm(x: Array, fast: Array) -> Array:
+    """``fast`` (``sqrt(sum(x^2))`` per sample), recomputed on a rescaled ``x`` where it is not
+    trustworthy (see :data:`NORM_SAFE`)."""
+    lo, hi = NORM_SAFE
+    bad = ~((fast >= lo) & (fast <= hi))
+    if not bool(bad.any()):
+        return fast
+    if hasattr(x, "dim"):  # torch
+        import torch
+
+        def ldexp(a: Array, k: Array) -> Array:  # torch.ldexp is a * 2^k: in two halves, no 2^k overflow
+            h = torch.div(k, 2, rounding_mode="floor")
+            return torch.ldexp(torch.ldexp(a, h.to(a.dtype)), (k - h).to(a.dtype))
+
+        peak = x.abs().amax(dim=(-2, -1))
+        finite = torch.isfinite(peak)
+        e = torch.frexp(torch.where(finite, peak, torch.ones_like(peak)))[1].long()
+        y = ldexp(x, -e[..., None, None])
+        robust = ldexp(_sum2(y * y) ** 0.5, e)
+        return torch.where(bad & finite, robust, fast)
+    xp = np if isinstance(x, np.ndarray) else __import__("cupy")
+    peak = xp.abs(x).max(axis=(-2, -1))
+    finite = xp.isfinite(peak)
+    e = xp.frexp(xp.where(finite, peak, 1.0))[1]
+    y = xp.ldexp(x, -e[..., None, None])
+    robust = xp.ldexp(_sum2(y * y) ** 0.5, e)
+    return xp.where(bad & finite, robust, fast)
 
 
 @dataclass(frozen=True)
@@ -236,10 +284,11 @@ def _uniform_residual_block(c: Array, diag: Array, b: Boundary, u: Array, rhs: A
                 xp.multiply(diag[:, i : i + 1, j : j + 1], u[:, rows, cols], out=r[:, rows, cols])
     r += off
     r -= rhs
-    r *= r
-    num = _sum2(r) ** 0.5
-    xp.multiply(rhs, rhs, out=off)
-    return num, _sum2(off) ** 0.5
+    with np.errstate(over="ignore", under="ignore"):
+        xp.multiply(r, r, out=off)
+        num = _safe_norm(r, _sum2(off) ** 0.5)
+        xp.multiply(rhs, rhs, out=off)
+        return num, _safe_norm(rhs, _sum2(off) ** 0.5)
 
 
 def scaled_relative_residual(stencil: Stencil, u: Array, source: Array) -> Array:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,18 @@ from .transform import transform_method, transform_solve
 
 #: What ``solve(method=...)`` accepts.
 SOLVE_METHODS = ("auto", "mgcg")
+#: What ``solve(on_miss=...)`` accepts: raise a DiffbenchError, or return with ``converged`` False.
+ON_MISS = ("raise", "flag")
+#: Largest binary-exponent spread of D within one sample (max / min up to 2^500, about 3e150):
+#: beyond it the face conductances ``2 a b / (a + b)`` of the rescaled problem underflow.
+MAX_D_SPREAD_EXP = 500
+#: Samples whose scale exponents (see ``solve``) all lie within +-RESCALE_FREE are solved as given:
+#: rescaling them would change no bit (powers of two are exact far from float64's limits).
+RESCALE_FREE = 64
+#: A returned field's largest magnitude must lie in [2^(LOWEST_FIELD_EXP - 1), 2^1024), about
+#: 2.2e-305 .. 1.8e308: from there down to 0, rounding to subnormals costs at most 2^-63 of the
+#: maximum, below float64's own rounding of it.
+LOWEST_FIELD_EXP = -1011
 
 
 @dataclass
@@ -38,12 +51,20 @@ class SolveResult:
         ``mgcg`` for multigrid-preconditioned conjugate gradients. The method is chosen per
         sample; a batch whose samples took both paths says so as ``<transform>,mgcg`` (its
         transform samples have 0 iterations).
+    converged : array (B,) of bool or bool
+        ``residual <= tol`` with a finite field and residual. Always True unless
+        ``solve(..., on_miss="flag")``: by default a miss raises.
+
+    The residual is measured on the problem rescaled by powers of two (max |S| and max D of
+    each sample in [0.5, 1)), which changes no bit of a problem of ordinary magnitude and
+    keeps the certificate from under- or overflowing: it is scale-invariant.
     """
 
     field: Any
     residual: Any
     iterations: Any
     method: str
+    converged: Any = True
 
 
 def _as_float_array(name: str, value: Any, shape: tuple[int, ...], xp: Any, per_sample: bool = False) -> Any:
@@ -108,6 +129,7 @@ def solve(
     initial_guess: Any = None,
     maxiter: int = 2000,
     method: str = "auto",
+    on_miss: str = "raise",
 ) -> SolveResult:
     """Solve ``-div(D grad u) + gamma u = S`` on the lattice, for one sample or a batch.
 
@@ -126,15 +148,22 @@ def solve(
     fixed : (mask, values), optional
         Cells that hold a given value (clamped sources) instead of receiving a flux.
     tol : float
-        Relative residual target of the iterative method (transform solves are exact).
+        Relative residual target, in (0, 1) (a Python or NumPy float): the iterative method
+        runs until it is met, and every sample's certificate is checked against it (transform
+        solves are exact, to a rounding floor near 1e-15).
     initial_guess : array, optional
         Starting field for the iterative method (e.g. a surrogate's prediction).
     maxiter : int
-        Most Krylov iterations per sample.
+        Most Krylov iterations per sample. Multigrid-CG also stops a sample early when its
+        residual stops decreasing (the float64 floor: ``tol`` below ~1e-15 cannot be met).
     method : {"auto", "mgcg"}
         ``auto`` (default) takes the exact transform for every sample that has one and
         multigrid-CG for the rest; ``mgcg`` forces multigrid-preconditioned CG for every sample
         (so that ``initial_guess`` is used, e.g. to measure a warm start).
+    on_miss : {"raise", "flag"}
+        ``raise`` (default): a sample that misses ``tol`` (or whose field is not finite) is a
+        one-line DiffbenchError. ``flag``: the result comes back with ``converged`` False for
+        it; never use such a field as ground truth.
 
     Returns
     -------
@@ -144,23 +173,37 @@ def solve(
     ------
     DiffbenchError (a ValueError)
         On bad shapes, non-finite or non-positive D, negative decay, unknown boundaries,
-        and singular problems (no Dirichlet side, no decay and no clamped cell).
+        singular problems (no Dirichlet side, no decay and no clamped cell), magnitudes
+        float64 cannot hold (D spread over more than 2^500 in a sample, decay / D or a field
+        beyond float64's range), and a missed ``tol`` unless ``on_miss="flag"``.
 
     Examples
     --------
     >>> import numpy as np
     >>> s = np.zeros((32, 32)); s[16, 16] = 1.0
     >>> res = solve(s)
-    >>> res.method, bool(res.residual < 1e-12), res.field.shape
-    ('dst', True, (32, 32))
+    >>> res.method, bool(res.residual < 1e-12), res.field.shape, res.converged
+    ('dst', True, (32, 32), True)
+    >>> tiny = solve(s * 1e-170)  # the certificate is scale-invariant: no underflow to 0
+    >>> bool(tiny.residual < 1e-12), bool(abs(tiny.field).max() > 0)
+    (True, True)
     """
     if method not in SOLVE_METHODS:
         raise DiffbenchError(f"method must be one of {', '.join(SOLVE_METHODS)}, got {method!r}")
+    if on_miss not in ON_MISS:
+        raise DiffbenchError(f"on_miss must be one of {', '.join(ON_MISS)}, got {on_miss!r}")
     s, xp, single = _check_source(source)
     shape = s.shape
     bnd = parse_boundary(boundary)
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 < tol < 1):
+    if not (
+        isinstance(tol, numbers.Real) and not isinstance(tol, (bool, np.bool_))
+        and math.isfinite(float(tol)) and 0 < float(tol) < 1
+    ):
         raise DiffbenchError(f"tol must be a number in (0, 1), got {tol!r}")
+    tol = float(tol)
+    if not (isinstance(maxiter, numbers.Integral) and not isinstance(maxiter, (bool, np.bool_)) and maxiter >= 1):
+        raise DiffbenchError(f"maxiter must be an integer >= 1, got {maxiter!r}")
+    maxiter = int(maxiter)
 
     # D and decay constant over each sample's lattice (scalars, (B,) arrays) stay (B, 1, 1): the
     # transform solve and its certificate need no (B, N, N) copies of them.
@@ -171,7 +214,7 @@ def solve(
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
 
-    mask = fvals = None
+    mask = fvals = held = None
     if fixed is not None:
         try:
             fmask, fvals = fixed
@@ -192,6 +235,7 @@ def solve(
             raise DiffbenchError("fixed values must be finite")
         if not bool(mask.any()):
             mask = None
+        held = fvals
 
     has_fixed = xp.zeros(shape[0], dtype=bool) if mask is None else mask.any(axis=(-2, -1))
     if not bnd.has_dirichlet:
@@ -213,6 +257,25 @@ def solve(
         x0 = x0.reshape(shape)
         if not bool(xp.isfinite(x0).all()):
             raise DiffbenchError("initial_guess contains NaN or infinite values; it must be finite")
+
+    # Rescale each sample by powers of two (exact: no bit of an ordinary problem changes), so
+    # that max D and max |S| lie in [0.5, 1): the solve and its certificate then never under- or
+    # overflow, whatever the problem's units. u = 2^ku u' with A' = 2^-kd A, S' = 2^-(kd+ku) S.
+    # Within 2^RESCALE_FREE of that, the scaling is skipped (it would change no bit: the passes are saved).
+    kd, ku = _scales(s, D, g, mask, fvals, xp)
+    rescale = bool((xp.maximum(xp.abs(kd), xp.abs(ku)).max() > RESCALE_FREE) | (xp.abs(kd + ku).max() > RESCALE_FREE))
+    if rescale:
+        s = xp.ldexp(s, -(kd + ku))
+        D = xp.ldexp(D, -kd)
+        g = xp.ldexp(g, -kd)
+        if mask is not None:
+            fvals = xp.ldexp(fvals, -ku)
+        if x0 is not None:
+            x0 = xp.ldexp(x0, -ku)
+            if not bool(xp.isfinite(x0).all()):
+                raise DiffbenchError("initial_guess is too large for this problem's solution (beyond float64's range once rescaled)")
+    else:
+        ku = xp.zeros_like(ku)
 
     # The method is chosen per sample (constant D and decay, no clamped cell, and a transform
     # for this boundary), so a sample's result never depends on the rest of its batch.
@@ -239,9 +302,95 @@ def solve(
         u[it], res[it], iters[it] = ut, rt, nt
         u[im], res[im], iters[im] = um, rm, nm
         method = f"{tname},mgcg"
+    peak = _peak(u, xp)  # NaN or inf anywhere in a sample's field makes its peak non-finite
+    finite = xp.isfinite(peak) & xp.isfinite(res)
+    converged = finite & (res <= tol)
+    u = _scale_back(u, peak, ku, finite, rescale, xp)
+    if mask is not None:  # clamped cells hold their given values exactly, even where 2^-ku v is subnormal
+        u = xp.where(mask, held, u)
+    if on_miss == "raise" and not bool(converged.all()):
+        raise DiffbenchError(_miss_message(converged, finite, res, iters, use_t, tol, maxiter))
     if single:
-        return SolveResult(u[0], float(res[0]), int(iters[0]), method)
-    return SolveResult(u, res, iters, method)
+        return SolveResult(u[0], float(res[0]), int(iters[0]), method, bool(converged[0]))
+    return SolveResult(u, res, iters, method, converged)
+
+
+def _peak(x: Any, xp: Any) -> Any:
+    """Per-sample max |x| over the lattice, in two reading passes (no |x| array); NaN if any is NaN."""
+    return xp.maximum(x.max(axis=(-2, -1)), -x.min(axis=(-2, -1)))
+
+
+def _exponent(peak: Any, xp: Any) -> Any:
+    """Binary exponents e of ``peak`` (peak in [2^(e-1), 2^e)); 0 for zeros."""
+    return xp.frexp(peak)[1].astype(xp.int32)  # ldexp's exponent type on NumPy and CuPy
+
+
+def _scales(s: Any, D: Any, g: Any, mask: Any, fvals: Any, xp: Any) -> tuple[Any, Any]:
+    """Per-sample exponents (kd, ku), shaped (B, 1, 1), of the operator's and the field's scale.
+
+    Refuses, with one line, what float64 cannot hold once rescaled: D spread over more than
+    2^MAX_D_SPREAD_EXP within a sample, or a decay beyond float64's range relative to max D.
+    """
+    kd = _exponent(D.max(axis=(-2, -1)), xp)
+    spread = kd - _exponent(D.min(axis=(-2, -1)), xp)
+    if bool((spread > MAX_D_SPREAD_EXP).any()):
+        i = int(np.flatnonzero(to_numpy(spread > MAX_D_SPREAD_EXP))[0])
+        raise DiffbenchError(
+            f"diffusivity contrast too large for float64 in sample {i} (min {float(D[i].min()):.3g}, max "
+            f"{float(D[i].max()):.3g}): max / min must be at most 2^{MAX_D_SPREAD_EXP} (about 3e150)"
+        )
+    gmax = g.max(axis=(-2, -1))
+    ratio = xp.where(gmax > 0, _exponent(gmax, xp) - kd, 0)
+    if bool((ratio > 1000).any()):
+        i = int(np.flatnonzero(to_numpy(ratio > 1000))[0])
+        raise DiffbenchError(
+            f"decay too large for the diffusivity in sample {i} (max decay {float(g[i].max()):.3g}, max D "
+            f"{float(D[i].max()):.3g}): decay / D must be at most 2^1000 (about 1e301)"
+        )
+    # The field's scale: S / max D for a flux source, the clamped values for clamped cells.
+    none = -(1 << 20)
+    smax = _peak(s, xp)
+    cand = xp.where(smax > 0, _exponent(smax, xp) - kd, none)
+    if mask is not None:
+        hmax = _peak(xp.where(mask, fvals, 0.0), xp)
+        cand = xp.maximum(cand, xp.where(hmax > 0, _exponent(hmax, xp), none))
+    ku = xp.where(cand == none, 0, cand)
+    return kd[:, None, None], ku[:, None, None]
+
+
+def _scale_back(u: Any, peak: Any, ku: Any, finite: Any, rescale: bool, xp: Any) -> Any:
+    """``2^ku u`` (``peak``: max |u| per sample), refused with one line when a finite field's
+    magnitude leaves float64's range."""
+    peak = xp.where(finite, peak, 0.0)
+    e = _exponent(peak, xp) + ku[:, 0, 0]
+    bad = (peak > 0) & ((e > 1024) | (e < LOWEST_FIELD_EXP))
+    if bool(bad.any()):
+        i = int(np.flatnonzero(to_numpy(bad))[0])
+        mag = float(to_numpy(e)[i]) * math.log10(2.0)
+        raise DiffbenchError(
+            f"the solution of sample {i} has magnitude about 1e{mag:+.0f}, outside float64's range for a field "
+            f"(about 2.2e-305 .. 1.8e+308); rescale the source or the diffusivity"
+        )
+    return xp.ldexp(u, ku) if rescale else u
+
+
+def _miss_message(converged: Any, finite: Any, res: Any, iters: Any, use_t: np.ndarray, tol: float, maxiter: int) -> str:
+    ok, fin = np.asarray(to_numpy(converged)), np.asarray(to_numpy(finite))
+    r, it = np.asarray(to_numpy(res)), np.asarray(to_numpy(iters))
+    bad = np.flatnonzero(~ok)
+    i = int(bad[0])
+    if not fin[i]:
+        why = "the field or residual is not finite"
+    elif use_t[i]:
+        why = "the exact transform solve's float64 rounding floor is above tol"
+    elif it[i] >= maxiter:
+        why = f"maxiter {maxiter} reached"
+    else:
+        why = f"stagnated after {int(it[i])} iterations (no progress: the float64 floor or an ill-conditioned problem)"
+    return (
+        f"solve missed tol {tol:g} for {bad.size} of {ok.size} sample(s) (first: sample {i}, residual {r[i]:.2e}: "
+        f"{why}); nothing is certified; pass on_miss='flag' to get the fields with converged=False"
+    )
 
 
 def _transform_group(s: Any, D: Any, g: Any, bnd: Any, xp: Any) -> tuple[Any, Any, Any]:

@@ -228,3 +228,40 @@ def test_parse_boundary_forms():
     assert b.describe() == m and b.has_dirichlet
     assert b.axis_kind(-1) == "periodic" and b.axis_kind(-2) is None and b.periodic(-1) and not b.periodic(-2)
     assert parse_boundary(b) == b
+
+
+# ------------------------------------------------------------------------------ extreme magnitudes
+@pytest.mark.parametrize("scale", [1e-170, 1e-300, 1e200, 1e300], ids=lambda s: f"{s:.0e}")
+def test_relative_residual_does_not_under_or_overflow(scale):
+    """The norms are taken on a power-of-two rescaled copy when their squares would leave float64's
+    range: a zero field against a 1e-170 source is residual 1, not 0 (issue 16)."""
+    n = 12
+    rng = np.random.default_rng(3)
+    rhs = np.zeros((2, n, n))
+    rhs[0, 4, 5] = scale
+    rhs[1] = rng.random((n, n)) * scale
+    d, g = np.full((2, 1, 1), 1.3), np.zeros((2, 1, 1))
+    st = build_stencil(np.broadcast_to(d, (2, n, n)).copy(), g, "dirichlet")
+    zero = np.zeros_like(rhs)
+    rr = relative_residual(st, zero, rhs)
+    np.testing.assert_array_equal(rr, [1.0, 1.0])
+    ur = uniform_relative_residual(d, g, "dirichlet", zero, rhs, np)
+    assert ur.tobytes() == rr.tobytes()
+    # a field with a relative error of 1e-3 reads 1e-3-ish whatever the scale
+    u = np.stack([np.linalg.solve(_dense(st, k), rhs[k].ravel() / scale).reshape(n, n) for k in range(2)]) * scale
+    noisy = u * (1 + 1e-3 * rng.standard_normal(u.shape))
+    got = relative_residual(st, noisy, rhs)
+    want = relative_residual(st, noisy / scale, rhs / scale)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert uniform_relative_residual(d, g, "dirichlet", noisy, rhs, np).tobytes() == got.tobytes()
+    # torch tensors take the same rescaled path (a physics-residual loss on extreme data)
+    st_t = build_stencil(torch.from_numpy(np.broadcast_to(d, (2, n, n)).copy()), torch.zeros(2, 1, 1), "dirichlet")
+    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(zero), torch.from_numpy(rhs)).numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(noisy), torch.from_numpy(rhs)).numpy(), got, rtol=1e-12)
+
+
+def _dense(st, k):
+    from diffbench.solver.multigrid import dense_matrix
+
+    one = type(st)(st.cx[k : k + 1], st.cy[k : k + 1], None, None, st.diag[k : k + 1])
+    return dense_matrix(one, np)[0]

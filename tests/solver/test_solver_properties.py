@@ -326,11 +326,12 @@ def test_per_sample_maxiter_is_batch_independent():
     s = r.random((3, n, n))
     d = np.stack([lognormal_d(r, n, sigma=sg) for sg in (0.2, 1.0, 2.5)])
     for maxiter in (2, 6):
-        res = solve(s, diffusivity=d, maxiter=maxiter, tol=1e-12)
+        res = solve(s, diffusivity=d, maxiter=maxiter, tol=1e-12, on_miss="flag")
+        assert not res.converged.any()  # 2 or 6 iterations cannot reach 1e-12: flagged, not raised
         for b in range(3):
-            single = solve(s[b], diffusivity=d[b], maxiter=maxiter, tol=1e-12)
+            single = solve(s[b], diffusivity=d[b], maxiter=maxiter, tol=1e-12, on_miss="flag")
             _assert_same(res, single, b)
-            assert single.iterations <= maxiter
+            assert single.iterations <= maxiter and single.converged is False
 
 
 # ------------------------------------------------------------------------------ warm starts
