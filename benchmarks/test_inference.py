@@ -42,7 +42,7 @@ def test_inference_vs_exact_solver(benchmark, mode, name, torch_threads):
     import torch
 
     from diffbench.models import create
-    from diffbench.protocol.timing import time_inference, time_solver
+    from diffbench.training.timing import time_inference, time_solver
 
     sizes = _sizes(mode)
     rows = []
@@ -77,7 +77,7 @@ def test_inference_vs_exact_solver(benchmark, mode, name, torch_threads):
 
 def test_variable_d_solver_time(benchmark, mode, torch_threads):
     """multigrid-CG per sample on log-normal D problems, same sizes and batches (for the table)."""
-    from diffbench.protocol.timing import time_solver
+    from diffbench.training.timing import time_solver
 
     sizes = _sizes(mode)
     rows = []

@@ -1,6 +1,7 @@
 """The stage packages: every public name resolves (the lazy export tables included: a typo
 there would otherwise only surface on first use), and imports follow the data flow in one
-direction only, physics -> solver -> data -> models -> protocol -> leaderboard."""
+direction only, physics -> solver -> data -> models -> protocol (results) -> evaluation -> training
+-> trust -> pipeline -> studies -> benchmarking -> leaderboard."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ("physics", "solver", "data", "models", "protocol", "leaderboard")
+STAGES = ("physics", "solver", "data", "models", "protocol", "evaluation", "training", "trust", "pipeline", "studies",
+          "benchmarking", "leaderboard")
 PACKAGE = Path(__file__).resolve().parents[1] / "diffbench"
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.protocol.metrics import (
+from diffbench.evaluation.functional import (
     METRIC_KEYS,
     DiffusionMetrics,
     Evaluator,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.protocol.uq import (
+from diffbench.trust.indicators import (
     auroc,
     catch_rate,
     flag_weights,

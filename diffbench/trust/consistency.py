@@ -81,7 +81,7 @@ def spread_subset(dataset: Any, size: int = SUBSET) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def _predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
-    from .uq import param_dtype
+    from .indicators import param_dtype
 
     dtype = param_dtype(model)
     outs = [model(x[i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
@@ -248,7 +248,7 @@ def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]
 
 def aggregate_consistency(blocks: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
     """Mean ± std over seeds of every number of each ``ok`` score (the run-level block)."""
-    from .results import mean_std
+    from ..protocol.results import mean_std
 
     blocks = [b for b in blocks if b and b.get("status") != "error"]
     if not blocks:

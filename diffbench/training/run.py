@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
-from .results import RESULT_SCHEMA_VERSION, aggregate_metrics, clean_number, write_result
+from ..protocol.results import RESULT_SCHEMA_VERSION, aggregate_metrics, clean_number, write_result
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 
@@ -51,7 +51,7 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
     check_val_every_n_epoch: int = 1
-    uq: list[str] = field(default_factory=list)  # error indicators (diffbench.protocol.uq)
+    uq: list[str] = field(default_factory=list)  # error indicators (diffbench.trust.indicators)
     channels_last: bool = False  # memory format of the network and its inputs
     # bookkeeping (not hashed)
     out: str = "runs"
@@ -190,7 +190,7 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
     wandb_mode = check_mode(cfg.wandb_mode)
     from .losses import make_loss
-    from .uq import parse_uq, run_ensemble, trust_aggregate, with_mc_dropout
+    from ..trust.indicators import parse_uq, run_ensemble, trust_aggregate, with_mc_dropout
 
     make_loss(cfg.loss)  # validate the name early
     cfg.uq = parse_uq(cfg.uq)
@@ -283,7 +283,7 @@ def _run_seed(cfg: RunConfig, task: Any, dm: Any, spec: dict[str, Any], recipe: 
     from .timing import time_inference, time_solver
     from .wandb_logging import log_results, make_logger
     from .reporting import example_images
-    from .uq import log_to_wandb, seed_trust
+    from ..trust.indicators import log_to_wandb, seed_trust
 
     seed_dir = out_dir / f"seed-{seed}"
     done = seed_dir / "result.json"

@@ -151,7 +151,7 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     was = model.training
     model.eval()
     with torch.no_grad():
-        from .uq import param_dtype
+        from .indicators import param_dtype
 
         dtype = param_dtype(model)
         preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]

@@ -1,6 +1,6 @@
 """``diffbench study NAME``: a whole study (models x tasks x seeds) with its table and plots.
 
-A study is a YAML in ``diffbench/protocol/studies/`` (or a path)::
+A study is a YAML in ``diffbench/studies/`` (or a path)::
 
     name: data-scaling
     description: ...
@@ -61,7 +61,7 @@ class StudySpec:
 
 
 def studies_dir() -> Path:
-    return Path(__file__).resolve().parent / "studies"
+    return Path(__file__).resolve().parent
 
 
 def study_names() -> list[str]:
@@ -69,7 +69,7 @@ def study_names() -> list[str]:
 
 
 def load_study(name_or_path: str) -> StudySpec:
-    """A study by name (``diffbench/protocol/studies/NAME.yaml``) or by path."""
+    """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
     path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else studies_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise DiffbenchError(f"unknown study {name_or_path!r}; available: {', '.join(study_names())}")
@@ -107,8 +107,8 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
               wandb_mode: str | None = None, progress: bool = True, log: Any = print) -> dict[str, Any]:
     """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
     from ..data import load_task
-    from .evaluation import evaluate_checkpoint
-    from .training import RunConfig, _is_ddp_child, file_safe, run
+    from ..pipeline.evaluate import evaluate_checkpoint
+    from ..training.run import RunConfig, _is_ddp_child, file_safe, run
 
     spec = load_study(name)
     # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.

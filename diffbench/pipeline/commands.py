@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--train-fraction", type=float, help="fraction of the training set, balanced per source count (0, 1]")
     a("--model-args", help="JSON object of constructor overrides, e.g. '{\"width\": 32}'")
     a("--uq", help="label-free error indicators to compute and score on the test split: any of "
-                   "mc-dropout,residual,inverse,ensemble (see diffbench.protocol.uq)")
+                   "mc-dropout,residual,inverse,ensemble (see diffbench.trust.indicators)")
     a("--channels-last", action="store_true", default=None,
       help="train and score in the channels-last memory format (cnn-small steps took 0.67x the time on a CPU; see README)")
     a("--wandb-mode", help="online | offline | disabled (default: online with an API key, else offline)")
@@ -86,7 +86,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
 
-    register_study(sub)
 
 
 def _load_config(path: str) -> dict[str, Any]:
@@ -120,7 +119,7 @@ def _coerce(key: str, value: Any) -> Any:
     if key in ("train_counts", "test_counts"):
         return value if isinstance(value, list) else parse_int_list(value, f"--{key.replace('_', '-')}")
     if key == "uq":
-        from .uq import parse_uq
+        from ..trust.indicators import parse_uq
 
         return parse_uq(value)
     if key == "channels_last" and not isinstance(value, bool):
@@ -141,7 +140,7 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def build_run_config(args: argparse.Namespace) -> Any:
-    from .training import RunConfig
+    from ..training.run import RunConfig
 
     values: dict[str, Any] = {}
     if args.config:
@@ -159,8 +158,8 @@ def build_run_config(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .reporting import summary_table
-    from .training import run
+    from ..training.reporting import summary_table
+    from ..training.run import run
 
     cfg = build_run_config(args)
     result = run(cfg, argv=sys.argv[1:])
@@ -173,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint
 
     counts = parse_int_list(args.test_counts, "--test-counts") if args.test_counts else None
     out = evaluate_checkpoint(args.checkpoint, task=args.task, devices=args.devices, accelerator=args.accelerator,
@@ -183,33 +182,4 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
               f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}")
         print(f"metrics: {out['path']}")
-    return 0
-
-
-def register_study(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("study", help="run (or resume) a whole study: models x tasks x seeds, its table and plots")
-    s.add_argument("name", nargs="?", help="a study name (see --list) or a path to a study YAML")
-    s.add_argument("--list", action="store_true", help="list the studies")
-    s.add_argument("--out", default="studies", help="output root (default studies/)")
-    s.add_argument("--data-dir")
-    s.add_argument("--devices", type=int, default=1)
-    s.add_argument("--accelerator", default="auto")
-    s.add_argument("--wandb-mode")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(func=_study)
-
-
-def _study(args: argparse.Namespace) -> int:
-    from .study import load_study, run_study, study_names
-
-    if args.list or not args.name:
-        for name in study_names():
-            spec = load_study(name)
-            print(f"{name:16s} {len(spec.models)} models x {len(spec.tasks)} tasks x {len(spec.train_fractions)} fractions x {len(spec.seeds)} seeds  {spec.description[:90]}")
-        return 0
-    summary = run_study(args.name, out=args.out, data_dir=args.data_dir, devices=args.devices, accelerator=args.accelerator,
-                        wandb_mode=args.wandb_mode, progress=not args.no_progress)
-    root = f"{args.out}/{summary['study']['name']}"
-    print(open(f"{root}/table.md").read())
-    print(f"study outputs: {root}/ (table.csv, table.md, summary.json, plots)")
     return 0

@@ -1,7 +1,7 @@
 """``SurrogateModule``: the protocol's LightningModule.
 
 It owns the loss, the optimiser (a named recipe), the training / validation / test steps,
-and evaluation through the one :class:`~diffbench.protocol.metrics.Evaluator`. A model — a
+and evaluation through the one :class:`~diffbench.evaluation.functional.Evaluator`. A model — a
 built-in preset or a plugin — supplies only the network. The checkpoint stores the model's
 spec (name, class path, constructor arguments), the task's name and spec hash, and the
 protocol version, so ``SurrogateModule.load(path)`` rebuilds everything alone.
@@ -18,7 +18,7 @@ import torch
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
 from .losses import make_loss
-from .metrics import Evaluator
+from ..evaluation.functional import Evaluator
 from .recipes import build_optimizer
 
 
@@ -38,7 +38,7 @@ class SurrogateModule(L.LightningModule):
     loss : str
         ``mae`` (default), ``mse`` or ``tanh-mae``.
     recipe : dict
-        A resolved recipe (see :mod:`diffbench.protocol.recipes`).
+        A resolved recipe (see :mod:`diffbench.training.recipes`).
 
     Examples
     --------

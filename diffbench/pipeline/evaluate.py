@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
-from .results import clean_number, write_result
+from ..protocol.results import clean_number, write_result
 
 
 def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: int = 1, accelerator: str = "auto",
@@ -23,8 +23,8 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
     import lightning as L
 
     from ..data import DiffusionDataModule, load_task
-    from .module import SurrogateModule
-    from .training import resolve_accelerator
+    from ..training.module import SurrogateModule
+    from ..training.run import resolve_accelerator
 
     module = SurrogateModule.load(checkpoint)
     trained_on = module.hparams.task

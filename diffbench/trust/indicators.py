@@ -16,7 +16,7 @@ test targets (max 1; the batch contract), with the model's ordinary deterministi
 Indicators (per sample, larger = less trustworthy; none of them reads the target)
 --------------------------------------------------------------------------------
 ``residual``
-    :func:`diffbench.protocol.metrics.prediction_residual`: the relative PDE residual of the
+    :func:`diffbench.evaluation.functional.prediction_residual`: the relative PDE residual of the
     prediction after the best scalar rescaling (0 for an exact solution, 1 for zero).
 ``mc-dropout``
     ``K = MC_SAMPLES`` forward passes with the dropout layers in training mode (every other
@@ -493,7 +493,7 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
                     inverse: torch.nn.Module | None = None, inverse_reason: str | None = None) -> dict[str, Any]:
     """The per-seed ``uq`` block: every indicator asked for (except the ensemble, which needs
     all seeds) on every sample of ``dataset`` (the test split), scored against the error."""
-    from .metrics import prediction_residual
+    from ..evaluation.functional import prediction_residual
 
     started = time.perf_counter()
     was = model.training
@@ -547,7 +547,7 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
 
 def aggregate_uq(per_seed: Sequence[Mapping[str, Any]], requested: Sequence[str]) -> dict[str, Any]:
     """The run-level ``uq`` block: each indicator's scores, mean ± std over seeds."""
-    from .results import mean_std
+    from ..protocol.results import mean_std
 
     blocks = [s.get("uq") for s in per_seed if s.get("uq")]
     out: dict[str, Any] = {"requested": list(requested), "settings": settings(), "indicators": {}}
@@ -586,14 +586,14 @@ def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
         if summary:
             logger.experiment.summary.update(summary)
     except Exception as exc:  # noqa: BLE001 - W&B must never break a run
-        from .wandb_logging import warn
+        from ..training.wandb_logging import warn
 
         warn(f"could not log uq/consistency scores ({type(exc).__name__}: {exc})")
 
 
 def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: torch.device, out_dir: Path, max_epochs: int,
                seed: int = 0) -> dict[str, Any]:
-    """Everything :func:`diffbench.protocol.training._run_seed` adds to a seed's result after
+    """Everything :func:`diffbench.training.run._run_seed` adds to a seed's result after
     testing (on rank 0): ``consistency`` always, ``uq`` when ``--uq`` asked for indicators.
     A failure in either block is recorded in it (``status: "error"``) and never loses the seed."""
     from .consistency import consistency_scores, spread_subset
@@ -630,7 +630,7 @@ def run_ensemble(cfg: Any, task: Any, dm: Any, out_dir: Path, per_seed: list[dic
     """After the last seed: the ensemble indicator, written into each seed's ``uq`` block."""
     if "ensemble" not in (getattr(cfg, "uq", None) or []):
         return
-    from .module import SurrogateModule
+    from ..training.module import SurrogateModule
 
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     models, seeds = [], []

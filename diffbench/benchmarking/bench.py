@@ -167,7 +167,7 @@ def failed_tests(junit: Path) -> list[str]:
 
 
 def _git_commit(root: Path) -> dict[str, Any] | None:
-    from .environment import git_commit
+    from ..training.environment import git_commit
 
     return git_commit()
 

@@ -1,0 +1,22 @@
+"""Stage 9 — studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
+study NAME`` runs (or resumes) every run through the run pipeline and writes the table,
+summary and plots. The shipped studies are the ``*.yaml`` files in this folder.
+
+>>> from diffbench.studies import load_study, study_names
+
+Imports are lazy: importing this package costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "StudySpec": ".runner",
+    "load_study": ".runner",
+    "run_study": ".runner",
+    "study_names": ".runner",
+    "fit_log_law": ".runner",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -1,0 +1,30 @@
+"""Stage 7 — trust: label-free error indicators and how well they find the bad predictions
+(``indicators``, ``scores``), physical consistency checks (``consistency``), the certified
+solve warm-started by a surrogate (``polish``, ``diffbench solve``).
+
+>>> from diffbench.trust import INDICATORS, consistency_scores
+
+Imports are lazy: importing this package costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "INDICATORS": ".indicators",
+    "parse_uq": ".indicators",
+    "seed_indicators": ".indicators",
+    "aggregate_uq": ".indicators",
+    "auroc": ".indicators",
+    "catch_rate": ".indicators",
+    "spearman": ".indicators",
+    "score_indicator": ".indicators",
+    "SCORES": ".consistency",
+    "aggregate_consistency": ".consistency",
+    "consistency_scores": ".consistency",
+    "polished_solve": ".polish",
+    "task_physics": ".polish",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
