@@ -12,8 +12,8 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
-    "RunConfig": "..training.run",
-    "run": "..training.run",
+    "RunConfig": ".config",
+    "run": ".run",
     "evaluate_checkpoint": ".evaluate",
 }
 __all__ = sorted(_EXPORTS)

@@ -140,7 +140,7 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def build_run_config(args: argparse.Namespace) -> Any:
-    from ..training.run import RunConfig
+    from .config import RunConfig
 
     values: dict[str, Any] = {}
     if args.config:
@@ -159,7 +159,7 @@ def build_run_config(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from ..training.reporting import summary_table
-    from ..training.run import run
+    from .run import run
 
     cfg = build_run_config(args)
     result = run(cfg, argv=sys.argv[1:])

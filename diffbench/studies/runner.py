@@ -108,11 +108,13 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
     """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
     from ..data import load_task
     from ..pipeline.evaluate import evaluate_checkpoint
-    from ..training.run import RunConfig, _is_ddp_child, file_safe, run
+    from ..pipeline.config import RunConfig, file_safe
+    from ..pipeline.run import run
+    from ..training.environment import is_ddp_child
 
     spec = load_study(name)
     # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
-    locking = devices == 1 and not _is_ddp_child()
+    locking = devices == 1 and not is_ddp_child()
     root = Path(out) / spec.name
     plan = [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
     total = len(plan)

@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from ..physics.boundary import BOUNDARY_TYPES, SIDES, Boundary
+from .tensors import param_dtype
 
 #: Test samples the scores use.
 SUBSET = 64
@@ -81,8 +82,6 @@ def spread_subset(dataset: Any, size: int = SUBSET) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def _predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
-    from .indicators import param_dtype
-
     dtype = param_dtype(model)
     outs = [model(x[i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
     return torch.cat(outs).double()

@@ -49,6 +49,7 @@ from ..errors import DiffbenchError
 from ..physics.boundary import Boundary, parse_boundary
 from ..physics.operator import build_stencil, relative_residual
 from ..solver.backend import array_module, get_backend, to_numpy
+from .tensors import param_dtype
 
 
 @dataclass
@@ -151,8 +152,6 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     was = model.training
     model.eval()
     with torch.no_grad():
-        from .indicators import param_dtype
-
         dtype = param_dtype(model)
         preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
     model.train(was)
