@@ -24,8 +24,8 @@ _EXPORTS = {
     "region_masks": ".functional",
     "sample_statistics": ".functional",
     "validate_prediction": ".functional",
-    "DiffusionMetrics": ".functional",
-    "Evaluator": ".functional",
+    "DiffusionMetrics": ".metric",
+    "Evaluator": ".evaluator",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -18,7 +18,7 @@ import torch
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
 from .losses import make_loss
-from ..evaluation.functional import Evaluator
+from ..evaluation.evaluator import Evaluator
 from .recipes import build_optimizer
 
 
