@@ -88,7 +88,7 @@ several times. ``index`` must be unique within the evaluated split; two rows wit
 Examples
 --------
 >>> import torch
->>> from diffbench.evaluation.functional import Evaluator
+>>> from diffbench.evaluation import Evaluator
 >>> x = torch.zeros(2, 1, 8, 8); x[:, 0, 4, 4] = 1.0
 >>> y = torch.full((2, 1, 8, 8), 0.5); y[:, 0, 4, 4] = 1.0
 >>> batch = {"input": x, "target": y, "count": torch.tensor([1, 1]), "index": torch.tensor([0, 1])}
