@@ -19,7 +19,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
-from ..protocol.results import RESULT_SCHEMA_VERSION, aggregate_metrics, clean_number, write_result
+from ..protocol.results import (
+    RESULT_SCHEMA_VERSION,
+    aggregate_metrics,
+    clean_number,
+    write_result,
+)
 from ..training.environment import git_commit, hardware, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout

@@ -12,8 +12,8 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
-    "INDICATORS": ".indicators",
-    "parse_uq": ".indicators",
+    "INDICATORS": ".options",
+    "parse_uq": ".options",
     "seed_indicators": ".indicators",
     "aggregate_uq": ".indicators",
     "auroc": ".scores",

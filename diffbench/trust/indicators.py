@@ -93,10 +93,9 @@ from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..protocol.results import mean_std
 from .scores import AUROC_WORST, CATCH_FLAG, CATCH_WORST, SCORE_KEYS, not_applicable, score_indicator
+from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
 from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
-#: The indicators ``--uq`` accepts, in reporting order.
-INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
 #: Forward passes per sample for MC-dropout.
 MC_SAMPLES = 8
 #: Dropout probability a model is trained with when ``--uq mc-dropout`` is asked for.
@@ -104,37 +103,6 @@ MC_DROPOUT = 0.1
 #: The inverse network's preset.
 INVERSE_PRESET = "unet-small"
 INVERSE_FILE = "uq-inverse.pt"
-
-
-# --------------------------------------------------------------------------------------
-# options
-# --------------------------------------------------------------------------------------
-
-
-def parse_uq(value: Any) -> list[str]:
-    """``"mc-dropout,residual"`` (or a list) into a validated list in :data:`INDICATORS` order.
-
-    Examples
-    --------
-    >>> parse_uq("residual, mc-dropout")
-    ['mc-dropout', 'residual']
-    >>> parse_uq("")
-    []
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
-        parts = [p.strip() for p in value]
-    else:
-        raise DiffbenchError(f"--uq must be a comma-separated list of {', '.join(INDICATORS)}, got {value!r}")
-    unknown = [p for p in parts if p not in INDICATORS]
-    if unknown:
-        raise DiffbenchError(f"unknown --uq indicator(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(INDICATORS)}")
-    if len(set(parts)) != len(parts):
-        raise DiffbenchError(f"--uq names an indicator twice: {value!r}")
-    return [name for name in INDICATORS if name in parts]
 
 
 def accepts_dropout(spec: Mapping[str, Any]) -> bool:

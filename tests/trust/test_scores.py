@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.trust.indicators import parse_uq
+from diffbench.trust.options import parse_uq
 from diffbench.trust.scores import (
     auroc,
     catch_rate,
