@@ -27,7 +27,7 @@ SUMMARY = "summary.json"
 DOWNLOADS = ("table.md", "table.csv", SUMMARY)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: Test metrics of a study row, in table order (diffbench.studies.runner.HEADLINE).
+#: Test metrics of a study row, in table order (diffbench.studies.analysis.HEADLINE).
 METRICS = (("nmae", "test nMAE"), ("mae", "test MAE"), ("mae_sources", "MAE sources"), ("max_abs_error", "max |error|"),
            ("p99_sample_mae", "p99 sample MAE"))
 PLOT_CAPTIONS = {

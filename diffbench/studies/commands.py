@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from .runner import load_study, run_study, study_names
+    from .runner import run_study
+    from .spec import load_study, study_names
 
     if args.list or not args.name:
         for name in study_names():

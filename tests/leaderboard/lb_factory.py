@@ -256,7 +256,7 @@ def write_study(lb: Path, name: str, *, rows: list[dict[str, Any]], description:
 
 def study_row(model: str, task: str, nmae: float, *, transfer: dict[str, Any] | None = None, run_id: str | None = None,
               n_train: int = 2000, fraction: float = 1.0) -> dict[str, Any]:
-    """One row of a study's summary.json (diffbench.studies.runner._row)."""
+    """One row of a study's summary.json (diffbench.studies.runner.study_row)."""
     stat = lambda m: {"mean": m, "std": m * 0.05, "n": 2}  # noqa: E731
     return {"model": model, "task": task, "train_fraction": fraction, "n_train": n_train, "run_id": run_id or f"{task}--{model}--abc",
             "parameters": 483_153, "test": {"nmae": stat(nmae), "mae": stat(nmae * 0.3), "mae_sources": stat(nmae * 0.6),

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from diffbench.cli import main
-from diffbench.studies.runner import fit_log_law, load_study, study_names
+from diffbench.studies.analysis import fit_log_law
+from diffbench.studies.spec import load_study, study_names
 
 
 def test_log_law_fit_recovers_an_exact_law():
