@@ -1,8 +1,8 @@
 """Inference against the solver: the speed-up a user actually gets, and how both grow with N.
 
 For each ``-small`` preset and N in 64, 128, 256, 512: the network's time per sample
-(``protocol.timing.time_inference``: eval mode, no grad, median of repeats after a warm-up)
-against the fastest exact solver's (``protocol.timing.time_solver``: ``solve`` on the same
+(``training.timing.time_inference``: eval mode, no grad, median of repeats after a warm-up)
+against the fastest exact solver's (``training.timing.time_solver``: ``solve`` on the same
 batch of source maps, NumPy here, CuPy on a GPU) at the same N, batch and threads — exactly
 what ``diffbench run`` records. The constant-D problems take the exact O(N^2 log N) transform
 path; a second test times the variable-D (log-normal) problems, which take multigrid-CG.

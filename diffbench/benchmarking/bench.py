@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiffbenchError
+from ..training.environment import git_commit
 
 BENCH_FORMAT = 1
 SUITES = ("solver", "data", "training", "inference", "memory", "gpu")
@@ -82,8 +84,6 @@ def parse_suites(text: str) -> list[str]:
 
 
 def _check_tools() -> None:
-    import importlib.util
-
     missing = [m for m in ("pytest", "pytest_benchmark") if importlib.util.find_spec(m) is None]
     if missing:
         raise DiffbenchError(f"diffbench bench needs {' and '.join(missing)}: pip install -e '.[dev]' (pytest, pytest-benchmark, pyamg)")
@@ -167,8 +167,6 @@ def failed_tests(junit: Path) -> list[str]:
 
 
 def _git_commit(root: Path) -> dict[str, Any] | None:
-    from ..training.environment import git_commit
-
     return git_commit()
 
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
+from rich.console import Console
+from rich.table import Table
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
 
 
 @torch.no_grad()
@@ -14,11 +20,6 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
     with the fewest, a middle and the most sources in the batch."""
     if k <= 0:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     was = model.training
     model.eval()
     counts = batch["count"].tolist()
@@ -49,8 +50,6 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
 
 def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae", "mae_sources", "mae_field", "mae_r1", "max_abs_error", "p99_sample_mae", "residual")) -> str:
     """A plain-text table of aggregated test and validation metrics (mean ± std over seeds)."""
-    from rich.console import Console
-    from rich.table import Table
 
     agg = result["aggregate"]
     n = len(result["seeds"])

@@ -52,6 +52,8 @@ import numpy as np
 import torch
 
 from ..physics.boundary import BOUNDARY_TYPES, SIDES, Boundary
+from ..protocol.results import mean_std
+from ..solver import solve
 from .tensors import param_dtype
 
 #: Test samples the scores use.
@@ -97,8 +99,6 @@ def _boundary(codes: Sequence[int]) -> Boundary:
 
 def _solve_fields(sources: np.ndarray, D: np.ndarray, decay: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Exact fields of flux problems (B, N, N), one solve per boundary group."""
-    from ..solver import solve
-
     out = np.empty_like(sources)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, c in enumerate(codes.tolist()):
@@ -247,8 +247,6 @@ def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]
 
 def aggregate_consistency(blocks: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
     """Mean ± std over seeds of every number of each ``ok`` score (the run-level block)."""
-    from ..protocol.results import mean_std
-
     blocks = [b for b in blocks if b and b.get("status") != "error"]
     if not blocks:
         return {}

@@ -92,8 +92,15 @@ from ..evaluation.functional import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..protocol.results import mean_std
-from .scores import AUROC_WORST, CATCH_FLAG, CATCH_WORST, SCORE_KEYS, not_applicable, score_indicator
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
+from .scores import (
+    AUROC_WORST,
+    CATCH_FLAG,
+    CATCH_WORST,
+    SCORE_KEYS,
+    not_applicable,
+    score_indicator,
+)
 from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
 #: Forward passes per sample for MC-dropout.

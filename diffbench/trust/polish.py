@@ -44,10 +44,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
+from ..data.batch import to_batch
+from ..data.fields import boundary_codes
 from ..errors import DiffbenchError
 from ..physics.boundary import Boundary, parse_boundary
 from ..physics.operator import build_stencil, relative_residual
+from ..solver import solve
 from ..solver.backend import array_module, get_backend, to_numpy
 from .tensors import param_dtype
 
@@ -117,9 +121,6 @@ def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, deca
 
 def network_batch(sources: np.ndarray, physics: Physics, task: Any) -> dict[str, Any]:
     """The network-facing batch of the sources (targets are zeros: there are none)."""
-    from ..data.batch import to_batch
-    from ..data.fields import boundary_codes
-
     sources = to_numpy(sources)
     B = sources.shape[0]
     raw = {
@@ -143,8 +144,6 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     (see the module docstring).
 
     The network sees ``chunk`` maps at a time (default: 64 at N <= 128, fewer above, 4 at N = 512)."""
-    import torch
-
     n = sources.shape[-1]
     chunk = chunk or max(1, min(64, (1 << 20) // (n * n)))
 
@@ -211,8 +210,6 @@ def _sync(xp: Any) -> None:
 
 
 def _solve(sources: np.ndarray, physics: Physics, **kwargs: Any) -> Any:
-    from ..solver import solve
-
     common = dict(diffusivity=physics.diffusivity, decay=physics.decay, boundary=physics.boundary)
     if physics.clamped:
         return solve(array_module(sources).zeros_like(sources), fixed=(sources > 0, sources), **common, **kwargs)
