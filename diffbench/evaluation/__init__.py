@@ -1,6 +1,6 @@
 """Stage 5 — evaluation: the reference metrics of a prediction, torchmetrics-style.
 
-``functional`` holds the pure maths (per-sample statistics, regions, the PDE residual, the
+``checks`` holds the batch contract, ``functional`` the pure maths (per-sample statistics, regions, the PDE residual, the
 aggregation over a split), ``metric`` the stateful :class:`DiffusionMetrics`, and
 ``evaluator`` the :class:`Evaluator` every model is scored by (it refuses the train split).
 
@@ -23,7 +23,7 @@ _EXPORTS = {
     "prediction_residual": ".functional",
     "region_masks": ".functional",
     "sample_statistics": ".functional",
-    "validate_prediction": ".functional",
+    "validate_prediction": ".checks",
     "DiffusionMetrics": ".metric",
     "Evaluator": ".evaluator",
 }

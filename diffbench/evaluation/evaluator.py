@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from torch import Tensor
 
 from ..errors import DiffbenchError
-from .functional import METRIC_KEYS, REQUIRED_KEYS, RESIDUAL_KEYS, SPLITS
+from .checks import REQUIRED_KEYS, RESIDUAL_KEYS
+from .functional import METRIC_KEYS, SPLITS
 from .metric import DiffusionMetrics
 
 
