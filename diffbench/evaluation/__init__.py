@@ -1,8 +1,9 @@
-"""Stage 5 — evaluation: the reference metrics of a prediction, torchmetrics-style.
+"""The evaluation stage: the reference metrics of a prediction, torchmetrics-style.
 
-``checks`` holds the batch contract, ``functional`` the pure maths (per-sample statistics, regions, the PDE residual, the
-aggregation over a split), ``metric`` the stateful :class:`DiffusionMetrics`, and
-``evaluator`` the :class:`Evaluator` every model is scored by (it refuses the train split).
+``checks`` holds the batch contract, ``functional`` the pure maths (per-sample statistics,
+regions, the PDE residual, the aggregation over a split), ``metric`` the stateful
+:class:`DiffusionMetrics`, and ``evaluator`` the :class:`Evaluator` every model is scored by
+(it refuses the train split).
 
 >>> from diffbench.evaluation import Evaluator, METRIC_KEYS
 

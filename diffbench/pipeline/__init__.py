@@ -1,4 +1,4 @@
-"""Stage 8 — the run pipeline: ``diffbench run`` and ``diffbench evaluate``. A run calls the
+"""The run pipeline: ``diffbench run`` and ``diffbench evaluate``. A run calls the
 stages in order, train -> evaluate -> trust -> write the result; the run options are defined
 once, in :mod:`diffbench.pipeline.config`.
 

@@ -1,4 +1,4 @@
-"""Stage 9 — studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
+"""Studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
 study NAME`` runs (or resumes) every run through the run pipeline (``runner``) and writes
 the table, summary and plots (``analysis``, ``plots``); ``spec`` reads the study YAMLs.
 The shipped studies are the ``*.yaml`` files in this folder.

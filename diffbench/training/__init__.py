@@ -1,4 +1,4 @@
-"""Stage 6 — training: the Lightning :class:`SurrogateModule`, losses, optimiser recipes,
+"""The training stage: the Lightning :class:`SurrogateModule`, losses, optimiser recipes,
 callbacks, timing, W&B logging and the environment record; ``run.train_seed`` trains one
 seed of a run and returns what it trained (it knows nothing of the stages after it).
 

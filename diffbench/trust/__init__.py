@@ -1,4 +1,4 @@
-"""Stage 7 — trust: label-free error indicators and how well they find the bad predictions
+"""The trust stage: label-free error indicators and how well they find the bad predictions
 (``indicators``, ``scores``), physical consistency checks (``consistency``), the certified
 solve warm-started by a surrogate (``polish``, ``diffbench solve``).
 
