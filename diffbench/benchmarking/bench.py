@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiffbenchError
-from ..training.environment import git_commit
 
 BENCH_FORMAT = 1
 SUITES = ("solver", "data", "training", "inference", "memory", "gpu")
@@ -167,6 +166,8 @@ def failed_tests(junit: Path) -> list[str]:
 
 
 def _git_commit(root: Path) -> dict[str, Any] | None:
+    from ..training.environment import git_commit  # here: importlib.metadata costs the CLI start ~12 ms
+
     return git_commit()
 
 
