@@ -48,15 +48,16 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
             continue
         if not trained.rank0:
             continue
-        trust = seed_trust(cfg, setup.task, setup.dm, trained.module.model, trained.device, setup.out_dir, setup.max_epochs, seed)
+        trust = seed_trust(trained.module.model, setup.task, setup.dm, trained.device, uq=cfg.uq, out_dir=setup.out_dir,
+                           max_epochs=setup.max_epochs, seed=seed, inverse_seed=cfg.seeds[0])
         log_to_wandb(trained.logger, clean_number(trust))
         per_seed.append(finish_seed(trained, trust))
     if not rank0:
         return None
 
-    run_ensemble(cfg, setup.task, setup.dm, setup.out_dir, per_seed, setup.accelerator)
+    run_ensemble(per_seed, setup.task, setup.dm, setup.out_dir, setup.accelerator, uq=cfg.uq)
     result = assemble(setup, per_seed, argv)
-    result.update(trust_aggregate(cfg, per_seed))  # consistency (always) and uq (with --uq) blocks
+    result.update(trust_aggregate(per_seed, uq=cfg.uq))  # consistency (always) and uq (with --uq) blocks
     return write_result(setup.out_dir / "result.json", result)
 
 

@@ -50,11 +50,13 @@ def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
         warn(f"could not log uq/consistency scores ({type(exc).__name__}: {exc})")
 
 
-def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: torch.device, out_dir: Path, max_epochs: int,
-               seed: int = 0) -> dict[str, Any]:
-    """Everything :func:`diffbench.pipeline.run.run` adds to a seed's result after
-    testing (on rank 0): ``consistency`` always, ``uq`` when ``--uq`` asked for indicators.
-    A failure in either block is recorded in it (``status: "error"``) and never loses the seed."""
+def seed_trust(model: torch.nn.Module, task: Any, dm: Any, device: torch.device, *, uq: Sequence[str], out_dir: Path,
+               max_epochs: int, seed: int = 0, inverse_seed: int = 0) -> dict[str, Any]:
+    """Everything :func:`diffbench.pipeline.run.run` adds to a seed's result after testing (on
+    rank 0): ``consistency`` always, ``uq`` when indicators are asked for (``uq``). The inverse
+    network is trained once per run (kept in ``out_dir``, seeded with ``inverse_seed``, for the
+    run's ``max_epochs``). A failure in the consistency block is recorded in it
+    (``status: "error"``) and never loses the seed."""
     blocks: dict[str, Any] = {}
     try:
         blocks["consistency"] = consistency_scores(model, spread_subset(dm.datasets["test"]), task, device,
@@ -62,7 +64,7 @@ def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: tor
     except Exception as exc:  # noqa: BLE001 - a consistency failure is recorded, the seed is kept
         print(f"warning: consistency scores failed ({type(exc).__name__}: {exc}); recorded in result.json", file=sys.stderr)
         blocks["consistency"] = {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    uq = list(getattr(cfg, "uq", []) or [])
+    uq = list(uq or [])
     if not uq:
         return blocks
     inverse = inverse_info = None
@@ -71,7 +73,7 @@ def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: tor
         epochs = max_epochs if max_epochs >= 1 else int(task.training.get("max_epochs", 20))
         inverse, inverse_info = load_or_train_inverse(
             out_dir / INVERSE_FILE, dm.datasets["train"], dm.datasets["val"], task, epochs=epochs,
-            batch_size=dm.batch_size, seed=cfg.seeds[0], device=device)
+            batch_size=dm.batch_size, seed=inverse_seed, device=device)
     with seeded(seed, device):  # the MC-dropout masks
         block = seed_indicators(model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device,
                                 inverse=inverse)
@@ -81,9 +83,10 @@ def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: tor
     return blocks
 
 
-def run_ensemble(cfg: Any, task: Any, dm: Any, out_dir: Path, per_seed: list[dict[str, Any]], accelerator: str) -> None:
-    """After the last seed: the ensemble indicator, written into each seed's ``uq`` block."""
-    if "ensemble" not in (getattr(cfg, "uq", None) or []):
+def run_ensemble(per_seed: list[dict[str, Any]], task: Any, dm: Any, out_dir: Path, accelerator: str, *, uq: Sequence[str]) -> None:
+    """After the last seed: the ensemble indicator (when ``uq`` asks for it), written into each
+    seed's ``uq`` block."""
+    if "ensemble" not in (uq or []):
         return
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     models, seeds = [], []
@@ -98,13 +101,12 @@ def run_ensemble(cfg: Any, task: Any, dm: Any, out_dir: Path, per_seed: list[dic
             s["uq"].setdefault("indicators", {})["ensemble"] = scores.get(s["seed"], not_applicable("no best checkpoint"))
 
 
-def trust_aggregate(cfg: Any, per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The run-level ``uq`` (when asked for) and ``consistency`` blocks."""
+def trust_aggregate(per_seed: Sequence[Mapping[str, Any]], *, uq: Sequence[str]) -> dict[str, Any]:
+    """The run-level ``consistency`` block and, when indicators were asked for, ``uq``."""
     out: dict[str, Any] = {}
     cons = aggregate_consistency([s.get("consistency") for s in per_seed])
     if cons:
         out["consistency"] = cons
-    uq = list(getattr(cfg, "uq", []) or [])
     if uq:
-        out["uq"] = aggregate_uq(per_seed, uq)
+        out["uq"] = aggregate_uq(per_seed, list(uq))
     return out
