@@ -28,6 +28,7 @@ from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
 from ..errors import DiffbenchError
+from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
 from ..trust.options import parse_uq
 
 IDENTITY, OPTIONAL, BOOKKEEPING = "identity", "optional", "bookkeeping"
@@ -131,12 +132,14 @@ def _fraction(value: Any) -> float:
 
 def _positive_int(flag: str, optional: bool = False) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if optional and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DiffbenchError(f"{flag} must be a positive integer, got {value!r}")
+        if not (optional and value is None):
+            check_positive_int(flag, value)
 
     return check
+
+
+def _one_of(flag: str, allowed: tuple[str, ...]) -> Callable[[Any], None]:
+    return lambda value: check_choice(flag, value, allowed)
 
 
 def _check_seeds(seeds: Any) -> None:
@@ -163,15 +166,15 @@ class RunConfig:
     seeds: list[int] = option(factory=lambda: [0], flag="--seeds", always=True, coerce=_int_list("--seeds"), check=_check_seeds,
                               show=lambda s: ",".join(map(str, s)),
                               help="training seeds, e.g. 0,1,2 or 0-9 (default 0); results aggregate mean ± std")
-    devices: int = option(1, flag="--devices", type=int, always=True, help="devices (GPUs, or CPU processes) for DDP (default 1)")
-    accelerator: str = option("auto", flag="--accelerator", always=True, help="auto | cpu | gpu (default auto: GPU if one is visible)")
-    precision: str = option("32-true", flag="--precision", always=True, help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
+    devices: int = option(1, flag="--devices", type=int, always=True, check=_positive_int("--devices"), help="devices (GPUs, or CPU processes) for DDP (default 1)")
+    accelerator: str = option("auto", flag="--accelerator", always=True, check=_one_of("--accelerator", ACCELERATORS), help="auto | cpu | gpu (default auto: GPU if one is visible)")
+    precision: str = option("32-true", flag="--precision", always=True, check=_one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
     loss: str = option("mae", flag="--loss", always=True, help="mae (default) | mse | tanh-mae")
     max_epochs: int | None = option(None, flag="--max-epochs", type=int, help="epochs (default: the task's budget)")
     batch_size: int | None = option(None, flag="--batch-size", type=int, help="training batch size (default: the task's)")
     lr: float | None = option(None, flag="--lr", type=float, help="learning rate (default: the recipe's)")
     recipe: str | None = option(None, flag="--recipe", help="paper | fast (default: the task's)")
-    num_nodes: int = option(1, flag="--num-nodes", type=int, help="nodes for multi-node DDP (under SLURM or torchrun)")
+    num_nodes: int = option(1, flag="--num-nodes", type=int, check=_positive_int("--num-nodes"), help="nodes for multi-node DDP (under SLURM or torchrun)")
     train_counts: list[int] | None = option(None, flag="--train-counts", coerce=_int_list("--train-counts"), show=counts_text,
                                             help="train only on these source counts, e.g. 1-10")
     test_counts: list[int] | None = option(None, flag="--test-counts", coerce=_int_list("--test-counts"), show=counts_text,

@@ -36,22 +36,18 @@ from .callbacks import ChannelsLastInputs, TrainTimer
 from .environment import is_ddp_child
 from .losses import make_loss
 from .module import SurrogateModule
+from .options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
 from .recipes import resolve_recipe
 from .reporting import example_images
 from .timing import time_inference, time_solver
 from .wandb_logging import check_mode, log_results, make_logger
 
-ACCELERATORS = ("auto", "cpu", "gpu")
-PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "64-true", "64")
 
 
 def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
-    if accelerator not in ACCELERATORS:
-        raise DiffbenchError(f"unknown accelerator {accelerator!r}; allowed: {', '.join(ACCELERATORS)}")
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise DiffbenchError(f"--devices must be a positive integer, got {devices!r}")
-    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1:
-        raise DiffbenchError(f"--num-nodes must be a positive integer, got {num_nodes!r}")
+    check_choice("--accelerator", accelerator, ACCELERATORS)
+    check_positive_int("--devices", devices)
+    check_positive_int("--num-nodes", num_nodes)
     if accelerator == "auto":
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator == "gpu":
@@ -181,8 +177,7 @@ def model_info(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_precision(precision: str, accelerator: str) -> None:
-    if precision not in PRECISIONS:
-        raise DiffbenchError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
+    check_choice("--precision", precision, PRECISIONS)
     if precision == "16-mixed" and accelerator == "cpu":
         raise DiffbenchError("precision 16-mixed needs a GPU; on the CPU use 32-true or bf16-mixed")
 

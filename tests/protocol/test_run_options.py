@@ -91,3 +91,20 @@ def test_bad_config_values_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(DiffbenchError) as info:
         build_run_config(_parser().parse_args(["run", "--config", str(path)]))
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(seeds=[0, 0]), "--seeds must not repeat a seed"),
+    (dict(seeds=[-1]), "--seeds must be non-negative integers"),
+    (dict(devices=0), "--devices must be a positive integer, got 0"),
+    (dict(num_nodes=True), "--num-nodes must be a positive integer, got True"),
+    (dict(accelerator="tpu"), "unknown accelerator 'tpu'; allowed: auto, cpu, gpu"),
+    (dict(precision="8-true"), "unknown precision '8-true'; allowed: 32-true"),
+    (dict(max_steps=0), "--max-steps must be a positive integer, got 0"),
+    (dict(check_val_every_n_epoch=0), "--val-every must be a positive integer, got 0"),
+])
+def test_validate_refuses_bad_values_in_one_line(values, message):
+    with pytest.raises(DiffbenchError) as info:
+        RunConfig(**values).validate()
+    assert message in str(info.value) and "\n" not in str(info.value)
+    RunConfig().validate()  # the defaults pass
