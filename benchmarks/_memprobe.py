@@ -79,7 +79,7 @@ def train(p: dict) -> dict:
     import torch
 
     from diffbench.models import count_parameters, create
-    from diffbench.protocol.losses import make_loss
+    from diffbench.training.losses import make_loss
 
     torch.set_num_threads(int(os.environ.get("DIFFBENCH_BENCH_THREADS", "1")))
     n, batch, name = int(p["n"]), int(p["batch"]), p["model"]

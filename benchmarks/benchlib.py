@@ -219,7 +219,7 @@ def eliminated_system(d: np.ndarray, mask: np.ndarray | None, vals: np.ndarray |
 
 # ----------------------------------------------------------------------------- machine
 def cpu_name() -> str:
-    from diffbench.protocol.environment import cpu_name as _cpu_name
+    from diffbench.training.environment import cpu_name as _cpu_name
 
     return _cpu_name()
 

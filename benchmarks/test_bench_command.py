@@ -12,7 +12,7 @@ import pytest
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
-from diffbench.protocol import bench
+from diffbench.benchmarking import bench
 
 
 def _raw():

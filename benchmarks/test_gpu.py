@@ -235,7 +235,7 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
     import torch
 
     from diffbench.models import create
-    from diffbench.protocol.timing import time_inference, time_solver
+    from diffbench.training.timing import time_inference, time_solver
 
     _needs(name)
     dev = gpu["device"]
@@ -264,7 +264,7 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
 
 def test_gpu_variable_d_solver(benchmark, gpu):
     """multigrid-CG on CuPy (log-normal D), per sample, N = 128 and 512: where networks may win."""
-    from diffbench.protocol.timing import time_solver
+    from diffbench.training.timing import time_solver
 
     rows = []
     for i, n in enumerate(_sizes()):

@@ -1,8 +1,8 @@
 """Inference against the solver: the speed-up a user actually gets, and how both grow with N.
 
 For each ``-small`` preset and N in 64, 128, 256, 512: the network's time per sample
-(``protocol.timing.time_inference``: eval mode, no grad, median of repeats after a warm-up)
-against the fastest exact solver's (``protocol.timing.time_solver``: ``solve`` on the same
+(``training.timing.time_inference``: eval mode, no grad, median of repeats after a warm-up)
+against the fastest exact solver's (``training.timing.time_solver``: ``solve`` on the same
 batch of source maps, NumPy here, CuPy on a GPU) at the same N, batch and threads — exactly
 what ``diffbench run`` records. The constant-D problems take the exact O(N^2 log N) transform
 path; a second test times the variable-D (log-normal) problems, which take multigrid-CG.
@@ -42,7 +42,7 @@ def test_inference_vs_exact_solver(benchmark, mode, name, torch_threads):
     import torch
 
     from diffbench.models import create
-    from diffbench.protocol.timing import time_inference, time_solver
+    from diffbench.training.timing import time_inference, time_solver
 
     sizes = _sizes(mode)
     rows = []
@@ -77,7 +77,7 @@ def test_inference_vs_exact_solver(benchmark, mode, name, torch_threads):
 
 def test_variable_d_solver_time(benchmark, mode, torch_threads):
     """multigrid-CG per sample on log-normal D problems, same sizes and batches (for the table)."""
-    from diffbench.protocol.timing import time_solver
+    from diffbench.training.timing import time_solver
 
     sizes = _sizes(mode)
     rows = []

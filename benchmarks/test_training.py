@@ -43,8 +43,8 @@ def _module(name: str, dm):
     import torch
 
     from diffbench.models import create, model_spec
-    from diffbench.protocol.module import SurrogateModule
-    from diffbench.protocol.recipes import resolve_recipe
+    from diffbench.training.module import SurrogateModule
+    from diffbench.training.recipes import resolve_recipe
 
     torch.manual_seed(0)
     spec = model_spec(create(name, in_channels=dm.task.in_channels, lattice=dm.task.lattice))
@@ -57,8 +57,8 @@ class _Bare:
     """The same work as SurrogateModule.training_step + Lightning's optimiser loop, by hand."""
 
     def __init__(self, name: str, dm, total_steps: int) -> None:
-        from diffbench.protocol.losses import make_loss
-        from diffbench.protocol.recipes import build_optimizer
+        from diffbench.training.losses import make_loss
+        from diffbench.training.recipes import build_optimizer
 
         module, recipe = _module(name, dm)
         self.net = module.model

@@ -2,7 +2,8 @@
 
 The package follows the data flow, one direction only::
 
-    physics -> solver -> data -> models -> protocol -> leaderboard
+    physics -> solver -> data -> models -> protocol (results) -> evaluation -> training
+    -> trust -> pipeline -> studies -> benchmarking -> leaderboard
 """
 
 __version__ = "0.1.0"

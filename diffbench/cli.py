@@ -18,9 +18,10 @@ from .errors import DiffbenchError
 COMMAND_MODULES = (
     "diffbench.data.commands",
     "diffbench.models.commands",
-    "diffbench.protocol.commands",
-    "diffbench.protocol.trust_commands",
-    "diffbench.protocol.bench",
+    "diffbench.pipeline.commands",
+    "diffbench.studies.commands",
+    "diffbench.trust.commands",
+    "diffbench.benchmarking.bench",
     "diffbench.leaderboard.commands",
 )
 

@@ -1,7 +1,7 @@
 """Study pages: ``leaderboard/studies/<name>/`` (what ``diffbench study NAME`` writes) on the site.
 
 A shipped study folder holds ``summary.json`` (required: the study's spec and one row per run,
-see :mod:`diffbench.protocol.study`), ``table.md``, ``table.csv`` and PNG plots. The site gets
+see :mod:`diffbench.studies.runner`), ``table.md``, ``table.csv`` and PNG plots. The site gets
 ``studies/<name>/index.html`` with the description and purpose, the spec, the results table
 (with transfer evaluations, "cannot run" where a model cannot run on the target, and a link to
 the run's leaderboard entry when it was submitted), the log-law fit with its confidence band
@@ -27,7 +27,7 @@ SUMMARY = "summary.json"
 DOWNLOADS = ("table.md", "table.csv", SUMMARY)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: Test metrics of a study row, in table order (diffbench.protocol.study.HEADLINE).
+#: Test metrics of a study row, in table order (diffbench.studies.analysis.HEADLINE).
 METRICS = (("nmae", "test nMAE"), ("mae", "test MAE"), ("mae_sources", "MAE sources"), ("max_abs_error", "max |error|"),
            ("p99_sample_mae", "p99 sample MAE"))
 PLOT_CAPTIONS = {

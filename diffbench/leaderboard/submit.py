@@ -12,7 +12,7 @@ naming the file, the field and what is allowed):
   to the current task spec's (results on other data are not comparable);
 * ``seeds`` a non-empty list of distinct non-negative integers, ``per_seed`` one entry per
   seed in the same order, each with ``test`` and ``val`` results;
-* every metric of :data:`diffbench.protocol.metrics.METRIC_KEYS` present in each seed's
+* every metric of :data:`diffbench.evaluation.functional.METRIC_KEYS` present in each seed's
   ``test`` and ``val`` results and in each per-source-count row, as a finite number >= 0.
   ``null`` is allowed only for a *region* metric (``mae_<region>`` and
   ``max_abs_error_<region>``, region sources/field/r1/r2/r3), which is how an empty region
@@ -165,7 +165,7 @@ def read_json_strict(path: Path, what: str = "result", limit: int = MAX_RESULT_B
 
 
 def metric_keys() -> tuple[str, ...]:
-    from ..protocol.metrics import METRIC_KEYS
+    from ..evaluation.functional import METRIC_KEYS
 
     return tuple(METRIC_KEYS)
 

@@ -4,7 +4,7 @@ Both blocks are optional (``uq`` only exists for ``diffbench run --uq ...``; res
 before the consistency scores have no ``consistency``). When present, they are checked
 strictly, with the same one-line errors as the rest of the result:
 
-``uq`` (see :mod:`diffbench.protocol.uq`)
+``uq`` (see :mod:`diffbench.trust.indicators`)
     ``requested`` a non-empty list of distinct known indicators; ``settings`` an object;
     ``indicators`` exactly the requested ones. A run-level indicator is ``{"status": "ok",
     "n_seeds", "spearman", "auroc", "catch_rate", "indicator_mean"}`` (each score
@@ -12,14 +12,14 @@ strictly, with the same one-line errors as the rest of the result:
     Every seed has its own ``uq`` block (``n_samples``, ``error_mean``, ``settings``, the same
     indicators) whose scores are numbers or null: Spearman in [-1, 1], AUROC and catch rate in
     [0, 1]. A "not applicable" indicator carries a reason and no scores. The run-level
-    indicators must equal :func:`diffbench.protocol.uq.aggregate_uq` of the seeds'.
-``consistency`` (see :mod:`diffbench.protocol.consistency`)
+    indicators must equal :func:`diffbench.trust.indicators.aggregate_uq` of the seeds'.
+``consistency`` (see :mod:`diffbench.trust.consistency`)
     In every seed or in none. A seed's block is ``{"status": "error", "error"}`` or holds
-    ``n_samples`` and every score of :data:`~diffbench.protocol.consistency.SCORES`, each ``ok``
+    ``n_samples`` and every score of :data:`~diffbench.trust.consistency.SCORES`, each ``ok``
     (finite numbers; ``n_*`` counts; ``transforms`` names; relative errors >= 0,
     ``negative_share`` in [0, 1], ``most_negative`` <= 0) or ``not applicable`` with a reason.
     The run-level block must equal
-    :func:`~diffbench.protocol.consistency.aggregate_consistency` of the seeds' (and is absent
+    :func:`~diffbench.trust.consistency.aggregate_consistency` of the seeds' (and is absent
     only when every seed failed).
 """
 
@@ -40,7 +40,7 @@ STAT_KEYS = {"mean", "std", "n"}
 
 
 def _uq_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from ..protocol.uq import INDICATORS, SCORE_KEYS
+    from ..trust.indicators import INDICATORS, SCORE_KEYS
 
     return tuple(INDICATORS), tuple(SCORE_KEYS) + ("indicator_mean",)
 
@@ -159,7 +159,7 @@ def check_uq(ck: Any, result: dict[str, Any], per_seed: list[dict[str, Any]]) ->
         for name in requested:
             _seed_indicator(ck, seed_ind[name], f"{where}.indicators.{name}", score_keys)
 
-    from ..protocol.uq import aggregate_uq
+    from ..trust.indicators import aggregate_uq
 
     try:
         expected = aggregate_uq(per_seed, requested)["indicators"]
@@ -188,7 +188,7 @@ def _seed_indicator(ck: Any, row: Any, where: str, score_keys: tuple[str, ...]) 
 
 
 def check_consistency(ck: Any, result: dict[str, Any], per_seed: list[dict[str, Any]]) -> None:
-    from ..protocol.consistency import SCORES, aggregate_consistency
+    from ..trust.consistency import SCORES, aggregate_consistency
 
     blocks = [s.get("consistency") for s in per_seed]
     present = [b is not None for b in blocks]

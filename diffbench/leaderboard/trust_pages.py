@@ -17,7 +17,7 @@ from .charts import fmt_number
 from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head
 
 NA = "not applicable"
-#: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
+#: The indicators in reporting order, with what each measures (diffbench.trust.indicators).
 INDICATOR_INFO = {
     "mc-dropout": "spread (std) of several forward passes with dropout active",
     "residual": "relative PDE residual of the prediction (no ground truth needed)",
@@ -55,7 +55,7 @@ def _indicators(uq: dict[str, Any]) -> list[str]:
 
 
 def _settings(rows: list[Row]) -> dict[str, Any]:
-    from ..protocol.uq import settings
+    from ..trust.indicators import settings
 
     for row in rows:
         if has_uq(row) and isinstance(row.r["uq"].get("settings"), dict):

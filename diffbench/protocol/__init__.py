@@ -1,9 +1,10 @@
-"""Stage 5 — the protocol: training (``SurrogateModule``, recipes, losses), the reference
-evaluator (metrics), runs and their results, studies, and trust (uncertainty, consistency).
+"""Transitional home of ``results.py`` (the result.json helpers), which is becoming the
+torch-free ``diffbench.results`` package; everything else that lived here moved to the
+packages named for their concern: :mod:`diffbench.evaluation`, :mod:`diffbench.training`,
+:mod:`diffbench.trust`, :mod:`diffbench.pipeline`, :mod:`diffbench.studies` and
+:mod:`diffbench.benchmarking`.
 
->>> from diffbench.protocol import Evaluator, make_loss
-
-Imports are lazy: ``diffbench.protocol.results`` or the command line do not pay for torch.
+>>> from diffbench.protocol import compute_digest
 """
 
 from __future__ import annotations
@@ -11,23 +12,13 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
-    "LOSSES": ".losses",
-    "MAELoss": ".losses",
-    "MSELoss": ".losses",
-    "TanhMAELoss": ".losses",
-    "make_loss": ".losses",
-    "METRIC_KEYS": ".metrics",
-    "REGIONS": ".metrics",
-    "RING_THRESHOLDS": ".metrics",
-    "SPLITS": ".metrics",
-    "DiffusionMetrics": ".metrics",
-    "Evaluator": ".metrics",
-    "aggregate": ".metrics",
-    "deduplicate": ".metrics",
-    "prediction_residual": ".metrics",
-    "region_masks": ".metrics",
-    "sample_statistics": ".metrics",
-    "validate_prediction": ".metrics",
+    "RESULT_SCHEMA_VERSION": ".results",
+    "aggregate_metrics": ".results",
+    "canonical_json": ".results",
+    "clean_number": ".results",
+    "compute_digest": ".results",
+    "mean_std": ".results",
+    "write_result": ".results",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -117,7 +117,7 @@ MIN_POSITIVES_AUROC = 20
 #: sqrt(positives)``: 20 gives steps of 0.05 and a standard error of 0.11.
 MIN_POSITIVES_CAUGHT = 20
 #: Default shares: the worst share an AUROC detects, and the worst / flagged shares of the
-#: caught statistic (as in ``diffbench.protocol.uq``).
+#: caught statistic (as in ``diffbench.trust.scores``).
 AUROC_WORST = 0.05
 CATCH_WORST = 0.01
 CATCH_FLAG = 0.10
@@ -642,7 +642,7 @@ def _share(x: float, what: str) -> float:
 
 def worst_mask(errors: Any, share: float) -> np.ndarray:
     """The ``ceil(share * n)`` samples with the largest error (ties: the earlier sample is
-    worse), as in ``diffbench.protocol.uq.worst_mask``.
+    worse), as in ``diffbench.trust.scores.worst_mask``.
 
     >>> worst_mask([0.1, 0.9, 0.5, 0.9], 0.5).tolist()
     [False, True, False, True]
@@ -655,7 +655,7 @@ def worst_mask(errors: Any, share: float) -> np.ndarray:
 
 def _indicator(x: Any, shape: tuple[int, int]) -> np.ndarray:
     """An indicator per seed and sample (one row is shared by every seed); NaN counts as +inf
-    (most suspicious), as in ``diffbench.protocol.uq``."""
+    (most suspicious), as in ``diffbench.trust.scores``."""
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -825,7 +825,7 @@ def uq_spearman(indicator: Any, errors: Any, counts: Any = None, *, level: float
 
 def flag_weights(indicator: Any, share: float) -> np.ndarray:
     """Per-sample chance of being flagged when the ``ceil(share * n)`` most suspicious are
-    flagged and ties at the threshold are broken at random (as ``diffbench.protocol.uq``).
+    flagged and ties at the threshold are broken at random (as ``diffbench.trust.scores``).
 
     >>> flag_weights([3.0, 1.0, 2.0, 2.0], 0.5).tolist()
     [1.0, 0.0, 0.5, 0.5]

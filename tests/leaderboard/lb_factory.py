@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from diffbench import PROTOCOL_VERSION, __version__
 from diffbench.data import load_task
-from diffbench.protocol.metrics import METRIC_KEYS
+from diffbench.evaluation.functional import METRIC_KEYS
 from diffbench.protocol.results import RESULT_SCHEMA_VERSION, aggregate_metrics, write_result
 
 _SCALE = {"mae_sources": 3.0, "mae_field": 0.8, "mae_r1": 1.5, "mae_r2": 0.9, "mae_r3": 0.6, "nmae": 4.0, "rel_l2": 5.0,
@@ -37,8 +37,8 @@ def metrics(base: float, seed: int, *, empty: tuple[str, ...] = ()) -> dict[str,
 
 
 def uq_seed(i: int, requested: tuple[str, ...], base: float, na: dict[str, str]) -> dict[str, Any]:
-    """One seed's ``uq`` block as diffbench.protocol.uq writes it (scores vary with the indicator and seed)."""
-    from diffbench.protocol.uq import not_applicable, settings
+    """One seed's ``uq`` block as diffbench.trust.indicators writes it (scores vary with the indicator and seed)."""
+    from diffbench.trust.indicators import not_applicable, settings
 
     indicators: dict[str, Any] = {}
     for k, name in enumerate(requested):
@@ -57,7 +57,7 @@ def uq_seed(i: int, requested: tuple[str, ...], base: float, na: dict[str, str])
 
 
 def consistency_seed(i: int, base: float, na: dict[str, str]) -> dict[str, Any]:
-    """One seed's ``consistency`` block as diffbench.protocol.consistency writes it."""
+    """One seed's ``consistency`` block as diffbench.trust.consistency writes it."""
     f = 1 + 0.05 * i
     scores = {
         "superposition": {"status": "ok", "mean": round(base * 6.1 * f, 12), "max": round(base * 12.7 * f, 12), "n_pairs": 32},
@@ -141,13 +141,13 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
         "argv": f"diffbench run --model {model} --task {task}",
     }
     if consistency:
-        from diffbench.protocol.consistency import aggregate_consistency
+        from diffbench.trust.consistency import aggregate_consistency
 
         for i, s in enumerate(per_seed):
             s["consistency"] = consistency_seed(i, base, consistency_na or {})
         result["consistency"] = aggregate_consistency([s["consistency"] for s in per_seed])
     if uq:
-        from diffbench.protocol.uq import aggregate_uq
+        from diffbench.trust.indicators import aggregate_uq
 
         for i, s in enumerate(per_seed):
             s["uq"] = uq_seed(i, tuple(uq), base, uq_na or {})
@@ -256,7 +256,7 @@ def write_study(lb: Path, name: str, *, rows: list[dict[str, Any]], description:
 
 def study_row(model: str, task: str, nmae: float, *, transfer: dict[str, Any] | None = None, run_id: str | None = None,
               n_train: int = 2000, fraction: float = 1.0) -> dict[str, Any]:
-    """One row of a study's summary.json (diffbench.protocol.study._row)."""
+    """One row of a study's summary.json (diffbench.studies.runner.study_row)."""
     stat = lambda m: {"mean": m, "std": m * 0.05, "n": 2}  # noqa: E731
     return {"model": model, "task": task, "train_fraction": fraction, "n_train": n_train, "run_id": run_id or f"{task}--{model}--abc",
             "parameters": 483_153, "test": {"nmae": stat(nmae), "mae": stat(nmae * 0.3), "mae_sources": stat(nmae * 0.6),

@@ -22,7 +22,7 @@ from diffbench.leaderboard.submit import (
     safe_url,
     submit,
 )
-from diffbench.protocol.metrics import METRIC_KEYS
+from diffbench.evaluation.functional import METRIC_KEYS
 from diffbench.protocol.results import canonical_json
 
 

@@ -39,7 +39,7 @@ def test_uq_and_consistency_blocks_are_accepted(lb, make):
 
 def test_a_seed_whose_consistency_failed_is_accepted(lb, make):
     def fail_seed_1(r):
-        from diffbench.protocol.consistency import aggregate_consistency
+        from diffbench.trust.consistency import aggregate_consistency
 
         r["per_seed"][1]["consistency"] = {"status": "error", "error": "RuntimeError: out of memory"}
         r["consistency"] = aggregate_consistency([s["consistency"] for s in r["per_seed"]])

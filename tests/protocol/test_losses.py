@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.protocol.losses import LOSSES, MAELoss, MSELoss, TanhMAELoss, make_loss
+from diffbench.training.losses import LOSSES, MAELoss, MSELoss, TanhMAELoss, make_loss
 
 
 def _pair():

@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.protocol.metrics import (
+from diffbench.evaluation.evaluator import Evaluator
+from diffbench.evaluation.functional import (
     METRIC_KEYS,
-    DiffusionMetrics,
-    Evaluator,
     aggregate,
     prediction_residual,
     region_masks,
     sample_statistics,
 )
+from diffbench.evaluation.metric import DiffusionMetrics
 from diffbench.solver import solve
 
 N = 8

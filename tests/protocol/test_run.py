@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from diffbench.cli import main
-from diffbench.protocol.metrics import METRIC_KEYS
+from diffbench.evaluation.functional import METRIC_KEYS
 from diffbench.protocol.results import compute_digest
 
 
@@ -129,7 +129,7 @@ def test_config_file(tmp_path, capsys, smoke_data_dir):
     unknown.write_text("modle: unet\n")
     code, _, err = _run(["run", "--config", str(unknown)], capsys)
     assert code == 2 and "modle" in err and "allowed" in err
-    from diffbench.protocol.commands import build_run_config, register
+    from diffbench.pipeline.commands import build_run_config, register
     import argparse
 
     good = tmp_path / "good.yaml"
@@ -189,7 +189,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys, smoke_d
 
 
 def test_resume_refuses_a_checkpoint_from_another_task(tmp_path, capsys, smoke_data_dir):
-    from diffbench.protocol.module import SurrogateModule
+    from diffbench.training.module import SurrogateModule
     import torch
 
     out = tmp_path / "runs"

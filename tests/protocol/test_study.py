@@ -8,7 +8,8 @@ import math
 import pytest
 
 from diffbench.cli import main
-from diffbench.protocol.study import fit_log_law, load_study, study_names
+from diffbench.studies.analysis import fit_log_law
+from diffbench.studies.spec import load_study, study_names
 
 
 def test_log_law_fit_recovers_an_exact_law():
@@ -85,7 +86,7 @@ def test_run_locks(tmp_path):
     import socket
     import subprocess
 
-    from diffbench.protocol.study import claim, release
+    from diffbench.studies.runner import claim, release
 
     lock = tmp_path / "locks" / "a.lock"
     assert claim(lock) and claim(lock)  # ours, and again ours
@@ -112,7 +113,7 @@ def test_two_processes_share_a_study(tmp_path, smoke_data_dir, monkeypatch):
     import socket
     import subprocess
 
-    from diffbench.protocol import study as study_mod
+    from diffbench.studies import runner as study_mod
 
     study = tmp_path / "pair.yaml"
     study.write_text("name: pair\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [0.25, 1.0]\nsteps: 3\n")

@@ -184,7 +184,7 @@ def test_polish_certificate_of_a_tiny_source_is_not_zero(clamped):
     """``diffbench solve`` printed "every residual <= 1e-06 (max 0.00e+00)" over an all-zero field
     for a 1e-170 source: its certificate's norms underflowed."""
     from diffbench.physics import parse_boundary
-    from diffbench.protocol.polish import Physics, certificate
+    from diffbench.trust.polish import Physics, certificate
 
     s = np.zeros((1, N, N))
     s[0, 5, 7] = 1e-170

@@ -22,7 +22,7 @@ def smoke_dm(smoke_data_dir):
 
 @pytest.fixture(scope="session")
 def smoke_subset(smoke_dm):
-    from diffbench.protocol.consistency import spread_subset
+    from diffbench.trust.consistency import spread_subset
 
     return spread_subset(smoke_dm.datasets["test"])
 

@@ -10,7 +10,7 @@ import torch
 from diffbench.data.batch import to_batch
 from diffbench.data.tasks import parse_task
 from diffbench.models import create
-from diffbench.protocol.consistency import consistency_scores, outflow
+from diffbench.trust.consistency import consistency_scores, outflow
 from diffbench.solver import solve
 from trust_testlib import OracleModel
 

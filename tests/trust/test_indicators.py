@@ -6,7 +6,7 @@ import torch
 
 from diffbench.data import load_task
 from diffbench.models import create, model_spec
-from diffbench.protocol.uq import (
+from diffbench.trust.indicators import (
     accepts_dropout,
     ensemble_indicators,
     mc_dropout_spread,
@@ -83,7 +83,7 @@ def test_ensemble_needs_two_seeds_and_scores_each_seed(smoke_small):
 
 
 def test_indicator_randomness_is_seeded_and_leaves_the_global_rng_alone():
-    from diffbench.protocol.uq import seeded
+    from diffbench.trust.tensors import seeded
 
     torch.manual_seed(123)
     expected_next = torch.rand(1)
@@ -102,7 +102,7 @@ def test_indicator_randomness_is_seeded_and_leaves_the_global_rng_alone():
 def test_wandb_summary_gets_the_scores_and_never_breaks(capsys):
     from types import SimpleNamespace
 
-    from diffbench.protocol.uq import log_to_wandb
+    from diffbench.trust.stage import log_to_wandb
 
     summary = {}
     logger = SimpleNamespace(experiment=SimpleNamespace(summary=summary))

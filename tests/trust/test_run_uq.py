@@ -12,7 +12,7 @@ import pytest
 
 from diffbench.cli import main
 from diffbench.protocol.results import compute_digest
-from diffbench.protocol.training import RunConfig
+from diffbench.pipeline.config import RunConfig
 
 INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
 

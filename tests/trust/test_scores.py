@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
-from diffbench.protocol.uq import (
+from diffbench.trust.options import parse_uq
+from diffbench.trust.scores import (
     auroc,
     catch_rate,
     flag_weights,
-    parse_uq,
     score_indicator,
     spearman,
     worst_mask,

@@ -37,7 +37,7 @@ def make_checkpoint(path: Path, task_name: str = "smoke", model: str = "unet-sma
     """A checkpoint file that ``SurrogateModule.load`` accepts, with untrained weights."""
     from diffbench.data import load_task
     from diffbench.models import create, model_spec
-    from diffbench.protocol.module import SurrogateModule
+    from diffbench.training.module import SurrogateModule
 
     task = load_task(task_name)
     torch.manual_seed(seed)

@@ -16,7 +16,7 @@ test targets (max 1; the batch contract), with the model's ordinary deterministi
 Indicators (per sample, larger = less trustworthy; none of them reads the target)
 --------------------------------------------------------------------------------
 ``residual``
-    :func:`diffbench.protocol.metrics.prediction_residual`: the relative PDE residual of the
+    :func:`diffbench.evaluation.functional.prediction_residual`: the relative PDE residual of the
     prediction after the best scalar rescaling (0 for an exact solution, 1 for zero).
 ``mc-dropout``
     ``K = MC_SAMPLES`` forward passes with the dropout layers in training mode (every other
@@ -74,75 +74,46 @@ and ``indicators: {name: {"status", "n_seeds", "spearman": {"mean", "std", "n"},
 "catch_rate": {...}, "indicator_mean": {...}}}`` (mean ± unbiased std over seeds, as for every
 metric).
 """
-
 from __future__ import annotations
 
-import contextlib
+import inspect
+import io
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import DiffbenchError
+from ..evaluation.functional import prediction_residual
+from ..models import build_from_spec, create, model_spec
+from ..models.classpath import import_object
+from ..protocol.results import mean_std
+from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
+from .scores import (
+    AUROC_WORST,
+    CATCH_FLAG,
+    CATCH_WORST,
+    SCORE_KEYS,
+    not_applicable,
+    score_indicator,
+)
+from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
-#: The indicators ``--uq`` accepts, in reporting order.
-INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
 #: Forward passes per sample for MC-dropout.
 MC_SAMPLES = 8
 #: Dropout probability a model is trained with when ``--uq mc-dropout`` is asked for.
 MC_DROPOUT = 0.1
-#: The worst share of samples the AUROC tries to detect.
-AUROC_WORST = 0.05
-#: catch_rate: the share of worst samples to catch, and the share of samples flagged.
-CATCH_WORST = 0.01
-CATCH_FLAG = 0.10
 #: The inverse network's preset.
 INVERSE_PRESET = "unet-small"
 INVERSE_FILE = "uq-inverse.pt"
-SCORE_KEYS = ("spearman", "auroc", "catch_rate")
-NOT_APPLICABLE = "not applicable"
-
-
-# --------------------------------------------------------------------------------------
-# options
-# --------------------------------------------------------------------------------------
-
-
-def parse_uq(value: Any) -> list[str]:
-    """``"mc-dropout,residual"`` (or a list) into a validated list in :data:`INDICATORS` order.
-
-    Examples
-    --------
-    >>> parse_uq("residual, mc-dropout")
-    ['mc-dropout', 'residual']
-    >>> parse_uq("")
-    []
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
-        parts = [p.strip() for p in value]
-    else:
-        raise DiffbenchError(f"--uq must be a comma-separated list of {', '.join(INDICATORS)}, got {value!r}")
-    unknown = [p for p in parts if p not in INDICATORS]
-    if unknown:
-        raise DiffbenchError(f"unknown --uq indicator(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(INDICATORS)}")
-    if len(set(parts)) != len(parts):
-        raise DiffbenchError(f"--uq names an indicator twice: {value!r}")
-    return [name for name in INDICATORS if name in parts]
 
 
 def accepts_dropout(spec: Mapping[str, Any]) -> bool:
     """Whether the model's constructor (from its spec) names a ``dropout`` argument."""
-    import inspect
-
-    from ..models.classpath import import_object
-
     if "dropout" in (spec.get("init_args") or {}):
         return True
     try:
@@ -156,157 +127,9 @@ def accepts_dropout(spec: Mapping[str, Any]) -> bool:
 def with_mc_dropout(probe: torch.nn.Module, model: Any, model_args: Mapping[str, Any], task: Any, uq: Sequence[str]) -> torch.nn.Module:
     """The model to train: ``probe`` rebuilt with ``dropout = MC_DROPOUT`` when MC-dropout is
     asked for, the constructor takes ``dropout`` and ``model_args`` does not already set it."""
-    from ..models import create, model_spec
-
     if "mc-dropout" not in uq or "dropout" in model_args or not accepts_dropout(model_spec(probe)):
         return probe
     return create(model, in_channels=task.in_channels, lattice=task.lattice, **{**dict(model_args), "dropout": MC_DROPOUT})
-
-
-# --------------------------------------------------------------------------------------
-# scores: small pure functions
-# --------------------------------------------------------------------------------------
-
-
-def _vector(x: Any, what: str) -> np.ndarray:
-    a = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64).reshape(-1)
-    return a
-
-
-def _clean_indicator(x: Any) -> np.ndarray:
-    a = _vector(x, "indicator")
-    return np.where(np.isnan(a), np.inf, a)
-
-
-def _k_of(fraction: float, n: int) -> int:
-    """``ceil(fraction * n)``, at least 1 (with a guard against 0.07 * 100 = 7.000000000000001)."""
-    return max(1, math.ceil(fraction * n - 1e-9))
-
-
-def worst_mask(error: Any, fraction: float) -> np.ndarray:
-    """Boolean mask of the ``ceil(fraction * n)`` samples with the largest error.
-
-    Ties in the error are broken by sample order (the earlier sample counts as worse).
-
-    Examples
-    --------
-    >>> worst_mask([0.1, 0.9, 0.5, 0.9], 0.5).tolist()
-    [False, True, False, True]
-    """
-    e = _vector(error, "error")
-    n = e.size
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(-e, kind="stable")
-    mask = np.zeros(n, dtype=bool)
-    mask[order[: _k_of(fraction, n)]] = True
-    return mask
-
-
-def spearman(indicator: Any, error: Any) -> float | None:
-    """Spearman's rank correlation (average ranks for ties); None when undefined.
-
-    Examples
-    --------
-    >>> spearman([1, 2, 3, 4], [10, 20, 30, 40]), spearman([4, 3, 2, 1], [10, 20, 30, 40])
-    (1.0, -1.0)
-    >>> spearman([1, 1, 1], [1, 2, 3]) is None
-    True
-    """
-    from scipy.stats import spearmanr
-
-    a, e = _clean_indicator(indicator), _vector(error, "error")
-    if a.size < 2 or np.all(a == a[0]) or np.all(e == e[0]):
-        return None
-    a = np.where(np.isinf(a), np.finfo(np.float64).max, a)
-    rho = spearmanr(a, e).statistic
-    rho = float(rho)
-    return rho if math.isfinite(rho) else None
-
-
-def auroc(scores: Any, labels: Any) -> float | None:
-    """AUROC of ``scores`` for binary ``labels`` by the rank formula; a tie counts 1/2.
-
-    ``AUROC = (sum of the positives' ranks - P (P + 1) / 2) / (P N)`` with average ranks, i.e.
-    the probability that a random positive scores above a random negative (ties 1/2).
-
-    Examples
-    --------
-    >>> auroc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), auroc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])
-    (1.0, 0.0)
-    >>> auroc([0.5, 0.5, 0.5], [0, 1, 0])
-    0.5
-    """
-    from scipy.stats import rankdata
-
-    s = _clean_indicator(scores)
-    y = _vector(labels, "labels") > 0.5
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        return None
-    s = np.where(np.isinf(s), np.finfo(np.float64).max, s)
-    ranks = rankdata(s, method="average")
-    return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
-
-
-def flag_weights(indicator: Any, fraction: float) -> np.ndarray:
-    """Per-sample probability of being flagged when the top ``ceil(fraction n)`` are flagged
-    and ties at the threshold are broken at random (1 above it, 0 below, shared at it).
-
-    Examples
-    --------
-    >>> flag_weights([3.0, 1.0, 2.0, 2.0], 0.5).tolist()
-    [1.0, 0.0, 0.5, 0.5]
-    """
-    a = _clean_indicator(indicator)
-    n = a.size
-    if n == 0:
-        return np.zeros(0)
-    m = _k_of(fraction, n)
-    threshold = np.sort(a)[::-1][m - 1]
-    above = a > threshold
-    tied = a == threshold
-    w = above.astype(np.float64)
-    w[tied] = (m - int(above.sum())) / int(tied.sum())
-    return w
-
-
-def catch_rate(indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, worst_fraction: float = CATCH_WORST) -> float | None:
-    """Share of the worst ``worst_fraction`` samples (by error) among the flagged ``flag_fraction``
-    (by indicator); the expectation under random tie-breaking of the indicator.
-
-    Examples
-    --------
-    >>> err = list(range(100))
-    >>> catch_rate(err, err), catch_rate([-e for e in err], err), catch_rate([0] * 100, err)
-    (1.0, 0.0, 0.1)
-    """
-    e = _vector(error, "error")
-    if e.size == 0:
-        return None
-    worst = worst_mask(e, worst_fraction)
-    w = flag_weights(indicator, flag_fraction)
-    return float(w[worst].sum() / worst.sum())
-
-
-def score_indicator(indicator: Any, error: Any) -> dict[str, Any]:
-    """The three scores of one indicator, plus its mean and median (for scale)."""
-    a = _vector(indicator, "indicator")
-    e = _vector(error, "error")
-    if a.shape != e.shape:
-        raise DiffbenchError(f"indicator has {a.size} values but the error {e.size}")
-    return {
-        "status": "ok",
-        "spearman": spearman(a, e),
-        "auroc": auroc(a, worst_mask(e, AUROC_WORST)),
-        "catch_rate": catch_rate(a, e),
-        "indicator_mean": float(np.nanmean(a)) if a.size else None,
-        "indicator_median": float(np.nanmedian(a)) if a.size else None,
-    }
-
-
-def not_applicable(reason: str) -> dict[str, Any]:
-    return {"status": NOT_APPLICABLE, "reason": reason}
 
 
 def settings() -> dict[str, Any]:
@@ -354,46 +177,9 @@ def mc_dropout_spread(model: torch.nn.Module, x: torch.Tensor, k: int = MC_SAMPL
     return passes.double().std(dim=0, unbiased=True).mean(dim=(-2, -1))
 
 
-def param_dtype(model: torch.nn.Module) -> torch.dtype:
-    """The floating dtype of the model's parameters (float32 for a parameter-free model), so
-    inputs match a model trained under a ``64-true`` or ``bf16-true`` precision."""
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def per_sample_mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``mean |pred - target|`` over each sample's lattice, float64 (B,)."""
-    return (pred.double() - target.double()).abs().flatten(1).mean(dim=1)
-
-
 def inverse_input(field: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The inverse network's input: ``x`` with channel 0 replaced by ``field`` (B, 1, N, N)."""
     return torch.cat([field.to(x.dtype), x[:, 1:]], dim=1)
-
-
-def iterate_split(dataset: Any, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Every sample of a :class:`SplitDataset` in order, in batches, on this process alone
-    (no distributed sampler: the indicators are computed on rank 0 only)."""
-    n = len(dataset)
-    for start in range(0, n, batch_size):
-        yield dataset.__getitems__(list(range(start, min(n, start + batch_size))))
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """A context with torch's RNG (CPU and ``device``) seeded, restored on exit: the indicators'
-    randomness (dropout masks, the inverse network's initialisation) is reproducible, whether
-    the run was resumed or not, and leaves the training RNG alone."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-def _to(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
 def train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
@@ -405,8 +191,6 @@ def train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, se
 
 def _train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
                    lr: float, log: Callable[[str], None] | None) -> tuple[torch.nn.Module, dict[str, Any]]:
-    from ..models import create, model_spec
-
     gen = torch.Generator().manual_seed(seed)
     net = create(INVERSE_PRESET, in_channels=task.in_channels, out_channels=1, lattice=task.lattice).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -421,7 +205,7 @@ def _train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, s
         order = torch.randperm(n, generator=gen).tolist()
         total, count = 0.0, 0
         for start in range(0, n, batch_size):
-            b = _to(train_set.__getitems__(order[start : start + batch_size]), device)
+            b = to_device(train_set.__getitems__(order[start : start + batch_size]), device)
             out = net(inverse_input(b["target"], b["input"]))
             loss = (out[:, 0] - b["input"][:, 0]).abs().mean()
             if not torch.isfinite(loss):
@@ -449,8 +233,6 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     """The run's inverse network: loaded from ``path`` when a previous attempt saved it, else
     trained, scored on the validation split (``val_mae``: inverse(true field) vs true source
     map) and saved atomically."""
-    from ..models import build_from_spec
-
     if path.exists():
         saved = torch.load(path, map_location="cpu", weights_only=False)
         net = build_from_spec(saved["info"]["spec"])
@@ -460,13 +242,9 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     with torch.no_grad():
         errs = []
         for b in iterate_split(val_set, batch_size):
-            b = _to(b, device)
+            b = to_device(b, device)
             errs.append(per_sample_mae(net(inverse_input(b["target"], b["input"]))[:, 0], b["input"][:, 0]).cpu())
     info["val_mae"] = float(torch.cat(errs).mean()) if errs else None
-    import io
-    import os
-    import tempfile
-
     buf = io.BytesIO()
     torch.save({"info": info, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}, buf)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -493,15 +271,13 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
                     inverse: torch.nn.Module | None = None, inverse_reason: str | None = None) -> dict[str, Any]:
     """The per-seed ``uq`` block: every indicator asked for (except the ensemble, which needs
     all seeds) on every sample of ``dataset`` (the test split), scored against the error."""
-    from .metrics import prediction_residual
-
     started = time.perf_counter()
     was = model.training
     model.eval()
     has_dropout = bool(dropout_modules(model))
     errors, values = [], {name: [] for name in uq if name != "ensemble"}
     for b in iterate_split(dataset, batch_size):
-        b = _to(b, device)
+        b = to_device(b, device)
         pred = model(b["input"].to(param_dtype(model))).float()
         errors.append(per_sample_mae(pred[:, 0], b["target"][:, 0]).cpu())
         if "residual" in values:
@@ -541,14 +317,12 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
 
 
 # --------------------------------------------------------------------------------------
-# run integration
+# the run-level block
 # --------------------------------------------------------------------------------------
 
 
 def aggregate_uq(per_seed: Sequence[Mapping[str, Any]], requested: Sequence[str]) -> dict[str, Any]:
     """The run-level ``uq`` block: each indicator's scores, mean ± std over seeds."""
-    from .results import mean_std
-
     blocks = [s.get("uq") for s in per_seed if s.get("uq")]
     out: dict[str, Any] = {"requested": list(requested), "settings": settings(), "indicators": {}}
     inverse = next((b.get("inverse_model") for b in blocks if b.get("inverse_model")), None)
@@ -566,95 +340,3 @@ def aggregate_uq(per_seed: Sequence[Mapping[str, Any]], requested: Sequence[str]
             entry[key] = mean_std([r.get(key) for r in ok])
         out["indicators"][name] = entry
     return out
-
-
-def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
-    """Put the ``uq`` and ``consistency`` scores into the W&B run's summary; never raises."""
-    if logger is None:
-        return
-    try:
-        summary: dict[str, Any] = {}
-        for name, row in ((blocks.get("uq") or {}).get("indicators") or {}).items():
-            for key in SCORE_KEYS:
-                if row.get(key) is not None:
-                    summary[f"uq/{name}/{key}"] = row[key]
-        for name, row in (blocks.get("consistency") or {}).items():
-            if isinstance(row, dict):
-                for key, value in row.items():
-                    if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "n_samples":
-                        summary[f"consistency/{name}/{key}"] = value
-        if summary:
-            logger.experiment.summary.update(summary)
-    except Exception as exc:  # noqa: BLE001 - W&B must never break a run
-        from .wandb_logging import warn
-
-        warn(f"could not log uq/consistency scores ({type(exc).__name__}: {exc})")
-
-
-def seed_trust(cfg: Any, task: Any, dm: Any, model: torch.nn.Module, device: torch.device, out_dir: Path, max_epochs: int,
-               seed: int = 0) -> dict[str, Any]:
-    """Everything :func:`diffbench.protocol.training._run_seed` adds to a seed's result after
-    testing (on rank 0): ``consistency`` always, ``uq`` when ``--uq`` asked for indicators.
-    A failure in either block is recorded in it (``status: "error"``) and never loses the seed."""
-    from .consistency import consistency_scores, spread_subset
-
-    blocks: dict[str, Any] = {}
-    try:
-        blocks["consistency"] = consistency_scores(model, spread_subset(dm.datasets["test"]), task, device,
-                                                   batch_size=dm.eval_batch_size)
-    except Exception as exc:  # noqa: BLE001 - a consistency failure is recorded, the seed is kept
-        import sys
-
-        print(f"warning: consistency scores failed ({type(exc).__name__}: {exc}); recorded in result.json", file=sys.stderr)
-        blocks["consistency"] = {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    uq = list(getattr(cfg, "uq", []) or [])
-    if not uq:
-        return blocks
-    inverse = inverse_info = None
-    if "inverse" in uq:
-        # the run's epoch budget (a step-budgeted run, max_epochs -1, uses the task's default epochs)
-        epochs = max_epochs if max_epochs >= 1 else int(task.training.get("max_epochs", 20))
-        inverse, inverse_info = load_or_train_inverse(
-            out_dir / INVERSE_FILE, dm.datasets["train"], dm.datasets["val"], task, epochs=epochs,
-            batch_size=dm.batch_size, seed=cfg.seeds[0], device=device)
-    with seeded(seed, device):  # the MC-dropout masks
-        block = seed_indicators(model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device,
-                                inverse=inverse)
-    if inverse_info is not None:
-        block["inverse_model"] = inverse_info
-    blocks["uq"] = block
-    return blocks
-
-
-def run_ensemble(cfg: Any, task: Any, dm: Any, out_dir: Path, per_seed: list[dict[str, Any]], accelerator: str) -> None:
-    """After the last seed: the ensemble indicator, written into each seed's ``uq`` block."""
-    if "ensemble" not in (getattr(cfg, "uq", None) or []):
-        return
-    from .module import SurrogateModule
-
-    device = torch.device("cuda" if accelerator == "gpu" else "cpu")
-    models, seeds = [], []
-    for s in per_seed:
-        ckpt = s.get("best_checkpoint")
-        if ckpt:
-            models.append(SurrogateModule.load(str(out_dir / ckpt), expect_task_hash=task.spec_hash).model.to(device).eval())
-            seeds.append(s["seed"])
-    scores = ensemble_indicators(models, seeds, dm.datasets["test"], batch_size=dm.eval_batch_size, device=device)
-    for s in per_seed:
-        if s.get("uq") is not None:
-            s["uq"].setdefault("indicators", {})["ensemble"] = scores.get(s["seed"], not_applicable("no best checkpoint"))
-
-
-def trust_aggregate(cfg: Any, per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The run-level ``uq`` (when asked for) and ``consistency`` blocks."""
-    from .consistency import aggregate_consistency
-
-    out: dict[str, Any] = {}
-    cons = aggregate_consistency([s.get("consistency") for s in per_seed])
-    if cons:
-        out["consistency"] = cons
-    uq = list(getattr(cfg, "uq", []) or [])
-    if uq:
-        out["uq"] = aggregate_uq(per_seed, uq)
-    return out
-

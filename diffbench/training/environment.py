@@ -9,6 +9,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+def is_ddp_child() -> bool:
+    """Whether this process is a DDP worker other than the global rank 0 (``LOCAL_RANK`` or
+    ``NODE_RANK`` set and not 0): such a process writes no result and takes no lock."""
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+
+
 PACKAGES = ("diffbench", "torch", "lightning", "torchmetrics", "numpy", "scipy", "neuraloperator", "wandb", "cupy-cuda12x", "cupy-cuda13x")
 
 

@@ -8,6 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..physics.boundary import Boundary
+from ..solver import solve
+from ..solver.backend import backend_name, get_backend, synchronize
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -39,10 +43,6 @@ def time_solver(task: Any, batch: dict[str, torch.Tensor], repeats: int = 3) -> 
     Solves the same source maps with the batch's physics, on CuPy when a GPU is usable, else
     NumPy — the ground-truth generator's own path, so the speed-up is against what it beats.
     """
-    from ..physics.boundary import Boundary
-    from ..solver import solve
-    from ..solver.backend import backend_name, get_backend, synchronize
-
     xp = get_backend("auto")
     clamped = task.source_mode == "clamped"
     src = batch["fixed_values"] if clamped else batch["rhs"]

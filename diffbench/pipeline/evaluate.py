@@ -7,9 +7,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import lightning as L
+
 from .. import PROTOCOL_VERSION, __version__
+from ..data import DiffusionDataModule, load_task
 from ..errors import DiffbenchError
-from .results import clean_number, write_result
+from ..models import count_parameters
+from ..protocol.results import clean_number, write_result
+from ..training.module import SurrogateModule
+from ..training.run import resolve_accelerator
 
 
 def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: int = 1, accelerator: str = "auto",
@@ -20,12 +26,6 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
     Evaluating on another task (e.g. resolution transfer) is allowed when the task's input
     channels are the same; the result records both tasks.
     """
-    import lightning as L
-
-    from ..data import DiffusionDataModule, load_task
-    from .module import SurrogateModule
-    from .training import resolve_accelerator
-
     module = SurrogateModule.load(checkpoint)
     trained_on = module.hparams.task
     target = load_task(task or trained_on["name"])
@@ -51,8 +51,6 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
         metrics = module.val_results
     if not trainer.is_global_zero:
         return None
-    from ..models import count_parameters
-
     result = {
         "schema_version": 1,
         "kind": "evaluation",

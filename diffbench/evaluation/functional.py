@@ -1,4 +1,7 @@
-"""The reference evaluator: every metric diffbench reports, with its exact reduction.
+"""The reference metrics, pure functions: every number diffbench reports, with its exact reduction.
+
+The stateful :class:`~diffbench.evaluation.metric.DiffusionMetrics` and the
+:class:`~diffbench.evaluation.evaluator.Evaluator` are thin wrappers around these functions.
 
 This module is the single definition of the benchmark's numbers. Everything is computed on
 the *normalised* fields of the batch contract (each sample's target has max 1, the paper's
@@ -85,7 +88,7 @@ several times. ``index`` must be unique within the evaluated split; two rows wit
 Examples
 --------
 >>> import torch
->>> from diffbench.protocol.metrics import Evaluator
+>>> from diffbench.evaluation import Evaluator
 >>> x = torch.zeros(2, 1, 8, 8); x[:, 0, 4, 4] = 1.0
 >>> y = torch.full((2, 1, 8, 8), 0.5); y[:, 0, 4, 4] = 1.0
 >>> batch = {"input": x, "target": y, "count": torch.tensor([1, 1]), "index": torch.tensor([0, 1])}
@@ -96,25 +99,22 @@ Examples
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
 from ..errors import DiffbenchError
 from ..physics.boundary import BOUNDARY_TYPES
 from ..physics.operator import build_stencil, scaled_relative_residual
+from .checks import validate_prediction
 
 __all__ = [
     "REGIONS",
+    "STAT_KEYS",
     "RING_THRESHOLDS",
     "SPLITS",
     "METRIC_KEYS",
-    "DiffusionMetrics",
-    "Evaluator",
     "region_masks",
     "prediction_residual",
     "sample_statistics",
@@ -135,90 +135,8 @@ _MAX_KEYS = tuple("max_abs_error" if r == "all" else f"max_abs_error_{r}" for r 
 #: Every float metric of :meth:`DiffusionMetrics.compute` (``residual`` only when enabled).
 METRIC_KEYS = _MAE_KEYS + ("nmae", "rel_l2") + _MAX_KEYS + ("p99_sample_mae", "residual")
 
-_REQUIRED = ("input", "target", "count", "index")
-_RESIDUAL_KEYS = ("rhs", "diffusivity", "decay", "boundary")
-_STAT_KEYS = ("index", "count", "abs_sum", "npix", "tgt_sum", "max_abs", "rel_l2", "residual")
-
-
-# --------------------------------------------------------------------------------------
-# input checks
-# --------------------------------------------------------------------------------------
-
-
-def _shape(t: Tensor) -> tuple[int, ...]:
-    return tuple(int(s) for s in t.shape)
-
-
-def validate_prediction(
-    pred: Any, batch: Any, *, residual: bool = True, check_finite: bool = True
-) -> None:
-    """Check a prediction and its batch against the batch contract.
-
-    Parameters
-    ----------
-    pred : Tensor (B, 1, N, N), floating point
-    batch : mapping
-        Needs ``input (B, C, N, N)``, ``target (B, 1, N, N)``, ``count (B,)``, ``index (B,)``;
-        with ``residual=True`` also ``rhs``, ``diffusivity`` (B, N, N), ``decay`` (B,) and
-        ``boundary`` (B, 4) (``fixed``/``fixed_values`` (B, N, N) are optional).
-    check_finite : bool
-        Also refuse NaN or infinite predictions (one device sync).
-
-    Raises
-    ------
-    DiffbenchError
-        With one line naming the offending key, the expected and the actual shape or type.
-
-    Examples
-    --------
-    >>> import torch
-    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.zeros(1, 1, 8, 8),
-    ...      "count": torch.tensor([1]), "index": torch.tensor([0])}
-    >>> validate_prediction(torch.zeros(1, 8, 8), b, residual=False)
-    Traceback (most recent call last):
-    ...
-    diffbench.errors.DiffbenchError: pred has shape (1, 8, 8) but the target expects (B, 1, N, N) = (1, 1, 8, 8)
-    """
-    if not isinstance(pred, Tensor):
-        raise DiffbenchError(f"pred must be a torch.Tensor of shape (B, 1, N, N), got {type(pred).__name__}")
-    if not pred.is_floating_point():
-        raise DiffbenchError(f"pred must have a floating-point dtype, got {pred.dtype}")
-    if not isinstance(batch, Mapping):
-        raise DiffbenchError(f"batch must be a mapping of names to tensors, got {type(batch).__name__}")
-    needed = _REQUIRED + (_RESIDUAL_KEYS if residual else ())
-    missing = [k for k in needed if k not in batch]
-    if missing:
-        hint = " (or build the metric with residual=False)" if any(k in _RESIDUAL_KEYS for k in missing) else ""
-        raise DiffbenchError(f"batch lacks key(s) {', '.join(missing)}{hint}")
-    for k in needed + tuple(k for k in ("fixed", "fixed_values") if k in batch):
-        if not isinstance(batch[k], Tensor):
-            raise DiffbenchError(f"batch[{k!r}] must be a torch.Tensor, got {type(batch[k]).__name__}")
-        if batch[k].device != pred.device:
-            raise DiffbenchError(f"batch[{k!r}] is on {batch[k].device} but pred is on {pred.device}")
-    target = batch["target"]
-    if target.dim() != 4 or target.shape[1] != 1 or target.shape[2] != target.shape[3]:
-        raise DiffbenchError(f"batch['target'] must have shape (B, 1, N, N), got {_shape(target)}")
-    if _shape(pred) != _shape(target):
-        raise DiffbenchError(f"pred has shape {_shape(pred)} but the target expects (B, 1, N, N) = {_shape(target)}")
-    B, _, N, _ = _shape(target)
-    x = batch["input"]
-    if x.dim() != 4 or x.shape[0] != B or x.shape[2:] != (N, N) or x.shape[1] < 1:
-        raise DiffbenchError(f"batch['input'] must have shape (B, C, N, N) = ({B}, C, {N}, {N}), got {_shape(x)}")
-    expected = {"count": (B,), "index": (B,)}
-    if residual:
-        expected.update(rhs=(B, N, N), diffusivity=(B, N, N), decay=(B,), boundary=(B, 4))
-    if "fixed" in batch:
-        expected.update(fixed=(B, N, N), fixed_values=(B, N, N))
-        if "fixed_values" not in batch:
-            raise DiffbenchError("batch has 'fixed' but lacks 'fixed_values'")
-    for k, shape in expected.items():
-        if _shape(batch[k]) != shape:
-            raise DiffbenchError(f"batch[{k!r}] must have shape {shape}, got {_shape(batch[k])}")
-    for k in ("count", "index") + (("boundary",) if residual else ()):
-        if batch[k].is_floating_point() or batch[k].is_complex() or batch[k].dtype == torch.bool:
-            raise DiffbenchError(f"batch[{k!r}] must hold integers, got {batch[k].dtype}")
-    if check_finite and not bool(torch.isfinite(pred).all()):
-        raise DiffbenchError("pred contains NaN or infinite values")
+#: The per-sample statistics :func:`sample_statistics` returns.
+STAT_KEYS = ("index", "count", "abs_sum", "npix", "tgt_sum", "max_abs", "rel_l2", "residual")
 
 
 # --------------------------------------------------------------------------------------
@@ -534,137 +452,3 @@ def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: boo
         per_count[int(c)] = row
     out["per_count"] = per_count
     return out
-
-
-# --------------------------------------------------------------------------------------
-# torchmetrics wrapper and OGB-style evaluator
-# --------------------------------------------------------------------------------------
-
-
-class DiffusionMetrics(Metric):
-    """Every diffbench metric as one DDP-safe :class:`torchmetrics.Metric`.
-
-    ``update(pred, batch)`` stores one row of statistics per sample (``cat`` states);
-    ``compute()`` gathers them from all processes, de-duplicates by ``index`` and reduces
-    them as described in the module docstring. Call ``update`` in the steps and
-    ``compute`` once at the end (``forward`` works but runs ``compute`` on every batch).
-
-    Parameters
-    ----------
-    residual : bool
-        Also report the prediction's PDE ``residual`` (needs ``rhs``, ``diffusivity``,
-        ``decay``, ``boundary`` in the batch).
-    check_finite : bool
-        Refuse NaN or infinite predictions in ``update``.
-    **kwargs
-        Passed to :class:`torchmetrics.Metric` (e.g. ``compute_on_cpu=True``).
-
-    Examples
-    --------
-    >>> import torch
-    >>> m = DiffusionMetrics(residual=False)
-    >>> b = {"input": torch.zeros(2, 1, 8, 8), "target": torch.ones(2, 1, 8, 8),
-    ...      "count": torch.tensor([1, 2]), "index": torch.tensor([0, 1])}
-    >>> m.update(torch.zeros(2, 1, 8, 8), b)
-    >>> m.update(torch.zeros(1, 1, 8, 8), {k: v[:1] for k, v in b.items()})  # a padded repeat
-    >>> out = m.compute()
-    >>> out["mae"], out["n_samples"], sorted(out["per_count"])
-    (1.0, 2, [1, 2])
-    """
-
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
-
-    def __init__(self, *, residual: bool = True, check_finite: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.with_residual = bool(residual)  # not ``self.residual``: that name is a state
-        self.check_finite = bool(check_finite)
-        for key in _STAT_KEYS:
-            self.add_state(key, default=[], dist_reduce_fx="cat")
-
-    def update(self, pred: Tensor, batch: Mapping[str, Tensor]) -> None:  # type: ignore[override]
-        """Add the per-sample statistics of one batch (see :func:`sample_statistics`)."""
-        stats = sample_statistics(pred, batch, residual=self.with_residual, check_finite=self.check_finite)
-        for key in _STAT_KEYS:
-            getattr(self, key).append(stats[key])
-
-    def compute(self) -> dict[str, Any]:
-        """The metrics over every distinct sample seen (see :func:`aggregate`)."""
-        stats = {}
-        for key in _STAT_KEYS:
-            value = getattr(self, key)
-            if isinstance(value, list) and len(value) == 0:
-                raise DiffbenchError("no samples to evaluate: the metric was computed before any update()")
-            stats[key] = dim_zero_cat(value)
-        return aggregate(stats, residual=self.with_residual)
-
-
-class Evaluator:
-    """The reference evaluator for one split (OGB style), strict about what it scores.
-
-    Parameters
-    ----------
-    split : {"val", "test"}
-        The split being scored; anything else (notably ``"train"``) is refused: reported
-        numbers come from held-out data only.
-    residual, check_finite : bool
-        See :class:`DiffusionMetrics`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> ev = Evaluator("val", residual=False)
-    >>> m = ev.metric  # a fresh DiffusionMetrics at every access
-    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.ones(1, 1, 8, 8),
-    ...      "count": torch.tensor([3]), "index": torch.tensor([0])}
-    >>> ev.evaluate(torch.ones(1, 1, 8, 8), b)["mae"]
-    0.0
-    >>> Evaluator("train")
-    Traceback (most recent call last):
-    ...
-    diffbench.errors.DiffbenchError: Evaluator split must be one of val, test, got 'train'; training data is never scored
-    """
-
-    def __init__(self, split: str, *, residual: bool = True, check_finite: bool = True) -> None:
-        if not isinstance(split, str) or split not in SPLITS:
-            raise DiffbenchError(
-                f"Evaluator split must be one of {', '.join(SPLITS)}, got {split!r}; training data is never scored"
-            )
-        self.split = split
-        self.residual = bool(residual)
-        self.check_finite = bool(check_finite)
-
-    def __repr__(self) -> str:
-        return f"Evaluator(split={self.split!r}, residual={self.residual})"
-
-    @property
-    def metric(self) -> DiffusionMetrics:
-        """A new :class:`DiffusionMetrics` with this evaluator's settings (fresh at every access)."""
-        return DiffusionMetrics(residual=self.residual, check_finite=self.check_finite)
-
-    @property
-    def metric_names(self) -> tuple[str, ...]:
-        """The float keys of the result (besides ``n_samples`` and ``per_count``)."""
-        return tuple(k for k in METRIC_KEYS if self.residual or k != "residual")
-
-    @property
-    def expected_input_format(self) -> str:
-        keys = ", ".join(_REQUIRED + (_RESIDUAL_KEYS if self.residual else ()))
-        return (
-            "evaluate(pred, batch): pred a float tensor (B, 1, N, N) in normalised units (target max 1); "
-            f"batch the DataModule's mapping with at least {keys} (optional: fixed, fixed_values)"
-        )
-
-    @property
-    def expected_output_format(self) -> str:
-        return (
-            f"dict with float keys {', '.join(self.metric_names)} (nan for an empty region), "
-            "n_samples (int) and per_count {count: {same keys..., n_samples}}"
-        )
-
-    def evaluate(self, pred: Tensor, batch: Mapping[str, Tensor]) -> dict[str, Any]:
-        """Score one batch (or a whole split held in one batch) in a single call."""
-        metric = self.metric.to(pred.device) if isinstance(pred, Tensor) else self.metric
-        metric.update(pred, batch)
-        return metric.compute()

@@ -44,11 +44,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
+from ..data.batch import to_batch
+from ..data.fields import boundary_codes
 from ..errors import DiffbenchError
 from ..physics.boundary import Boundary, parse_boundary
 from ..physics.operator import build_stencil, norm2, relative_residual
+from ..solver import solve
 from ..solver.backend import array_module, get_backend, to_numpy
+from .tensors import param_dtype
 
 
 @dataclass
@@ -116,9 +121,6 @@ def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, deca
 
 def network_batch(sources: np.ndarray, physics: Physics, task: Any) -> dict[str, Any]:
     """The network-facing batch of the sources (targets are zeros: there are none)."""
-    from ..data.batch import to_batch
-    from ..data.fields import boundary_codes
-
     sources = to_numpy(sources)
     B = sources.shape[0]
     raw = {
@@ -142,8 +144,6 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     (see the module docstring).
 
     The network sees ``chunk`` maps at a time (default: 64 at N <= 128, fewer above, 4 at N = 512)."""
-    import torch
-
     n = sources.shape[-1]
     chunk = chunk or max(1, min(64, (1 << 20) // (n * n)))
 
@@ -151,8 +151,6 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     was = model.training
     model.eval()
     with torch.no_grad():
-        from .uq import param_dtype
-
         dtype = param_dtype(model)
         preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
     model.train(was)
@@ -212,8 +210,6 @@ def _sync(xp: Any) -> None:
 
 
 def _solve(sources: np.ndarray, physics: Physics, **kwargs: Any) -> Any:
-    from ..solver import solve
-
     # on_miss="flag": polished_solve certifies every field itself and re-solves a missed sample.
     common = dict(diffusivity=physics.diffusivity, decay=physics.decay, boundary=physics.boundary, on_miss="flag")
     if physics.clamped:

@@ -1,7 +1,7 @@
 """``SurrogateModule``: the protocol's LightningModule.
 
 It owns the loss, the optimiser (a named recipe), the training / validation / test steps,
-and evaluation through the one :class:`~diffbench.protocol.metrics.Evaluator`. A model — a
+and evaluation through the one :class:`~diffbench.evaluation.evaluator.Evaluator`. A model — a
 built-in preset or a plugin — supplies only the network. The checkpoint stores the model's
 spec (name, class path, constructor arguments), the task's name and spec hash, and the
 protocol version, so ``SurrogateModule.load(path)`` rebuilds everything alone.
@@ -17,8 +17,9 @@ import torch
 
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
+from ..evaluation.evaluator import Evaluator
+from ..models import build_from_spec
 from .losses import make_loss
-from .metrics import Evaluator
 from .recipes import build_optimizer
 
 
@@ -38,7 +39,7 @@ class SurrogateModule(L.LightningModule):
     loss : str
         ``mae`` (default), ``mse`` or ``tanh-mae``.
     recipe : dict
-        A resolved recipe (see :mod:`diffbench.protocol.recipes`).
+        A resolved recipe (see :mod:`diffbench.training.recipes`).
 
     Examples
     --------
@@ -51,8 +52,6 @@ class SurrogateModule(L.LightningModule):
     def __init__(self, model_spec: dict[str, Any], task: dict[str, Any], loss: str = "mae", recipe: dict[str, Any] | None = None,
                  protocol_version: int = PROTOCOL_VERSION, diffbench_version: str = __version__) -> None:
         super().__init__()
-        from ..models import build_from_spec
-
         self.save_hyperparameters()
         self.model = build_from_spec(model_spec)
         self.loss_fn = make_loss(loss)

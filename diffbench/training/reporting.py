@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
+from rich.console import Console
+from rich.table import Table
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
 
 
 @torch.no_grad()
@@ -14,11 +20,6 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
     with the fewest, a middle and the most sources in the batch."""
     if k <= 0:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     was = model.training
     model.eval()
     counts = batch["count"].tolist()
@@ -49,8 +50,6 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
 
 def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae", "mae_sources", "mae_field", "mae_r1", "max_abs_error", "p99_sample_mae", "residual")) -> str:
     """A plain-text table of aggregated test and validation metrics (mean ± std over seeds)."""
-    from rich.console import Console
-    from rich.table import Table
 
     agg = result["aggregate"]
     n = len(result["seeds"])
@@ -59,13 +58,8 @@ def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae"
     table.add_column("test", justify="right")
     table.add_column("val", justify="right")
 
-    def fmt(d: dict[str, Any] | None) -> str:
-        if not d or d.get("mean") is None:
-            return "—"
-        return f"{d['mean']:.4g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")
-
     for k in keys:
-        table.add_row(k, fmt(agg["test"].get(k)), fmt(agg["val"].get(k)))
+        table.add_row(k, mean_std_text(agg["test"].get(k)), mean_std_text(agg["val"].get(k)))
     cost = result["cost"]
     table.add_row("params", f"{result['model']['parameters']:,}", "")
     table.add_row("inference s/sample", f"{cost['inference_s_per_sample']:.3g}", "")
@@ -74,3 +68,17 @@ def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae"
     with console.capture() as cap:
         console.print(table)
     return cap.get()
+
+
+def mean_std_text(d: dict[str, Any] | None) -> str:
+    """``{"mean", "std"}`` as ``"mean ± std"`` (4 and 2 significant digits; no std: the mean alone;
+    no mean: an em dash), the one formatter of the terminal tables and the study tables.
+
+    >>> mean_std_text({"mean": 0.012345, "std": 0.00067, "n": 3}), mean_std_text({"mean": 2.0, "std": None})
+    ('0.01235 ± 0.00067', '2')
+    >>> mean_std_text(None)
+    '—'
+    """
+    if not d or d.get("mean") is None:
+        return "—"
+    return f"{d['mean']:.4g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")

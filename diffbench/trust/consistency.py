@@ -52,6 +52,9 @@ import numpy as np
 import torch
 
 from ..physics.boundary import BOUNDARY_TYPES, SIDES, Boundary
+from ..protocol.results import mean_std
+from ..solver import solve
+from .tensors import param_dtype
 
 #: Test samples the scores use.
 SUBSET = 64
@@ -81,8 +84,6 @@ def spread_subset(dataset: Any, size: int = SUBSET) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def _predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
-    from .uq import param_dtype
-
     dtype = param_dtype(model)
     outs = [model(x[i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, x.shape[0], chunk)]
     return torch.cat(outs).double()
@@ -98,8 +99,6 @@ def _boundary(codes: Sequence[int]) -> Boundary:
 
 def _solve_fields(sources: np.ndarray, D: np.ndarray, decay: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Exact fields of flux problems (B, N, N), one solve per boundary group."""
-    from ..solver import solve
-
     out = np.empty_like(sources)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, c in enumerate(codes.tolist()):
@@ -248,8 +247,6 @@ def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]
 
 def aggregate_consistency(blocks: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
     """Mean ± std over seeds of every number of each ``ok`` score (the run-level block)."""
-    from .results import mean_std
-
     blocks = [b for b in blocks if b and b.get("status") != "error"]
     if not blocks:
         return {}

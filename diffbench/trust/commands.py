@@ -8,7 +8,7 @@
 fields in physical units (float64, the input's shape), written atomically, never over an
 existing file unless ``--force``. The trained surrogate only warm-starts the solver; the
 tolerance comes from the solver's residual certificate, recomputed for every sample (see
-:mod:`diffbench.protocol.polish`). The command prints the iterations and wall time against a
+:mod:`diffbench.trust.polish`). The command prints the iterations and wall time against a
 cold start and against the fastest direct solver, and ``--report R.json`` keeps them.
 
 Lattice: N must equal the lattice of the checkpoint's task, for every model (also for
@@ -139,7 +139,7 @@ def _diffusivity_option(text: str | None) -> Any:
 def load_surrogate(checkpoint: str, device: Any, task: str | None = None) -> tuple[Any, Any]:
     """The checkpoint's network (eval mode, on ``device``) and its task (spec hash checked)."""
     from ..data import load_task
-    from .module import SurrogateModule
+    from ..training.module import SurrogateModule
 
     module = SurrogateModule.load(checkpoint)
     trained = module.hparams.task
@@ -201,7 +201,7 @@ def _solve(args: argparse.Namespace) -> int:
     report["output"] = str(out)
     if args.report:
         from ..data.cache import atomic_write_json
-        from .results import clean_number
+        from ..protocol.results import clean_number
 
         atomic_write_json(Path(args.report), clean_number(report))
     _print(report)

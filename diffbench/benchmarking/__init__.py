@@ -1,0 +1,21 @@
+"""``diffbench bench``: runs the performance suites in the repository's ``benchmarks/`` with
+pytest-benchmark and writes one JSON of every figure (see :mod:`diffbench.benchmarking.bench`).
+
+>>> from diffbench.benchmarking import run_benchmarks
+
+Imports are lazy: registering the command costs the CLI nothing.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "benchmarks_dir": ".bench",
+    "parse_suites": ".bench",
+    "run_benchmarks": ".bench",
+    "summarise": ".bench",
+    "render_markdown": ".bench",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -1,0 +1,57 @@
+"""``diffbench run`` and ``diffbench evaluate`` (the run options are defined in :mod:`diffbench.pipeline.config`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import add_run_arguments, build_run_config, parse_int_list
+
+__all__ = ["build_run_config", "register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train a model on a task under the protocol and write result.json")
+    add_run_arguments(p)
+    p.add_argument("--config", help="YAML file with any of these options (flags given here override it)")
+    p.set_defaults(func=_run)
+
+    e = sub.add_parser("evaluate", help="re-score a checkpoint and write its metrics JSON")
+    e.add_argument("checkpoint", help="a best.ckpt or last.ckpt written by `diffbench run`")
+    e.add_argument("--task", help="task to evaluate on (default: the checkpoint's own)")
+    e.add_argument("--devices", type=int, default=1)
+    e.add_argument("--accelerator", default="auto")
+    e.add_argument("--split", default="test", choices=("val", "test"))
+    e.add_argument("--test-counts", help="only these source counts, e.g. 11-20")
+    e.add_argument("--data-dir")
+    e.add_argument("--out", help="directory for metrics.json (default: beside the checkpoint)")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_evaluate)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..training.reporting import summary_table
+    from .run import run
+
+    cfg = build_run_config(args)
+    result = run(cfg, argv=sys.argv[1:])
+    if result is None:
+        return 0
+    print(summary_table(result))
+    print(f"result: {cfg.out}/{result['run_id']}/result.json")
+    print(f"reproduce: {result['command']}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_checkpoint
+
+    counts = parse_int_list(args.test_counts, "--test-counts") if args.test_counts else None
+    out = evaluate_checkpoint(args.checkpoint, task=args.task, devices=args.devices, accelerator=args.accelerator,
+                              split=args.split, counts=counts, data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+    if out is not None:
+        m = out["metrics"]
+        print(f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
+              f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}")
+        print(f"metrics: {out['path']}")
+    return 0

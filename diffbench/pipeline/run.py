@@ -1,0 +1,100 @@
+"""``diffbench run``: the stages of one run, in order.
+
+One run = one model x one task x a list of seeds. For each seed the training stage
+(:mod:`diffbench.training.run`) trains, validates and tests the network through the evaluator
+(:mod:`diffbench.evaluation`) and returns what it trained; the trust stage
+(:mod:`diffbench.trust.stage`) scores its consistency and, with ``--uq``, its error indicators;
+then the seed's ``seed-<k>/result.json`` is written. After the last seed: the ensemble
+indicator, and the run's ``<out>/<run-id>/result.json`` with every metric aggregated
+(mean ± unbiased std over seeds). The run id is a hash of the configuration, so rerunning the
+same command with ``--resume`` finds the same folder and continues: finished seeds are kept,
+an interrupted one restarts from its last checkpoint. Each stage knows nothing of the ones
+after it; only this module knows them all.
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import PROTOCOL_VERSION, __version__
+from ..protocol.results import (
+    RESULT_SCHEMA_VERSION,
+    aggregate_metrics,
+    clean_number,
+    write_result,
+)
+from ..training.environment import git_commit, hardware, package_versions
+from ..training.run import Setup, finish_seed, prepare, train_seed
+from ..trust.indicators import parse_uq, with_mc_dropout
+from ..trust.stage import log_to_wandb, run_ensemble, seed_trust, trust_aggregate
+from .config import RunConfig
+
+
+def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
+    """Execute a run; returns the aggregated result (on rank 0) or None (other ranks)."""
+    cfg.validate()
+    cfg.uq = parse_uq(cfg.uq)
+    setup = prepare(cfg, adapt_model=lambda probe, task: with_mc_dropout(probe, cfg.model, cfg.model_args, task, cfg.uq))
+    per_seed: list[dict[str, Any]] = []
+    rank0 = True
+    for seed in cfg.seeds:
+        trained = train_seed(setup, seed)
+        rank0 = trained.rank0
+        if trained.finished:
+            if trained.record is not None:
+                per_seed.append(trained.record)
+            continue
+        if not trained.rank0:
+            continue
+        trust = seed_trust(trained.module.model, setup.task, setup.dm, trained.device, uq=cfg.uq, out_dir=setup.out_dir,
+                           max_epochs=setup.max_epochs, seed=seed, inverse_seed=cfg.seeds[0])
+        log_to_wandb(trained.logger, clean_number(trust))
+        per_seed.append(finish_seed(trained, trust))
+    if not rank0:
+        return None
+
+    run_ensemble(per_seed, setup.task, setup.dm, setup.out_dir, setup.accelerator, uq=cfg.uq)
+    result = assemble(setup, per_seed, argv)
+    result.update(trust_aggregate(per_seed, uq=cfg.uq))  # consistency (always) and uq (with --uq) blocks
+    return write_result(setup.out_dir / "result.json", result)
+
+
+def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | None) -> dict[str, Any]:
+    """The run's result.json (before the trust blocks and the digest) from its seeds'."""
+    cfg, task, dm, info = setup.cfg, setup.task, setup.dm, setup.info
+    inf = [s["inference"]["s_per_sample"] for s in per_seed]
+    sol = [s["solver"]["s_per_sample"] for s in per_seed]
+    inf_mean = sum(inf) / len(inf)
+    sol_mean = sum(sol) / len(sol)
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "protocol_version": PROTOCOL_VERSION,
+        "diffbench_version": __version__,
+        "run_id": setup.run_id,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": {"name": info["name"], "kind": info.get("kind"), "package": info.get("package"), "package_version": info.get("version"),
+                  "spec": setup.spec, "parameters": setup.n_params},
+        "task": {"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice, "input_channels": task.input_channels,
+                 "spec": task.to_dict()},
+        "data": {"manifest_hash": dm.data_fingerprint(), "serve": dm.serve, "train_counts": cfg.train_counts,
+                 "test_counts": cfg.test_counts, "train_fraction": cfg.train_fraction,
+                 "n_train": len(dm.datasets["train"]), "n_val": len(dm.datasets["val"]), "n_test": len(dm.datasets["test"])},
+        "training": {"recipe": setup.recipe, "loss": cfg.loss, "batch_size": dm.batch_size, "max_epochs": setup.max_epochs,
+                     "max_steps": cfg.max_steps, "precision": cfg.precision, "accelerator": setup.accelerator, "devices": cfg.devices,
+                     "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint"},
+        "seeds": [s["seed"] for s in per_seed],
+        "per_seed": per_seed,
+        "aggregate": {"test": aggregate_metrics([s["test"] for s in per_seed]),
+                      "val": aggregate_metrics([s["val"] for s in per_seed])},
+        "cost": {"train_time_s": sum(s["train_time_s"] for s in per_seed) / len(per_seed),
+                 "inference_s_per_sample": inf_mean, "solver_s_per_sample": sol_mean,
+                 "speedup_vs_solver": sol_mean / inf_mean if inf_mean > 0 else None,
+                 "solver_method": per_seed[0]["solver"].get("method"), "batch_size": per_seed[0]["inference"].get("batch_size")},
+        "hardware": hardware(setup.accelerator, cfg.devices, cfg.num_nodes),
+        "packages": package_versions(),
+        "git": git_commit(),
+        "command": cfg.command(),
+        "argv": " ".join(shlex.quote(a) for a in (["diffbench"] + list(argv))) if argv is not None else None,
+    }

@@ -1,0 +1,24 @@
+"""Studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
+study NAME`` runs (or resumes) every run through the run pipeline (``runner``) and writes
+the table, summary and plots (``analysis``, ``plots``); ``spec`` reads the study YAMLs.
+The shipped studies are the ``*.yaml`` files in this folder.
+
+>>> from diffbench.studies import load_study, study_names
+
+Imports are lazy: importing this package costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "StudySpec": ".spec",
+    "load_study": ".spec",
+    "study_names": ".spec",
+    "run_study": ".runner",
+    "fit_log_law": ".analysis",
+    "write_outputs": ".analysis",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -1,0 +1,190 @@
+"""``diffbench study NAME``: a whole study (models x tasks x seeds) with its table and plots.
+
+A study is a YAML in ``diffbench/studies/`` (or a path)::
+
+    name: data-scaling
+    description: ...
+    models: [cnn-small, unet-small]
+    tasks: [standard-64]
+    seeds: [0, 1]
+    train_fractions: [0.0125, 0.025, 0.05, 0.125, 0.25, 0.5, 1.0]   # optional (default [1.0])
+    steps: 800                # optional: the same optimisation-step budget for every run
+    evaluate_on: {standard-64: [transfer-128, shapes-64]}   # optional transfer evaluations
+    analysis: [scaling-law]   # optional: fit error = a + b log10(n_train) with a 95 % band
+
+Every run goes through ``diffbench run`` (same protocol, same result.json) into
+``<out>/<name>/runs/``; the study resumes after an interruption (finished runs are kept,
+unfinished ones continue from their last checkpoint). Several ``diffbench study`` processes may
+share one study (one per core, GPU or machine on a shared filesystem): each run is claimed with
+a lock file in ``<out>/<name>/locks/`` (``O_EXCL``; a lock whose process died on this host is
+taken over), a process skips runs another one holds and comes back to them when it has nothing
+else to do (single-device studies; under ``--devices N`` the ranks replay one order, unlocked). It writes ``table.csv``, ``table.md``,
+``summary.json`` and plots into ``<out>/<name>/`` and groups its W&B runs as ``study/<name>``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ..data import load_task
+from ..errors import DiffbenchError
+from ..pipeline.config import RunConfig, file_safe
+from ..pipeline.evaluate import evaluate_checkpoint
+from ..pipeline.run import run
+from ..training.environment import is_ddp_child
+from .analysis import HEADLINE, fit_log_law, write_outputs
+from .spec import StudySpec, load_study
+
+__all__ = ["LOCK_POLL_S", "claim", "release", "run_study"]
+
+
+def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
+              wandb_mode: str | None = None, progress: bool = True, log: Any = print) -> dict[str, Any]:
+    """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
+    spec = load_study(name)
+    # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
+    locking = devices == 1 and not is_ddp_child()
+    root = Path(out) / spec.name
+    plan = [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
+    total = len(plan)
+    rows: dict[int, dict[str, Any]] = {}
+    pending = list(range(total))
+    waiting_said: set[int] = set()
+    while pending:
+        progressed = False
+        for i in list(pending):
+            task_name, model, fraction = plan[i]
+            lock = root / "locks" / f"{file_safe(task_name, 60)}--{file_safe(model, 60)}--{fraction:g}.lock"
+            if locking and not claim(lock):
+                if i not in waiting_said:
+                    log(f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later")
+                    waiting_said.add(i)
+                continue
+            try:
+                task = load_task(task_name)
+                k = i + 1
+                cfg = RunConfig(model=model, task=task_name, seeds=list(spec.seeds), devices=devices, accelerator=accelerator,
+                                train_fraction=fraction, max_epochs=spec.max_epochs, out=str(root / "runs"), data_dir=data_dir,
+                                wandb_mode=wandb_mode, progress=progress, resume=True, wandb_group=f"study/{spec.name}")
+                if spec.steps is not None:
+                    cfg.max_steps = int(spec.steps)
+                    n_train = len(task.splits["train"].indices(None, fraction))
+                    batch = int(task.training.get("batch_size", 25))
+                    steps_per_epoch = max(1, math.ceil(n_train / batch))
+                    cfg.check_val_every_n_epoch = max(1, round(cfg.max_steps / steps_per_epoch / 10))
+                log(f"[{k}/{total}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}")
+                result = run(cfg, argv=None)
+                if result is not None:  # None: a DDP worker rank
+                    run_dir = root / "runs" / result["run_id"]
+                    row = study_row(spec, result, fraction)
+                    for target in spec.evaluate_on.get(task_name, []):
+                        row["transfer"][load_task(target).name] = transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
+                    rows[i] = row
+            finally:
+                if locking:
+                    release(lock)
+            pending.remove(i)
+            progressed = True
+        if pending and not progressed:
+            time.sleep(LOCK_POLL_S)
+    ordered = [rows[i] for i in sorted(rows)]
+    summary = {"study": spec.__dict__, "rows": ordered}
+    if "scaling-law" in spec.analysis:
+        summary["scaling_law"] = {m: fit_log_law([r for r in ordered if r["model"] == m]) for m in spec.models}
+    write_outputs(root, spec, summary)
+    return summary
+
+
+#: Seconds between looks at runs another process holds.
+LOCK_POLL_S = 10.0
+
+
+def claim(lock: Path) -> bool:
+    """Take the run's lock file (atomic ``O_EXCL`` create holding ``host pid``); False while another
+    live process holds it. A lock left by a dead process on this host is taken over."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().split()
+            except (OSError, ValueError):
+                return False  # being written right now, or unreadable: leave it to its owner
+            if f"{host} {pid}" == me:
+                return True
+            if host != socket.gethostname() or _alive(int(pid)):
+                return False
+            try:
+                lock.unlink()  # its process died: take the run over (it resumes from its checkpoint)
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        return True
+    return False
+
+
+def release(lock: Path) -> None:
+    """Drop the lock if this process holds it."""
+    try:
+        if lock.read_text().split() == [socket.gethostname(), str(os.getpid())]:
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def study_row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[str, Any]:
+    agg = result["aggregate"]["test"]
+    return {
+        "model": result["model"]["name"],
+        "task": result["task"]["name"],
+        "train_fraction": fraction,
+        "n_train": result["data"]["n_train"],
+        "run_id": result["run_id"],
+        "parameters": result["model"]["parameters"],
+        "test": {k: agg[k] for k in HEADLINE if k in agg},
+        "per_seed_nmae": [s["test"]["nmae"] for s in result["per_seed"]],
+        "per_count_nmae": {c: v["nmae"]["mean"] for c, v in agg.get("per_count", {}).items()},
+        "command": result["command"],
+        "transfer": {},
+    }
+
+
+def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str | None, progress: bool, evaluate: Any) -> dict[str, Any]:
+    """Evaluate every seed's best checkpoint on another task; a model that cannot run there is reported."""
+    values, errors = [], []
+    for seed in result["per_seed"]:
+        ckpt = run_dir / seed["best_checkpoint"]
+        out_dir = ckpt.parent
+        cached = out_dir / f"metrics-{load_task(target).name}-test.json"
+        try:
+            m = json.loads(cached.read_text())["metrics"] if cached.exists() else evaluate(str(ckpt), task=target, data_dir=data_dir, out=str(out_dir), progress=progress)["metrics"]
+            values.append(m["nmae"])
+        except DiffbenchError as exc:
+            errors.append(str(exc))
+        except RuntimeError as exc:  # the network itself cannot process this input size
+            errors.append(f"cannot run on {target}: {str(exc).splitlines()[0][:200]}")
+    if errors:
+        return {"status": "cannot run", "reason": errors[0]}
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
+    return {"status": "ok", "nmae": {"mean": mean, "std": std, "n": len(values)}}

@@ -1,0 +1,78 @@
+"""A study: a YAML in ``diffbench/studies/`` (or a path) naming models x tasks x train
+fractions x seeds; :func:`load_study` reads and checks it (see :mod:`diffbench.studies.runner`
+for the format).
+
+>>> sorted(study_names())
+['axes', 'data-scaling', 'generalisation']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..data import load_task
+from ..errors import DiffbenchError
+
+STUDY_KEYS = {"name", "description", "purpose", "models", "tasks", "seeds", "train_fractions", "steps", "max_epochs",
+              "evaluate_on", "analysis"}
+ANALYSES = ("scaling-law",)
+
+
+@dataclass
+class StudySpec:
+    name: str
+    models: list[str]
+    tasks: list[str]
+    seeds: list[int]
+    train_fractions: list[float] = field(default_factory=lambda: [1.0])
+    steps: int | None = None
+    max_epochs: int | None = None
+    evaluate_on: dict[str, list[str]] = field(default_factory=dict)
+    analysis: list[str] = field(default_factory=list)
+    description: str = ""
+    purpose: str = ""
+
+
+def studies_dir() -> Path:
+    """The folder of the shipped study YAMLs (this package's folder)."""
+    return Path(__file__).resolve().parent
+
+
+def study_names() -> list[str]:
+    return sorted(p.stem for p in studies_dir().glob("*.yaml"))
+
+
+def load_study(name_or_path: str) -> StudySpec:
+    """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
+    path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else studies_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise DiffbenchError(f"unknown study {name_or_path!r}; available: {', '.join(study_names())}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DiffbenchError(f"study file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise DiffbenchError(f"study file {path} must hold a mapping")
+    unknown = sorted(set(raw) - STUDY_KEYS)
+    if unknown:
+        raise DiffbenchError(f"study file {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(STUDY_KEYS))}")
+    for key in ("name", "models", "tasks", "seeds"):
+        if not raw.get(key):
+            raise DiffbenchError(f"study file {path}: {key!r} is required and must not be empty")
+    fractions = raw.get("train_fractions", [1.0])
+    if not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
+        raise DiffbenchError(f"study file {path}: train_fractions must lie in (0, 1], got {fractions!r}")
+    analysis = raw.get("analysis") or []
+    bad = [a for a in analysis if a not in ANALYSES]
+    if bad:
+        raise DiffbenchError(f"study file {path}: unknown analysis {bad}; allowed: {', '.join(ANALYSES)}")
+    spec = StudySpec(name=str(raw["name"]), models=list(raw["models"]), tasks=list(raw["tasks"]), seeds=list(raw["seeds"]),
+                     train_fractions=[float(f) for f in fractions], steps=raw.get("steps"), max_epochs=raw.get("max_epochs"),
+                     evaluate_on=dict(raw.get("evaluate_on") or {}), analysis=list(analysis),
+                     description=str(raw.get("description", "")).strip(), purpose=str(raw.get("purpose", "")).strip())
+    for t in spec.tasks + [x for v in spec.evaluate_on.values() for x in v]:
+        load_task(t)  # unknown tasks fail before anything runs
+    return spec

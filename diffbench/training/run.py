@@ -1,0 +1,301 @@
+"""Training one run, seed by seed: the training stage of ``diffbench run``.
+
+:func:`prepare` checks the options the training needs, builds the network once (to learn its
+name and size) and the data module, and makes the run's output folder. :func:`train_seed`
+seeds everything, builds the network, fits it with best-on-validation checkpointing (never on
+test), re-validates and tests the best checkpoint through the evaluator, times inference and
+the solver on the same hardware and saves example images; it returns what it trained
+(:class:`TrainedSeed`). :func:`finish_seed` logs the seed to W&B and writes
+``seed-<k>/result.json`` with the blocks later stages add. The stage knows nothing of those
+stages: :mod:`diffbench.pipeline.run` calls them in order. A seed whose ``result.json`` exists
+is not trained again; an interrupted one restarts from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from PIL import Image
+
+from .. import PROTOCOL_VERSION
+from ..data import DiffusionDataModule, load_task
+from ..data.cache import atomic_write_json
+from ..errors import DiffbenchError
+from ..models import build_from_spec, count_parameters, create, list_models, model_spec
+from ..protocol.results import clean_number
+from .callbacks import ChannelsLastInputs, TrainTimer
+from .environment import is_ddp_child
+from .losses import make_loss
+from .module import SurrogateModule
+from .options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
+from .recipes import resolve_recipe
+from .reporting import example_images
+from .timing import time_inference, time_solver
+from .wandb_logging import check_mode, log_results, make_logger
+
+
+
+def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
+    check_choice("--accelerator", accelerator, ACCELERATORS)
+    check_positive_int("--devices", devices)
+    check_positive_int("--num-nodes", num_nodes)
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    if accelerator == "gpu":
+        have = torch.cuda.device_count()
+        if have == 0:
+            raise DiffbenchError("--accelerator gpu asked for, but no CUDA GPU is visible to torch; use --accelerator cpu")
+        if devices > have:
+            raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist here ({have})")
+    else:
+        have = os.cpu_count() or 1
+        if devices > have:
+            raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have})")
+    return accelerator
+
+
+def cpu_threads(devices: int) -> int:
+    """Torch threads per process on the CPU: ``$DIFFBENCH_THREADS``, else the cores per process,
+    minus cores other processes keep busy (a 2-thread step ran 5x slower than a 1-thread one
+    with the other core taken), never fewer than 1. Recorded in result.json's hardware."""
+    env = os.environ.get("DIFFBENCH_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise DiffbenchError(f"DIFFBENCH_THREADS must be a positive integer, got {env!r}") from None
+    cores = os.cpu_count() or 1
+    per_process = max(1, cores // devices)
+    try:
+        busy = int(round(os.getloadavg()[0]))
+    except OSError:
+        busy = 0
+    return max(1, min(per_process, cores - busy))
+
+
+@dataclass
+class Setup:
+    """What :func:`prepare` resolved once for every seed of a run."""
+
+    cfg: Any
+    task: Any
+    dm: Any
+    spec: dict[str, Any]
+    info: dict[str, Any]
+    n_params: int
+    recipe: dict[str, Any]
+    max_epochs: int
+    accelerator: str
+    wandb_mode: str
+    run_id: str
+    out_dir: Path
+
+    @property
+    def model_name(self) -> str:
+        return self.info["name"]
+
+
+@dataclass
+class TrainedSeed:
+    """One seed after training and testing: its record so far, the trained module and the W&B
+    run still open (``finished``: the seed's result.json existed and ``record`` is it)."""
+
+    seed: int
+    record: dict[str, Any] | None
+    finished: bool
+    rank0: bool
+    module: Any = None
+    logger: Any = None
+    images: list[tuple[str, np.ndarray]] | None = None
+    path: Path | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.module.device
+
+
+def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -> Setup:
+    """Check the training options, probe the network and prepare the data and output folder.
+
+    ``adapt_model(probe, task)`` may return another network to train instead of the probe
+    (the pipeline rebuilds it with dropout when MC-dropout indicators are asked for).
+    ``cfg.run_id(model_name, task_name)`` names the run's folder under ``cfg.out``.
+    """
+    task = load_task(cfg.task)
+    accelerator = resolve_accelerator(cfg.accelerator, cfg.devices, cfg.num_nodes)
+    max_epochs = cfg.max_epochs if cfg.max_epochs is not None else int(task.training.get("max_epochs", 20))
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or (max_epochs < 1 and cfg.max_steps is None):
+        raise DiffbenchError(f"--max-epochs must be a positive integer, got {max_epochs!r}")
+    if cfg.max_steps is not None and cfg.max_epochs is None:
+        max_epochs = -1  # the step budget decides
+    recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
+    wandb_mode = check_mode(cfg.wandb_mode)
+    make_loss(cfg.loss)  # validate the name early
+    check_precision(cfg.precision, accelerator)
+
+    # Build once to validate the model and learn its name and size (cheap).
+    probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
+    if adapt_model is not None:
+        probe = adapt_model(probe, task)
+    spec = model_spec(probe)
+    info = model_info(spec)
+    n_params = count_parameters(probe)
+    del probe
+
+    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                             train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
+                             train_fraction=cfg.train_fraction, progress=cfg.progress)
+    run_id = cfg.run_id(info["name"], task.name)
+    out_dir = (Path(cfg.out) / run_id).absolute()
+    child = is_ddp_child()
+    if not child:
+        prepare_out_dir(out_dir, cfg.resume)
+        dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("test")
+    if accelerator == "cpu":
+        torch.set_num_threads(cpu_threads(cfg.devices))
+    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
+
+
+def model_info(spec: dict[str, Any]) -> dict[str, Any]:
+    """Name, kind and providing package of a built model (plugins name their distribution)."""
+    name = spec.get("name") or spec.get("class_path")
+    for info in list_models():
+        if info.name == name:
+            return {"name": name, "kind": info.kind, "package": info.package, "version": info.version}
+    return {"name": name, "kind": "class-path", "package": None, "version": None}
+
+
+def check_precision(precision: str, accelerator: str) -> None:
+    check_choice("--precision", precision, PRECISIONS)
+    if precision == "16-mixed" and accelerator == "cpu":
+        raise DiffbenchError("precision 16-mixed needs a GPU; on the CPU use 32-true or bf16-mixed")
+
+
+def prepare_out_dir(out_dir: Path, resume: bool) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        done = (out_dir / "result.json").exists()
+        state = "a finished run" if done else "an unfinished run"
+        raise DiffbenchError(f"{out_dir} already holds {state} of this configuration; pass --resume to continue it or --out elsewhere")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise DiffbenchError(f"output dir {out_dir} is not writable ({exc.strerror}); choose another with --out") from None
+
+
+def train_seed(setup: Setup, seed: int) -> TrainedSeed:
+    """Train, validate and test one seed (see the module docstring); rank 0 also times it and
+    saves its example images. Nothing is written to ``seed-<k>/result.json`` here."""
+    cfg, task, out_dir = setup.cfg, setup.task, setup.out_dir
+    seed_dir = out_dir / f"seed-{seed}"
+    done = seed_dir / "result.json"
+    if done.exists():
+        rank0 = not is_ddp_child()
+        return TrainedSeed(seed, json.loads(done.read_text()) if rank0 else None, finished=True, rank0=rank0)
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(seed, workers=True, verbose=False)
+    net_spec = model_spec(build_from_spec(setup.spec))  # fresh weights under this seed
+    module = SurrogateModule(net_spec, task={"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice,
+                                             "input_channels": task.input_channels}, loss=cfg.loss, recipe=setup.recipe)
+    ckpt = ModelCheckpoint(dirpath=seed_dir, filename="best", monitor="val/mae", mode="min", save_last=True,
+                           save_top_k=1, enable_version_counter=False)
+    loggers: list[Any] = [CSVLogger(save_dir=str(seed_dir), name="", version="")]
+    wb = None
+    if not is_ddp_child():
+        name = setup.model_name
+        wb = make_logger(setup.wandb_mode, out_dir, project=cfg.wandb_project, group=cfg.wandb_group or f"{task.name}/{name}",
+                         name=f"{name}-{task.name}-seed{seed}",
+                         config={**cfg.identity(), "seed": seed, "task_hash": task.spec_hash, "recipe": setup.recipe,
+                                 "protocol_version": PROTOCOL_VERSION}, tags=[task.name, name])
+        if wb is not None:
+            loggers.append(wb)
+    timer = TrainTimer()
+    callbacks: list[Any] = [ckpt, timer]
+    if cfg.channels_last:
+        module.model.to(memory_format=torch.channels_last)
+        callbacks.append(ChannelsLastInputs())
+    strategy = "ddp" if cfg.devices * cfg.num_nodes > 1 else "auto"
+    trainer = L.Trainer(accelerator=setup.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=strategy,
+                        precision=cfg.precision, max_epochs=setup.max_epochs, max_steps=cfg.max_steps or -1,
+                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=callbacks, logger=loggers,
+                        deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
+                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
+    last = seed_dir / "last.ckpt"
+    resume_from = None
+    if last.exists():
+        SurrogateModule.load(str(last), expect_task_hash=task.spec_hash)  # refuses a foreign checkpoint
+        resume_from = str(last)
+    trainer.fit(module, datamodule=setup.dm, ckpt_path=resume_from)
+    train_time = timer.elapsed()  # includes the time before an interruption
+    best = ckpt.best_model_path or str(last)
+    trainer.validate(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
+    val_results = module.val_results
+    trainer.test(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
+    test_results = module.test_results
+    if not trainer.is_global_zero:
+        return TrainedSeed(seed, None, finished=False, rank0=False)
+    batch = spread_batch(setup.dm.datasets["test"], setup.dm.eval_batch_size)
+    device = module.device
+    inference = time_inference(module.model, batch["input"], device)
+    solver = time_solver(task, batch)
+    images = example_images(module.model, batch, device, cfg.images)
+    image_paths = []
+    for name, img in images:
+        p = seed_dir / f"{name}.png"
+        Image.fromarray(img).save(p)
+        image_paths.append(str(p.relative_to(out_dir)))
+    record = {
+        "seed": seed,
+        "test": test_results,
+        "val": val_results,
+        "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
+        "best_epoch": best_epoch(ckpt),
+        "epochs_run": trainer.current_epoch,
+        "train_time_s": train_time,
+        "inference": inference,
+        "solver": solver,
+        "images": image_paths,
+    }
+    return TrainedSeed(seed, record, finished=False, rank0=True, module=module, logger=wb, images=images, path=done)
+
+
+def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
+    """Log the seed's test metrics and images to W&B (closing its run) and write
+    ``seed-<k>/result.json``: the training record plus ``extra`` (the blocks later stages add)."""
+    if trained.finished or trained.record is None or trained.path is None:
+        raise DiffbenchError(f"seed {trained.seed} has no new training record to write")
+    record = trained.record
+    wandb_info = log_results(trained.logger, clean_number(record["test"]), trained.images or [])
+    seed_result = clean_number({**record, "wandb": wandb_info, **extra})
+    atomic_write_json(trained.path, seed_result)
+    return seed_result
+
+
+def spread_batch(dataset: Any, size: int) -> dict[str, Any]:
+    """A batch of test samples evenly spread over the split (so over every source count)."""
+    n = len(dataset)
+    positions = sorted(set(np.linspace(0, n - 1, min(size, n)).round().astype(int).tolist()))
+    return dataset.__getitems__(positions)
+
+
+def best_epoch(ckpt: Any) -> int | None:
+    """The epoch stored in the best checkpoint; memory-mapped, so the weights are not read."""
+    try:
+        if ckpt.best_model_path:
+            return int(torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
+    except Exception:  # noqa: BLE001
+        return None
+    return None

@@ -1,0 +1,33 @@
+"""The trust stage: label-free error indicators and how well they find the bad predictions
+(``indicators``, ``scores``), physical consistency checks (``consistency``), the certified
+solve warm-started by a surrogate (``polish``, ``diffbench solve``).
+
+>>> from diffbench.trust import INDICATORS, consistency_scores
+
+Imports are lazy: importing this package costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "INDICATORS": ".options",
+    "parse_uq": ".options",
+    "seed_indicators": ".indicators",
+    "aggregate_uq": ".indicators",
+    "auroc": ".scores",
+    "catch_rate": ".scores",
+    "spearman": ".scores",
+    "score_indicator": ".scores",
+    "seed_trust": ".stage",
+    "trust_aggregate": ".stage",
+    "param_dtype": ".tensors",
+    "SCORES": ".consistency",
+    "aggregate_consistency": ".consistency",
+    "consistency_scores": ".consistency",
+    "polished_solve": ".polish",
+    "task_physics": ".polish",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
