@@ -35,6 +35,8 @@ _EXPORTS = {
     "CheckReport": ".check",
     "CheckResult": ".check",
     "check_model": ".check",
+    "check_output": ".check",
+    "count_flops": ".cost",
     "time_training_step": ".check",
     "ENTRY_POINT_GROUP": ".plugins",
     "PRESETS": ".registry",
@@ -46,6 +48,7 @@ _EXPORTS = {
     "describe_model": ".registry",
     "list_models": ".registry",
     "model_names": ".registry",
+    "model_origin": ".registry",
     "model_spec": ".registry",
 }
 __all__ = sorted(_EXPORTS)

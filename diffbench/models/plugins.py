@@ -19,7 +19,7 @@ from importlib import metadata
 from typing import Any
 
 from diffbench.errors import DiffbenchError
-from diffbench.models.classpath import one_line
+from diffbench.models.classpath import one_line, reraise_interrupt
 
 ENTRY_POINT_GROUP = "diffbench.models"
 
@@ -100,7 +100,8 @@ def load_plugin(entry: PluginEntry) -> Any:
         ) from exc
     try:
         target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # an ImportError, or anything the module raises on import
+    except BaseException as exc:  # anything the module raises on import, SystemExit included
+        reraise_interrupt(exc)
         raise DiffbenchError(
             f"{entry.label}: cannot import module '{module_name}' of entry point '{entry.value}': "
             f"{one_line(exc)}"
@@ -112,6 +113,11 @@ def load_plugin(entry: PluginEntry) -> Any:
             raise DiffbenchError(
                 f"{entry.label}: module '{module_name}' has no attribute '{attribute}' "
                 f"(entry point '{entry.value}')"
+            ) from exc
+        except BaseException as exc:  # a module-level __getattr__ may raise anything
+            reraise_interrupt(exc)
+            raise DiffbenchError(
+                f"{entry.label}: looking up '{attribute}' in module '{module_name}' raised {one_line(exc)}"
             ) from exc
     if not callable(target):
         raise DiffbenchError(

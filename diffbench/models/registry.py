@@ -10,7 +10,11 @@ Every model maps ``(B, C_in, N, N)`` to ``(B, out_channels, N, N)`` and is built
 A constructor whose signature has a ``lattice`` parameter also receives the lattice size N (the
 ED-CNN uses it to choose its depth); others never see it. The arguments a model was built with
 are recorded with it, so :func:`model_spec` / :func:`build_from_spec` rebuild it without the
-registry's help; a spec holds the lattice too.
+registry's help; a spec holds the lattice too, and a plugin's spec names the distribution (and
+version) that provides it, so a checkpoint says what to ``pip install``.
+
+Plugin code runs only when it is asked for: a built-in name never imports an entry point, and
+:func:`model_origin` tells a built model's provenance from its spec without importing anything.
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ from torch import nn
 import diffbench
 from diffbench.errors import DiffbenchError
 from diffbench.models.base import SurrogateModel
-from diffbench.models.classpath import CLASS_PATH_FORMS, import_object, looks_like_class_path, one_line, path_of
+from diffbench.models.classpath import (
+    CLASS_PATH_FORMS,
+    import_object,
+    looks_like_class_path,
+    one_line,
+    path_of,
+    reraise_interrupt,
+)
 from diffbench.models.plugins import PluginEntry, discover_plugins, load_plugin
 
 BUILT_IN = "built-in"
@@ -176,6 +187,7 @@ class _Resolved:
     label: str
     constructor: Callable[..., Any]
     kwargs: Mapping[str, Any]
+    package: Mapping[str, str] | None = None
 
 
 def list_models() -> list[ModelInfo]:
@@ -292,12 +304,15 @@ def create(
         kwargs["lattice"] = lattice
     _check_arguments(resolved.label, kwargs, parameters)
     model = _construct(resolved.label, resolved.constructor, kwargs)
-    _record_spec(model, resolved.name, resolved.constructor, kwargs)
+    _record_spec(model, resolved.name, resolved.constructor, kwargs, resolved.package)
     return model
 
 
 def model_spec(model: nn.Module) -> dict[str, Any]:
     """The JSON-serialisable recipe that rebuilds ``model``: ``{"name", "class_path", "init_args"}``.
+
+    A plugin's spec also holds ``"package": {"name", "version"}``, the distribution that provides
+    it (what to ``pip install`` before the spec can be rebuilt); built-ins and class paths have none.
 
     Works for anything built by :func:`create` or :func:`build_from_spec`, and for any
     :class:`~diffbench.models.base.SurrogateModel`; ``torch.compile`` and ``DataParallel``
@@ -347,12 +362,19 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
     Parameters
     ----------
     spec : Mapping
-        ``{"name": str, "class_path": str, "init_args": dict}``.
+        ``{"name": str, "class_path": str, "init_args": dict}``, optionally with
+        ``"package": {"name": str, "version": str}`` (a plugin's distribution).
 
     Returns
     -------
     torch.nn.Module
         The model; load the saved state dict into it.
+
+    Raises
+    ------
+    DiffbenchError
+        A malformed spec, a class path that cannot be imported (naming the package and version
+        to install when the spec records one), or a constructor that fails.
 
     Examples
     --------
@@ -373,15 +395,49 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
         raise DiffbenchError(
             f"model spec '{spec['name']}': 'class_path' must be a string and 'init_args' a mapping"
         )
+    package = _spec_package(spec)
     label = f"model '{spec['name']}' (class path '{spec['class_path']}')"
     try:
         constructor = import_object(spec["class_path"])
     except DiffbenchError as exc:
+        if package is not None:
+            raise DiffbenchError(f"cannot rebuild {label} from its spec: {_package_hint(package)}; {exc}") from exc
         raise DiffbenchError(f"cannot rebuild {label} from its spec: {exc}") from exc
     kwargs = copy.deepcopy(dict(spec["init_args"]))
     model = _construct(label, constructor, kwargs)
     model._diffbench_spec = {"name": spec["name"], "class_path": spec["class_path"], "init_args": kwargs}
+    if package is not None:
+        model._diffbench_spec["package"] = dict(package)
     return model
+
+
+def model_origin(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Who provides the model a spec describes: ``{"name", "kind", "package", "version"}``; imports nothing.
+
+    ``kind`` is ``"built-in"`` (package ``diffbench``), ``"plugin"`` (the distribution recorded in
+    the spec, or for a spec written before specs recorded it, the installed entry point of that
+    name) or ``"class-path"`` (package and version None). Reading entry-point metadata imports no
+    plugin, so a run of a built-in is never affected by a broken plugin.
+
+    Examples
+    --------
+    >>> model_origin(model_spec(create("unet-small", 1)))["kind"]
+    'built-in'
+    >>> model_origin({"name": "net", "class_path": "pkg:Net", "init_args": {},
+    ...               "package": {"name": "my-pkg", "version": "1.0"}})
+    {'name': 'net', 'kind': 'plugin', 'package': 'my-pkg', 'version': '1.0'}
+    """
+    name = spec.get("name") or spec.get("class_path")
+    preset = PRESETS.get(name) if isinstance(name, str) else None
+    if preset is not None and spec.get("class_path") == preset.class_path:
+        return {"name": name, "kind": BUILT_IN, "package": "diffbench", "version": diffbench.__version__}
+    package = _spec_package(spec)
+    if package is not None:
+        return {"name": name, "kind": PLUGIN, "package": package["name"], "version": package["version"]}
+    entries = [entry for entry in discover_plugins() if entry.name == name and entry.value == spec.get("class_path")]
+    if len(entries) == 1:
+        return {"name": name, "kind": PLUGIN, "package": entries[0].package, "version": entries[0].version}
+    return {"name": name, "kind": "class-path", "package": None, "version": None}
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -412,7 +468,9 @@ def _resolve(name: str) -> _Resolved:
         problem = _plugin_name_problem(entries[0], plugins)
         if problem is not None:
             raise DiffbenchError(problem)
-        return _Resolved(name, PLUGIN, entries[0].label, load_plugin(entries[0]), {})
+        entry = entries[0]
+        package = {"name": entry.package, "version": entry.version}
+        return _Resolved(name, PLUGIN, entry.label, load_plugin(entry), {}, package)
     if looks_like_class_path(name):
         constructor = import_object(name)
         if not callable(constructor):
@@ -472,19 +530,59 @@ def _construct(label: str, constructor: Callable[..., Any], kwargs: Mapping[str,
     arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
     try:
         model = constructor(**kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit included: a constructor must not end diffbench
+        reraise_interrupt(exc)
         raise DiffbenchError(f"{label} could not be built with {arguments}: {one_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise DiffbenchError(f"{label} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
-def _record_spec(model: nn.Module, name: str, constructor: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+def _record_spec(
+    model: nn.Module,
+    name: str,
+    constructor: Callable[..., Any],
+    kwargs: Mapping[str, Any],
+    package: Mapping[str, str] | None = None,
+) -> None:
     if isinstance(model, SurrogateModel) and type(model) is constructor:
         init_args = model.init_args  # every argument, defaults included: pins today's defaults
     else:
         init_args = copy.deepcopy(dict(kwargs))
     model._diffbench_spec = {"name": name, "class_path": path_of(constructor), "init_args": init_args}
+    if package is not None:
+        model._diffbench_spec["package"] = dict(package)
+
+
+def _spec_package(spec: Mapping[str, Any]) -> Mapping[str, str] | None:
+    """A spec's ``package`` entry, checked; None when the spec has none (built-ins, class paths, old specs)."""
+    package = spec.get("package")
+    if package is None:
+        return None
+    if (
+        not isinstance(package, Mapping)
+        or set(package) != {"name", "version"}
+        or not all(isinstance(package[key], str) and package[key] for key in ("name", "version"))
+    ):
+        raise DiffbenchError(
+            f"model spec '{spec.get('name')}': 'package' must be a mapping "
+            f"{{'name': str, 'version': str}}, got {package!r:.200}"
+        )
+    return package
+
+
+def _package_hint(package: Mapping[str, str]) -> str:
+    """What to install for a spec's package, or how the installed version differs."""
+    from importlib import metadata
+
+    name, version = package["name"], package["version"]
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return f"it needs package {name} {version}, which is not installed: pip install '{name}=={version}'"
+    if installed != version:
+        return f"it was built with package {name} {version}, {installed} is installed: pip install '{name}=={version}'"
+    return f"it needs package {name} {version} (installed)"
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
