@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,80 +33,17 @@ from torch.nn import functional as F
 
 from diffbench.errors import DiffbenchError
 from diffbench.models.classpath import one_line, path_of, reraise_interrupt
-from diffbench.models.registry import build_from_spec, count_parameters, create, describe_model, model_spec
+from diffbench.models.registry import (
+    build_from_spec,
+    count_parameters,
+    create,
+    describe_model,
+    model_spec,
+)
+from diffbench.models.report import CheckReport, CheckResult
 
 SGD_LR = 1e-3
 """Learning rate of the one SGD step of the training-step check."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one check.
-
-    Attributes
-    ----------
-    name : str
-        The check (``"output shape"``, ``"training step"``, ...).
-    passed : bool
-        Whether it passed.
-    detail : str
-        What was measured or what went wrong.
-    seconds : float
-        Wall time the check took.
-    """
-
-    name: str
-    passed: bool
-    detail: str
-    seconds: float
-
-
-@dataclass
-class CheckReport:
-    """Everything :func:`check_model` measured.
-
-    Attributes
-    ----------
-    model : str
-        The model as messages name it (``"model 'unet' (built-in)"``).
-    in_channels, lattice, batch_size, seed : int
-        What was checked.
-    parameters : int
-        Trainable parameter count.
-    forward_seconds, train_step_seconds : float
-        Wall time of one forward pass (eval mode, no grad) and of one training step.
-    results : list of CheckResult
-        One per check, in order.
-
-    Examples
-    --------
-    >>> report = check_model("cnn-small", in_channels=1, lattice=16)
-    >>> report.passed, [r.name for r in report.results][:3]
-    (True, ['build', 'forward', 'output shape'])
-    """
-
-    model: str
-    in_channels: int
-    lattice: int
-    batch_size: int
-    seed: int
-    parameters: int = 0
-    forward_seconds: float = float("nan")
-    train_step_seconds: float = float("nan")
-    results: list[CheckResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """Whether every check passed."""
-        return all(result.passed for result in self.results)
-
-    def summary(self) -> str:
-        """A small text table, one line per check."""
-        lines = [f"{self.model}: in_channels={self.in_channels}, N={self.lattice}, batch {self.batch_size}"]
-        for result in self.results:
-            status = "ok  " if result.passed else "FAIL"
-            lines.append(f"  {status} {result.name:<16} {result.seconds * 1000:8.1f} ms  {result.detail}")
-        return "\n".join(lines)
 
 
 def check_model(
@@ -285,7 +221,7 @@ def _forward(report: CheckReport, model: nn.Module, x: torch.Tensor, start: floa
     try:
         with torch.no_grad():
             return model(x)
-    except BaseException as exc:  # SystemExit included: a model must not end diffbench
+    except BaseException as exc:  # noqa: BLE001 (SystemExit included: a model must not end diffbench)
         reraise_interrupt(exc)
         _fail(report, "forward", start, f"the forward pass on input {tuple(x.shape)} raised {one_line(exc)}")
 
@@ -297,7 +233,7 @@ def _training_step(report: CheckReport, model: nn.Module, x: torch.Tensor, targe
     try:
         loss = F.mse_loss(model(x), target)
         loss.backward()
-    except BaseException as exc:  # SystemExit included
+    except BaseException as exc:  # noqa: BLE001 (SystemExit included)
         reraise_interrupt(exc)
         _fail(report, "training step", start, f"forward/backward in training mode raised {one_line(exc)}")
     if not torch.isfinite(loss):
@@ -318,7 +254,7 @@ def _training_step(report: CheckReport, model: nn.Module, x: torch.Tensor, targe
     try:
         with torch.no_grad():
             loss_after = float(F.mse_loss(model(x), target))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001
         reraise_interrupt(exc)
         _fail(report, "training step", start, f"the forward pass after the step raised {one_line(exc)}")
     _pass(

@@ -103,10 +103,12 @@ def reraise_interrupt(exc: BaseException) -> None:
 
     Examples
     --------
-    >>> reraise_interrupt(SystemExit(3))
-    >>> reraise_interrupt(KeyboardInterrupt())
-    Traceback (most recent call last):
-    KeyboardInterrupt
+    >>> reraise_interrupt(SystemExit(3))  # returns: the caller reports it
+    >>> try:
+    ...     reraise_interrupt(GeneratorExit())
+    ... except GeneratorExit:
+    ...     print("re-raised")
+    re-raised
     """
     if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
         raise exc

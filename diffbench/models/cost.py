@@ -80,7 +80,7 @@ def _fft_flops(points: int, transforms: int, real: bool) -> int:
     if points < 2:
         return 0
     per = 5 * points * math.log2(points) * (0.5 if real else 1.0)
-    return int(round(per * transforms))
+    return round(per * transforms)
 
 
 def _fft_shape_flops(shape: Any, dim: Any, real: bool) -> int:

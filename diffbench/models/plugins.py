@@ -19,7 +19,11 @@ from importlib import metadata
 from typing import Any
 
 from diffbench.errors import DiffbenchError
-from diffbench.models.classpath import one_line, reraise_interrupt
+from diffbench.models.classpath import (
+    looks_like_class_path,
+    one_line,
+    reraise_interrupt,
+)
 
 ENTRY_POINT_GROUP = "diffbench.models"
 
@@ -75,6 +79,25 @@ def discover_plugins() -> list[PluginEntry]:
             version = distribution.version or version
         entries.add(PluginEntry(entry_point.name, entry_point.value, package, version))
     return sorted(entries, key=lambda e: (e.name, e.package, e.value))
+
+
+def describe_plugin(name: str) -> str:
+    """How messages name a model that is not a built-in: a plugin with its package, or a class path.
+
+    Reads entry-point metadata only (no import, no torch), so it serves the parent process of
+    :mod:`diffbench.models.isolation` too.
+
+    Examples
+    --------
+    >>> describe_plugin("pkg.module:Net")
+    "model class 'pkg.module:Net'"
+    """
+    entries = [entry for entry in discover_plugins() if entry.name == name]
+    if len(entries) == 1:
+        return entries[0].label
+    if not entries and looks_like_class_path(name):
+        return f"model class '{name}'"
+    return f"model '{name}'"
 
 
 def load_plugin(entry: PluginEntry) -> Any:

@@ -295,7 +295,7 @@ def test_a_plugin_that_exits_in_forward_fails_check_model_with_one_line(exiting_
 
 
 def test_building_a_built_in_imports_no_plugin(exiting_plugins):
-    exits = [name for name in exiting_plugins.module_names if name.startswith("exits_on_import")][0]
+    exits = next(name for name in exiting_plugins.module_names if name.startswith("exits_on_import"))
     net = models.create("cnn-small", 1, lattice=16)
     assert models.model_origin(models.model_spec(net)) == {
         "name": "cnn-small", "kind": "built-in", "package": "diffbench", "version": diffbench.__version__
