@@ -92,8 +92,12 @@ class _Resolved:
 def list_models() -> list[ModelInfo]:
     """The built-in presets, then the plugins, each with its package; broken plugins carry an error.
 
-    Importing a plugin is how its errors are found, so this imports every plugin module; a plugin
-    that fails is listed with ``error`` set and never hides the others.
+    Importing a plugin is how its errors are found, so this imports every plugin module, in this
+    process; a plugin that fails (``sys.exit()`` included) is listed with ``error`` set and never
+    hides the others. A plugin that hangs on import hangs this call:
+    :func:`~diffbench.models.isolation.survey_plugins` (what ``diffbench models`` uses) imports and
+    builds them in a child process with a time limit, and :func:`model_origin` names a built
+    model's package without importing any plugin.
 
     Examples
     --------

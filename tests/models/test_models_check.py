@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -238,3 +239,16 @@ def test_count_flops_of_the_small_presets_grows_with_the_lattice(name):
 def test_count_flops_validates_its_arguments():
     with pytest.raises(DiffbenchError, match="batch must be a positive integer"):
         models.count_flops(_TinyConvNet(), 2, 8, batch=0)
+
+
+class _Spectral(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.irfft2(torch.fft.rfft2(x), s=x.shape[-2:])
+
+
+def test_count_flops_counts_ffts_at_2_5_n_log2_n_per_real_transform():
+    # torch counts no FFT; count_flops adds 2.5 * n * log2(n) per real transform of n = 16 * 16 points
+    # (forward and inverse), for each of the 3 channels
+    n = 16 * 16
+    assert models.count_flops(_Spectral(), 3, 16) == round(2 * 3 * 2.5 * n * math.log2(n))
+    assert models.count_flops(_Spectral(), 3, 16, batch=2) == round(2 * 3 * 2.5 * n * math.log2(n))
