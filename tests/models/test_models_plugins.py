@@ -209,6 +209,8 @@ def test_the_example_plugin_package_installs_with_pip_and_works(tmp_path, monkey
         report = models.check_model("example-convnet", 1, 32, overrides={"hidden_channels": 4})
         assert report.passed
         assert models.check_model("example-convnet-wide", 3, 16).passed
+        spec = models.model_spec(models.create("example-convnet-wide", 1))  # a factory: init_args say little
+        assert spec["package"] == {"name": "diffbench-plugin-example", "version": "0.1.0"}
     finally:
         for module in [m for m in sys.modules if m.startswith("diffbench_plugin_example")]:
             del sys.modules[module]
