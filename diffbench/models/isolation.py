@@ -18,6 +18,7 @@ import json
 import math
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -152,8 +153,10 @@ def run_jobs(jobs: list[dict[str, Any]], labels: list[str], timeout: float) -> l
         child = _Child(jobs[index:])
         try:
             ready = child.next(STARTUP_TIMEOUT)
+            if ready is _TIMEOUT:
+                raise DiffbenchError(f"the child process that runs plugin code did not start within {STARTUP_TIMEOUT:g} s")
             if not isinstance(ready, dict) or not ready.get("ready"):
-                raise DiffbenchError(f"the child process that runs plugin code did not start: {child.failure(ready)}")
+                raise DiffbenchError(f"the child process that runs plugin code did not start: it {child.failure()}")
             while index < len(jobs):
                 answer = child.next(timeout)
                 if isinstance(answer, dict):
@@ -164,7 +167,7 @@ def run_jobs(jobs: list[dict[str, Any]], labels: list[str], timeout: float) -> l
                     problem = (f"did not finish within {timeout:g} s (--timeout): importing, building or checking "
                                "it hangs or needs more time on this machine")
                 else:
-                    problem = child.failure(answer)
+                    problem = f"stopped: the process running it {child.failure()}"
                 answers[index] = {"error": f"{labels[index]} {problem}"}
                 index += 1
                 break  # the child is gone or stuck: a fresh one takes the next job
@@ -191,8 +194,10 @@ class _Child:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             env=env,
+            start_new_session=os.name == "posix",  # a group of its own: kill() ends what a plugin spawned too
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps({"sys_path": sys.path, "jobs": jobs}).encode())
@@ -202,10 +207,22 @@ class _Child:
 
     def close(self) -> None:
         """Kill the child if it still runs, reap it, drop its output."""
-        if self.process.poll() is None:
-            self.process.kill()
+        self.kill()
         self.process.wait()
+        self.reader.join(timeout=5)  # EOF follows the exit (unless a forked grandchild holds the pipe)
+        if not self.reader.is_alive() and self.process.stdout is not None:
+            self.process.stdout.close()
         self.stderr.close()
+
+    def kill(self) -> None:
+        """Kill the child and, on POSIX, every process in its group."""
+        if os.name == "posix":
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        elif self.process.poll() is None:
+            self.process.kill()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -221,19 +238,17 @@ class _Child:
         try:
             return self.answers.get(timeout=timeout)
         except queue.Empty:
-            self.process.kill()
+            self.kill()
             return _TIMEOUT
 
-    def failure(self, answer: Any) -> str:
-        """Why the child stopped answering: its exit status and its last line of output."""
-        if answer is _TIMEOUT:
-            return f"timed out after {STARTUP_TIMEOUT:g} s"
+    def failure(self) -> str:
+        """Why the child stopped answering: ``"exited with status 5 (last output: ...)"``."""
         status = self.process.wait()
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
         self.stderr.seek(0)
         lines = [line.strip() for line in self.stderr.read().decode(errors="replace").splitlines() if line.strip()]
         last = f" (last output: {lines[-1][:200]!r})" if lines else ""
-        return f"stopped: the process running it {how}{last}"
+        return f"{how}{last}"
 
 
 def _answer(job: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +263,9 @@ def _answer(job: dict[str, Any]) -> dict[str, Any]:
         describe_model,
     )
 
-    label = describe_model(job["name"])
+    label = f"model '{job['name']}'"
     try:
+        label = describe_model(job["name"])
         if job["kind"] == "survey":
             entry = PluginEntry(job["name"], job["value"], job["package"], job["version"])
             import inspect

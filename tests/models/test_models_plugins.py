@@ -7,9 +7,11 @@ really builds and installs the example plugin package with pip, into a temporary
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -337,3 +339,55 @@ def test_specs_without_a_package_still_load():
     assert models.model_origin({"name": "x:Y", "class_path": "x:Y", "init_args": {}}) == {
         "name": "x:Y", "kind": "class-path", "package": None, "version": None
     }
+
+
+SPAWNS_AND_HANGS = """
+    import subprocess
+    import sys
+    import time
+
+    from torch import nn
+
+
+    class SpawnsAndHangs(nn.Module):
+        def __init__(self, in_channels, out_channels=1):
+            super().__init__()
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            with open({pid_file!r}, "w") as f:
+                f.write(str(child.pid))
+            time.sleep(600)
+"""
+
+
+def test_a_hanging_plugin_is_stopped_with_what_it_spawned(fake_site, good_plugin, tmp_path):
+    good_plugin("fine-net")
+    pid_file = tmp_path / "grandchild.pid"
+    module = fake_site.module_name("spawns")
+    fake_site.add("spawning-plugin", "0.1", {"spawns": f"{module}:SpawnsAndHangs"},
+                  {module: SPAWNS_AND_HANGS.replace("{pid_file!r}", repr(str(pid_file)))})
+    rows = {row["name"]: row for row in models.survey_plugins(1, 16, timeout=8)}
+    assert rows["fine-net"]["error"] is None and rows["fine-net"]["parameters"] > 0
+    assert rows["spawns"]["error"] == (
+        "plugin model 'spawns' (package spawning-plugin 0.1) did not finish within 8 s (--timeout): "
+        "importing, building or checking it hangs or needs more time on this machine"
+    )
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):  # killed with its process group; reaped by init shortly after
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        if _is_zombie(grandchild):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(grandchild, 9)
+        pytest.fail("the plugin's own child process outlived the time limit")
+    assert module not in sys.modules  # the survey ran it in a child process only
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
