@@ -11,13 +11,20 @@ that names the model, and for a plugin its package):
 6. **determinism**: a second build under the same seed has the same weights and output;
 7. **spec round trip**: ``build_from_spec(model_spec(model))`` plus the state dict gives the same output;
 8. **training step**: one SGD step on the CPU gives finite gradients and changes the parameters.
+
+:func:`check_output` runs checks 2 to 5 on a model already built, for a run to call before it
+trains. Code of a model runs inside ``except BaseException``: ``sys.exit()`` in a plugin's forward
+pass is a failed check, only Ctrl-C passes through. (``diffbench check-model`` runs a plugin in a
+child process with a time limit; see :mod:`diffbench.models.isolation`.)
+
+The SGD step is written out (``p -= lr * grad``) rather than taken by ``torch.optim.SGD``, whose
+first use imports ``torch._dynamo``: 1.5 of the 4.5 seconds ``check-model fno-small`` took.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -25,78 +32,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from diffbench.errors import DiffbenchError
-from diffbench.models.classpath import one_line
-from diffbench.models.registry import build_from_spec, count_parameters, create, describe_model, model_spec
+from diffbench.models.classpath import one_line, path_of, reraise_interrupt
+from diffbench.models.registry import (
+    build_from_spec,
+    count_parameters,
+    create,
+    describe_model,
+    model_spec,
+)
+from diffbench.models.report import CheckReport, CheckResult
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one check.
-
-    Attributes
-    ----------
-    name : str
-        The check (``"output shape"``, ``"training step"``, ...).
-    passed : bool
-        Whether it passed.
-    detail : str
-        What was measured or what went wrong.
-    seconds : float
-        Wall time the check took.
-    """
-
-    name: str
-    passed: bool
-    detail: str
-    seconds: float
-
-
-@dataclass
-class CheckReport:
-    """Everything :func:`check_model` measured.
-
-    Attributes
-    ----------
-    model : str
-        The model as messages name it (``"model 'unet' (built-in)"``).
-    in_channels, lattice, batch_size, seed : int
-        What was checked.
-    parameters : int
-        Trainable parameter count.
-    forward_seconds, train_step_seconds : float
-        Wall time of one forward pass (eval mode, no grad) and of one training step.
-    results : list of CheckResult
-        One per check, in order.
-
-    Examples
-    --------
-    >>> report = check_model("cnn-small", in_channels=1, lattice=16)
-    >>> report.passed, [r.name for r in report.results][:3]
-    (True, ['build', 'forward', 'output shape'])
-    """
-
-    model: str
-    in_channels: int
-    lattice: int
-    batch_size: int
-    seed: int
-    parameters: int = 0
-    forward_seconds: float = float("nan")
-    train_step_seconds: float = float("nan")
-    results: list[CheckResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """Whether every check passed."""
-        return all(result.passed for result in self.results)
-
-    def summary(self) -> str:
-        """A small text table, one line per check."""
-        lines = [f"{self.model}: in_channels={self.in_channels}, N={self.lattice}, batch {self.batch_size}"]
-        for result in self.results:
-            status = "ok  " if result.passed else "FAIL"
-            lines.append(f"  {status} {result.name:<16} {result.seconds * 1000:8.1f} ms  {result.detail}")
-        return "\n".join(lines)
+SGD_LR = 1e-3
+"""Learning rate of the one SGD step of the training-step check."""
 
 
 def check_model(
@@ -174,28 +121,7 @@ def _run_checks(report: CheckReport, name: str, kwargs: dict[str, Any]) -> None:
         _fail(report, "build", start, "the model has no trainable parameters")
     _pass(report, "build", start, f"{report.parameters:,} trainable parameters")
 
-    start = time.perf_counter()
-    y = _forward(report, model, x, start)
-    report.forward_seconds = time.perf_counter() - start
-    _pass(report, "forward", start, f"input {shape_in}")
-
-    start = time.perf_counter()
-    if not isinstance(y, torch.Tensor):
-        _fail(report, "output shape", start, f"the forward pass returned a {type(y).__name__}, not a tensor")
-    if tuple(y.shape) != shape_out:
-        _fail(report, "output shape", start, f"input {shape_in} gave output {tuple(y.shape)}; expected {shape_out}")
-    _pass(report, "output shape", start, f"{shape_out}")
-
-    start = time.perf_counter()
-    if y.dtype != torch.float32:
-        _fail(report, "dtype", start, f"the output is {y.dtype}; expected torch.float32")
-    _pass(report, "dtype", start, "torch.float32")
-
-    start = time.perf_counter()
-    bad = int((~torch.isfinite(y)).sum())
-    if bad:
-        _fail(report, "finite", start, f"{bad} of {y.numel()} output values are NaN or infinite")
-    _pass(report, "finite", start, f"output in [{float(y.min()):.3g}, {float(y.max()):.3g}]")
+    y = _check_forward(report, model, x)
 
     start = time.perf_counter()
     twin = build()
@@ -223,12 +149,80 @@ def _run_checks(report: CheckReport, name: str, kwargs: dict[str, Any]) -> None:
     _training_step(report, model, x, target, start)
 
 
+def check_output(model: nn.Module, in_channels: int, lattice: int, *, batch_size: int = 1, seed: int = 0) -> None:
+    """Refuse a built model whose output a run cannot train on: the forward, shape, dtype and finite checks.
+
+    What :func:`check_model` checks of the output, for a model already built (a run calls it on
+    its probe before training): one forward pass in eval mode, without gradients, on a seeded
+    ``(batch_size, in_channels, lattice, lattice)`` batch must give a float32 tensor of shape
+    ``(batch_size, 1, lattice, lattice)`` with no NaN or infinity. The model's training mode and
+    the global random state are left as they were.
+
+    Raises
+    ------
+    DiffbenchError
+        One line, as ``check-model`` words it: ``"<model> failed the dtype check: the output is
+        torch.float64; expected torch.float32"``; a tuple, dict or other non-tensor output fails
+        the output shape check.
+
+    Examples
+    --------
+    >>> check_output(create("cnn-small", 1, lattice=16), 1, 16)
+    >>> check_output(nn.Conv2d(1, 2, 3, padding=1), 1, 16)
+    Traceback (most recent call last):
+    diffbench.errors.DiffbenchError: model class 'torch.nn.modules.conv:Conv2d' failed the output shape check: input (1, 1, 16, 16) gave output (1, 2, 16, 16); expected (1, 1, 16, 16)
+    """
+    for name, value in (("in_channels", in_channels), ("lattice", lattice), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DiffbenchError(f"{name} must be a positive integer, got {value!r}")
+    spec = model.__dict__.get("_diffbench_spec")
+    label = describe_model(spec["name"]) if spec else f"model class '{path_of(type(model))}'"
+    report = CheckReport(label, in_channels, lattice, batch_size, seed)
+    training = model.training
+    try:
+        with torch.random.fork_rng(devices=[]):
+            x = torch.rand(report.batch_size, in_channels, lattice, lattice, generator=torch.Generator().manual_seed(seed))
+            _check_forward(report, model, x)
+    finally:
+        model.train(training)
+
+
+def _check_forward(report: CheckReport, model: nn.Module, x: torch.Tensor) -> Any:
+    """The forward, output shape, dtype and finite checks; returns the output."""
+    shape_in = tuple(x.shape)
+    shape_out = (report.batch_size, 1, report.lattice, report.lattice)
+    start = time.perf_counter()
+    y = _forward(report, model, x, start)
+    report.forward_seconds = time.perf_counter() - start
+    _pass(report, "forward", start, f"input {shape_in}")
+
+    start = time.perf_counter()
+    if not isinstance(y, torch.Tensor):
+        _fail(report, "output shape", start, f"the forward pass returned a {type(y).__name__}, not a tensor")
+    if tuple(y.shape) != shape_out:
+        _fail(report, "output shape", start, f"input {shape_in} gave output {tuple(y.shape)}; expected {shape_out}")
+    _pass(report, "output shape", start, f"{shape_out}")
+
+    start = time.perf_counter()
+    if y.dtype != torch.float32:
+        _fail(report, "dtype", start, f"the output is {y.dtype}; expected torch.float32")
+    _pass(report, "dtype", start, "torch.float32")
+
+    start = time.perf_counter()
+    bad = int((~torch.isfinite(y)).sum())
+    if bad:
+        _fail(report, "finite", start, f"{bad} of {y.numel()} output values are NaN or infinite")
+    _pass(report, "finite", start, f"output in [{float(y.min()):.3g}, {float(y.max()):.3g}]")
+    return y
+
+
 def _forward(report: CheckReport, model: nn.Module, x: torch.Tensor, start: float) -> Any:
     model.eval()
     try:
         with torch.no_grad():
             return model(x)
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 (SystemExit included: a model must not end diffbench)
+        reraise_interrupt(exc)
         _fail(report, "forward", start, f"the forward pass on input {tuple(x.shape)} raised {one_line(exc)}")
 
 
@@ -236,11 +230,11 @@ def _training_step(report: CheckReport, model: nn.Module, x: torch.Tensor, targe
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in parameters]
-    optimizer = torch.optim.SGD(parameters, lr=1e-3)  # no optimiser state: cheap even at 50 M parameters
     try:
         loss = F.mse_loss(model(x), target)
         loss.backward()
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 (SystemExit included)
+        reraise_interrupt(exc)
         _fail(report, "training step", start, f"forward/backward in training mode raised {one_line(exc)}")
     if not torch.isfinite(loss):
         _fail(report, "training step", start, f"the loss is {float(loss.detach())}")
@@ -249,13 +243,20 @@ def _training_step(report: CheckReport, model: nn.Module, x: torch.Tensor, targe
         _fail(report, "training step", start, "no parameter received a gradient")
     if any(p.grad is not None and not torch.isfinite(p.grad).all() for p in parameters):
         _fail(report, "training step", start, "some gradients are NaN or infinite")
-    optimizer.step()
+    with torch.no_grad():  # plain SGD, as torch.optim.SGD(lr=SGD_LR) steps, without importing torch._dynamo
+        for p in parameters:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-SGD_LR)
     report.train_step_seconds = time.perf_counter() - start
     changed = sum(not torch.equal(p.detach(), old) for p, old in zip(parameters, before))
     if changed == 0:
         _fail(report, "training step", start, "one SGD step changed no parameter")
-    with torch.no_grad():
-        loss_after = float(F.mse_loss(model(x), target))
+    try:
+        with torch.no_grad():
+            loss_after = float(F.mse_loss(model(x), target))
+    except BaseException as exc:  # noqa: BLE001
+        reraise_interrupt(exc)
+        _fail(report, "training step", start, f"the forward pass after the step raised {one_line(exc)}")
     _pass(
         report,
         "training step",

@@ -19,7 +19,11 @@ from importlib import metadata
 from typing import Any
 
 from diffbench.errors import DiffbenchError
-from diffbench.models.classpath import one_line
+from diffbench.models.classpath import (
+    looks_like_class_path,
+    one_line,
+    reraise_interrupt,
+)
 
 ENTRY_POINT_GROUP = "diffbench.models"
 
@@ -77,6 +81,25 @@ def discover_plugins() -> list[PluginEntry]:
     return sorted(entries, key=lambda e: (e.name, e.package, e.value))
 
 
+def describe_plugin(name: str) -> str:
+    """How messages name a model that is not a built-in: a plugin with its package, or a class path.
+
+    Reads entry-point metadata only (no import, no torch), so it serves the parent process of
+    :mod:`diffbench.models.isolation` too.
+
+    Examples
+    --------
+    >>> describe_plugin("pkg.module:Net")
+    "model class 'pkg.module:Net'"
+    """
+    entries = [entry for entry in discover_plugins() if entry.name == name]
+    if len(entries) == 1:
+        return entries[0].label
+    if not entries and looks_like_class_path(name):
+        return f"model class '{name}'"
+    return f"model '{name}'"
+
+
 def load_plugin(entry: PluginEntry) -> Any:
     """Import the class or factory an entry point names.
 
@@ -100,7 +123,8 @@ def load_plugin(entry: PluginEntry) -> Any:
         ) from exc
     try:
         target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # an ImportError, or anything the module raises on import
+    except BaseException as exc:  # anything the module raises on import, SystemExit included
+        reraise_interrupt(exc)
         raise DiffbenchError(
             f"{entry.label}: cannot import module '{module_name}' of entry point '{entry.value}': "
             f"{one_line(exc)}"
@@ -112,6 +136,11 @@ def load_plugin(entry: PluginEntry) -> Any:
             raise DiffbenchError(
                 f"{entry.label}: module '{module_name}' has no attribute '{attribute}' "
                 f"(entry point '{entry.value}')"
+            ) from exc
+        except BaseException as exc:  # a module-level __getattr__ may raise anything
+            reraise_interrupt(exc)
+            raise DiffbenchError(
+                f"{entry.label}: looking up '{attribute}' in module '{module_name}' raised {one_line(exc)}"
             ) from exc
     if not callable(target):
         raise DiffbenchError(

@@ -10,7 +10,11 @@ Every model maps ``(B, C_in, N, N)`` to ``(B, out_channels, N, N)`` and is built
 A constructor whose signature has a ``lattice`` parameter also receives the lattice size N (the
 ED-CNN uses it to choose its depth); others never see it. The arguments a model was built with
 are recorded with it, so :func:`model_spec` / :func:`build_from_spec` rebuild it without the
-registry's help; a spec holds the lattice too.
+registry's help; a spec holds the lattice too, and a plugin's spec names the distribution (and
+version) that provides it, so a checkpoint says what to ``pip install``.
+
+Plugin code runs only when it is asked for: a built-in name never imports an entry point, and
+:func:`model_origin` tells a built model's provenance from its spec without importing anything.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from torch import nn
@@ -28,114 +31,21 @@ from torch import nn
 import diffbench
 from diffbench.errors import DiffbenchError
 from diffbench.models.base import SurrogateModel
-from diffbench.models.classpath import CLASS_PATH_FORMS, import_object, looks_like_class_path, one_line, path_of
-from diffbench.models.plugins import PluginEntry, discover_plugins, load_plugin
-
-BUILT_IN = "built-in"
-PLUGIN = "plugin"
-CLASS_PATH = "class path"
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named, frozen model configuration.
-
-    Attributes
-    ----------
-    name : str
-        The stable name (``"unet-small"``).
-    class_path : str
-        ``"module:ClassName"`` of the constructor, imported only when the model is built.
-    kwargs : Mapping
-        Constructor arguments beyond ``in_channels``/``out_channels`` (``lattice`` is added when
-        the constructor takes it).
-    description : str
-        One line for ``diffbench models``.
-    """
-
-    name: str
-    class_path: str
-    kwargs: Mapping[str, Any]
-    description: str
-
-
-def _preset(name: str, class_path: str, description: str, **kwargs: Any) -> tuple[str, Preset]:
-    return name, Preset(name, class_path, MappingProxyType(kwargs), description)
-
-
-_CNN = "diffbench.models.cnn:EncoderDecoderCNN"
-_UNET = "diffbench.models.unet:UNet"
-_RESNET = "diffbench.models.resnet:DilatedResNet"
-_FNO = "diffbench.models.fno:FourierNeuralOperator"
-
-PRESETS: Mapping[str, Preset] = MappingProxyType(
-    dict(
-        [
-            _preset(
-                "cnn",
-                _CNN,
-                "The paper's encoder-decoder CNN (P23 SimpleCNN): 3x3 convs 64..2048, no skips, "
-                "50.3 M params; ceil(log2(N/16)) poolings (16x16 bottleneck at N=512)",
-                channels=(64, 128, 256, 512, 1024, 2048),
-                bottleneck=16,
-            ),
-            _preset(
-                "cnn-small",
-                _CNN,
-                "A CPU-sized ED-CNN: channels 16..128, poolings down to a 4x4 bottleneck",
-                channels=(16, 32, 64, 128),
-                bottleneck=4,
-            ),
-            _preset(
-                "unet",
-                _UNET,
-                "U-Net with skip connections: 64..1024 channels, 4 levels, GroupNorm, GELU",
-                base_channels=64,
-                depth=4,
-            ),
-            _preset(
-                "unet-small",
-                _UNET,
-                "A CPU-sized U-Net: 16..128 channels, 3 levels",
-                base_channels=16,
-                depth=3,
-            ),
-            _preset(
-                "resnet",
-                _RESNET,
-                "Full-resolution dilated ResNet (PDEArena DilResNet-128): 4 blocks of dilations 1,2,4,8,4,2,1",
-                hidden_channels=128,
-                n_blocks=4,
-            ),
-            _preset(
-                "resnet-small",
-                _RESNET,
-                "A CPU-sized dilated ResNet: 16 channels, 3 blocks",
-                hidden_channels=16,
-                n_blocks=3,
-            ),
-            _preset(
-                "fno",
-                _FNO,
-                "neuraloperator FNO: 32x32 modes, width 64, 4 layers, grid embedding, 25% domain padding",
-                n_modes=(32, 32),
-                hidden_channels=64,
-                n_layers=4,
-                domain_padding=0.25,
-            ),
-            _preset(
-                "fno-small",
-                _FNO,
-                "A CPU-sized neuraloperator FNO: 12x12 modes, width 24, 4 layers, 25% domain padding",
-                n_modes=(12, 12),
-                hidden_channels=24,
-                n_layers=4,
-                domain_padding=0.25,
-            ),
-        ]
-    )
+from diffbench.models.classpath import (
+    CLASS_PATH_FORMS,
+    import_object,
+    looks_like_class_path,
+    one_line,
+    path_of,
+    reraise_interrupt,
 )
-"""The built-in presets by name. Each has a full and a CPU-sized ``-small`` variant."""
+from diffbench.models.plugins import (
+    PluginEntry,
+    describe_plugin,
+    discover_plugins,
+    load_plugin,
+)
+from diffbench.models.presets import BUILT_IN, CLASS_PATH, PLUGIN, PRESETS, Preset  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -176,13 +86,18 @@ class _Resolved:
     label: str
     constructor: Callable[..., Any]
     kwargs: Mapping[str, Any]
+    package: Mapping[str, str] | None = None
 
 
 def list_models() -> list[ModelInfo]:
     """The built-in presets, then the plugins, each with its package; broken plugins carry an error.
 
-    Importing a plugin is how its errors are found, so this imports every plugin module; a plugin
-    that fails is listed with ``error`` set and never hides the others.
+    Importing a plugin is how its errors are found, so this imports every plugin module, in this
+    process; a plugin that fails (``sys.exit()`` included) is listed with ``error`` set and never
+    hides the others. A plugin that hangs on import hangs this call:
+    :func:`~diffbench.models.isolation.survey_plugins` (what ``diffbench models`` uses) imports and
+    builds them in a child process with a time limit, and :func:`model_origin` names a built
+    model's package without importing any plugin.
 
     Examples
     --------
@@ -226,12 +141,7 @@ def describe_model(name: str) -> str:
     """
     if name in PRESETS:
         return f"model '{name}' ({BUILT_IN})"
-    entries = [entry for entry in discover_plugins() if entry.name == name]
-    if len(entries) == 1:
-        return entries[0].label
-    if not entries and looks_like_class_path(name):
-        return f"model class '{name}'"
-    return f"model '{name}'"
+    return describe_plugin(name)
 
 
 def create(
@@ -292,12 +202,15 @@ def create(
         kwargs["lattice"] = lattice
     _check_arguments(resolved.label, kwargs, parameters)
     model = _construct(resolved.label, resolved.constructor, kwargs)
-    _record_spec(model, resolved.name, resolved.constructor, kwargs)
+    _record_spec(model, resolved.name, resolved.constructor, kwargs, resolved.package)
     return model
 
 
 def model_spec(model: nn.Module) -> dict[str, Any]:
     """The JSON-serialisable recipe that rebuilds ``model``: ``{"name", "class_path", "init_args"}``.
+
+    A plugin's spec also holds ``"package": {"name", "version"}``, the distribution that provides
+    it (what to ``pip install`` before the spec can be rebuilt); built-ins and class paths have none.
 
     Works for anything built by :func:`create` or :func:`build_from_spec`, and for any
     :class:`~diffbench.models.base.SurrogateModel`; ``torch.compile`` and ``DataParallel``
@@ -347,12 +260,19 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
     Parameters
     ----------
     spec : Mapping
-        ``{"name": str, "class_path": str, "init_args": dict}``.
+        ``{"name": str, "class_path": str, "init_args": dict}``, optionally with
+        ``"package": {"name": str, "version": str}`` (a plugin's distribution).
 
     Returns
     -------
     torch.nn.Module
         The model; load the saved state dict into it.
+
+    Raises
+    ------
+    DiffbenchError
+        A malformed spec, a class path that cannot be imported (naming the package and version
+        to install when the spec records one), or a constructor that fails.
 
     Examples
     --------
@@ -373,15 +293,49 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
         raise DiffbenchError(
             f"model spec '{spec['name']}': 'class_path' must be a string and 'init_args' a mapping"
         )
+    package = _spec_package(spec)
     label = f"model '{spec['name']}' (class path '{spec['class_path']}')"
     try:
         constructor = import_object(spec["class_path"])
     except DiffbenchError as exc:
+        if package is not None:
+            raise DiffbenchError(f"cannot rebuild {label} from its spec: {_package_hint(package)}; {exc}") from exc
         raise DiffbenchError(f"cannot rebuild {label} from its spec: {exc}") from exc
     kwargs = copy.deepcopy(dict(spec["init_args"]))
     model = _construct(label, constructor, kwargs)
     model._diffbench_spec = {"name": spec["name"], "class_path": spec["class_path"], "init_args": kwargs}
+    if package is not None:
+        model._diffbench_spec["package"] = dict(package)
     return model
+
+
+def model_origin(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Who provides the model a spec describes: ``{"name", "kind", "package", "version"}``; imports nothing.
+
+    ``kind`` is ``"built-in"`` (package ``diffbench``), ``"plugin"`` (the distribution recorded in
+    the spec, or for a spec written before specs recorded it, the installed entry point of that
+    name) or ``"class-path"`` (package and version None). Reading entry-point metadata imports no
+    plugin, so a run of a built-in is never affected by a broken plugin.
+
+    Examples
+    --------
+    >>> model_origin(model_spec(create("unet-small", 1)))["kind"]
+    'built-in'
+    >>> model_origin({"name": "net", "class_path": "pkg:Net", "init_args": {},
+    ...               "package": {"name": "my-pkg", "version": "1.0"}})
+    {'name': 'net', 'kind': 'plugin', 'package': 'my-pkg', 'version': '1.0'}
+    """
+    name = spec.get("name") or spec.get("class_path")
+    preset = PRESETS.get(name) if isinstance(name, str) else None
+    if preset is not None and spec.get("class_path") == preset.class_path:
+        return {"name": name, "kind": BUILT_IN, "package": "diffbench", "version": diffbench.__version__}
+    package = _spec_package(spec)
+    if package is not None:
+        return {"name": name, "kind": PLUGIN, "package": package["name"], "version": package["version"]}
+    entries = [entry for entry in discover_plugins() if entry.name == name and entry.value == spec.get("class_path")]
+    if len(entries) == 1:
+        return {"name": name, "kind": PLUGIN, "package": entries[0].package, "version": entries[0].version}
+    return {"name": name, "kind": "class-path", "package": None, "version": None}
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -412,7 +366,9 @@ def _resolve(name: str) -> _Resolved:
         problem = _plugin_name_problem(entries[0], plugins)
         if problem is not None:
             raise DiffbenchError(problem)
-        return _Resolved(name, PLUGIN, entries[0].label, load_plugin(entries[0]), {})
+        entry = entries[0]
+        package = {"name": entry.package, "version": entry.version}
+        return _Resolved(name, PLUGIN, entry.label, load_plugin(entry), {}, package)
     if looks_like_class_path(name):
         constructor = import_object(name)
         if not callable(constructor):
@@ -472,19 +428,59 @@ def _construct(label: str, constructor: Callable[..., Any], kwargs: Mapping[str,
     arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
     try:
         model = constructor(**kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit included: a constructor must not end diffbench
+        reraise_interrupt(exc)
         raise DiffbenchError(f"{label} could not be built with {arguments}: {one_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise DiffbenchError(f"{label} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
-def _record_spec(model: nn.Module, name: str, constructor: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+def _record_spec(
+    model: nn.Module,
+    name: str,
+    constructor: Callable[..., Any],
+    kwargs: Mapping[str, Any],
+    package: Mapping[str, str] | None = None,
+) -> None:
     if isinstance(model, SurrogateModel) and type(model) is constructor:
         init_args = model.init_args  # every argument, defaults included: pins today's defaults
     else:
         init_args = copy.deepcopy(dict(kwargs))
     model._diffbench_spec = {"name": name, "class_path": path_of(constructor), "init_args": init_args}
+    if package is not None:
+        model._diffbench_spec["package"] = dict(package)
+
+
+def _spec_package(spec: Mapping[str, Any]) -> Mapping[str, str] | None:
+    """A spec's ``package`` entry, checked; None when the spec has none (built-ins, class paths, old specs)."""
+    package = spec.get("package")
+    if package is None:
+        return None
+    if (
+        not isinstance(package, Mapping)
+        or set(package) != {"name", "version"}
+        or not all(isinstance(package[key], str) and package[key] for key in ("name", "version"))
+    ):
+        raise DiffbenchError(
+            f"model spec '{spec.get('name')}': 'package' must be a mapping "
+            f"{{'name': str, 'version': str}}, got {package!r:.200}"
+        )
+    return package
+
+
+def _package_hint(package: Mapping[str, str]) -> str:
+    """What to install for a spec's package, or how the installed version differs."""
+    from importlib import metadata
+
+    name, version = package["name"], package["version"]
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return f"it needs package {name} {version}, which is not installed: pip install '{name}=={version}'"
+    if installed != version:
+        return f"it was built with package {name} {version}, {installed} is installed: pip install '{name}=={version}'"
+    return f"it needs package {name} {version} (installed)"
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -145,3 +149,106 @@ def test_check_model_reports_an_unknown_model_like_create():
 def test_check_model_validates_its_arguments(kwargs):
     with pytest.raises(DiffbenchError, match="must be a positive integer"):
         models.check_model("cnn-small", 1, **kwargs)
+
+
+class _Float64Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).double()
+
+
+class _TupleNet(_Float64Net):
+    def forward(self, x):
+        return self.conv(x), None
+
+
+class _DictNet(_Float64Net):
+    def forward(self, x):
+        return {"u": self.conv(x)}
+
+
+class _GoodNet(_Float64Net):
+    def forward(self, x):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize(
+    "net, message",
+    [
+        (_Float64Net(), r"failed the dtype check: the output is torch.float64; expected torch.float32"),
+        (_TupleNet(), r"failed the output shape check: the forward pass returned a tuple, not a tensor"),
+        (_DictNet(), r"failed the output shape check: the forward pass returned a dict, not a tensor"),
+    ],
+)
+def test_check_output_refuses_what_check_model_refuses(net, message):
+    with pytest.raises(DiffbenchError, match=message) as error:
+        models.check_output(net, 1, 16)
+    assert str(error.value).startswith(f"model class '{type(net).__module__}:{type(net).__qualname__}' failed")
+    assert "\n" not in str(error.value)
+
+
+def test_check_output_passes_a_good_model_and_keeps_its_mode_and_random_state():
+    net = _GoodNet().train()
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    models.check_output(net, 1, 16)
+    assert torch.equal(torch.rand(2), expected) and net.training
+    models.check_output(models.create("unet-small", 2, lattice=16), 2, 16)
+    with pytest.raises(DiffbenchError, match=r"unet-small' \(built-in\) failed the forward check: .* 2 channels"):
+        models.check_output(models.create("unet-small", 2, lattice=16), 1, 16)
+
+
+def test_check_model_does_not_import_torch_dynamo():
+    """The SGD step of ``check_model`` once imported torch._dynamo: about 1.5 s of a 4 s check."""
+    code = (
+        "import sys; from diffbench import models; models.check_model('cnn-small', 1, 16); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    assert out.stdout.strip() == "False"
+
+
+class _TinyConvNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.b = torch.nn.Conv2d(4, 1, 1)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+def test_count_flops_matches_the_hand_count_of_a_tiny_conv_net():
+    # 2 * Cin * Cout * k * k * H * W per convolution: 2*2*4*9*64 + 2*4*1*1*64
+    assert models.count_flops(_TinyConvNet(), 2, 8) == 9216 + 512
+    assert models.count_flops(_TinyConvNet(), 2, 8, batch=3) == 9216 + 512  # per sample
+
+
+@pytest.mark.parametrize("name", [n for n in models.PRESETS if n.endswith("-small")])
+def test_count_flops_of_the_small_presets_grows_with_the_lattice(name):
+    small = models.count_flops(models.create(name, 1, lattice=32), 1, 32)
+    large = models.count_flops(models.create(name, 1, lattice=64), 1, 64)
+    assert 0 < small < large
+
+
+def test_count_flops_validates_its_arguments():
+    with pytest.raises(DiffbenchError, match="batch must be a positive integer"):
+        models.count_flops(_TinyConvNet(), 2, 8, batch=0)
+
+
+class _Spectral(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.irfft2(torch.fft.rfft2(x), s=x.shape[-2:])
+
+
+def test_count_flops_counts_ffts_at_2_5_n_log2_n_per_real_transform():
+    # torch counts no FFT; count_flops adds 2.5 * n * log2(n) per real transform of n = 16 * 16 points
+    # (forward and inverse), for each of the 3 channels
+    n = 16 * 16
+    assert models.count_flops(_Spectral(), 3, 16) == round(2 * 3 * 2.5 * n * math.log2(n))
+    assert models.count_flops(_Spectral(), 3, 16, batch=2) == round(2 * 3 * 2.5 * n * math.log2(n))
