@@ -467,9 +467,9 @@ def _value(v: Any) -> str:
 
 
 def _metric_order(split_result: dict[str, Any]) -> list[str]:
-    from .submit import metric_keys
+    from ..results.names import METRIC_KEYS
 
-    keys = list(metric_keys())
+    keys = list(METRIC_KEYS)
     extra = sorted(k for k, v in split_result.items() if k not in keys and k not in ("per_count", "n_samples")
                    and (v is None or isinstance(v, (int, float))))
     return [k for k in keys if k in split_result] + extra
