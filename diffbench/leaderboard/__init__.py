@@ -24,7 +24,7 @@ _EXPORTS = {
     "build_site": ".site",
     "check_site": ".site",
     "render_site": ".site",
-    "make_server": ".site",
+    "make_server": ".server",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

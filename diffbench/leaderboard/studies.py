@@ -19,7 +19,8 @@ from typing import Any
 
 from ..errors import DiffbenchError
 from .charts import fmt_count, fmt_number
-from .site import Row, _dl, _header, _page, esc, fmt_pm
+from .markup import dl, esc, header, page
+from .rows import Row, fmt_pm
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
 
 SUMMARY = "summary.json"
@@ -180,7 +181,7 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
     """``studies/<name>/index.html``; ``entries`` maps a run id to the leaderboard rows holding that run."""
     spec, rows = study.spec, study.rows
     back = '<a class="back" href="../../index.html#studies">← studies</a>'
-    parts = [_header(f"study · {esc(study.name)}", back=back, depth="../../"), "<main>\n"]
+    parts = [header(f"study · {esc(study.name)}", back=back, depth="../../"), "<main>\n"]
     facts = []
     if spec.get("purpose"):
         facts.append(("Purpose", esc(spec["purpose"])))
@@ -207,7 +208,7 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
         facts.append(("Files", " · ".join(files)))
     parts.append(f'<section class="block"><h2>Study: {esc(study.name)}</h2>'
                  + (f'<p class="lead">{esc(spec["description"])}</p>' if spec.get("description") else "")
-                 + _dl(facts) + "</section>\n")
+                 + dl(facts) + "</section>\n")
     parts.append(_results(study, entries))
     parts.append(_fit_section(study))
     if study.plots:
@@ -223,7 +224,7 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
                      f'<code>diffbench study</code> wrote it</summary><pre class="block">{esc(md.decode("utf-8", "replace"))}</pre>'
                      "</details></section>\n")
     parts.append("</main>\n")
-    return _page(f"study {study.name} · diffbench leaderboard", "".join(parts))
+    return page(f"study {study.name} · diffbench leaderboard", "".join(parts))
 
 
 def _results(study: Study, entries: dict[str, list[Row]]) -> str:
@@ -292,7 +293,7 @@ def _fit_section(study: Study) -> str:
         table = ('<div class="table-wrap"><table><thead><tr><th class="num">n_train</th><th class="num">fit</th>'
                  f'<th class="num">lower ({esc(lvl)})</th><th class="num">upper ({esc(lvl)})</th></tr></thead><tbody>'
                  + rows + "</tbody></table></div>") if band else ""
-        blocks.append(f"<h3>{esc(model)}</h3>" + _dl(facts) + table)
+        blocks.append(f"<h3>{esc(model)}</h3>" + dl(facts) + table)
     return ('<section class="block" id="fit"><h2>Fit: error against data-set size</h2><p class="meta">least squares over every '
             "seed's point: test nMAE = a + b · log10(n_train)</p>" + "".join(blocks) + "</section>\n")
 

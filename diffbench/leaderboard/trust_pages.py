@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results.names import uq_settings as settings
 from .charts import fmt_number
-from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head
+from .markup import asset, dl, esc, header, page, sortable_head, value
+from .rows import HEADLINE, Row, fmt_pm, method_cell
 
 NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
@@ -55,8 +57,6 @@ def _indicators(uq: dict[str, Any]) -> list[str]:
 
 
 def _settings(rows: list[Row]) -> dict[str, Any]:
-    from ..protocol.uq import settings
-
     for row in rows:
         if has_uq(row) and isinstance(row.r["uq"].get("settings"), dict):
             return {**settings(), **row.r["uq"]["settings"]}
@@ -109,7 +109,7 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
             ind = uq["indicators"][name]
             rid = f"{row.id}/{name}"
             ok = ind.get("status") == "ok"
-            cells = [_cell(row, "method", "../"),
+            cells = [method_cell(row, "../"),
                      f'<td title="{esc(INDICATOR_INFO.get(name, ""))}"><code>{esc(name)}</code></td>']
             cells += [_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
             cells.append(f'<td class="num">{esc(ind.get("n_seeds", 0))}/{n_seeds}</td>')
@@ -143,7 +143,7 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
     body, data_rows = [], {}
     for row in rows:
         c = row.r["consistency"]
-        cells = [_cell(row, "method", "../")]
+        cells = [method_cell(row, "../")]
         values: dict[str, Any] = {"method": row.label.lower()}
         for score, fld, *_ in CONSISTENCY_COLUMNS:
             block = c.get(score) if isinstance(c.get(score), dict) else {}
@@ -172,7 +172,7 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
 def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> str:
     """``uq/<task>.html``: the task's uncertainty board and physics-consistency table."""
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    parts = [_header(f"{esc(task)} · uncertainty board and physics consistency", back=back), "<main>\n"]
+    parts = [header(f"{esc(task)} · uncertainty board and physics consistency", back=back), "<main>\n"]
     data: dict[str, Any] = {"boards": {}}
     uq_rows = [r for r in rows if has_uq(r)]
     settings = _settings(uq_rows)
@@ -219,8 +219,8 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
         links = ", ".join(f'<a href="../studies/{esc(s.name)}/index.html">{esc(s.name)}</a>' for s in studies)
         parts.append(f'<p class="meta">Studies on this task: {links}</p>\n')
     parts.append("</main>\n")
-    script = _asset("board.js") if data["boards"] else None
-    return _page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts),
+    script = asset("board.js") if data["boards"] else None
+    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts),
                  script=script, data=data if data["boards"] else None)
 
 
@@ -249,7 +249,7 @@ def entry_uq_section(row: Row) -> str:
         for name in names:
             ind = (block.get("indicators") or {}).get(name) or {}
             if ind.get("status") == "ok":
-                vals = "".join(f'<td class="num">{_value(ind.get(k))}</td>'
+                vals = "".join(f'<td class="num">{value(ind.get(k))}</td>'
                                for k in ("spearman", "auroc", "catch_rate", "indicator_mean", "indicator_median"))
             else:
                 vals = f'<td colspan="5" class="na">n/a: {esc(ind.get("reason") or "not recorded")}</td>'
@@ -258,7 +258,7 @@ def entry_uq_section(row: Row) -> str:
                  '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
                  '<th class="num">indicator median</th></tr></thead><tbody>' + "".join(per) + "</tbody></table></div>")
     facts = [("requested", esc(", ".join(map(str, uq.get("requested") or names))))]
-    facts += [(k, _value(v)) for k, v in sorted((uq.get("settings") or {}).items())]
+    facts += [(k, value(v)) for k, v in sorted((uq.get("settings") or {}).items())]
     facts.append(("test samples / seed error", esc(", ".join(
         f"seed {s['seed']}: {(s.get('uq') or {}).get('n_samples', '?')} samples, mean error "
         f"{fmt_number((s.get('uq') or {}).get('error_mean')) if isinstance((s.get('uq') or {}).get('error_mean'), (int, float)) else '—'}"
@@ -271,7 +271,7 @@ def entry_uq_section(row: Row) -> str:
     return (f'<section class="block" id="uq"><h2>Uncertainty indicators</h2><p class="meta">each label-free indicator scored '
             f'against the true per-sample test error; mean ± unbiased std over seeds, then each seed · '
             f'<a href="../uq/{esc(row.sub.task)}.html">the {esc(row.sub.task)} uncertainty board</a></p>'
-            + summary + "<h3>Per seed</h3>" + per_table + "<h3>Settings</h3>" + _dl(facts) + "</section>\n")
+            + summary + "<h3>Per seed</h3>" + per_table + "<h3>Settings</h3>" + dl(facts) + "</section>\n")
 
 
 def entry_consistency_section(row: Row) -> str:
@@ -297,7 +297,7 @@ def entry_consistency_section(row: Row) -> str:
             stat = block[fld]
             if not isinstance(stat, dict):
                 continue
-            per = "".join(f'<td class="num">{_value(((s.get("consistency") or {}).get(name) or {}).get(fld))}</td>' for s in seeds)
+            per = "".join(f'<td class="num">{value(((s.get("consistency") or {}).get(name) or {}).get(fld))}</td>' for s in seeds)
             lines.append(f'<tr><td>{label}</td><td><code>{esc(fld)}</code></td><td class="num">{fmt_pm(stat)}</td>{per}</tr>')
         if extra:
             lines.append(f'<tr><td>{label}</td><td colspan="{len(seeds) + 2}" class="pm">{esc(extra)}</td></tr>')

@@ -40,6 +40,23 @@ NOT_APPLICABLE = "not applicable"
 OK = "ok"
 
 
+def uq_settings() -> dict[str, Any]:
+    """What the uq scores mean (the protocol's fractions and sample counts), recorded with them.
+
+    >>> uq_settings()["auroc_worst_fraction"]
+    0.05
+    """
+    return {
+        "error": "per-sample MAE of the deterministic prediction on the normalised test target",
+        "auroc_worst_fraction": 0.05,
+        "catch_worst_fraction": 0.01,
+        "catch_flag_fraction": 0.10,
+        "mc_samples": 8,
+        "mc_dropout": 0.1,
+        "inverse_preset": "unet-small",
+    }
+
+
 def not_applicable(reason: str) -> dict[str, Any]:
     """The block of a score that does not apply, with the reason why."""
     return {"status": NOT_APPLICABLE, "reason": reason}

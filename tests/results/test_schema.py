@@ -145,3 +145,21 @@ def test_submit_never_imports_torch(tmp_path):
             f"assert len(load_submissions({str(lb)!r})) == 1\n"
             "print('torch' in sys.modules, 'torchmetrics' in sys.modules, 'lightning' in sys.modules)")
     assert _fresh_python(code).strip().splitlines()[-1] == "False False False"
+
+
+def test_the_uq_settings_are_the_protocols():
+    """diffbench.results.names.uq_settings (what the site shows) equals the protocol's until the protocol imports it."""
+    from diffbench.protocol.uq import settings
+    from diffbench.results.names import uq_settings
+
+    assert uq_settings() == settings()
+
+
+def test_the_names_are_the_protocols():
+    """The torch modules compute what diffbench.results names (they may import the names from here)."""
+    from diffbench.protocol import consistency, metrics, uq
+    from diffbench.results import names
+
+    assert names.METRIC_KEYS == metrics.METRIC_KEYS and names.REGIONS == metrics.REGIONS
+    assert names.INDICATORS == uq.INDICATORS and names.SCORE_KEYS == uq.SCORE_KEYS and names.NOT_APPLICABLE == uq.NOT_APPLICABLE
+    assert names.CONSISTENCY_SCORES == consistency.SCORES

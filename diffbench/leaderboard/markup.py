@@ -1,0 +1,110 @@
+r"""The markup shared by every page of the site: escaping, the page layout (with its
+Content-Security-Policy), the site header, fact lists, JSON blocks, values and sortable heads.
+
+Escaping: every interpolated string goes through :func:`html.escape` (attributes quoted),
+the embedded JSON has ``<``, ``>`` and ``&`` written as ``\u003c``-style escapes, and links
+are emitted only for http(s) URLs.
+
+>>> esc('<a href="x">'), value(12345), value(None), value(True)
+('&lt;a href=&quot;x&quot;&gt;', '12,345', '—', 'yes')
+>>> embed_json({"t": "</script>"})
+'{"t":"\\u003c/script\\u003e"}'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from importlib import resources
+from typing import Any, Sequence
+
+from .charts import fmt_number
+
+
+def esc(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def asset(name: str) -> str:
+    return (resources.files("diffbench.leaderboard") / "assets" / name).read_text(encoding="utf-8")
+
+
+def embed_json(obj: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element (no ``</script>``, ``<!--``, U+2028)."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def page(title: str, body: str, *, depth: str = "", script: str | None = None, data: Any = None) -> str:
+    css = asset("style.css")
+    scripts = []
+    if data is not None:
+        scripts.append("window.DIFFBENCH_DATA = " + embed_json(data) + ";")
+    if script is not None:
+        scripts.append(script)
+    csp = ["default-src 'none'", f"style-src {csp_hash(css)}", "img-src 'self' data:", "base-uri 'none'", "form-action 'none'"]
+    csp.insert(1, "script-src " + " ".join(csp_hash(s) for s in scripts) if scripts else "script-src 'none'")
+    head = (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{esc("; ".join(csp))}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n"
+    )
+    tail = "".join(f"<script>{s}</script>\n" for s in scripts)
+    return head + "<body>\n" + body + tail + "</body>\n</html>\n"
+
+
+def header(subtitle: str, nav: str = "", back: str = "", depth: str | None = None) -> str:
+    root = depth if depth is not None else ("../" if back else "")
+    return (f'<header class="site">{back}<h1><a href="{esc(root + "index.html")}">diffbench leaderboard</a></h1>'
+            f"<p>{subtitle}</p>{nav}</header>\n")
+
+
+def short(text: str, n: int = 36) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def sortable_head(cols: Sequence[tuple[str, str, str, str]], first: dict[str, str], sorted_key: str | None = None) -> str:
+    """The header cells of a sortable board (``board.js`` sorts on ``data-key``): ``cols`` are
+    (key, label, kind, tooltip) with kind ``num``, ``str`` or ``none`` (not sortable); ``first``
+    maps keys whose first click sorts descending; ``sorted_key`` is the board's initial order."""
+    head = []
+    for key, label, kind, tip in cols:
+        cls = ' class="num"' if kind == "num" else ""
+        if kind == "none":
+            head.append(f'<th scope="col" title="{esc(tip)}">{esc(label)}</th>')
+            continue
+        sort = ' aria-sort="ascending"' if key == sorted_key else ""
+        head.append(f'<th scope="col"{cls} data-key="{esc(key)}" data-first="{first.get(key, "ascending")}"{sort} title="{esc(tip)}">'
+                    f'<button type="button">{esc(label)}</button></th>')
+    return "".join(head)
+
+
+def dl(items: list[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def json_block(obj: Any, summary: str) -> str:
+    return (f'<details class="json"><summary>{esc(summary)}</summary><pre class="block">'
+            f"{esc(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>")
+
+
+def value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return esc(fmt_number(v))
+    if isinstance(v, int) and abs(v) >= 10_000:
+        return f"{v:,}"
+    if isinstance(v, (dict, list)):
+        return f"<code>{esc(json.dumps(v, sort_keys=True, ensure_ascii=False))}</code>"
+    return esc(v)

@@ -1,0 +1,150 @@
+"""The row model of the boards: one :class:`Row` per stored submission, ranked by test nMAE,
+with its chart style, and the "mean ± std" formatting of the aggregated numbers.
+
+>>> fmt_pm_text({"mean": 0.0123, "std": 0.00045, "n": 3})
+'0.0123 ± 4.5e-4'
+>>> fmt_pm({"mean": None, "std": None, "n": 0})
+'—'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import charts
+from .charts import Series, fmt_number
+from .markup import esc
+from .submit import MIN_RANKED_SEEDS, Submission, safe_url
+
+HEADLINE = "nmae"
+#: Test metrics shown on the board besides the headline (all are also on the entry pages).
+BOARD_METRICS = ("nmae", "mae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual")
+METRIC_LABELS = {
+    "nmae": "nMAE", "mae": "MAE", "mae_sources": "MAE sources", "mae_field": "MAE field", "mae_r1": "MAE r1",
+    "mae_r2": "MAE r2", "mae_r3": "MAE r3", "rel_l2": "rel. L2", "max_abs_error": "max |error|",
+    "max_abs_error_sources": "max |error| sources", "max_abs_error_field": "max |error| field",
+    "max_abs_error_r1": "max |error| r1", "max_abs_error_r2": "max |error| r2", "max_abs_error_r3": "max |error| r3",
+    "p99_sample_mae": "p99 sample MAE", "residual": "PDE residual",
+}
+
+
+def pm(stat: Any) -> tuple[float | None, float | None]:
+    if not isinstance(stat, dict):
+        return None, None
+    return stat.get("mean"), stat.get("std")
+
+
+def fmt_pm(stat: Any, fmt=fmt_number) -> str:
+    """``mean <span>± std</span>`` (HTML), or an em dash."""
+    mean, std = pm(stat)
+    if mean is None:
+        return "—"
+    return esc(fmt(mean)) + (f' <span class="pm">± {esc(fmt_std(std, fmt))}</span>' if std is not None else "")
+
+
+def fmt_std(std: float, fmt=fmt_number) -> str:
+    if fmt is fmt_number:
+        return f"{std:.2g}" if 1e-3 <= abs(std) < 1e5 or std == 0 else fmt_number(float(f"{std:.2g}"))
+    return fmt(std)
+
+
+def fmt_pm_text(stat: Any, fmt=fmt_number) -> str:
+    mean, std = pm(stat)
+    if mean is None:
+        return "—"
+    return fmt(mean) + (f" ± {fmt_std(std, fmt)}" if std is not None else "")
+
+
+@dataclass
+class Row:
+    sub: Submission
+    color: str = ""
+    shape: str = ""
+    rank: int | None = None
+    wandb: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.sub.id
+
+    @property
+    def r(self) -> dict[str, Any]:
+        return self.sub.result
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.sub.meta
+
+    @property
+    def model(self) -> str:
+        return self.r["model"]["name"]
+
+    @property
+    def title(self) -> str:
+        return self.meta.get("title") or ""
+
+    @property
+    def label(self) -> str:
+        return self.model + (f" — {self.title}" if self.title else "")
+
+    def test(self, key: str) -> Any:
+        return self.r["aggregate"]["test"].get(key)
+
+    def val(self, key: str) -> Any:
+        return self.r["aggregate"]["val"].get(key)
+
+    def mean(self, split: str, key: str) -> float | None:
+        return pm(self.r["aggregate"][split].get(key))[0]
+
+    @property
+    def url(self) -> str | None:
+        return safe_url(self.meta.get("url"))
+
+
+def board_rows(subs: Sequence[Submission]) -> list[Row]:
+    """A task's rows in the default order (test nMAE ascending, ties by id), with ranks."""
+    rows = [Row(s) for s in subs]
+    inf = float("inf")
+    rows.sort(key=lambda r: (r.mean("test", HEADLINE) if r.mean("test", HEADLINE) is not None else inf, r.id))
+    rank, last, n = 0, None, 0
+    for i, row in enumerate(rows):
+        row.color, row.shape = charts.style_for(i)
+        for s in row.r["per_seed"]:
+            u = safe_url((s.get("wandb") or {}).get("url"))
+            if u:
+                row.wandb.append((s["seed"], u))
+        if row.sub.ranked:
+            n += 1
+            value = row.mean("test", HEADLINE)
+            if value != last:
+                rank, last = n, value
+            row.rank = rank
+    return rows
+
+
+def series(row: Row, points: list[tuple[float, float, float | None]]) -> Series:
+    return Series(label=row.label, color=row.color, shape=row.shape, points=points, hollow=not row.sub.ranked)
+
+
+def per_count_points(result: dict[str, Any], key: str = HEADLINE) -> list[tuple[float, float, float | None]]:
+    pc = result["aggregate"]["test"].get("per_count") or {}
+    out = []
+    for c in sorted(pc, key=int):
+        mean, std = pm(pc[c].get(key))
+        if mean is not None:
+            out.append((float(int(c)), mean, std))
+    return out
+
+
+def method_cell(row: Row, depth: str = "") -> str:
+    """The board cell naming the entry: model (linked to its page), badges, title, authors."""
+    badge = ('<span class="badge official">official</span>' if row.meta["official"]
+             else '<span class="badge unofficial">unofficial</span>')
+    if not row.sub.ranked:
+        badge += (f'<span class="badge unranked" title="fewer than {MIN_RANKED_SEEDS} seeds: shown, not ranked">'
+                  "unranked</span>")
+    title = f'<span class="title">{esc(row.title)}</span>' if row.title else ""
+    authors = f'<span class="authors">{esc(row.meta["authors"])}</span>' if row.meta["authors"] else ""
+    return (f'<td class="method wrap"><a class="model" href="{depth}entries/{esc(row.id)}.html">{esc(row.model)}</a>'
+            f"{badge}{title}{authors}</td>")
