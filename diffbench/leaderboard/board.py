@@ -9,16 +9,8 @@ from .. import PROTOCOL_VERSION, __version__
 from . import charts
 from .charts import Ref, fmt_count, fmt_seconds
 from .markup import asset, esc, header, page, short, sortable_head
-from .rows import (
-    BOARD_METRICS,
-    HEADLINE,
-    Row,
-    fmt_pm,
-    method_cell,
-    per_count_points,
-    pm,
-    series,
-)
+from .filters import pm
+from .rows import BOARD_METRICS, HEADLINE, Row, method_cell, per_count_points, series, stat_of
 from .studies import study_blurb
 from .submit import MIN_RANKED_SEEDS
 from .trust_pages import has_consistency, has_uq
@@ -75,11 +67,11 @@ def cell(row: Row, key: str, depth: str = "") -> str:
     if key == "method":
         return method_cell(row, depth)
     if key == "test_nmae":
-        return f'<td class="num"><strong>{fmt_pm(row.test(HEADLINE))}</strong></td>'
+        return f'<td class="num"><strong>{pm(row.test(HEADLINE))}</strong></td>'
     if key == "val_nmae":
-        return f'<td class="num">{fmt_pm(row.val(HEADLINE))}</td>'
+        return f'<td class="num">{pm(row.val(HEADLINE))}</td>'
     if key.startswith("test_"):
-        return f'<td class="num">{fmt_pm(row.test(key[5:]))}</td>'
+        return f'<td class="num">{pm(row.test(key[5:]))}</td>'
     if key == "params":
         p = r["model"]["parameters"]
         return f'<td class="num" title="{p:,}">{esc(fmt_count(p))}</td>'
@@ -129,10 +121,10 @@ def task_charts(task: str, rows: list[Row]) -> str:
         solver.setdefault(r.r["hardware"]["label"], []).append(r.r["cost"]["solver_s_per_sample"])
     refs = [Ref(sum(v) / len(v), "solver" + (f" · {short(hw)}" if len(solver) > 1 else "")) for hw, v in sorted(solver.items())]
     cost = charts.scatter_chart(f"{task}: accuracy against inference time",
-                                [series(r, [(r.r["cost"]["inference_s_per_sample"], *pm(r.test(HEADLINE)))]) for r in rows],
+                                [series(r, [(r.r["cost"]["inference_s_per_sample"], *stat_of(r.test(HEADLINE)))]) for r in rows],
                                 "inference time per sample", "test nMAE", x_fmt=fmt_seconds, refs=refs)
     size = charts.scatter_chart(f"{task}: accuracy against model size",
-                                [series(r, [(float(r.r["model"]["parameters"]), *pm(r.test(HEADLINE)))]) for r in rows],
+                                [series(r, [(float(r.r["model"]["parameters"]), *stat_of(r.test(HEADLINE)))]) for r in rows],
                                 "parameters", "test nMAE", x_fmt=fmt_count)
     solver_note = ("dashed line: the exact solver's time per sample on the same hardware"
                    + (" (one per hardware)" if len(solver) > 1 else ""))

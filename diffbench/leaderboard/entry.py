@@ -8,8 +8,9 @@ from typing import Any
 from ..results.names import METRIC_KEYS
 from . import charts
 from .charts import Series, fmt_seconds
-from .markup import dl, esc, header, json_block, page, value
-from .rows import BOARD_METRICS, HEADLINE, METRIC_LABELS, Row, fmt_pm, per_count_points
+from .markup import dl, esc, header, json_block, page
+from .filters import pm, value
+from .rows import BOARD_METRICS, HEADLINE, METRIC_LABELS, Row, per_count_points
 from .submit import MIN_RANKED_SEEDS, safe_url
 from .trust_pages import entry_consistency_section, entry_uq_section
 
@@ -31,7 +32,7 @@ def metrics_table(row: Row, split: str) -> str:
         label = METRIC_LABELS.get(k, k)
         strong = ("<strong>", "</strong>") if k == HEADLINE else ("", "")
         lines.append(f'<tr><td>{strong[0]}{esc(label)}{strong[1]} <code class="pm">{esc(k)}</code></td>'
-                     f'<td class="num">{fmt_pm(agg.get(k))}</td>{per}</tr>')
+                     f'<td class="num">{pm(agg.get(k))}</td>{per}</tr>')
     n = agg.get("n_samples")
     caption = f" ({esc(n)} samples)" if n is not None else ""
     return (f'<h3>{"Test" if split == "test" else "Validation"}{caption}</h3><div class="table-wrap"><table>'
@@ -50,7 +51,7 @@ def per_count_table(row: Row) -> str:
     for c in sorted(pc, key=int):
         n = (first.get(c) or {}).get("n_samples")
         lines.append(f'<tr><td class="num">{esc(c)}</td><td class="num">{value(n)}</td>'
-                     + "".join(f'<td class="num">{fmt_pm(pc[c].get(k))}</td>' for k in keys) + "</tr>")
+                     + "".join(f'<td class="num">{pm(pc[c].get(k))}</td>' for k in keys) + "</tr>")
     return ('<div class="table-wrap"><table><thead><tr><th class="num">sources</th><th class="num">samples</th>'
             f"{head}</tr></thead><tbody>" + "".join(lines) + "</tbody></table></div>")
 
@@ -70,8 +71,8 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
         ("Authors", esc(meta["authors"]) or "—"),
         ("Code / paper", f'<a href="{esc(row.url)}" rel="noopener noreferrer">{esc(row.url)}</a>' if row.url else "—"),
         ("Task", f'<a href="../index.html#task-{esc(row.sub.task)}">{esc(row.sub.task)}</a> · spec <code>{esc(r["task"]["spec_hash"][:12])}</code>'),
-        ("Test nMAE", f"<strong>{fmt_pm(row.test(HEADLINE))}</strong>"),
-        ("Validation nMAE", fmt_pm(row.val(HEADLINE))),
+        ("Test nMAE", f"<strong>{pm(row.test(HEADLINE))}</strong>"),
+        ("Validation nMAE", pm(row.val(HEADLINE))),
         ("Parameters", f'{r["model"]["parameters"]:,}'),
         ("Hardware", esc(r["hardware"]["label"])),
         ("Inference / sample", esc(fmt_seconds(cost["inference_s_per_sample"]))

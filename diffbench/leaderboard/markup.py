@@ -5,8 +5,7 @@ Escaping: every interpolated string goes through :func:`html.escape` (attributes
 the embedded JSON has ``<``, ``>`` and ``&`` written as ``\u003c``-style escapes, and links
 are emitted only for http(s) URLs.
 
->>> esc('<a href="x">'), value(12345), value(None), value(True)
-('&lt;a href=&quot;x&quot;&gt;', '12,345', '—', 'yes')
+
 >>> embed_json({"t": "</script>"})
 '{"t":"\\u003c/script\\u003e"}'
 """
@@ -15,16 +14,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 from importlib import resources
 from typing import Any, Sequence
 
-from .charts import fmt_number
-
-
-def esc(x: Any) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+from .filters import esc
 
 
 def asset(name: str) -> str:
@@ -96,15 +90,3 @@ def json_block(obj: Any, summary: str) -> str:
             f"{esc(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>")
 
 
-def value(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return esc(fmt_number(v))
-    if isinstance(v, int) and abs(v) >= 10_000:
-        return f"{v:,}"
-    if isinstance(v, (dict, list)):
-        return f"<code>{esc(json.dumps(v, sort_keys=True, ensure_ascii=False))}</code>"
-    return esc(v)

@@ -1,10 +1,8 @@
 """The row model of the boards: one :class:`Row` per stored submission, ranked by test nMAE,
-with its chart style, and the "mean ± std" formatting of the aggregated numbers.
+with its chart style (the formatting of its numbers: :mod:`diffbench.leaderboard.filters`).
 
->>> fmt_pm_text({"mean": 0.0123, "std": 0.00045, "n": 3})
-'0.0123 ± 4.5e-4'
->>> fmt_pm({"mean": None, "std": None, "n": 0})
-'—'
+>>> stat_of({"mean": 0.0123, "std": 0.00045, "n": 3})
+(0.0123, 0.00045)
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import charts
-from .charts import Series, fmt_number
-from .markup import esc
+from .charts import Series
+from .filters import esc
 from .submit import MIN_RANKED_SEEDS, Submission, safe_url
 
 HEADLINE = "nmae"
@@ -29,31 +27,11 @@ METRIC_LABELS = {
 }
 
 
-def pm(stat: Any) -> tuple[float | None, float | None]:
+def stat_of(stat: Any) -> tuple[float | None, float | None]:
+    """``(mean, std)`` of an aggregated ``{"mean", "std", "n"}`` (None, None for anything else)."""
     if not isinstance(stat, dict):
         return None, None
     return stat.get("mean"), stat.get("std")
-
-
-def fmt_pm(stat: Any, fmt=fmt_number) -> str:
-    """``mean <span>± std</span>`` (HTML), or an em dash."""
-    mean, std = pm(stat)
-    if mean is None:
-        return "—"
-    return esc(fmt(mean)) + (f' <span class="pm">± {esc(fmt_std(std, fmt))}</span>' if std is not None else "")
-
-
-def fmt_std(std: float, fmt=fmt_number) -> str:
-    if fmt is fmt_number:
-        return f"{std:.2g}" if 1e-3 <= abs(std) < 1e5 or std == 0 else fmt_number(float(f"{std:.2g}"))
-    return fmt(std)
-
-
-def fmt_pm_text(stat: Any, fmt=fmt_number) -> str:
-    mean, std = pm(stat)
-    if mean is None:
-        return "—"
-    return fmt(mean) + (f" ± {fmt_std(std, fmt)}" if std is not None else "")
 
 
 @dataclass
@@ -95,7 +73,7 @@ class Row:
         return self.r["aggregate"]["val"].get(key)
 
     def mean(self, split: str, key: str) -> float | None:
-        return pm(self.r["aggregate"][split].get(key))[0]
+        return stat_of(self.r["aggregate"][split].get(key))[0]
 
     @property
     def url(self) -> str | None:
@@ -131,7 +109,7 @@ def per_count_points(result: dict[str, Any], key: str = HEADLINE) -> list[tuple[
     pc = result["aggregate"]["test"].get("per_count") or {}
     out = []
     for c in sorted(pc, key=int):
-        mean, std = pm(pc[c].get(key))
+        mean, std = stat_of(pc[c].get(key))
         if mean is not None:
             out.append((float(int(c)), mean, std))
     return out

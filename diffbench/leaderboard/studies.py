@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import DiffbenchError
 from .charts import fmt_count, fmt_number
 from .markup import dl, esc, header, page
-from .rows import Row, fmt_pm
+from .filters import pm
+from .rows import Row
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
 
 SUMMARY = "summary.json"
@@ -154,7 +155,7 @@ def _num(x: Any, fmt=fmt_number) -> str:
 
 
 def _stat(x: Any) -> str:
-    return fmt_pm(x) if isinstance(x, dict) and isinstance(x.get("mean"), (int, float)) else "—"
+    return pm(x) if isinstance(x, dict) and isinstance(x.get("mean"), (int, float)) else "—"
 
 
 def _list(x: Any) -> str:

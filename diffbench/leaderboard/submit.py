@@ -44,6 +44,7 @@ from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from ..results.digest import canonical_json
 from ..results.fields import CONTROL, HEX64, show
+from ..results.schema import Result
 from ..results.jsonio import MAX_RESULT_BYTES, loads_strict, read_json_strict  # noqa: F401 (part of submit's face)
 from ..results.validate import MIN_RANKED_SEEDS, CheckedResult  # noqa: F401 (part of submit's face)
 from ..results.validate import check_result as validate_result
@@ -201,6 +202,8 @@ class Submission:
     ranked: bool
     images: list[str] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)
+    #: The result as the typed, validated :class:`diffbench.results.Result` (what the site reads).
+    typed: Result | None = None
 
     @property
     def result(self) -> dict[str, Any]:
@@ -269,7 +272,7 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
     sid = document_id(doc)
     task_dir = submissions_dir(lb) / checked.task
     target = task_dir / f"{sid}.json"
-    sub = Submission(id=sid, task=checked.task, path=target, doc=doc, ranked=checked.ranked,
+    sub = Submission(id=sid, task=checked.task, path=target, doc=doc, ranked=checked.ranked, typed=checked.result,
                      images=_listed(result, images), missing_images=missing)
 
     existing = _stored_digests(lb)
@@ -340,7 +343,7 @@ def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, curre
                 raise DiffbenchError(f"{source}: its image {img} is missing; restore it or submit the result again") from None
             if not ok:
                 raise DiffbenchError(f"{source}: its image {img} differs from the one submitted (SHA-256 mismatch)")
-        out.append(Submission(id=path.stem, task=checked.task, path=path, doc=doc, ranked=checked.ranked,
+        out.append(Submission(id=path.stem, task=checked.task, path=path, doc=doc, ranked=checked.ranked, typed=checked.result,
                               images=_listed(doc["result"], images)))
     return out
 

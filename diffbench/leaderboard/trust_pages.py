@@ -15,8 +15,9 @@ from typing import Any
 
 from ..results.names import uq_settings as settings
 from .charts import fmt_number
-from .markup import asset, dl, esc, header, page, sortable_head, value
-from .rows import HEADLINE, Row, fmt_pm, method_cell
+from .markup import asset, dl, esc, header, page, sortable_head
+from .filters import pm, value
+from .rows import HEADLINE, Row, method_cell
 
 NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
@@ -95,7 +96,7 @@ def _score_cell(ind: dict[str, Any], key: str) -> str:
     stat = ind.get(key)
     if _stat_mean(stat) is None:
         return '<td class="num" title="undefined in at least one seed (e.g. a constant indicator)">—</td>'
-    return f'<td class="num">{fmt_pm(stat)}</td>'
+    return f'<td class="num">{pm(stat)}</td>'
 
 
 def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -113,7 +114,7 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
                      f'<td title="{esc(INDICATOR_INFO.get(name, ""))}"><code>{esc(name)}</code></td>']
             cells += [_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
             cells.append(f'<td class="num">{esc(ind.get("n_seeds", 0))}/{n_seeds}</td>')
-            cells.append(f'<td class="num">{fmt_pm(row.test(HEADLINE))}</td>')
+            cells.append(f'<td class="num">{pm(row.test(HEADLINE))}</td>')
             cells.append(f'<td class="wrap note">{"" if ok else "n/a: " + esc(ind.get("reason"))}</td>')
             cls = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
             body.append(f'<tr data-id="{esc(rid)}"' + (f' class="{cls}"' if cls else "") + ">" + "".join(cells) + "</tr>")
@@ -155,12 +156,12 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
                 cells.append('<td class="num">—</td>')
                 values[key] = None
             else:
-                cells.append(f'<td class="num">{fmt_pm(block.get(fld))}</td>')
+                cells.append(f'<td class="num">{pm(block.get(fld))}</td>')
                 values[key] = _stat_mean(block.get(fld))
         notes = [f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
                  for s in CONSISTENCY_NAMES if (c.get(s) or {}).get("status") != "ok"]
         cells.append(f'<td class="num">{esc(c.get("n_seeds", "—"))}/{len(row.r["seeds"])}</td>')
-        cells.append(f'<td class="num">{fmt_pm(row.test(HEADLINE))}</td>')
+        cells.append(f'<td class="num">{pm(row.test(HEADLINE))}</td>')
         cells.append(f'<td class="wrap note">{esc("; ".join(notes))}</td>')
         values.update(seeds=c.get("n_seeds"), test_nmae=row.mean("test", HEADLINE))
         cls = "" if row.sub.ranked else ' class="unranked"'
@@ -298,7 +299,7 @@ def entry_consistency_section(row: Row) -> str:
             if not isinstance(stat, dict):
                 continue
             per = "".join(f'<td class="num">{value(((s.get("consistency") or {}).get(name) or {}).get(fld))}</td>' for s in seeds)
-            lines.append(f'<tr><td>{label}</td><td><code>{esc(fld)}</code></td><td class="num">{fmt_pm(stat)}</td>{per}</tr>')
+            lines.append(f'<tr><td>{label}</td><td><code>{esc(fld)}</code></td><td class="num">{pm(stat)}</td>{per}</tr>')
         if extra:
             lines.append(f'<tr><td>{label}</td><td colspan="{len(seeds) + 2}" class="pm">{esc(extra)}</td></tr>')
     errors = [f"seed {s['seed']}: {s['consistency'].get('error')}" for s in seeds
