@@ -144,7 +144,8 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
     total = sum(len(v) for v in boards.values())
     subtitle = (f"Neural surrogates of steady-state diffusion · protocol v{PROTOCOL_VERSION} · "
                 f"{total} submission{'s' if total != 1 else ''} · built by diffbench {esc(__version__)}")
-    parts = [header(subtitle, nav), "<main>\n"]
+    site_header = header(subtitle, nav)
+    parts = ["<main>\n"]
     data: dict[str, Any] = {"boards": {}}
     for task, spec in tasks:
         rows = boards.get(task, [])
@@ -199,7 +200,7 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
                     else '<p class="empty">No studies shipped yet.</p>') + "</section>\n")
     parts.append("</main>\n")
     parts.append(footer())
-    return page("diffbench leaderboard", "".join(parts), script=asset("board.js"), data=data)
+    return page("diffbench leaderboard", "".join(parts), header=site_header, script=asset("board.js"), data=data)
 
 
 def footer() -> str:

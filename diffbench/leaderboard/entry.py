@@ -62,7 +62,8 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     status = ('<span class="badge official">official</span>' if meta["official"] else '<span class="badge unofficial">unofficial</span>')
     status += (f'<span class="badge ranked">rank {row.rank}</span>' if row.rank is not None
                else f'<span class="badge unranked">unranked: fewer than {MIN_RANKED_SEEDS} seeds</span>')
-    parts = [header(f"{esc(row.sub.task)} · {esc(row.label)}", back=back), "<main>\n"]
+    site_header = header(f"{esc(row.sub.task)} · {esc(row.label)}", back=back)
+    parts = ["<main>\n"]
     cost = r["cost"]
     speedup = f'{cost["solver_s_per_sample"] / cost["inference_s_per_sample"]:.3g}'
     facts = [
@@ -164,4 +165,4 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
                         ("lattice", value(r["task"].get("lattice"))), ("input channels", value(r["task"].get("input_channels")))])
                  + json_block(r["task"], "task (JSON, with the full spec)") + "</div></div></section>\n")
     parts.append("</main>\n")
-    return page(f"{row.label} · {row.sub.task} · diffbench leaderboard", "".join(parts))
+    return page(f"{row.label} · {row.sub.task} · diffbench leaderboard", "".join(parts), header=site_header)

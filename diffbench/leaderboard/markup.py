@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any, Sequence
 
 from .filters import esc
+from .templates import Markup, render
 
 
 def asset(name: str) -> str:
@@ -35,7 +36,13 @@ def csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page(title: str, body: str, *, depth: str = "", script: str | None = None, data: Any = None) -> str:
+def page(title: str, body: str, *, header: dict[str, Any], script: str | None = None, data: Any = None,
+         template: str = "page.html", **context: Any) -> str:
+    """A whole page in the one layout (``base.html``): its head, Content-Security-Policy (only
+    the page's own inline style and scripts, by hash, and its own images), header and scripts.
+    ``body`` is trusted markup (built with :func:`esc`); ``data`` is embedded as
+    ``window.DIFFBENCH_DATA`` (file:// pages cannot fetch JSON); ``template`` and ``context``
+    render a page kind other than a hand-built body."""
     css = asset("style.css")
     scripts = []
     if data is not None:
@@ -44,21 +51,14 @@ def page(title: str, body: str, *, depth: str = "", script: str | None = None, d
         scripts.append(script)
     csp = ["default-src 'none'", f"style-src {csp_hash(css)}", "img-src 'self' data:", "base-uri 'none'", "form-action 'none'"]
     csp.insert(1, "script-src " + " ".join(csp_hash(s) for s in scripts) if scripts else "script-src 'none'")
-    head = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{esc("; ".join(csp))}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n"
-    )
-    tail = "".join(f"<script>{s}</script>\n" for s in scripts)
-    return head + "<body>\n" + body + tail + "</body>\n</html>\n"
+    return render(template, title=title, csp=Markup(esc("; ".join(csp))), css=Markup(css), scripts=[Markup(s) for s in scripts],
+                  header=header, body=Markup(body), **context)
 
 
-def header(subtitle: str, nav: str = "", back: str = "", depth: str | None = None) -> str:
+def header(subtitle: str, nav: str = "", back: str = "", depth: str | None = None) -> dict[str, Any]:
+    """The site header of a page: ``subtitle``, ``nav`` and ``back`` are trusted markup; links go to ``depth``."""
     root = depth if depth is not None else ("../" if back else "")
-    return (f'<header class="site">{back}<h1><a href="{esc(root + "index.html")}">diffbench leaderboard</a></h1>'
-            f"<p>{subtitle}</p>{nav}</header>\n")
+    return {"subtitle": Markup(subtitle), "nav": Markup(nav), "back": Markup(back), "root": root}
 
 
 def short(text: str, n: int = 36) -> str:

@@ -182,7 +182,8 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
     """``studies/<name>/index.html``; ``entries`` maps a run id to the leaderboard rows holding that run."""
     spec, rows = study.spec, study.rows
     back = '<a class="back" href="../../index.html#studies">← studies</a>'
-    parts = [header(f"study · {esc(study.name)}", back=back, depth="../../"), "<main>\n"]
+    site_header = header(f"study · {esc(study.name)}", back=back, depth="../../")
+    parts = ["<main>\n"]
     facts = []
     if spec.get("purpose"):
         facts.append(("Purpose", esc(spec["purpose"])))
@@ -225,7 +226,7 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
                      f'<code>diffbench study</code> wrote it</summary><pre class="block">{esc(md.decode("utf-8", "replace"))}</pre>'
                      "</details></section>\n")
     parts.append("</main>\n")
-    return page(f"study {study.name} · diffbench leaderboard", "".join(parts))
+    return page(f"study {study.name} · diffbench leaderboard", "".join(parts), header=site_header)
 
 
 def _results(study: Study, entries: dict[str, list[Row]]) -> str:

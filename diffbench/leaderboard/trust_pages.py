@@ -173,7 +173,8 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
 def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> str:
     """``uq/<task>.html``: the task's uncertainty board and physics-consistency table."""
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    parts = [header(f"{esc(task)} · uncertainty board and physics consistency", back=back), "<main>\n"]
+    site_header = header(f"{esc(task)} · uncertainty board and physics consistency", back=back)
+    parts = ["<main>\n"]
     data: dict[str, Any] = {"boards": {}}
     uq_rows = [r for r in rows if has_uq(r)]
     settings = _settings(uq_rows)
@@ -221,7 +222,7 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
         parts.append(f'<p class="meta">Studies on this task: {links}</p>\n')
     parts.append("</main>\n")
     script = asset("board.js") if data["boards"] else None
-    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts),
+    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts), header=site_header,
                  script=script, data=data if data["boards"] else None)
 
 
