@@ -8,8 +8,8 @@ from typing import Any
 from ..results.names import METRIC_KEYS
 from . import charts
 from .charts import Series, fmt_seconds
-from .markup import dl, esc, header, json_block, page
 from .filters import pm, value
+from .markup import dl, esc, header, json_block, page
 from .rows import BOARD_METRICS, HEADLINE, METRIC_LABELS, Row, per_count_points
 from .submit import MIN_RANKED_SEEDS, safe_url
 from .trust_pages import entry_consistency_section, entry_uq_section

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from ..results.schema import Result
 from . import charts
 from .charts import Series
-from .filters import esc
 from .submit import MIN_RANKED_SEEDS, Submission, safe_url
+from .templates import macro
 
 HEADLINE = "nmae"
 #: Test metrics shown on the board besides the headline (all are also on the entry pages).
@@ -28,10 +29,10 @@ METRIC_LABELS = {
 
 
 def stat_of(stat: Any) -> tuple[float | None, float | None]:
-    """``(mean, std)`` of an aggregated ``{"mean", "std", "n"}`` (None, None for anything else)."""
-    if not isinstance(stat, dict):
-        return None, None
-    return stat.get("mean"), stat.get("std")
+    """``(mean, std)`` of an aggregated ``{"mean", "std", "n"}``, a dict or typed (None, None for anything else)."""
+    if isinstance(stat, dict):
+        return stat.get("mean"), stat.get("std")
+    return getattr(stat, "mean", None), getattr(stat, "std", None)
 
 
 @dataclass
@@ -66,14 +67,33 @@ class Row:
     def label(self) -> str:
         return self.model + (f" — {self.title}" if self.title else "")
 
+    @property
+    def res(self) -> Result:
+        """The typed result (what the pages read)."""
+        if self.sub.typed is None:
+            self.sub.typed = Result.model_validate(self.r)
+        return self.sub.typed
+
     def test(self, key: str) -> Any:
-        return self.r["aggregate"]["test"].get(key)
+        """The test aggregate ``{"mean", "std", "n"}`` of metric ``key`` (None if not recorded)."""
+        return getattr(self.res.aggregate.test, key, None)
 
     def val(self, key: str) -> Any:
-        return self.r["aggregate"]["val"].get(key)
+        """The validation aggregate of metric ``key``."""
+        return getattr(self.res.aggregate.val, key, None)
 
     def mean(self, split: str, key: str) -> float | None:
-        return stat_of(self.r["aggregate"][split].get(key))[0]
+        return stat_of(getattr(getattr(self.res.aggregate, split), key, None))[0]
+
+    @property
+    def css_class(self) -> str:
+        """The board row's classes: ``official``, ``unranked``."""
+        return " ".join(c for c in ("official" if self.meta["official"] else "", "" if self.sub.ranked else "unranked") if c)
+
+    @property
+    def speedup(self) -> float:
+        """Solver time / inference time per sample, on the same hardware."""
+        return self.res.cost.solver_s_per_sample / self.res.cost.inference_s_per_sample
 
     @property
     def url(self) -> str | None:
@@ -116,13 +136,5 @@ def per_count_points(result: dict[str, Any], key: str = HEADLINE) -> list[tuple[
 
 
 def method_cell(row: Row, depth: str = "") -> str:
-    """The board cell naming the entry: model (linked to its page), badges, title, authors."""
-    badge = ('<span class="badge official">official</span>' if row.meta["official"]
-             else '<span class="badge unofficial">unofficial</span>')
-    if not row.sub.ranked:
-        badge += (f'<span class="badge unranked" title="fewer than {MIN_RANKED_SEEDS} seeds: shown, not ranked">'
-                  "unranked</span>")
-    title = f'<span class="title">{esc(row.title)}</span>' if row.title else ""
-    authors = f'<span class="authors">{esc(row.meta["authors"])}</span>' if row.meta["authors"] else ""
-    return (f'<td class="method wrap"><a class="model" href="{depth}entries/{esc(row.id)}.html">{esc(row.model)}</a>'
-            f"{badge}{title}{authors}</td>")
+    """The board cell naming the entry: model (linked to its page), badges, title, authors (``macros.html``)."""
+    return str(macro("method_cell")(row, MIN_RANKED_SEEDS, depth))

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..errors import DiffbenchError
 from .charts import fmt_count, fmt_number
-from .markup import dl, esc, header, page
 from .filters import pm
+from .markup import dl, esc, header, page
 from .rows import Row
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
 

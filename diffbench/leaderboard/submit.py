@@ -44,8 +44,8 @@ from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from ..results.digest import canonical_json
 from ..results.fields import CONTROL, HEX64, show
-from ..results.schema import Result
 from ..results.jsonio import MAX_RESULT_BYTES, loads_strict, read_json_strict  # noqa: F401 (part of submit's face)
+from ..results.schema import Result
 from ..results.validate import MIN_RANKED_SEEDS, CheckedResult  # noqa: F401 (part of submit's face)
 from ..results.validate import check_result as validate_result
 

@@ -1,5 +1,6 @@
 """The site's Jinja2 environment: the templates in ``templates/`` (shipped as package data),
-autoescape on for every template, the filters of :mod:`diffbench.leaderboard.filters`,
+autoescape on for every template (every ``{{ value }}`` escaped by the same
+:func:`~diffbench.leaderboard.filters.esc` as the hand-built markup), the filters of :mod:`diffbench.leaderboard.filters`,
 undefined names an error. Rendering is a pure function of its arguments.
 
 ``base.html`` is the one layout (head, Content-Security-Policy, header, scripts); each page
@@ -19,18 +20,32 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .filters import FILTERS
+from .filters import FILTERS, esc
 
-__all__ = ["Markup", "environment", "render"]
+__all__ = ["Markup", "environment", "macro", "render"]
+
+
+def _escape(value: Any) -> Any:
+    """Every ``{{ value }}`` is escaped by :func:`~diffbench.leaderboard.filters.esc` (``html.escape``,
+    quotes included), the same function as the hand-built markup, so the site has one escaping;
+    autoescape then leaves the resulting :class:`Markup` alone (and catches anything else)."""
+    if isinstance(value, Markup) or hasattr(value, "__html__"):
+        return value
+    return Markup(esc(value))
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja2 environment of the site (autoescape on, strict undefined, the filters)."""
-    env = Environment(loader=PackageLoader("diffbench.leaderboard", "templates"), autoescape=True,
+    env = Environment(loader=PackageLoader("diffbench.leaderboard", "templates"), autoescape=True, finalize=_escape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     return env
+
+
+def macro(name: str) -> Any:
+    """A macro of ``macros.html`` as a function returning :class:`Markup` (for markup built by hand)."""
+    return getattr(environment().get_template("macros.html").module, name)
 
 
 def render(template: str, **context: Any) -> str:

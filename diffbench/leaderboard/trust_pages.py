@@ -15,8 +15,8 @@ from typing import Any
 
 from ..results.names import uq_settings as settings
 from .charts import fmt_number
-from .markup import asset, dl, esc, header, page, sortable_head
 from .filters import pm, value
+from .markup import asset, dl, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
 
 NA = "not applicable"
