@@ -100,8 +100,14 @@ def grouped(n: int) -> str:
     return f"{n:,}"
 
 
+def json_pretty(obj: Any) -> str:
+    """``obj`` as indented JSON text (sorted keys, Unicode kept), for a ``<pre>`` block."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+
+
 #: The Jinja2 filters of the site's templates.
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": fmt_number, "seconds": fmt_seconds, "count": fmt_count, "pm": pm, "pm_text": pm_text,
     "value": value, "plural": plural, "grouped": grouped,
+    "tojson_pretty": json_pretty,
 }

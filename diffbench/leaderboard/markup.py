@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any, Sequence
 
 from .filters import esc
-from .templates import Markup, render
+from .templates import Markup, macro, render
 
 
 def asset(name: str) -> str:
@@ -68,25 +68,16 @@ def short(text: str, n: int = 36) -> str:
 def sortable_head(cols: Sequence[tuple[str, str, str, str]], first: dict[str, str], sorted_key: str | None = None) -> str:
     """The header cells of a sortable board (``board.js`` sorts on ``data-key``): ``cols`` are
     (key, label, kind, tooltip) with kind ``num``, ``str`` or ``none`` (not sortable); ``first``
-    maps keys whose first click sorts descending; ``sorted_key`` is the board's initial order."""
-    head = []
-    for key, label, kind, tip in cols:
-        cls = ' class="num"' if kind == "num" else ""
-        if kind == "none":
-            head.append(f'<th scope="col" title="{esc(tip)}">{esc(label)}</th>')
-            continue
-        sort = ' aria-sort="ascending"' if key == sorted_key else ""
-        head.append(f'<th scope="col"{cls} data-key="{esc(key)}" data-first="{first.get(key, "ascending")}"{sort} title="{esc(tip)}">'
-                    f'<button type="button">{esc(label)}</button></th>')
-    return "".join(head)
+    maps keys whose first click sorts descending; ``sorted_key`` is the board's initial order
+    (the ``sortable_head`` macro of ``macros.html``)."""
+    return str(macro("sortable_head")(cols, [k for k, v in first.items() if v == "descending"], sorted_key))
 
 
 def dl(items: list[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
-
+    """A fact list: keys as text, values as trusted markup (the ``facts`` macro)."""
+    return str(macro("facts")([(k, Markup(v)) for k, v in items]))
 
 def json_block(obj: Any, summary: str) -> str:
-    return (f'<details class="json"><summary>{esc(summary)}</summary><pre class="block">'
-            f"{esc(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>")
-
+    """A collapsed block of indented JSON (the ``json_block`` macro)."""
+    return str(macro("json_block")(obj, summary))
 
