@@ -40,18 +40,18 @@ DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}
 
 
 def sort_values(row: Row) -> dict[str, Any]:
-    r = row.r
+    res = row.res
     out: dict[str, Any] = {
         "rank": row.rank,
         "method": row.label.lower(),
         "val_nmae": row.mean("val", HEADLINE),
-        "params": r["model"]["parameters"],
-        "inference": r["cost"]["inference_s_per_sample"],
-        "speedup": r["cost"]["solver_s_per_sample"] / r["cost"]["inference_s_per_sample"],
-        "seeds": len(r["seeds"]),
-        "hardware": r["hardware"]["label"].lower(),
+        "params": res.model.parameters,
+        "inference": res.cost.inference_s_per_sample,
+        "speedup": row.speedup,
+        "seeds": len(res.seeds),
+        "hardware": res.hardware.label.lower(),
         "date": row.meta["submitted"],
-        "version": r["diffbench_version"],
+        "version": res.diffbench_version,
         "official": bool(row.meta["official"]),
         "ranked": row.sub.ranked,
     }
@@ -72,16 +72,16 @@ def legend(rows: list[Row]) -> str:
 
 def task_charts(task: str, rows: list[Row]) -> str:
     curve = charts.line_chart(f"{task}: test nMAE by number of sources",
-                              [series(r, per_count_points(r.r)) for r in rows], "number of sources", "test nMAE")
+                              [series(r, per_count_points(r)) for r in rows], "number of sources", "test nMAE")
     solver: dict[str, list[float]] = {}
     for r in rows:
-        solver.setdefault(r.r["hardware"]["label"], []).append(r.r["cost"]["solver_s_per_sample"])
+        solver.setdefault(r.res.hardware.label, []).append(r.res.cost.solver_s_per_sample)
     refs = [Ref(sum(v) / len(v), "solver" + (f" · {short(hw)}" if len(solver) > 1 else "")) for hw, v in sorted(solver.items())]
     cost = charts.scatter_chart(f"{task}: accuracy against inference time",
-                                [series(r, [(r.r["cost"]["inference_s_per_sample"], *stat_of(r.test(HEADLINE)))]) for r in rows],
+                                [series(r, [(r.res.cost.inference_s_per_sample, *stat_of(r.test(HEADLINE)))]) for r in rows],
                                 "inference time per sample", "test nMAE", x_fmt=fmt_seconds, refs=refs)
     size = charts.scatter_chart(f"{task}: accuracy against model size",
-                                [series(r, [(float(r.r["model"]["parameters"]), *stat_of(r.test(HEADLINE)))]) for r in rows],
+                                [series(r, [(float(r.res.model.parameters), *stat_of(r.test(HEADLINE)))]) for r in rows],
                                 "parameters", "test nMAE", x_fmt=fmt_count)
     solver_note = ("dashed line: the exact solver's time per sample on the same hardware"
                    + (" (one per hardware)" if len(solver) > 1 else ""))

@@ -74,10 +74,10 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     if row.wandb:
         summary.append(("W&B", " ".join(f'<a href="{esc(u)}" rel="noopener noreferrer">seed {esc(s)}</a>' for s, u in row.wandb)))
     curve = charts.line_chart(f"{row.label}: test error by number of sources",
-                              [Series("nMAE", row.color, row.shape, per_count_points(row.r), hollow=False)],
+                              [Series("nMAE", row.color, row.shape, per_count_points(row), hollow=False)],
                               "number of sources", "test nMAE")
     curve_mae = charts.line_chart(f"{row.label}: test MAE by number of sources",
-                                  [Series("MAE", row.color, row.shape, per_count_points(row.r, "mae"), hollow=False)],
+                                  [Series("MAE", row.color, row.shape, per_count_points(row, "mae"), hollow=False)],
                                   "number of sources", "test MAE")
     cost_dump = cost.model_dump()
     cost_items = [(k, esc(fmt_seconds(v)) if isinstance(v, float) and (k.endswith("_s") or k.endswith("_per_sample")) else str(value(v)))

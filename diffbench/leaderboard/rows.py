@@ -57,7 +57,7 @@ class Row:
 
     @property
     def model(self) -> str:
-        return self.r["model"]["name"]
+        return self.res.model.name
 
     @property
     def title(self) -> str:
@@ -108,10 +108,10 @@ def board_rows(subs: Sequence[Submission]) -> list[Row]:
     rank, last, n = 0, None, 0
     for i, row in enumerate(rows):
         row.color, row.shape = charts.style_for(i)
-        for s in row.r["per_seed"]:
-            u = safe_url((s.get("wandb") or {}).get("url"))
+        for s in row.res.per_seed:
+            u = safe_url((s.wandb or {}).get("url"))
             if u:
-                row.wandb.append((s["seed"], u))
+                row.wandb.append((s.seed, u))
         if row.sub.ranked:
             n += 1
             value = row.mean("test", HEADLINE)
@@ -125,8 +125,9 @@ def series(row: Row, points: list[tuple[float, float, float | None]]) -> Series:
     return Series(label=row.label, color=row.color, shape=row.shape, points=points, hollow=not row.sub.ranked)
 
 
-def per_count_points(result: dict[str, Any], key: str = HEADLINE) -> list[tuple[float, float, float | None]]:
-    pc = result["aggregate"]["test"].get("per_count") or {}
+def per_count_points(row: Row, key: str = HEADLINE) -> list[tuple[float, float, float | None]]:
+    """(count, mean, std) of the test metric ``key`` per number of sources, for a chart."""
+    pc = row.res.aggregate.test.per_count
     out = []
     for c in sorted(pc, key=int):
         mean, std = stat_of(pc[c].get(key))

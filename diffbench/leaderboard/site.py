@@ -68,7 +68,7 @@ def render_site(leaderboard: str | os.PathLike[str] | None = None) -> dict[str, 
     for task, rows in boards.items():
         files[f"uq/{task}.html"] = render_trust_page(task, rows, [s for s in studies if task in s.tasks]).encode()
         for row in rows:
-            by_run.setdefault(row.r["run_id"], []).append(row)
+            by_run.setdefault(row.res.run_id, []).append(row)
     for study in studies:
         files[f"studies/{study.name}/index.html"] = render_study(study, by_run).encode()
         for name, data in study.files.items():
