@@ -18,6 +18,7 @@ from .charts import fmt_number
 from .filters import pm, value
 from .markup import asset, dl, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
+from .templates import Markup
 
 NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
@@ -44,11 +45,13 @@ CONSISTENCY_NAMES = {"superposition": "superposition", "equivariance": "rotation
 
 
 def has_uq(row: Row) -> bool:
-    return isinstance(row.r.get("uq"), dict)
+    """Whether the entry ran with ``--uq`` (its result has a run-level ``uq`` block)."""
+    return row.res.uq is not None
 
 
 def has_consistency(row: Row) -> bool:
-    return isinstance(row.r.get("consistency"), dict)
+    """Whether the entry has run-level physics-consistency scores."""
+    return row.res.consistency is not None
 
 
 def _indicators(uq: dict[str, Any]) -> list[str]:
@@ -171,59 +174,25 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
 
 
 def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> str:
-    """``uq/<task>.html``: the task's uncertainty board and physics-consistency table."""
+    """``uq/<task>.html`` (template ``trust.html``): the task's uncertainty board and physics-consistency table."""
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    site_header = header(f"{esc(task)} · uncertainty board and physics consistency", back=back)
-    parts = ["<main>\n"]
     data: dict[str, Any] = {"boards": {}}
     uq_rows = [r for r in rows if has_uq(r)]
-    settings = _settings(uq_rows)
-    parts.append(f'<section class="block" id="uncertainty"><h2>Uncertainty board: {esc(task)}</h2>\n')
-    parts.append('<p class="lead">Can the surrogate tell when it is wrong? Each label-free error indicator of '
-                 "<code>diffbench run ... --uq mc-dropout,residual,inverse,ensemble</code> is scored against the true "
-                 f"per-sample error on the test set: Spearman ρ, the AUROC for flagging the worst {_pct(settings.get('auroc_worst_fraction'))} "
-                 f"of samples, and the share of the worst {_pct(settings.get('catch_worst_fraction'))} caught when "
-                 f"{_pct(settings.get('catch_flag_fraction'))} are flagged. Higher is better for all three; mean ± unbiased "
-                 "std over seeds. n/a: the indicator does not apply to that entry (the note says why).</p>\n")
-    if not uq_rows:
-        parts.append(f'<p class="empty">No entry on {esc(task)} was run with <code>--uq</code> yet, so this board is empty.</p>\n')
-    else:
-        table, board = _uq_board(task, uq_rows, settings)
-        without = len(rows) - len(uq_rows)
-        parts.append(f'<p class="meta">{len(uq_rows)} of {len(rows)} entr{"ies" if len(rows) != 1 else "y"} ran with --uq'
-                     + (f"; the {without} without it {'are' if without != 1 else 'is'} not on this board" if without else "")
-                     + " · default order: entries as on the main board (test nMAE ascending), then indicators · "
-                     "click a column header to sort</p>\n")
-        parts.append(table)
-        data["boards"][f"uq-{task}"] = board
-        parts.append('<dl class="facts indicators">' + "".join(
-            f"<dt><code>{esc(n)}</code></dt><dd>{esc(d)}</dd>" for n, d in INDICATOR_INFO.items()) + "</dl>\n")
-    parts.append("</section>\n")
-
     cons_rows = [r for r in rows if has_consistency(r)]
-    parts.append(f'<section class="block" id="consistency"><h2>Physics consistency: {esc(task)}</h2>\n'
-                 '<p class="lead">Does the surrogate respect what the equation guarantees? Measured on a fixed subset of '
-                 "test samples, the same for every entry: the superposition error (the equation is linear), the rotation/flip "
-                 "equivariance error, maximum-principle violations (negative values where the true field is non-negative) "
-                 "and the global flux balance. Lower is better; an exact solver scores about 1e-7. Mean ± unbiased std "
-                 "over seeds.</p>\n")
-    if not cons_rows:
-        parts.append(f'<p class="empty">No entry on {esc(task)} has physics-consistency scores.</p>\n')
-    else:
-        table, board = _consistency_board(task, cons_rows)
-        without = len(rows) - len(cons_rows)
-        parts.append(f'<p class="meta">{len(cons_rows)} of {len(rows)} entr{"ies" if len(rows) != 1 else "y"} with consistency scores'
-                     + (f"; {without} older result{'s' if without != 1 else ''} without them" if without else "") + "</p>\n")
-        parts.append(table)
-        data["boards"][f"consistency-{task}"] = board
-    parts.append("</section>\n")
-    if studies:
-        links = ", ".join(f'<a href="../studies/{esc(s.name)}/index.html">{esc(s.name)}</a>' for s in studies)
-        parts.append(f'<p class="meta">Studies on this task: {links}</p>\n')
-    parts.append("</main>\n")
-    script = asset("board.js") if data["boards"] else None
-    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts), header=site_header,
-                 script=script, data=data if data["boards"] else None)
+    settings = _settings(uq_rows)
+    uq_table = consistency_table = ""
+    if uq_rows:
+        uq_table, data["boards"][f"uq-{task}"] = _uq_board(task, uq_rows, settings)
+    if cons_rows:
+        consistency_table, data["boards"][f"consistency-{task}"] = _consistency_board(task, cons_rows)
+    boards = bool(data["boards"])
+    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "",
+                header=header(f"{esc(task)} · uncertainty board and physics consistency", back=back),
+                script=asset("board.js") if boards else None, data=data if boards else None, template="trust.html",
+                task=task, n=len(rows), n_uq=len(uq_rows), n_consistency=len(cons_rows), uq_table=Markup(uq_table),
+                consistency_table=Markup(consistency_table), indicators=list(INDICATOR_INFO.items()), studies=studies,
+                worst=_pct(settings.get("auroc_worst_fraction")), catch=_pct(settings.get("catch_worst_fraction")),
+                flag=_pct(settings.get("catch_flag_fraction")))
 
 
 # --------------------------------------------------------------------------- entry sections
