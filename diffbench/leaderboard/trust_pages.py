@@ -20,7 +20,6 @@ from .markup import asset, dl, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
 from .templates import Markup
 
-NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
 INDICATOR_INFO = {
     "mc-dropout": "spread (std) of several forward passes with dropout active",

@@ -45,11 +45,11 @@ from .fields import (
     show,
     typed,
 )
-from .names import INDICATORS, OK
+from .names import INDICATORS, NOT_APPLICABLE, OK
 
 
 class SeedIndicatorOk(Closed):
-    status: Literal["ok"]
+    status: Literal[OK]
     spearman: Score(-1.0, 1.0)  # type: ignore[valid-type]
     auroc: Score(0.0, 1.0)  # type: ignore[valid-type]
     catch_rate: Score(0.0, 1.0)  # type: ignore[valid-type]
@@ -70,14 +70,14 @@ def _no_scores(allowed: set[str]) -> Callable[[Any], Any]:
 class SeedNotApplicable(Closed):
     """A score that does not apply, and why."""
 
-    status: Literal["not applicable"]
+    status: Literal[NOT_APPLICABLE]
     reason: Reason  # type: ignore[valid-type]
 
     _extra = model_validator(mode="before")(_no_scores({"status", "reason"}))
 
 
 class RunIndicatorOk(Closed):
-    status: Literal["ok"]
+    status: Literal[OK]
     n_seeds: Count(1)  # type: ignore[valid-type]
     spearman: StatSigned  # type: ignore[valid-type]
     auroc: StatUnit  # type: ignore[valid-type]
@@ -99,7 +99,7 @@ class RunIndicatorOk(Closed):
 
 
 class RunNotApplicable(Closed):
-    status: Literal["not applicable"]
+    status: Literal[NOT_APPLICABLE]
     reason: Reason  # type: ignore[valid-type]
     n_seeds: Count(0, 0)  # type: ignore[valid-type]
 
@@ -177,7 +177,7 @@ Transforms = typed(_transforms, {"type": "array", "items": {"type": "string", "m
 class SeedRelativeError(Closed):
     """Superposition, equivariance or flux balance of one seed: relative errors (mean, max) >= 0."""
 
-    status: Literal["ok"]
+    status: Literal[OK]
     mean: CScore(0.0)  # type: ignore[valid-type]
     max: CScore(0.0)  # type: ignore[valid-type]
     n_pairs: Optional[Count(0)] = None  # type: ignore[valid-type]
@@ -188,7 +188,7 @@ class SeedRelativeError(Closed):
 class SeedMaximumPrinciple(Closed):
     """The share of negative predictions for non-negative data, and the most negative value."""
 
-    status: Literal["ok"]
+    status: Literal[OK]
     negative_share: CScore(0.0, 1.0)  # type: ignore[valid-type]
     most_negative: CScore(None, 0.0)  # type: ignore[valid-type]
     n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
@@ -236,7 +236,7 @@ SeedConsistencyBlock = Annotated[
 
 
 class RunRelativeError(Closed):
-    status: Literal["ok"]
+    status: Literal[OK]
     mean: StatNonNegative  # type: ignore[valid-type]
     max: StatNonNegative  # type: ignore[valid-type]
     n_pairs: Optional[Count(0)] = None  # type: ignore[valid-type]
@@ -245,14 +245,14 @@ class RunRelativeError(Closed):
 
 
 class RunMaximumPrinciple(Closed):
-    status: Literal["ok"]
+    status: Literal[OK]
     negative_share: StatUnit  # type: ignore[valid-type]
     most_negative: StatNonPositive  # type: ignore[valid-type]
     n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
 
 
 class RunScoreNotApplicable(Closed):
-    status: Literal["not applicable"]
+    status: Literal[NOT_APPLICABLE]
     reason: Reason  # type: ignore[valid-type]
 
 
