@@ -23,6 +23,7 @@ from .filters import pm
 from .markup import dl, esc, header, page
 from .rows import Row
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
+from .templates import Markup
 
 SUMMARY = "summary.json"
 #: Files of a study folder copied into the site besides its PNG plots.
@@ -179,11 +180,10 @@ def study_blurb(study: Study) -> str:
 
 
 def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
-    """``studies/<name>/index.html``; ``entries`` maps a run id to the leaderboard rows holding that run."""
+    """``studies/<name>/index.html`` (template ``study.html``); ``entries`` maps a run id to the leaderboard rows holding that run."""
     spec, rows = study.spec, study.rows
     back = '<a class="back" href="../../index.html#studies">← studies</a>'
     site_header = header(f"study · {esc(study.name)}", back=back, depth="../../")
-    parts = ["<main>\n"]
     facts = []
     if spec.get("purpose"):
         facts.append(("Purpose", esc(spec["purpose"])))
@@ -208,25 +208,12 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
     files = [f'<a href="{esc(f)}">{esc(f)}</a>' for f in sorted(study.files) if f in ("table.md", "table.csv", "summary.json")]
     if files:
         facts.append(("Files", " · ".join(files)))
-    parts.append(f'<section class="block"><h2>Study: {esc(study.name)}</h2>'
-                 + (f'<p class="lead">{esc(spec["description"])}</p>' if spec.get("description") else "")
-                 + dl(facts) + "</section>\n")
-    parts.append(_results(study, entries))
-    parts.append(_fit_section(study))
-    if study.plots:
-        figs = []
-        for p in study.plots:
-            title, caption = PLOT_CAPTIONS.get(p, (p, ""))
-            figs.append(f'<figure><figcaption><strong>{esc(title)}</strong>{esc(caption)}</figcaption>'
-                        f'<img src="{esc(p)}" alt="{esc(title)}"></figure>')
-        parts.append('<section class="block" id="plots"><h2>Plots</h2><div class="charts plots">' + "".join(figs) + "</div></section>\n")
     md = study.files.get("table.md")
-    if md is not None:
-        parts.append('<section class="block"><h2>table.md</h2><details class="json"><summary>the table as '
-                     f'<code>diffbench study</code> wrote it</summary><pre class="block">{esc(md.decode("utf-8", "replace"))}</pre>'
-                     "</details></section>\n")
-    parts.append("</main>\n")
-    return page(f"study {study.name} · diffbench leaderboard", "".join(parts), header=site_header)
+    return page(f"study {study.name} · diffbench leaderboard", "", header=site_header, template="study.html", name=study.name,
+                description=spec.get("description") or "", study_facts=[(k, Markup(v)) for k, v in facts],
+                results=Markup(_results(study, entries)), fit=Markup(_fit_section(study)),
+                plots=[(p, *PLOT_CAPTIONS.get(p, (p, ""))) for p in study.plots],
+                table_md=md.decode("utf-8", "replace") if md is not None else None)
 
 
 def _results(study: Study, entries: dict[str, list[Row]]) -> str:
