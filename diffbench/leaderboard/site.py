@@ -19,6 +19,11 @@ Output is deterministic: the same submissions (and the same diffbench) give the 
 — no timestamps, sorted iteration everywhere, fixed number formatting — so
 ``diffbench leaderboard build --check`` can tell whether the committed site is stale.
 
+Pages are rendered from the Jinja2 templates of :mod:`diffbench.leaderboard.templates` (one
+layout, one template per page kind, the formatting filters of
+:mod:`diffbench.leaderboard.filters`) and read the typed :class:`diffbench.results.Result`
+of each submission; the SVG charts stay hand-built (:mod:`~diffbench.leaderboard.charts`).
+
 Escaping: every interpolated string goes through :func:`html.escape` (attributes quoted),
 the embedded JSON has ``<``, ``>`` and ``&`` written as ``\\u003c``-style escapes, links
 are emitted only for http(s) URLs, and the script reorders rows without ever parsing data
