@@ -43,9 +43,9 @@ def environment() -> Environment:
     return env
 
 
-def macro(name: str) -> Any:
-    """A macro of ``macros.html`` as a function returning :class:`Markup` (for markup built by hand)."""
-    return getattr(environment().get_template("macros.html").module, name)
+def macro(name: str, template: str = "macros.html") -> Any:
+    """A macro of ``template`` as a function returning :class:`Markup` (for markup built by hand)."""
+    return getattr(environment().get_template(template).module, name)
 
 
 def render(template: str, **context: Any) -> str:

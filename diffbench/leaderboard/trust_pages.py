@@ -16,9 +16,9 @@ from typing import Any
 from ..results.names import uq_settings as settings
 from .charts import fmt_number
 from .filters import pm, value
-from .markup import asset, dl, esc, header, page, sortable_head
+from .markup import asset, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
-from .templates import Markup
+from .templates import Markup, macro
 
 #: The indicators in reporting order, with what each measures (diffbench.protocol.uq).
 INDICATOR_INFO = {
@@ -93,13 +93,7 @@ def _stat_mean(stat: Any) -> float | None:
 
 
 def _score_cell(ind: dict[str, Any], key: str) -> str:
-    if ind.get("status") != "ok":
-        return f'<td class="num na" title="{esc(ind.get("reason"))}">n/a</td>'
-    stat = ind.get(key)
-    if _stat_mean(stat) is None:
-        return '<td class="num" title="undefined in at least one seed (e.g. a constant indicator)">—</td>'
-    return f'<td class="num">{pm(stat)}</td>'
-
+    return str(macro("score_cell", "entry_trust.html")(ind, key))
 
 def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     cols = uq_columns(settings)
@@ -198,50 +192,24 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
 
 
 def entry_uq_section(row: Row) -> str:
+    """The entry page's uncertainty section (the ``uq_section`` macro of ``entry_trust.html``), or ""."""
     if not has_uq(row):
         return ""
-    r, uq = row.r, row.r["uq"]
-    names = _indicators(uq)
-    seeds = r["per_seed"]
-    lines = []
-    for name in names:
-        ind = uq["indicators"][name]
-        status = "ok" if ind.get("status") == "ok" else f"n/a: {esc(ind.get('reason'))}"
-        lines.append(f'<tr><td><code>{esc(name)}</code></td>'
-                     + "".join(_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean"))
-                     + f'<td class="num">{esc(ind.get("n_seeds", 0))}/{len(seeds)}</td><td class="wrap">{status}</td></tr>')
-    summary = ('<div class="table-wrap"><table class="uq-summary"><thead><tr><th>indicator</th><th class="num">Spearman ρ</th>'
-               '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
-               '<th class="num">seeds</th><th>status</th></tr></thead><tbody>' + "".join(lines) + "</tbody></table></div>")
-    per = []
-    for s in seeds:
-        block = s.get("uq") or {}
-        for name in names:
-            ind = (block.get("indicators") or {}).get(name) or {}
-            if ind.get("status") == "ok":
-                vals = "".join(f'<td class="num">{value(ind.get(k))}</td>'
-                               for k in ("spearman", "auroc", "catch_rate", "indicator_mean", "indicator_median"))
-            else:
-                vals = f'<td colspan="5" class="na">n/a: {esc(ind.get("reason") or "not recorded")}</td>'
-            per.append(f'<tr><td class="num">{esc(s["seed"])}</td><td><code>{esc(name)}</code></td>{vals}</tr>')
-    per_table = ('<div class="table-wrap"><table><thead><tr><th class="num">seed</th><th>indicator</th><th class="num">Spearman ρ</th>'
-                 '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
-                 '<th class="num">indicator median</th></tr></thead><tbody>' + "".join(per) + "</tbody></table></div>")
-    facts = [("requested", esc(", ".join(map(str, uq.get("requested") or names))))]
-    facts += [(k, value(v)) for k, v in sorted((uq.get("settings") or {}).items())]
+    res = row.res
+    uq = res.uq
+    names = _indicators(uq.model_dump())
+    seeds = res.per_seed
+    facts = [("requested", esc(", ".join(uq.requested or names)))]
+    facts += [(k, str(value(v))) for k, v in sorted(uq.settings.items())]
     facts.append(("test samples / seed error", esc(", ".join(
-        f"seed {s['seed']}: {(s.get('uq') or {}).get('n_samples', '?')} samples, mean error "
-        f"{fmt_number((s.get('uq') or {}).get('error_mean')) if isinstance((s.get('uq') or {}).get('error_mean'), (int, float)) else '—'}"
-        for s in seeds))))
-    inv = uq.get("inverse_model")
+        f"seed {s.seed}: {s.uq.n_samples if s.uq else '?'} samples, mean error "
+        f"{fmt_number(s.uq.error_mean) if s.uq else '—'}" for s in seeds))))
+    inv = uq.inverse_model
     if isinstance(inv, dict):
         facts.append(("inverse network", esc(", ".join(f"{k} {fmt_number(v) if isinstance(v, float) else v}"
                                                       for k, v in sorted(inv.items())
                                                       if k in ("preset", "epochs", "val_mae", "train_time_s", "n_train")))))
-    return (f'<section class="block" id="uq"><h2>Uncertainty indicators</h2><p class="meta">each label-free indicator scored '
-            f'against the true per-sample test error; mean ± unbiased std over seeds, then each seed · '
-            f'<a href="../uq/{esc(row.sub.task)}.html">the {esc(row.sub.task)} uncertainty board</a></p>'
-            + summary + "<h3>Per seed</h3>" + per_table + "<h3>Settings</h3>" + dl(facts) + "</section>\n")
+    return str(macro("uq_section", "entry_trust.html")(row.sub.task, uq, names, seeds, [(k, Markup(v)) for k, v in facts]))
 
 
 def entry_consistency_section(row: Row) -> str:
