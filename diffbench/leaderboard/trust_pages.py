@@ -213,38 +213,28 @@ def entry_uq_section(row: Row) -> str:
 
 
 def entry_consistency_section(row: Row) -> str:
-    r = row.r
-    seeds = r["per_seed"]
-    if not has_consistency(row) and not any(isinstance(s.get("consistency"), dict) for s in seeds):
+    """The entry page's physics-consistency section (the ``consistency_section`` macro of ``entry_trust.html``), or ""."""
+    seeds = row.res.per_seed
+    if not has_consistency(row) and not any(s.consistency is not None for s in seeds):
         return ""
-    c = r.get("consistency") or {}
-    head = "".join(f'<th class="num">seed {esc(s["seed"])}</th>' for s in seeds)
-    lines = []
+    c = row.res.consistency.model_dump(exclude_none=True) if row.res.consistency is not None else {}
+    per_seed = [s.consistency.model_dump(exclude_none=True) if s.consistency is not None else {} for s in seeds]
     names = [n for n in CONSISTENCY_NAMES if n in c] + sorted(n for n, v in c.items() if isinstance(v, dict) and n not in CONSISTENCY_NAMES)
+    lines: list[dict[str, Any]] = []
+    first = ("mean", "max", "negative_share", "most_negative")
     for name in names:
         block = c.get(name) or {}
-        label = esc(CONSISTENCY_NAMES.get(name, name))
+        label = CONSISTENCY_NAMES.get(name, name)
         if block.get("status") != "ok":
-            lines.append(f'<tr><td>{label}</td><td></td><td colspan="{len(seeds) + 1}" class="na">n/a: '
-                         f'{esc(block.get("reason") or "not recorded")}</td></tr>')
+            lines.append({"kind": "na", "label": label, "reason": block.get("reason") or "not recorded"})
             continue
+        for fld in sorted(block, key=lambda k: (first.index(k) if k in first else len(first), k)):
+            if isinstance(block[fld], dict):
+                lines.append({"kind": "stat", "label": label, "field": fld, "stat": block[fld],
+                              "seeds": [(p.get(name) or {}).get(fld) for p in per_seed]})
         extra = ", ".join(f"{k} {v if not isinstance(v, list) else ' '.join(map(str, v))}" for k, v in sorted(block.items())
                           if k != "status" and not isinstance(v, dict))
-        first = ("mean", "max", "negative_share", "most_negative")
-        for fld in sorted(block, key=lambda k: (first.index(k) if k in first else len(first), k)):
-            stat = block[fld]
-            if not isinstance(stat, dict):
-                continue
-            per = "".join(f'<td class="num">{value(((s.get("consistency") or {}).get(name) or {}).get(fld))}</td>' for s in seeds)
-            lines.append(f'<tr><td>{label}</td><td><code>{esc(fld)}</code></td><td class="num">{pm(stat)}</td>{per}</tr>')
         if extra:
-            lines.append(f'<tr><td>{label}</td><td colspan="{len(seeds) + 2}" class="pm">{esc(extra)}</td></tr>')
-    errors = [f"seed {s['seed']}: {s['consistency'].get('error')}" for s in seeds
-              if isinstance(s.get("consistency"), dict) and s["consistency"].get("status") == "error"]
-    note = f'<p class="meta">failed: {esc("; ".join(errors))}</p>' if errors else ""
-    n = c.get("n_samples")
-    return (f'<section class="block" id="consistency"><h2>Physics consistency</h2><p class="meta">on {esc(n if n is not None else "?")} '
-            "test samples; relative errors (lower is better), mean ± unbiased std over seeds, then each seed · "
-            f'<a href="../uq/{esc(row.sub.task)}.html#consistency">the {esc(row.sub.task)} consistency table</a></p>' + note
-            + '<div class="table-wrap"><table><thead><tr><th>score</th><th>quantity</th><th class="num">mean ± std</th>'
-            + head + "</tr></thead><tbody>" + "".join(lines) + "</tbody></table></div></section>\n")
+            lines.append({"kind": "extra", "label": label, "text": extra})
+    errors = [f"seed {s.seed}: {p.get('error')}" for s, p in zip(seeds, per_seed) if p.get("status") == "error"]
+    return str(macro("consistency_section", "entry_trust.html")(row.sub.task, c.get("n_samples"), seeds, lines, errors))
