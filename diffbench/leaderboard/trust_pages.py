@@ -61,8 +61,8 @@ def _indicators(uq: dict[str, Any]) -> list[str]:
 
 def _settings(rows: list[Row]) -> dict[str, Any]:
     for row in rows:
-        if has_uq(row) and isinstance(row.r["uq"].get("settings"), dict):
-            return {**settings(), **row.r["uq"]["settings"]}
+        if has_uq(row):
+            return {**settings(), **row.res.uq.settings}
     return settings()
 
 
@@ -100,8 +100,8 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
     order = list(INDICATOR_INFO)
     body, data_rows, ids = [], {}, []
     for row in rows:
-        uq = row.r["uq"]
-        n_seeds = len(row.r["seeds"])
+        uq = row.res.uq.model_dump()
+        n_seeds = len(row.res.seeds)
         for name in _indicators(uq):
             ind = uq["indicators"][name]
             rid = f"{row.id}/{name}"
@@ -139,7 +139,7 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
     first = {f"{s}.{f}": d for s, f, _, _, d in CONSISTENCY_COLUMNS} | {"seeds": "descending"}
     body, data_rows = [], {}
     for row in rows:
-        c = row.r["consistency"]
+        c = row.res.consistency.model_dump(exclude_none=True)
         cells = [method_cell(row, "../")]
         values: dict[str, Any] = {"method": row.label.lower()}
         for score, fld, *_ in CONSISTENCY_COLUMNS:
@@ -156,7 +156,7 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
                 values[key] = _stat_mean(block.get(fld))
         notes = [f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
                  for s in CONSISTENCY_NAMES if (c.get(s) or {}).get("status") != "ok"]
-        cells.append(f'<td class="num">{esc(c.get("n_seeds", "—"))}/{len(row.r["seeds"])}</td>')
+        cells.append(f'<td class="num">{esc(c.get("n_seeds", "—"))}/{len(row.res.seeds)}</td>')
         cells.append(f'<td class="num">{pm(row.test(HEADLINE))}</td>')
         cells.append(f'<td class="wrap note">{esc("; ".join(notes))}</td>')
         values.update(seeds=c.get("n_seeds"), test_nmae=row.mean("test", HEADLINE))
