@@ -38,22 +38,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
-from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from ..results.digest import canonical_json
-from ..results.fields import CONTROL, HEX64, show
+from ..results.fields import CONTROL, show
 from ..results.jsonio import MAX_RESULT_BYTES, loads_strict, read_json_strict  # noqa: F401 (part of submit's face)
 from ..results.schema import Result
-from ..results.validate import MIN_RANKED_SEEDS, CheckedResult  # noqa: F401 (part of submit's face)
+from ..results.submission import TEXT_LIMITS, URL_LIMIT, SubmissionMeta, safe_url  # noqa: F401 (part of submit's face)
+from ..results.validate import MIN_RANKED_SEEDS, CheckedResult, error_line  # noqa: F401 (part of submit's face)
 from ..results.validate import check_result as validate_result
 
 MAX_IMAGE_BYTES = 8 * 2**20
 MAX_IMAGES = 64
 ID_LENGTH = 16
-TEXT_LIMITS = {"title": 200, "authors": 500}
-URL_LIMIT = 2000
 _ID = re.compile(r"^[0-9a-f]{%d}$" % ID_LENGTH)
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -122,22 +122,6 @@ def check_text(value: str | None, field_name: str) -> str:
     if CONTROL.search(value):
         raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, ...); give one line of text")
     return value.strip()
-
-
-def safe_url(url: Any) -> str | None:
-    """``url`` if it is an absolute http(s) URL with a host and no whitespace, else None."""
-    if not isinstance(url, str) or not url or len(url) > URL_LIMIT:
-        return None
-    if CONTROL.search(url) or any(c.isspace() for c in url) or "\\" in url:
-        return None
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # a malformed port raises
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return url
 
 
 def check_url(url: str | None) -> str | None:
@@ -359,17 +343,9 @@ def _listed(result: dict[str, Any], stored: Any) -> list[str]:
     return out
 
 
-def _check_meta(meta: dict[str, Any], source: str) -> None:
-    want = {"title": str, "authors": str, "official": bool, "submitted": str, "images": dict}
-    for key, typ in want.items():
-        if not isinstance(meta.get(key), typ):
-            raise DiffbenchError(f"{source}: submission.{key} must be a {typ.__name__}")
-    if meta.get("url") is not None and safe_url(meta["url"]) is None:
-        raise DiffbenchError(f"{source}: submission.url must be an http(s) URL or null")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta["submitted"]):
-        raise DiffbenchError(f"{source}: submission.submitted must be a YYYY-MM-DD date")
-    for key in ("title", "authors"):
-        if len(meta[key]) > TEXT_LIMITS[key] or CONTROL.search(meta[key]):
-            raise DiffbenchError(f"{source}: submission.{key} is too long or has control characters")
-    if not all(isinstance(v, str) and HEX64.match(v) for v in meta["images"].values()):
-        raise DiffbenchError(f"{source}: submission.images must map paths to SHA-256 hex digests")
+def _check_meta(meta: Any, source: str) -> None:
+    """The submission block of a stored submission, through :class:`diffbench.results.SubmissionMeta`."""
+    try:
+        SubmissionMeta.model_validate(meta)
+    except ValidationError as exc:
+        raise DiffbenchError(f"{source}: " + " ".join(error_line(exc, "submission"))) from None

@@ -55,7 +55,7 @@ from .fields import (
 from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
 from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
 
-__all__ = ["Result", "StoredSubmission", "result_json_schema"]
+__all__ = ["Result", "result_json_schema"]
 
 
 # --------------------------------------------------------------------------- metrics
@@ -266,27 +266,6 @@ class Result(Closed):
         if not isinstance(v, list) or not all(isinstance(s, dict) for s in v):
             raise fail("must be a list of per-seed objects")
         return v
-
-
-# --------------------------------------------------------------------------- a stored submission
-
-
-class SubmissionMeta(Closed):
-    """What ``diffbench submit`` adds: free text (escaped when shown), a link, the date, image hashes."""
-
-    title: str = Field(max_length=200)
-    authors: str = Field(max_length=500)
-    url: Optional[str] = None
-    official: bool
-    submitted: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    images: dict[str, Annotated[str, Field(pattern=HEX64.pattern)]]
-
-
-class StoredSubmission(Closed):
-    """``leaderboard/submissions/<task>/<id>.json``: the submission block and the result as written."""
-
-    submission: SubmissionMeta
-    result: Result
 
 
 def result_json_schema() -> dict[str, Any]:

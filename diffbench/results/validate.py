@@ -63,9 +63,9 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(err: dict[str, Any]) -> tuple[str, str]:
-    """(field path, message) of one pydantic error."""
-    loc = tuple(err["loc"])
+def _message(err: dict[str, Any], prefix: str = "") -> tuple[str, str]:
+    """(field path, message) of one pydantic error; ``prefix`` names the validated object (none: the result)."""
+    loc = ((prefix,) if prefix else ()) + tuple(err["loc"])
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "diffbench":
         where = format_loc(loc)
@@ -85,6 +85,11 @@ def _message(err: dict[str, Any]) -> tuple[str, str]:
     if kind in ("string_type", "int_type", "bool_type"):
         return format_loc(loc), f"must be a {kind.split('_')[0]}, got {show(err.get('input'))}"
     return format_loc(loc), f"{err['msg']}, got {show(err.get('input'))}"
+
+
+def error_line(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
+    """(field path, message) of the first error of a validation; ``prefix`` names the validated object."""
+    return _message(exc.errors(include_url=False)[0], prefix)
 
 
 @dataclass
@@ -174,8 +179,7 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
     try:
         model = Result.model_validate(result, context={"n_seeds": n_seeds})
     except ValidationError as exc:
-        where, msg = _message(exc.errors(include_url=False)[0])
-        fail(where, msg)
+        fail(*error_line(exc))
     check_across(result, fail)
     return CheckedResult(task=model.task.name, model=model.model.name, seeds=list(model.seeds),
                          ranked=len(model.seeds) >= MIN_RANKED_SEEDS, digest=model.digest, result=model)
