@@ -10,7 +10,12 @@ import pytest
 
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.submit import document_id, load_submissions
-from diffbench.results import SubmissionMeta, read_json_strict, result_json_schema, safe_url
+from diffbench.results import (
+    SubmissionMeta,
+    read_json_strict,
+    result_json_schema,
+    safe_url,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "result-v1-smoke-uq.json"
 GOOD = {"title": "U-Net <b>x</b>", "authors": "A. Author", "url": "https://example.org/code", "official": True,
