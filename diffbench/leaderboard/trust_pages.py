@@ -15,7 +15,7 @@ from typing import Any
 
 from ..results.names import uq_settings as settings
 from .charts import fmt_number
-from .filters import pm, value
+from .filters import value
 from .markup import asset, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
 from .templates import Markup, macro
@@ -101,19 +101,13 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
     body, data_rows, ids = [], {}, []
     for row in rows:
         uq = row.res.uq.model_dump()
-        n_seeds = len(row.res.seeds)
         for name in _indicators(uq):
             ind = uq["indicators"][name]
             rid = f"{row.id}/{name}"
             ok = ind.get("status") == "ok"
-            cells = [method_cell(row, "../"),
-                     f'<td title="{esc(INDICATOR_INFO.get(name, ""))}"><code>{esc(name)}</code></td>']
-            cells += [_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
-            cells.append(f'<td class="num">{esc(ind.get("n_seeds", 0))}/{n_seeds}</td>')
-            cells.append(f'<td class="num">{pm(row.test(HEADLINE))}</td>')
-            cells.append(f'<td class="wrap note">{"" if ok else "n/a: " + esc(ind.get("reason"))}</td>')
-            cls = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
-            body.append(f'<tr data-id="{esc(rid)}"' + (f' class="{cls}"' if cls else "") + ">" + "".join(cells) + "</tr>")
+            css = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
+            body.append(Markup(_macro("uq_board_row")(rid, css, Markup(method_cell(row, "../")), name, INDICATOR_INFO.get(name, ""),
+                                                      ind, len(row.res.seeds), row.test(HEADLINE))))
             ids.append(rid)
             data_rows[rid] = {
                 "method": row.label.lower(), "indicator": order.index(name) if name in order else len(order),
@@ -121,13 +115,11 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
                 "seeds": ind.get("n_seeds", 0), "test_nmae": row.mean("test", HEADLINE),
             }
     first = {"spearman": "descending", "auroc": "descending", "catch_rate": "descending", "seeds": "descending"}
-    html = _table(f"uq-{task}", cols, body, first)
-    return html, {"order": ids, "rows": data_rows}
+    return _table(f"uq-{task}", cols, body, first), {"order": ids, "rows": data_rows}
 
 
-def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[str], first: dict[str, str]) -> str:
-    return (f'<div class="table-wrap"><table class="board" data-board="{esc(board)}">\n<thead><tr>{sortable_head(cols, first)}</tr></thead>\n'
-            f'<tbody>\n{chr(10).join(body)}\n</tbody>\n</table></div>\n')
+def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[Markup], first: dict[str, str]) -> str:
+    return str(_macro("board_table")(board, Markup(sortable_head(cols, first)), body))
 
 
 def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]:
@@ -140,30 +132,30 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
     body, data_rows = [], {}
     for row in rows:
         c = row.res.consistency.model_dump(exclude_none=True)
-        cells = [method_cell(row, "../")]
+        cells: list[tuple[str, Any]] = []
         values: dict[str, Any] = {"method": row.label.lower()}
         for score, fld, *_ in CONSISTENCY_COLUMNS:
             block = c.get(score) if isinstance(c.get(score), dict) else {}
             key = f"{score}.{fld}"
+            values[key] = _stat_mean(block.get(fld)) if block.get("status") == "ok" else None
             if block.get("status") != "ok":
-                cells.append(f'<td class="num na" title="{esc(block.get("reason") or "not recorded")}">n/a</td>')
-                values[key] = None
-            elif _stat_mean(block.get(fld)) is None:
-                cells.append('<td class="num">—</td>')
-                values[key] = None
+                cells.append(("na", block.get("reason") or "not recorded"))
+            elif values[key] is None:
+                cells.append(("none", None))
             else:
-                cells.append(f'<td class="num">{pm(block.get(fld))}</td>')
-                values[key] = _stat_mean(block.get(fld))
+                cells.append(("stat", block.get(fld)))
         notes = [f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
                  for s in CONSISTENCY_NAMES if (c.get(s) or {}).get("status") != "ok"]
-        cells.append(f'<td class="num">{esc(c.get("n_seeds", "—"))}/{len(row.res.seeds)}</td>')
-        cells.append(f'<td class="num">{pm(row.test(HEADLINE))}</td>')
-        cells.append(f'<td class="wrap note">{esc("; ".join(notes))}</td>')
+        body.append(Markup(_macro("consistency_board_row")(row.id, "" if row.sub.ranked else "unranked", Markup(method_cell(row, "../")),
+                                                           cells, c.get("n_seeds", "—"), len(row.res.seeds), row.test(HEADLINE),
+                                                           "; ".join(notes))))
         values.update(seeds=c.get("n_seeds"), test_nmae=row.mean("test", HEADLINE))
-        cls = "" if row.sub.ranked else ' class="unranked"'
-        body.append(f'<tr data-id="{esc(row.id)}"{cls}>' + "".join(cells) + "</tr>")
         data_rows[row.id] = values
     return _table(f"consistency-{task}", cols, body, first), {"order": [r.id for r in rows], "rows": data_rows}
+
+
+def _macro(name: str) -> Any:
+    return macro(name, "entry_trust.html")
 
 
 def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> str:
