@@ -106,3 +106,30 @@ def test_building_the_site_never_imports_torch(tmp_path):
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_templates_ship_as_package_data():
+    """Every template matches a package-data glob of pyproject.toml (a wheel without them renders nothing)."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["diffbench"]
+    templates = sorted((ROOT / "diffbench" / "leaderboard" / "templates").iterdir())
+    assert templates
+    missing = [p.name for p in templates if not any(fnmatch.fnmatch(p.relative_to(ROOT / "diffbench").as_posix(), g) for g in globs)]
+    assert not missing, missing
+
+
+def test_every_template_is_used():
+    """Each page template is used by the site (a stale or unused template is an error)."""
+    from diffbench.leaderboard.templates import environment
+
+    names = set(environment().list_templates())
+    used = set()
+    for path in (ROOT / "diffbench" / "leaderboard").glob("*.py"):
+        text = path.read_text()
+        used |= {n for n in names if f'"{n}"' in text}
+    for path in (ROOT / "diffbench" / "leaderboard" / "templates").glob("*.html"):
+        text = path.read_text()
+        used |= {n for n in names if f'"{n}"' in text}
+    assert used == names, names - used
