@@ -111,6 +111,7 @@ def test_building_the_site_never_imports_torch(tmp_path):
 def test_the_templates_ship_as_package_data():
     """Every template matches a package-data glob of pyproject.toml (a wheel without them renders nothing)."""
     import fnmatch
+
     import tomllib
 
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["diffbench"]
