@@ -235,7 +235,8 @@ def stat(lo: float | None = None, hi: float | None = None, name: str = "Stat") -
             raise fail(f"must be {{\"mean\", \"std\", \"n\"}} (mean ± unbiased std over seeds), got {show(v)}")
         return v
 
-    return create_model(name, __base__=Closed, __doc__=f"Mean ± unbiased std over seeds; the mean in {_bounds(lo, hi) if lo is not None or hi is not None else 'any range'}.",
+    where = _bounds(lo, hi) if lo is not None or hi is not None else "any range"
+    return create_model(name, __base__=Closed, __doc__=f"Mean ± unbiased std over seeds; the mean in {where}.",
                         __validators__={"_keys": model_validator(mode="before")(classmethod(keys))},
                         mean=(Score(lo, hi), ...), std=(Score(0.0, None), ...), n=(Count(0), ...))
 

@@ -258,7 +258,8 @@ class Result(Closed):
     aggregate: Aggregate
     cost: Cost
     uq: Annotated[RunUq, BeforeValidator(_non_null("the run's error indicators"))] = None  # type: ignore[assignment]
-    consistency: Annotated[RunConsistency, BeforeValidator(_non_null("the run's physics-consistency scores"))] = None  # type: ignore[assignment]
+    consistency: Annotated[RunConsistency,  # type: ignore[assignment]
+                           BeforeValidator(_non_null("the run's physics-consistency scores"))] = None
 
     @field_validator("per_seed", mode="before")
     @classmethod

@@ -70,7 +70,8 @@ def test_no_private_names_imported_across_modules():
         for name, path in _modules(pkg).items():
             for module, names in _imports(name, path):
                 if module.startswith("diffbench.") and module != name:
-                    wrong += [f"{path.relative_to(ROOT)} imports {module}.{n}" for n in names if n.startswith("_") and not n.startswith("__")]
+                    private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+                    wrong += [f"{path.relative_to(ROOT)} imports {module}.{n}" for n in private]
     assert not wrong, wrong
 
 
