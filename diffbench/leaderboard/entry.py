@@ -8,7 +8,7 @@ from typing import Any
 from ..results.names import METRIC_KEYS
 from . import charts
 from .charts import Series, fmt_seconds
-from .filters import pm, value
+from .filters import value
 from .markup import esc, header, page
 from .rows import BOARD_METRICS, HEADLINE, METRIC_LABELS, Row, per_count_points
 from .submit import MIN_RANKED_SEEDS, safe_url
@@ -45,41 +45,15 @@ def _facts(items: list[tuple[str, str]]) -> list[tuple[str, Markup]]:
 
 def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     """``entries/<id>.html`` (template ``entry.html``): everything about one submission."""
-    res, meta, task = row.res, row.meta, row.sub.task
+    res, task = row.res, row.sub.task
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    status = ('<span class="badge official">official</span>' if meta["official"] else '<span class="badge unofficial">unofficial</span>')
-    status += (f'<span class="badge ranked">rank {row.rank}</span>' if row.rank is not None
-               else f'<span class="badge unranked">unranked: fewer than {MIN_RANKED_SEEDS} seeds</span>')
-    cost = res.cost
-    summary = [
-        ("Method", f"<strong>{esc(row.model)}</strong>{status}"),
-        ("Title", esc(row.title) or "—"),
-        ("Authors", esc(meta["authors"]) or "—"),
-        ("Code / paper", f'<a href="{esc(row.url)}" rel="noopener noreferrer">{esc(row.url)}</a>' if row.url else "—"),
-        ("Task", f'<a href="../index.html#task-{esc(task)}">{esc(task)}</a> · spec <code>{esc(res.task.spec_hash[:12])}</code>'),
-        ("Test nMAE", f"<strong>{pm(row.test(HEADLINE))}</strong>"),
-        ("Validation nMAE", str(pm(row.val(HEADLINE)))),
-        ("Parameters", f"{res.model.parameters:,}"),
-        ("Hardware", esc(res.hardware.label)),
-        ("Inference / sample", esc(fmt_seconds(cost.inference_s_per_sample))
-         + f" (solver {esc(fmt_seconds(cost.solver_s_per_sample))}, {esc(f'{row.speedup:.3g}')}× speed-up)"),
-        ("Seeds", esc(", ".join(map(str, res.seeds)))),
-        ("Submitted", esc(meta["submitted"])),
-        ("Run created", esc(res.created)),
-        ("diffbench", f"{esc(res.diffbench_version)} · protocol v{esc(res.protocol_version)} · schema v{esc(res.schema_version)}"),
-        ("Submission id", f"<code>{esc(row.id)}</code>"),
-        ("Result digest", f"<code>{esc(res.digest)}</code>"),
-        ("Run id", f"<code>{esc(res.run_id)}</code>"),
-    ]
-    if row.wandb:
-        summary.append(("W&B", " ".join(f'<a href="{esc(u)}" rel="noopener noreferrer">seed {esc(s)}</a>' for s, u in row.wandb)))
     curve = charts.line_chart(f"{row.label}: test error by number of sources",
                               [Series("nMAE", row.color, row.shape, per_count_points(row), hollow=False)],
                               "number of sources", "test nMAE")
     curve_mae = charts.line_chart(f"{row.label}: test MAE by number of sources",
                                   [Series("MAE", row.color, row.shape, per_count_points(row, "mae"), hollow=False)],
                                   "number of sources", "test MAE")
-    cost_dump = cost.model_dump()
+    cost_dump = res.cost.model_dump()
     cost_items = [(k, esc(fmt_seconds(v)) if isinstance(v, float) and (k.endswith("_s") or k.endswith("_per_sample")) else str(value(v)))
                   for k, v in sorted(cost_dump.items())]
     groups: dict[str, list[str]] = {}
@@ -96,7 +70,7 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     training, data = res.training, res.data
     task_dump = res.task.model_dump()
     return page(f"{row.label} · {task} · diffbench leaderboard", "", header=header(f"{esc(task)} · {esc(row.label)}", back=back),
-                template="entry.html", row=row, headline=HEADLINE, labels=METRIC_LABELS, summary=_facts(summary),
+                template="entry.html", row=row, headline=HEADLINE, labels=METRIC_LABELS, min_seeds=MIN_RANKED_SEEDS,
                 metric_tables=[_metric_table(row, "test"), _metric_table(row, "val")], per_count=_per_count(row),
                 curve=Markup(curve), curve_mae=Markup(curve_mae), uq_section=Markup(entry_uq_section(row)),
                 consistency_section=Markup(entry_consistency_section(row)), cost_items=_facts(cost_items),
