@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_indicators
 from .digest import RESULT_SCHEMA_VERSION, compute_digest
@@ -37,6 +38,8 @@ REL_TOL = 1e-9
 #: A result with fewer seeds is stored but not ranked.
 MIN_RANKED_SEEDS = 3
 #: Union tags in pydantic's error locations (which block of a discriminated union failed): not fields.
+#: (``SeedConsistencyError.error`` shares a name with its tag; its errors are raised by the block's own
+#: validator, located at the block, so no location ever ends in that field.)
 _TAGS = {OK, NOT_APPLICABLE, "error", "scores"}
 #: How a missing field is reported, by its name (default: "is missing").
 _MISSING = {
@@ -152,7 +155,7 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
     ``protocol_version`` (default: this diffbench's) is the only protocol accepted.
     """
     if protocol_version is None:
-        from .. import PROTOCOL_VERSION as protocol_version
+        protocol_version = PROTOCOL_VERSION
     fail = _Fail(source)
     if not isinstance(result, dict):
         fail("the file", f"must hold a JSON object (a diffbench result), not {type(result).__name__}")
