@@ -12,7 +12,7 @@ from .markup import asset, esc, header, page, short
 from .rows import BOARD_METRICS, HEADLINE, Row, per_count_points, series, stat_of
 from .studies import study_blurb
 from .submit import MIN_RANKED_SEEDS
-from .templates import Markup
+from .templates import Markup, macro
 from .trust_pages import has_consistency, has_uq
 
 # columns: key, label, kind (num|str|none), th class, first click direction, tooltip
@@ -61,13 +61,9 @@ def sort_values(row: Row) -> dict[str, Any]:
 
 
 def legend(rows: list[Row]) -> str:
-    items = []
-    for row in rows:
-        m = charts.marker(row.shape, 7, 7, row.color, hollow=not row.sub.ranked, r=4.5)
-        extra = ' <span class="pm">(unranked)</span>' if not row.sub.ranked else ""
-        items.append(f'<li><svg viewBox="0 0 14 14" aria-hidden="true">{m}</svg>'
-                     f'<a href="entries/{esc(row.id)}.html">{esc(row.label)}</a>{extra}</li>')
-    return f'<ol class="legend">{"".join(items)}</ol>'
+    """The chart legend of a board: each entry's marker and name (the ``legend`` macro)."""
+    items = [(row, Markup(charts.marker(row.shape, 7, 7, row.color, hollow=not row.sub.ranked, r=4.5))) for row in rows]
+    return str(macro("legend")(items))
 
 
 def task_charts(task: str, rows: list[Row]) -> str:
@@ -90,16 +86,13 @@ def task_charts(task: str, rows: list[Row]) -> str:
         (cost, "Accuracy against inference cost", solver_note),
         (size, "Accuracy against parameters", "test nMAE against trainable parameters"),
     ]
-    return '<div class="charts">' + "".join(
-        f"<figure><figcaption><strong>{esc(t)}</strong>{esc(c)}</figcaption>{svg}</figure>" for svg, t, c in figs) + "</div>"
+    return str(macro("figures")([(Markup(svg), t, c) for svg, t, c in figs]))
 
 
 def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = ()) -> str:
     """``index.html`` (template ``index.html``): one board per task with its charts and legend,
     then the uncertainty boards and the studies."""
-    nav = ('<nav class="tasks">' + "".join(f'<a href="#task-{esc(t)}">{esc(t)} ({len(boards.get(t, []))})</a>' for t, _ in tasks)
-           + '<a class="more" href="#uncertainty">uncertainty boards</a>'
-           + f'<a class="more" href="#studies">studies ({len(studies)})</a></nav>')
+    nav = str(macro("index_nav")([(t, len(boards.get(t, []))) for t, _ in tasks], len(studies)))
     total = sum(len(v) for v in boards.values())
     subtitle = (f"Neural surrogates of steady-state diffusion · protocol v{PROTOCOL_VERSION} · "
                 f"{total} submission{'s' if total != 1 else ''} · built by diffbench {esc(__version__)}")
