@@ -81,7 +81,7 @@ for _tag in _REFUSED_TAGS:
     _PlainLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
 
 
-def _first_line(exc: yaml.YAMLError) -> str:
+def first_line(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     text = str(problem) if problem else (str(exc).splitlines() or ["parse error"])[0]
@@ -118,7 +118,7 @@ def loads_yaml(text: str | bytes, where: str, kind: str = "task files") -> Any:
         hint = "; write the values out" if "anchors" in str(exc) else ""
         raise DiffbenchError(f"{where} {str(exc).format(kind=kind)}{line}{hint}") from None
     except yaml.YAMLError as exc:
-        raise DiffbenchError(f"{where} is not valid YAML: {_first_line(exc)}") from None
+        raise DiffbenchError(f"{where} is not valid YAML: {first_line(exc)}") from None
     except (ValueError, RecursionError) as exc:
         # ValueError: an integer past Python's digit limit; RecursionError: nesting in a scalar
         # (e.g. a huge flow key) that the depth bound above did not see.

@@ -1,4 +1,4 @@
-"""``diffbench submit`` and ``diffbench leaderboard build|serve``."""
+"""``diffbench submit``, ``diffbench schema`` and ``diffbench leaderboard build|serve``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--official", action="store_true", help="the authors of the method submit it (OGB's 'official')")
     s.add_argument("--dry-run", action="store_true", help="check only; store nothing")
     s.set_defaults(func=_submit)
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of result.json (also committed as leaderboard/result.schema.json)")
+    sc.set_defaults(func=_schema)
 
     lb = sub.add_parser("leaderboard", help="build, check or serve the static leaderboard site")
     lb.set_defaults(func=lambda args: _help(lb))
@@ -56,6 +59,20 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         print(f"submitted {what} as {sub.path}")
         print("run `diffbench leaderboard build` to update the site")
+    return 0
+
+
+def schema_text() -> str:
+    """The JSON Schema of result.json as ``diffbench schema`` prints it (and the committed file holds)."""
+    import json
+
+    from ..results.schema import result_json_schema
+
+    return json.dumps(result_json_schema(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text())
     return 0
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from ..errors import DiffbenchError
 from .charts import fmt_count, fmt_number
-from .site import Row, _dl, _header, _page, esc, fmt_pm
+from .markup import esc, header, page
+from .rows import Row
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
+from .templates import Markup, macro
 
 SUMMARY = "summary.json"
 #: Files of a study folder copied into the site besides its PNG plots.
@@ -152,10 +154,6 @@ def _num(x: Any, fmt=fmt_number) -> str:
     return esc(fmt(x)) if isinstance(x, (int, float)) and not isinstance(x, bool) else "—"
 
 
-def _stat(x: Any) -> str:
-    return fmt_pm(x) if isinstance(x, dict) and isinstance(x.get("mean"), (int, float)) else "—"
-
-
 def _list(x: Any) -> str:
     if isinstance(x, list):
         return esc(", ".join(fmt_number(v) if isinstance(v, float) else str(v) for v in x)) or "—"
@@ -177,10 +175,10 @@ def study_blurb(study: Study) -> str:
 
 
 def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
-    """``studies/<name>/index.html``; ``entries`` maps a run id to the leaderboard rows holding that run."""
+    """``studies/<name>/index.html`` (template ``study.html``); ``entries`` maps a run id to the leaderboard rows holding that run."""
     spec, rows = study.spec, study.rows
     back = '<a class="back" href="../../index.html#studies">← studies</a>'
-    parts = [_header(f"study · {esc(study.name)}", back=back, depth="../../"), "<main>\n"]
+    site_header = header(f"study · {esc(study.name)}", back=back, depth="../../")
     facts = []
     if spec.get("purpose"):
         facts.append(("Purpose", esc(spec["purpose"])))
@@ -205,68 +203,45 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
     files = [f'<a href="{esc(f)}">{esc(f)}</a>' for f in sorted(study.files) if f in ("table.md", "table.csv", "summary.json")]
     if files:
         facts.append(("Files", " · ".join(files)))
-    parts.append(f'<section class="block"><h2>Study: {esc(study.name)}</h2>'
-                 + (f'<p class="lead">{esc(spec["description"])}</p>' if spec.get("description") else "")
-                 + _dl(facts) + "</section>\n")
-    parts.append(_results(study, entries))
-    parts.append(_fit_section(study))
-    if study.plots:
-        figs = []
-        for p in study.plots:
-            title, caption = PLOT_CAPTIONS.get(p, (p, ""))
-            figs.append(f'<figure><figcaption><strong>{esc(title)}</strong>{esc(caption)}</figcaption>'
-                        f'<img src="{esc(p)}" alt="{esc(title)}"></figure>')
-        parts.append('<section class="block" id="plots"><h2>Plots</h2><div class="charts plots">' + "".join(figs) + "</div></section>\n")
     md = study.files.get("table.md")
-    if md is not None:
-        parts.append('<section class="block"><h2>table.md</h2><details class="json"><summary>the table as '
-                     f'<code>diffbench study</code> wrote it</summary><pre class="block">{esc(md.decode("utf-8", "replace"))}</pre>'
-                     "</details></section>\n")
-    parts.append("</main>\n")
-    return _page(f"study {study.name} · diffbench leaderboard", "".join(parts))
+    return page(f"study {study.name} · diffbench leaderboard", "", header=site_header, template="study.html", name=study.name,
+                description=spec.get("description") or "", study_facts=[(k, Markup(v)) for k, v in facts],
+                results=Markup(_results(study, entries)), fit=Markup(_fit_section(study)),
+                plots=[(p, *PLOT_CAPTIONS.get(p, (p, ""))) for p in study.plots],
+                table_md=md.decode("utf-8", "replace") if md is not None else None)
+
+
+def _text(x: Any, fmt: Any = fmt_number) -> str:
+    """A number as text (escaped by the template), or an em dash."""
+    return fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else "—"
 
 
 def _results(study: Study, entries: dict[str, list[Row]]) -> str:
     rows = study.rows
     metrics = [(k, label) for k, label in METRICS if any(k in (r.get("test") or {}) for r in rows)]
     targets = _transfer_targets(study)
-    head = ('<th>model</th><th>task</th><th class="num">train fraction</th><th class="num">n_train</th><th class="num">#params</th>'
-            + "".join(f'<th class="num">{esc(label)}</th>' for _, label in metrics)
-            + "".join(f'<th class="num" title="test nMAE of the checkpoints evaluated on {esc(t)}">on {esc(t)}</th>' for t in targets)
-            + '<th class="num">seeds</th><th>entry</th><th>command</th>')
-    body, notes = [], []
+    views, notes = [], []
     for r in rows:
-        cells = [f"<td><strong>{esc(r['model'])}</strong></td><td>{esc(r['task'])}</td>",
-                 f'<td class="num">{_num(r.get("train_fraction"), lambda v: f"{v:g}")}</td>',
-                 f'<td class="num">{_num(r.get("n_train"), lambda v: f"{v:g}")}</td>',
-                 f'<td class="num">{_num(r.get("parameters"), fmt_count)}</td>']
         test = r.get("test") or {}
-        cells += [f'<td class="num">{_stat(test.get(k))}</td>' for k, _ in metrics]
+        transfer = []
         for t in targets:
             tr = (r.get("transfer") or {}).get(t)
             if tr is None:
-                cells.append('<td class="num">—</td>')
+                transfer.append(("none", None, None, None))
             elif tr.get("status") == "ok":
-                cells.append(f'<td class="num">{_stat(tr.get("nmae"))}</td>')
+                transfer.append(("ok", tr.get("nmae"), None, None))
             else:
                 reason = tr.get("reason") or ""
                 notes.append(f"{r['model']} ({r['task']}) on {t}: {tr.get('status')}" + (f" — {reason}" if reason else ""))
-                cells.append(f'<td class="num na" title="{esc(reason)}">{esc(tr.get("status"))}<sup>{len(notes)}</sup></td>')
+                transfer.append(("na", reason, tr.get("status"), len(notes)))
         seeds = r.get("per_seed_nmae")
-        cells.append(f'<td class="num">{len(seeds) if isinstance(seeds, list) else "—"}</td>')
         matches = [e for e in entries.get(r.get("run_id"), []) if e.sub.task == r["task"]] if isinstance(r.get("run_id"), str) else []
-        if matches:
-            cells.append("<td>" + " ".join(f'<a href="../../entries/{esc(e.id)}.html">{esc(e.id[:8])}</a>' for e in matches) + "</td>")
-        else:
-            cells.append(f'<td><code class="pm">{esc(r.get("run_id") or "—")}</code></td>')
-        cmd = r.get("command")
-        cells.append(f'<td><details class="cmd"><summary>command</summary><code>{esc(cmd)}</code></details></td>' if cmd else "<td>—</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    note_html = ('<ol class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ol>") if notes else ""
-    return ('<section class="block" id="results"><h2>Results</h2><p class="meta">test metrics as mean ± unbiased std over seeds; '
-            "entry: the run on the leaderboard, when it was submitted</p>"
-            f'<div class="table-wrap"><table class="study"><thead><tr>{head}</tr></thead><tbody>' + "".join(body)
-            + "</tbody></table></div>" + note_html + "</section>\n")
+        views.append({"model": r["model"], "task": r["task"], "train_fraction": _text(r.get("train_fraction"), lambda v: f"{v:g}"),
+                      "n_train": _text(r.get("n_train"), lambda v: f"{v:g}"), "params": _text(r.get("parameters"), fmt_count),
+                      "metrics": [test.get(k) for k, _ in metrics], "transfer": transfer,
+                      "seeds": len(seeds) if isinstance(seeds, list) else "—", "entries": [e.id for e in matches],
+                      "run_id": r.get("run_id"), "command": r.get("command")})
+    return str(macro("results", "study_parts.html")(metrics, targets, views, notes))
 
 
 def _fit_section(study: Study) -> str:
@@ -276,7 +251,7 @@ def _fit_section(study: Study) -> str:
     blocks = []
     for model, fit in sorted(fits.items()):
         if not isinstance(fit, dict):
-            blocks.append(f"<h3>{esc(model)}</h3><p class=\"empty\">No fit: too few points (it needs at least 3 at 2 sizes).</p>")
+            blocks.append({"model": model, "facts": None})
             continue
         level = fit.get("level")
         lvl = f"{100 * level:g} %" if isinstance(level, (int, float)) else "confidence"
@@ -285,16 +260,10 @@ def _fit_section(study: Study) -> str:
         facts = [("Law", f"<code>{esc(fit.get('law') or '')}</code>"), ("Intercept a", _num(fit.get("a"))),
                  ("Slope b ± s.e.", slope), ("R²", _num(fit.get("r2"), lambda v: f"{v:.3f}")),
                  ("Points", _num(fit.get("n_points"), lambda v: f"{v:g}")), ("Band", esc(f"{lvl} confidence band of the mean"))]
-        band = [x for x in fit.get("band") or [] if isinstance(x, dict)]
-        rows = "".join(
-            f'<tr><td class="num">{_num(x.get("n_train"), lambda v: f"{v:.4g}")}</td><td class="num">{_num(x.get("fit"))}</td>'
-            f'<td class="num">{_num(_sub(x, -1))}</td><td class="num">{_num(_sub(x, 1))}</td></tr>' for x in band)
-        table = ('<div class="table-wrap"><table><thead><tr><th class="num">n_train</th><th class="num">fit</th>'
-                 f'<th class="num">lower ({esc(lvl)})</th><th class="num">upper ({esc(lvl)})</th></tr></thead><tbody>'
-                 + rows + "</tbody></table></div>") if band else ""
-        blocks.append(f"<h3>{esc(model)}</h3>" + _dl(facts) + table)
-    return ('<section class="block" id="fit"><h2>Fit: error against data-set size</h2><p class="meta">least squares over every '
-            "seed's point: test nMAE = a + b · log10(n_train)</p>" + "".join(blocks) + "</section>\n")
+        band = [[_text(x.get("n_train"), lambda v: f"{v:.4g}"), _text(x.get("fit")), _text(_sub(x, -1)), _text(_sub(x, 1))]
+                for x in fit.get("band") or [] if isinstance(x, dict)]
+        blocks.append({"model": model, "facts": [(k, Markup(v)) for k, v in facts], "level": lvl, "band": band})
+    return str(macro("fits", "study_parts.html")(blocks))
 
 
 def _sub(x: dict[str, Any], sign: int) -> float | None:

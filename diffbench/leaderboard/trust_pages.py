@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results.names import uq_settings as settings
 from .charts import fmt_number
-from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head
+from .filters import value
+from .markup import asset, esc, header, page, sortable_head
+from .rows import HEADLINE, Row, method_cell
+from .templates import Markup, macro
 
-NA = "not applicable"
 #: The indicators in reporting order, with what each measures (diffbench.trust.indicators).
 INDICATOR_INFO = {
     "mc-dropout": "spread (std) of several forward passes with dropout active",
@@ -41,11 +44,13 @@ CONSISTENCY_NAMES = {"superposition": "superposition", "equivariance": "rotation
 
 
 def has_uq(row: Row) -> bool:
-    return isinstance(row.r.get("uq"), dict)
+    """Whether the entry ran with ``--uq`` (its result has a run-level ``uq`` block)."""
+    return row.res.uq is not None
 
 
 def has_consistency(row: Row) -> bool:
-    return isinstance(row.r.get("consistency"), dict)
+    """Whether the entry has run-level physics-consistency scores."""
+    return row.res.consistency is not None
 
 
 def _indicators(uq: dict[str, Any]) -> list[str]:
@@ -55,11 +60,9 @@ def _indicators(uq: dict[str, Any]) -> list[str]:
 
 
 def _settings(rows: list[Row]) -> dict[str, Any]:
-    from ..trust.indicators import settings
-
     for row in rows:
-        if has_uq(row) and isinstance(row.r["uq"].get("settings"), dict):
-            return {**settings(), **row.r["uq"]["settings"]}
+        if has_uq(row):
+            return {**settings(), **row.res.uq.settings}
     return settings()
 
 
@@ -90,33 +93,21 @@ def _stat_mean(stat: Any) -> float | None:
 
 
 def _score_cell(ind: dict[str, Any], key: str) -> str:
-    if ind.get("status") != "ok":
-        return f'<td class="num na" title="{esc(ind.get("reason"))}">n/a</td>'
-    stat = ind.get(key)
-    if _stat_mean(stat) is None:
-        return '<td class="num" title="undefined in at least one seed (e.g. a constant indicator)">—</td>'
-    return f'<td class="num">{fmt_pm(stat)}</td>'
-
+    return str(macro("score_cell", "entry_trust.html")(ind, key))
 
 def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     cols = uq_columns(settings)
     order = list(INDICATOR_INFO)
     body, data_rows, ids = [], {}, []
     for row in rows:
-        uq = row.r["uq"]
-        n_seeds = len(row.r["seeds"])
+        uq = row.res.uq.model_dump()
         for name in _indicators(uq):
             ind = uq["indicators"][name]
             rid = f"{row.id}/{name}"
             ok = ind.get("status") == "ok"
-            cells = [_cell(row, "method", "../"),
-                     f'<td title="{esc(INDICATOR_INFO.get(name, ""))}"><code>{esc(name)}</code></td>']
-            cells += [_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
-            cells.append(f'<td class="num">{esc(ind.get("n_seeds", 0))}/{n_seeds}</td>')
-            cells.append(f'<td class="num">{fmt_pm(row.test(HEADLINE))}</td>')
-            cells.append(f'<td class="wrap note">{"" if ok else "n/a: " + esc(ind.get("reason"))}</td>')
-            cls = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
-            body.append(f'<tr data-id="{esc(rid)}"' + (f' class="{cls}"' if cls else "") + ">" + "".join(cells) + "</tr>")
+            css = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
+            body.append(Markup(_macro("uq_board_row")(rid, css, Markup(method_cell(row, "../")), name, INDICATOR_INFO.get(name, ""),
+                                                      ind, len(row.res.seeds), row.test(HEADLINE))))
             ids.append(rid)
             data_rows[rid] = {
                 "method": row.label.lower(), "indicator": order.index(name) if name in order else len(order),
@@ -124,13 +115,11 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
                 "seeds": ind.get("n_seeds", 0), "test_nmae": row.mean("test", HEADLINE),
             }
     first = {"spearman": "descending", "auroc": "descending", "catch_rate": "descending", "seeds": "descending"}
-    html = _table(f"uq-{task}", cols, body, first)
-    return html, {"order": ids, "rows": data_rows}
+    return _table(f"uq-{task}", cols, body, first), {"order": ids, "rows": data_rows}
 
 
-def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[str], first: dict[str, str]) -> str:
-    return (f'<div class="table-wrap"><table class="board" data-board="{esc(board)}">\n<thead><tr>{sortable_head(cols, first)}</tr></thead>\n'
-            f'<tbody>\n{chr(10).join(body)}\n</tbody>\n</table></div>\n')
+def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[Markup], first: dict[str, str]) -> str:
+    return str(_macro("board_table")(board, Markup(sortable_head(cols, first)), body))
 
 
 def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]:
@@ -142,171 +131,102 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
     first = {f"{s}.{f}": d for s, f, _, _, d in CONSISTENCY_COLUMNS} | {"seeds": "descending"}
     body, data_rows = [], {}
     for row in rows:
-        c = row.r["consistency"]
-        cells = [_cell(row, "method", "../")]
+        c = row.res.consistency.model_dump(exclude_none=True)
+        cells: list[tuple[str, Any]] = []
         values: dict[str, Any] = {"method": row.label.lower()}
         for score, fld, *_ in CONSISTENCY_COLUMNS:
             block = c.get(score) if isinstance(c.get(score), dict) else {}
             key = f"{score}.{fld}"
+            values[key] = _stat_mean(block.get(fld)) if block.get("status") == "ok" else None
             if block.get("status") != "ok":
-                cells.append(f'<td class="num na" title="{esc(block.get("reason") or "not recorded")}">n/a</td>')
-                values[key] = None
-            elif _stat_mean(block.get(fld)) is None:
-                cells.append('<td class="num">—</td>')
-                values[key] = None
+                cells.append(("na", block.get("reason") or "not recorded"))
+            elif values[key] is None:
+                cells.append(("none", None))
             else:
-                cells.append(f'<td class="num">{fmt_pm(block.get(fld))}</td>')
-                values[key] = _stat_mean(block.get(fld))
+                cells.append(("stat", block.get(fld)))
         notes = [f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
                  for s in CONSISTENCY_NAMES if (c.get(s) or {}).get("status") != "ok"]
-        cells.append(f'<td class="num">{esc(c.get("n_seeds", "—"))}/{len(row.r["seeds"])}</td>')
-        cells.append(f'<td class="num">{fmt_pm(row.test(HEADLINE))}</td>')
-        cells.append(f'<td class="wrap note">{esc("; ".join(notes))}</td>')
+        body.append(Markup(_macro("consistency_board_row")(row.id, "" if row.sub.ranked else "unranked", Markup(method_cell(row, "../")),
+                                                           cells, c.get("n_seeds", "—"), len(row.res.seeds), row.test(HEADLINE),
+                                                           "; ".join(notes))))
         values.update(seeds=c.get("n_seeds"), test_nmae=row.mean("test", HEADLINE))
-        cls = "" if row.sub.ranked else ' class="unranked"'
-        body.append(f'<tr data-id="{esc(row.id)}"{cls}>' + "".join(cells) + "</tr>")
         data_rows[row.id] = values
     return _table(f"consistency-{task}", cols, body, first), {"order": [r.id for r in rows], "rows": data_rows}
 
 
+def _macro(name: str) -> Any:
+    return macro(name, "entry_trust.html")
+
+
 def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> str:
-    """``uq/<task>.html``: the task's uncertainty board and physics-consistency table."""
+    """``uq/<task>.html`` (template ``trust.html``): the task's uncertainty board and physics-consistency table."""
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    parts = [_header(f"{esc(task)} · uncertainty board and physics consistency", back=back), "<main>\n"]
     data: dict[str, Any] = {"boards": {}}
     uq_rows = [r for r in rows if has_uq(r)]
-    settings = _settings(uq_rows)
-    parts.append(f'<section class="block" id="uncertainty"><h2>Uncertainty board: {esc(task)}</h2>\n')
-    parts.append('<p class="lead">Can the surrogate tell when it is wrong? Each label-free error indicator of '
-                 "<code>diffbench run ... --uq mc-dropout,residual,inverse,ensemble</code> is scored against the true "
-                 f"per-sample error on the test set: Spearman ρ, the AUROC for flagging the worst {_pct(settings.get('auroc_worst_fraction'))} "
-                 f"of samples, and the share of the worst {_pct(settings.get('catch_worst_fraction'))} caught when "
-                 f"{_pct(settings.get('catch_flag_fraction'))} are flagged. Higher is better for all three; mean ± unbiased "
-                 "std over seeds. n/a: the indicator does not apply to that entry (the note says why).</p>\n")
-    if not uq_rows:
-        parts.append(f'<p class="empty">No entry on {esc(task)} was run with <code>--uq</code> yet, so this board is empty.</p>\n')
-    else:
-        table, board = _uq_board(task, uq_rows, settings)
-        without = len(rows) - len(uq_rows)
-        parts.append(f'<p class="meta">{len(uq_rows)} of {len(rows)} entr{"ies" if len(rows) != 1 else "y"} ran with --uq'
-                     + (f"; the {without} without it {'are' if without != 1 else 'is'} not on this board" if without else "")
-                     + " · default order: entries as on the main board (test nMAE ascending), then indicators · "
-                     "click a column header to sort</p>\n")
-        parts.append(table)
-        data["boards"][f"uq-{task}"] = board
-        parts.append('<dl class="facts indicators">' + "".join(
-            f"<dt><code>{esc(n)}</code></dt><dd>{esc(d)}</dd>" for n, d in INDICATOR_INFO.items()) + "</dl>\n")
-    parts.append("</section>\n")
-
     cons_rows = [r for r in rows if has_consistency(r)]
-    parts.append(f'<section class="block" id="consistency"><h2>Physics consistency: {esc(task)}</h2>\n'
-                 '<p class="lead">Does the surrogate respect what the equation guarantees? Measured on a fixed subset of '
-                 "test samples, the same for every entry: the superposition error (the equation is linear), the rotation/flip "
-                 "equivariance error, maximum-principle violations (negative values where the true field is non-negative) "
-                 "and the global flux balance. Lower is better; an exact solver scores about 1e-7. Mean ± unbiased std "
-                 "over seeds.</p>\n")
-    if not cons_rows:
-        parts.append(f'<p class="empty">No entry on {esc(task)} has physics-consistency scores.</p>\n')
-    else:
-        table, board = _consistency_board(task, cons_rows)
-        without = len(rows) - len(cons_rows)
-        parts.append(f'<p class="meta">{len(cons_rows)} of {len(rows)} entr{"ies" if len(rows) != 1 else "y"} with consistency scores'
-                     + (f"; {without} older result{'s' if without != 1 else ''} without them" if without else "") + "</p>\n")
-        parts.append(table)
-        data["boards"][f"consistency-{task}"] = board
-    parts.append("</section>\n")
-    if studies:
-        links = ", ".join(f'<a href="../studies/{esc(s.name)}/index.html">{esc(s.name)}</a>' for s in studies)
-        parts.append(f'<p class="meta">Studies on this task: {links}</p>\n')
-    parts.append("</main>\n")
-    script = _asset("board.js") if data["boards"] else None
-    return _page(f"{task} · uncertainty and consistency · diffbench leaderboard", "".join(parts),
-                 script=script, data=data if data["boards"] else None)
+    settings = _settings(uq_rows)
+    uq_table = consistency_table = ""
+    if uq_rows:
+        uq_table, data["boards"][f"uq-{task}"] = _uq_board(task, uq_rows, settings)
+    if cons_rows:
+        consistency_table, data["boards"][f"consistency-{task}"] = _consistency_board(task, cons_rows)
+    boards = bool(data["boards"])
+    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "",
+                header=header(f"{esc(task)} · uncertainty board and physics consistency", back=back),
+                script=asset("board.js") if boards else None, data=data if boards else None, template="trust.html",
+                task=task, n=len(rows), n_uq=len(uq_rows), n_consistency=len(cons_rows), uq_table=Markup(uq_table),
+                consistency_table=Markup(consistency_table), indicators=list(INDICATOR_INFO.items()), studies=studies,
+                worst=_pct(settings.get("auroc_worst_fraction")), catch=_pct(settings.get("catch_worst_fraction")),
+                flag=_pct(settings.get("catch_flag_fraction")))
 
 
 # --------------------------------------------------------------------------- entry sections
 
 
 def entry_uq_section(row: Row) -> str:
+    """The entry page's uncertainty section (the ``uq_section`` macro of ``entry_trust.html``), or ""."""
     if not has_uq(row):
         return ""
-    r, uq = row.r, row.r["uq"]
-    names = _indicators(uq)
-    seeds = r["per_seed"]
-    lines = []
-    for name in names:
-        ind = uq["indicators"][name]
-        status = "ok" if ind.get("status") == "ok" else f"n/a: {esc(ind.get('reason'))}"
-        lines.append(f'<tr><td><code>{esc(name)}</code></td>'
-                     + "".join(_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean"))
-                     + f'<td class="num">{esc(ind.get("n_seeds", 0))}/{len(seeds)}</td><td class="wrap">{status}</td></tr>')
-    summary = ('<div class="table-wrap"><table class="uq-summary"><thead><tr><th>indicator</th><th class="num">Spearman ρ</th>'
-               '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
-               '<th class="num">seeds</th><th>status</th></tr></thead><tbody>' + "".join(lines) + "</tbody></table></div>")
-    per = []
-    for s in seeds:
-        block = s.get("uq") or {}
-        for name in names:
-            ind = (block.get("indicators") or {}).get(name) or {}
-            if ind.get("status") == "ok":
-                vals = "".join(f'<td class="num">{_value(ind.get(k))}</td>'
-                               for k in ("spearman", "auroc", "catch_rate", "indicator_mean", "indicator_median"))
-            else:
-                vals = f'<td colspan="5" class="na">n/a: {esc(ind.get("reason") or "not recorded")}</td>'
-            per.append(f'<tr><td class="num">{esc(s["seed"])}</td><td><code>{esc(name)}</code></td>{vals}</tr>')
-    per_table = ('<div class="table-wrap"><table><thead><tr><th class="num">seed</th><th>indicator</th><th class="num">Spearman ρ</th>'
-                 '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
-                 '<th class="num">indicator median</th></tr></thead><tbody>' + "".join(per) + "</tbody></table></div>")
-    facts = [("requested", esc(", ".join(map(str, uq.get("requested") or names))))]
-    facts += [(k, _value(v)) for k, v in sorted((uq.get("settings") or {}).items())]
+    res = row.res
+    uq = res.uq
+    names = _indicators(uq.model_dump())
+    seeds = res.per_seed
+    facts = [("requested", esc(", ".join(uq.requested or names)))]
+    facts += [(k, str(value(v))) for k, v in sorted(uq.settings.items())]
     facts.append(("test samples / seed error", esc(", ".join(
-        f"seed {s['seed']}: {(s.get('uq') or {}).get('n_samples', '?')} samples, mean error "
-        f"{fmt_number((s.get('uq') or {}).get('error_mean')) if isinstance((s.get('uq') or {}).get('error_mean'), (int, float)) else '—'}"
-        for s in seeds))))
-    inv = uq.get("inverse_model")
+        f"seed {s.seed}: {s.uq.n_samples if s.uq else '?'} samples, mean error "
+        f"{fmt_number(s.uq.error_mean) if s.uq else '—'}" for s in seeds))))
+    inv = uq.inverse_model
     if isinstance(inv, dict):
         facts.append(("inverse network", esc(", ".join(f"{k} {fmt_number(v) if isinstance(v, float) else v}"
                                                       for k, v in sorted(inv.items())
                                                       if k in ("preset", "epochs", "val_mae", "train_time_s", "n_train")))))
-    return (f'<section class="block" id="uq"><h2>Uncertainty indicators</h2><p class="meta">each label-free indicator scored '
-            f'against the true per-sample test error; mean ± unbiased std over seeds, then each seed · '
-            f'<a href="../uq/{esc(row.sub.task)}.html">the {esc(row.sub.task)} uncertainty board</a></p>'
-            + summary + "<h3>Per seed</h3>" + per_table + "<h3>Settings</h3>" + _dl(facts) + "</section>\n")
+    return str(macro("uq_section", "entry_trust.html")(row.sub.task, uq, names, seeds, [(k, Markup(v)) for k, v in facts]))
 
 
 def entry_consistency_section(row: Row) -> str:
-    r = row.r
-    seeds = r["per_seed"]
-    if not has_consistency(row) and not any(isinstance(s.get("consistency"), dict) for s in seeds):
+    """The entry page's physics-consistency section (the ``consistency_section`` macro of ``entry_trust.html``), or ""."""
+    seeds = row.res.per_seed
+    if not has_consistency(row) and not any(s.consistency is not None for s in seeds):
         return ""
-    c = r.get("consistency") or {}
-    head = "".join(f'<th class="num">seed {esc(s["seed"])}</th>' for s in seeds)
-    lines = []
+    c = row.res.consistency.model_dump(exclude_none=True) if row.res.consistency is not None else {}
+    per_seed = [s.consistency.model_dump(exclude_none=True) if s.consistency is not None else {} for s in seeds]
     names = [n for n in CONSISTENCY_NAMES if n in c] + sorted(n for n, v in c.items() if isinstance(v, dict) and n not in CONSISTENCY_NAMES)
+    lines: list[dict[str, Any]] = []
+    first = ("mean", "max", "negative_share", "most_negative")
     for name in names:
         block = c.get(name) or {}
-        label = esc(CONSISTENCY_NAMES.get(name, name))
+        label = CONSISTENCY_NAMES.get(name, name)
         if block.get("status") != "ok":
-            lines.append(f'<tr><td>{label}</td><td></td><td colspan="{len(seeds) + 1}" class="na">n/a: '
-                         f'{esc(block.get("reason") or "not recorded")}</td></tr>')
+            lines.append({"kind": "na", "label": label, "reason": block.get("reason") or "not recorded"})
             continue
+        for fld in sorted(block, key=lambda k: (first.index(k) if k in first else len(first), k)):
+            if isinstance(block[fld], dict):
+                lines.append({"kind": "stat", "label": label, "field": fld, "stat": block[fld],
+                              "seeds": [(p.get(name) or {}).get(fld) for p in per_seed]})
         extra = ", ".join(f"{k} {v if not isinstance(v, list) else ' '.join(map(str, v))}" for k, v in sorted(block.items())
                           if k != "status" and not isinstance(v, dict))
-        first = ("mean", "max", "negative_share", "most_negative")
-        for fld in sorted(block, key=lambda k: (first.index(k) if k in first else len(first), k)):
-            stat = block[fld]
-            if not isinstance(stat, dict):
-                continue
-            per = "".join(f'<td class="num">{_value(((s.get("consistency") or {}).get(name) or {}).get(fld))}</td>' for s in seeds)
-            lines.append(f'<tr><td>{label}</td><td><code>{esc(fld)}</code></td><td class="num">{fmt_pm(stat)}</td>{per}</tr>')
         if extra:
-            lines.append(f'<tr><td>{label}</td><td colspan="{len(seeds) + 2}" class="pm">{esc(extra)}</td></tr>')
-    errors = [f"seed {s['seed']}: {s['consistency'].get('error')}" for s in seeds
-              if isinstance(s.get("consistency"), dict) and s["consistency"].get("status") == "error"]
-    note = f'<p class="meta">failed: {esc("; ".join(errors))}</p>' if errors else ""
-    n = c.get("n_samples")
-    return (f'<section class="block" id="consistency"><h2>Physics consistency</h2><p class="meta">on {esc(n if n is not None else "?")} '
-            "test samples; relative errors (lower is better), mean ± unbiased std over seeds, then each seed · "
-            f'<a href="../uq/{esc(row.sub.task)}.html#consistency">the {esc(row.sub.task)} consistency table</a></p>' + note
-            + '<div class="table-wrap"><table><thead><tr><th>score</th><th>quantity</th><th class="num">mean ± std</th>'
-            + head + "</tr></thead><tbody>" + "".join(lines) + "</tbody></table></div></section>\n")
+            lines.append({"kind": "extra", "label": label, "text": extra})
+    errors = [f"seed {s.seed}: {p.get('error')}" for s, p in zip(seeds, per_seed) if p.get("status") == "error"]
+    return str(macro("consistency_section", "entry_trust.html")(row.sub.task, c.get("n_samples"), seeds, lines, errors))

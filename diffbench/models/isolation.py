@@ -74,7 +74,7 @@ def survey_plugins(in_channels: int, lattice: int, *, timeout: float = DEFAULT_T
         clash, a constructor that failed, the time limit, a process that died), else None.
     """
     from diffbench.models.plugins import discover_plugins
-    from diffbench.models.registry import PLUGIN, _plugin_name_problem
+    from diffbench.models.registry import PLUGIN, plugin_name_problem
 
     timeout = check_timeout(timeout)
     entries = discover_plugins()
@@ -84,7 +84,7 @@ def survey_plugins(in_channels: int, lattice: int, *, timeout: float = DEFAULT_T
     for entry in entries:
         rows.append({"name": entry.name, "kind": PLUGIN, "package": entry.package, "version": entry.version,
                      "class_path": entry.value, "description": "", "parameters": None,
-                     "error": _plugin_name_problem(entry, entries)})
+                     "error": plugin_name_problem(entry, entries)})
         if rows[-1]["error"] is None:
             jobs.append({"kind": "survey", "row": len(rows) - 1, "name": entry.name, "value": entry.value,
                          "package": entry.package, "version": entry.version, "in_channels": in_channels,
@@ -257,7 +257,7 @@ def _answer(job: dict[str, Any]) -> dict[str, Any]:
     from diffbench.models.classpath import one_line, reraise_interrupt
     from diffbench.models.plugins import PluginEntry, load_plugin
     from diffbench.models.registry import (
-        _first_line,
+        first_line,
         count_parameters,
         create,
         describe_model,
@@ -270,7 +270,7 @@ def _answer(job: dict[str, Any]) -> dict[str, Any]:
             entry = PluginEntry(job["name"], job["value"], job["package"], job["version"])
             import inspect
 
-            description = _first_line(inspect.getdoc(load_plugin(entry)))
+            description = first_line(inspect.getdoc(load_plugin(entry)))
             model = create(job["name"], in_channels=job["in_channels"], lattice=job["lattice"])
             return {"description": description, "parameters": count_parameters(model), "error": None}
         report = check_model(job["name"], job["in_channels"], job["lattice"], overrides=job["overrides"])

@@ -110,10 +110,10 @@ def list_models() -> list[ModelInfo]:
     ]
     plugins = discover_plugins()
     for entry in plugins:
-        description, error = "", _plugin_name_problem(entry, plugins)
+        description, error = "", plugin_name_problem(entry, plugins)
         if error is None:
             try:
-                description = _first_line(inspect.getdoc(load_plugin(entry)))
+                description = first_line(inspect.getdoc(load_plugin(entry)))
             except DiffbenchError as exc:
                 error = str(exc)
         infos.append(ModelInfo(entry.name, PLUGIN, description, entry.package, entry.version, entry.value, error))
@@ -363,7 +363,7 @@ def _resolve(name: str) -> _Resolved:
     plugins = discover_plugins()
     entries = [entry for entry in plugins if entry.name == name]
     if entries:
-        problem = _plugin_name_problem(entries[0], plugins)
+        problem = plugin_name_problem(entries[0], plugins)
         if problem is not None:
             raise DiffbenchError(problem)
         entry = entries[0]
@@ -381,7 +381,7 @@ def _resolve(name: str) -> _Resolved:
     raise DiffbenchError(f"unknown model '{name}': choose one of {valid}; or give a class path {CLASS_PATH_FORMS}")
 
 
-def _plugin_name_problem(entry: PluginEntry, plugins: list[PluginEntry]) -> str | None:
+def plugin_name_problem(entry: PluginEntry, plugins: list[PluginEntry]) -> str | None:
     """Why a plugin's name cannot be used: it clashes with a preset or with another plugin."""
     if entry.name in PRESETS:
         return (
@@ -498,5 +498,5 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise DiffbenchError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _first_line(text: str | None) -> str:
+def first_line(text: str | None) -> str:
     return text.strip().splitlines()[0] if text and text.strip() else ""

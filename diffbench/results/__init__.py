@@ -1,1 +1,42 @@
-"""Torch-free result schema, vocabulary and statistics."""
+"""The results of a run: the schema of ``result.json`` and of a submission, the names, the
+aggregation over seeds and the digest. Torch-free (numpy, pydantic and the standard library
+only), so that ``diffbench submit``, the site and other tools read results without loading
+the training stack.
+
+Imports are lazy: importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "CONSISTENCY_SCORES": ".names",
+    "INDICATORS": ".names",
+    "METRIC_KEYS": ".names",
+    "NOT_APPLICABLE": ".names",
+    "OPTIONAL_REGIONS": ".names",
+    "REGIONS": ".names",
+    "SCORE_KEYS": ".names",
+    "not_applicable": ".names",
+    "RESULT_SCHEMA_VERSION": ".digest",
+    "canonical_json": ".digest",
+    "clean_number": ".digest",
+    "compute_digest": ".digest",
+    "write_result": ".digest",
+    "aggregate_consistency": ".aggregate",
+    "aggregate_metrics": ".aggregate",
+    "aggregate_uq_indicators": ".aggregate",
+    "mean_std": ".aggregate",
+    "loads_strict": ".jsonio",
+    "read_json_strict": ".jsonio",
+    "Result": ".schema",
+    "StoredSubmission": ".submission",
+    "SubmissionMeta": ".submission",
+    "safe_url": ".submission",
+    "result_json_schema": ".schema",
+    "CheckedResult": ".validate",
+    "check_result": ".validate",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

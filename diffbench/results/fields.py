@@ -1,0 +1,254 @@
+"""The building blocks of the result schema: strict numbers, counts and texts, closed and
+open blocks, ``{"mean", "std", "n"}`` statistics and ``ok`` / ``not applicable`` unions.
+
+Each typed value fails with the one-line message :mod:`diffbench.results.validate` reports
+(``<field> must be ...``): :func:`fail` carries it through pydantic, with ``sub`` naming a
+part below the field (``status``, ``auroc.n``).
+
+>>> show(None), show("abc"), show([0, 1])
+('null', "'abc'", '[0, 1]')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any, Callable, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .names import (
+    NOT_APPLICABLE,
+    OK,
+)
+
+MAX_REASON = 1000
+MAX_NAME = 200
+#: Slack on the score ranges for floating-point rounding.
+SLACK = 1e-9
+TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+COUNT_KEY = re.compile(r"0|[1-9][0-9]{0,6}")
+
+JsonObject = dict[str, Any]
+
+
+def show(x: Any) -> str:
+    """A value as an error message quotes it (JSON, strings as Python reprs, at most 60 characters).
+
+    >>> show(None), show("abc"), show([0, 1])
+    ('null', "'abc'", '[0, 1]')
+    """
+    text = json.dumps(x, sort_keys=True, allow_nan=True, default=str) if not isinstance(x, str) else repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fail(message: str, sub: str = "") -> PydanticCustomError:
+    """The error a validator raises: ``message`` completes "<field> ...", ``sub`` names a part below the field."""
+    return PydanticCustomError("diffbench", "{message}", {"message": message, "sub": sub})
+
+
+def is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _bounds(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"[{lo:g}, {hi:g}]"
+    return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+
+
+def number_schema(lo: float | None, hi: float | None, null: bool, exclusive: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "number"}
+    if lo is not None:
+        schema["exclusiveMinimum" if exclusive else "minimum"] = lo
+    if hi is not None:
+        schema["maximum"] = hi
+    return {"anyOf": [schema, {"type": "null"}]} if null else schema
+
+
+def typed(check: Callable[[Any], Any], schema: dict[str, Any]) -> Any:
+    return Annotated[Any, PlainValidator(check), WithJsonSchema(schema)]
+
+
+def Score(lo: float | None = None, hi: float | None = None, *, null: bool = True, not_a_number: str | None = None) -> Any:
+    """A finite number (or null when ``null``) in ``[lo, hi]`` (with :data:`SLACK`)."""
+
+    def check(v: Any) -> Any:
+        if v is None and null:
+            return v
+        if not is_number(v):
+            raise fail(not_a_number or f"must be a finite number{' or null' if null else ''}, got {show(v)}")
+        if (lo is not None and v < lo - SLACK) or (hi is not None and v > hi + SLACK):
+            raise fail(f"must lie in {_bounds(lo, hi)}, got {show(v)}")
+        return v
+
+    return typed(check, number_schema(lo, hi, null))
+
+
+def Metric(region: bool) -> Any:
+    """A metric: a finite number >= 0; null too for a region metric (an empty region)."""
+    allowed = " or null (empty region)" if region else ""
+
+    def check(v: Any) -> Any:
+        if v is None and region:
+            return v
+        if not is_number(v) or v < 0:
+            raise fail(f"must be a finite number >= 0{allowed}, got {show(v)}")
+        return v
+
+    return typed(check, number_schema(0, None, region))
+
+
+def Positive(*, null: bool = False, what: str = "> 0") -> Any:
+    """A finite number > 0 (a time per sample)."""
+
+    def check(v: Any) -> Any:
+        if v is None and null:
+            return v
+        if not is_number(v) or v <= 0:
+            raise fail(f"must be a finite number {what}, got {show(v)}")
+        return v
+
+    return typed(check, number_schema(0, None, null, exclusive=True))
+
+
+def Finite(*, null: bool = True) -> Any:
+    """Any finite number (or null)."""
+
+    def check(v: Any) -> Any:
+        if v is None and null:
+            return v
+        if not is_number(v):
+            raise fail(f"must be a finite number{' or null' if null else ''}, got {show(v)}")
+        return v
+
+    return typed(check, number_schema(None, None, null))
+
+
+def Count(lo: int = 0, hi: int | None = None) -> Any:
+    """An integer in ``lo..hi`` (no boolean, no float)."""
+    want = f"an integer in {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
+
+    def check(v: Any) -> Any:
+        if not is_int(v) or v < lo or (hi is not None and v > hi):
+            raise fail(f"must be {want}, got {show(v)}")
+        return v
+
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo}
+    if hi is not None:
+        schema["maximum"] = hi
+    return typed(check, schema)
+
+
+def Text(*, limit: int | None = None, one_line: bool = False) -> Any:
+    """A non-empty string (at most ``limit`` characters, without control characters when ``one_line``)."""
+
+    def check(v: Any) -> Any:
+        if not isinstance(v, str) or not v.strip():
+            raise fail(f"must be a non-empty string, got {show(v)}")
+        if (limit is not None and len(v) > limit) or (one_line and CONTROL.search(v)):
+            raise fail(f"must be at most {limit} characters without control characters")
+        return v
+
+    schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if limit is not None:
+        schema["maxLength"] = limit
+    return typed(check, schema)
+
+
+def Object(what: str = "") -> Any:
+    """A JSON object recorded as written (provenance); explicit null refused."""
+
+    def check(v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise fail(f"must be an object{what}, got {show(v)}")
+        return v
+
+    return typed(check, {"type": "object"})
+
+
+def _reason(v: Any) -> Any:
+    if not isinstance(v, str) or not v.strip() or len(v) > MAX_REASON:
+        raise fail(f"must say why it is not applicable (a non-empty string of at most {MAX_REASON} characters), got {show(v)}")
+    return v
+
+
+Reason = typed(_reason, {"type": "string", "minLength": 1, "maxLength": MAX_REASON})
+
+
+def _status_is(allowed: tuple[str, ...]) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise fail(f"must be an object with a status, got {show(v)}")
+        if v.get("status") not in allowed:
+            got = show(v["status"]) if "status" in v else "nothing"
+            raise fail(f"must be {' or '.join(map(repr, allowed))}, got {got}", sub="status")
+        return v
+
+    return check
+
+
+def ok_or_not_applicable(ok: type[BaseModel], na: type[BaseModel]) -> Any:
+    """``ok`` or ``na``, told apart by ``status`` (anything else: one line naming ``.status``)."""
+    return Annotated[
+        Union[Annotated[ok, Tag(OK)], Annotated[na, Tag(NOT_APPLICABLE)]],
+        Discriminator(lambda v: v.get("status") if isinstance(v, dict) else getattr(v, "status", None)),
+        BeforeValidator(_status_is((OK, NOT_APPLICABLE))),
+    ]
+
+
+class Closed(BaseModel):
+    """A block whose keys are all known."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Open(BaseModel):
+    """A provenance block: its named keys are checked, the rest recorded as written."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def stat(lo: float | None = None, hi: float | None = None, name: str = "Stat") -> type[BaseModel]:
+    """``{"mean", "std", "n"}``: mean ± unbiased std over the ``n`` seeds that had a value."""
+    from pydantic import create_model
+
+    def keys(cls: Any, v: Any) -> Any:
+        if not isinstance(v, dict) or set(v) != {"mean", "std", "n"}:
+            raise fail(f"must be {{\"mean\", \"std\", \"n\"}} (mean ± unbiased std over seeds), got {show(v)}")
+        return v
+
+    where = _bounds(lo, hi) if lo is not None or hi is not None else "any range"
+    return create_model(name, __base__=Closed, __doc__=f"Mean ± unbiased std over seeds; the mean in {where}.",
+                        __validators__={"_keys": model_validator(mode="before")(classmethod(keys))},
+                        mean=(Score(lo, hi), ...), std=(Score(0.0, None), ...), n=(Count(0), ...))
+
+
+Stat = stat()
+StatNonNegative = stat(0.0, None, "StatNonNegative")
+StatUnit = stat(0.0, 1.0, "StatUnit")
+StatSigned = stat(-1.0, 1.0, "StatSigned")
+StatNonPositive = stat(None, 0.0, "StatNonPositive")
+
+
+def check_n(row: BaseModel, n_max: int) -> None:
+    for key, value in row:
+        if isinstance(value, BaseModel) and "n" in type(value).model_fields and value.n > n_max:  # type: ignore[attr-defined]
+            raise fail(f"must be an integer in 0..{n_max}, got {show(value.n)}", sub=f"{key}.n")  # type: ignore[attr-defined]

@@ -1,0 +1,277 @@
+"""The schema of ``result.json`` and of a stored submission, as pydantic models.
+
+Every block that is scored is closed (``extra="forbid"``) and its numbers strict (a number is
+a JSON number: no string, no boolean, finite, in its range); the provenance blocks (``data``,
+``training``, ``packages``, ``hardware`` details, model and task specs, timings' details) are
+JSON objects recorded as written. A score block is either ``ok`` or ``not applicable`` (with
+a ``reason``), told apart by its ``status``. Each constraint fails with the one-line message
+:func:`~diffbench.results.validate.check_result` reports, so the models are the checks.
+
+What the models cannot see alone (the digest, the seed list against the per-seed results,
+the aggregation agreeing with the seeds, the cost means, the task) is checked in
+:mod:`diffbench.results.validate`. :func:`result_json_schema` publishes the JSON Schema
+(``diffbench schema``; committed as ``leaderboard/result.schema.json``).
+
+>>> MetricRow.model_fields["nmae"].is_required()
+True
+>>> sorted(result_json_schema()["properties"])[:3]
+['aggregate', 'argv', 'command']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Callable, Literal, Optional
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .fields import (
+    COUNT_KEY,
+    HEX64,
+    MAX_NAME,
+    TASK_NAME,
+    Closed,
+    Count,
+    Finite,
+    JsonObject,
+    Metric,
+    Object,
+    Open,
+    Positive,
+    StatNonNegative,
+    Text,
+    fail,
+    is_int,
+    show,
+)
+from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
+from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
+
+__all__ = ["Result", "result_json_schema"]
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _metric_fields() -> dict[str, Any]:
+    return {k: (Metric(region_of(k) is not None), ...) for k in METRIC_KEYS}
+
+
+class _RowChecks(Closed):
+    n_samples: Optional[Count(1)] = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _regions_in_pairs(self) -> Any:
+        for region in OPTIONAL_REGIONS:
+            a, b = getattr(self, f"mae_{region}"), getattr(self, f"max_abs_error_{region}")
+            if (a is None) != (b is None):
+                raise fail(f"has mae_{region} = {show(a)} but max_abs_error_{region} = {show(b)}: an empty region makes both null")
+        return self
+
+
+def _build_metric_row() -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model("MetricRow", __base__=_RowChecks, __doc__="Every metric of the protocol, for one split or one source count.",
+                        **_metric_fields())
+
+
+MetricRow = _build_metric_row()
+
+
+def _count_keys(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise fail("must be an object {count: metrics}")
+    for c in v:
+        if not COUNT_KEY.fullmatch(c):
+            raise fail(f"has key {c!r}; keys are source counts (non-negative integers)")
+    return v
+
+
+class SplitResult(MetricRow):  # type: ignore[misc, valid-type]
+    """One split's metrics, and the same per source count (``"3"``: the samples with 3 sources)."""
+
+    per_count: Annotated[dict[str, MetricRow], BeforeValidator(_count_keys)] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+
+class _AggregateBase(Closed):
+    n_samples: Optional[Count(1)] = None  # type: ignore[valid-type]
+    per_count: dict[str, dict[str, StatNonNegative]]  # type: ignore[valid-type]
+
+
+def _build_aggregate_split() -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model("AggregateSplit", __base__=_AggregateBase,
+                        __doc__="One split's aggregation: ``n_samples`` and each metric's mean ± std over seeds, also per count.",
+                        **{k: (StatNonNegative, ...) for k in METRIC_KEYS})
+
+
+AggregateSplit = _build_aggregate_split()
+
+
+class Aggregate(Closed):
+    test: AggregateSplit  # type: ignore[valid-type]
+    val: AggregateSplit  # type: ignore[valid-type]
+
+
+# --------------------------------------------------------------------------- the result
+
+
+class Timing(Open):
+    """A measured time per sample (the rest: batch size, device, repeats, solver method)."""
+
+    s_per_sample: Positive()  # type: ignore[valid-type]
+
+
+def _non_null(what: str) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if v is None:
+            raise fail(f"must be an object ({what}), got null")
+        return v
+
+    return check
+
+
+class SeedResult(Closed):
+    """One training seed: its metrics on both splits, timings, and optional trust scores."""
+
+    seed: Count(0)  # type: ignore[valid-type]
+    test: SplitResult
+    val: SplitResult
+    inference: Timing
+    solver: Timing
+    images: Optional[Annotated[list[str], PlainValidator(lambda v: _paths(v))]] = None
+    wandb: Optional[Object()] = None  # type: ignore[valid-type]
+    train_time_s: Optional[Finite(null=False)] = None  # type: ignore[valid-type]
+    best_checkpoint: Optional[str] = None
+    best_epoch: Optional[Count(0)] = None  # type: ignore[valid-type]
+    epochs_run: Optional[Count(0)] = None  # type: ignore[valid-type]
+    uq: Optional[SeedUq] = None
+    consistency: Optional[SeedConsistencyBlock] = None  # type: ignore[valid-type]
+
+
+def _paths(v: Any) -> Any:
+    if not isinstance(v, list) or not all(isinstance(p, str) for p in v):
+        raise fail("must be a list of relative paths")
+    return v
+
+
+class ModelInfo(Closed):
+    """What was trained: its name, where it comes from, its spec and parameter count."""
+
+    name: Text(limit=MAX_NAME, one_line=True)  # type: ignore[valid-type]
+    parameters: Count(0)  # type: ignore[valid-type]
+    kind: Optional[str] = None
+    package: Optional[str] = None
+    package_version: Optional[str] = None
+    spec: Optional[JsonObject] = None
+
+
+def _task_name(v: Any) -> Any:
+    if not isinstance(v, str) or not v.strip():
+        raise fail(f"must be a non-empty string, got {show(v)}")
+    if not TASK_NAME.match(v):
+        raise fail(f"{show(v)} is not a task name (lower-case letters, digits, '.', '_', '-')")
+    return v
+
+
+def _spec_hash(v: Any) -> Any:
+    if not isinstance(v, str) or not HEX64.match(v):
+        raise fail(f"must be the task's SHA-256 spec hash, got {show(v)}")
+    return v
+
+
+class TaskInfo(Open):
+    """The task the run was scored on, identified by name and spec hash."""
+
+    name: Annotated[str, PlainValidator(_task_name), WithJsonSchema({"type": "string", "pattern": TASK_NAME.pattern})]
+    spec_hash: Annotated[str, PlainValidator(_spec_hash), WithJsonSchema({"type": "string", "pattern": HEX64.pattern})]
+
+
+class Hardware(Open):
+    """Where the run was measured; ``label`` is what the board shows."""
+
+    label: Text()  # type: ignore[valid-type]
+
+
+class Cost(Open):
+    """Seed means of the timings (``inference_s_per_sample``, ``solver_s_per_sample``) and the training time."""
+
+    inference_s_per_sample: Positive()  # type: ignore[valid-type]
+    solver_s_per_sample: Positive()  # type: ignore[valid-type]
+    train_time_s: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
+    speedup_vs_solver: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
+
+
+def _seeds(v: Any) -> Any:
+    if not isinstance(v, list) or not v or not all(is_int(s) and s >= 0 for s in v):
+        raise fail(f"must be a non-empty list of non-negative integers, got {show(v)}")
+    if len(set(v)) != len(v):
+        raise fail(f"repeats a seed ({show(v)}); every seed is one independent training run")
+    return v
+
+
+def _command(v: Any) -> Any:
+    if not isinstance(v, str) or not v.strip():
+        raise fail(f"must be a non-empty string, got {show(v)}")
+    if not re.match(r"diffbench run(\s|$)", v):
+        raise fail(f"must be the reproducing `diffbench run ...` command, got {show(v)}")
+    return v
+
+
+def _digest(v: Any) -> Any:
+    if not isinstance(v, str) or not HEX64.match(v):
+        raise fail("is missing or not a SHA-256 hex digest; only results written by `diffbench run` are accepted")
+    return v
+
+
+class Result(Closed):
+    """A ``result.json`` as ``diffbench run`` writes it (schema version 1)."""
+
+    schema_version: Literal[1]
+    protocol_version: int
+    digest: Annotated[str, PlainValidator(_digest), WithJsonSchema({"type": "string", "pattern": HEX64.pattern})]
+    run_id: Text()  # type: ignore[valid-type]
+    diffbench_version: Text()  # type: ignore[valid-type]
+    created: Text()  # type: ignore[valid-type]
+    command: Annotated[str, PlainValidator(_command), WithJsonSchema({"type": "string", "pattern": "^diffbench run(\\s|$)"})]
+    argv: Optional[str] = None
+    model: ModelInfo
+    task: TaskInfo
+    data: Object()  # type: ignore[valid-type]
+    training: Object()  # type: ignore[valid-type]
+    packages: Object()  # type: ignore[valid-type]
+    hardware: Hardware
+    git: Optional[JsonObject] = None
+    seeds: Annotated[list[int], PlainValidator(_seeds),
+                     WithJsonSchema({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1, "uniqueItems": True})]
+    per_seed: list[SeedResult]
+    aggregate: Aggregate
+    cost: Cost
+    uq: Annotated[RunUq, BeforeValidator(_non_null("the run's error indicators"))] = None  # type: ignore[assignment]
+    consistency: Annotated[RunConsistency,  # type: ignore[assignment]
+                           BeforeValidator(_non_null("the run's physics-consistency scores"))] = None
+
+    @field_validator("per_seed", mode="before")
+    @classmethod
+    def _seed_objects(cls, v: Any) -> Any:
+        if not isinstance(v, list) or not all(isinstance(s, dict) for s in v):
+            raise fail("must be a list of per-seed objects")
+        return v
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``result.json`` (draft 2020-12), for tools written against the results."""
+    schema = Result.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "diffbench result.json"
+    return schema

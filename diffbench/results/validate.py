@@ -1,0 +1,257 @@
+"""Check a parsed ``result.json`` against the schema and the protocol, in one-line errors.
+
+:func:`check_result` checks, in order: the schema and protocol versions; the ``digest``
+against the content (an edit after ``diffbench run`` is tampering); every field through the
+pydantic :class:`~diffbench.results.schema.Result` (the first violation becomes one line
+``<source> refused: <field> <what is wrong and what is allowed>``); then what a model cannot
+see alone: the seeds against the per-seed results, the same source counts and metrics in
+every seed, ``aggregate`` equal to the aggregation of the seeds (to 1e-9 relative), the
+``uq`` and ``consistency`` blocks in every seed or none and equal to their aggregation, and
+the ``cost`` means equal to the per-seed timings. Whether the task exists and still has the
+same spec hash is the caller's (it needs the task registry): see ``current_task`` in
+:func:`diffbench.leaderboard.submit.check_result`.
+
+>>> format_loc(("per_seed", 0, "test", "nmae"))
+'per_seed[0].test.nmae'
+>>> format_loc(("uq", "indicators", "residual", "ok", "auroc"))
+'uq.indicators.residual.auroc'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from .. import PROTOCOL_VERSION
+from ..errors import DiffbenchError
+from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_indicators
+from .digest import RESULT_SCHEMA_VERSION, compute_digest
+from .fields import HEX64, is_int, is_number, show
+from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
+from .schema import Result
+
+#: Relative tolerance of the aggregation checks (JSON round-off).
+REL_TOL = 1e-9
+#: A result with fewer seeds is stored but not ranked.
+MIN_RANKED_SEEDS = 3
+#: Union tags in pydantic's error locations (which block of a discriminated union failed): not fields.
+#: (``SeedConsistencyError.error`` shares a name with its tag; its errors are raised by the block's own
+#: validator, located at the block, so no location ever ends in that field.)
+_TAGS = {OK, NOT_APPLICABLE, "error", "scores"}
+#: How a missing field is reported, by its name (default: "is missing").
+_MISSING = {
+    **{k: "must be an object and is missing" for k in ("test", "val", "model", "task", "data", "training", "packages",
+                                                       "hardware", "aggregate", "cost", "inference", "solver", "settings",
+                                                       "indicators")},
+    **{k: "must be a non-empty string, got nothing" for k in ("run_id", "diffbench_version", "created", "command", "name", "label")},
+    "seeds": "must be a non-empty list of non-negative integers, got nothing",
+    "per_seed": "must be a list of per-seed objects",
+    "spec_hash": "must be the task's SHA-256 spec hash, got nothing",
+    "digest": "is missing or not a SHA-256 hex digest; only results written by `diffbench run` are accepted",
+    "reason": "must say why it is not applicable (a non-empty string of at most 1000 characters), got nothing",
+}
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the field path the messages use (union tags dropped)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in _TAGS:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(err: dict[str, Any], prefix: str = "") -> tuple[str, str]:
+    """(field path, message) of one pydantic error; ``prefix`` names the validated object (none: the result)."""
+    loc = ((prefix,) if prefix else ()) + tuple(err["loc"])
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "diffbench":
+        where = format_loc(loc)
+        if ctx.get("sub"):
+            where = f"{where}.{ctx['sub']}" if where else ctx["sub"]
+        return where, ctx["message"]
+    if kind == "missing":
+        return format_loc(loc), _MISSING.get(str(loc[-1]), "is missing")
+    if kind == "extra_forbidden":
+        return format_loc(loc[:-1]) or "the result", f"has unknown key(s) {loc[-1]}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return format_loc(loc), f"must be an object, got {show(err.get('input'))}"
+    if kind == "literal_error" and loc and loc[-1] == "schema_version":
+        return "schema_version", f"is {show(err.get('input'))}; this diffbench reads schema {RESULT_SCHEMA_VERSION}"
+    if kind in ("list_type",):
+        return format_loc(loc), f"must be a list, got {show(err.get('input'))}"
+    if kind in ("string_type", "int_type", "bool_type"):
+        return format_loc(loc), f"must be a {kind.split('_')[0]}, got {show(err.get('input'))}"
+    return format_loc(loc), f"{err['msg']}, got {show(err.get('input'))}"
+
+
+def error_line(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
+    """(field path, message) of the first error of a validation; ``prefix`` names the validated object."""
+    return _message(exc.errors(include_url=False)[0], prefix)
+
+
+@dataclass
+class CheckedResult:
+    """What the leaderboard needs to know about an accepted result (``model`` is the typed result)."""
+
+    task: str
+    model: str
+    seeds: list[int]
+    ranked: bool
+    digest: str
+    result: Result | None = None
+
+
+class _Fail:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __call__(self, where: str, msg: str) -> NoReturn:
+        raise DiffbenchError(f"{self.source} refused: {where} {msg}")
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) or isinstance(b, str) or isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if is_int(a) and is_int(b):
+        return a == b
+    if is_number(a) and is_number(b):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0)
+    return a is None and b is None
+
+
+def _first_difference(stored: Any, expected: Any, where: str) -> str:
+    if isinstance(stored, dict) and isinstance(expected, dict):
+        for k in sorted(set(stored) | set(expected), key=str):
+            if k not in stored:
+                return f"{where}.{k} is missing"
+            if k not in expected:
+                return f"{where}.{k} is not produced by the aggregation"
+            if not _close(stored[k], expected[k]):
+                return _first_difference(stored[k], expected[k], f"{where}.{k}")
+    return f"{where} is {show(stored)}, the per-seed values give {show(expected)}"
+
+
+def _agree(fail: _Fail, stored: Any, expected: Any, where: str, what: str) -> None:
+    if not _close(stored, expected):
+        fail(where, f"does not agree with the per-seed {what}: " + _first_difference(stored, expected, where)
+             + " (mean ± unbiased std over seeds)")
+
+
+def check_result(result: Any, source: str = "result", *, protocol_version: int | None = None) -> CheckedResult:
+    """Check ``result`` (a parsed result.json) against the schema and the protocol.
+
+    Raises :class:`DiffbenchError` (one line, naming ``source`` and the field) on the first
+    violation; returns what the leaderboard needs to know about an accepted result.
+    ``protocol_version`` (default: this diffbench's) is the only protocol accepted.
+    """
+    if protocol_version is None:
+        protocol_version = PROTOCOL_VERSION
+    fail = _Fail(source)
+    if not isinstance(result, dict):
+        fail("the file", f"must hold a JSON object (a diffbench result), not {type(result).__name__}")
+    if "schema_version" not in result:
+        fail("schema_version", "is missing: this is not a result.json written by `diffbench run`")
+    if not is_int(result["schema_version"]) or result["schema_version"] != RESULT_SCHEMA_VERSION:
+        fail("schema_version", f"is {show(result['schema_version'])}; this diffbench reads schema {RESULT_SCHEMA_VERSION}")
+    pv = result.get("protocol_version")
+    if not is_int(pv) or pv != protocol_version:
+        fail("protocol_version", f"is {show(pv)}; the leaderboard takes protocol {protocol_version} only (rerun under it)")
+    digest = result.get("digest")
+    if not isinstance(digest, str) or not HEX64.match(digest):
+        fail("digest", "is missing or not a SHA-256 hex digest; only results written by `diffbench run` are accepted")
+    try:
+        actual = compute_digest(result)
+    except (TypeError, ValueError, RecursionError) as exc:
+        fail("the content", f"cannot be digested ({type(exc).__name__})")
+    if actual != digest:
+        fail("digest", "does not match the content: the result was changed after `diffbench run` wrote it "
+             "(tampered or hand-edited); submit the file as written, or rerun")
+
+    per_seed_raw = result.get("per_seed")
+    n_seeds = len(per_seed_raw) if isinstance(per_seed_raw, list) else None
+    try:
+        model = Result.model_validate(result, context={"n_seeds": n_seeds})
+    except ValidationError as exc:
+        fail(*error_line(exc))
+    check_across(result, fail)
+    return CheckedResult(task=model.task.name, model=model.model.name, seeds=list(model.seeds),
+                         ranked=len(model.seeds) >= MIN_RANKED_SEEDS, digest=model.digest, result=model)
+
+
+def check_across(result: dict[str, Any], fail: _Fail) -> None:
+    """The checks across fields, on a result whose fields are each valid."""
+    seeds, per_seed = result["seeds"], result["per_seed"]
+    got = [s["seed"] for s in per_seed]
+    if got != seeds:
+        fail("per_seed", f"holds seeds {show(got)} but seeds is {show(seeds)}; every seed needs its own results, in order")
+    for split in SPLITS:
+        counts = [sorted(s[split].get("per_count", {})) for s in per_seed]
+        if any(c != counts[0] for c in counts):
+            fail(f"per_seed[*].{split}.per_count", "must name the same source counts in every seed")
+        scalar = [sorted(k for k in s[split] if k != "per_count") for s in per_seed]
+        if any(c != scalar[0] for c in scalar):
+            fail(f"per_seed[*].{split}", "must hold the same metrics in every seed")
+    for split in SPLITS:
+        expected = aggregate_metrics([s[split] for s in per_seed])
+        if not _close(result["aggregate"][split], expected):
+            fail("aggregate", "does not agree with the per-seed results: "
+                 + _first_difference(result["aggregate"][split], expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
+    _uq_across(result, per_seed, fail)
+    _consistency_across(result, per_seed, fail)
+    cost = result["cost"]
+    for key, timing in (("inference_s_per_sample", "inference"), ("solver_s_per_sample", "solver")):
+        mean = sum(s[timing]["s_per_sample"] for s in per_seed) / len(per_seed)
+        if not math.isclose(cost[key], mean, rel_tol=REL_TOL):
+            fail(f"cost.{key}", f"is {cost[key]!r}, but the per-seed timings average {mean!r}")
+
+
+def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:
+    seeds_with = [i for i, s in enumerate(per_seed) if s.get("uq") is not None]
+    uq = result.get("uq")
+    if uq is None:
+        if seeds_with:
+            fail(f"per_seed[{seeds_with[0]}].uq", "is present but the run-level uq block is missing")
+        return
+    requested = uq["requested"]
+    for i, s in enumerate(per_seed):
+        where = f"per_seed[{i}].uq"
+        block = s.get("uq")
+        if block is None:
+            fail(where, "must be an object: the run-level uq block needs one per seed" + ("" if "uq" in s else ", and it is missing"))
+        if set(block["indicators"]) != set(requested):
+            fail(f"{where}.indicators", f"must hold exactly the requested indicators ({', '.join(requested)}), "
+                 f"got {', '.join(sorted(block['indicators'])) or 'none'}")
+    _agree(fail, uq["indicators"], aggregate_uq_indicators(per_seed, requested), "uq.indicators", "scores")
+
+
+def _consistency_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:
+    blocks = [s.get("consistency") for s in per_seed]
+    present = [b is not None for b in blocks]
+    if not any(present):
+        if "consistency" in result:
+            fail("per_seed[0].consistency", "is missing, but the run-level consistency block needs one per seed")
+        return
+    if not all(present):
+        fail(f"per_seed[{present.index(False)}].consistency", "is missing; the consistency scores are in every seed or in none")
+    expected = aggregate_consistency(blocks)
+    if "consistency" not in result:
+        if expected:
+            fail("consistency", "is missing, but the seeds have consistency scores")
+        return
+    if not expected:
+        fail("consistency", "must be absent: every seed's consistency block is an error")
+    top = result["consistency"]
+    unknown = sorted(set(top) - set(CONSISTENCY_SCORES) - {"n_samples", "n_seeds"})
+    if unknown:  # the model refuses them first; kept so the agreement below never compares unknown keys
+        fail("consistency", f"has unknown key(s) {', '.join(unknown)}; the scores are {', '.join(CONSISTENCY_SCORES)}")
+    _agree(fail, top, expected, "consistency", "scores")
