@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ("physics", "solver", "data", "models", "results", "protocol", "evaluation", "training", "trust", "pipeline", "studies",
+STAGES = ("physics", "solver", "data", "models", "stats", "results", "protocol", "evaluation", "training", "trust", "pipeline", "studies",
           "benchmarking", "leaderboard")
 PACKAGE = Path(__file__).resolve().parents[1] / "diffbench"
 

@@ -1,4 +1,4 @@
-"""diffbench.results.intervals on data with known answers: interval coverage on synthetic
+"""diffbench.stats on data with known answers: interval coverage on synthetic
 two-level draws, paired comparisons, honest ranks, AUROC / Spearman against brute force, the
 power markers, the lack-of-fit test against a hand computation, and the formatter's digits."""
 
@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from diffbench import stats as iv
 from diffbench.errors import DiffbenchError
-from diffbench.results import intervals as iv
+from diffbench.stats import core as iv_core
+from diffbench.stats import uq as iv_uq
 
 # --------------------------------------------------------------------------------------
 # the synthetic two-level model
@@ -136,7 +138,7 @@ def test_interval_is_deterministic_given_the_seed_and_stratified() -> None:
     assert a == b
     assert iv.bootstrap_interval(errors, counts, seed=6).low != a.low
     assert "10 count strata" in a.method and "3 seeds" in a.method
-    w = iv.sample_weights(iv._strata(counts, counts.size), counts.size, 50, np.random.default_rng(0))
+    w = iv.sample_weights(iv_core.count_strata(counts, counts.size), counts.size, 50, np.random.default_rng(0))
     for k in range(K):
         assert np.all(w[:, counts == k].sum(axis=1) == PER)
 
@@ -289,10 +291,10 @@ def test_weighted_scores_equal_the_scores_of_the_expanded_resample() -> None:
     x = rng.integers(0, 8, 60).astype(float)
     e = rng.gamma(2.0, 1.0, 60)
     w = iv.sample_weights([np.arange(60)], 60, 5, rng)
-    pos = w * iv._top_share(e, w, 12, share_ties=False)  # each resample's own worst 20 %
-    auc = iv._weighted_auroc(x, pos, w - pos)
-    flags = iv._top_share(x, w, 6, share_ties=True)
-    rho = iv._weighted_pearson(iv._weighted_ranks(x, w), iv._weighted_ranks(e, w), w)
+    pos = w * iv_uq.top_share(e, w, 12, share_ties=False)  # each resample's own worst 20 %
+    auc = iv_uq.weighted_auroc(x, pos, w - pos)
+    flags = iv_uq.top_share(x, w, 6, share_ties=True)
+    rho = iv_uq.weighted_pearson(iv_uq.weighted_ranks(x, w), iv_uq.weighted_ranks(e, w), w)
     for b in range(5):
         k = w[b].astype(int)
         xr, er = np.repeat(x, k), np.repeat(e, k)
@@ -480,5 +482,5 @@ def test_bad_inputs_are_one_line_errors(call, message: str) -> None:
 
 
 def test_the_module_does_not_import_torch() -> None:
-    code = "import sys, diffbench.results.intervals; sys.exit('torch' in sys.modules)"
+    code = "import sys, diffbench.stats; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
