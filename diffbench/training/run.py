@@ -30,7 +30,7 @@ from .. import PROTOCOL_VERSION
 from ..data import DiffusionDataModule, load_task
 from ..data.cache import atomic_write_json
 from ..errors import DiffbenchError
-from ..models import build_from_spec, count_parameters, create, list_models, model_spec
+from ..models import build_from_spec, check_output, count_parameters, create, model_origin, model_spec
 from ..protocol.results import clean_number
 from .callbacks import ChannelsLastInputs, TrainTimer
 from .environment import is_ddp_child
@@ -146,8 +146,9 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
     if adapt_model is not None:
         probe = adapt_model(probe, task)
+    check_output(probe, task.in_channels, task.lattice)  # float64, tuple or non-finite output: one line, before training
     spec = model_spec(probe)
-    info = model_info(spec)
+    info = model_origin(spec)  # reads metadata only: a run of a built-in imports no plugin
     n_params = count_parameters(probe)
     del probe
 
@@ -165,15 +166,6 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
     return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
-
-
-def model_info(spec: dict[str, Any]) -> dict[str, Any]:
-    """Name, kind and providing package of a built model (plugins name their distribution)."""
-    name = spec.get("name") or spec.get("class_path")
-    for info in list_models():
-        if info.name == name:
-            return {"name": name, "kind": info.kind, "package": info.package, "version": info.version}
-    return {"name": name, "kind": "class-path", "package": None, "version": None}
 
 
 def check_precision(precision: str, accelerator: str) -> None:
