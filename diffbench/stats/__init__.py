@@ -106,7 +106,7 @@ from .core import (
                    sample_weights,
 )
 from .formatting import format_interval, format_p
-from .intervals import bootstrap_interval, per_count_intervals, ratio_interval
+from .intervals import bootstrap_interval, per_count_intervals, ratio_interval, seed_interval
 from .paired import holm_reject, paired_difference, paired_ratio_difference, tied_ranks
 from .scaling import (
                    LackOfFit,
@@ -123,5 +123,5 @@ __all__ = [
     "MIN_POSITIVES_CAUGHT", "N_BOOT", "STATS", "Difference", "Interval", "LackOfFit", "LawFit", "LawRange", "RankedEntry",
     "Underpowered", "auroc", "bootstrap_interval", "flag_weights", "format_interval", "format_p", "holm_reject",
     "lack_of_fit", "log_law_fit", "log_law_range", "paired_difference", "paired_ratio_difference", "per_count_intervals",
-    "ratio_interval", "sample_weights", "tied_ranks", "uq_auroc", "uq_spearman", "worst_caught", "worst_mask",
+    "ratio_interval", "sample_weights", "seed_interval", "tied_ranks", "uq_auroc", "uq_spearman", "worst_caught", "worst_mask",
 ]

@@ -107,3 +107,27 @@ def per_count_intervals(num: Any, counts: Any, den: Any = None, *, level: float 
         else:
             out[int(value)] = ratio_interval(nu[:, m], de[:, m], level=level, n_boot=n_boot, seed=seed, method=method)
     return out
+
+
+def seed_interval(mean: float, std: float, n: int, *, level: float = LEVEL) -> Interval:
+    """The t interval of a mean over ``n`` training seeds from its summary (mean, unbiased std):
+    ``mean +- t_{n-1, (1+level)/2} std / sqrt(n)``.
+
+    For results that kept no per-sample errors (entries and studies written before they were
+    recorded): the interval accounts for the seeds only, not for the finite test set, and says
+    so in its method. One seed has no seed interval (``DiffbenchError``).
+
+    >>> print(seed_interval(0.0602, 0.0051, 2))
+    0.06 [0.01, 0.11]
+    >>> seed_interval(0.0602, 0.0051, 2).method
+    't interval over 2 seeds only (no per-sample errors recorded: the test-set part is not included)'
+    """
+    from scipy import stats as st
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise DiffbenchError(f"a seed interval needs at least 2 seeds, got {n!r}")
+    if not all(np.isfinite(x) for x in (mean, std)) or std < 0:
+        raise DiffbenchError(f"a seed interval needs a finite mean and a finite std >= 0, got {mean!r}, {std!r}")
+    half = float(st.t.ppf(0.5 + level / 2, int(n) - 1)) * float(std) / np.sqrt(int(n))
+    method = f"t interval over {int(n)} seeds only (no per-sample errors recorded: the test-set part is not included)"
+    return Interval(float(mean), float(mean) - half, float(mean) + half, method, int(n), 0, level)

@@ -484,3 +484,14 @@ def test_bad_inputs_are_one_line_errors(call, message: str) -> None:
 def test_the_module_does_not_import_torch() -> None:
     code = "import sys, diffbench.stats; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_seed_interval_is_the_t_interval_of_the_seed_mean() -> None:
+    """Legacy summaries (mean, std, n seeds) get the t interval over seeds: t_{3, 0.975} = 3.18245."""
+    got = iv.seed_interval(1.0, 1.0, 4)
+    assert got.low == pytest.approx(1.0 - 3.182446305284263 / 2) and got.high == pytest.approx(1.0 + 3.182446305284263 / 2)
+    assert "seeds only" in got.method and got.n_seeds == 4 and got.n_samples == 0
+    with pytest.raises(DiffbenchError, match="at least 2 seeds"):
+        iv.seed_interval(1.0, 0.0, 1)
+    with pytest.raises(DiffbenchError, match="finite"):
+        iv.seed_interval(float("nan"), 0.1, 3)
