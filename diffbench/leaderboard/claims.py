@@ -1,0 +1,284 @@
+"""The README's findings, generated from the shipped data so that a claim cannot drift from it.
+
+Every number the README states about the shipped entries and studies lives in a block between
+``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``; ``diffbench leaderboard readme``
+rewrites those blocks from ``leaderboard/submissions/`` and ``leaderboard/studies/*/summary.json``,
+and ``--check`` (run by the test suite) fails when the README differs from what the data say.
+Prose outside the blocks states no shipped number.
+
+Each block gives the command that produced its data and an interval on every number:
+
+* entries and studies that recorded per-sample errors would get the two-level bootstrap of
+  :mod:`diffbench.stats`; the shipped ones predate that record, so their intervals are the t
+  interval over training seeds (:func:`diffbench.stats.seed_interval`), which leaves out the
+  test-set part, and every block says so;
+* a sentence comparing two numbers calls a difference only when their intervals do not overlap
+  (a conservative rule), otherwise it says that the data cannot tell them apart;
+* a score computed on fewer positives than :data:`diffbench.stats.MIN_POSITIVES_AUROC` is
+  printed "underpowered", not as a number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DiffbenchError
+from ..stats import MIN_POSITIVES_AUROC, Interval, format_interval, lack_of_fit, log_law_fit, log_law_range, seed_interval
+from .submit import Submission, load_submissions
+
+#: The marker pair around a generated block.
+BEGIN = "<!-- generated:{name} -->"
+END = "<!-- /generated:{name} -->"
+BLOCK = re.compile(r"<!-- generated:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /generated:(?P=name) -->", re.S)
+#: What every block says about its intervals.
+SEEDS_ONLY = ("Intervals: 95 % t intervals over the training seeds (these results predate per-sample "
+              "errors, so the test-set part of the uncertainty is not included).")
+
+
+# ------------------------------------------------------------------------------- numbers
+
+
+def interval_of(values: Sequence[float]) -> Interval | None:
+    """The seed interval of per-seed values (None for fewer than two)."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(vals) < 2:
+        return None
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+    return seed_interval(mean, std, len(vals))
+
+
+def summary_interval(block: dict[str, Any] | None) -> Interval | None:
+    """The seed interval of a ``{"mean", "std", "n"}`` summary (None when it cannot have one)."""
+    if not isinstance(block, dict) or not isinstance(block.get("n"), int) or block["n"] < 2:
+        return None
+    return seed_interval(float(block["mean"]), float(block["std"]), block["n"])
+
+
+def show(iv: Interval | None, fallback: float | None = None) -> str:
+    """An interval as the README prints it; a lone value is marked as having none."""
+    if iv is not None:
+        return format_interval(iv.estimate, iv.low, iv.high)
+    return "n/a" if fallback is None else f"{fallback:.3g} (one seed: no interval)"
+
+
+def apart(a: Interval | None, b: Interval | None) -> bool:
+    """True when both intervals exist and do not overlap."""
+    return a is not None and b is not None and (a.high < b.low or b.high < a.low)
+
+
+def _ratio(num: Interval | None, den: Interval | None) -> str:
+    if num is None or den is None or den.estimate <= 0:
+        return "n/a"
+    return f"{num.estimate / den.estimate:.1f}×"
+
+
+def _per_seed(sub: Submission, split: str, key: str) -> list[float]:
+    return [s[split][key] for s in sub.result["per_seed"] if isinstance(s.get(split), dict) and s[split].get(key) is not None]
+
+
+def _ratio_per_seed(sub: Submission, num: str, den: str) -> list[float]:
+    return [s["test"][num] / s["test"][den] for s in sub.result["per_seed"]
+            if s["test"].get(num) is not None and s["test"].get(den)]
+
+
+def _range(ivs: Iterable[Interval | None]) -> str:
+    est = [iv.estimate for iv in ivs if iv is not None]
+    return f"{min(est):.2g}–{max(est):.2g}" if est else "n/a"
+
+
+# ------------------------------------------------------------------------------- blocks
+
+
+def _baselines(subs: list[Submission], studies: Path) -> list[str]:
+    rows = [s for s in subs if s.task == "smoke" and s.ranked and "uq" not in s.result]
+    if not rows:
+        return ["No ranked entry without indicators on `smoke` is shipped."]
+    rows.sort(key=lambda s: s.result["aggregate"]["test"]["nmae"]["mean"])
+    out = ["| model | params | test nMAE | val nMAE | MAE at sources ÷ MAE | worst pixel ÷ MAE | command |",
+           "|---|---|---|---|---|---|---|"]
+    at_sources, worst = [], []
+    for s in rows:
+        r = s.result
+        src = interval_of(_ratio_per_seed(s, "mae_sources", "mae"))
+        mx = interval_of(_ratio_per_seed(s, "max_abs_error", "mae"))
+        at_sources.append((r["model"]["name"], src))
+        worst.append((r["model"]["name"], mx))
+        out.append(f"| `{r['model']['name']}` | {r['model']['parameters']:,} | {show(interval_of(_per_seed(s, 'test', 'nmae')))} "
+                   f"| {show(interval_of(_per_seed(s, 'val', 'nmae')))} | {show(src)} | {show(mx)} | `{r['command']}` |")
+    out.append("")
+    above = [m for m, iv in at_sources if iv is not None and iv.low > 1]
+    out.append(f"The MAE on source cells exceeds the lattice-wide MAE, interval above 1, for {len(above)} of "
+               f"{len(at_sources)} models ({', '.join(f'`{m}`' for m in above) or 'none'}; ratios "
+               f"{_range(iv for _, iv in at_sources)}×): "
+               + ("the largest errors sit at the sources, as the paper found." if len(above) == len(at_sources) else
+                  "for those models the largest errors sit at the sources, as the paper found; for the others the data "
+                  "cannot tell."))
+    out.append(f"The worst pixel error is {_range(iv for _, iv in worst)}× the MAE.")
+    out += ["", SEEDS_ONLY]
+    return out
+
+
+def _uq(subs: list[Submission], studies: Path) -> list[str]:
+    rows = [s for s in subs if s.task == "smoke" and "uq" in s.result]
+    if not rows:
+        return ["No entry with indicators is shipped."]
+    out = ["| model | test nMAE | test samples | worst 5 % per seed | mc-dropout | residual | inverse | ensemble | command |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    worst_share = None
+    for s in sorted(rows, key=lambda s: s.result["model"]["name"]):
+        r = s.result
+        settings = r["uq"].get("settings", {}) if isinstance(r["uq"], dict) else {}
+        worst_share = float(settings.get("auroc_worst_fraction", 0.05))
+        n_test = int(r["data"]["n_test"])
+        positives = max(1, round(worst_share * n_test))
+        cells = []
+        for ind in ("mc-dropout", "residual", "inverse", "ensemble"):
+            block = r["uq"].get("indicators", {}).get(ind) if isinstance(r["uq"].get("indicators"), dict) else None
+            if not isinstance(block, dict) or block.get("status") != "ok":
+                cells.append("n/a")
+            elif positives < MIN_POSITIVES_AUROC:
+                cells.append("underpowered")
+            else:
+                cells.append(show(summary_interval(block.get("auroc"))))
+        out.append(f"| `{r['model']['name']}` | {show(interval_of(_per_seed(s, 'test', 'nmae')))} | {n_test} | {positives} | "
+                   + " | ".join(cells) + f" | `{r['command']}` |")
+    out.append("")
+    out.append(f"An AUROC for flagging the worst {worst_share:.0%} of the test samples needs at least {MIN_POSITIVES_AUROC} "
+               "such samples per seed (`diffbench.stats.MIN_POSITIVES_AUROC`); the shipped board has fewer, so it "
+               "supports no claim about which indicator catches errors best. A board on `standard-64` (800 test samples, "
+               "40 positives) or larger can.")
+    return out
+
+
+def _study(studies: Path, name: str) -> dict[str, Any]:
+    path = studies / name / "summary.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DiffbenchError(f"cannot read {path}: {exc}") from None
+
+
+def _commands(rows: list[dict[str, Any]]) -> list[str]:
+    return ["Commands (one per run, as recorded in the study's summary.json):", ""] + [f"- `{r['command']}`" for r in rows]
+
+
+def _scaling(subs: list[Submission], studies: Path) -> list[str]:
+    summary = _study(studies, "data-scaling")
+    rows = sorted(summary["rows"], key=lambda r: r["n_train"])
+    spec = summary["study"]
+    budget = f"{spec['steps']} optimisation steps" if spec.get("steps") else "its epoch budget"
+    out = ["| n_train | " + " | ".join(str(r["n_train"]) for r in rows) + " |",
+           "|---|" + "---|" * len(rows),
+           "| test nMAE | " + " | ".join(show(interval_of(r["per_seed_nmae"])) for r in rows) + " |", ""]
+    n = [float(r["n_train"]) for r in rows]
+    values = [list(map(float, r["per_seed_nmae"])) for r in rows]
+    means = [sum(v) / len(v) for v in values]
+    fit = log_law_fit(n, means)  # unweighted: two seeds per size give no usable per-size weight
+    per_point = [(size, x) for size, v in zip(n, values) for x in v]
+    lof = lack_of_fit([p[0] for p in per_point], [p[1] for p in per_point])
+    held = log_law_range([p[0] for p in per_point], [p[1] for p in per_point])
+    half = 1.96 * fit.slope_se
+    out.append(f"Fit on the {len(rows)} per-size means: nMAE = {fit.intercept:.3f} {'+' if fit.slope >= 0 else '−'} "
+               f"{abs(fit.slope):.3f} log10(n_train), slope {format_interval(fit.slope, fit.slope - half, fit.slope + half)} "
+               f"per decade (± 1.96 s.e.). Lack-of-fit test of the line against the seeds' scatter: "
+               f"F({lof.df_lack}, {lof.df_pure}) = {lof.f:.3g}, p = {lof.p_value:.2g} (the seeds of one size share its "
+               "training subset, so this scatter is training noise only).")
+    if lof.p_value < 0.05:
+        where = (f"it is not rejected only for n_train {int(held.n_low)}–{int(held.n_high)}" if held is not None
+                 else "no range of three or more sizes is consistent with it")
+        out.append(f"**The paper's logarithmic law is not reproduced over the whole range** (rejected at 5 %); {where}. "
+                   f"Every size trained for the same {budget}, so the larger sets may be limited by the budget rather "
+                   "than by the data; the runs are to be repeated to convergence.")
+    else:
+        out.append("The logarithmic law is not rejected at 5 % over the whole range of n_train.")
+    out += ["", SEEDS_ONLY, ""] + _commands(rows)
+    return out
+
+
+def _generalisation(subs: list[Submission], studies: Path) -> list[str]:
+    summary = _study(studies, "generalisation")
+    rows = summary["rows"]
+    out = ["| model | trained on | tested on | test nMAE | × its own test |", "|---|---|---|---|---|"]
+    # A row per run on its own test split, then one per task it was also evaluated on.
+    for r in sorted(rows, key=lambda r: (r["model"], r["task"])):
+        own = interval_of(r["per_seed_nmae"])
+        out.append(f"| `{r['model']}` | `{r['task']}` | its own test split | {show(own)} | 1 |")
+        for task, t in sorted((r.get("transfer") or {}).items()):
+            if not isinstance(t, dict) or t.get("status") != "ok":
+                reason = t.get("reason", "cannot run") if isinstance(t, dict) else "cannot run"
+                out.append(f"| `{r['model']}` | `{r['task']}` | `{task}` | {reason} | n/a |")
+                continue
+            other = summary_interval(t.get("nmae"))
+            note = "" if apart(own, other) else " (intervals overlap)"
+            out.append(f"| `{r['model']}` | `{r['task']}` | `{task}` | {show(other)} | {_ratio(other, own)}{note} |")
+    out += ["", SEEDS_ONLY + " A ratio marked \"intervals overlap\" is not a demonstrated change.", ""] + _commands(rows)
+    return out
+
+
+def _axes(subs: list[Submission], studies: Path) -> list[str]:
+    summary = _study(studies, "axes")
+    rows = sorted(summary["rows"], key=lambda r: sum(r["per_seed_nmae"]) / len(r["per_seed_nmae"]))
+    ivs = {r["task"]: interval_of(r["per_seed_nmae"]) for r in rows}
+    out = ["| task | model | test nMAE |", "|---|---|---|"]
+    out += [f"| `{r['task']}` | `{r['model']}` | {show(ivs[r['task']])} |" for r in rows]
+    easiest, hardest = rows[0]["task"], rows[-1]["task"]
+    harder = [t for t in ivs if apart(ivs[t], ivs[easiest]) and ivs[t].estimate > ivs[easiest].estimate]
+    out += ["", f"Hardest: `{hardest}`; easiest: `{easiest}`. Tasks whose interval lies wholly above the easiest's: "
+                f"{', '.join(f'`{t}`' for t in harder) or 'none'}; the others cannot be told apart from it with these seeds.",
+            "", SEEDS_ONLY, ""] + _commands(rows)
+    return out
+
+
+#: Block name -> generator(submissions, studies folder) -> Markdown lines.
+BLOCKS: dict[str, Callable[[list[Submission], Path], list[str]]] = {
+    "smoke-baselines": _baselines,
+    "smoke-uq": _uq,
+    "data-scaling": _scaling,
+    "generalisation": _generalisation,
+    "axes": _axes,
+}
+
+
+# ------------------------------------------------------------------------------- the README
+
+
+def render_blocks(leaderboard: Path) -> dict[str, str]:
+    """Every block's Markdown from the leaderboard's submissions and studies."""
+    subs = load_submissions(leaderboard)
+    studies = Path(leaderboard) / "studies"
+    return {name: "\n".join(make(subs, studies)).rstrip() + "\n" for name, make in BLOCKS.items()}
+
+
+def update_readme(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with each generated block's body replaced; every block must be present once."""
+    found = [m.group("name") for m in BLOCK.finditer(text)]
+    for name in blocks:
+        if found.count(name) != 1:
+            raise DiffbenchError(f"the README must hold the block {BEGIN.format(name=name)} ... {END.format(name=name)} "
+                                 f"exactly once (found {found.count(name)})")
+    unknown = sorted(set(found) - set(blocks))
+    if unknown:
+        raise DiffbenchError(f"the README holds unknown generated block(s) {', '.join(unknown)}; known: {', '.join(blocks)}")
+    return BLOCK.sub(lambda m: f"{BEGIN.format(name=m.group('name'))}\n{blocks[m.group('name')]}{END.format(name=m.group('name'))}", text)
+
+
+def readme(path: Path, leaderboard: Path, *, check: bool) -> bool:
+    """Rewrite (or with ``check`` only compare) the README's generated blocks; True when up to date."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DiffbenchError(f"cannot read {path}: {exc}") from None
+    new = update_readme(text, render_blocks(leaderboard))
+    if new == text:
+        return True
+    if not check:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        tmp.replace(path)
+    return False

@@ -1,0 +1,79 @@
+"""The README's findings are generated from the shipped data (`diffbench leaderboard readme`),
+so a claim cannot drift from what the entries and studies say (issue #13 item 8)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from diffbench.cli import main
+from diffbench.errors import DiffbenchError
+from diffbench.leaderboard import claims
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_readme_says_what_the_shipped_data_say(capsys):
+    assert main(["leaderboard", "readme", "--check", "--leaderboard", str(REPO / "leaderboard"),
+                 "--readme", str(REPO / "README.md")]) == 0, capsys.readouterr().err
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> tuple[Path, Path]:
+    lb = tmp_path / "leaderboard"
+    shutil.copytree(REPO / "leaderboard" / "submissions", lb / "submissions")
+    shutil.copytree(REPO / "leaderboard" / "studies", lb / "studies")
+    readme = tmp_path / "README.md"
+    shutil.copy(REPO / "README.md", readme)
+    return lb, readme
+
+
+def test_an_edited_number_is_caught_and_regenerated(copy, capsys):
+    lb, readme = copy
+    text = readme.read_text()
+    body = text.split("<!-- generated:axes -->", 1)[1].split("<!-- /generated:axes -->", 1)[0]
+    line = next(line for line in body.splitlines() if line.startswith("| `diffusivity-lognormal-64`"))
+    readme.write_text(text.replace(line, line.replace("0.112", "0.012")))
+    args = ["leaderboard", "readme", "--leaderboard", str(lb), "--readme", str(readme)]
+    assert main([*args, "--check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "differs from the shipped data" in err[0]
+    assert main(args) == 0 and readme.read_text() == text
+
+
+def test_a_changed_study_changes_the_claim(copy):
+    """The numbers come from summary.json: make one axis clearly the hardest and the block follows."""
+    lb, readme = copy
+    path = lb / "studies" / "axes" / "summary.json"
+    summary = json.loads(path.read_text())
+    row = next(r for r in summary["rows"] if r["task"] == "shapes-64")
+    row["per_seed_nmae"] = [0.5, 0.51, 0.52]
+    path.write_text(json.dumps(summary))
+    axes = claims.render_blocks(lb)["axes"]
+    assert "Hardest: `shapes-64`" in axes and "0.510 [0.485, 0.535]" in axes
+
+
+def test_the_uq_block_refuses_to_score_an_underpowered_board(copy):
+    """120 test samples give 6 'worst 5 %' positives per seed, below stats.MIN_POSITIVES_AUROC."""
+    lb, _ = copy
+    uq = claims.render_blocks(lb)["smoke-uq"]
+    rows = [line for line in uq.splitlines() if line.startswith("| `")]
+    assert rows and all(line.count("underpowered") == 4 for line in rows)
+    assert "supports no claim" in uq
+
+
+def test_the_scaling_block_reports_the_lack_of_fit_test(copy):
+    """The shipped study's straight line is rejected (F(5, 7) = 54.7, the issue's re-analysis)."""
+    lb, _ = copy
+    block = claims.render_blocks(lb)["data-scaling"]
+    assert "F(5, 7) = 54.7" in block and "not reproduced over the whole range" in block
+
+
+def test_a_readme_without_a_block_is_one_line(copy):
+    lb, readme = copy
+    readme.write_text(readme.read_text().replace("<!-- generated:axes -->", "").replace("<!-- /generated:axes -->", ""))
+    with pytest.raises(DiffbenchError, match="exactly once"):
+        claims.readme(readme, lb, check=True)
