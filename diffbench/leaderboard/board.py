@@ -20,7 +20,7 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("rank", "Rank", "num", "Rank by test nMAE among ranked entries (>= %d seeds)" % MIN_RANKED_SEEDS),
     ("method", "Method", "str", "Model name and submission title; bold = official implementation"),
     ("test_nmae", "Test nMAE", "num", "Headline: sum|e| / sum|y| on the test set, mean ± unbiased std over seeds"),
-    ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (used for checkpoint selection)"),
+    ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (each seed's checkpoint is the one with the best validation MAE, not nMAE)"),
     ("params", "#Params", "num", "Trainable parameters"),
     ("inference", "Inference / sample", "num", "Median inference time per sample"),
     ("speedup", "Speed-up", "num", "Solver time / inference time, same hardware"),
