@@ -4,18 +4,19 @@ look instead of read.
 * **Accuracy against hardware-independent cost**: test nMAE against forward FLOPs per sample
   when every entry's result records them (``cost.flops_per_sample``), else against trainable
   parameters; the axis says which. The vertical bar is the entry's interval where the result
-  has one (``{"low", "high"}`` beside the mean, or under ``interval``), else mean ± std over
-  seeds; the caption says which.
+  has one (``aggregate.intervals.metrics.nmae``: ``{"estimate", "low", "high"}``, at
+  ``aggregate.intervals.level``), else mean ± std over seeds; the caption says which.
 * **Error by number of sources, with bands**: one line per entry inside its band, the
-  per-count interval where the result has one, else the seeds' minimum to maximum (labelled).
+  per-count interval where the result has one for every count (``aggregate.intervals.per_count``),
+  else the seeds' minimum to maximum (labelled).
 * **Accuracy against inference time**, with the exact solver's time as a reference line.
 
 The SVG is hand-built (:mod:`diffbench.leaderboard.charts`): the same results give the same bytes.
 
->>> interval_of({"mean": 0.5, "std": 0.1, "n": 3}) is None
-True
->>> interval_of({"mean": 0.5, "std": 0.1, "n": 3, "interval": {"low": 0.41, "high": 0.62, "level": 0.95}})
-(0.41, 0.62, 0.95)
+>>> interval_of({"estimate": 0.5, "low": 0.41, "high": 0.62}, 0.9)
+(0.41, 0.62, 0.9)
+>>> interval_of(None), interval_of({"estimate": 0.5, "low": 0.7, "high": 0.6})
+(None, None)
 """
 
 from __future__ import annotations
@@ -44,15 +45,31 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def interval_of(stat: Any) -> tuple[float, float, float] | None:
-    """``(low, high, level)`` of an aggregated statistic that carries an interval, else None."""
-    d = _dump(stat)
-    iv = d.get("interval") if isinstance(d.get("interval"), dict) else d
-    lo, hi = iv.get("low"), iv.get("high")
+def interval_of(block: Any, level: Any = None) -> tuple[float, float, float] | None:
+    """``(low, high, level)`` of an interval ``{"estimate", "low", "high"}`` (a dict or typed;
+    the level defaults to 0.95), or None when there is none or it is not a finite interval."""
+    d = _dump(block)
+    lo, hi = d.get("low"), d.get("high")
     if not (_finite(lo) and _finite(hi)) or lo > hi:
         return None
-    level = iv.get("level")
     return float(lo), float(hi), float(level) if _finite(level) else 0.95
+
+
+def _intervals(row: Row) -> dict[str, Any]:
+    """The result's ``aggregate.intervals`` block (the test split's intervals), or ``{}``."""
+    return _dump(getattr(row.res.aggregate, "intervals", None))
+
+
+def headline_interval(row: Row, key: str = HEADLINE) -> tuple[float, float, float] | None:
+    """The interval of the entry's test ``key`` (``aggregate.intervals.metrics``), if recorded."""
+    iv = _intervals(row)
+    return interval_of((iv.get("metrics") or {}).get(key), iv.get("level"))
+
+
+def count_interval(row: Row, count: str, key: str = HEADLINE) -> tuple[float, float, float] | None:
+    """The interval of test ``key`` over the samples with ``count`` sources (``aggregate.intervals.per_count``)."""
+    iv = _intervals(row)
+    return interval_of(((iv.get("per_count") or {}).get(count) or {}).get(key), iv.get("level"))
 
 
 def forward_flops(row: Row) -> float | None:
@@ -67,9 +84,8 @@ def _level_text(levels: set[float]) -> str:
 
 def headline_bar(row: Row) -> tuple[float | None, float | None, float | None, str, float | None]:
     """``(mean, low, high, kind, level)`` of the entry's test nMAE: kind ``interval`` or ``std``."""
-    stat = row.test(HEADLINE)
-    mean, std = stat_of(stat)
-    iv = interval_of(stat)
+    mean, std = stat_of(row.test(HEADLINE))
+    iv = headline_interval(row)
     if iv is not None:
         return mean, iv[0], iv[1], "interval", iv[2]
     if mean is not None and std:
@@ -82,7 +98,7 @@ def count_band(row: Row, key: str = HEADLINE) -> tuple[list[tuple[float, float, 
     (every count has one) or ``seeds`` (the seeds' minimum to maximum)."""
     pc = row.res.aggregate.test.per_count
     counts = sorted(pc, key=int)
-    intervals = {c: interval_of(pc[c].get(key)) for c in counts}
+    intervals = {c: count_interval(row, c, key) for c in counts}
     kind = "interval" if counts and all(intervals.values()) else "seeds"
     points = []
     for c in counts:
