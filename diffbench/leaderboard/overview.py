@@ -134,8 +134,9 @@ def overview_figures(task: str, rows: list[Row]) -> list[tuple[str, str, str]]:
     bar_text = {frozenset(["interval"]): f"bars: {_level_text(levels)} interval of the test nMAE",
                 frozenset(["std"]): "bars: mean ± std over seeds (no interval recorded)",
                 frozenset(["interval", "std"]): f"bars: {_level_text(levels)} interval where recorded, else mean ± std over seeds"}
-    why = ("" if use_flops else
-           f" (FLOPs per sample are recorded by {sum(v is not None for v in flops.values())} of {len(rows)} entries, so all use parameters)")
+    n_flops = sum(v is not None for v in flops.values())
+    why = ("" if use_flops else " (no result records its forward FLOPs per sample)" if not n_flops else
+           f" (FLOPs per sample are recorded by {n_flops} of {len(rows)} entries, so all use parameters)")
     bands = {r.id: count_band(r) for r in rows}
     band_kinds = {k for _, k in bands.values()}
     n_seed_bands = sum(1 for _, k in bands.values() if k == "seeds")

@@ -36,6 +36,7 @@ as HTML.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -137,20 +138,23 @@ def build_site(leaderboard: str | os.PathLike[str] | None = None, out: str | os.
     """Generate the site into ``out`` (default ``<leaderboard>/site``), or with ``check``
     only compare; raises :class:`DiffbenchError` when the site on disk is stale."""
     lb = resolve_leaderboard_dir(leaderboard)
+    out_arg = out
     out = Path(out) if out else lb / "site"
     files = render_site(lb)
     n_entries = sum(1 for k in files if k.startswith("entries/"))
+    build = "diffbench leaderboard build" + "".join(f" {flag} {shlex.quote(str(v))}" for flag, v in (("--leaderboard", leaderboard),
+                                                                                                   ("--out", out_arg)) if v is not None)
     if check:
         stale = check_site(files, out)
         if stale:
             if not out.exists():
-                raise DiffbenchError(f"no site at {out}; run `diffbench leaderboard build` to generate it")
+                raise DiffbenchError(f"no site at {out}; run `{build}` to generate it")
             shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
             disk = _on_disk(out)
             new, gone = sum(1 for p in stale if p not in disk), sum(1 for p in stale if p not in files)
             kinds = ", ".join(f"{n} {what}" for n, what in ((len(stale) - new - gone, "changed"), (new, "missing"), (gone, "extra")) if n)
             raise DiffbenchError(f"the site at {out} is stale: {len(stale)} file{'s' if len(stale) != 1 else ''} differ "
-                                 f"from the submissions ({kinds}: {shown}); run `diffbench leaderboard build`")
+                                 f"from the submissions ({kinds}: {shown}); run `{build}`")
         return BuildReport(out, len(files), n_entries)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
         raise DiffbenchError(f"{out} exists and is not a diffbench site (no {MARKER} marker); "

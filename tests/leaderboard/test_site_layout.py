@@ -195,3 +195,11 @@ def test_submitting_page_is_the_leaderboard_readme(lb, make):
     site = build_site(lb).out
     page = (site / "submitting.html").read_text()
     assert "1. run &lt;script&gt;x&lt;/script&gt;" in page and '<a href="submitting.html">leaderboard/README.md</a>' in (site / "index.html").read_text()
+
+
+def test_stale_site_hint_names_the_folders_the_build_needs(lb, make, capsys):
+    populate(lb, make)
+    other = lb.parent / "my site"
+    assert main(["leaderboard", "build", "--leaderboard", str(lb), "--out", str(other), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert f"run `diffbench leaderboard build --leaderboard {lb} --out '{other}'`" in err, err
