@@ -143,7 +143,7 @@ def overview_figures(task: str, rows: list[Row]) -> list[tuple[str, str, str]]:
     band_text = ("bands: per-count interval of every entry" if band_kinds == {"interval"} else
                  "bands: the seeds' minimum to maximum (no per-count interval recorded; one seed: no band)" if band_kinds == {"seeds"} else
                  f"bands: per-count interval where recorded; seed minimum to maximum for {n_seed_bands} entries")
-    curve = charts.band_chart(f"{task}: test nMAE by number of sources", [_band(r, bands[r.id][0]) for r in rows],
+    curve = charts.bands_chart(f"{task}: test nMAE by number of sources", [_band(r, bands[r.id][0]) for r in rows],
                               "number of sources", "test nMAE")
     solver: dict[str, list[float]] = {}
     for r in rows:

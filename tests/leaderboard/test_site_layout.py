@@ -10,9 +10,21 @@ from lb_factory import populate
 
 from diffbench.cli import main
 from diffbench.data import load_task, task_names
-from diffbench.leaderboard.board import AXES, COLUMNS, DEMO_TASKS, DEMOS, HIDDEN_BY_DEFAULT, headline_task
-from diffbench.leaderboard.charts import Band, band_chart, interval_scatter
-from diffbench.leaderboard.overview import count_band, forward_flops, headline_bar, overview_figures
+from diffbench.leaderboard.board import (
+    AXES,
+    COLUMNS,
+    DEMO_TASKS,
+    DEMOS,
+    HIDDEN_BY_DEFAULT,
+    headline_task,
+)
+from diffbench.leaderboard.charts import Band, bands_chart, interval_scatter
+from diffbench.leaderboard.overview import (
+    count_band,
+    forward_flops,
+    headline_bar,
+    overview_figures,
+)
 from diffbench.leaderboard.rows import board_rows
 from diffbench.leaderboard.site import build_site
 from diffbench.leaderboard.submit import submit
@@ -84,7 +96,7 @@ def test_column_chooser_hides_exactly_the_optional_columns(lb, make):
     keys = [c[0] for c in COLUMNS]
     boxes = re.findall(r'<input type="checkbox" data-col="([a-z0-9_]+)">', smoke[: smoke.index("</table>")])
     assert sorted(boxes) == sorted(HIDDEN_BY_DEFAULT) and set(HIDDEN_BY_DEFAULT) < set(keys)
-    style = re.search(r"<style>(.*?)</style>", index, re.S).group(1)
+    style = re.search(r"<style>(.*?)</style>", index, re.DOTALL).group(1)
     for key in keys:
         rule = f'.board-box:not(:has(input[data-col="{key}"]:checked)) table.board tr > :nth-child({keys.index(key) + 1}) {{ display: none; }}'
         assert (rule in style) == (key in HIDDEN_BY_DEFAULT), key
@@ -108,18 +120,18 @@ def test_plugin_row_shows_its_package_and_the_install_it_needs(lb, make):
     builtin = submit(make(base=0.03, images=False), lb, today="2025-03-01")
     site = build_site(lb).out
     index = (site / "index.html").read_text()
-    row = re.search(rf'<tr data-id="{plug.id}".*?</tr>', index, re.S).group(0)
+    row = re.search(rf'<tr data-id="{plug.id}".*?</tr>', index, re.DOTALL).group(0)
     assert '<span class="package"' in row and "acme-surrogates==2.1.0</code>" in row
     assert "<code>pip install acme-surrogates==2.1.0 &amp;&amp; diffbench run --model acme-net " in row
     entry = (site / "entries" / f"{plug.id}.html").read_text()
     assert '<pre class="block">pip install acme-surrogates==2.1.0 &amp;&amp; diffbench run --model acme-net' in entry
     assert "<dt>Plugin package</dt>" in entry
     # a hostile package name is one quoted shell word and escaped markup
-    row = re.search(rf'<tr data-id="{hostile.id}".*?</tr>', index, re.S).group(0)
+    row = re.search(rf'<tr data-id="{hostile.id}".*?</tr>', index, re.DOTALL).group(0)
     assert "pip install &#x27;x&#x27;&quot;&#x27;&quot;&#x27;; rm -rf ~ #&lt;b&gt;==1.0 &amp;&amp; curl&#x27; &amp;&amp; diffbench run" in row
     assert "<b>" not in row
     # a built-in model: no package line, the command as recorded
-    row = re.search(rf'<tr data-id="{builtin.id}".*?</tr>', index, re.S).group(0)
+    row = re.search(rf'<tr data-id="{builtin.id}".*?</tr>', index, re.DOTALL).group(0)
     assert 'class="package"' not in row and "pip install" not in row and "<code>diffbench run --model unet-small" in row
 
 
@@ -143,7 +155,7 @@ def test_chart_page_plots_every_entry_with_cost_and_bands(lb, make):
 
 
 def test_cost_axis_uses_flops_only_when_every_entry_has_them(lb, make):
-    flops = lambda n: (lambda r: r["cost"].update(flops_per_sample=n))  # noqa: E731
+    flops = lambda n: (lambda r: r["cost"].update(flops_per_sample=n))
     a = submit(make(mutate=flops(2_000_000), images=False), lb, today="2025-03-01")
     b = submit(make(base=0.02, mutate=flops(9_000_000), images=False), lb, today="2025-03-01")
     rows = board_rows([a, b])
@@ -163,7 +175,7 @@ def test_intervals_are_drawn_where_recorded_else_seed_spread(lb, make):
     for x, mean, lo, hi in points:
         vals = [s["test"]["per_count"][str(int(x))]["nmae"] for s in sub.result["per_seed"]]
         assert (lo, hi) == (min(vals), max(vals)) and lo < mean < hi
-    mean, lo, hi, kind, level = headline_bar(row)
+    mean, lo, hi, kind, _ = headline_bar(row)
     stat = sub.result["aggregate"]["test"]["nmae"]
     assert (kind, lo, hi) == ("std", stat["mean"] - stat["std"], stat["mean"] + stat["std"])
     # with the statistics' aggregate.intervals block: the intervals, asymmetric as recorded
@@ -181,9 +193,9 @@ def test_intervals_are_drawn_where_recorded_else_seed_spread(lb, make):
 
 def test_band_chart_is_deterministic_and_escapes_labels():
     series = [Band("<b>x</b>", "#4e79a7", "circle", [(1.0, 0.1, 0.08, 0.12), (2.0, 0.2, 0.15, 0.3), (3.0, 0.25, None, None)])]
-    a, b = band_chart("t <i>", series, "number of sources", "test nMAE"), band_chart("t <i>", series, "number of sources", "test nMAE")
+    a, b = bands_chart("t <i>", series, "number of sources", "test nMAE"), bands_chart("t <i>", series, "number of sources", "test nMAE")
     assert a == b and "<b>" not in a and "<i>" not in a and a.count("<polygon") == 1
-    assert "no per-source-count results yet" in band_chart("t", [], "x", "y")
+    assert "no per-source-count results yet" in bands_chart("t", [], "x", "y")
     assert "no results yet" in interval_scatter("t", [], "x", "y")
 
 
