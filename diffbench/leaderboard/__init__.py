@@ -12,8 +12,8 @@ are :mod:`diffbench.results`), ``rows`` (the row model and ranking), ``filters``
 formatting), ``templates`` + ``templates/*.html`` (Jinja2, autoescape on: ``base.html`` is the
 one layout; ``index.html``, ``entry.html``, ``trust.html``, ``study.html`` the page kinds;
 ``macros.html`` the shared pieces), ``markup`` (page assembly, CSP, escaping helpers for the
-hand-built parts), ``charts`` (deterministic inline SVG), ``board``, ``entry``,
-``trust_pages``, ``studies`` (one page kind each), ``site`` (render, build, ``--check``),
+hand-built parts), ``charts`` (deterministic inline SVG), ``board`` (the index), ``overview`` (a task's
+chart page), ``entry``, ``trust_pages``, ``studies`` (one page kind each), ``site`` (render, build, ``--check``),
 ``server`` (``serve``) and ``commands`` (the CLI, ``diffbench schema`` included). Nothing
 here imports torch.
 

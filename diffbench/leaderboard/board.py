@@ -1,15 +1,18 @@
-"""The index page: one sortable board per task (with its charts and legend), the links to
-the uncertainty boards and the studies."""
+"""The index page: the headline board (the default task of ``diffbench run``) with its charts,
+what this is and how to submit, the studies, then the other boards grouped by their task's
+axis (collapsed), and the links to the uncertainty boards. Each board shows the columns that
+fit a 1,280 px window; the rest are one click away in its column chooser (CSS only)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any, Sequence
 
 from .. import PROTOCOL_VERSION, __version__
-from . import charts
-from .charts import Ref, fmt_count, fmt_seconds
-from .markup import asset, esc, header, page, short
-from .rows import BOARD_METRICS, HEADLINE, Row, per_count_points, series, stat_of
+from ..pipeline.config import RunConfig
+from .markup import asset, esc, header, page
+from .overview import figures_markup
+from .rows import BOARD_METRICS, HEADLINE, Row
 from .studies import study_blurb
 from .submit import MIN_RANKED_SEEDS
 from .templates import Markup, macro
@@ -20,7 +23,7 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("rank", "Rank", "num", "Rank by test nMAE among ranked entries (>= %d seeds)" % MIN_RANKED_SEEDS),
     ("method", "Method", "str", "Model name and submission title; bold = official implementation"),
     ("test_nmae", "Test nMAE", "num", "Headline: sum|e| / sum|y| on the test set, mean ± unbiased std over seeds"),
-    ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (used for checkpoint selection)"),
+    ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (each seed's checkpoint is the one with the best validation MAE, not nMAE)"),
     ("params", "#Params", "num", "Trainable parameters"),
     ("inference", "Inference / sample", "num", "Median inference time per sample"),
     ("speedup", "Speed-up", "num", "Solver time / inference time, same hardware"),
@@ -32,11 +35,21 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("test_max_abs_error", "Max |error|", "num", "Largest absolute error over the test set"),
     ("test_p99_sample_mae", "p99 sample MAE", "num", "99th percentile of per-sample MAE, test set"),
     ("test_residual", "PDE residual", "num", "Relative residual of the discrete PDE on the prediction (no ground truth)"),
-    ("version", "Version", "str", "diffbench version of the run"),
+    ("version", "diffbench", "str", "diffbench version of the run (a plugin's own package and version are under its name)"),
     ("links", "Links", "none", "Entry page, code or paper, W&B runs"),
     ("command", "Reproduce", "none", "The command that reproduces the run"),
 ]
 DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}
+#: Columns one click away (the chooser above each board) rather than shown: the board fits a 1,280 px window.
+HIDDEN_BY_DEFAULT = frozenset({"val_nmae", "hardware", "date", "test_mae_sources", "test_max_abs_error", "test_p99_sample_mae",
+                               "test_residual", "version"})
+#: The axes of the task YAMLs, in the index's order, and how the index names them.
+AXES = ("baseline", "sources", "diffusivity", "boundary", "decay", "generalisation")
+AXIS_LABELS = {"baseline": "baseline", "sources": "sources", "diffusivity": "diffusivity", "boundary": "boundary",
+               "decay": "decay and clamping", "generalisation": "generalisation", "other": "other tasks", "demos": "tests and demos"}
+#: Tasks for tests and demos, grouped apart at the end of the index.
+DEMO_TASKS = ("smoke",)
+DEMOS = "demos"
 
 
 def sort_values(row: Row) -> dict[str, Any]:
@@ -60,56 +73,66 @@ def sort_values(row: Row) -> dict[str, Any]:
     return out
 
 
-def legend(rows: list[Row]) -> str:
-    """The chart legend of a board: each entry's marker and name (the ``legend`` macro)."""
-    items = [(row, Markup(charts.marker(row.shape, 7, 7, row.color, hollow=not row.sub.ranked, r=4.5))) for row in rows]
-    return str(macro("legend")(items))
+def headline_task() -> str:
+    """The task the index opens with: the default task of ``diffbench run``."""
+    return next(f.default for f in fields(RunConfig) if f.name == "task")
 
 
-def task_charts(task: str, rows: list[Row]) -> str:
-    curve = charts.line_chart(f"{task}: test nMAE by number of sources",
-                              [series(r, per_count_points(r)) for r in rows], "number of sources", "test nMAE")
-    solver: dict[str, list[float]] = {}
-    for r in rows:
-        solver.setdefault(r.res.hardware.label, []).append(r.res.cost.solver_s_per_sample)
-    refs = [Ref(sum(v) / len(v), "solver" + (f" · {short(hw)}" if len(solver) > 1 else "")) for hw, v in sorted(solver.items())]
-    cost = charts.scatter_chart(f"{task}: accuracy against inference time",
-                                [series(r, [(r.res.cost.inference_s_per_sample, *stat_of(r.test(HEADLINE)))]) for r in rows],
-                                "inference time per sample", "test nMAE", x_fmt=fmt_seconds, refs=refs)
-    size = charts.scatter_chart(f"{task}: accuracy against model size",
-                                [series(r, [(float(r.res.model.parameters), *stat_of(r.test(HEADLINE)))]) for r in rows],
-                                "parameters", "test nMAE", x_fmt=fmt_count)
-    solver_note = ("dashed line: the exact solver's time per sample on the same hardware"
-                   + (" (one per hardware)" if len(solver) > 1 else ""))
-    figs = [
-        (curve, "Error by number of sources", "mean ± std over seeds, one line per entry (dashed, hollow: unranked)"),
-        (cost, "Accuracy against inference cost", solver_note),
-        (size, "Accuracy against parameters", "test nMAE against trainable parameters"),
-    ]
-    return str(macro("figures")([(Markup(svg), t, c) for svg, t, c in figs]))
+def column_css(columns: Sequence[tuple[str, ...]] = COLUMNS) -> str:
+    """The column chooser, in CSS only (no script, no network; within the site's CSP): a
+    column hidden by default shows while its box above the board is ticked.
+
+    >>> print(column_css([("a", "A", "num", ""), ("val_nmae", "V", "num", "")]), end="")
+    .board-box:not(:has(input[data-col="val_nmae"]:checked)) table.board tr > :nth-child(2) { display: none; }
+    """
+    return "".join(f'.board-box:not(:has(input[data-col="{key}"]:checked)) table.board tr > :nth-child({i}) {{ display: none; }}\n'
+                   for i, (key, *_) in enumerate(columns, 1) if key in HIDDEN_BY_DEFAULT)
 
 
-def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = ()) -> str:
-    """``index.html`` (template ``index.html``): one board per task with its charts and legend,
-    then the uncertainty boards and the studies."""
-    nav = str(macro("index_nav")([(t, len(boards.get(t, []))) for t, _ in tasks], len(studies)))
+def axis_groups(tasks: list[tuple[str, Any]], headline: str) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+    """The tasks other than the headline, grouped by their YAML's ``axis`` in :data:`AXES` order
+    (unknown axes after, sorted; the demo tasks last): ``[(axis, label, [(task, spec)])]``."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for name, spec in tasks:
+        if name == headline:
+            continue
+        axis = DEMOS if name in DEMO_TASKS else (getattr(spec, "axis", None) or "other")
+        groups.setdefault(axis, []).append((name, spec))
+    order = [a for a in AXES if a in groups] + sorted(a for a in groups if a not in AXES and a != DEMOS) + ([DEMOS] if DEMOS in groups else [])
+    return [(a, AXIS_LABELS.get(a, a), groups[a]) for a in order]
+
+
+def _task_view(task: str, spec: Any, rows: list[Row], studies: Sequence[Any]) -> dict[str, Any]:
+    return {"name": task, "spec": spec, "rows": rows, "ranked": sum(1 for r in rows if r.sub.ranked),
+            "n_uq": sum(1 for r in rows if has_uq(r)), "studies": [s for s in studies if task in s.tasks]}
+
+
+def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = (),
+                 readme: bool = False) -> str:
+    """``index.html`` (template ``index.html``): the headline board (the default task of
+    ``diffbench run``) with its charts, what this is and how to submit, the studies, then the
+    other boards grouped by axis (collapsed), the uncertainty boards. ``readme``: the site
+    carries ``submitting.html`` (the leaderboard's README)."""
+    headline = headline_task()
+    groups = axis_groups(tasks, headline)
+    nav = str(macro("index_nav")(headline, len(boards.get(headline, [])), [(a, label, sum(len(boards.get(t, [])) for t, _ in g))
+                                                                          for a, label, g in groups], len(studies)))
     total = sum(len(v) for v in boards.values())
     subtitle = (f"Neural surrogates of steady-state diffusion · protocol v{PROTOCOL_VERSION} · "
                 f"{total} submission{'s' if total != 1 else ''} · built by diffbench {esc(__version__)}")
     data: dict[str, Any] = {"boards": {}}
-    task_views = []
-    for task, spec in tasks:
-        rows = boards.get(task, [])
-        view: dict[str, Any] = {"name": task, "spec": spec, "rows": rows, "ranked": sum(1 for r in rows if r.sub.ranked),
-                                "n_uq": sum(1 for r in rows if has_uq(r)), "studies": [s for s in studies if task in s.tasks]}
-        if rows:
-            view["charts"] = Markup(task_charts(task, rows))
-            view["legend"] = Markup(legend(rows))
-            data["boards"][task] = {"order": [r.id for r in rows], "rows": {r.id: sort_values(r) for r in rows}}
-        task_views.append(view)
+    for task, rows in sorted(boards.items()):
+        data["boards"][task] = {"order": [r.id for r in rows], "rows": {r.id: sort_values(r) for r in rows}}
+    specs = dict(tasks)
+    head = _task_view(headline, specs.get(headline), boards.get(headline, []), studies)
+    if head["rows"]:
+        head["charts"] = Markup(figures_markup(headline, head["rows"]))
+    group_views = [{"axis": a, "label": label, "n": sum(len(boards.get(t, [])) for t, _ in g),
+                    "tasks": [_task_view(t, spec, boards.get(t, []), studies) for t, spec in g]} for a, label, g in groups]
     trust = [{"task": task, "n": len(rows), "n_uq": sum(1 for r in rows if has_uq(r)),
               "n_consistency": sum(1 for r in rows if has_consistency(r))} for task, rows in sorted(boards.items())]
     return page("diffbench leaderboard", "", header=header(subtitle, nav), script=asset("board.js"), data=data,
-                template="index.html", tasks=task_views, columns=COLUMNS, column_keys=[c[0] for c in COLUMNS],
-                descending=DESCENDING_FIRST, min_seeds=MIN_RANKED_SEEDS, headline=HEADLINE, trust=trust,
+                template="index.html", style=column_css(), headline=head, groups=group_views, columns=COLUMNS,
+                column_keys=[c[0] for c in COLUMNS], hidden=HIDDEN_BY_DEFAULT, descending=DESCENDING_FIRST,
+                min_seeds=MIN_RANKED_SEEDS, headline_metric=HEADLINE, trust=trust, readme=readme,
                 studies=[Markup(study_blurb(s)) for s in studies])

@@ -196,6 +196,77 @@ def _auto_log(values: list[float]) -> bool:
     return bool(pos) and max(pos) / min(pos) > 30
 
 
+# --------------------------------------------------------------------------- many entries with intervals and bands
+
+
+@dataclass
+class Band:
+    """One entry's curve with its band: ``points`` are ``(x, y, low, high)`` (``low``/``high`` None: no band at that x)."""
+
+    label: str
+    color: str
+    shape: str
+    points: list[tuple[float, float, float | None, float | None]] = field(default_factory=list)
+    hollow: bool = False
+
+
+def _y_scale(values: list[float], centres: list[float], y_fmt: Formatter) -> Scale:
+    log_y = _auto_log(centres)
+    vals = [v for v in values if v is not None and (v > 0 or not log_y)]
+    return Scale(vals, HEIGHT - BOTTOM, TOP, log=log_y, zero=not log_y, fmt=y_fmt)
+
+
+def interval_scatter(title: str, series: list[Band], xlabel: str, ylabel: str, *, x_fmt: Formatter = fmt_number,
+                     y_fmt: Formatter = fmt_number, log_x: bool = True) -> str:
+    """One marker per entry (its first point ``(x, y, low, high)``) with its interval as a
+    vertical bar from ``low`` to ``high`` (asymmetric intervals drawn as they are)."""
+    pts = [(s, s.points[0]) for s in series if s.points and s.points[0][1] is not None and (s.points[0][0] > 0 or not log_x)]
+    if not pts:
+        return empty_chart(title, "no results yet")
+    xs = Scale([p[0] for _, p in pts], LEFT + 10, WIDTH - RIGHT - 10, log=log_x, fmt=x_fmt)
+    ys = _y_scale([v for _, p in pts for v in p[1:]], [p[1] for _, p in pts], y_fmt)
+    out = _frame(title, xs, ys, xlabel + (" (log scale)" if log_x else ""), ylabel + (" (log scale)" if ys.log else ""))
+    for s, (x, y, lo, hi) in pts:
+        if lo is not None and hi is not None and hi > lo:
+            out.append(f'<line x1="{_f(xs(x))}" y1="{_f(_lower(ys, lo))}" x2="{_f(xs(x))}" y2="{_f(ys(hi))}" stroke="{s.color}" '
+                       f'stroke-width="1.4" opacity="0.75"/>')
+        tip = f"{s.label}: {x_fmt(x)}, {y_fmt(y)}" + (f" [{y_fmt(lo)}, {y_fmt(hi)}]" if lo is not None and hi is not None else "")
+        out.append(marker(s.shape, xs(x), ys(y), s.color, hollow=s.hollow, r=4.5, tip=tip))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def bands_chart(title: str, series: list[Band], xlabel: str, ylabel: str, *, y_fmt: Formatter = fmt_number) -> str:
+    """One line per entry over integer x (e.g. the number of sources) inside its band, a
+    translucent polygon from ``low`` to ``high`` (drawn only over x values that have both)."""
+    pts = [p for s in series for p in s.points if p[1] is not None]
+    if not pts:
+        return empty_chart(title, "no per-source-count results yet")
+    xs = Scale([p[0] for p in pts], LEFT + 12, WIDTH - RIGHT - 12, log=False, integer=True, fmt=lambda v: f"{v:.0f}")
+    ys = _y_scale([v for p in pts for v in p[1:]], [p[1] for p in pts], y_fmt)
+    out = _frame(title, xs, ys, xlabel, ylabel + (" (log scale)" if ys.log else ""))
+    for s in series:
+        p = sorted((q for q in s.points if q[1] is not None), key=lambda q: q[0])
+        banded = [q for q in p if q[2] is not None and q[3] is not None]
+        if len(banded) >= 2:
+            edge = [f"{_f(xs(x))},{_f(ys(hi))}" for x, _, _, hi in banded] + [f"{_f(xs(x))},{_f(_lower(ys, lo))}" for x, _, lo, _ in banded[::-1]]
+            out.append(f'<polygon points="{" ".join(edge)}" fill="{s.color}" fill-opacity="0.14" stroke="none"/>')
+    for s in series:
+        p = sorted((q for q in s.points if q[1] is not None), key=lambda q: q[0])
+        if not p:
+            continue
+        dash = ' stroke-dasharray="5 3"' if s.hollow else ""
+        path = " ".join(f"{'M' if i == 0 else 'L'}{_f(xs(x))},{_f(ys(y))}" for i, (x, y, _, _) in enumerate(p))
+        out.append(f'<g><path d="{path}" fill="none" stroke="{s.color}" stroke-width="1.8"{dash}/>')
+        for x, y, lo, hi in p:
+            tip = f"{s.label} — {x:.0f} sources: {y_fmt(y)}" + (f" [{y_fmt(lo)}, {y_fmt(hi)}]" if lo is not None and hi is not None else "")
+            out.append(marker(s.shape, xs(x), ys(y), s.color, hollow=s.hollow, r=3.0, tip=tip))
+        out.append("</g>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+
 def line_chart(title: str, series: list[Series], xlabel: str, ylabel: str, *, y_fmt: Formatter = fmt_number) -> str:
     """One line per series over integer x (e.g. number of sources), with ± error bars."""
     pts = [p for s in series for p in s.points if p[1] is not None]

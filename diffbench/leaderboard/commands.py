@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from ..errors import DiffbenchError
@@ -79,7 +80,8 @@ def _submit(args: argparse.Namespace) -> int:
         print(f"ok: {what} would be stored as {sub.path}")
     else:
         print(f"submitted {what} as {sub.path}")
-        print("run `diffbench leaderboard build` to update the site")
+        where = f" --leaderboard {shlex.quote(args.leaderboard)}" if args.leaderboard else ""
+        print(f"run `diffbench leaderboard build{where}` to update the site")
     return 0
 
 

@@ -61,7 +61,10 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
         groups.setdefault(p.rsplit("/", 1)[0] if "/" in p else "", []).append(p)
     image_groups = [(f"{g} ({len(ps)} image{'s' if len(ps) != 1 else ''})" if g else f"{len(ps)} images", ps) for g, ps in groups.items()]
     git = res.git or {}
-    repro = [("Command", f'<pre class="block">{esc(res.command)}</pre>')]
+    repro = [("Command", f'<pre class="block">{esc(row.reproduce)}</pre>')]
+    if row.plugin:
+        repro.insert(0, ("Plugin package", f"<code>{esc(row.plugin[0])}</code> version <code>{esc(row.plugin[1] or '—')}</code> "
+                                           f"(<code>{esc(row.install)}</code>)"))
     if res.argv:
         repro.append(("As typed", f'<pre class="block">{esc(res.argv)}</pre>'))
     if git.get("commit"):

@@ -37,13 +37,14 @@ def csp_hash(text: str) -> str:
 
 
 def page(title: str, body: str, *, header: dict[str, Any], script: str | None = None, data: Any = None,
-         template: str = "page.html", **context: Any) -> str:
+         template: str = "page.html", style: str = "", **context: Any) -> str:
     """A whole page in the one layout (``base.html``): its head, Content-Security-Policy (only
     the page's own inline style and scripts, by hash, and its own images), header and scripts.
     ``body`` is trusted markup (built with :func:`esc`); ``data`` is embedded as
     ``window.DIFFBENCH_DATA`` (file:// pages cannot fetch JSON); ``template`` and ``context``
-    render a page kind other than a hand-built body."""
-    css = asset("style.css")
+    render a page kind other than a hand-built body; ``style`` is CSS of the page's own,
+    appended to the site's (one inline style block, hashed like the rest)."""
+    css = asset("style.css") + style
     scripts = []
     if data is not None:
         scripts.append("window.DIFFBENCH_DATA = " + embed_json(data) + ";")

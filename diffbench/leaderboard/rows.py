@@ -3,10 +3,14 @@ with its chart style (the formatting of its numbers: :mod:`diffbench.leaderboard
 
 >>> stat_of({"mean": 0.0123, "std": 0.00045, "n": 3})
 (0.0123, 0.00045)
+
+A plugin's row names its package, and its reproduce command installs it first:
+``pip install my-pkg==1.0 && diffbench run --model my-net ...``.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -98,6 +102,27 @@ class Row:
     @property
     def url(self) -> str | None:
         return safe_url(self.meta.get("url"))
+
+    @property
+    def plugin(self) -> tuple[str, str | None] | None:
+        """``(package, version)`` of a plugin model (from ``model.package`` and ``model.package_version``), else None."""
+        m = self.res.model
+        if m.package and m.package != "diffbench" and (m.kind or "plugin") != "built-in":
+            return m.package, m.package_version
+        return None
+
+    @property
+    def install(self) -> str | None:
+        """The ``pip install`` a plugin's reproduce command needs (``package==version``, shell-quoted), else None."""
+        if self.plugin is None:
+            return None
+        package, version = self.plugin
+        return "pip install " + shlex.quote(f"{package}=={version}" if version else package)
+
+    @property
+    def reproduce(self) -> str:
+        """The command that reproduces the run: a plugin's ``pip install`` first, then ``diffbench run ...``."""
+        return f"{self.install} && {self.res.command}" if self.install else self.res.command
 
 
 def board_rows(subs: Sequence[Submission]) -> list[Row]:

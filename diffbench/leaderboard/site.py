@@ -8,7 +8,10 @@ and its own images.
 
 Files::
 
-    index.html              one board per task, charts, legend; links to the uncertainty boards and studies
+    index.html              the headline board (default task) with its charts, how to submit, the studies,
+                            the other boards grouped by axis (collapsed); links to the uncertainty boards
+    charts/<task>.html      every entry of a task on one chart (overview.py)
+    submitting.html         the leaderboard's README.md, when the leaderboard folder has one
     entries/<id>.html       everything about one submission (with its uq and consistency scores)
     images/<id>/...         the submission's example images
     uq/<task>.html          the task's uncertainty board and physics-consistency table (trust_pages.py)
@@ -33,6 +36,7 @@ as HTML.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,7 +46,8 @@ from ..data import load_task, task_names
 from ..errors import DiffbenchError
 from .board import render_index
 from .entry import render_entry
-from .markup import embed_json, esc
+from .markup import embed_json, esc, header, page
+from .overview import render_task_charts
 from .rows import Row, board_rows
 from .server import make_server
 from .studies import load_studies, render_study
@@ -67,8 +72,13 @@ def render_site(leaderboard: str | os.PathLike[str] | None = None) -> dict[str, 
     tasks = [(t, load_task(t) if t in task_names() else None) for t in names]
     boards = {t: board_rows(v) for t, v in sorted(by_task.items())}
     files: dict[str, bytes] = {MARKER: MARKER_TEXT}
-    files["index.html"] = render_index(tasks, boards, studies).encode()
+    readme = lb / "README.md"
+    if readme.is_file():
+        files["submitting.html"] = render_readme(readme.read_text(encoding="utf-8")).encode()
+    files["index.html"] = render_index(tasks, boards, studies, readme=readme.is_file()).encode()
     specs = dict(tasks)
+    for task, rows in boards.items():
+        files[f"charts/{task}.html"] = render_task_charts(task, specs.get(task), rows).encode()
     by_run: dict[str, list[Row]] = {}
     for task, rows in boards.items():
         files[f"uq/{task}.html"] = render_trust_page(task, rows, [s for s in studies if task in s.tasks]).encode()
@@ -84,6 +94,13 @@ def render_site(leaderboard: str | os.PathLike[str] | None = None) -> dict[str, 
             for rel in row.sub.images:
                 files[f"images/{row.id}/{rel}"] = row.sub.image_dir.joinpath(*rel.split("/")).read_bytes()
     return dict(sorted(files.items()))
+
+
+def render_readme(text: str) -> str:
+    """``submitting.html``: the leaderboard's README (how to submit, the rules), as text."""
+    back = '<a class="back" href="index.html#about">← the boards</a>'
+    body = f'<main><section class="block"><h2>Submitting to the leaderboard</h2><pre class="readme">{esc(text)}</pre></section></main>'
+    return page("submitting · diffbench leaderboard", body, header=header("leaderboard/README.md", back=back, depth=""))
 
 
 def _on_disk(out: Path) -> dict[str, Path]:
@@ -121,20 +138,23 @@ def build_site(leaderboard: str | os.PathLike[str] | None = None, out: str | os.
     """Generate the site into ``out`` (default ``<leaderboard>/site``), or with ``check``
     only compare; raises :class:`DiffbenchError` when the site on disk is stale."""
     lb = resolve_leaderboard_dir(leaderboard)
+    out_arg = out
     out = Path(out) if out else lb / "site"
     files = render_site(lb)
     n_entries = sum(1 for k in files if k.startswith("entries/"))
+    build = "diffbench leaderboard build" + "".join(f" {flag} {shlex.quote(str(v))}" for flag, v in (("--leaderboard", leaderboard),
+                                                                                                   ("--out", out_arg)) if v is not None)
     if check:
         stale = check_site(files, out)
         if stale:
             if not out.exists():
-                raise DiffbenchError(f"no site at {out}; run `diffbench leaderboard build` to generate it")
+                raise DiffbenchError(f"no site at {out}; run `{build}` to generate it")
             shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
             disk = _on_disk(out)
             new, gone = sum(1 for p in stale if p not in disk), sum(1 for p in stale if p not in files)
             kinds = ", ".join(f"{n} {what}" for n, what in ((len(stale) - new - gone, "changed"), (new, "missing"), (gone, "extra")) if n)
             raise DiffbenchError(f"the site at {out} is stale: {len(stale)} file{'s' if len(stale) != 1 else ''} differ "
-                                 f"from the submissions ({kinds}: {shown}); run `diffbench leaderboard build`")
+                                 f"from the submissions ({kinds}: {shown}); run `{build}`")
         return BuildReport(out, len(files), n_entries)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
         raise DiffbenchError(f"{out} exists and is not a diffbench site (no {MARKER} marker); "

@@ -4,7 +4,8 @@ autoescape on for every template (every ``{{ value }}`` escaped by the same
 undefined names an error. Rendering is a pure function of its arguments.
 
 ``base.html`` is the one layout (head, Content-Security-Policy, header, scripts); each page
-kind extends it: ``index.html`` (the boards), ``entry.html`` (one submission) and
+kind extends it: ``index.html`` (the boards), ``entry.html`` (one submission), ``charts.html``
+(a task's entries on one chart) and
 ``page.html`` (a page whose body is built by hand: the trust and study pages).
 
 >>> render("page.html", title="<t>", csp="default-src 'none'", css="", scripts=[],

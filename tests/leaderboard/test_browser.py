@@ -53,7 +53,8 @@ def test_site_in_a_browser(browser, lb, make):
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
 
-    page.goto((site / "index.html").as_uri())
+    page.goto((site / "index.html").as_uri() + "#task-smoke")  # the link opens smoke's group ("tests and demos")
+    assert page.evaluate("document.getElementById('axis-demos').open")
     if shots:
         page.screenshot(path=str(Path(shots) / "index.png"), full_page=True)
     by = {s.id: s for s in subs}
@@ -81,12 +82,16 @@ def test_site_in_a_browser(browser, lb, make):
     unranked = next(s for s in subs if not s.ranked)
     assert "unranked" in (page.get_attribute(f'tr[data-id="{unranked.id}"]', "class") or "")
 
-    # the numbers of the submissions are on the board
+    # the numbers of the submissions are on the board (validation nMAE once its column is chosen)
+    assert fmt_number(subs[0].result["aggregate"]["val"]["nmae"]["mean"]) not in page.inner_text('table.board[data-task="smoke"]')
+    page.check('section#task-smoke input[data-col="val_nmae"]')
     table_text = page.inner_text('table.board[data-task="smoke"]')
     for s in subs:
         assert fmt_number(s.result["aggregate"]["test"]["nmae"]["mean"]) in table_text
         assert fmt_number(s.result["aggregate"]["val"]["nmae"]["mean"]) in table_text
+    page.goto((site / "charts" / "smoke.html").as_uri())
     assert page.locator("svg.chart").count() == 3
+    page.goto((site / "index.html").as_uri() + "#task-smoke")
 
     # open an entry from the board
     best = by[default[0]]
@@ -137,6 +142,7 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
 
     # from the index to the task's uncertainty board
     page.goto((site / "index.html").as_uri())
+    page.click("details#axis-demos > summary")  # open the "tests and demos" group
     page.click('section#task-smoke p.more a[href="uq/smoke.html"]')
     page.wait_for_load_state("load")
     assert page.url.endswith("uq/smoke.html")

@@ -61,10 +61,12 @@ def test_build_writes_a_self_contained_site(lb, make):
         assert s.result["digest"] in entry
         for rel in s.images:
             assert f'src="../images/{s.id}/{rel}"' in entry
-    # three charts per task with submissions, with axis labels
-    assert index.count('<svg class="chart"') == 3
+    # three charts per task with submissions, on the task's chart page (linked from its board), with axis labels
+    assert 'href="charts/smoke.html"' in index and '<svg class="chart"' not in index  # the headline board has no entries here
+    charts_page = (site / "charts" / "smoke.html").read_text()
+    assert charts_page.count('<svg class="chart"') == 3
     for label in ("number of sources", "inference time per sample (log scale)", "parameters (log scale)", "test nMAE"):
-        assert label in index
+        assert label in charts_page
 
 
 def test_rows_default_order_ranks_and_marks(lb, make):

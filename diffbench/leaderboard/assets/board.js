@@ -1,9 +1,20 @@
 /* diffbench leaderboard: sort a board by clicking a column header.
  * A table.board names its data by data-board (or, on the main boards, data-task).
  * Sort keys come from the embedded data (window.DIFFBENCH_DATA); rows are only reordered,
- * never rebuilt, and no submitted string is ever parsed as HTML. */
+ * never rebuilt, and no submitted string is ever parsed as HTML. A link to a board in a
+ * closed group of the index opens the group. */
 (function () {
   "use strict";
+  // a link to a board inside a closed group (index.html#task-smoke) opens the group
+  function reveal() {
+    var el = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+    if (!el) { return; }
+    for (var d = el.closest("details"); d; d = d.parentElement ? d.parentElement.closest("details") : null) { d.open = true; }
+    el.scrollIntoView();
+  }
+  reveal();
+  window.addEventListener("hashchange", reveal);
+
   var data = window.DIFFBENCH_DATA;
   if (!data || !data.boards) { return; }
 
