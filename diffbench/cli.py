@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "diffbench.data.commands",
     "diffbench.models.commands",
     "diffbench.pipeline.commands",
+    "diffbench.tuning.commands",
     "diffbench.studies.commands",
     "diffbench.trust.commands",
     "diffbench.benchmarking.bench",
