@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
+    from ..errors import DiffbenchError
     from .launch import check_launcher, launch_study, slurm_parameters
     from .runner import run_study
     from .spec import load_study, study_names
@@ -43,6 +44,9 @@ def _study(args: argparse.Namespace) -> int:
         summary = run_study(args.name, out=args.out, data_dir=args.data_dir, devices=args.devices, accelerator=args.accelerator,
                             wandb_mode=args.wandb_mode, progress=not args.no_progress)
     else:
+        if args.devices != 1:
+            raise DiffbenchError(f"--devices {args.devices} applies to inline studies; with --launcher {args.launcher} give each job "
+                                 "its GPUs with --gpus-per-node")
         params = slurm_parameters(partition=args.partition, time_min=args.time, gpus_per_node=args.gpus_per_node,
                                   cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb, array_parallelism=args.array_parallelism)
         summary = launch_study(args.name, args.launcher, out=args.out, data_dir=args.data_dir, accelerator=args.accelerator,

@@ -99,6 +99,7 @@ def test_slurm_without_sbatch_is_one_line(tiny_study, tmp_path, monkeypatch, cap
     (["--launcher", "slurm", "--gpus-per-node", "-1"], "--gpus-per-node must be an integer >= 0"),
     (["--launcher", "slurm", "--partition", "a b"], "--partition must be a SLURM partition name"),
     (["--launcher", "local", "--cpus-per-task", "0"], "--cpus-per-task must be a positive integer"),
+    (["--launcher", "local", "--devices", "2"], "give each job its GPUs with --gpus-per-node"),
 ])
 def test_bad_launcher_inputs(tiny_study, tmp_path, capsys, args, needle):
     assert main(["study", str(tiny_study), "--out", str(tmp_path / "out"), *args]) == 2

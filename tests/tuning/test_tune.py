@@ -215,12 +215,3 @@ def test_bad_tune_inputs_are_one_line_errors(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and needle in err, err
     assert not list(tmp_path.glob("*/trials"))  # refused before any trial
-
-
-def test_tune_help_lists_its_options(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["tune", "--help"])
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
-    for flag in ("--trials", "--budget-steps", "--max-epochs", "--seed", "--storage", "--study-name", "--space", "--out"):
-        assert flag in out
