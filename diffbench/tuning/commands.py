@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    from ..errors import DiffbenchError
     from .search import tune
 
     doc = tune(args.model, args.task, trials=args.trials, budget_steps=args.budget_steps, max_epochs=args.max_epochs, seed=args.seed,
@@ -34,9 +35,12 @@ def _tune(args: argparse.Namespace) -> int:
     states = ", ".join(f"{v} {k.lower()}" for k, v in doc["states"].items() if v)
     print(f"{doc['label']} ({states}); study {doc['study_name']}")
     chosen = doc["chosen"]
+    path = f"{args.out}/{doc['study_name']}/tune.json"
     if chosen is None:
-        print("no trial finished: nothing chosen (see the errors in tune.json)")
-    else:
-        print(f"chosen: trial {chosen['number']}, val nmae {chosen['val_nmae']:.4g}: {chosen['command']}")
-    print(f"tune: {args.out}/{doc['study_name']}/tune.json")
-    return 0 if chosen is not None else 2
+        errors = [t["error"] for t in doc["trials"] if t.get("error")]
+        first = f", first error: {errors[0]}" if errors else ""
+        raise DiffbenchError(f"no trial of search {doc['study_name']} completed ({states}{first}); nothing chosen; "
+                             f"every trial is in {path}")
+    print(f"chosen: trial {chosen['number']}, val nmae {chosen['val_nmae']:.4g}: {chosen['command']}")
+    print(f"tune: {path}")
+    return 0

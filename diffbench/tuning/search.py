@@ -12,7 +12,8 @@ one split it ranks trials as ``val/mae`` does, the metric checkpoints are select
 The search: a TPE sampler seeded by ``--seed`` and the trial's number (so one worker's search
 replays exactly and parallel workers never propose from the same random state), a median
 pruner fed the validation nmae reported at every validation of the run (a pruned trial stops
-early and is recorded PRUNED), and an RDB storage (``--storage``; default a SQLite file in the
+early and is recorded PRUNED; a step budget shorter than an epoch validates only at its end, so
+nothing is pruned then), and an RDB storage (``--storage``; default a SQLite file in the
 search's folder). Workers started with the same storage URL and study name share one search:
 each claims the next trial until ``--trials`` trials exist in total (on a SQLite storage the
 claim is serialised by a file lock beside the database, so exactly K trials are made; on a

@@ -160,8 +160,9 @@ def test_every_trial_failing_is_exit_2(smoke_data_dir, tmp_path, monkeypatch, ca
     monkeypatch.setattr(search, "train_seed", broken)
     assert main(["tune", "--model", "cnn-small", "--task", "smoke", "--trials", "2", "--budget-steps", "1", "--out", str(tmp_path),
                  "--data-dir", str(smoke_data_dir), "--no-progress"]) == 2
-    out = capsys.readouterr().out
-    assert "2 fail" in out and "no trial finished" in out
+    captured = capsys.readouterr()
+    assert "tuned: best of 2 on val (2 fail)" in captured.out
+    assert captured.err.count("\n") == 1 and "no trial of search" in captured.err and "first error: RuntimeError: broken" in captured.err
     (path,) = tmp_path.glob("*/tune.json")
     assert json.loads(path.read_text())["chosen"] is None
 
