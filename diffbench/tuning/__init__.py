@@ -1,7 +1,8 @@
 """Tuning: ``diffbench tune`` searches a model's learning rate (and, where its preset exposes
 them, width or Fourier modes) with Optuna, scoring every trial on the validation split only
 under one trial budget, and writes the search and its choice to ``tune.json``;
-``diffbench run --recipe-from tune.json`` trains with the choice and records how it was made.
+``diffbench run --recipe-from tune.json`` trains with the choice and records how it was made;
+``launch`` submits workers of one search as submitit jobs (local processes or a SLURM array).
 
 >>> from diffbench.tuning import search_space, tune
 
@@ -17,6 +18,8 @@ _EXPORTS = {
     "SearchSpace": ".space",
     "search_space": ".space",
     "open_storage": ".search",
+    "open_search": ".search",
+    "launch_tune": ".launch",
     "tune": ".search",
 }
 __all__ = sorted(_EXPORTS)

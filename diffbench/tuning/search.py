@@ -33,7 +33,7 @@ import json
 import math
 import shlex
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -158,11 +158,27 @@ def tune_command(model: str, task: str, trials: int, budget_steps: int | None, m
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def tune(model: str, task: str, *, trials: int = 20, budget_steps: int | None = None, max_epochs: int | None = None,
-         seed: int = 0, storage: str | None = None, study_name: str | None = None, out: str = "runs",
-         data_dir: str | None = None, space: str = "full", accelerator: str = "auto", progress: bool = False,
-         log: Callable[[str], Any] = print) -> dict[str, Any]:
-    """Run (or join) a search and return its ``tune.json`` (see the module docstring)."""
+@dataclass
+class Search:
+    """A search resolved and checked (:func:`open_search`): its study in the storage and what
+    every trial needs."""
+
+    study: Any
+    definition: dict[str, Any]
+    name: str
+    tune_dir: Path
+    storage: str
+    base: RunConfig
+    space: SearchSpace
+    trials: int
+    command: str
+
+
+def open_search(model: str, task: str, *, trials: int = 20, budget_steps: int | None = None, max_epochs: int | None = None,
+                seed: int = 0, storage: str | None = None, study_name: str | None = None, out: str = "runs",
+                data_dir: str | None = None, space: str = "full", accelerator: str = "auto", progress: bool = False) -> Search:
+    """Check a search's options, open (or create) its study in the storage, and refuse a study
+    of the same name that searches something else; one-line errors, before anything trains."""
     import optuna
 
     check_positive_int("--trials", trials)
@@ -202,15 +218,27 @@ def tune(model: str, task: str, *, trials: int = 20, budget_steps: int | None = 
         raise DiffbenchError(f"study {name!r} in this storage searches another definition ({recorded.get('model')} on "
                              f"{recorded.get('task')}, budget {recorded.get('budget')}); give another --study-name")
     tune_dir.mkdir(parents=True, exist_ok=True)
-    lock = _claim_lock(storage)
     command = tune_command(str(model), spec.name, trials, budget_steps, max_epochs, seed, space, name)
+    return Search(study, definition, name, tune_dir, storage, base, sp, trials, command)
+
+
+def tune(model: str, task: str, *, log: Callable[[str], Any] = print, **options: Any) -> dict[str, Any]:
+    """Run (or join) a search and return its ``tune.json`` (see the module docstring; ``options``
+    are :func:`open_search`'s)."""
+    search = open_search(model, task, **options)
+    lock = _claim_lock(search.storage)
     while True:
-        trial = _claim(study, trials, seed, lock, sp)
+        trial = _claim(search.study, search.trials, search.definition["seed"], lock, search.space)
         if trial is None:
             break
-        _run_trial(study, trial, base, sp, tune_dir, log)
-    doc = summarise(study, definition, trials, command, storage)
-    atomic_write_json(tune_dir / "tune.json", doc)
+        _run_trial(search.study, trial, search.base, search.space, search.tune_dir, log)
+    return write_record(search)
+
+
+def write_record(search: Search) -> dict[str, Any]:
+    """Write the search's ``tune.json`` (as it stands in the storage) and return it."""
+    doc = summarise(search.study, search.definition, search.trials, search.command, search.storage)
+    atomic_write_json(search.tune_dir / "tune.json", doc)
     return doc
 
 
