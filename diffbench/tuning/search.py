@@ -277,7 +277,10 @@ def _run_trial(study: Any, trial: Any, base: RunConfig, sp: SearchSpace, tune_di
     try:
         setup = prepare(cfg, test=False)
         trial.set_user_attr("run_dir", str(Path("trials") / f"trial-{trial.number:04d}" / setup.run_id))
-        trained = train_seed(setup, cfg.seeds[0], callbacks=[reporter], test=False)
+        try:
+            trained = train_seed(setup, cfg.seeds[0], callbacks=[reporter], test=False)
+        finally:
+            drop_checkpoints(setup.out_dir)
         record = trained.record or {}
         value = (record.get("val") or {}).get("nmae")
         if value is None or not math.isfinite(value):
@@ -305,6 +308,14 @@ def _run_trial(study: Any, trial: Any, base: RunConfig, sp: SearchSpace, tune_di
     else:
         study.tell(trial, float(val["nmae"]))
         log(f"trial {trial.number}: val nmae {val['nmae']:.4g} ({time.perf_counter() - start:.1f} s)")
+
+
+def drop_checkpoints(run_dir: Path) -> None:
+    """Delete a scored trial's checkpoints (its metrics.csv stays): the choice is retrained by
+    ``diffbench run --recipe-from``, and a search of a full preset would otherwise keep
+    hundreds of MB per trial."""
+    for ckpt in Path(run_dir).rglob("*.ckpt"):
+        ckpt.unlink(missing_ok=True)
 
 
 def summarise(study: Any, definition: dict[str, Any], trials: int, command: str, storage: str) -> dict[str, Any]:

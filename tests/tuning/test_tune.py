@@ -76,6 +76,9 @@ def test_tune_scores_on_validation_only_and_records_every_trial(no_test_split, s
     on_disk = json.loads((tmp_path / doc["study_name"] / "tune.json").read_text())
     assert on_disk["chosen"] == doc["chosen"] and on_disk["command"].startswith("diffbench tune --model cnn-small --task smoke")
     assert str(tmp_path) not in json.dumps(on_disk)  # no local path in the record
+    trial_dirs = [tmp_path / doc["study_name"] / t["run_dir"] for t in doc["trials"]]
+    assert all((d / "seed-0" / "metrics.csv").is_file() for d in trial_dirs)
+    assert not list((tmp_path / doc["study_name"]).rglob("*.ckpt"))  # scored trials keep no checkpoints
     # Same options again: the same search (found by its name), already complete: nothing retrained.
     again = tune("cnn-small", "smoke", trials=3, max_epochs=1, out=str(tmp_path), data_dir=str(smoke_data_dir), log=_quiet)
     assert [t["val_nmae"] for t in again["trials"]] == values

@@ -19,7 +19,8 @@ def test_local_workers_complete_one_search(tmp_path, smoke_data_dir, monkeypatch
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
     assert main(["tune", "--model", "cnn-small", "--task", "smoke", "--trials", "3", "--budget-steps", "2", "--space", "lr",
-                 "--study-name", "pair", "--workers", "2", "--launcher", "local", "--out", str(out), "--data-dir", str(smoke_data_dir)]) == 0
+                 "--study-name", "pair", "--workers", "2", "--launcher", "local", "--out", str(out),
+                 "--data-dir", str(smoke_data_dir)]) == 0
     printed = capsys.readouterr().out
     assert "submitted 2 local tuning worker(s) for search pair" in printed and "tuned: best of 3 on val" in printed
     doc = json.loads((out / "pair" / "tune.json").read_text())
