@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "diffbench.models.commands",
     "diffbench.pipeline.commands",
     "diffbench.studies.commands",
+    "diffbench.tuning.commands",
     "diffbench.trust.commands",
     "diffbench.benchmarking.bench",
     "diffbench.leaderboard.commands",

@@ -25,6 +25,7 @@ import json
 import math
 import shlex
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from ..errors import DiffbenchError
@@ -206,6 +207,10 @@ class RunConfig:
                           help="continue an interrupted run of the same configuration")
     progress: bool = option(True, flag="--no-progress", action="store_false", kind=BOOKKEEPING, config=False, help="no progress bars")
     wandb_group: str | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
+    recipe_from: str | None = option(None, flag="--recipe-from", kind=BOOKKEEPING, config=False,
+                                     help="a tune.json written by `diffbench tune`: train with the recipe it chose (its --lr and "
+                                          "--model-args; --model and --task default to its own); the result records how it was tuned")
+    tuning: dict[str, Any] | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
 
     BOOKKEEPING: ClassVar[tuple[str, ...]]
     #: Fields left out of the run id while they hold their default, so older run ids stay valid.
@@ -297,11 +302,63 @@ def load_config(path: str) -> dict[str, Any]:
     return cfg
 
 
+#: What ``diffbench tune`` writes (``"kind"`` of a tune.json) and the options its choice sets.
+TUNE_KIND = "diffbench-tune"
+TUNED_OPTIONS = ("lr", "model_args")
+
+
+def load_tuned(path: str) -> dict[str, Any]:
+    """The choice recorded in a ``tune.json`` (see :mod:`diffbench.tuning`): ``{"model",
+    "task", "options": {lr, model_args}, "tuning": provenance}``, checked; one-line errors."""
+    try:
+        raw = Path(path).read_bytes()
+        doc = json.loads(raw)
+    except FileNotFoundError:
+        raise DiffbenchError(f"--recipe-from {path} does not exist; pass the tune.json that `diffbench tune` wrote") from None
+    except OSError as exc:
+        raise DiffbenchError(f"--recipe-from {path} cannot be read ({exc.strerror})") from None
+    except ValueError:
+        raise DiffbenchError(f"--recipe-from {path} is not JSON; pass the tune.json that `diffbench tune` wrote") from None
+    if not isinstance(doc, dict) or doc.get("kind") != TUNE_KIND:
+        raise DiffbenchError(f"--recipe-from {path} is not a tune.json written by `diffbench tune` (no kind {TUNE_KIND!r})")
+    chosen = doc.get("chosen")
+    if not isinstance(chosen, dict) or not isinstance(chosen.get("options"), dict):
+        raise DiffbenchError(f"--recipe-from {path} records no chosen trial (no trial of its search finished); "
+                             "tune again or pass --lr")
+    options = chosen["options"]
+    if set(options) - set(TUNED_OPTIONS) or not isinstance(options.get("lr"), (int, float)) or isinstance(options.get("lr"), bool) \
+            or not isinstance(options.get("model_args", {}), dict):
+        raise DiffbenchError(f"--recipe-from {path}: chosen options must be {', '.join(TUNED_OPTIONS)}, got {options!r}")
+    provenance = {"label": doc.get("label"), "study_name": doc.get("study_name"), "trials": doc.get("trials_total"),
+                  "chosen_trial": chosen.get("number"), "val_nmae": chosen.get("val_nmae"), "budget": doc.get("budget"),
+                  "objective": doc.get("objective"), "tune_command": doc.get("command"),
+                  "tune_sha256": hashlib.sha256(raw).hexdigest()}
+    return {"model": doc.get("model"), "task": doc.get("task"), "options": dict(options), "tuning": provenance}
+
+
+def _apply_tuned(values: dict[str, Any], path: str) -> None:
+    """Fill ``values`` with the recipe a tune.json chose (refusing a contradicting flag)."""
+    tuned = load_tuned(path)
+    clash = [f"--{k.replace('_', '-')}" for k in TUNED_OPTIONS if values.get(k) not in (None, {})]
+    if clash:
+        raise DiffbenchError(f"--recipe-from sets {' and '.join(clash)} from {path}; give either --recipe-from or {', '.join(clash)}")
+    for key in ("model", "task"):
+        if values.get(key) is not None and values[key] != tuned[key]:
+            raise DiffbenchError(f"--recipe-from {path} was tuned for {key} {tuned[key]!r}, not {values[key]!r}; "
+                                 f"drop --{key} or tune {values[key]!r}")
+        values[key] = tuned[key]
+    values.update(tuned["options"])
+    values["tuning"] = tuned["tuning"]
+
+
 def build_run_config(args: argparse.Namespace) -> RunConfig:
-    """The run's options: the ``--config`` YAML, overridden by the flags given, coerced."""
+    """The run's options: the ``--config`` YAML, overridden by the flags given, coerced; with
+    ``--recipe-from``, the learning rate and model arguments a tuning search chose."""
     values: dict[str, Any] = load_config(args.config) if getattr(args, "config", None) else {}
     for f in fields(RunConfig):
         given = getattr(args, f.name, None)
         if given is not None:
             values[f.name] = given
+    if values.get("recipe_from"):
+        _apply_tuned(values, values["recipe_from"])
     return RunConfig(**{k: coerce(k, v) for k, v in values.items() if v is not None})

@@ -14,18 +14,22 @@ after it; only this module knows them all.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
+from ..data.cache import atomic_write_bytes
+from ..errors import DiffbenchError
 from ..protocol.results import (
     RESULT_SCHEMA_VERSION,
     aggregate_metrics,
     clean_number,
     write_result,
 )
-from ..training.environment import git_commit, hardware, package_versions
+from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout
 from ..trust.stage import log_to_wandb, run_ensemble, seed_trust, trust_aggregate
@@ -37,6 +41,8 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     cfg.validate()
     cfg.uq = parse_uq(cfg.uq)
     setup = prepare(cfg, adapt_model=lambda probe, task: with_mc_dropout(probe, cfg.model, cfg.model_args, task, cfg.uq))
+    if cfg.tuning and cfg.recipe_from and not is_ddp_child():
+        keep_tune_record(cfg.recipe_from, setup.out_dir, cfg.tuning)
     per_seed: list[dict[str, Any]] = []
     rank0 = True
     for seed in cfg.seeds:
@@ -61,6 +67,15 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     return write_result(setup.out_dir / "result.json", result)
 
 
+def keep_tune_record(path: str, out_dir: Path, tuning: dict[str, Any]) -> None:
+    """Store the tune.json a run's recipe came from beside its result (``tune.json``; its
+    SHA-256 is ``training.tuning.tune_sha256`` of the result)."""
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != tuning.get("tune_sha256"):
+        raise DiffbenchError(f"--recipe-from {path} changed while the run started; run it again")
+    atomic_write_bytes(out_dir / "tune.json", data)
+
+
 def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | None) -> dict[str, Any]:
     """The run's result.json (before the trust blocks and the digest) from its seeds'."""
     cfg, task, dm, info = setup.cfg, setup.task, setup.dm, setup.info
@@ -83,7 +98,8 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
                  "n_train": len(dm.datasets["train"]), "n_val": len(dm.datasets["val"]), "n_test": len(dm.datasets["test"])},
         "training": {"recipe": setup.recipe, "loss": cfg.loss, "batch_size": dm.batch_size, "max_epochs": setup.max_epochs,
                      "max_steps": cfg.max_steps, "precision": cfg.precision, "accelerator": setup.accelerator, "devices": cfg.devices,
-                     "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint"},
+                     "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint",
+                     **({"tuning": cfg.tuning} if cfg.tuning else {})},
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
         "aggregate": {"test": aggregate_metrics([s["test"] for s in per_seed]),

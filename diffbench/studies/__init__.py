@@ -1,6 +1,7 @@
 """Studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
 study NAME`` runs (or resumes) every run through the run pipeline (``runner``) and writes
-the table, summary and plots (``analysis``, ``plots``); ``spec`` reads the study YAMLs.
+the table, summary and plots (``analysis``, ``plots``); ``spec`` reads the study YAMLs;
+``launch`` submits one job per run through submitit (local processes or a SLURM job array).
 The shipped studies are the ``*.yaml`` files in this folder.
 
 >>> from diffbench.studies import load_study, study_names
@@ -17,6 +18,8 @@ _EXPORTS = {
     "load_study": ".spec",
     "study_names": ".spec",
     "run_study": ".runner",
+    "LAUNCHERS": ".launch",
+    "launch_study": ".launch",
     "fit_log_law": ".analysis",
     "write_outputs": ".analysis",
 }

@@ -16,9 +16,9 @@ Every run goes through ``diffbench run`` (same protocol, same result.json) into
 ``<out>/<name>/runs/``; the study resumes after an interruption (finished runs are kept,
 unfinished ones continue from their last checkpoint). Several ``diffbench study`` processes may
 share one study (one per core, GPU or machine on a shared filesystem): each run is claimed with
-a lock file in ``<out>/<name>/locks/`` (``O_EXCL``; a lock whose process died on this host is
-taken over), a process skips runs another one holds and comes back to them when it has nothing
-else to do (single-device studies; under ``--devices N`` the ranks replay one order, unlocked). It writes ``table.csv``, ``table.md``,
+a ``filelock`` lock on a file in ``<out>/<name>/locks/`` (an OS lock: the run of a process that
+died is free again and is taken over), a process skips runs another one holds and comes back to
+them when it has nothing else to do (single-device studies; under ``--devices N`` the ranks replay one order, unlocked). It writes ``table.csv``, ``table.md``,
 ``summary.json`` and plots into ``<out>/<name>/`` and groups its W&B runs as ``study/<name>``.
 """
 
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,52 @@ from ..training.environment import is_ddp_child
 from .analysis import HEADLINE, fit_log_law, write_outputs
 from .spec import StudySpec, load_study
 
-__all__ = ["LOCK_POLL_S", "claim", "release", "run_study"]
+__all__ = ["LOCK_POLL_S", "claim", "finish_study", "lock_path", "release", "run_config", "run_one", "run_study", "study_plan"]
+
+
+def study_plan(spec: StudySpec) -> list[tuple[str, str, float]]:
+    """The study's runs in its order: ``(task, model, train fraction)`` for every combination."""
+    return [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
+
+
+def lock_path(root: Path, task_name: str, model: str, fraction: float) -> Path:
+    """The lock file that claims one run of a study."""
+    return root / "locks" / f"{file_safe(task_name, 60)}--{file_safe(model, 60)}--{fraction:g}.lock"
+
+
+def run_config(spec: StudySpec, index: int, root: Path, *, data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
+               wandb_mode: str | None = None, progress: bool = True) -> RunConfig:
+    """The ``diffbench run`` options of the study's run number ``index`` (in :func:`study_plan`'s order)."""
+    task_name, model, fraction = study_plan(spec)[index]
+    cfg = RunConfig(model=model, task=task_name, seeds=list(spec.seeds), devices=devices, accelerator=accelerator,
+                    train_fraction=fraction, max_epochs=spec.max_epochs, out=str(root / "runs"), data_dir=data_dir,
+                    wandb_mode=wandb_mode, progress=progress, resume=True, wandb_group=f"study/{spec.name}")
+    if spec.steps is not None:
+        task = load_task(task_name)
+        cfg.max_steps = int(spec.steps)
+        n_train = len(task.splits["train"].indices(None, fraction))
+        batch = int(task.training.get("batch_size", 25))
+        steps_per_epoch = max(1, math.ceil(n_train / batch))
+        cfg.check_val_every_n_epoch = max(1, round(cfg.max_steps / steps_per_epoch / 10))
+    return cfg
+
+
+def run_one(spec: StudySpec, index: int, root: Path, *, data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
+            wandb_mode: str | None = None, progress: bool = True, log: Any = print) -> dict[str, Any] | None:
+    """Run (or resume) the study's run number ``index`` and its transfer evaluations; its table
+    row, or None on a DDP worker rank."""
+    task_name, model, fraction = study_plan(spec)[index]
+    cfg = run_config(spec, index, root, data_dir=data_dir, devices=devices, accelerator=accelerator, wandb_mode=wandb_mode,
+                     progress=progress)
+    log(f"[{index + 1}/{len(study_plan(spec))}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}")
+    result = run(cfg, argv=None)
+    if result is None:  # a DDP worker rank
+        return None
+    run_dir = root / "runs" / result["run_id"]
+    row = study_row(spec, result, fraction)
+    for target in spec.evaluate_on.get(task_name, []):
+        row["transfer"][load_task(target).name] = transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
+    return row
 
 
 def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
@@ -51,7 +94,7 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
     # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
     locking = devices == 1 and not is_ddp_child()
     root = Path(out) / spec.name
-    plan = [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
+    plan = study_plan(spec)
     total = len(plan)
     rows: dict[int, dict[str, Any]] = {}
     pending = list(range(total))
@@ -60,31 +103,16 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
         progressed = False
         for i in list(pending):
             task_name, model, fraction = plan[i]
-            lock = root / "locks" / f"{file_safe(task_name, 60)}--{file_safe(model, 60)}--{fraction:g}.lock"
+            lock = lock_path(root, task_name, model, fraction)
             if locking and not claim(lock):
                 if i not in waiting_said:
                     log(f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later")
                     waiting_said.add(i)
                 continue
             try:
-                task = load_task(task_name)
-                k = i + 1
-                cfg = RunConfig(model=model, task=task_name, seeds=list(spec.seeds), devices=devices, accelerator=accelerator,
-                                train_fraction=fraction, max_epochs=spec.max_epochs, out=str(root / "runs"), data_dir=data_dir,
-                                wandb_mode=wandb_mode, progress=progress, resume=True, wandb_group=f"study/{spec.name}")
-                if spec.steps is not None:
-                    cfg.max_steps = int(spec.steps)
-                    n_train = len(task.splits["train"].indices(None, fraction))
-                    batch = int(task.training.get("batch_size", 25))
-                    steps_per_epoch = max(1, math.ceil(n_train / batch))
-                    cfg.check_val_every_n_epoch = max(1, round(cfg.max_steps / steps_per_epoch / 10))
-                log(f"[{k}/{total}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}")
-                result = run(cfg, argv=None)
-                if result is not None:  # None: a DDP worker rank
-                    run_dir = root / "runs" / result["run_id"]
-                    row = study_row(spec, result, fraction)
-                    for target in spec.evaluate_on.get(task_name, []):
-                        row["transfer"][load_task(target).name] = transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
+                row = run_one(spec, i, root, data_dir=data_dir, devices=devices, accelerator=accelerator, wandb_mode=wandb_mode,
+                              progress=progress, log=log)
+                if row is not None:
                     rows[i] = row
             finally:
                 if locking:
@@ -93,63 +121,49 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
             progressed = True
         if pending and not progressed:
             time.sleep(LOCK_POLL_S)
-    ordered = [rows[i] for i in sorted(rows)]
-    summary = {"study": spec.__dict__, "rows": ordered}
+    return finish_study(spec, root, [rows[i] for i in sorted(rows)])
+
+
+def finish_study(spec: StudySpec, root: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The study's summary (with the scaling-law fits it asks for), table and plots from its rows."""
+    summary = {"study": spec.__dict__, "rows": rows}
     if "scaling-law" in spec.analysis:
-        summary["scaling_law"] = {m: fit_log_law([r for r in ordered if r["model"] == m]) for m in spec.models}
+        summary["scaling_law"] = {m: fit_log_law([r for r in rows if r["model"] == m]) for m in spec.models}
     write_outputs(root, spec, summary)
     return summary
 
 
 #: Seconds between looks at runs another process holds.
 LOCK_POLL_S = 10.0
+#: The locks this process holds, by path (a ``filelock.FileLock`` each).
+_HELD: dict[str, Any] = {}
 
 
 def claim(lock: Path) -> bool:
-    """Take the run's lock file (atomic ``O_EXCL`` create holding ``host pid``); False while another
-    live process holds it. A lock left by a dead process on this host is taken over."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = f"{socket.gethostname()} {os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-            except (OSError, ValueError):
-                return False  # being written right now, or unreadable: leave it to its owner
-            if f"{host} {pid}" == me:
-                return True
-            if host != socket.gethostname() or _alive(int(pid)):
-                return False
-            try:
-                lock.unlink()  # its process died: take the run over (it resumes from its checkpoint)
-            except FileNotFoundError:
-                pass
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
+    """Take the run's lock (``filelock``: an OS lock on the file, non-blocking); False while
+    another process holds it. The OS drops the lock of a process that dies, so its run is
+    taken over (it resumes from its checkpoint); on a shared filesystem the lock is the
+    filesystem's (NFS: lockd). Claiming a lock this process holds again is a no-op."""
+    from filelock import FileLock, Timeout
+
+    key = str(lock.absolute())
+    if key in _HELD:
         return True
-    return False
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(key, timeout=0)
+    try:
+        held.acquire()
+    except Timeout:
+        return False
+    _HELD[key] = held
+    return True
 
 
 def release(lock: Path) -> None:
-    """Drop the lock if this process holds it."""
-    try:
-        if lock.read_text().split() == [socket.gethostname(), str(os.getpid())]:
-            lock.unlink()
-    except (OSError, ValueError):
-        pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Drop the lock if this process holds it (the file stays: it is not the lock, the OS lock on it is)."""
+    held = _HELD.pop(str(lock.absolute()), None)
+    if held is not None:
+        held.release()
 
 
 def study_row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[str, Any]:

@@ -45,11 +45,17 @@ def study_names() -> list[str]:
     return sorted(p.stem for p in studies_dir().glob("*.yaml"))
 
 
-def load_study(name_or_path: str) -> StudySpec:
-    """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
+def study_file(name_or_path: str) -> Path:
+    """The YAML of a study given by name (``diffbench/studies/NAME.yaml``) or by path."""
     path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else studies_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise DiffbenchError(f"unknown study {name_or_path!r}; available: {', '.join(study_names())}")
+    return path
+
+
+def load_study(name_or_path: str) -> StudySpec:
+    """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
+    path = study_file(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -123,8 +123,11 @@ class TrainedSeed:
         return self.module.device
 
 
-def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -> Setup:
+def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, test: bool = True) -> Setup:
     """Check the training options, probe the network and prepare the data and output folder.
+
+    ``test`` False: the test split is never set up (tuning, :mod:`diffbench.tuning`, scores on
+    validation only).
 
     ``adapt_model(probe, task)`` may return another network to train instead of the probe
     (the pipeline rebuilds it with dropout when MC-dropout indicators are asked for).
@@ -162,7 +165,8 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
         prepare_out_dir(out_dir, cfg.resume)
         dm.prepare_data()
     dm.setup("fit")
-    dm.setup("test")
+    if test:
+        dm.setup("test")
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
     return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
@@ -188,9 +192,14 @@ def prepare_out_dir(out_dir: Path, resume: bool) -> None:
         raise DiffbenchError(f"output dir {out_dir} is not writable ({exc.strerror}); choose another with --out") from None
 
 
-def train_seed(setup: Setup, seed: int) -> TrainedSeed:
+def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: bool = True) -> TrainedSeed:
     """Train, validate and test one seed (see the module docstring); rank 0 also times it and
-    saves its example images. Nothing is written to ``seed-<k>/result.json`` here."""
+    saves its example images. Nothing is written to ``seed-<k>/result.json`` here.
+
+    ``callbacks``: more Lightning callbacks for the fit (tuning's pruning reports). ``test``
+    False: stop after re-validating the best checkpoint; the record then holds the validation
+    metrics, the best checkpoint, the epochs and steps run and the training time only, and
+    nothing reads the test split (what :mod:`diffbench.tuning` scores a trial with)."""
     cfg, task, out_dir = setup.cfg, setup.task, setup.out_dir
     seed_dir = out_dir / f"seed-{seed}"
     done = seed_dir / "result.json"
@@ -215,7 +224,7 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         if wb is not None:
             loggers.append(wb)
     timer = TrainTimer()
-    callbacks: list[Any] = [ckpt, timer]
+    callbacks = [ckpt, timer, *callbacks]
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
@@ -235,6 +244,11 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
     best = ckpt.best_model_path or str(last)
     trainer.validate(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     val_results = module.val_results
+    if not test:
+        record = {"seed": seed, "val": val_results, "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
+                  "epochs_run": trainer.current_epoch, "steps_run": trainer.global_step, "train_time_s": train_time}
+        return TrainedSeed(seed, record if trainer.is_global_zero else None, finished=False, rank0=trainer.is_global_zero,
+                           module=module, logger=wb)
     trainer.test(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     test_results = module.test_results
     if not trainer.is_global_zero:
