@@ -89,9 +89,11 @@ def task_charts(task: str, rows: list[Row]) -> str:
     return str(macro("figures")([(Markup(svg), t, c) for svg, t, c in figs]))
 
 
-def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = ()) -> str:
+def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = (),
+                 skipped: Sequence[Any] = ()) -> str:
     """``index.html`` (template ``index.html``): one board per task with its charts and legend,
-    then the uncertainty boards and the studies."""
+    then the stored entries left out (``skipped``: each with its reason), the uncertainty boards
+    and the studies."""
     nav = str(macro("index_nav")([(t, len(boards.get(t, []))) for t, _ in tasks], len(studies)))
     total = sum(len(v) for v in boards.values())
     subtitle = (f"Neural surrogates of steady-state diffusion · protocol v{PROTOCOL_VERSION} · "
@@ -112,4 +114,4 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
     return page("diffbench leaderboard", "", header=header(subtitle, nav), script=asset("board.js"), data=data,
                 template="index.html", tasks=task_views, columns=COLUMNS, column_keys=[c[0] for c in COLUMNS],
                 descending=DESCENDING_FIRST, min_seeds=MIN_RANKED_SEEDS, headline=HEADLINE, trust=trust,
-                studies=[Markup(study_blurb(s)) for s in studies])
+                studies=[Markup(study_blurb(s)) for s in studies], skipped=skipped)

@@ -292,9 +292,25 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
     return sub
 
 
-def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, current_task: bool = True) -> list[Submission]:
+@dataclass
+class Skipped:
+    """A stored submission that the site leaves out, and why (shown on the index)."""
+
+    task: str
+    id: str
+    reason: str
+
+
+def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, current_task: bool = True,
+                     skipped: list[Skipped] | None = None) -> list[Submission]:
     """Every stored submission, re-checked (strict JSON, file name = content hash, result
-    checks, images present with their recorded hashes); sorted by task then id."""
+    checks, images present with their recorded hashes); sorted by task then id.
+
+    A stored file that is not what ``submit`` wrote (bad JSON, renamed, edited, images changed)
+    raises. A result that this diffbench's checks refuse (e.g. a value over a limit introduced
+    after it was stored) raises too, unless ``skipped`` is given: then it is left out and
+    recorded there with the one-line reason (the build shows it), so one entry never stops the
+    board."""
     lb = resolve_leaderboard_dir(leaderboard)
     root = submissions_dir(lb)
     out: list[Submission] = []
@@ -312,7 +328,14 @@ def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, curre
         if document_id(doc) != path.stem:
             raise DiffbenchError(f"{source}: the content does not hash to its file name (edited after `diffbench submit`); "
                                  "restore it or submit the result again")
-        checked = check_result(doc["result"], source, current_task=current_task)
+        try:
+            checked = check_result(doc["result"], source, current_task=current_task)
+        except DiffbenchError as exc:
+            if skipped is None:
+                raise
+            rel = path.relative_to(lb).as_posix() if path.is_relative_to(lb) else path.name
+            skipped.append(Skipped(path.parent.name, path.stem, str(exc).replace(source, rel)))
+            continue
         if checked.task != path.parent.name:
             raise DiffbenchError(f"{source}: holds a result of task {checked.task!r} but is filed under {path.parent.name!r}")
         meta = doc["submission"]
