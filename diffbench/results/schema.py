@@ -219,6 +219,8 @@ class SeedResult(Closed):
 def _paths(v: Any) -> Any:
     if not isinstance(v, list) or not all(isinstance(p, str) for p in v):
         raise fail("must be a list of relative paths")
+    for p in v:
+        relative_path(p, ".png")
     return v
 
 

@@ -41,6 +41,7 @@ from .fields import (
     is_number,
     show,
 )
+from .paths import find_local_path
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
 from .schema import Result
 
@@ -218,10 +219,14 @@ def check_bounds(result: dict[str, Any], fail: _Fail) -> None:
     """The limits of :mod:`diffbench.results.fields` on every value, the provenance blocks included:
     strings of at most ``MAX_STRING`` characters, integers of magnitude at most ``MAX_INT``, other
     numbers 0 or of magnitude in [``MIN_NORMAL``, ``MAX_NUMBER``], and the whole result at most
-    ``MAX_RESULT_CHARS`` characters of canonical JSON."""
+    ``MAX_RESULT_CHARS`` characters of canonical JSON; and no string holding a local absolute path
+    (:mod:`diffbench.results.paths`)."""
     for where, v in _walk(result, ""):
         if isinstance(v, str) and len(v) > MAX_STRING:
             fail(where or "the result", f"is a string of {len(v)} characters; at most {MAX_STRING} are accepted in a result")
+        elif isinstance(v, str) and (local := find_local_path(v)) is not None:
+            fail(where or "the result", f"holds a local absolute path ({show(local)}); a result names files relative to its "
+                 "run folder and no path of the machine it ran on (rerun with this diffbench, or remove the path)")
         elif is_int(v) and abs(v) > MAX_INT:
             fail(where, f"is an integer of {len(str(abs(v)))} digits; integers are at most {MAX_INT} in magnitude")
         elif isinstance(v, float) and not in_magnitude(v, MIN_NORMAL, MAX_NUMBER):
