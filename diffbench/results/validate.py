@@ -41,8 +41,8 @@ from .fields import (
     is_number,
     show,
 )
-from .paths import find_local_path
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
+from .paths import find_local_path
 from .schema import Result
 
 #: Relative tolerance of the aggregation checks (JSON round-off).

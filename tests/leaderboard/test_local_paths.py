@@ -4,7 +4,6 @@ leaderboard holds none."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
