@@ -54,6 +54,7 @@ def sort_values(row: Row) -> dict[str, Any]:
         "version": res.diffbench_version,
         "official": bool(row.meta["official"]),
         "ranked": row.sub.ranked,
+        "verified": row.verification is not None,
     }
     for k in BOARD_METRICS:
         out[f"test_{k}"] = row.mean("test", k)
@@ -103,6 +104,7 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
     for task, spec in tasks:
         rows = boards.get(task, [])
         view: dict[str, Any] = {"name": task, "spec": spec, "rows": rows, "ranked": sum(1 for r in rows if r.sub.ranked),
+                                "verified": sum(1 for r in rows if r.verification is not None),
                                 "n_uq": sum(1 for r in rows if has_uq(r)), "studies": [s for s in studies if task in s.tasks]}
         if rows:
             view["charts"] = Markup(task_charts(task, rows))

@@ -72,6 +72,7 @@ MAX_NUMBER = 1e30
 SLACK = 1e-9
 TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 COUNT_KEY = re.compile(r"0|[1-9][0-9]{0,6}")
 

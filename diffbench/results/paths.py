@@ -20,9 +20,10 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 
-__all__ = ["LOCAL_PATH", "REDACTED", "find_local_path", "relative_to_run", "strip_local_paths"]
+__all__ = ["LOCAL_PATH", "REDACTED", "find_local_path", "relative_to_run", "strip_local_paths", "checkpoint_ref", "sha256_file"]
 
 #: An absolute path at the start of a string or after a separator (space, ``=``, quote, bracket,
 #: comma, semicolon): POSIX (``/x``), home (``~/x``, ``~user/x``), Windows (``C:\x``, ``\\server``)
@@ -56,3 +57,23 @@ def relative_to_run(path: str, run_id: str) -> str:
         if rest:
             return "/".join(rest)
     return "/".join(parts[-2:]) if parts else ""
+
+
+def sha256_file(path: os.PathLike[str] | str, chunk: int = 2**20) -> tuple[str, int]:
+    """``(SHA-256 hex digest, size in bytes)`` of a file, read in chunks."""
+    import hashlib
+
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+            n += len(block)
+    return h.hexdigest(), n
+
+
+def checkpoint_ref(path: os.PathLike[str] | str, base: os.PathLike[str] | str) -> dict[str, object]:
+    """A checkpoint as a result records it: ``{"path": relative to base, "sha256", "bytes"}``."""
+    from pathlib import Path
+
+    sha, size = sha256_file(path)
+    return {"path": Path(path).absolute().relative_to(Path(base).absolute()).as_posix(), "sha256": sha, "bytes": size}
