@@ -9,7 +9,15 @@ with the per-seed results), then ``task.name`` a known task (:func:`diffbench.da
 whose current ``spec_hash`` is the result's (results on other data are not comparable).
 Example images listed by the seeds: relative, plain names, ``.png`` with a PNG header, at most
 :data:`MAX_IMAGE_BYTES` each. A listed image missing next to the result is skipped (reported),
-not refused. Nothing here imports torch (a test checks it).
+not refused. Nothing here imports torch (a test checks it). Every value is bounded and no
+string may hold a local absolute path (:func:`diffbench.results.validate.check_bounds`); no two
+seeds may be copies (:func:`diffbench.results.validate.check_distinct_seeds`).
+
+Submission bundles (``--with-checkpoints``, ``--checkpoint-url SEED=URL``): each seed's best
+checkpoint travels with the submission, by file or URL, with its SHA-256 and size
+(:mod:`diffbench.leaderboard.bundle`), so that ``diffbench verify`` can re-score it; its
+record makes the entry "verified" on the site. ``submit --check FILE`` re-checks one stored
+submission as the build does, its bundled checkpoints hashed (what CI runs).
 
 Submission fields: ``--title`` and ``--authors`` are free text (any characters but
 control characters, at most 200 / 500 characters); they are stored as given and escaped

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import copy_run as _copy_run
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
@@ -20,23 +21,6 @@ from diffbench.leaderboard.site import build_site
 from diffbench.leaderboard.submit import load_submissions, submit
 from diffbench.results import aggregate_metrics, write_result
 from diffbench.results.verification import ABS_TOL, RECORD_NAME, REL_TOL
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, smoke_data_dir) -> Path:
-    """A finished 3-seed run of cnn-small on smoke (a few steps: what is scored is what was trained)."""
-    out = tmp_path_factory.mktemp("runs")
-    args = ["run", "--model", "cnn-small", "--task", "smoke", "--seeds", "0,1,2", "--max-steps", "3", "--out", str(out),
-            "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
-    assert main(args) == 0
-    (result,) = out.glob("*/result.json")
-    return result.parent
-
-
-def _copy_run(run_dir: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / run_dir.name
-    shutil.copytree(run_dir, dest)
-    return dest / "result.json"
 
 
 def _verify(capsys, *args: str) -> tuple[int, str, str]:
