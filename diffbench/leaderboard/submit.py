@@ -52,7 +52,7 @@ from pydantic import ValidationError
 from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from ..results.digest import canonical_json
-from ..results.fields import CONTROL
+from ..results.fields import CONTROL, one_line
 from ..results.jsonio import MAX_RESULT_BYTES, loads_strict, read_json_strict  # noqa: F401 (part of submit's face)
 from ..results.schema import Result
 from ..results.submission import TEXT_LIMITS, URL_LIMIT, SubmissionMeta, safe_url  # noqa: F401 (part of submit's face)
@@ -396,4 +396,4 @@ def _check_meta(meta: Any, source: str) -> None:
     try:
         SubmissionMeta.model_validate(meta)
     except ValidationError as exc:
-        raise DiffbenchError(f"{source}: " + " ".join(error_line(exc, "submission"))) from None
+        raise DiffbenchError(one_line(f"{source}: " + " ".join(error_line(exc, "submission")))) from None

@@ -89,6 +89,15 @@ def show(x: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def one_line(text: str) -> str:
+    """``text`` with its control characters (a newline in a submitted key, ...) written as escapes.
+
+    >>> one_line("bad key 'a\\nb'")
+    "bad key 'a\\\\nb'"
+    """
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def fail(message: str, sub: str = "") -> PydanticCustomError:
     """The error a validator raises: ``message`` completes "<field> ...", ``sub`` names a part below the field."""
     return PydanticCustomError("diffbench", "{message}", {"message": message, "sub": sub})

@@ -39,6 +39,7 @@ from .fields import (
     in_magnitude,
     is_int,
     is_number,
+    one_line,
     show,
 )
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
@@ -124,7 +125,7 @@ class _Fail:
         self.source = source
 
     def __call__(self, where: str, msg: str) -> NoReturn:
-        raise DiffbenchError(f"{self.source} refused: {where} {msg}")
+        raise DiffbenchError(one_line(f"{self.source} refused: {where} {msg}"))
 
 
 def _close(a: Any, b: Any) -> bool:
