@@ -14,8 +14,9 @@ validation and test epochs, the same batches), returning the metrics as result.j
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["LOCAL_PATH", "REDACTED", "find_local_path", "relative_to_run", "strip_local_paths", "checkpoint_ref", "sha256_file"]
+__all__ = ["LOCAL_PATH", "REDACTED", "checkpoint_ref", "find_local_path", "relative_to_run", "sha256_file", "strip_local_paths"]
 
 #: An absolute path at the start of a string or after a separator (space, ``=``, quote, bracket,
 #: comma, semicolon): POSIX (``/x``), home (``~/x``, ``~user/x``), Windows (``C:\x``, ``\\server``)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import PlainValidator, ValidationError, WithJsonSchema
 
@@ -132,7 +132,7 @@ class VerificationRecord(Closed):
     hardware: Text(limit=MAX_LABEL, one_line=True)  # type: ignore[valid-type]
     tolerance: Annotated[dict[str, float], PlainValidator(_tolerance)]
     metrics_compared: Count(1)  # type: ignore[valid-type]
-    seconds: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+    seconds: Score(0.0, None) | None = None  # type: ignore[valid-type]
 
 
 def read_record(data: Any) -> VerificationRecord | None:

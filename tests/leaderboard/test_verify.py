@@ -98,7 +98,7 @@ def _tampered(run_dir: Path, tmp_path: Path) -> Path:
 
 def test_a_tampered_number_with_a_recomputed_digest_is_caught(run_dir, smoke_data_dir, lb, tmp_path, capsys):
     sub = submit(_tampered(run_dir, tmp_path), lb, today="2025-05-01", with_checkpoints=True)  # submit cannot tell
-    code, out, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir))
+    code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir))
     last = err.rstrip("\n").splitlines()[-1]  # after the progress lines, the one-line error
     assert code == 2 and last.startswith("error: ") and err.count("error:") == 1 and "Traceback" not in err
     assert "seed 0 claims test.mae" in last and "its checkpoint scores" in err and "not verified" in err
@@ -153,7 +153,7 @@ def test_checkpoints_by_url_are_fetched_and_hash_checked(run_dir, smoke_data_dir
     sub = submit(path, lb, today="2025-05-01", checkpoint_urls=urls)
     assert sub.meta["checkpoints"]["1"]["url"] == urls[1] and not (sub.image_dir / "checkpoints").exists()
     cache = tmp_path / "fetched"
-    code, out, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir), "--checkpoint-dir", str(cache))
+    code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir), "--checkpoint-dir", str(cache))
     assert code == 0, err
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{ref['sha256']}.ckpt" for ref in sub.meta["checkpoints"].values())
     # the server now sends another file for seed 1: refused before anything is scored
