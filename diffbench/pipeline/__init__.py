@@ -1,5 +1,5 @@
 """The run pipeline: ``diffbench run``, ``diffbench evaluate`` and ``diffbench verify``
-(re-scoring through :func:`rescore_seed`). A run calls the
+(re-scoring through :func:`diffbench.training.rescore_seed`). A run calls the
 stages in order, train -> evaluate -> trust -> write the result; the run options are defined
 once, in :mod:`diffbench.pipeline.config`.
 
@@ -16,7 +16,6 @@ _EXPORTS = {
     "RunConfig": ".config",
     "run": ".run",
     "evaluate_checkpoint": ".evaluate",
-    "rescore_seed": ".rescore",
     "verify": ".verify",
 }
 __all__ = sorted(_EXPORTS)

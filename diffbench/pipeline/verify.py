@@ -11,7 +11,7 @@ be re-scored anywhere. ``verify`` does, for a stored submission
 2. each seed's checkpoint: the submission bundle's file (``<id>/checkpoints/seed-<k>.ckpt``,
    or under ``--checkpoint-dir``), fetched from its http(s) URL when it has one, or for a
    ``result.json`` the run's ``best_checkpoint``; its size and SHA-256 must be the recorded ones;
-3. each seed re-scored through :func:`~diffbench.pipeline.rescore.rescore_seed` (the model
+3. each seed re-scored through :func:`~diffbench.training.rescore.rescore_seed` (the model
    rebuilt from its recorded spec, the parameter count checked, the validation and test
    splits regenerated from the task's seeds, the run's evaluator and batches);
 4. every metric of both splits, every source count included, compared with the claim
@@ -171,7 +171,7 @@ def verify(target: str | os.PathLike[str], *, checkpoint_dir: str | os.PathLike[
     """Verify ``target`` (a stored submission or a run's result.json; see the module docstring)."""
     from ..data import load_task, task_names
     from ..models import count_parameters
-    from .rescore import module_from_checkpoint, rescore_seed
+    from ..training.rescore import module_from_checkpoint, rescore_seed
 
     log = log or (lambda msg: None)
     path = Path(target)

@@ -39,7 +39,7 @@ def test_the_run_records_each_checkpoint_relative_with_its_hash(run_dir):
 
 
 def test_rescore_seed_reproduces_the_run(run_dir, smoke_data_dir):
-    from diffbench.pipeline.rescore import rescore_seed
+    from diffbench.training.rescore import rescore_seed
 
     r = json.loads((run_dir / "result.json").read_text())
     s = r["per_seed"][1]
@@ -170,7 +170,7 @@ def test_a_missing_plugin_package_says_what_to_install(tmp_path):
 
     from diffbench import PROTOCOL_VERSION
     from diffbench.data import load_task
-    from diffbench.pipeline.rescore import module_from_checkpoint
+    from diffbench.training.rescore import module_from_checkpoint
 
     task = load_task("smoke")
     path = tmp_path / "plugin.ckpt"
@@ -192,7 +192,7 @@ class _Payload:
 def test_a_checkpoint_with_a_pickled_payload_is_refused_without_running_it(tmp_path):
     import torch
 
-    from diffbench.pipeline.rescore import load_checkpoint
+    from diffbench.training.rescore import load_checkpoint
 
     _Payload.marker = str(tmp_path / "pwned")
     path = tmp_path / "evil.ckpt"

@@ -1,5 +1,6 @@
 """Re-scoring a seed from its checkpoint: the one code path of ``diffbench verify`` (and of a
-resume that re-derives a finished seed from its checkpoint).
+resume that re-derives a finished seed from its checkpoint); in the training stage so that
+both the run (training) and ``verify`` (pipeline) can call it.
 
 :func:`load_checkpoint` opens a checkpoint with ``torch.load(..., weights_only=True)``: no
 pickled code runs, whatever the file holds (a checkpoint that needs more than tensors and
@@ -56,7 +57,7 @@ def module_from_checkpoint(path: str | Path, *, expect_task_hash: str | None = N
     """The :class:`SurrogateModule` of a checkpoint, its network rebuilt from the recorded spec
     and its weights loaded. ``package`` (``{"name", "version"}``) names the plugin distribution
     when the checkpoint's spec predates specs that record it."""
-    from ..training.module import SurrogateModule
+    from .module import SurrogateModule
 
     ckpt = load_checkpoint(path)
     hp = ckpt["hyper_parameters"]
