@@ -101,7 +101,7 @@ def unrenderable(sub: Submission, task_spec: object) -> str | None:
         task_charts(sub.task, [row])
         render_entry(row, task_spec, sub.images)
     except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
-        return f"{sub.task}/{sub.id} cannot be rendered ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+        return f"cannot be rendered ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
     return None
 
 

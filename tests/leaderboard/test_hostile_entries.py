@@ -154,3 +154,24 @@ def test_an_entry_stored_before_the_limits_is_skipped_with_a_visible_reason(lb, 
     assert "skipped" in index and "refused" in index
     assert _site_bytes(lb / "site") < 2_000_000
     assert len(load_submissions(lb, skipped=[])) == 1
+
+
+def test_an_entry_that_fails_to_render_is_skipped_with_its_reason(lb, make, monkeypatch):
+    """Whatever a future value breaks in the charts or pages, the build leaves that one entry out."""
+    import diffbench.leaderboard.site as site_mod
+
+    good = submit(make(base=0.02, images=False), lb, today="2025-01-01")
+    bad = submit(make(base=0.03, images=False), lb, today="2025-01-01")
+    real = site_mod.render_entry
+
+    def fragile(row, spec, images):
+        if row.id == bad.id:
+            raise OverflowError("math range error")
+        return real(row, spec, images)
+
+    monkeypatch.setattr(site_mod, "render_entry", fragile)
+    report = build_site(lb)
+    assert report.entries == 1 and (lb / "site" / "entries" / f"{good.id}.html").is_file()
+    index = (lb / "site" / "index.html").read_text()
+    assert f"<strong>smoke/{bad.id}</strong> · skipped: cannot be rendered (OverflowError: math range error)" in index
+    assert f'<tr data-id="{bad.id}"' not in index
