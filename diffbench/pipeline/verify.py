@@ -95,7 +95,8 @@ def _open_target(path: Path, checkpoint_dir: Path | None) -> _Target:
         return _Target(source, result, refs, base, path.stem, path.parent / path.stem / RECORD_NAME)
     result = doc
     refs = {}
-    for s in result.get("per_seed") or [] if isinstance(result, dict) else []:
+    per_seed = result.get("per_seed") if isinstance(result, dict) else None
+    for s in per_seed if isinstance(per_seed, list) else []:
         if isinstance(s, dict) and isinstance(s.get("checkpoint"), dict):
             refs[str(s.get("seed"))] = s["checkpoint"]
         elif isinstance(s, dict) and isinstance(s.get("best_checkpoint"), str):
