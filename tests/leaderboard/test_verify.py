@@ -200,3 +200,13 @@ def test_a_checkpoint_with_a_pickled_payload_is_refused_without_running_it(tmp_p
     with pytest.raises(DiffbenchError, match="never unpickled") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and not (tmp_path / "pwned").exists()
+
+
+def test_verify_bad_input_is_one_line(lb, make, tmp_path, capsys):
+    claimed = submit(make(images=False), lb, today="2025-05-01")
+    for args, needle in (([str(tmp_path / "nope.json")], "does not exist"),
+                         ([str(claimed.path)], "has no checkpoints; submit it with `diffbench submit RESULT --with-checkpoints`"),
+                         ([str(claimed.path), "--max-bytes", "-1"], "--max-bytes must be >= 0"),
+                         ([str(make(images=False))], "seed 0's checkpoint")):
+        code, _, err = _verify(capsys, *args)
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err, (args, err)
