@@ -67,6 +67,7 @@ def sort_values(row: Row) -> dict[str, Any]:
         "version": res.diffbench_version,
         "official": bool(row.meta["official"]),
         "ranked": row.sub.ranked,
+        "verified": row.verification is not None,
     }
     for k in BOARD_METRICS:
         out[f"test_{k}"] = row.mean("test", k)
@@ -104,15 +105,17 @@ def axis_groups(tasks: list[tuple[str, Any]], headline: str) -> list[tuple[str, 
 
 def _task_view(task: str, spec: Any, rows: list[Row], studies: Sequence[Any]) -> dict[str, Any]:
     return {"name": task, "spec": spec, "rows": rows, "ranked": sum(1 for r in rows if r.sub.ranked),
+            "verified": sum(1 for r in rows if r.verification is not None),
             "n_uq": sum(1 for r in rows if has_uq(r)), "studies": [s for s in studies if task in s.tasks]}
 
 
 def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], studies: Sequence[Any] = (),
-                 readme: bool = False) -> str:
+                 readme: bool = False, skipped: Sequence[Any] = ()) -> str:
     """``index.html`` (template ``index.html``): the headline board (the default task of
     ``diffbench run``) with its charts, what this is and how to submit, the studies, then the
     other boards grouped by axis (collapsed), the uncertainty boards. ``readme``: the site
-    carries ``submitting.html`` (the leaderboard's README)."""
+    carries ``submitting.html`` (the leaderboard's README). ``skipped``: stored entries left out,
+    each with its reason (listed on the index)."""
     headline = headline_task()
     groups = axis_groups(tasks, headline)
     nav = str(macro("index_nav")(headline, len(boards.get(headline, [])), [(a, label, sum(len(boards.get(t, [])) for t, _ in g))
@@ -135,4 +138,4 @@ def render_index(tasks: list[tuple[str, Any]], boards: dict[str, list[Row]], stu
                 template="index.html", style=column_css(), headline=head, groups=group_views, columns=COLUMNS,
                 column_keys=[c[0] for c in COLUMNS], hidden=HIDDEN_BY_DEFAULT, descending=DESCENDING_FIRST,
                 min_seeds=MIN_RANKED_SEEDS, headline_metric=HEADLINE, trust=trust, readme=readme,
-                studies=[Markup(study_blurb(s)) for s in studies])
+                studies=[Markup(study_blurb(s)) for s in studies], skipped=skipped)

@@ -18,6 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--url", default=None, help="http(s) link to the code or paper")
     s.add_argument("--official", action="store_true", help="the authors of the method submit it (OGB's 'official')")
     s.add_argument("--dry-run", action="store_true", help="check only; store nothing")
+    s.add_argument("--with-checkpoints", action="store_true",
+                   help="make a submission bundle: copy each seed's best checkpoint next to it (with its SHA-256 and size) "
+                        "so that `diffbench verify` can re-score it")
+    s.add_argument("--checkpoint-url", action="append", default=[], metavar="SEED=URL",
+                   help="record seed SEED's checkpoint by its http(s) URL instead of copying it (large models; repeatable)")
+    s.add_argument("--check", action="store_true",
+                   help="RESULT is a stored submission (submissions/<task>/<id>.json): re-check it as the build does, "
+                        "bundled checkpoints hashed; store nothing")
     s.set_defaults(func=_submit)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of result.json (also committed as leaderboard/result.schema.json)")
@@ -64,12 +72,31 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _submit(args: argparse.Namespace) -> int:
-    from .submit import MIN_RANKED_SEEDS, resolve_leaderboard_dir, submit
+def _checkpoint_urls(items: list[str]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for item in items:
+        seed, sep, url = item.partition("=")
+        if not sep or not seed.strip().isdigit() or not url:
+            raise DiffbenchError(f"--checkpoint-url must be SEED=URL (e.g. 0=https://example.org/seed-0.ckpt), got {item[:80]!r}")
+        if int(seed) in out:
+            raise DiffbenchError(f"--checkpoint-url gives seed {int(seed)} twice")
+        out[int(seed)] = url
+    return out
 
+
+def _submit(args: argparse.Namespace) -> int:
+    from .submit import MIN_RANKED_SEEDS, check_stored, resolve_leaderboard_dir, submit
+
+    if args.check:
+        stored = check_stored(args.result, args.leaderboard)
+        state = "verified" if stored.verification is not None else "claimed"
+        bundle = f", {len(stored.meta['checkpoints'])} checkpoint(s)" if stored.meta.get("checkpoints") else ", no checkpoints"
+        print(f"ok: {stored.path} ({stored.result['model']['name']} on {stored.task}, "
+              f"{'ranked' if stored.ranked else 'unranked'}, {state}{bundle})")
+        return 0
     lb = resolve_leaderboard_dir(args.leaderboard)
     sub = submit(args.result, lb, title=args.title, authors=args.authors, url=args.url, official=args.official,
-                 dry_run=args.dry_run)
+                 dry_run=args.dry_run, with_checkpoints=args.with_checkpoints, checkpoint_urls=_checkpoint_urls(args.checkpoint_url))
     n = len(sub.result["seeds"])
     standing = "ranked" if sub.ranked else f"unranked: {n} seed{'s' if n != 1 else ''}, ranking needs >= {MIN_RANKED_SEEDS}"
     if sub.missing_images:
@@ -81,6 +108,8 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         print(f"submitted {what} as {sub.path}")
         where = f" --leaderboard {shlex.quote(args.leaderboard)}" if args.leaderboard else ""
+        if sub.meta.get("checkpoints"):
+            print(f"verify it with `diffbench verify {sub.path}` (writes {sub.image_dir}/verification.json)")
         print(f"run `diffbench leaderboard build{where}` to update the site")
     return 0
 

@@ -70,6 +70,20 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     if git.get("commit"):
         repro.append(("Git commit", f'<code>{esc(git["commit"])}</code>' + (" (with uncommitted changes)" if git.get("dirty") else "")))
     model = res.model.model_dump()
+    v = row.verification
+    verification = [] if v is None else [
+        ("Verified on", esc(v.verified)), ("diffbench", esc(v.diffbench_version)), ("Hardware", esc(v.hardware)),
+        ("Tolerance", esc(f"|rescored − claimed| ≤ {v.tolerance['abs']:g} + {v.tolerance['rel']:g} × |claimed|")),
+        ("Metrics compared", esc(f"{v.metrics_compared:,}")), ("Result digest", f"<code>{esc(v.result_digest)}</code>")]
+    verification += [(f"Checkpoint, seed {seed}", f"<code>{esc(sha)}</code>") for seed, sha in sorted((v.checkpoints if v else {}).items(),
+                                                                                                  key=lambda kv: int(kv[0]))]
+    checkpoints = []
+    for seed, ref in sorted((row.meta.get("checkpoints") or {}).items(), key=lambda kv: int(kv[0])):
+        where = esc(ref.get("path") or "")
+        link = safe_url(ref.get("url"))
+        if link:
+            where = f'<a href="{esc(link)}" rel="noopener noreferrer">{esc(link)}</a>'
+        checkpoints.append((f"Checkpoint, seed {seed}", f"{where} · {ref['bytes']:,} bytes · SHA-256 <code>{esc(ref['sha256'])}</code>"))
     training, data = res.training, res.data
     task_dump = res.task.model_dump()
     return page(f"{row.label} · {task} · diffbench leaderboard", "", header=header(f"{esc(task)} · {esc(row.label)}", back=back),
@@ -78,7 +92,7 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
                 curve=Markup(curve), curve_mae=Markup(curve_mae), uq_section=Markup(entry_uq_section(row)),
                 consistency_section=Markup(entry_consistency_section(row)), cost_items=_facts(cost_items),
                 wandb_urls=[safe_url((s.wandb or {}).get("url")) for s in res.per_seed], image_groups=image_groups,
-                repro=_facts(repro), hardware=[(k, value(v)) for k, v in sorted(res.hardware.model_dump().items())],
+                repro=_facts(repro), verification=_facts(verification), checkpoints=_facts(checkpoints), hardware=[(k, value(v)) for k, v in sorted(res.hardware.model_dump().items())],
                 packages=[(k, value(v)) for k, v in sorted(res.packages.items())],
                 model_facts=[(k, value(model.get(k))) for k in ("name", "kind", "package", "package_version", "parameters")],
                 train_facts=[(k, value(training.get(k))) for k in sorted(training) if not isinstance(training.get(k), (dict, list))],

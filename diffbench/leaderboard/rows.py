@@ -90,9 +90,15 @@ class Row:
         return stat_of(getattr(getattr(self.res.aggregate, split), key, None))[0]
 
     @property
+    def verification(self) -> Any:
+        """The record of ``diffbench verify`` for exactly this submission, or None (claimed)."""
+        return self.sub.verification
+
+    @property
     def css_class(self) -> str:
-        """The board row's classes: ``official``, ``unranked``."""
-        return " ".join(c for c in ("official" if self.meta["official"] else "", "" if self.sub.ranked else "unranked") if c)
+        """The board row's classes: ``official``, ``unranked``, ``verified`` (what the filter keeps)."""
+        return " ".join(c for c in ("official" if self.meta["official"] else "", "" if self.sub.ranked else "unranked",
+                                    "verified" if self.verification is not None else "") if c)
 
     @property
     def speedup(self) -> float:

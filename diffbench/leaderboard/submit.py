@@ -9,7 +9,15 @@ with the per-seed results), then ``task.name`` a known task (:func:`diffbench.da
 whose current ``spec_hash`` is the result's (results on other data are not comparable).
 Example images listed by the seeds: relative, plain names, ``.png`` with a PNG header, at most
 :data:`MAX_IMAGE_BYTES` each. A listed image missing next to the result is skipped (reported),
-not refused. Nothing here imports torch (a test checks it).
+not refused. Nothing here imports torch (a test checks it). Every value is bounded and no
+string may hold a local absolute path (:func:`diffbench.results.validate.check_bounds`); no two
+seeds may be copies (:func:`diffbench.results.validate.check_distinct_seeds`).
+
+Submission bundles (``--with-checkpoints``, ``--checkpoint-url SEED=URL``): each seed's best
+checkpoint travels with the submission, by file or URL, with its SHA-256 and size
+(:mod:`diffbench.leaderboard.bundle`), so that ``diffbench verify`` can re-score it; its
+record makes the entry "verified" on the site. ``submit --check FILE`` re-checks one stored
+submission as the build does, its bundled checkpoints hashed (what CI runs).
 
 Submission fields: ``--title`` and ``--authors`` are free text (any characters but
 control characters, at most 200 / 500 characters); they are stored as given and escaped
@@ -44,19 +52,26 @@ from pydantic import ValidationError
 from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from ..results.digest import canonical_json
-from ..results.fields import CONTROL, show
+from ..results.fields import CONTROL, one_line
 from ..results.jsonio import MAX_RESULT_BYTES, loads_strict, read_json_strict  # noqa: F401 (part of submit's face)
 from ..results.schema import Result
 from ..results.submission import TEXT_LIMITS, URL_LIMIT, SubmissionMeta, safe_url  # noqa: F401 (part of submit's face)
 from ..results.validate import MIN_RANKED_SEEDS, CheckedResult, error_line  # noqa: F401 (part of submit's face)
 from ..results.validate import check_result as validate_result
+from ..results.verification import VerificationRecord
+from .bundle import (  # noqa: F401 (part of submit's face)
+    MAX_BUNDLED_CHECKPOINT_BYTES,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGES,
+    bundle_checkpoints,
+    check_bundle,
+    collect_images,
+    image_parts,
+    read_verification,
+)
 
-MAX_IMAGE_BYTES = 8 * 2**20
-MAX_IMAGES = 64
 ID_LENGTH = 16
 _ID = re.compile(r"^[0-9a-f]{%d}$" % ID_LENGTH)
-_PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENV_DIR = "DIFFBENCH_LEADERBOARD_DIR"
 
 
@@ -137,37 +152,6 @@ def check_url(url: str | None) -> str | None:
 # --------------------------------------------------------------------------- images
 
 
-def _image_parts(rel: str, source: str) -> tuple[str, ...]:
-    p = PurePosixPath(rel)
-    if p.is_absolute() or not p.parts or not all(_PATH_PART.match(x) for x in p.parts) or p.suffix.lower() != ".png":
-        raise DiffbenchError(f"{source} refused: image path {show(rel)} must be a relative path of plain names ending in .png")
-    return p.parts
-
-
-def _collect_images(result: dict[str, Any], result_dir: Path, source: str) -> tuple[dict[str, bytes], list[str]]:
-    found: dict[str, bytes] = {}
-    missing: list[str] = []
-    listed = [p for s in result["per_seed"] for p in (s.get("images") or [])]
-    if len(listed) > MAX_IMAGES:
-        raise DiffbenchError(f"{source} refused: it lists {len(listed)} images; at most {MAX_IMAGES} are accepted")
-    for rel in listed:
-        parts = _image_parts(rel, source)
-        path = result_dir.joinpath(*parts)
-        if not path.is_file():
-            missing.append(rel)
-            continue
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise DiffbenchError(f"{source} refused: image {rel} is larger than {MAX_IMAGE_BYTES} bytes")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DiffbenchError(f"cannot read image {path} ({exc.strerror})") from None
-        if not data.startswith(_PNG_MAGIC):
-            raise DiffbenchError(f"{source} refused: image {rel} is not a PNG file")
-        found["/".join(parts)] = data
-    return found, missing
-
-
 # --------------------------------------------------------------------------- storage
 
 
@@ -188,6 +172,8 @@ class Submission:
     missing_images: list[str] = field(default_factory=list)
     #: The result as the typed, validated :class:`diffbench.results.Result` (what the site reads).
     typed: Result | None = None
+    #: The verification record, when ``diffbench verify`` verified exactly this submission.
+    verification: VerificationRecord | None = None
 
     @property
     def result(self) -> dict[str, Any]:
@@ -232,8 +218,13 @@ def _check_writable(directory: Path, leaderboard: Path) -> None:
 
 def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[str] | None = None, *, title: str | None = None,
            authors: str | None = None, url: str | None = None, official: bool = False, today: str | None = None,
-           dry_run: bool = False) -> Submission:
-    """Check ``result_path`` and store it in ``leaderboard`` (see the module docstring)."""
+           dry_run: bool = False, with_checkpoints: bool = False, checkpoint_urls: dict[int, str] | None = None) -> Submission:
+    """Check ``result_path`` and store it in ``leaderboard`` (see the module docstring).
+
+    ``with_checkpoints`` makes it a submission bundle: each seed's best checkpoint (the run's
+    ``best_checkpoint``, next to the result) is copied to ``<id>/checkpoints/seed-<k>.ckpt``, or
+    for a seed in ``checkpoint_urls`` recorded by its http(s) URL; either way with its SHA-256
+    and size (``diffbench verify`` re-scores from them)."""
     from ..data.cache import atomic_write_json
 
     result_path = Path(result_path)
@@ -250,8 +241,11 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
     }
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta["submitted"]):
         raise DiffbenchError(f"submission date must be YYYY-MM-DD, got {meta['submitted']!r}")
-    images, missing = _collect_images(result, result_path.parent, source)
+    images, missing = collect_images(result, result_path.parent, source)
     meta["images"] = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(images.items())}
+    files: dict[str, Path] = {}
+    if with_checkpoints or checkpoint_urls:
+        meta["checkpoints"], files = bundle_checkpoints(result, result_path.parent, source, checkpoint_urls or {})
     doc = {"submission": meta, "result": result}
     sid = document_id(doc)
     task_dir = submissions_dir(lb) / checked.task
@@ -272,7 +266,7 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
     img_dir = task_dir / sid
     staging = None
     try:
-        if images:
+        if images or files:
             if img_dir.exists():
                 shutil.rmtree(img_dir)  # leftovers of an interrupted submit of this very document
             staging = Path(tempfile.mkdtemp(prefix=f".{sid}.", suffix=".tmp", dir=task_dir))
@@ -280,21 +274,51 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
                 dest = staging.joinpath(*rel.split("/"))
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(data)
+            for rel, src in files.items():
+                dest = staging.joinpath(*rel.split("/"))
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
             os.replace(staging, img_dir)
             staging = None
         atomic_write_json(target, doc)
     except OSError as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        if images and not target.exists():
+        if (images or files) and not target.exists():
             shutil.rmtree(img_dir, ignore_errors=True)
         raise DiffbenchError(f"cannot write to leaderboard dir {lb} ({exc.strerror or exc}); nothing was stored") from None
     return sub
 
 
-def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, current_task: bool = True) -> list[Submission]:
+@dataclass
+class Skipped:
+    """A stored submission that the site leaves out, and why (shown on the index)."""
+
+    task: str
+    id: str
+    reason: str
+
+
+def check_stored(path: str | os.PathLike[str], leaderboard: str | os.PathLike[str] | None = None) -> Submission:
+    """``submit --check``: one stored submission re-checked as the build does, its bundled
+    checkpoints hashed too (what CI runs on each submission of a pull request)."""
+    path = Path(path)
+    lb = resolve_leaderboard_dir(leaderboard) if leaderboard else path.parent.parent.parent
+    sub = load_stored(path, lb, hash_checkpoints=True)
+    assert sub is not None  # without `skipped`, a refusal raises
+    return sub
+
+
+def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, current_task: bool = True,
+                     skipped: list[Skipped] | None = None) -> list[Submission]:
     """Every stored submission, re-checked (strict JSON, file name = content hash, result
-    checks, images present with their recorded hashes); sorted by task then id."""
+    checks, images present with their recorded hashes); sorted by task then id.
+
+    A stored file that is not what ``submit`` wrote (bad JSON, renamed, edited, images changed)
+    raises. A result that this diffbench's checks refuse (e.g. a value over a limit introduced
+    after it was stored) raises too, unless ``skipped`` is given: then it is left out and
+    recorded there with the one-line reason (the build shows it), so one entry never stops the
+    board."""
     lb = resolve_leaderboard_dir(leaderboard)
     root = submissions_dir(lb)
     out: list[Submission] = []
@@ -303,33 +327,57 @@ def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, curre
     if not root.is_dir():
         raise DiffbenchError(f"{root} is not a folder; the leaderboard keeps submissions in <leaderboard>/submissions/<task>/")
     for path in _stored_files(lb):
-        source = str(path)
-        if not _ID.match(path.stem):
-            raise DiffbenchError(f"{source}: unexpected file; stored submissions are named <16 hex digits>.json by `diffbench submit`")
-        doc = read_json_strict(path, "submission")
-        if not isinstance(doc, dict) or set(doc) != {"submission", "result"} or not isinstance(doc["submission"], dict):
-            raise DiffbenchError(f"{source}: a stored submission is an object {{\"submission\": ..., \"result\": ...}}")
-        if document_id(doc) != path.stem:
-            raise DiffbenchError(f"{source}: the content does not hash to its file name (edited after `diffbench submit`); "
-                                 "restore it or submit the result again")
-        checked = check_result(doc["result"], source, current_task=current_task)
-        if checked.task != path.parent.name:
-            raise DiffbenchError(f"{source}: holds a result of task {checked.task!r} but is filed under {path.parent.name!r}")
-        meta = doc["submission"]
-        _check_meta(meta, source)
-        images = meta["images"]
-        for rel, sha in sorted(images.items()):
-            parts = _image_parts(rel, source)
-            img = path.parent.joinpath(path.stem, *parts)
-            try:
-                ok = hashlib.sha256(img.read_bytes()).hexdigest() == sha
-            except OSError:
-                raise DiffbenchError(f"{source}: its image {img} is missing; restore it or submit the result again") from None
-            if not ok:
-                raise DiffbenchError(f"{source}: its image {img} differs from the one submitted (SHA-256 mismatch)")
-        out.append(Submission(id=path.stem, task=checked.task, path=path, doc=doc, ranked=checked.ranked, typed=checked.result,
-                              images=_listed(doc["result"], images)))
+        sub = load_stored(path, lb, current_task=current_task, skipped=skipped)
+        if sub is not None:
+            out.append(sub)
     return out
+
+
+def load_stored(path: Path, leaderboard: Path, *, current_task: bool = True, skipped: list[Skipped] | None = None,
+                hash_checkpoints: bool = False) -> Submission | None:
+    """One stored submission, re-checked as :func:`load_submissions` does (None: skipped, see there).
+
+    Bundled checkpoints must be present with their recorded size (with ``hash_checkpoints``, also
+    their SHA-256: ``submit --check``). A verification record (``<id>/verification.json``) is
+    read when it verified exactly this result from exactly these checkpoints; any other record is
+    ignored (the entry shows as claimed)."""
+    lb = Path(leaderboard)
+    source = str(path)
+    if not _ID.match(path.stem):
+        raise DiffbenchError(f"{source}: unexpected file; stored submissions are named <16 hex digits>.json by `diffbench submit`")
+    doc = read_json_strict(path, "submission")
+    if not isinstance(doc, dict) or set(doc) != {"submission", "result"} or not isinstance(doc["submission"], dict):
+        raise DiffbenchError(f"{source}: a stored submission is an object {{\"submission\": ..., \"result\": ...}}")
+    if document_id(doc) != path.stem:
+        raise DiffbenchError(f"{source}: the content does not hash to its file name (edited after `diffbench submit`); "
+                             "restore it or submit the result again")
+    try:
+        checked = check_result(doc["result"], source, current_task=current_task)
+    except DiffbenchError as exc:
+        if skipped is None:
+            raise
+        rel = path.relative_to(lb).as_posix() if path.is_relative_to(lb) else path.name
+        skipped.append(Skipped(path.parent.name, path.stem, str(exc).replace(source, rel)))
+        return None
+    if checked.task != path.parent.name:
+        raise DiffbenchError(f"{source}: holds a result of task {checked.task!r} but is filed under {path.parent.name!r}")
+    meta = doc["submission"]
+    _check_meta(meta, source)
+    images = meta["images"]
+    for rel, sha in sorted(images.items()):
+        parts = image_parts(rel, source)
+        img = path.parent.joinpath(path.stem, *parts)
+        try:
+            ok = hashlib.sha256(img.read_bytes()).hexdigest() == sha
+        except OSError:
+            raise DiffbenchError(f"{source}: its image {img} is missing; restore it or submit the result again") from None
+        if not ok:
+            raise DiffbenchError(f"{source}: its image {img} differs from the one submitted (SHA-256 mismatch)")
+    checkpoints = check_bundle(doc, path, source, hash_checkpoints)
+    sub = Submission(id=path.stem, task=checked.task, path=path, doc=doc, ranked=checked.ranked, typed=checked.result,
+                     images=_listed(doc["result"], images))
+    sub.verification = read_verification(path.parent / path.stem, checked.digest, checkpoints)
+    return sub
 
 
 def _listed(result: dict[str, Any], stored: Any) -> list[str]:
@@ -348,4 +396,4 @@ def _check_meta(meta: Any, source: str) -> None:
     try:
         SubmissionMeta.model_validate(meta)
     except ValidationError as exc:
-        raise DiffbenchError(f"{source}: " + " ".join(error_line(exc, "submission"))) from None
+        raise DiffbenchError(one_line(f"{source}: " + " ".join(error_line(exc, "submission")))) from None

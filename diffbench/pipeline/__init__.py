@@ -1,4 +1,5 @@
-"""The run pipeline: ``diffbench run`` and ``diffbench evaluate``. A run calls the
+"""The run pipeline: ``diffbench run``, ``diffbench evaluate`` and ``diffbench verify``
+(re-scoring through :func:`diffbench.training.rescore_seed`). A run calls the
 stages in order, train -> evaluate -> trust -> write the result; the run options are defined
 once, in :mod:`diffbench.pipeline.config`.
 
@@ -15,6 +16,7 @@ _EXPORTS = {
     "RunConfig": ".config",
     "run": ".run",
     "evaluate_checkpoint": ".evaluate",
+    "verify": ".verify",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

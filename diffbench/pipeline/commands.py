@@ -1,4 +1,4 @@
-"""``diffbench run`` and ``diffbench evaluate`` (the run options are defined in :mod:`diffbench.pipeline.config`)."""
+"""``diffbench run``, ``diffbench evaluate`` and ``diffbench verify`` (the run options are defined in :mod:`diffbench.pipeline.config`)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
 
+    v = sub.add_parser("verify", help="re-score a submission from its checkpoints and compare every metric with its claim")
+    v.add_argument("submission", help="a stored submission (leaderboard/submissions/<task>/<id>.json) or a run's result.json")
+    v.add_argument("--checkpoint-dir", metavar="D", help="where the checkpoints are (default: the submission's bundle folder "
+                   "<id>/, or the run folder); fetched checkpoints are kept here")
+    v.add_argument("--data-dir", help="data cache root (the test and validation splits are regenerated here when missing)")
+    v.add_argument("--max-bytes", type=int, default=None, help="skip (the entry stays claimed) when the checkpoints weigh more")
+    v.add_argument("--accelerator", default="cpu", choices=("cpu", "gpu"), help="where to re-score (default cpu)")
+    v.add_argument("--no-record", action="store_true", help="do not write <id>/verification.json")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=_verify)
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..training.reporting import summary_table
@@ -54,4 +65,24 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
               f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}")
         print(f"metrics: {out['path']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    if args.max_bytes is not None and args.max_bytes < 0:
+        from ..errors import DiffbenchError
+
+        raise DiffbenchError(f"--max-bytes must be >= 0, got {args.max_bytes}")
+    report = verify(args.submission, checkpoint_dir=args.checkpoint_dir, data_dir=args.data_dir, max_bytes=args.max_bytes,
+                    record=not args.no_record, accelerator=args.accelerator, progress=not args.no_progress,
+                    log=lambda msg: print(msg, file=sys.stderr))
+    if report.status == "skipped":
+        print(f"skipped: {report.source}: {report.reason}")
+        return 0
+    print(f"verified: {report.source}: {len(report.seeds)} seed(s), {report.metrics_compared} metrics re-scored from "
+          f"{report.checkpoint_bytes} bytes of checkpoints agree with the claim")
+    if report.record_path is not None:
+        print(f"record: {report.record_path}")
     return 0

@@ -24,7 +24,8 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
     """Score ``checkpoint`` on ``split`` of ``task`` (default: its own) and write ``metrics.json``.
 
     Evaluating on another task (e.g. resolution transfer) is allowed when the task's input
-    channels are the same; the result records both tasks.
+    channels are the same; the result records both tasks, and the checkpoint relative to the
+    metrics file (no local absolute path).
     """
     module = SurrogateModule.load(checkpoint)
     trained_on = module.hparams.task
@@ -57,7 +58,7 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
         "protocol_version": PROTOCOL_VERSION,
         "diffbench_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint": Path(os.path.relpath(Path(checkpoint).resolve(), out_dir.resolve())).as_posix(),  # relative: no local path
         "model": {"name": module.hparams.model_spec.get("name"), "spec": module.hparams.model_spec, "parameters": count_parameters(module.model)},
         "trained_on": trained_on,
         "task": {"name": target.name, "spec_hash": target.spec_hash, "lattice": target.lattice},

@@ -9,7 +9,8 @@ indicator, and the run's ``<out>/<run-id>/result.json`` with every metric aggreg
 (mean ± unbiased std over seeds). The run id is a hash of the configuration, so rerunning the
 same command with ``--resume`` finds the same folder and continues: finished seeds are kept,
 an interrupted one restarts from its last checkpoint. Each stage knows nothing of the ones
-after it; only this module knows them all.
+after it; only this module knows them all. The command as typed (``argv``) is recorded with
+every absolute path replaced by ``<local path>``: no path of the machine goes into a result.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..protocol.results import (
     clean_number,
     write_result,
 )
+from ..results.paths import strip_local_paths
 from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout
@@ -112,5 +114,5 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
         "packages": package_versions(),
         "git": git_commit(),
         "command": cfg.command(),
-        "argv": " ".join(shlex.quote(a) for a in (["diffbench"] + list(argv))) if argv is not None else None,
+        "argv": strip_local_paths(" ".join(shlex.quote(a) for a in (["diffbench"] + list(argv)))) if argv is not None else None,
     }

@@ -30,6 +30,8 @@ _EXPORTS = {
     "mean_std": ".aggregate",
     "loads_strict": ".jsonio",
     "read_json_strict": ".jsonio",
+    "find_local_path": ".paths",
+    "strip_local_paths": ".paths",
     "Result": ".schema",
     "StoredSubmission": ".submission",
     "SubmissionMeta": ".submission",

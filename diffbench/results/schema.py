@@ -36,7 +36,11 @@ from pydantic import (
 from .fields import (
     COUNT_KEY,
     HEX64,
+    MAX_CHECKPOINT_BYTES,
+    MAX_LABEL,
     MAX_NAME,
+    MAX_PARAMETERS,
+    PATH_PART,
     TASK_NAME,
     Closed,
     Count,
@@ -55,7 +59,7 @@ from .fields import (
 from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
 from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
 
-__all__ = ["Result", "result_json_schema"]
+__all__ = ["CheckpointRef", "Result", "http_url", "relative_path", "result_json_schema"]
 
 
 # --------------------------------------------------------------------------- metrics
@@ -141,6 +145,57 @@ def _non_null(what: str) -> Callable[[Any], Any]:
     return check
 
 
+def relative_path(v: Any, suffix: str | None = None) -> Any:
+    """``v`` if it is a relative POSIX path of plain names (ending in ``suffix``), else a one-line failure."""
+    from pathlib import PurePosixPath
+
+    ok = isinstance(v, str) and not v.startswith("/") and len(v) <= 1000
+    parts = PurePosixPath(v).parts if ok else ()
+    if not ok or not parts or not all(PATH_PART.match(p) for p in parts) or (suffix and not v.endswith(suffix)):
+        end = f" ending in {suffix}" if suffix else ""
+        raise fail(f"must be a relative path of plain names{end} (no absolute path, no '..'), got {show(v)}")
+    return v
+
+
+def http_url(v: Any) -> Any:
+    """``v`` if it is an absolute http(s) URL with a host and no whitespace, else a one-line failure."""
+    from urllib.parse import urlsplit
+
+    ok = isinstance(v, str) and len(v) <= 2000 and not any(c.isspace() for c in v) and "\\" not in v
+    try:
+        parts = urlsplit(v) if ok else None
+        ok = ok and parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise fail(f"must be an http(s) URL with a host, got {show(v)}")
+    return v
+
+
+def _sha256(v: Any) -> Any:
+    if not isinstance(v, str) or not HEX64.match(v):
+        raise fail(f"must be a SHA-256 hex digest (64 lower-case hex digits), got {show(v)}")
+    return v
+
+
+class CheckpointRef(Closed):
+    """A seed's best checkpoint in a submission bundle: a ``path`` relative to the result (the
+    file travels with it) or an http(s) ``url`` (large models), with its SHA-256 and size."""
+
+    path: Optional[Annotated[str, PlainValidator(lambda v: relative_path(v, ".ckpt")),
+                             WithJsonSchema({"type": "string", "pattern": "^[^/].*\\.ckpt$"})]] = None
+    url: Optional[Annotated[str, PlainValidator(http_url),
+                            WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"})]] = None
+    sha256: Annotated[str, PlainValidator(_sha256), WithJsonSchema({"type": "string", "pattern": HEX64.pattern})]
+    bytes: Count(1, MAX_CHECKPOINT_BYTES)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Any:
+        if (self.path is None) == (self.url is None):
+            raise fail("must give exactly one of path (relative to the result) and url (http/https)")
+        return self
+
+
 class SeedResult(Closed):
     """One training seed: its metrics on both splits, timings, and optional trust scores."""
 
@@ -152,7 +207,9 @@ class SeedResult(Closed):
     images: Optional[Annotated[list[str], PlainValidator(lambda v: _paths(v))]] = None
     wandb: Optional[Object()] = None  # type: ignore[valid-type]
     train_time_s: Optional[Finite(null=False)] = None  # type: ignore[valid-type]
-    best_checkpoint: Optional[str] = None
+    best_checkpoint: Optional[Annotated[str, PlainValidator(relative_path),
+                                        WithJsonSchema({"type": "string", "pattern": "^[^/]"})]] = None
+    checkpoint: Optional[CheckpointRef] = None
     best_epoch: Optional[Count(0)] = None  # type: ignore[valid-type]
     epochs_run: Optional[Count(0)] = None  # type: ignore[valid-type]
     uq: Optional[SeedUq] = None
@@ -162,6 +219,8 @@ class SeedResult(Closed):
 def _paths(v: Any) -> Any:
     if not isinstance(v, list) or not all(isinstance(p, str) for p in v):
         raise fail("must be a list of relative paths")
+    for p in v:
+        relative_path(p, ".png")
     return v
 
 
@@ -169,7 +228,7 @@ class ModelInfo(Closed):
     """What was trained: its name, where it comes from, its spec and parameter count."""
 
     name: Text(limit=MAX_NAME, one_line=True)  # type: ignore[valid-type]
-    parameters: Count(0)  # type: ignore[valid-type]
+    parameters: Count(0, MAX_PARAMETERS)  # type: ignore[valid-type]
     kind: Optional[str] = None
     package: Optional[str] = None
     package_version: Optional[str] = None
@@ -200,7 +259,7 @@ class TaskInfo(Open):
 class Hardware(Open):
     """Where the run was measured; ``label`` is what the board shows."""
 
-    label: Text()  # type: ignore[valid-type]
+    label: Text(limit=MAX_LABEL, one_line=True)  # type: ignore[valid-type]
 
 
 class Cost(Open):

@@ -1,5 +1,6 @@
 """The schema of a stored submission: the ``submission`` block ``diffbench submit`` adds
-(free text, a link, the date, the images' hashes) and the result as written.
+(free text, a link, the date, the images' hashes and, for a submission bundle, each seed's
+checkpoint: a file next to it or an http(s) URL, with its SHA-256 and size) and the result as written.
 
 Free text is stored as given (escaped whenever it is rendered) but bounded and on one line;
 a link is an absolute ``http(s)`` URL with a host or nothing (never ``javascript:``,
@@ -18,10 +19,10 @@ import re
 from typing import Annotated, Any, Optional
 from urllib.parse import urlsplit
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainValidator, WithJsonSchema
 
-from .fields import CONTROL, HEX64, Closed, fail, show
-from .schema import Result
+from .fields import CONTROL, COUNT_KEY, HEX64, Closed, fail, show
+from .schema import CheckpointRef, Result
 
 #: The most characters of the free-text fields.
 TEXT_LIMITS = {"title": 200, "authors": 500}
@@ -80,6 +81,12 @@ def _images(v: Any) -> Any:
     return v
 
 
+def _checkpoint_seeds(v: Any) -> Any:
+    if not isinstance(v, dict) or not v or not all(isinstance(k, str) and COUNT_KEY.fullmatch(k) for k in v):
+        raise fail("must map each seed (as a string, e.g. \"0\") to its checkpoint {path or url, sha256, bytes}")
+    return v
+
+
 class SubmissionMeta(Closed):
     """What ``diffbench submit`` adds to a result."""
 
@@ -91,6 +98,8 @@ class SubmissionMeta(Closed):
     submitted: Annotated[str, PlainValidator(_date), WithJsonSchema({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"})]
     images: Annotated[dict[str, str], PlainValidator(_images),
                       WithJsonSchema({"type": "object", "additionalProperties": {"type": "string", "pattern": HEX64.pattern}})]
+    #: The submission bundle: each seed's best checkpoint, a file in ``<id>/`` (``path``) or a URL.
+    checkpoints: Optional[Annotated[dict[str, CheckpointRef], BeforeValidator(_checkpoint_seeds)]] = None
 
 
 class StoredSubmission(Closed):

@@ -28,9 +28,22 @@ from pydantic import ValidationError
 from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_indicators
-from .digest import RESULT_SCHEMA_VERSION, compute_digest
-from .fields import HEX64, is_int, is_number, show
+from .digest import RESULT_SCHEMA_VERSION, canonical_json, compute_digest
+from .fields import (
+    HEX64,
+    MAX_INT,
+    MAX_NUMBER,
+    MAX_RESULT_CHARS,
+    MAX_STRING,
+    MIN_NORMAL,
+    in_magnitude,
+    is_int,
+    is_number,
+    one_line,
+    show,
+)
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
+from .paths import find_local_path
 from .schema import Result
 
 #: Relative tolerance of the aggregation checks (JSON round-off).
@@ -112,7 +125,7 @@ class _Fail:
         self.source = source
 
     def __call__(self, where: str, msg: str) -> NoReturn:
-        raise DiffbenchError(f"{self.source} refused: {where} {msg}")
+        raise DiffbenchError(one_line(f"{self.source} refused: {where} {msg}"))
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -183,9 +196,64 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
         model = Result.model_validate(result, context={"n_seeds": n_seeds})
     except ValidationError as exc:
         fail(*error_line(exc))
+    check_bounds(result, fail)
     check_across(result, fail)
     return CheckedResult(task=model.task.name, model=model.model.name, seeds=list(model.seeds),
                          ranked=len(model.seeds) >= MIN_RANKED_SEEDS, digest=model.digest, result=model)
+
+
+def _walk(value: Any, where: str) -> Any:
+    """Every (location, value) of a JSON value, keys included (as their object's location)."""
+    stack = [(where, value)]
+    while stack:
+        loc, v = stack.pop()
+        yield loc, v
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield loc, k
+                stack.append((f"{loc}.{k}" if loc else str(k), x))
+        elif isinstance(v, list):
+            stack.extend((f"{loc}[{i}]", x) for i, x in enumerate(v))
+
+
+def check_bounds(result: dict[str, Any], fail: _Fail) -> None:
+    """The limits of :mod:`diffbench.results.fields` on every value, the provenance blocks included:
+    strings of at most ``MAX_STRING`` characters, integers of magnitude at most ``MAX_INT``, other
+    numbers 0 or of magnitude in [``MIN_NORMAL``, ``MAX_NUMBER``], and the whole result at most
+    ``MAX_RESULT_CHARS`` characters of canonical JSON; and no string holding a local absolute path
+    (:mod:`diffbench.results.paths`)."""
+    for where, v in _walk(result, ""):
+        if isinstance(v, str) and len(v) > MAX_STRING:
+            fail(where or "the result", f"is a string of {len(v)} characters; at most {MAX_STRING} are accepted in a result")
+        elif isinstance(v, str) and (local := find_local_path(v)) is not None:
+            fail(where or "the result", f"holds a local absolute path ({show(local)}); a result names files relative to its "
+                 "run folder and no path of the machine it ran on (rerun with this diffbench, or remove the path)")
+        elif is_int(v) and abs(v) > MAX_INT:
+            fail(where, f"is an integer of {len(str(abs(v)))} digits; integers are at most {MAX_INT} in magnitude")
+        elif isinstance(v, float) and not in_magnitude(v, MIN_NORMAL, MAX_NUMBER):
+            fail(where, f"is {show(v)}; a number is 0 or of magnitude in [{MIN_NORMAL:g}, {MAX_NUMBER:g}]")
+    size = len(canonical_json(result))
+    if size > MAX_RESULT_CHARS:
+        fail("the result", f"is {size} characters of JSON; at most {MAX_RESULT_CHARS} are accepted")
+
+
+def check_distinct_seeds(per_seed: list[dict[str, Any]], fail: _Fail) -> None:
+    """Every seed is an independent training run: no two seeds with the same checkpoint hash or
+    the same test results (every metric of every source count: a seed cloned from another)."""
+    first_test: dict[str, int] = {}
+    first_ckpt: dict[str, int] = {}
+    for i, s in enumerate(per_seed):
+        key = canonical_json(s["test"])
+        if key in first_test:
+            fail(f"per_seed[{i}].test", f"is identical to per_seed[{first_test[key]}].test (every metric of every source count): "
+                 "a seed copied from another is not an independent training run")
+        first_test[key] = i
+        sha = (s.get("checkpoint") or {}).get("sha256")
+        if sha is not None:
+            if sha in first_ckpt:
+                fail(f"per_seed[{i}].checkpoint.sha256", f"is the checkpoint of per_seed[{first_ckpt[sha]}]: "
+                     "every seed is trained separately and has its own checkpoint")
+            first_ckpt[sha] = i
 
 
 def check_across(result: dict[str, Any], fail: _Fail) -> None:
@@ -194,6 +262,7 @@ def check_across(result: dict[str, Any], fail: _Fail) -> None:
     got = [s["seed"] for s in per_seed]
     if got != seeds:
         fail("per_seed", f"holds seeds {show(got)} but seeds is {show(seeds)}; every seed needs its own results, in order")
+    check_distinct_seeds(per_seed, fail)
     for split in SPLITS:
         counts = [sorted(s[split].get("per_count", {})) for s in per_seed]
         if any(c != counts[0] for c in counts):

@@ -1,6 +1,7 @@
 """The training stage: the Lightning :class:`SurrogateModule`, losses, optimiser recipes,
 callbacks, timing, W&B logging and the environment record; ``run.train_seed`` trains one
-seed of a run and returns what it trained (it knows nothing of the stages after it).
+seed of a run and returns what it trained (it knows nothing of the stages after it);
+``rescore_seed`` re-scores a seed from its checkpoint (``diffbench verify``, resume).
 
 >>> from diffbench.training import SurrogateModule, make_loss
 
@@ -21,6 +22,9 @@ _EXPORTS = {
     "build_optimizer": ".recipes",
     "resolve_recipe": ".recipes",
     "SurrogateModule": ".module",
+    "load_checkpoint": ".rescore",
+    "module_from_checkpoint": ".rescore",
+    "rescore_seed": ".rescore",
     "time_inference": ".timing",
     "time_solver": ".timing",
 }

@@ -32,6 +32,7 @@ from ..data.cache import atomic_write_json
 from ..errors import DiffbenchError
 from ..models import build_from_spec, check_output, count_parameters, create, model_origin, model_spec
 from ..protocol.results import clean_number
+from ..results.paths import checkpoint_ref
 from .callbacks import ChannelsLastInputs, TrainTimer
 from .environment import is_ddp_child
 from .losses import make_loss
@@ -268,6 +269,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         "test": test_results,
         "val": val_results,
         "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
+        "checkpoint": checkpoint_ref(best, out_dir) if best else None,
         "best_epoch": best_epoch(ckpt),
         "epochs_run": trainer.current_epoch,
         "train_time_s": train_time,

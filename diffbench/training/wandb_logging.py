@@ -2,7 +2,8 @@
 
 Mode: ``online`` when an API key is configured (``WANDB_API_KEY`` or a ``~/.netrc`` entry
 for api.wandb.ai), else ``offline`` (runs land in ``<out>/wandb/offline-run-*`` for a later
-``wandb sync``); ``disabled`` turns it off. Any W&B failure becomes a warning.
+``wandb sync``); ``disabled`` turns it off. Any W&B failure becomes a warning. The run's
+folder is recorded relative to the run's output folder (``wandb/offline-run-*``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ def make_logger(mode: str, save_dir: Path, *, project: str, group: str, name: st
         return None
 
 
+def run_relative(path: Path, run_dir: str | None) -> str:
+    """``path`` relative to the run folder ``run_dir`` (no local absolute path goes into a
+    result), else its last two parts."""
+    from ..results.paths import relative_to_run
+
+    try:
+        if run_dir is not None:
+            return Path(path).absolute().relative_to(Path(run_dir).absolute()).as_posix()
+    except ValueError:
+        pass
+    return relative_to_run(str(path), Path(run_dir).name if run_dir else "")
+
+
 def log_results(logger: Any, results: dict[str, Any], images: list[tuple[str, np.ndarray]]) -> dict[str, Any] | None:
     """Log test metrics, the per-source-count table and images; return where the run lives."""
     if logger is None:
@@ -80,7 +94,8 @@ def log_results(logger: Any, results: dict[str, Any], images: list[tuple[str, np
             run.log({"test/per_count": table})
         if images:
             run.log({"test/examples": [wandb.Image(img, caption=cap) for cap, img in images]})
-        info = {"mode": run.settings.mode if hasattr(run.settings, "mode") else None, "id": run.id, "dir": str(Path(run.dir).parent)}
+        info = {"mode": run.settings.mode if hasattr(run.settings, "mode") else None, "id": run.id,
+                "dir": run_relative(Path(run.dir).parent, getattr(logger, "save_dir", None))}
         url = getattr(run, "url", None)
         if url:
             info["url"] = url

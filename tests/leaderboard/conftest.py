@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -27,3 +28,24 @@ def make(tmp_path: Path) -> Callable[..., Path]:
         return make_result(tmp_path / "runs" / f"run-{next(counter)}", **kw)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory, smoke_data_dir) -> Path:
+    """A finished 3-seed run of cnn-small on smoke (a few steps: what is scored is what was
+    trained), for ``diffbench verify`` and the pull-request check; about 20 s once per session."""
+    from diffbench.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    args = ["run", "--model", "cnn-small", "--task", "smoke", "--seeds", "0,1,2", "--max-steps", "3", "--out", str(out),
+            "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    assert main(args) == 0
+    (result,) = out.glob("*/result.json")
+    return result.parent
+
+
+def copy_run(run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the run folder under ``tmp_path``; returns its result.json."""
+    dest = tmp_path / run_dir.name
+    shutil.copytree(run_dir, dest)
+    return dest / "result.json"

@@ -107,7 +107,7 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
             "inference": {"s_per_sample": inference * (1 + 0.01 * i), "batch_size": 24, "device": "cpu", "repeats": 5},
             "solver": {"s_per_sample": solver * (1 + 0.02 * i), "batch_size": 24, "backend": "numpy", "method": "dst", "repeats": 3},
             "images": image_paths,
-            "wandb": ({"mode": "online", "id": f"run{seed}", "dir": "/tmp/wandb", "url": f"{wandb_url}-{seed}"} if wandb_url else None),
+            "wandb": ({"mode": "online", "id": f"run{seed}", "dir": f"wandb/run-{seed}", "url": f"{wandb_url}-{seed}"} if wandb_url else None),
         })
     inf = sum(s["inference"]["s_per_sample"] for s in per_seed) / len(per_seed)
     sol = sum(s["solver"]["s_per_sample"] for s in per_seed) / len(per_seed)

@@ -200,3 +200,39 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
     assert fmt_number(full.result["consistency"]["flux_balance"]["mean"]["mean"]) in text
     assert problems == []
     page.close()
+
+
+def test_verified_filter_in_a_browser(browser, lb, make, run_dir, smoke_data_dir, tmp_path):
+    """From file://, without network: the verified badge only on the verified entry, and the
+    "verified entries only" checkbox hides the claimed rows and shows them again."""
+    from conftest import copy_run
+
+    from diffbench.cli import main
+    from diffbench.leaderboard.submit import submit
+
+    subs = populate(lb, make)
+    bundle = submit(copy_run(run_dir, tmp_path), lb, title="re-scored", today="2025-05-01", with_checkpoints=True)
+    assert main(["verify", str(bundle.path), "--data-dir", str(smoke_data_dir), "--no-progress"]) == 0
+    site = build_site(lb).out
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    problems = _watch(page)
+    page.goto((site / "index.html").as_uri() + "#task-smoke")  # the link opens smoke's group ("tests and demos")
+    verified = page.eval_on_selector_all("span.badge.verified", "els => els.map(e => e.closest('tr').dataset.id)")
+    assert verified == [bundle.id]
+    assert page.locator("span.badge.claimed").count() == len(subs)
+    assert "diffbench" in page.get_attribute("span.badge.verified", "title")
+
+    def visible() -> list[str]:
+        return page.eval_on_selector_all('table.board[data-task="smoke"] tbody tr',
+                                         "rows => rows.filter(r => r.offsetParent !== null).map(r => r.dataset.id)")
+
+    assert len(visible()) == len(subs) + 1
+    page.check('input.verified-only[data-task="smoke"]')
+    assert visible() == [bundle.id]
+    page.click('th[data-key="params"] button')  # sorting keeps the filter
+    assert visible() == [bundle.id]
+    page.uncheck('input.verified-only[data-task="smoke"]')
+    assert len(visible()) == len(subs) + 1
+    page.goto((site / "entries" / f"{bundle.id}.html").as_uri())
+    assert "Verified on" in page.inner_text("#verification")
+    assert problems == []

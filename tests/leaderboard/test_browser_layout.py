@@ -155,8 +155,8 @@ def _open_groups(page) -> None:
 
 
 def _verified(sub) -> bool:
-    """Whether a stored submission carries a verification record (``diffbench verify``)."""
-    return bool(sub.meta.get("verification") or sub.result.get("verification"))
+    """Whether a stored submission carries a verification record of its own (``diffbench verify``)."""
+    return sub.verification is not None
 
 
 @pytest.mark.parametrize("via", ["file", "serve"])

@@ -50,7 +50,9 @@ def test_result_json_is_complete_and_self_consistent(finished_run):
         assert seed["best_epoch"] in (0, 1)  # the epoch the best checkpoint was taken at (2 epochs run)
         for img in seed["images"]:
             assert (path.parent / img).is_file()
-        assert seed["wandb"]["mode"] == "offline" and Path(seed["wandb"]["dir"]).is_dir()
+        # the W&B run folder, relative to the run folder (no local path in a result)
+        assert seed["wandb"]["mode"] == "offline" and not Path(seed["wandb"]["dir"]).is_absolute()
+        assert (path.parent / seed["wandb"]["dir"]).is_dir()
     agg = r["aggregate"]["test"]["nmae"]
     vals = [s["test"]["nmae"] for s in r["per_seed"]]
     assert agg["mean"] == pytest.approx(sum(vals) / 2)
@@ -85,7 +87,10 @@ def test_evaluate_reproduces_the_test_metrics(finished_run, smoke_data_dir, tmp_
     ckpt = path.parent / r["per_seed"][0]["best_checkpoint"]
     code, out, err = _run(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
     assert code == 0, err
-    m = json.loads((tmp_path / "metrics-smoke-test.json").read_text())["metrics"]
+    written = json.loads((tmp_path / "metrics-smoke-test.json").read_text())
+    assert not Path(written["checkpoint"]).is_absolute()  # no local path in a result (issue #15)
+    assert (tmp_path / written["checkpoint"]).resolve() == ckpt.resolve()
+    m = written["metrics"]
     for key in ("mae", "nmae", "max_abs_error", "residual"):
         assert m[key] == pytest.approx(r["per_seed"][0]["test"][key], rel=1e-6)
 

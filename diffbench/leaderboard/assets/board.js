@@ -46,6 +46,18 @@
     });
   }
 
+  // "verified entries only": hide the rows of that board without the verified class.
+  Array.prototype.forEach.call(document.querySelectorAll("input.verified-only"), function (box) {
+    box.addEventListener("change", function () {
+      Array.prototype.forEach.call(document.querySelectorAll("table.board"), function (table) {
+        if (table.getAttribute("data-task") !== box.getAttribute("data-task")) { return; }
+        Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+          row.classList.toggle("filtered-out", box.checked && !row.classList.contains("verified"));
+        });
+      });
+    });
+  });
+
   Array.prototype.forEach.call(document.querySelectorAll("table.board"), function (table) {
     var board = data.boards[table.getAttribute("data-board") || table.getAttribute("data-task")];
     if (!board) { return; }

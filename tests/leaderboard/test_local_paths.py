@@ -1,0 +1,67 @@
+"""No local path leaves the machine (issue #15 item 3): results store paths relative to their
+run folder, ``submit`` refuses a result holding an absolute path, and the committed
+leaderboard holds none."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from lb_factory import redigest
+
+from diffbench.errors import DiffbenchError
+from diffbench.leaderboard.submit import default_leaderboard_dir, submit
+
+#: What a local path looks like in the committed files.
+LOCAL = ("/root/", "/home/", "/work/", "/tmp/", "/Users/", "C:\\")
+
+
+@pytest.mark.parametrize("where, value", [
+    (("per_seed", 0, "wandb", "dir"), "/home/alice/runs/smoke--unet/wandb/offline-run-1"),
+    (("argv",), "diffbench run --model unet-small --out /work/alice/runs"),
+    (("hardware", "cpu"), "C:\\Users\\bob\\cpu.txt"),
+    (("data", "cache"), "~/diffbench-data"),
+    (("training", "log"), "file:///tmp/log.txt"),
+])
+def test_submit_refuses_an_absolute_path_in_any_string(lb, make, where, value):
+    def put(r: dict) -> None:
+        block = r
+        for k in where[:-1]:
+            block = block[k] if not (isinstance(k, str) and k not in block) else block.setdefault(k, {})
+        if block is None:
+            raise AssertionError(where)
+        block[where[-1]] = value
+    path = redigest(make(images=False, wandb_url="https://wandb.ai/t/p/runs/x"), put)
+    dotted = ".".join(f"[{k}]" if isinstance(k, int) else k for k in where).replace(".[", "[")
+    with pytest.raises(DiffbenchError, match=rf"{__import__('re').escape(dotted)} holds a local absolute path") as info:
+        submit(path, lb, today="2025-01-01")
+    assert "\n" not in str(info.value)
+    assert not (lb / "submissions").exists()
+
+
+def test_relative_paths_and_urls_pass(lb, make):
+    sub = submit(make(wandb_url="https://wandb.ai/team/p/runs/abc"), lb, today="2025-01-01")
+    assert sub.result["per_seed"][0]["wandb"]["dir"] == "wandb/run-0"
+
+
+def test_wandb_run_dir_is_recorded_relative_to_the_run_folder(tmp_path):
+    from diffbench.training.wandb_logging import log_results
+
+    run_dir = tmp_path / "runs" / "smoke--unet--ab12"
+    logged = []
+    run = SimpleNamespace(dir=str(run_dir / "wandb" / "offline-run-2026-x" / "files"), id="x1",
+                          settings=SimpleNamespace(mode="offline"), summary={}, log=logged.append, finish=lambda: None)
+    logger = SimpleNamespace(experiment=run, save_dir=str(run_dir))
+    info = log_results(logger, {"nmae": 0.1}, [])
+    assert info["dir"] == "wandb/offline-run-2026-x"
+
+
+def test_the_committed_leaderboard_holds_no_absolute_path(monkeypatch):
+    monkeypatch.delenv("DIFFBENCH_LEADERBOARD_DIR", raising=False)
+    root = default_leaderboard_dir()
+    found = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix != ".png":  # text: a PNG's compressed bytes may spell anything
+            data = p.read_bytes()
+            found += [f"{p.relative_to(root)}: {pat}" for pat in LOCAL if pat.encode() in data]
+    assert not found, f"{len(found)} local path(s) in leaderboard/, e.g. {found[:3]}"
