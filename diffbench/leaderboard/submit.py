@@ -33,7 +33,7 @@ naming the file, the field and what is allowed):
   skipped (reported), not refused.
 
 Submission fields: ``--title`` and ``--authors`` are free text (any characters but
-control characters, at most 200 / 500 characters); they are stored as given and escaped
+control characters and bidirectional controls, at most 200 / 500 characters); they are stored as given and escaped
 whenever they are rendered. ``--url`` must be an ``http://`` or ``https://`` URL with a
 host; anything else (``javascript:``, ``data:``, relative) is refused.
 
@@ -81,7 +81,10 @@ _TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[0-9a-f]{%d}$" % ID_LENGTH)
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Control characters, line and paragraph separators, and the bidirectional marks, embeddings,
+#: overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which can make
+#: rendered text read differently from what is stored.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENV_DIR = "DIFFBENCH_LEADERBOARD_DIR"
 
@@ -419,7 +422,8 @@ def check_text(value: str | None, field_name: str) -> str:
     if len(value) > limit:
         raise DiffbenchError(f"--{field_name} is {len(value)} characters; at most {limit} are allowed")
     if _CONTROL.search(value):
-        raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, ...); give one line of text")
+        raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, a bidirectional override, ...); "
+                             "give one line of plain text")
     return value.strip()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .config import add_run_arguments, build_run_config, parse_int_list
 
@@ -30,15 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..training.options import check_devices_early
+
+    cfg = build_run_config(args)
+    cfg.validate()
+    check_devices_early(cfg.accelerator, cfg.devices)  # before the training stack is imported (seconds)
+
+    from ..training.console import wandb_lines
     from ..training.reporting import summary_table
     from .run import run
 
-    cfg = build_run_config(args)
     result = run(cfg, argv=sys.argv[1:])
     if result is None:
         return 0
+    run_dir = Path(cfg.out) / result["run_id"]
     print(summary_table(result))
-    print(f"result: {cfg.out}/{result['run_id']}/result.json")
+    print(f"result: {run_dir}/result.json")
+    for line in wandb_lines([s.get("wandb") for s in result["per_seed"]], run_dir.absolute()):
+        print(line)
     print(f"reproduce: {result['command']}")
     return 0
 

@@ -33,12 +33,15 @@ from ..errors import DiffbenchError
 from ..models import build_from_spec, count_parameters, create, list_models, model_spec
 from ..protocol.results import clean_number
 from .callbacks import ChannelsLastInputs, TrainTimer
+from .checkpoint_io import AtomicCheckpointIO, file_sha256, load_checkpoint, remove_temporaries
+from .console import quiet_foreign_noise
 from .environment import is_ddp_child
 from .losses import make_loss
 from .module import SurrogateModule
-from .options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
+from .options import ACCELERATORS, PRECISIONS, check_choice, check_cpu_devices, check_positive_int
 from .recipes import resolve_recipe
 from .reporting import example_images
+from .resume import RandomState, check_finished_seed
 from .timing import time_inference, time_solver
 from .wandb_logging import check_mode, log_results, make_logger
 
@@ -48,6 +51,7 @@ def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
     check_choice("--accelerator", accelerator, ACCELERATORS)
     check_positive_int("--devices", devices)
     check_positive_int("--num-nodes", num_nodes)
+    chosen = accelerator == "auto"
     if accelerator == "auto":
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator == "gpu":
@@ -57,9 +61,7 @@ def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
         if devices > have:
             raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist here ({have})")
     else:
-        have = os.cpu_count() or 1
-        if devices > have:
-            raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have})")
+        check_cpu_devices(devices, no_gpu=chosen)
     return accelerator
 
 
@@ -130,6 +132,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     (the pipeline rebuilds it with dropout when MC-dropout indicators are asked for).
     ``cfg.run_id(model_name, task_name)`` names the run's folder under ``cfg.out``.
     """
+    quiet_foreign_noise()
     task = load_task(cfg.task)
     accelerator = resolve_accelerator(cfg.accelerator, cfg.devices, cfg.num_nodes)
     max_epochs = cfg.max_epochs if cfg.max_epochs is not None else int(task.training.get("max_epochs", 20))
@@ -146,6 +149,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
     if adapt_model is not None:
         probe = adapt_model(probe, task)
+    check_probe_output(probe, task.in_channels, task.lattice)
     spec = model_spec(probe)
     info = model_info(spec)
     n_params = count_parameters(probe)
@@ -165,6 +169,37 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
     return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
+
+
+def check_probe_output(model: torch.nn.Module, in_channels: int, lattice: int) -> None:
+    """Refuse, before training, a network whose output a run cannot train on: one forward pass
+    (eval mode, no gradients, the global random state untouched) on a ``(1, in_channels,
+    lattice, lattice)`` batch must give one float32 tensor of shape ``(1, 1, lattice, lattice)``.
+    A tuple, a float64 or a wrongly shaped output is one line (as ``check-model`` words it)."""
+    name = model.__dict__.get("_diffbench_spec", {}).get("name") or type(model).__name__
+    training = model.training
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            model.eval()
+            x = torch.rand(1, in_channels, lattice, lattice, generator=torch.Generator().manual_seed(0))
+            try:
+                y = model(x)
+            except DiffbenchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a plugin's forward may raise anything
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                raise DiffbenchError(f"model {name!r} failed the forward check: on input {tuple(x.shape)} it raised "
+                                     f"{type(exc).__name__}{': ' + first if first else ''}") from None
+    finally:
+        model.train(training)
+    if not isinstance(y, torch.Tensor):
+        raise DiffbenchError(f"model {name!r} failed the output check: its forward pass returned a {type(y).__name__}, "
+                             f"not a tensor; return one (B, 1, N, N) float32 tensor")
+    if y.dtype != torch.float32:
+        raise DiffbenchError(f"model {name!r} failed the dtype check: the output is {y.dtype}; expected torch.float32")
+    if tuple(y.shape) != (1, 1, lattice, lattice):
+        raise DiffbenchError(f"model {name!r} failed the output shape check: input {tuple(x.shape)} gave output "
+                             f"{tuple(y.shape)}; expected {(1, 1, lattice, lattice)}")
 
 
 def model_info(spec: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +237,14 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
     cfg, task, out_dir = setup.cfg, setup.task, setup.out_dir
     seed_dir = out_dir / f"seed-{seed}"
     done = seed_dir / "result.json"
+    rank0 = not is_ddp_child()
     if done.exists():
-        rank0 = not is_ddp_child()
-        return TrainedSeed(seed, json.loads(done.read_text()) if rank0 else None, finished=True, rank0=rank0)
+        # kept only if its best checkpoint backs it (hash and re-scored metrics): never fold an edit into the run
+        record = check_finished_seed(done, out_dir, seed, task.spec_hash, setup.dm) if rank0 else None
+        return TrainedSeed(seed, record, finished=True, rank0=rank0)
     seed_dir.mkdir(parents=True, exist_ok=True)
+    if rank0:
+        remove_temporaries(seed_dir)  # what a writer killed mid-checkpoint left
     L.seed_everything(seed, workers=True, verbose=False)
     net_spec = model_spec(build_from_spec(setup.spec))  # fresh weights under this seed
     module = SurrogateModule(net_spec, task={"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice,
@@ -223,7 +262,8 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         if wb is not None:
             loggers.append(wb)
     timer = TrainTimer()
-    callbacks: list[Any] = [ckpt, timer]
+    random_state = RandomState()
+    callbacks: list[Any] = [ckpt, timer, random_state]
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
@@ -232,7 +272,8 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
                         precision=cfg.precision, max_epochs=setup.max_epochs, max_steps=cfg.max_steps or -1,
                         check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=callbacks, logger=loggers,
                         deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
-                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
+                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir),
+                        plugins=[AtomicCheckpointIO()])
     last = seed_dir / "last.ckpt"
     resume_from = None
     if last.exists():
@@ -262,8 +303,10 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         "test": test_results,
         "val": val_results,
         "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
+        "checkpoint_sha256": file_sha256(best) if best else None,
         "best_epoch": best_epoch(ckpt),
         "epochs_run": trainer.current_epoch,
+        "resumed": resume_from is not None,
         "train_time_s": train_time,
         "inference": inference,
         "solver": solver,
@@ -279,6 +322,12 @@ def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
         raise DiffbenchError(f"seed {trained.seed} has no new training record to write")
     record = trained.record
     wandb_info = log_results(trained.logger, clean_number(record["test"]), trained.images or [])
+    if wandb_info and wandb_info.get("dir"):  # no local absolute path in a result: relative to the run's folder
+        run_dir = trained.path.parent.parent
+        try:
+            wandb_info["dir"] = str(Path(wandb_info["dir"]).resolve().relative_to(run_dir.resolve()))
+        except ValueError:
+            wandb_info["dir"] = Path(wandb_info["dir"]).name
     seed_result = clean_number({**record, "wandb": wandb_info, **extra})
     atomic_write_json(trained.path, seed_result)
     return seed_result
@@ -295,7 +344,7 @@ def best_epoch(ckpt: Any) -> int | None:
     """The epoch stored in the best checkpoint; memory-mapped, so the weights are not read."""
     try:
         if ckpt.best_model_path:
-            return int(torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
-    except Exception:  # noqa: BLE001
+            return int(load_checkpoint(ckpt.best_model_path, mmap=True)["epoch"])
+    except (DiffbenchError, KeyError, TypeError, ValueError):
         return None
     return None
