@@ -14,6 +14,7 @@ from ..data import DiffusionDataModule, load_task
 from ..errors import DiffbenchError
 from ..models import count_parameters
 from ..protocol.results import clean_number, write_result
+from ..training.console import quiet_foreign_noise
 from ..training.module import SurrogateModule
 from ..training.run import resolve_accelerator
 
@@ -26,6 +27,7 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
     Evaluating on another task (e.g. resolution transfer) is allowed when the task's input
     channels are the same; the result records both tasks.
     """
+    quiet_foreign_noise()
     module = SurrogateModule.load(checkpoint)
     trained_on = module.hparams.task
     target = load_task(task or trained_on["name"])

@@ -40,14 +40,14 @@ def check_cpu_devices(devices: int, *, no_gpu: bool, cores: int | None = None) -
     >>> check_cpu_devices(4, no_gpu=True, cores=2)
     Traceback (most recent call last):
     ...
-    diffbench.errors.DiffbenchError: --devices 4 asks for 4 CPU processes, but no GPU was found (torch sees no CUDA device) and there are only 2 cores; use --devices 2 or fewer here, or run on a machine with GPUs
+    diffbench.errors.DiffbenchError: --devices 4 asks for more CPU processes than there are cores (2), and no GPU was found (torch sees no CUDA device); use --devices 2 or fewer here, or a machine with GPUs
     """
     have = cores if cores is not None else (os.cpu_count() or 1)
     if devices <= have:
         return
     if no_gpu:
-        raise DiffbenchError(f"--devices {devices} asks for {devices} CPU processes, but no GPU was found (torch sees no CUDA "
-                             f"device) and there are only {have} cores; use --devices {have} or fewer here, or run on a machine with GPUs")
+        raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have}), and no GPU was "
+                             f"found (torch sees no CUDA device); use --devices {have} or fewer here, or a machine with GPUs")
     raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have})")
 
 
