@@ -1,8 +1,11 @@
 """The training stage: the Lightning :class:`SurrogateModule`, losses, optimiser recipes,
 callbacks, timing, W&B logging and the environment record; ``run.train_seed`` trains one
 seed of a run and returns what it trained (it knows nothing of the stages after it).
+:func:`load_checkpoint` is the one way a checkpoint is opened (it never runs code from the
+file; see :mod:`diffbench.training.checkpoint_io`), and :func:`rescore` scores a network
+through the evaluator (see :mod:`diffbench.training.resume`).
 
->>> from diffbench.training import SurrogateModule, make_loss
+>>> from diffbench.training import SurrogateModule, load_checkpoint, make_loss
 
 Imports are lazy: importing this package costs nothing until a name is used.
 """
@@ -12,6 +15,14 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
+    "CHECKPOINT_GLOBALS": ".checkpoint_io",
+    "AtomicCheckpointIO": ".checkpoint_io",
+    "check_model_spec": ".checkpoint_io",
+    "file_sha256": ".checkpoint_io",
+    "load_checkpoint": ".checkpoint_io",
+    "RandomState": ".resume",
+    "check_finished_seed": ".resume",
+    "rescore": ".resume",
     "LOSSES": ".losses",
     "MAELoss": ".losses",
     "MSELoss": ".losses",
