@@ -120,6 +120,46 @@ def test_solve_refuses_a_checkpoint_that_would_run_code(evil, tmp_path, capsys):
     assert not marker.exists() and not (tmp_path / "u.npy").exists()
 
 
+def test_evaluate_refuses_a_model_spec_that_names_a_function(tmp_path, capsys, smoke_data_dir):
+    """The spec's class path is imported to rebuild the model: a checkpoint that names a
+    function (``os:system`` with a ``command`` argument) is refused before it is called."""
+    sys.path.insert(0, str(ROOT / "tests" / "trust"))
+    from trust_testlib import make_checkpoint
+
+    marker = tmp_path / "pwned"
+    path = make_checkpoint(tmp_path / "spec.ckpt")
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["hyper_parameters"]["model_spec"] = {"name": "x", "class_path": "os:system", "init_args": {"command": f"touch {marker}"}}
+    torch.save(ckpt, path)
+    code, _, err = _cli(["evaluate", str(path), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path / "m"), "--no-progress"], capsys)
+    assert code == 2
+    line = _one_error_line(err)
+    assert "'os:system'" in line and "refused" in line, line
+    assert not marker.exists()
+
+
+def test_resume_and_the_inverse_network_refuse_a_crafted_file(evil, smoke_run, tmp_path, capsys):
+    path, marker = evil
+    out = tmp_path / "runs"
+    run_dir = out / smoke_run["run_dir"].name
+    shutil.copytree(smoke_run["run_dir"], run_dir)
+    (run_dir / "result.json").unlink()
+    (run_dir / "seed-0" / "result.json").unlink()
+    shutil.copy(path, run_dir / "seed-0" / "last.ckpt")
+    args = [a if a != str(smoke_run["out"]) else str(out) for a in smoke_run["args"]]
+    code, _, err = _cli(args + ["--resume", "--wandb-mode", "disabled"], capsys)
+    assert code == 2
+    # (only the error lines: Lightning's log handler may still point at an earlier test's closed capture)
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "refused" in line and "posix.system" in line and not marker.exists()
+    from diffbench.errors import DiffbenchError
+    from diffbench.trust.indicators import load_or_train_inverse
+
+    with pytest.raises(DiffbenchError, match="inverse network .* refused"):
+        load_or_train_inverse(path, None, None, None, epochs=1, batch_size=1, seed=0, device=torch.device("cpu"))
+    assert not marker.exists()
+
+
 def test_loader_refuses_by_type_and_loads_what_a_run_writes(evil, smoke_run):
     from diffbench.errors import DiffbenchError
     from diffbench.training.checkpoint_io import CHECKPOINT_GLOBALS, load_checkpoint
