@@ -156,11 +156,17 @@ def save_atomic(checkpoint: dict[str, Any], path: str | os.PathLike[str], *, res
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
+        # torch.save reports a failed write as a RuntimeError raised from the OSError
+        cause = exc if isinstance(exc, OSError) else next(
+            (e for e in (exc.__cause__, exc.__context__) if isinstance(e, OSError)), None)
+        if cause is None:
+            raise
+        exc = cause
         kept = f"the previous {target.name} is kept" if target.exists() else f"no {target.name} was written"
         hint = "; make room and rerun with --resume to continue" if resume_hint else ""
         raise DiffbenchError(f"could not write checkpoint {target} ({exc.strerror or exc}); {kept}{hint}") from None

@@ -40,6 +40,15 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
+def _run_error_line(err: str) -> str:
+    """The one ``error:`` line of an in-process run. Lightning's INFO lines and its log handler's
+    complaints about an earlier test's closed capture (``--- Logging error ---`` blocks) are
+    artefacts of running several trainings in one pytest process; any other traceback fails."""
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert err.count("Traceback") == err.count("--- Logging error ---"), err[-3000:]
+    return line
+
+
 def _run_args(out: Path, data_dir: Path, *extra: str) -> list[str]:
     return ["run", "--model", "cnn-small", "--task", "smoke", "--max-epochs", "2", "--seeds", "0", "--out", str(out),
             "--data-dir", str(data_dir), "--no-progress", *extra]
@@ -242,7 +251,7 @@ def test_disk_full_is_one_line_keeps_the_last_checkpoint_and_resume_continues(tm
     monkeypatch.setattr(torch, "save", save_until_full)
     code, _, err = _cli(args, capsys)
     assert code == 2
-    line = _one_error_line(err)
+    line = _run_error_line(err)
     assert "No space left on device" in line and ("last.ckpt" in line or "best.ckpt" in line), line
     monkeypatch.setattr(torch, "save", real_save)
     (run_dir,) = out.iterdir()
@@ -441,3 +450,42 @@ def test_submission_title_with_a_bidi_control_is_refused(char):
     with pytest.raises(DiffbenchError, match="--title contains a control character"):
         check_text(f"U-Net {char}tenalp", "title")
     assert check_text("Réseau — U-Net (ß, 中文)", "title") == "Réseau — U-Net (ß, 中文)"
+
+
+@pytest.fixture(params=["3500k", "6m"])
+def tiny_disk(tmp_path, request):
+    """A tmpfs (root only) of 3.5 MB, where the second checkpoint of epoch 0 does not fit (the
+    issue's case: it was left truncated under its final name), or of 6 MB, where epoch 0's two
+    checkpoints (2.4 MB each for cnn-small) fit and epoch 1's do not."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip()[:80]})")
+    try:
+        yield mount, request.param
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(tiny_disk, capsys, smoke_data_dir, monkeypatch):
+    disk, size = tiny_disk
+    monkeypatch.setenv("DIFFBENCH_THREADS", "1")
+    args = _run_args(disk / "runs", smoke_data_dir, "--wandb-mode", "disabled")
+    code, _, err = _cli(args, capsys)
+    assert code == 2
+    line = _run_error_line(err)
+    assert "No space left on device" in line, line
+    (seed_dir,) = (disk / "runs").glob("*/seed-0")
+    from diffbench.training.checkpoint_io import load_checkpoint
+
+    for ckpt in seed_dir.glob("*.ckpt"):
+        assert load_checkpoint(ckpt)["epoch"] == 0  # whatever is under a checkpoint's name is whole
+    if size == "6m":
+        assert (seed_dir / "last.ckpt").is_file()  # epoch 0's checkpoint survived epoch 1's failed write
+    assert not [p.name for p in seed_dir.iterdir() if ".tmp" in p.name]
+    assert subprocess.run(["mount", "-o", "remount,size=32m", str(disk)]).returncode == 0
+    code, _, err = _cli(args + ["--resume"], capsys)
+    assert code == 0, err
+    seed = json.loads((seed_dir / "result.json").read_text())
+    assert seed["epochs_run"] == 2 and seed["resumed"] is (size == "6m")
