@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
+
+from ..errors import DiffbenchError
 
 from .config import add_run_arguments, build_run_config, parse_int_list
 
 __all__ = ["build_run_config", "register"]
+
+#: The failed writes a run reports in one line (disk full, quota, read-only, permissions, I/O).
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +47,14 @@ def _run(args: argparse.Namespace) -> int:
     from ..training.reporting import summary_table
     from .run import run
 
-    result = run(cfg, argv=sys.argv[1:])
+    try:
+        result = run(cfg, argv=sys.argv[1:])
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        where = exc.filename or "a file of the run"
+        raise DiffbenchError(f"could not write {where} ({exc.strerror or exc}); finished seeds and whole checkpoints are "
+                             "kept: make room (or fix the permissions) and rerun with --resume") from None
     if result is None:
         return 0
     run_dir = Path(cfg.out) / result["run_id"]

@@ -489,3 +489,20 @@ def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(tiny_di
     assert code == 0, err
     seed = json.loads((seed_dir / "result.json").read_text())
     assert seed["epochs_run"] == 2 and seed["resumed"] is (size == "6m")
+
+
+def test_disk_full_outside_the_checkpoints_is_one_line_too(tmp_path, capsys, smoke_data_dir, monkeypatch):
+    """Any other write of a run (here the example images) failing for lack of space."""
+    from PIL import Image
+
+    monkeypatch.setenv("DIFFBENCH_THREADS", "1")
+
+    def full(self, fp, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(fp))
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    args = _run_args(tmp_path / "runs", smoke_data_dir, "--wandb-mode", "disabled", "--max-steps", "2")
+    code, _, err = _cli(args, capsys)
+    assert code == 2
+    line = _run_error_line(err)
+    assert "No space left on device" in line and ".png" in line and "--resume" in line, line
