@@ -506,3 +506,21 @@ def test_disk_full_outside_the_checkpoints_is_one_line_too(tmp_path, capsys, smo
     assert code == 2
     line = _run_error_line(err)
     assert "No space left on device" in line and ".png" in line and "--resume" in line, line
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("name: ../../x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\n", "name '../../x' is not allowed"),
+        ("name: s\nmodels: &m [cnn-small]\ntasks: *m\nseeds: [0]\n", "anchors or aliases"),
+        ("name: s\nmodels: [caf\xe9]\n", "not UTF-8"),
+    ],
+)
+def test_study_files_are_read_safely_and_their_names_checked(text, needle, tmp_path):
+    from diffbench.errors import DiffbenchError
+    from diffbench.studies.spec import load_study
+
+    path = tmp_path / "s.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DiffbenchError, match=needle):
+        load_study(str(path))
