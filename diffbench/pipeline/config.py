@@ -30,7 +30,7 @@ from typing import Any, Callable, ClassVar
 
 from ..errors import DiffbenchError
 from ..names import check_name
-from ..ranges import MAX_INT_LIST, parse_int_list  # noqa: F401 - parse_int_list re-exported for the commands
+from ..ranges import MAX_INT_LIST, parse_int_list  # parse_int_list: also the commands'
 from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
 from ..trust.options import parse_uq
 

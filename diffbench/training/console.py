@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from pathlib import PurePath
-from typing import Any, Iterable
+from typing import Any
 
 #: Warnings silenced, as regular expressions matched against the start of their message.
 FOREIGN_WARNINGS = (

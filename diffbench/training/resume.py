@@ -7,7 +7,8 @@ device), numpy's global one and Python's ``random``. Restored on resume, the nex
 shuffled order (the DataLoader's sampler seeds itself from torch's generator when its
 iterator is made) and every dropout mask are those of the uninterrupted run; with the
 optimiser, scheduler and loop states Lightning restores, a seed killed after an epoch and
-resumed ends with bit-identical weights on one device (tested). Under DDP every rank restarts
+resumed ends with bit-identical weights on one CPU device (tested; on a GPU, as exactly as
+two uninterrupted runs agree there, since cuDNN may pick non-deterministic kernels). Under DDP every rank restarts
 from rank 0's generators (samplers are seeded by epoch there, but dropout masks of the other
 ranks differ), so a resumed multi-device seed may differ slightly; every seed result records
 ``resumed`` (true when any part of it was trained after a restart).

@@ -13,7 +13,6 @@ is not trained again; an interrupted one restarts from its last checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,6 @@ from .reporting import example_images
 from .resume import RandomState, check_finished_seed
 from .timing import time_inference, time_solver
 from .wandb_logging import check_mode, log_results, make_logger
-
 
 
 def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
@@ -186,7 +184,7 @@ def check_probe_output(model: torch.nn.Module, in_channels: int, lattice: int) -
                 y = model(x)
             except DiffbenchError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a plugin's forward may raise anything
+            except Exception as exc:
                 first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
                 raise DiffbenchError(f"model {name!r} failed the forward check: on input {tuple(x.shape)} it raised "
                                      f"{type(exc).__name__}{': ' + first if first else ''}") from None

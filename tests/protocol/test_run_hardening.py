@@ -57,7 +57,7 @@ def _run_args(out: Path, data_dir: Path, *extra: str) -> list[str]:
 def _subprocess(code: str, env_extra: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DIFFBENCH_THREADS": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
            **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, check=False)
 
 
 def _main_code(args: list[str], before: str = "") -> str:
@@ -244,7 +244,7 @@ def test_disk_full_is_one_line_keeps_the_last_checkpoint_and_resume_continues(tm
         calls["n"] += 1
         if calls["n"] <= 2:  # epoch 0: best.ckpt and last.ckpt
             return real_save(obj, f, *a, **k)
-        fh = open(f, "wb") if isinstance(f, (str, os.PathLike)) else f
+        fh = open(f, "wb") if isinstance(f, (str, os.PathLike)) else f  # noqa: SIM115 - a stand-in for torch.save
         fh.write(b"PK\x03\x04 half a checkpoint")
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -459,13 +459,13 @@ def tiny_disk(tmp_path, request):
     checkpoints (2.4 MB each for cnn-small) fit and epoch 1's do not."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", str(mount)], capture_output=True, text=True)
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", str(mount)], capture_output=True, text=True, check=False)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip()[:80]})")
     try:
         yield mount, request.param
     finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 
 def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(tiny_disk, capsys, smoke_data_dir, monkeypatch):
@@ -484,7 +484,7 @@ def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(tiny_di
     if size == "6m":
         assert (seed_dir / "last.ckpt").is_file()  # epoch 0's checkpoint survived epoch 1's failed write
     assert not [p.name for p in seed_dir.iterdir() if ".tmp" in p.name]
-    assert subprocess.run(["mount", "-o", "remount,size=32m", str(disk)]).returncode == 0
+    assert subprocess.run(["mount", "-o", "remount,size=32m", str(disk)], check=False).returncode == 0
     code, _, err = _cli(args + ["--resume"], capsys)
     assert code == 0, err
     seed = json.loads((seed_dir / "result.json").read_text())
