@@ -35,11 +35,12 @@ from lightning.pytorch.callbacks import Callback
 
 from ..errors import DiffbenchError
 from ..evaluation.evaluator import Evaluator
+from ..protocol.results import clean_number
 from .checkpoint_io import file_sha256
 
-#: The metrics compared when a finished seed is re-scored, and the relative tolerance (the
-#: evaluation order and memory format may differ from training's by float rounding).
-RESCORED_KEYS = ("mae", "nmae", "rel_l2", "max_abs_error", "p99_sample_mae")
+#: The relative tolerance when a finished seed's metrics are compared with its re-scored
+#: checkpoint (every metric of both splits, per source count too): the evaluation's memory
+#: format may differ from training's (``--channels-last``) by float rounding.
 RESCORE_RTOL = 1e-5
 
 
@@ -147,15 +148,42 @@ def check_finished_seed(path: Path, out_dir: Path, seed: int, task_hash: str, dm
                                  f"the result records {str(recorded)[:12]}...; {hint}")
     module = SurrogateModule.load(str(ckpt), expect_task_hash=task_hash)
     for split in ("val", "test"):
-        scored = rescore(module.model, dm, split)
-        kept = record.get(split) if isinstance(record.get(split), dict) else {}
-        for key in RESCORED_KEYS:
-            want, got = kept.get(key), scored.get(key)
-            same = (isinstance(want, (int, float)) and not isinstance(want, bool) and isinstance(got, float)
-                    and math.isclose(want, got, rel_tol=RESCORE_RTOL, abs_tol=1e-12))
-            if not same:
-                shown = f"{want:.6g}" if isinstance(want, (int, float)) and not isinstance(want, bool) else repr(want)[:40]
-                scored_text = f"{got:.6g}" if isinstance(got, float) else repr(got)
-                raise DiffbenchError(f"{where} does not match its checkpoint {rel}: {split} {key} is recorded as {shown} "
-                                     f"but the checkpoint scores {scored_text}; {hint}")
+        scored = clean_number(rescore(module.model, dm, split))
+        wrong = first_difference(record.get(split), scored, split)
+        if wrong is not None:
+            key, want, got = wrong
+            raise DiffbenchError(f"{where} does not match its checkpoint {rel}: {key} is recorded as {_shown(want)} "
+                                 f"but the checkpoint scores {_shown(got)}; {hint}")
     return record
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "nothing" if value is None else repr(value)[:40]
+
+
+def first_difference(recorded: Any, scored: Any, where: str) -> tuple[str, Any, Any] | None:
+    """The first value of ``scored`` (metrics as JSON holds them: NaN as None) that ``recorded``
+    does not hold, as ``(dotted key, recorded, scored)``; numbers agree to :data:`RESCORE_RTOL`.
+
+    >>> first_difference({"mae": 0.5, "per_count": {"1": {"mae": 0.2}}}, {"mae": 0.5, "per_count": {"1": {"mae": 0.3}}}, "test")
+    ('test.per_count.1.mae', 0.2, 0.3)
+    >>> first_difference({"mae": 0.5, "n_samples": 3}, {"mae": 0.5000001, "n_samples": 3}, "test") is None
+    True
+    """
+    if isinstance(scored, dict):
+        if not isinstance(recorded, dict):
+            return where, recorded, scored
+        for key, value in scored.items():
+            found = first_difference(recorded.get(key), value, f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(scored, bool) or not isinstance(scored, (int, float)):
+        return None if recorded == scored else (where, recorded, scored)
+    if isinstance(recorded, bool) or not isinstance(recorded, (int, float)):
+        return where, recorded, scored
+    if isinstance(scored, int) and isinstance(recorded, int):
+        return None if recorded == scored else (where, recorded, scored)
+    return None if math.isclose(recorded, scored, rel_tol=RESCORE_RTOL, abs_tol=1e-12) else (where, recorded, scored)

@@ -287,13 +287,16 @@ def test_resume_keeps_an_untouched_finished_seed(finished_copy, capsys):
     assert json.loads((run_dir / "result.json").read_text())["per_seed"][0]["test"] == before["test"]
 
 
-@pytest.mark.parametrize("edit", ["metric", "checkpoint"])
+@pytest.mark.parametrize("edit", ["metric", "per_count", "checkpoint"])
 def test_resume_refuses_a_seed_result_edited_by_hand(finished_copy, capsys, edit):
     args, run_dir = finished_copy
     path = run_dir / "seed-0" / "result.json"
     seed = json.loads(path.read_text())
     if edit == "metric":
         seed["test"]["nmae"] = seed["test"]["nmae"] / 10
+        path.write_text(json.dumps(seed))
+    elif edit == "per_count":
+        seed["val"]["per_count"]["5"]["mae_sources"] *= 0.9
         path.write_text(json.dumps(seed))
     else:
         with open(run_dir / seed["best_checkpoint"], "ab") as fh:
