@@ -8,7 +8,9 @@ the solver on the same hardware and saves example images; it returns what it tra
 (:class:`TrainedSeed`). :func:`finish_seed` logs the seed to W&B and writes
 ``seed-<k>/result.json`` with the blocks later stages add. The stage knows nothing of those
 stages: :mod:`diffbench.pipeline.run` calls them in order. A seed whose ``result.json`` exists
-is not trained again; an interrupted one restarts from its last checkpoint.
+is not trained again, once its checkpoint is found to back it; an interrupted one continues
+exactly from its last checkpoint (:mod:`diffbench.training.resume`). Checkpoints are written
+atomically and read without running code from them (:mod:`diffbench.training.checkpoint_io`).
 """
 
 from __future__ import annotations
@@ -260,8 +262,7 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         if wb is not None:
             loggers.append(wb)
     timer = TrainTimer()
-    random_state = RandomState()
-    callbacks: list[Any] = [ckpt, timer, random_state]
+    callbacks: list[Any] = [ckpt, timer, RandomState()]  # RandomState: exact resume
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
