@@ -527,3 +527,14 @@ def test_study_files_are_read_safely_and_their_names_checked(text, needle, tmp_p
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(DiffbenchError, match=needle):
         load_study(str(path))
+
+
+def test_evaluate_records_the_checkpoint_by_name_and_hash_not_by_local_path(smoke_run, smoke_data_dir, tmp_path, capsys):
+    from diffbench.training.checkpoint_io import file_sha256
+
+    ckpt = smoke_run["run_dir"] / "seed-0" / "best.ckpt"
+    code, _, err = _cli(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
+    assert code == 0, err
+    text = (tmp_path / "metrics-smoke-test.json").read_text()
+    assert str(smoke_run["run_dir"]) not in text and str(tmp_path) not in text
+    assert json.loads(text)["checkpoint"] == {"name": "best.ckpt", "sha256": file_sha256(ckpt)}
