@@ -82,8 +82,10 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu", *, 
         does not hold a mapping at its top.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DiffbenchError(f"{what} {path} is a directory, not a checkpoint file")
     if not p.is_file():
-        raise DiffbenchError(f"{what} {path} does not exist" + (" (it is a directory)" if p.is_dir() else ""))
+        raise DiffbenchError(f"{what} {path} does not exist")
     try:
         needed = torch.serialization.get_unsafe_globals_in_checkpoint(str(p))
     except Exception as exc:  # noqa: BLE001 - torch raises many types for files it cannot parse
