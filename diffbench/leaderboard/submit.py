@@ -20,7 +20,7 @@ record makes the entry "verified" on the site. ``submit --check FILE`` re-checks
 submission as the build does, its bundled checkpoints hashed (what CI runs).
 
 Submission fields: ``--title`` and ``--authors`` are free text (any characters but
-control characters, at most 200 / 500 characters); they are stored as given and escaped
+control characters and bidirectional controls, at most 200 / 500 characters); they are stored as given and escaped
 whenever they are rendered. ``--url`` must be an ``http://`` or ``https://`` URL with a
 host; anything else (``javascript:``, ``data:``, relative) is refused.
 
@@ -135,7 +135,7 @@ def check_text(value: str | None, field_name: str) -> str:
     if len(value) > limit:
         raise DiffbenchError(f"--{field_name} is {len(value)} characters; at most {limit} are allowed")
     if CONTROL.search(value):
-        raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, ...); give one line of text")
+        raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, a bidirectional override, ...); give one line of plain text")
     return value.strip()
 
 

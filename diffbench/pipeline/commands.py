@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+from pathlib import Path
 
+from ..errors import DiffbenchError
 from .config import add_run_arguments, build_run_config, parse_int_list
 
 __all__ = ["build_run_config", "register"]
+
+#: The failed writes a run reports in one line (disk full, quota, read-only, permissions, I/O).
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,15 +47,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..training.options import check_devices_early
+
+    cfg = build_run_config(args)
+    cfg.validate()
+    check_devices_early(cfg.accelerator, cfg.devices)  # before the training stack is imported (seconds)
+
+    from ..training.console import wandb_lines
     from ..training.reporting import summary_table
     from .run import run
 
-    cfg = build_run_config(args)
-    result = run(cfg, argv=sys.argv[1:])
+    try:
+        result = run(cfg, argv=sys.argv[1:])
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        where = exc.filename or "a file of the run"
+        raise DiffbenchError(f"could not write {where} ({exc.strerror or exc}); finished seeds and whole checkpoints are "
+                             "kept: make room (or fix the permissions) and rerun with --resume") from None
     if result is None:
         return 0
+    run_dir = Path(cfg.out) / result["run_id"]
     print(summary_table(result))
-    print(f"result: {cfg.out}/{result['run_id']}/result.json")
+    print(f"result: {run_dir}/result.json")
+    for line in wandb_lines([s.get("wandb") for s in result["per_seed"]], run_dir.absolute()):
+        print(line)
     print(f"reproduce: {result['command']}")
     return 0
 

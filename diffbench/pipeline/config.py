@@ -23,12 +23,15 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import shlex
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from ..errors import DiffbenchError
+from ..names import check_name
+from ..ranges import MAX_INT_LIST, parse_int_list  # parse_int_list: also the commands'
 from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
 from ..trust.options import parse_uq
 
@@ -50,33 +53,6 @@ def option(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, 
     return field(default=default, metadata=meta)
 
 
-def parse_int_list(text: str, what: str) -> list[int]:
-    """``"0,1,2"``, ``"0-4"`` or a mix (``"1-3,7"``) into a list of ints.
-
-    >>> parse_int_list("1-3,7", "--seeds")
-    [1, 2, 3, 7]
-    """
-    out: list[int] = []
-    try:
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise ValueError
-                out.extend(range(a, b + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise DiffbenchError(f"{what} must be integers like 0,1,2 or ranges like 1-10, got {text!r}") from None
-    if not out:
-        raise DiffbenchError(f"{what} must name at least one integer, got {text!r}")
-    return out
-
-
 def counts_text(counts: list[int]) -> str:
     """The shortest ``--train-counts`` text for ``counts``.
 
@@ -88,13 +64,14 @@ def counts_text(counts: list[int]) -> str:
 
 
 def file_safe(text: Any, limit: int) -> str:
-    """``text`` fit for a file name: every character but letters, digits, ``-``, ``_`` and ``.``
-    becomes ``-``; at most ``limit`` characters.
+    """``text`` fit for a file name: every character but ASCII letters, digits, ``-``, ``_`` and
+    ``.`` becomes ``-``, runs of dots become one; at most ``limit`` characters.
 
-    >>> file_safe("pkg.mod:Net v2", 12)
-    'pkg.mod-Net-'
+    >>> file_safe("pkg.mod:Net v2", 12), file_safe("../ünï..x", 20)
+    ('pkg.mod-Net-', '.--n-.x')
     """
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text))[:limit]
+    out = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in str(text))
+    return re.sub(r"\.{2,}", ".", out)[:limit]
 
 
 # -- coercion (flag and YAML values) and checks (what run refuses), one per kind of option ----------
@@ -129,6 +106,16 @@ def _fraction(value: Any) -> float:
     if not (isinstance(value, (int, float)) and 0 < value <= 1 and math.isfinite(value)):
         raise DiffbenchError(f"--train-fraction must be in (0, 1], got {value!r}")
     return value
+
+
+def _positive_finite(flag: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise DiffbenchError(f"{flag} must be a finite number > 0, got {value!r}")
+
+    return check
 
 
 def _positive_int(flag: str, optional: bool = False) -> Callable[[Any], None]:
@@ -166,14 +153,15 @@ class RunConfig:
                        help="task name (see `diffbench tasks`) or path to a task YAML (default standard-64)")
     seeds: list[int] = option(factory=lambda: [0], flag="--seeds", always=True, coerce=_int_list("--seeds"), check=_check_seeds,
                               show=lambda s: ",".join(map(str, s)),
-                              help="training seeds, e.g. 0,1,2 or 0-9 (default 0); results aggregate mean ± std")
+                              help=f"training seeds, e.g. 0,1,2 or 0-9, at most {MAX_INT_LIST} (default 0); results aggregate mean ± std")
     devices: int = option(1, flag="--devices", type=int, always=True, check=_positive_int("--devices"), help="devices (GPUs, or CPU processes) for DDP (default 1)")
     accelerator: str = option("auto", flag="--accelerator", always=True, check=_one_of("--accelerator", ACCELERATORS), help="auto | cpu | gpu (default auto: GPU if one is visible)")
     precision: str = option("32-true", flag="--precision", always=True, check=_one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
     loss: str = option("mae", flag="--loss", always=True, help="mae (default) | mse | tanh-mae")
     max_epochs: int | None = option(None, flag="--max-epochs", type=int, help="epochs (default: the task's budget)")
     batch_size: int | None = option(None, flag="--batch-size", type=int, help="training batch size (default: the task's)")
-    lr: float | None = option(None, flag="--lr", type=float, help="learning rate (default: the recipe's)")
+    lr: float | None = option(None, flag="--lr", type=float, check=_positive_finite("--lr"),
+                              help="learning rate, a finite number > 0 (default: the recipe's)")
     recipe: str | None = option(None, flag="--recipe", help="paper | fast (default: the task's)")
     num_nodes: int = option(1, flag="--num-nodes", type=int, check=_positive_int("--num-nodes"), help="nodes for multi-node DDP (under SLURM or torchrun)")
     train_counts: list[int] | None = option(None, flag="--train-counts", coerce=_int_list("--train-counts"), show=counts_text,
@@ -222,7 +210,7 @@ class RunConfig:
 
     def run_id(self, model_name: str, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
-        return f"{task_name}--{file_safe(model_name, 40)}--{digest}"
+        return check_name(f"{task_name}--{file_safe(model_name, 40)}--{digest}", "run id")
 
     def validate(self) -> None:
         """Every option's ``check`` (those that need no task, model or hardware)."""
@@ -279,18 +267,11 @@ def coerce(key: str, value: Any) -> Any:
 
 
 def load_config(path: str) -> dict[str, Any]:
-    """The options a ``--config`` YAML sets (keys with dashes or underscores)."""
-    import yaml  # here, not at the top: the parser is built on every CLI start (yaml: ~20 ms)
+    """The options a ``--config`` YAML sets (keys with dashes or underscores), read by
+    :func:`diffbench.yamlio.load_yaml`: UTF-8, at most 1 MiB, no anchors or aliases."""
+    from ..yamlio import load_yaml  # here, not at the top: the parser is built on every CLI start (yaml: ~20 ms)
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise DiffbenchError(f"config file {path} does not exist") from None
-    except OSError as exc:
-        raise DiffbenchError(f"cannot read config file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise DiffbenchError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    raw = load_yaml(path, "config file", "config files")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

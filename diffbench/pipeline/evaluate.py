@@ -14,6 +14,8 @@ from ..data import DiffusionDataModule, load_task
 from ..errors import DiffbenchError
 from ..models import count_parameters
 from ..protocol.results import clean_number, write_result
+from ..training.checkpoint_io import file_sha256
+from ..training.console import quiet_foreign_noise
 from ..training.module import SurrogateModule
 from ..training.run import resolve_accelerator
 
@@ -27,6 +29,7 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
     channels are the same; the result records both tasks, and the checkpoint relative to the
     metrics file (no local absolute path).
     """
+    quiet_foreign_noise()
     module = SurrogateModule.load(checkpoint)
     trained_on = module.hparams.task
     target = load_task(task or trained_on["name"])
@@ -58,7 +61,7 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
         "protocol_version": PROTOCOL_VERSION,
         "diffbench_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "checkpoint": Path(os.path.relpath(Path(checkpoint).resolve(), out_dir.resolve())).as_posix(),  # relative: no local path
+        "checkpoint": {"name": Path(checkpoint).name, "sha256": file_sha256(checkpoint)},  # no local path in a result
         "model": {"name": module.hparams.model_spec.get("name"), "spec": module.hparams.model_spec, "parameters": count_parameters(module.model)},
         "trained_on": trained_on,
         "task": {"name": target.name, "spec_hash": target.spec_hash, "lattice": target.lattice},

@@ -73,7 +73,10 @@ SLACK = 1e-9
 TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Control characters, line and paragraph separators, and the bidirectional marks, embeddings,
+#: overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which can make
+#: rendered text read differently from what is stored.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 COUNT_KEY = re.compile(r"0|[1-9][0-9]{0,6}")
 
 JsonObject = dict[str, Any]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ..data import load_task
 from ..errors import DiffbenchError
+from ..names import check_name
+from ..yamlio import load_yaml
 
 STUDY_KEYS = {"name", "description", "purpose", "models", "tasks", "seeds", "train_fractions", "steps", "max_epochs",
               "evaluate_on", "analysis"}
@@ -56,10 +56,7 @@ def study_file(name_or_path: str) -> Path:
 def load_study(name_or_path: str) -> StudySpec:
     """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
     path = study_file(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise DiffbenchError(f"study file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    raw = load_yaml(path, "study file", "study files")  # UTF-8, at most 1 MiB, no anchors or aliases
     if not isinstance(raw, dict):
         raise DiffbenchError(f"study file {path} must hold a mapping")
     unknown = sorted(set(raw) - STUDY_KEYS)
@@ -75,7 +72,7 @@ def load_study(name_or_path: str) -> StudySpec:
     bad = [a for a in analysis if a not in ANALYSES]
     if bad:
         raise DiffbenchError(f"study file {path}: unknown analysis {bad}; allowed: {', '.join(ANALYSES)}")
-    spec = StudySpec(name=str(raw["name"]), models=list(raw["models"]), tasks=list(raw["tasks"]), seeds=list(raw["seeds"]),
+    spec = StudySpec(name=check_name(raw["name"], f"study file {path}: name"), models=list(raw["models"]), tasks=list(raw["tasks"]), seeds=list(raw["seeds"]),
                      train_fractions=[float(f) for f in fractions], steps=raw.get("steps"), max_epochs=raw.get("max_epochs"),
                      evaluate_on=dict(raw.get("evaluate_on") or {}), analysis=list(analysis),
                      description=str(raw.get("description", "")).strip(), purpose=str(raw.get("purpose", "")).strip())

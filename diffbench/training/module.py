@@ -19,6 +19,7 @@ from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
 from ..evaluation.evaluator import Evaluator
 from ..models import build_from_spec
+from .checkpoint_io import check_model_spec, load_checkpoint
 from .losses import make_loss
 from .recipes import build_optimizer
 
@@ -125,20 +126,18 @@ class SurrogateModule(L.LightningModule):
     def load(cls, path: str, *, map_location: str = "cpu", expect_task_hash: str | None = None) -> "SurrogateModule":
         """Load a checkpoint written by ``diffbench run``, checking versions and task.
 
+        The file is read by :func:`~diffbench.training.checkpoint_io.load_checkpoint`: nothing
+        in it is run, and a file that needs more than plain data is refused.
+
         Raises
         ------
         DiffbenchError
             If the file is not a diffbench checkpoint, comes from another protocol version, or
             (with ``expect_task_hash``) was trained on another task.
         """
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=False)
-        except FileNotFoundError:
-            raise DiffbenchError(f"checkpoint {path} does not exist") from None
-        except Exception as exc:  # torch raises many types for bad files
-            raise DiffbenchError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
-        hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-        if not hp or "model_spec" not in hp or "task" not in hp:
+        ckpt = load_checkpoint(path, map_location=map_location)
+        hp = ckpt.get("hyper_parameters")
+        if not isinstance(hp, dict) or not isinstance(hp.get("model_spec"), dict) or not isinstance(hp.get("task"), dict):
             raise DiffbenchError(f"{path} is not a diffbench checkpoint (no model spec and task recorded)")
         if hp.get("protocol_version") != PROTOCOL_VERSION:
             raise DiffbenchError(
@@ -150,6 +149,11 @@ class SurrogateModule(L.LightningModule):
                 f"{path} was trained on task {hp['task'].get('name')!r} (spec {str(hp['task'].get('spec_hash'))[:12]}), "
                 f"not on the task of this run (spec {expect_task_hash[:12]})"
             )
+        check_model_spec(hp["model_spec"], str(path))
         module = cls(**{k: hp[k] for k in ("model_spec", "task", "loss", "recipe") if k in hp})
-        module.load_state_dict(ckpt["state_dict"])
+        try:
+            module.load_state_dict(ckpt.get("state_dict"))
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise DiffbenchError(f"{path}: its weights do not fit the model it names ({first})") from None
         return module

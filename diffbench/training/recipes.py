@@ -9,6 +9,7 @@ Overrides (``lr``, ``weight_decay``) are allowed and recorded.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,7 +23,13 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def resolve_recipe(name: str | dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The full recipe dict for a name (or a dict with ``name``), with overrides applied."""
+    """The full recipe dict for a name (or a dict with ``name``), with overrides applied.
+
+    >>> resolve_recipe("fast", lr=float("inf"))
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: learning rate must be a finite number > 0, got inf
+    """
     if isinstance(name, dict):
         base = dict(name)
         name = base.pop("name", "custom")
@@ -38,8 +45,8 @@ def resolve_recipe(name: str | dict[str, Any], **overrides: Any) -> dict[str, An
     if base.get("schedule") not in ("constant", "onecycle"):
         raise DiffbenchError(f"recipe schedule must be constant or onecycle, got {base.get('schedule')!r}")
     lr = base.get("lr")
-    if not isinstance(lr, (int, float)) or not lr > 0:
-        raise DiffbenchError(f"learning rate must be > 0, got {lr!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or not lr > 0:
+        raise DiffbenchError(f"learning rate must be a finite number > 0, got {lr!r}")
     return {"name": name, **base}
 
 

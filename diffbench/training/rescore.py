@@ -2,9 +2,10 @@
 resume that re-derives a finished seed from its checkpoint); in the training stage so that
 both the run (training) and ``verify`` (pipeline) can call it.
 
-:func:`load_checkpoint` opens a checkpoint with ``torch.load(..., weights_only=True)``: no
-pickled code runs, whatever the file holds (a checkpoint that needs more than tensors and
-plain containers is refused in one line). :func:`module_from_checkpoint` rebuilds the
+:func:`read_checkpoint` opens a checkpoint through the one loader,
+:func:`diffbench.training.checkpoint_io.load_checkpoint` (``weights_only=True`` after listing the
+pickle's globals without running them: a checkpoint that needs more than tensors and plain
+containers is refused in one line). :func:`module_from_checkpoint` rebuilds the
 network from the model spec the checkpoint records (a plugin names its package and version:
 a missing one is a one-line error saying what to ``pip install``) and loads the weights.
 :func:`rescore_seed` regenerates the task's validation and test splits from the task's seeds
@@ -22,32 +23,17 @@ from typing import Any
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
 from ..results.digest import clean_number
+from .checkpoint_io import load_checkpoint
 
-__all__ = ["load_checkpoint", "module_from_checkpoint", "rescore_seed"]
+__all__ = ["module_from_checkpoint", "read_checkpoint", "rescore_seed"]
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint at ``path`` as a dict, read with ``weights_only=True`` (nothing unpickled
-    runs code); every failure is a one-line :class:`DiffbenchError`.
-
-    The one loader of this module; point it at the training stage's public loader once that exists.
-    """
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise DiffbenchError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise DiffbenchError(f"{path} is refused: it holds objects other than tensors and plain data, which are never "
-                             f"unpickled ({first})") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise DiffbenchError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("hyper_parameters"), dict) or "state_dict" not in ckpt:
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The diffbench checkpoint at ``path`` as a dict, opened by the one loader
+    (:func:`diffbench.training.checkpoint_io.load_checkpoint`: nothing unpickled runs code) and
+    checked to hold what a diffbench checkpoint holds; every failure is one line."""
+    ckpt = load_checkpoint(path)
+    if not isinstance(ckpt.get("hyper_parameters"), dict) or "state_dict" not in ckpt:
         raise DiffbenchError(f"{path} is not a diffbench checkpoint (no hyper-parameters and state dict)")
     return ckpt
 
@@ -59,7 +45,7 @@ def module_from_checkpoint(path: str | Path, *, expect_task_hash: str | None = N
     when the checkpoint's spec predates specs that record it."""
     from .module import SurrogateModule
 
-    ckpt = load_checkpoint(path)
+    ckpt = read_checkpoint(path)
     hp = ckpt["hyper_parameters"]
     if not isinstance(hp.get("model_spec"), dict) or not isinstance(hp.get("task"), dict):
         raise DiffbenchError(f"{path} is not a diffbench checkpoint (no model spec and task recorded)")

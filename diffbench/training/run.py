@@ -8,12 +8,13 @@ the solver on the same hardware and saves example images; it returns what it tra
 (:class:`TrainedSeed`). :func:`finish_seed` logs the seed to W&B and writes
 ``seed-<k>/result.json`` with the blocks later stages add. The stage knows nothing of those
 stages: :mod:`diffbench.pipeline.run` calls them in order. A seed whose ``result.json`` exists
-is not trained again; an interrupted one restarts from its last checkpoint.
+is not trained again, once its checkpoint is found to back it; an interrupted one continues
+exactly from its last checkpoint (:mod:`diffbench.training.resume`). Checkpoints are written
+atomically and read without running code from them (:mod:`diffbench.training.checkpoint_io`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,21 +35,24 @@ from ..models import build_from_spec, check_output, count_parameters, create, mo
 from ..protocol.results import clean_number
 from ..results.paths import checkpoint_ref
 from .callbacks import ChannelsLastInputs, TrainTimer
+from .checkpoint_io import AtomicCheckpointIO, load_checkpoint, remove_temporaries
+from .console import quiet_foreign_noise
 from .environment import is_ddp_child
 from .losses import make_loss
 from .module import SurrogateModule
-from .options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
+from .options import ACCELERATORS, PRECISIONS, check_choice, check_cpu_devices, check_positive_int
 from .recipes import resolve_recipe
 from .reporting import example_images
+from .resume import RandomState, check_finished_seed
 from .timing import time_inference, time_solver
 from .wandb_logging import check_mode, log_results, make_logger
-
 
 
 def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
     check_choice("--accelerator", accelerator, ACCELERATORS)
     check_positive_int("--devices", devices)
     check_positive_int("--num-nodes", num_nodes)
+    chosen = accelerator == "auto"
     if accelerator == "auto":
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator == "gpu":
@@ -58,9 +62,7 @@ def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
         if devices > have:
             raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist here ({have})")
     else:
-        have = os.cpu_count() or 1
-        if devices > have:
-            raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have})")
+        check_cpu_devices(devices, no_gpu=chosen)
     return accelerator
 
 
@@ -134,6 +136,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
     (the pipeline rebuilds it with dropout when MC-dropout indicators are asked for).
     ``cfg.run_id(model_name, task_name)`` names the run's folder under ``cfg.out``.
     """
+    quiet_foreign_noise()
     task = load_task(cfg.task)
     accelerator = resolve_accelerator(cfg.accelerator, cfg.devices, cfg.num_nodes)
     max_epochs = cfg.max_epochs if cfg.max_epochs is not None else int(task.training.get("max_epochs", 20))
@@ -204,10 +207,14 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
     cfg, task, out_dir = setup.cfg, setup.task, setup.out_dir
     seed_dir = out_dir / f"seed-{seed}"
     done = seed_dir / "result.json"
+    rank0 = not is_ddp_child()
     if done.exists():
-        rank0 = not is_ddp_child()
-        return TrainedSeed(seed, json.loads(done.read_text()) if rank0 else None, finished=True, rank0=rank0)
+        # kept only if its best checkpoint backs it (hash and re-scored metrics): never fold an edit into the run
+        record = check_finished_seed(done, out_dir, seed, task.spec_hash, setup.dm) if rank0 else None
+        return TrainedSeed(seed, record, finished=True, rank0=rank0)
     seed_dir.mkdir(parents=True, exist_ok=True)
+    if rank0:
+        remove_temporaries(seed_dir)  # what a writer killed mid-checkpoint left
     L.seed_everything(seed, workers=True, verbose=False)
     net_spec = model_spec(build_from_spec(setup.spec))  # fresh weights under this seed
     module = SurrogateModule(net_spec, task={"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice,
@@ -225,7 +232,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         if wb is not None:
             loggers.append(wb)
     timer = TrainTimer()
-    callbacks = [ckpt, timer, *callbacks]
+    callbacks = [ckpt, timer, RandomState(), *callbacks]  # RandomState: exact resume
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
@@ -234,7 +241,8 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
                         precision=cfg.precision, max_epochs=setup.max_epochs, max_steps=cfg.max_steps or -1,
                         check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=callbacks, logger=loggers,
                         deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
-                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir))
+                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir),
+                        plugins=[AtomicCheckpointIO()])
     last = seed_dir / "last.ckpt"
     resume_from = None
     if last.exists():
@@ -272,6 +280,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         "checkpoint": checkpoint_ref(best, out_dir) if best else None,
         "best_epoch": best_epoch(ckpt),
         "epochs_run": trainer.current_epoch,
+        "resumed": resume_from is not None,
         "train_time_s": train_time,
         "inference": inference,
         "solver": solver,
@@ -286,7 +295,7 @@ def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
     if trained.finished or trained.record is None or trained.path is None:
         raise DiffbenchError(f"seed {trained.seed} has no new training record to write")
     record = trained.record
-    wandb_info = log_results(trained.logger, clean_number(record["test"]), trained.images or [])
+    wandb_info = log_results(trained.logger, clean_number(record["test"]), trained.images or [])  # dir: relative to the run
     seed_result = clean_number({**record, "wandb": wandb_info, **extra})
     atomic_write_json(trained.path, seed_result)
     return seed_result
@@ -303,7 +312,7 @@ def best_epoch(ckpt: Any) -> int | None:
     """The epoch stored in the best checkpoint; memory-mapped, so the weights are not read."""
     try:
         if ckpt.best_model_path:
-            return int(torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
-    except Exception:  # noqa: BLE001
+            return int(load_checkpoint(ckpt.best_model_path, mmap=True)["epoch"])
+    except (DiffbenchError, KeyError, TypeError, ValueError):
         return None
     return None

@@ -56,6 +56,9 @@ def make_logger(mode: str, save_dir: Path, *, project: str, group: str, name: st
         os.environ.setdefault("WANDB_SILENT", "true")
         logger = WandbLogger(project=project, group=group, name=name, save_dir=str(save_dir), mode=mode,
                              config=config, tags=tags, job_type="train", reinit="create_new")
+        # Lightning always passes ``anonymous`` to wandb.init, which then warns that the setting has
+        # no effect; diffbench never sets it, so it is not passed at all.
+        getattr(logger, "_wandb_init", {}).pop("anonymous", None)
         _ = logger.experiment  # start now, so failures surface here and not mid-training
         return logger
     except Exception as exc:  # noqa: BLE001 - W&B must never break a run

@@ -89,6 +89,8 @@ def check_output(path: str, force: bool, inputs: tuple[str, ...] = ()) -> Path:
         raise DiffbenchError(f"--output {path} already exists; pass --force to overwrite it")
     if out.exists() and out.is_dir():
         raise DiffbenchError(f"--output {path} is a directory")
+    if not os.access(out.parent, os.W_OK):
+        raise DiffbenchError(f"--output directory {out.parent} is not writable")
     return out
 
 
@@ -163,8 +165,14 @@ def _solve(args: argparse.Namespace) -> int:
     if args.decay is not None and not (args.decay >= 0 and np.isfinite(args.decay)):
         raise DiffbenchError(f"--decay must be a finite number >= 0, got {args.decay!r}")
     out = check_output(args.output, args.force)
-    if args.report and not Path(args.report).parent.is_dir():
-        raise DiffbenchError(f"--report directory {Path(args.report).parent} does not exist")
+    if args.report:
+        report_path = Path(args.report)
+        if report_path.is_dir():
+            raise DiffbenchError(f"--report {args.report} is a directory; give the name of a JSON file to write")
+        if not report_path.parent.is_dir():
+            raise DiffbenchError(f"--report directory {report_path.parent} does not exist")
+        if not os.access(report_path.parent, os.W_OK):
+            raise DiffbenchError(f"--report directory {report_path.parent} is not writable")
     sources = load_npy(args.input, "--input")
     if sources.ndim not in (2, 3):
         raise DiffbenchError(f"--input must have shape (N, N) or (B, N, N), got {sources.ndim} dimensions {sources.shape}")
@@ -195,7 +203,10 @@ def _solve(args: argparse.Namespace) -> int:
     fields, report = polished_solve(model, task, S, tol=tol, physics=physics, device=device, maxiter=args.maxiter,
                                     compare=not args.no_compare, repeats=args.repeats, scale=args.scale,
                                     backend=args.backend)
-    write_npy_atomic(out, fields[0] if single else fields)
+    try:
+        write_npy_atomic(out, fields[0] if single else fields)
+    except OSError as exc:
+        raise DiffbenchError(f"--output {out} could not be written ({exc.strerror or exc}); choose a writable folder") from None
     report["checkpoint"] = str(Path(args.checkpoint).resolve())
     report["task"] = task.name
     report["output"] = str(out)
@@ -203,7 +214,11 @@ def _solve(args: argparse.Namespace) -> int:
         from ..data.cache import atomic_write_json
         from ..protocol.results import clean_number
 
-        atomic_write_json(Path(args.report), clean_number(report))
+        try:
+            atomic_write_json(Path(args.report), clean_number(report))
+        except OSError as exc:
+            raise DiffbenchError(f"--report {args.report} could not be written ({exc.strerror or exc}); "
+                                 f"the fields are in {out}") from None
     _print(report)
     return 0
 

@@ -92,6 +92,7 @@ from ..evaluation.functional import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..protocol.results import mean_std
+from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
 from .scores import (
     AUROC_WORST,
@@ -234,7 +235,10 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     trained, scored on the validation split (``val_mae``: inverse(true field) vs true source
     map) and saved atomically."""
     if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = load_checkpoint(path, what="inverse network")  # never unpickles code
+        if not isinstance(saved.get("info"), dict) or not isinstance(saved.get("state_dict"), dict):
+            raise DiffbenchError(f"{path} is not an inverse network written by diffbench (no info and state_dict); delete it to retrain")
+        check_model_spec(saved["info"].get("spec"), str(path))
         net = build_from_spec(saved["info"]["spec"])
         net.load_state_dict(saved["state_dict"])
         return net.to(device).eval(), saved["info"]

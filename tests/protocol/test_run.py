@@ -88,8 +88,10 @@ def test_evaluate_reproduces_the_test_metrics(finished_run, smoke_data_dir, tmp_
     code, out, err = _run(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
     assert code == 0, err
     written = json.loads((tmp_path / "metrics-smoke-test.json").read_text())
-    assert not Path(written["checkpoint"]).is_absolute()  # no local path in a result (issue #15)
-    assert (tmp_path / written["checkpoint"]).resolve() == ckpt.resolve()
+    from diffbench.training.checkpoint_io import file_sha256
+
+    # no local path in a result (issue #15): the checkpoint by name and content
+    assert written["checkpoint"] == {"name": ckpt.name, "sha256": file_sha256(ckpt)}
     m = written["metrics"]
     for key in ("mae", "nmae", "max_abs_error", "residual"):
         assert m[key] == pytest.approx(r["per_seed"][0]["test"][key], rel=1e-6)
