@@ -28,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainValidator,
+    StrictBool,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -212,6 +213,8 @@ class SeedResult(Closed):
     checkpoint: Optional[CheckpointRef] = None
     best_epoch: Optional[Count(0)] = None  # type: ignore[valid-type]
     epochs_run: Optional[Count(0)] = None  # type: ignore[valid-type]
+    #: True when part of this seed was trained after a restart (``--resume``; exact on one CPU device).
+    resumed: Optional[StrictBool] = None
     uq: Optional[SeedUq] = None
     consistency: Optional[SeedConsistencyBlock] = None  # type: ignore[valid-type]
 

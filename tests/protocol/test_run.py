@@ -243,3 +243,9 @@ def test_channels_last_run_is_recorded_and_reproduced(tmp_path, capsys, smoke_da
     bad.write_text("channels_last: maybe\n")
     code, _, err = _run(["run", "--config", str(bad), "--task", "smoke", "--out", str(tmp_path / "x"), "--no-progress"], capsys)
     assert code == 2 and "channels_last must be true or false" in err and not (tmp_path / "x").exists()
+
+
+def test_a_fresh_result_passes_submit(finished_run, tmp_path, capsys):
+    """What `diffbench run` writes today is what `diffbench submit` accepts (the schema follows the run)."""
+    _, _, path = finished_run
+    assert main(["submit", str(path), "--leaderboard", str(tmp_path / "lb"), "--dry-run"]) == 0, capsys.readouterr().err
