@@ -25,6 +25,7 @@ from ..protocol.results import (
     clean_number,
     write_result,
 )
+from ..results.per_sample import headline_intervals
 from ..training.environment import git_commit, hardware, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout
@@ -61,6 +62,17 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     return write_result(setup.out_dir / "result.json", result)
 
 
+def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """``aggregate``: each metric's mean ± std over seeds, both splits; with every seed's
+    per-sample errors, the headline metrics' intervals too (seeds resumed from a run written
+    before per-sample errors were kept have none, and then the run has no intervals)."""
+    out: dict[str, Any] = {"test": aggregate_metrics([s["test"] for s in per_seed]),
+                           "val": aggregate_metrics([s["val"] for s in per_seed])}
+    if all(s.get("per_sample") for s in per_seed):
+        out["intervals"] = headline_intervals([s["per_sample"] for s in per_seed])
+    return out
+
+
 def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | None) -> dict[str, Any]:
     """The run's result.json (before the trust blocks and the digest) from its seeds'."""
     cfg, task, dm, info = setup.cfg, setup.task, setup.dm, setup.info
@@ -86,8 +98,7 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
                      "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint"},
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
-        "aggregate": {"test": aggregate_metrics([s["test"] for s in per_seed]),
-                      "val": aggregate_metrics([s["val"] for s in per_seed])},
+        "aggregate": aggregate(per_seed),
         "cost": {"train_time_s": sum(s["train_time_s"] for s in per_seed) / len(per_seed),
                  "inference_s_per_sample": inf_mean, "solver_s_per_sample": sol_mean,
                  "speedup_vs_solver": sol_mean / inf_mean if inf_mean > 0 else None,

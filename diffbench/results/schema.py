@@ -46,13 +46,16 @@ from .fields import (
     Object,
     Open,
     Positive,
+    Score,
     StatNonNegative,
     Text,
     fail,
     is_int,
+    is_number,
     show,
 )
 from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
+from .per_sample import ENCODING, QUANTITIES
 from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
 
 __all__ = ["Result", "result_json_schema"]
@@ -118,9 +121,43 @@ def _build_aggregate_split() -> type[BaseModel]:
 AggregateSplit = _build_aggregate_split()
 
 
+def _interval_row(v: Any) -> Any:
+    if v is None:
+        return v
+    if not isinstance(v, dict) or set(v) != {"estimate", "low", "high"}:
+        raise fail(f"must be {{\"estimate\", \"low\", \"high\"}} or null, got {show(v)}")
+    if not all(is_number(v[k]) for k in v):
+        raise fail(f"must hold finite numbers, got {show(v)}")
+    if not v["low"] <= v["estimate"] <= v["high"]:
+        raise fail(f"must have low <= estimate <= high, got {show(v)}")
+    return v
+
+
+IntervalRow = Annotated[Optional[dict[str, float]], PlainValidator(_interval_row),
+                        WithJsonSchema({"anyOf": [{"type": "object", "required": ["estimate", "low", "high"],
+                                                   "additionalProperties": False,
+                                                   "properties": {k: {"type": "number"} for k in ("estimate", "low", "high")}},
+                                                  {"type": "null"}]})]
+
+
+class Intervals(Closed):
+    """``aggregate.intervals``: the test split's headline metrics with their intervals,
+    computed from the seeds' per-sample errors (:func:`diffbench.results.per_sample.headline_intervals`)."""
+
+    level: Score(0.0, 1.0, null=False)  # type: ignore[valid-type]
+    method: Text()  # type: ignore[valid-type]
+    n_boot: Count(100)  # type: ignore[valid-type]
+    boot_seed: Count(0)  # type: ignore[valid-type]
+    n_seeds: Count(1)  # type: ignore[valid-type]
+    n_samples: Count(2)  # type: ignore[valid-type]
+    metrics: dict[str, IntervalRow]
+    per_count: Annotated[dict[str, dict[str, IntervalRow]], BeforeValidator(_count_keys)]
+
+
 class Aggregate(Closed):
     test: AggregateSplit  # type: ignore[valid-type]
     val: AggregateSplit  # type: ignore[valid-type]
+    intervals: Optional[Intervals] = None
 
 
 # --------------------------------------------------------------------------- the result
@@ -141,6 +178,37 @@ def _non_null(what: str) -> Callable[[Any], Any]:
     return check
 
 
+def _per_sample(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise fail(f"must be an object of per-sample errors, got {show(v)}")
+    if v.get("encoding") != ENCODING:
+        raise fail(f"must be {ENCODING!r}, got {show(v.get('encoding'))}", sub="encoding")
+    return v
+
+
+PerSampleBlock = Annotated[dict[str, Any], PlainValidator(_per_sample), WithJsonSchema({
+    "type": "object", "required": ["n", "encoding", "index", "count", *QUANTITIES],
+    "properties": {"n": {"type": "integer", "minimum": 2}, "encoding": {"const": ENCODING},
+                   "index": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   "count": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   **{k: {"type": "string", "contentEncoding": "base64"} for k in QUANTITIES}}})]
+
+
+STOP_REASONS = ("stopped_early", "budget_capped")
+
+
+class Stop(Closed):
+    """Where a seed's training stopped and why: validation stopped improving for ``patience``
+    evaluations (``stopped_early``) or the maximum budget was reached (``budget_capped``)."""
+
+    reason: Literal["stopped_early", "budget_capped"]
+    step: Count(0)  # type: ignore[valid-type]
+    epoch: Count(0)  # type: ignore[valid-type]
+    patience: Optional[Count(1)] = None  # type: ignore[valid-type]
+    max_steps: Optional[int] = None
+    max_epochs: Optional[int] = None
+
+
 class SeedResult(Closed):
     """One training seed: its metrics on both splits, timings, and optional trust scores."""
 
@@ -157,6 +225,8 @@ class SeedResult(Closed):
     epochs_run: Optional[Count(0)] = None  # type: ignore[valid-type]
     uq: Optional[SeedUq] = None
     consistency: Optional[SeedConsistencyBlock] = None  # type: ignore[valid-type]
+    per_sample: Optional[PerSampleBlock] = None  # type: ignore[valid-type]
+    stop: Optional[Stop] = None
 
 
 def _paths(v: Any) -> Any:

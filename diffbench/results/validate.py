@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import numpy as np
 from pydantic import ValidationError
 
 from .. import PROTOCOL_VERSION
@@ -31,6 +32,7 @@ from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_in
 from .digest import RESULT_SCHEMA_VERSION, compute_digest
 from .fields import HEX64, is_int, is_number, show
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
+from .per_sample import REL_TOL_F32, error_matrices, headline_intervals
 from .schema import Result
 
 #: Relative tolerance of the aggregation checks (JSON round-off).
@@ -208,11 +210,72 @@ def check_across(result: dict[str, Any], fail: _Fail) -> None:
                  + _first_difference(result["aggregate"][split], expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
     _uq_across(result, per_seed, fail)
     _consistency_across(result, per_seed, fail)
+    _per_sample_across(result, per_seed, fail)
     cost = result["cost"]
     for key, timing in (("inference_s_per_sample", "inference"), ("solver_s_per_sample", "solver")):
         mean = sum(s[timing]["s_per_sample"] for s in per_seed) / len(per_seed)
         if not math.isclose(cost[key], mean, rel_tol=REL_TOL):
             fail(f"cost.{key}", f"is {cost[key]!r}, but the per-seed timings average {mean!r}")
+
+
+def _per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:
+    """The seeds' per-sample errors: in every seed or none; the same test samples in every
+    seed, as many as ``data.n_test``, with the per-count sample numbers of the seed's test
+    results; reproducing each seed's headline metrics; and ``aggregate.intervals`` equal to
+    what they give (recomputed: the resampling is deterministic)."""
+    present = [s.get("per_sample") is not None for s in per_seed]
+    intervals = result["aggregate"].get("intervals")
+    if not any(present):
+        if intervals is not None:
+            fail("aggregate.intervals", "is present but no seed carries per_sample errors to compute it from")
+        return
+    if not all(present):
+        fail(f"per_seed[{present.index(False)}].per_sample", "is missing; the per-sample errors are in every seed or in none")
+    try:
+        m = error_matrices([s["per_sample"] for s in per_seed])
+    except DiffbenchError as exc:  # its message starts with the field's path
+        where, _, what = str(exc).partition(" ")
+        fail(where, what)
+    n = m["index"].size
+    n_test = (result.get("data") or {}).get("n_test")
+    if is_int(n_test) and n != n_test:
+        fail("per_seed[0].per_sample.n", f"is {n}, but data.n_test is {n_test}: one value per test sample")
+    values, freq = np.unique(m["count"], return_counts=True)
+    for i, s in enumerate(per_seed):
+        test = s["test"]
+        expect = {str(c): row.get("n_samples") for c, row in (test.get("per_count") or {}).items()}
+        got = {str(int(c)): int(k) for c, k in zip(values, freq)}
+        if expect and expect != got:
+            fail(f"per_seed[{i}].per_sample.count", f"gives samples per source count {show(got)}, but the test results count {show(expect)}")
+        if is_int(test.get("n_samples")) and test["n_samples"] != n:
+            fail(f"per_seed[{i}].per_sample.n", f"is {n}, but test.n_samples is {test['n_samples']}")
+        recomputed = {"nmae": m["abs_sum"][i].sum() / m["tgt_sum"][i].sum() if m["tgt_sum"][i].sum() > 0 else None,
+                      "mae": m["mae"][i].mean(), "max_abs_error": m["max_abs"][i].max(),
+                      "p99_sample_mae": float(np.quantile(m["mae"][i], 0.99)),
+                      "mae_sources": (m["abs_sum_sources"][i].sum() / m["npix_sources"][i].sum()
+                                      if m["npix_sources"][i].sum() > 0 else None)}
+        for key, value in recomputed.items():
+            stored = test.get(key)
+            if value is None or stored is None:
+                continue
+            if not math.isclose(float(value), stored, rel_tol=REL_TOL_F32, abs_tol=1e-12):
+                fail(f"per_seed[{i}].per_sample", f"gives test {key} {float(value)!r}, but the seed reports {stored!r}: "
+                     "the per-sample errors must be the ones the metrics were computed from")
+    if intervals is None:
+        fail("aggregate.intervals", "is missing, but the seeds carry per-sample errors (the run writes both)")
+    expected = headline_intervals([s["per_sample"] for s in per_seed], level=intervals["level"], n_boot=intervals["n_boot"],
+                                  seed=intervals["boot_seed"])
+    if not _close_rel(intervals, expected, 1e-6):
+        fail("aggregate.intervals", "does not agree with the per-sample errors: "
+             + _first_difference(intervals, expected, "aggregate.intervals") + " (recomputed with its n_boot and boot_seed)")
+
+
+def _close_rel(a: Any, b: Any, rel: float) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close_rel(a[k], b[k], rel) for k in a)
+    if is_number(a) and is_number(b) and not (is_int(a) and is_int(b)):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+    return _close(a, b)
 
 
 def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:

@@ -32,6 +32,8 @@ from ..data.cache import atomic_write_json
 from ..errors import DiffbenchError
 from ..models import build_from_spec, count_parameters, create, list_models, model_spec
 from ..protocol.results import clean_number
+from ..results.per_sample import encode as encode_per_sample
+from ..results.per_sample import write_npz
 from .callbacks import ChannelsLastInputs, TrainTimer
 from .environment import is_ddp_child
 from .losses import make_loss
@@ -245,6 +247,7 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
     val_results = module.val_results
     trainer.test(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     test_results = module.test_results
+    per_sample = module.test_per_sample
     if not trainer.is_global_zero:
         return TrainedSeed(seed, None, finished=False, rank0=False)
     batch = spread_batch(setup.dm.datasets["test"], setup.dm.eval_batch_size)
@@ -257,9 +260,11 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         p = seed_dir / f"{name}.png"
         Image.fromarray(img).save(p)
         image_paths.append(str(p.relative_to(out_dir)))
+    write_npz(seed_dir / "per_sample.npz", per_sample)
     record = {
         "seed": seed,
         "test": test_results,
+        "per_sample": encode_per_sample(per_sample),
         "val": val_results,
         "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
         "best_epoch": best_epoch(ckpt),
