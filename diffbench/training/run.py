@@ -22,7 +22,7 @@ from typing import Any, Callable
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from PIL import Image
 
@@ -100,6 +100,8 @@ class Setup:
     wandb_mode: str
     run_id: str
     out_dir: Path
+    #: The global training batch (``dm.batch_size`` is one process's share).
+    batch_size: int = 0
 
     @property
     def model_name(self) -> str:
@@ -140,6 +142,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     if cfg.max_steps is not None and cfg.max_epochs is None:
         max_epochs = -1  # the step budget decides
     recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
+    batch_size, per_process = split_batch(cfg.batch_size, task, cfg.devices * cfg.num_nodes)
     wandb_mode = check_mode(cfg.wandb_mode)
     make_loss(cfg.loss)  # validate the name early
     check_precision(cfg.precision, accelerator)
@@ -153,7 +156,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     n_params = count_parameters(probe)
     del probe
 
-    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=per_process, num_workers=cfg.num_workers,
                              train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
                              train_fraction=cfg.train_fraction, progress=cfg.progress)
     run_id = cfg.run_id(info["name"], task.name)
@@ -166,7 +169,27 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None) -
     dm.setup("test")
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
-    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
+    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir, batch_size)
+
+
+def split_batch(batch_size: int | None, task: Any, processes: int) -> tuple[int, int]:
+    """``(global, per process)`` batch: ``--batch-size`` (default: the task's) is the global
+    batch, each of the ``processes`` DDP processes takes an equal share, so a run takes the
+    same optimiser steps on one device as on many.
+
+    >>> from types import SimpleNamespace
+    >>> split_batch(16, None, 2), split_batch(None, SimpleNamespace(training={"batch_size": 25}), 1)
+    ((16, 8), (25, 25))
+    >>> split_batch(25, None, 2)
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: --batch-size 25 is the global batch and must split evenly over the 2 processes (--devices x --num-nodes); use a multiple of 2
+    """
+    total = batch_size if batch_size is not None else int(task.training.get("batch_size", 25))
+    if total % processes:
+        raise DiffbenchError(f"--batch-size {total} is the global batch and must split evenly over the {processes} processes "
+                             f"(--devices x --num-nodes); use a multiple of {processes}")
+    return total, total // processes
 
 
 def model_info(spec: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +249,10 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
             loggers.append(wb)
     timer = TrainTimer()
     callbacks: list[Any] = [ckpt, timer]
+    early = None
+    if getattr(cfg, "early_stopping", False):
+        early = EarlyStopping(monitor="val/mae", mode="min", patience=setup.recipe["patience"])
+        callbacks.append(early)
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
@@ -242,6 +269,7 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         resume_from = str(last)
     trainer.fit(module, datamodule=setup.dm, ckpt_path=resume_from)
     train_time = timer.elapsed()  # includes the time before an interruption
+    stop = stop_record(trainer, early, setup.max_epochs, cfg.max_steps)
     best = ckpt.best_model_path or str(last)
     trainer.validate(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     val_results = module.val_results
@@ -269,6 +297,7 @@ def train_seed(setup: Setup, seed: int) -> TrainedSeed:
         "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
         "best_epoch": best_epoch(ckpt),
         "epochs_run": trainer.current_epoch,
+        "stop": stop,
         "train_time_s": train_time,
         "inference": inference,
         "solver": solver,
@@ -287,6 +316,16 @@ def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
     seed_result = clean_number({**record, "wandb": wandb_info, **extra})
     atomic_write_json(trained.path, seed_result)
     return seed_result
+
+
+def stop_record(trainer: Any, early: Any, max_epochs: int, max_steps: int | None) -> dict[str, Any]:
+    """Where training stopped (optimiser ``step`` and ``epoch``) and why: ``stopped_early``
+    (validation MAE did not improve for ``patience`` evaluations) or ``budget_capped`` (the
+    maximum epochs or steps were reached; always so without ``--early-stopping``)."""
+    triggered = early is not None and (early.stopped_epoch > 0 or early.wait_count >= early.patience)
+    return {"reason": "stopped_early" if triggered else "budget_capped", "step": int(trainer.global_step),
+            "epoch": int(trainer.current_epoch), "patience": early.patience if early is not None else None,
+            "max_steps": max_steps, "max_epochs": max_epochs if max_epochs >= 0 else None}
 
 
 def spread_batch(dataset: Any, size: int) -> dict[str, Any]:
