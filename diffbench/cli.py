@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "diffbench.studies.commands",
     "diffbench.trust.commands",
     "diffbench.benchmarking.bench",
+    "diffbench.results.commands",
     "diffbench.leaderboard.commands",
 )
 
