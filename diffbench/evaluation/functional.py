@@ -78,6 +78,19 @@ Metrics (keys of :meth:`DiffusionMetrics.compute`)
     headline metrics are made of, kept so that their intervals and paired comparisons can be
     computed later (:mod:`diffbench.results.per_sample`, :mod:`diffbench.stats`).
 
+Intervals
+---------
+The numbers above are point values of one trained network on one test set. A run keeps each
+seed's ``per_sample`` rows (``aggregate(..., per_sample=True)``) and reports every headline
+metric (``nmae``, ``mae``, ``mae_sources``, ``max_abs_error``, ``p99_sample_mae``; ``nmae`` and
+``mae`` per count) with a 95 % interval over both seeds and test samples
+(:func:`diffbench.results.per_sample.headline_intervals`): a two-level bootstrap-t that
+resamples the test samples stratified by source count, the same draw for every seed, adds the
+between-seed variance with ``seeds - 1`` degrees of freedom, and recomputes ratio metrics
+(``nmae = sum abs_sum / sum tgt_sum``, ``mae_sources``) as ratios on every resample; the
+maximum and the 0.99 quantile are recomputed on each resample too. The full specification is
+the package docstring of :mod:`diffbench.stats`.
+
 De-duplication (DDP)
 --------------------
 A ``DistributedSampler`` pads the last round with repeated samples. The metric therefore

@@ -94,4 +94,15 @@ def test_two_processes_take_the_steps_of_one(tmp_path, smoke_data_dir):
     assert one["training"]["batch_size"] == two["training"]["batch_size"] == 16
     assert (one["training"]["batch_size_per_process"], two["training"]["batch_size_per_process"]) == (16, 8)
     a, b = one["aggregate"]["test"]["nmae"]["mean"], two["aggregate"]["test"]["nmae"]["mean"]
+    print(f"test nMAE: 1 process {a:.4f}, 2 processes {b:.4f}")
     assert abs(a - b) <= DEVICE_TOLERANCE * a, (a, b)
+
+
+def test_early_stopping_changes_the_run_id_only_when_set():
+    from diffbench.pipeline.config import RunConfig
+
+    plain = RunConfig(model="cnn-small", task="smoke", seeds=[0, 1, 2])
+    assert plain.run_id("m", "t") == "t--m--a66fa7178e"  # as before the option existed (test_run_options' golden id)
+    early = RunConfig(model="cnn-small", task="smoke", seeds=[0, 1, 2], early_stopping=True)
+    assert early.run_id("m", "t") != plain.run_id("m", "t")
+    assert early.command().endswith("--early-stopping") and "--early-stopping" not in plain.command()

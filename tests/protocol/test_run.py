@@ -61,6 +61,35 @@ def test_result_json_is_complete_and_self_consistent(finished_run):
     assert r["packages"]["torch"] and r["hardware"]["accelerator"] == "cpu"
 
 
+def test_the_run_keeps_per_sample_errors_and_intervals(finished_run):
+    """Each seed's per-sample errors (in result.json and seed-K/per_sample.npz) give its test
+    metrics; aggregate.intervals holds every headline metric's interval; submit accepts it."""
+    import numpy as np
+
+    from diffbench.results.per_sample import HEADLINE_METRICS, decode
+    from diffbench.results.validate import check_result
+
+    _, _, path = finished_run
+    r = json.loads(path.read_text())
+    for seed in r["per_seed"]:
+        block = decode(seed["per_sample"], "per_sample")
+        npz = np.load(path.parent / f"seed-{seed['seed']}" / "per_sample.npz")
+        assert npz["index"].tolist() == block["index"].tolist() and len(block["index"]) == 120
+        assert npz["abs_sum"].sum() / npz["tgt_sum"].sum() == pytest.approx(seed["test"]["nmae"], rel=1e-12)
+        assert npz["max_abs"].max() == pytest.approx(seed["test"]["max_abs_error"], rel=1e-12)
+        assert seed["stop"] == {"reason": "budget_capped", "step": seed["stop"]["step"], "epoch": 2, "patience": None,
+                                "max_steps": None, "max_epochs": 2}
+        assert seed["stop"]["step"] == 2 * -(-r["data"]["n_train"] // r["training"]["batch_size"])
+    iv = r["aggregate"]["intervals"]
+    assert iv["n_seeds"] == 2 and iv["n_samples"] == 120 and sorted(iv["per_count"]) == ["1", "2", "3", "4", "5"]
+    for key in HEADLINE_METRICS:
+        m = iv["metrics"][key]
+        assert m["low"] <= m["estimate"] <= m["high"] and m["low"] < m["high"], key
+        assert m["estimate"] == pytest.approx(r["aggregate"]["test"][key]["mean"], rel=1e-5), key
+    assert check_result(r).ranked is False  # 2 seeds
+    assert r["training"]["batch_size"] == r["training"]["batch_size_per_process"] and r["training"]["early_stopping"] is False
+
+
 def test_seeds_differ_and_training_learns(finished_run):
     _, _, path = finished_run
     r = json.loads(path.read_text())
