@@ -32,6 +32,7 @@ RANKING_PAIRED = ("ranks from paired comparisons of test nMAE on the shared test
                   "and samples, Holm-corrected at 5 %); '=' marks entries not significantly worse than their rank's leader")
 RANKING_MEAN = "ranks by mean test nMAE, without intervals: {why}"
 LEGACY = "no interval: legacy entry"
+NO_RANKS = "no entry ranked yet: ranking needs at least {n} seeds"
 #: Test metrics shown on the board besides the headline (all are also on the entry pages).
 BOARD_METRICS = ("nmae", "mae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual")
 METRIC_LABELS = {
@@ -206,10 +207,12 @@ def board_rows(subs: Sequence[Submission]) -> list[Row]:
     rows.sort(key=lambda r: (r.mean("test", HEADLINE) if r.mean("test", HEADLINE) is not None else inf, r.id))
     ranked = [r for r in rows if r.sub.ranked]
     try:
-        why = pairing_problem(ranked)
+        why = pairing_problem(ranked) if ranked else None
     except DiffbenchError as exc:  # a stored block that does not decode: rank as legacy, say why
         why = f"per-sample errors unreadable ({exc})"
-    if why is None:
+    if not ranked:
+        ranking = NO_RANKS.format(n=MIN_RANKED_SEEDS)
+    elif why is None:
         paired_ranks(ranked)
         order = {r.id: i for i, r in enumerate(rows)}
         rows.sort(key=lambda r: (0, r.rank, order[r.id]) if r.rank is not None else (1, 0, order[r.id]))

@@ -241,6 +241,11 @@ def _per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], f
     if is_int(n_test) and n != n_test:
         fail("per_seed[0].per_sample.n", f"is {n}, but data.n_test is {n_test}: one value per test sample")
     values, freq = np.unique(m["count"], return_counts=True)
+    expected = task_test_counts(result)
+    got = {int(c): int(k) for c, k in zip(values, freq)}
+    if expected is not None and got != expected:
+        fail("per_seed[0].per_sample.count", f"gives samples per source count {show(got)}, but the task's test split "
+             f"(with data.test_counts) holds {show(expected)}")
     for i, s in enumerate(per_seed):
         test = s["test"]
         expect = {str(c): row.get("n_samples") for c, row in (test.get("per_count") or {}).items()}
@@ -268,6 +273,28 @@ def _per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], f
     if not _close_rel(intervals, expected, 1e-6):
         fail("aggregate.intervals", "does not agree with the per-sample errors: "
              + _first_difference(intervals, expected, "aggregate.intervals") + " (recomputed with its n_boot and boot_seed)")
+
+
+def task_test_counts(result: dict[str, Any]) -> dict[int, int] | None:
+    """``{count: samples}`` of the task's test split (``task.spec.splits.test``: the list of
+    counts and the samples per count, as the task's ``to_dict`` records it), restricted to
+    ``data.test_counts``; None when the spec does not say it in that form.
+
+    >>> task_test_counts({"task": {"spec": {"splits": {"test": {"counts": [1, 2, 3], "per_count": 4}}}},
+    ...                   "data": {"test_counts": [2, 3, 9]}})
+    {2: 4, 3: 4}
+    >>> task_test_counts({"task": {"spec": {"splits": {"test": {"counts": [1, 5], "per_count": 2}}}}})
+    {1: 2, 5: 2}
+    """
+    test = ((((result.get("task") or {}).get("spec") or {}).get("splits") or {}).get("test")) or {}
+    counts, per = test.get("counts"), test.get("per_count")
+    values = counts if isinstance(counts, list) and counts and all(is_int(c) for c in counts) else None
+    if values is None or not is_int(per):
+        return None
+    only = (result.get("data") or {}).get("test_counts")
+    if isinstance(only, list):
+        values = [c for c in values if c in only]
+    return {int(c): per for c in values}
 
 
 def _close_rel(a: Any, b: Any, rel: float) -> bool:

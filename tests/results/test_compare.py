@@ -51,7 +51,7 @@ def test_compare_reads_stored_submissions(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("kind, needle", [
     ("legacy", "B (PATH) has no per-sample errors"),
-    ("other task", "A is scored on task smoke"),
+    ("other task", "A is scored on task smoke (spec "),
     ("other samples", "the two entries were scored on different test samples"),
     ("tampered", "B (PATH) refused: digest does not match"),
 ])
@@ -60,7 +60,9 @@ def test_incomparable_inputs_are_one_line_errors(tmp_path, capsys, kind, needle)
     if kind == "legacy":
         b = make_result(tmp_path / "b", base=0.010)
     elif kind == "other task":
-        b = make_result(tmp_path / "b", base=0.010, task="standard-64", per_sample=True)
+        def other_spec(r):  # the same task name under another spec (e.g. before a task change)
+            r["task"]["spec_hash"] = "0" * 64
+        b = make_result(tmp_path / "b", base=0.010, per_sample=True, mutate=other_spec)
     elif kind == "other samples":
         def shift(r):
             for s in r["per_seed"]:

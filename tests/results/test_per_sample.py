@@ -156,3 +156,25 @@ def test_paired_differences_see_a_small_shift_that_unpaired_intervals_miss():
     other = [encode({**decode(x, "x"), "index": np.arange(200) + 5}) for x in b]
     with pytest.raises(DiffbenchError, match="different test samples"):
         paired_differences(a, other)
+
+
+def test_counts_that_are_not_the_tasks_test_split_are_refused(tmp_path):
+    msg = _refused(tmp_path, lambda r: r["data"].update(test_counts=[1, 2]))
+    assert "the task's test split (with data.test_counts) holds {\"1\": 24, \"2\": 24}" in msg
+
+
+def test_quantile_replicates_are_the_quantiles_of_the_resampled_values():
+    """Each resample's quantile equals numpy's quantile of the values repeated by their
+    multiplicities (the max and the 0.99 quantile of p99_sample_mae included)."""
+    from diffbench.stats import quantile_replicates, sample_weights
+
+    rng = np.random.default_rng(5)
+    values = rng.gamma(2.0, 1.0, (2, 57))
+    w = sample_weights([np.arange(30), np.arange(30, 57)], 57, 25, rng)
+    for q in (0.0, 0.5, 0.99, 1.0):
+        theta, reps = quantile_replicates(values, w, q)
+        np.testing.assert_allclose(theta, np.quantile(values, q, axis=1), rtol=1e-12)
+        for b in range(25):
+            for s in range(2):
+                expanded = np.repeat(values[s], w[b].astype(int))
+                assert reps[b, s] == pytest.approx(np.quantile(expanded, q), rel=1e-12), (q, b, s)
