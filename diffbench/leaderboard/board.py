@@ -17,11 +17,11 @@ from .trust_pages import has_consistency, has_uq
 
 # columns: key, label, kind (num|str|none), th class, first click direction, tooltip
 COLUMNS: list[tuple[str, str, str, str]] = [
-    ("rank", "Rank", "num", "Rank by test nMAE among ranked entries (>= %d seeds); =1: tied with the leader "
-     "(not significantly worse, paired on the shared test samples)" % MIN_RANKED_SEEDS),
+    ("rank", "Rank", "num", ("Rank by test nMAE among ranked entries (>= %d seeds); =1: tied with the leader "
+                             "(not significantly worse, paired on the shared test samples)") % MIN_RANKED_SEEDS),
     ("method", "Method", "str", "Model name and submission title; bold = official implementation"),
-    ("test_nmae", "Test nMAE", "num", "Headline: sum|e| / sum|y| on the test set, seed mean with its 95 % interval "
-     "(two-level bootstrap over seeds and test samples); legacy entries: mean ± unbiased std over seeds"),
+    ("test_nmae", "Test nMAE", "num", ("Headline: sum|e| / sum|y| on the test set, seed mean with its 95 % interval "
+                                       "(two-level bootstrap over seeds and test samples); legacy entries: mean ± std over seeds")),
     ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (used for checkpoint selection)"),
     ("params", "#Params", "num", "Trainable parameters"),
     ("inference", "Inference / sample", "num", "Median inference time per sample"),

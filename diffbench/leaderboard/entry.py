@@ -6,12 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from ..results.names import METRIC_KEYS
+from ..stats import format_interval
 from . import charts
 from .charts import Series, fmt_seconds
-from ..stats import format_interval
 from .filters import pm, value
 from .markup import esc, header, page
-from .rows import BOARD_METRICS, HEADLINE, LEGACY, METRIC_LABELS, RANKING_PAIRED, Row, per_count_band, per_count_points
+from .rows import (
+    BOARD_METRICS,
+    HEADLINE,
+    LEGACY,
+    METRIC_LABELS,
+    RANKING_PAIRED,
+    Row,
+    per_count_band,
+    per_count_points,
+)
 from .submit import MIN_RANKED_SEEDS, safe_url
 from .templates import Markup
 from .trust_pages import entry_consistency_section, entry_uq_section

@@ -14,8 +14,9 @@ test nMAE, and the board says why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import DiffbenchError
 from ..results.per_sample import error_matrices
@@ -61,7 +62,7 @@ class Row:
     #: Another ranked entry shares this rank (shown ``=1``).
     tied: bool = False
     #: The leader of this row's rank and the paired difference with it (None: the leader, or no paired ranks).
-    leader: "Row | None" = None
+    leader: Row | None = None
     versus_leader: Difference | None = None
     #: How the board was ranked (one of :data:`RANKING_PAIRED`, :data:`RANKING_MEAN`).
     ranking: str = ""

@@ -107,8 +107,20 @@ from .core import (
                    sample_weights,
 )
 from .formatting import format_interval, format_p
-from .intervals import bootstrap_interval, per_count_intervals, quantile_interval, quantile_replicates, ratio_interval
-from .paired import holm_reject, paired_difference, paired_quantile_difference, paired_ratio_difference, tied_ranks
+from .intervals import (
+                   bootstrap_interval,
+                   per_count_intervals,
+                   quantile_interval,
+                   quantile_replicates,
+                   ratio_interval,
+)
+from .paired import (
+                   holm_reject,
+                   paired_difference,
+                   paired_quantile_difference,
+                   paired_ratio_difference,
+                   tied_ranks,
+)
 from .scaling import (
                    LackOfFit,
                    LawFit,

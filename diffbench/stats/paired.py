@@ -19,12 +19,12 @@ from .core import (
     RankedEntry,
     count_strata,
     difference,
+    matrix,
     options,
     ratio_inputs,
     ratio_replicates,
     sample_weights,
 )
-from .core import matrix
 from .intervals import quantile_replicates, stat_inputs
 
 # --------------------------------------------------------------------------------------

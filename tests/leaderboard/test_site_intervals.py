@@ -61,7 +61,7 @@ def test_the_entry_page_gives_the_difference_with_the_leader_and_bands(lb, make)
 
 
 def test_a_legacy_entry_makes_the_board_rank_by_means_and_says_so(lb, make):
-    a, b, c, d, e = _board(lb, make, legacy=True)
+    a, b, _, _, e = _board(lb, make, legacy=True)
     build_site(lb)
     index = (lb / "site" / "index.html").read_text()
     assert "ranks by mean test nMAE, without intervals: 1 ranked entry has no per-sample errors (legacy)" in index
@@ -85,7 +85,7 @@ def test_entries_on_other_test_samples_are_not_compared(lb, make):
 
 
 def test_budget_capped_entries_are_marked(lb, make):
-    a, b, c, *_ = _board(lb, make)
+    a, _, c, *_ = _board(lb, make)
     build_site(lb)
     index = (lb / "site" / "index.html").read_text()
     row_c = index.split(f'<tr data-id="{c.id}"')[1].split("</tr>")[0]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -158,8 +156,9 @@ def test_config_file(tmp_path, capsys, smoke_data_dir):
     unknown.write_text("modle: unet\n")
     code, _, err = _run(["run", "--config", str(unknown)], capsys)
     assert code == 2 and "modle" in err and "allowed" in err
-    from diffbench.pipeline.commands import build_run_config, register
     import argparse
+
+    from diffbench.pipeline.commands import build_run_config, register
 
     good = tmp_path / "good.yaml"
     good.write_text("model: fno-small\ntask: smoke\nseeds: 0-2\nmax-epochs: 3\n")
@@ -218,8 +217,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys, smoke_d
 
 
 def test_resume_refuses_a_checkpoint_from_another_task(tmp_path, capsys, smoke_data_dir):
-    from diffbench.training.module import SurrogateModule
     import torch
+
+    from diffbench.training.module import SurrogateModule
 
     out = tmp_path / "runs"
     args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--out", str(out),

@@ -13,7 +13,7 @@ from diffbench.results.per_sample import HEADLINE_METRICS, paired_differences
 from diffbench.stats import format_interval
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leaderboard"))
-from lb_factory import load, make_result  # noqa: E402
+from lb_factory import load, make_result
 
 
 def _compare(capsys, a, b):

@@ -13,11 +13,18 @@ import pytest
 
 from diffbench.errors import DiffbenchError
 from diffbench.results.digest import write_result
-from diffbench.results.per_sample import QUANTITIES, decode, encode, error_matrices, headline_intervals, paired_differences
+from diffbench.results.per_sample import (
+    QUANTITIES,
+    decode,
+    encode,
+    error_matrices,
+    headline_intervals,
+    paired_differences,
+)
 from diffbench.results.validate import check_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leaderboard"))
-from lb_factory import make_result, per_sample_seed  # noqa: E402
+from lb_factory import make_result, per_sample_seed
 
 
 def _arrays(n: int = 40) -> dict:
