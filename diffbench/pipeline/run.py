@@ -64,12 +64,23 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
 
 def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     """``aggregate``: each metric's mean ± std over seeds, both splits; with every seed's
-    per-sample errors, the headline metrics' intervals too (seeds resumed from a run written
-    before per-sample errors were kept have none, and then the run has no intervals)."""
+    per-sample errors, the headline metrics' intervals too. A seed resumed from a run written
+    before per-sample errors were kept has none: then no seed's are kept in the result (they
+    stay in ``seed-<k>/per_sample.npz``) and the run has no intervals, as ``submit`` wants
+    them in every seed or none.
+
+    >>> seed = lambda k, ps: {"test": {"mae": 0.1 * k}, "val": {"mae": 0.1}, **({"per_sample": ps} if ps else {})}
+    >>> per_seed = [seed(1, {"n": 2}), seed(2, None)]
+    >>> sorted(aggregate(per_seed)), [s.get("per_sample") for s in per_seed]
+    (['test', 'val'], [None, None])
+    """
     out: dict[str, Any] = {"test": aggregate_metrics([s["test"] for s in per_seed]),
                            "val": aggregate_metrics([s["val"] for s in per_seed])}
     if all(s.get("per_sample") for s in per_seed):
         out["intervals"] = headline_intervals([s["per_sample"] for s in per_seed])
+    else:
+        for s in per_seed:
+            s.pop("per_sample", None)
     return out
 
 
