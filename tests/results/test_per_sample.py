@@ -185,3 +185,23 @@ def test_quantile_replicates_are_the_quantiles_of_the_resampled_values():
             for s in range(2):
                 expanded = np.repeat(values[s], w[b].astype(int))
                 assert reps[b, s] == pytest.approx(np.quantile(expanded, q), rel=1e-12), (q, b, s)
+
+
+def test_quantile_replicates_of_a_large_set_count_from_the_top_exactly():
+    """The top-window count (and its fall-back for resamples with few draws near the top)
+    gives numpy's quantile of every resample."""
+    from diffbench.stats import quantile_replicates, sample_weights
+
+    rng = np.random.default_rng(9)
+    n = 3000
+    values = rng.gamma(2.0, 1.0, (1, n))
+    w = sample_weights([np.arange(n)], n, 12, rng)
+    top = np.argsort(values[0])[::-1][:400]
+    moved = w[0, top].sum()
+    w[0, top] = 0.0  # no draw among the 400 largest values: the window is too short for this resample
+    w[0, np.argsort(values[0])[0]] += moved  # still a resample of n draws
+    for q in (0.99, 0.995, 1.0):
+        _, reps = quantile_replicates(values, w, q)
+        for b in range(12):
+            expanded = np.repeat(values[0], w[b].astype(int))
+            assert reps[b, 0] == pytest.approx(np.quantile(expanded, q), rel=1e-12), (q, b)
