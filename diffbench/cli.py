@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "diffbench.tuning.commands",
     "diffbench.trust.commands",
     "diffbench.benchmarking.bench",
+    "diffbench.results.commands",
     "diffbench.leaderboard.commands",
 )
 

@@ -20,6 +20,8 @@ _EXPORTS = {
     "RING_THRESHOLDS": ".functional",
     "SPLITS": ".functional",
     "aggregate": ".functional",
+    "PER_SAMPLE_KEYS": ".functional",
+    "per_sample_errors": ".functional",
     "deduplicate": ".functional",
     "prediction_residual": ".functional",
     "region_masks": ".functional",

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..errors import DiffbenchError
 from .checks import REQUIRED_KEYS, RESIDUAL_KEYS
-from .functional import METRIC_KEYS, SPLITS
+from .functional import METRIC_KEYS, PER_SAMPLE_KEYS, SPLITS
 from .metric import DiffusionMetrics
 
 
@@ -21,7 +21,7 @@ class Evaluator:
     split : {"val", "test"}
         The split being scored; anything else (notably ``"train"``) is refused: reported
         numbers come from held-out data only.
-    residual, check_finite : bool
+    residual, check_finite, per_sample : bool
         See :class:`DiffusionMetrics`.
 
     Examples
@@ -39,7 +39,7 @@ class Evaluator:
     diffbench.errors.DiffbenchError: Evaluator split must be one of val, test, got 'train'; training data is never scored
     """
 
-    def __init__(self, split: str, *, residual: bool = True, check_finite: bool = True) -> None:
+    def __init__(self, split: str, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False) -> None:
         if not isinstance(split, str) or split not in SPLITS:
             raise DiffbenchError(
                 f"Evaluator split must be one of {', '.join(SPLITS)}, got {split!r}; training data is never scored"
@@ -47,6 +47,7 @@ class Evaluator:
         self.split = split
         self.residual = bool(residual)
         self.check_finite = bool(check_finite)
+        self.per_sample = bool(per_sample)
 
     def __repr__(self) -> str:
         return f"Evaluator(split={self.split!r}, residual={self.residual})"
@@ -54,7 +55,7 @@ class Evaluator:
     @property
     def metric(self) -> DiffusionMetrics:
         """A new :class:`DiffusionMetrics` with this evaluator's settings (fresh at every access)."""
-        return DiffusionMetrics(residual=self.residual, check_finite=self.check_finite)
+        return DiffusionMetrics(residual=self.residual, check_finite=self.check_finite, per_sample=self.per_sample)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -74,6 +75,7 @@ class Evaluator:
         return (
             f"dict with float keys {', '.join(self.metric_names)} (nan for an empty region), "
             "n_samples (int) and per_count {count: {same keys..., n_samples}}"
+            + (f"; per_sample {{index, count, {', '.join(PER_SAMPLE_KEYS)}}}: one value per sample" if self.per_sample else "")
         )
 
     def evaluate(self, pred: Tensor, batch: Mapping[str, Tensor]) -> dict[str, Any]:

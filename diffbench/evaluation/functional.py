@@ -73,6 +73,23 @@ Metrics (keys of :meth:`DiffusionMetrics.compute`)
 ``per_count``
     ``{count: {every key above..., "n_samples": int}}`` for each number of sources present,
     sorted by count, each computed exactly as above on that subset.
+``per_sample`` (only when asked for: ``aggregate(..., per_sample=True)``)
+    One value per distinct sample, sorted by ``index`` (:func:`per_sample_errors`): what the
+    headline metrics are made of, kept so that their intervals and paired comparisons can be
+    computed later (:mod:`diffbench.results.per_sample`, :mod:`diffbench.stats`).
+
+Intervals
+---------
+The numbers above are point values of one trained network on one test set. A run keeps each
+seed's ``per_sample`` rows (``aggregate(..., per_sample=True)``) and reports every headline
+metric (``nmae``, ``mae``, ``mae_sources``, ``max_abs_error``, ``p99_sample_mae``; ``nmae`` and
+``mae`` per count) with a 95 % interval over both seeds and test samples
+(:func:`diffbench.results.per_sample.headline_intervals`): a two-level bootstrap-t that
+resamples the test samples stratified by source count, the same draw for every seed, adds the
+between-seed variance with ``seeds - 1`` degrees of freedom, and recomputes ratio metrics
+(``nmae = sum abs_sum / sum tgt_sum``, ``mae_sources``) as ratios on every resample; the
+maximum and the 0.99 quantile are recomputed on each resample too. The full specification is
+the package docstring of :mod:`diffbench.stats`.
 
 De-duplication (DDP)
 --------------------
@@ -120,6 +137,8 @@ __all__ = [
     "sample_statistics",
     "deduplicate",
     "aggregate",
+    "per_sample_errors",
+    "PER_SAMPLE_KEYS",
     "validate_prediction",
 ]
 
@@ -134,6 +153,9 @@ _MAE_KEYS = tuple("mae" if r == "all" else f"mae_{r}" for r in REGIONS)
 _MAX_KEYS = tuple("max_abs_error" if r == "all" else f"max_abs_error_{r}" for r in REGIONS)
 #: Every float metric of :meth:`DiffusionMetrics.compute` (``residual`` only when enabled).
 METRIC_KEYS = _MAE_KEYS + ("nmae", "rel_l2") + _MAX_KEYS + ("p99_sample_mae", "residual")
+
+#: The per-sample quantities :func:`per_sample_errors` returns (besides ``index`` and ``count``).
+PER_SAMPLE_KEYS = ("abs_sum", "tgt_sum", "mae", "max_abs", "abs_sum_sources", "npix_sources")
 
 #: The per-sample statistics :func:`sample_statistics` returns.
 STAT_KEYS = ("index", "count", "abs_sum", "npix", "tgt_sum", "max_abs", "rel_l2", "residual")
@@ -401,7 +423,38 @@ def _reduce(stats: Mapping[str, Tensor], residual: bool) -> dict[str, float]:
     return {k: out[k] for k in METRIC_KEYS if k in out}
 
 
-def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: bool = True) -> dict[str, Any]:
+def per_sample_errors(stats: Mapping[str, Tensor]) -> dict[str, Any]:
+    """The headline metrics' raw material, one value per sample (rows as given; call
+    :func:`deduplicate` first), as float64 NumPy arrays (``index``, ``count``: int64).
+
+    ``abs_sum`` and ``tgt_sum``: ``sum |e|`` and ``sum |y|`` over the lattice (``nmae`` is
+    ``sum abs_sum / sum tgt_sum``); ``mae``: ``abs_sum / N^2`` (``mae`` is their mean,
+    ``p99_sample_mae`` their 0.99 quantile); ``max_abs``: ``max |e|`` (``max_abs_error`` is
+    their max); ``abs_sum_sources`` and ``npix_sources``: ``sum |e|`` and the pixel count on
+    the sources (``mae_sources`` is the ratio of their sums).
+
+    >>> import torch
+    >>> b = {"input": torch.zeros(1, 1, 8, 8), "target": torch.ones(1, 1, 8, 8),
+    ...      "count": torch.tensor([0]), "index": torch.tensor([7])}
+    >>> ps = per_sample_errors(sample_statistics(torch.full((1, 1, 8, 8), 0.75), b, residual=False))
+    >>> ps["index"].tolist(), ps["abs_sum"].tolist(), ps["mae"].tolist(), ps["npix_sources"].tolist()
+    ([7], [16.0], [0.25], [0.0])
+    """
+    f64 = {k: v.detach().to("cpu", torch.float64) for k, v in stats.items() if k not in ("index", "count")}
+    out: dict[str, Any] = {"index": stats["index"].detach().cpu().to(torch.int64).numpy(),
+                           "count": stats["count"].detach().cpu().to(torch.int64).numpy()}
+    src = REGIONS.index("sources")
+    out["abs_sum"] = f64["abs_sum"][:, 0].numpy()
+    out["tgt_sum"] = f64["tgt_sum"][:, 0].numpy()
+    out["mae"] = (f64["abs_sum"][:, 0] / f64["npix"][:, 0]).numpy()
+    out["max_abs"] = f64["max_abs"][:, 0].numpy()
+    out["abs_sum_sources"] = f64["abs_sum"][:, src].numpy()
+    out["npix_sources"] = f64["npix"][:, src].numpy()
+    return out
+
+
+def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: bool = True,
+              per_sample: bool = False) -> dict[str, Any]:
     """Reduce per-sample rows (from :func:`sample_statistics`) to the reported metrics.
 
     Parameters
@@ -412,12 +465,14 @@ def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: boo
         Report ``residual``.
     dedupe : bool
         First apply :func:`deduplicate` (on by default; see the module docstring).
+    per_sample : bool
+        Also return ``per_sample``: :func:`per_sample_errors` of the (de-duplicated) rows.
 
     Returns
     -------
     dict
         Python floats for :data:`METRIC_KEYS`, ``n_samples`` (int) and ``per_count``
-        (``{count: {metric: float, ..., "n_samples": int}}``).
+        (``{count: {metric: float, ..., "n_samples": int}}``); ``per_sample`` when asked.
 
     Raises
     ------
@@ -451,4 +506,6 @@ def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: boo
         row["n_samples"] = int(sel.sum())
         per_count[int(c)] = row
     out["per_count"] = per_count
+    if per_sample:
+        out["per_sample"] = per_sample_errors(stats)
     return out

@@ -28,6 +28,9 @@ class DiffusionMetrics(Metric):
         ``decay``, ``boundary`` in the batch).
     check_finite : bool
         Refuse NaN or infinite predictions in ``update``.
+    per_sample : bool
+        ``compute()`` also returns ``per_sample``, one value per distinct sample of what the
+        headline metrics are made of (:func:`~diffbench.evaluation.functional.per_sample_errors`).
     **kwargs
         Passed to :class:`torchmetrics.Metric` (e.g. ``compute_on_cpu=True``).
 
@@ -48,8 +51,9 @@ class DiffusionMetrics(Metric):
     higher_is_better = False
     full_state_update = False
 
-    def __init__(self, *, residual: bool = True, check_finite: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.per_sample = bool(per_sample)
         self.with_residual = bool(residual)  # not ``self.residual``: that name is a state
         self.check_finite = bool(check_finite)
         for key in STAT_KEYS:
@@ -69,4 +73,4 @@ class DiffusionMetrics(Metric):
             if isinstance(value, list) and len(value) == 0:
                 raise DiffbenchError("no samples to evaluate: the metric was computed before any update()")
             stats[key] = dim_zero_cat(value)
-        return aggregate(stats, residual=self.with_residual)
+        return aggregate(stats, residual=self.with_residual, per_sample=self.per_sample)

@@ -20,9 +20,11 @@ from .trust_pages import has_consistency, has_uq
 
 # columns: key, label, kind (num|str|none), th class, first click direction, tooltip
 COLUMNS: list[tuple[str, str, str, str]] = [
-    ("rank", "Rank", "num", "Rank by test nMAE among ranked entries (>= %d seeds)" % MIN_RANKED_SEEDS),
+    ("rank", "Rank", "num", ("Rank by test nMAE among ranked entries (>= %d seeds); =1: tied with the leader "
+                             "(not significantly worse, paired on the shared test samples)") % MIN_RANKED_SEEDS),
     ("method", "Method", "str", "Model name and submission title; bold = official implementation"),
-    ("test_nmae", "Test nMAE", "num", "Headline: sum|e| / sum|y| on the test set, mean ± unbiased std over seeds"),
+    ("test_nmae", "Test nMAE", "num", ("Headline: sum|e| / sum|y| on the test set, seed mean with its 95 % interval "
+                                       "(two-level bootstrap over seeds and test samples); legacy entries: mean ± std over seeds")),
     ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (each seed's checkpoint is the one with the best validation MAE, not nMAE)"),
     ("params", "#Params", "num", "Trainable parameters"),
     ("inference", "Inference / sample", "num", "Median inference time per sample"),
@@ -106,6 +108,7 @@ def axis_groups(tasks: list[tuple[str, Any]], headline: str) -> list[tuple[str, 
 def _task_view(task: str, spec: Any, rows: list[Row], studies: Sequence[Any]) -> dict[str, Any]:
     return {"name": task, "spec": spec, "rows": rows, "ranked": sum(1 for r in rows if r.sub.ranked),
             "verified": sum(1 for r in rows if r.verification is not None),
+            "ranking": rows[0].ranking if rows else "",
             "n_uq": sum(1 for r in rows if has_uq(r)), "studies": [s for s in studies if task in s.tasks]}
 
 

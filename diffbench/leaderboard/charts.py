@@ -325,3 +325,28 @@ def scatter_chart(title: str, series: list[Series], xlabel: str, ylabel: str, *,
         out.append(marker(s.shape, xs(x), ys(y), s.color, hollow=s.hollow, r=4.5, tip=tip))
     out.append("</svg>")
     return "".join(out)
+
+
+def band_chart(title: str, label: str, color: str, shape: str, points: Sequence[tuple[float, float, float, float]],
+               xlabel: str, ylabel: str, *, y_fmt: Formatter = fmt_number) -> str:
+    """One line over integer x with its interval drawn as a shaded band: ``points`` are
+    ``(x, estimate, low, high)`` (e.g. a per-count curve with its 95 % intervals)."""
+    p = sorted((q for q in points if q[1] is not None), key=lambda q: q[0])
+    if not p:
+        return empty_chart(title, "no per-source-count intervals (legacy entry)")
+    values = [q[1] for q in p] + [q[3] for q in p]
+    log_y = _auto_log([q[1] for q in p])
+    if log_y:
+        values += [q[2] for q in p if q[2] > 0]
+    xs = Scale([q[0] for q in p], LEFT + 12, WIDTH - RIGHT - 12, log=False, integer=True, fmt=lambda v: f"{v:.0f}")
+    ys = Scale(values, HEIGHT - BOTTOM, TOP, log=log_y, zero=not log_y, fmt=y_fmt)
+    out = _frame(title, xs, ys, xlabel, ylabel + (" (log scale)" if log_y else ""))
+    upper = [f"{_f(xs(x))},{_f(ys(hi))}" for x, _, _, hi in p]
+    lower = [f"{_f(xs(x))},{_f(_lower(ys, lo))}" for x, _, lo, _ in reversed(p)]
+    out.append(f'<polygon points="{" ".join(upper + lower)}" fill="{color}" fill-opacity="0.18" stroke="none"/>')
+    path = " ".join(f"{'M' if i == 0 else 'L'}{_f(xs(x))},{_f(ys(y))}" for i, (x, y, _, _) in enumerate(p))
+    out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+    for x, y, lo, hi in p:
+        out.append(marker(shape, xs(x), ys(y), color, r=3.2, tip=f"{label} — {x:.0f} sources: {y_fmt(y)} [{y_fmt(lo)}, {y_fmt(hi)}]"))
+    out.append("</svg>")
+    return "".join(out)

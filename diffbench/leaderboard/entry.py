@@ -6,11 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from ..results.names import METRIC_KEYS
+from ..stats import format_interval
 from . import charts
 from .charts import Series, fmt_seconds
-from .filters import value
+from .filters import pm, value
 from .markup import esc, header, page
-from .rows import BOARD_METRICS, HEADLINE, METRIC_LABELS, Row, per_count_points
+from .rows import (
+    BOARD_METRICS,
+    HEADLINE,
+    LEGACY,
+    METRIC_LABELS,
+    RANKING_PAIRED,
+    Row,
+    per_count_band,
+    per_count_points,
+)
 from .submit import MIN_RANKED_SEEDS, safe_url
 from .templates import Markup
 from .trust_pages import entry_consistency_section, entry_uq_section
@@ -27,16 +37,43 @@ def _metric_table(row: Row, split: str) -> dict[str, Any]:
     agg = getattr(row.res.aggregate, split)
     stats = agg.model_dump()
     lines = [{"key": k, "label": METRIC_LABELS.get(k, k), "stat": stats.get(k),
+              "interval": row.interval_text(k) if split == "test" else None,
               "seeds": [getattr(getattr(s, split), k, None) for s in row.res.per_seed]} for k in metric_order(stats)]
-    return {"title": "Test" if split == "test" else "Validation", "n_samples": agg.n_samples, "lines": lines}
+    return {"title": "Test" if split == "test" else "Validation", "n_samples": agg.n_samples, "lines": lines,
+            "intervals": split == "test" and row.has_intervals}
 
 
 def _per_count(row: Row) -> dict[str, Any]:
     pc = row.res.aggregate.test.per_count
     first = row.res.per_seed[0].test.per_count
     keys = [k for k in BOARD_METRICS if any(k in pc[c] for c in pc)]
-    rows = [(c, first[c].n_samples if c in first else None, [pc[c].get(k) for k in keys]) for c in sorted(pc, key=int)]
+    rows = [(c, first[c].n_samples if c in first else None, [_count_cell(row, c, k, pc[c].get(k)) for k in keys])
+            for c in sorted(pc, key=int)]
     return {"metrics": keys, "rows": rows}
+
+
+def _count_cell(row: Row, count: str, key: str, stat: Any) -> Any:
+    """A per-count table cell: the interval where the result has one, else mean ± std."""
+    iv = row.count_interval(count, key)
+    return format_interval(iv["estimate"], iv["low"], iv["high"]) if iv is not None else pm(stat)
+
+
+def _versus_leader(row: Row) -> str:
+    """The entry's standing against the leader of its rank (HTML)."""
+    if row.rank is None:
+        return "—"
+    if row.leader is None:
+        return "leads its rank" if row.ranking == RANKING_PAIRED else "— (" + esc(row.ranking) + ")"
+    return (f'{esc(row.versus_leader_text)} against <a href="{esc(row.leader.id)}.html">{esc(row.leader.label)}</a> '
+            '<span class="pm">(paired difference of test nMAE, this entry minus the leader; not significant at 5 % after '
+            'Holm\'s correction: tied)</span>')
+
+
+def _stop_text(stop: Any) -> str:
+    if stop is None:
+        return "—"
+    why = "stopped early" if stop.reason == "stopped_early" else "budget-capped"
+    return f"{why} at step {stop.step:,} (epoch {stop.epoch})"
 
 
 def _facts(items: list[tuple[str, str]]) -> list[tuple[str, Markup]]:
@@ -47,12 +84,18 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     """``entries/<id>.html`` (template ``entry.html``): everything about one submission."""
     res, task = row.res, row.sub.task
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    curve = charts.line_chart(f"{row.label}: test error by number of sources",
-                              [Series("nMAE", row.color, row.shape, per_count_points(row), hollow=False)],
-                              "number of sources", "test nMAE")
-    curve_mae = charts.line_chart(f"{row.label}: test MAE by number of sources",
-                                  [Series("MAE", row.color, row.shape, per_count_points(row, "mae"), hollow=False)],
-                                  "number of sources", "test MAE")
+    if row.has_intervals:
+        curve = charts.band_chart(f"{row.label}: test nMAE by number of sources (95 % band)", "nMAE", row.color, row.shape,
+                                  per_count_band(row), "number of sources", "test nMAE")
+        curve_mae = charts.band_chart(f"{row.label}: test MAE by number of sources (95 % band)", "MAE", row.color, row.shape,
+                                      per_count_band(row, "mae"), "number of sources", "test MAE")
+    else:
+        curve = charts.line_chart(f"{row.label}: test error by number of sources",
+                                  [Series("nMAE", row.color, row.shape, per_count_points(row), hollow=False)],
+                                  "number of sources", "test nMAE")
+        curve_mae = charts.line_chart(f"{row.label}: test MAE by number of sources",
+                                      [Series("MAE", row.color, row.shape, per_count_points(row, "mae"), hollow=False)],
+                                      "number of sources", "test MAE")
     cost_dump = res.cost.model_dump()
     cost_items = [(k, esc(fmt_seconds(v)) if isinstance(v, float) and (k.endswith("_s") or k.endswith("_per_sample")) else str(value(v)))
                   for k, v in sorted(cost_dump.items())]
@@ -88,6 +131,8 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
     task_dump = res.task.model_dump()
     return page(f"{row.label} · {task} · diffbench leaderboard", "", header=header(f"{esc(task)} · {esc(row.label)}", back=back),
                 template="entry.html", row=row, headline=HEADLINE, labels=METRIC_LABELS, min_seeds=MIN_RANKED_SEEDS,
+                legacy=LEGACY, versus_leader=Markup(_versus_leader(row)), stops=[_stop_text(s.stop) for s in res.per_seed],
+                interval_method=(res.aggregate.intervals.method if res.aggregate.intervals is not None else None),
                 metric_tables=[_metric_table(row, "test"), _metric_table(row, "val")], per_count=_per_count(row),
                 curve=Markup(curve), curve_mae=Markup(curve_mae), uq_section=Markup(entry_uq_section(row)),
                 consistency_section=Markup(entry_consistency_section(row)), cost_items=_facts(cost_items),

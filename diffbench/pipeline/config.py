@@ -14,7 +14,7 @@ coercion (:func:`coerce`), the checks (:meth:`RunConfig.validate`), the run id
 >>> cfg.command()
 'diffbench run --model cnn-small --task smoke --seeds 0,1 --devices 1 --accelerator auto --precision 32-true --loss mae'
 >>> sorted(RunConfig.OPTIONAL)
-['channels_last', 'check_val_every_n_epoch', 'max_steps', 'uq']
+['channels_last', 'check_val_every_n_epoch', 'early_stopping', 'max_steps', 'uq']
 """
 
 from __future__ import annotations
@@ -159,7 +159,9 @@ class RunConfig:
     precision: str = option("32-true", flag="--precision", always=True, check=_one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
     loss: str = option("mae", flag="--loss", always=True, help="mae (default) | mse | tanh-mae")
     max_epochs: int | None = option(None, flag="--max-epochs", type=int, help="epochs (default: the task's budget)")
-    batch_size: int | None = option(None, flag="--batch-size", type=int, help="training batch size (default: the task's)")
+    batch_size: int | None = option(None, flag="--batch-size", type=int, check=_positive_int("--batch-size", optional=True),
+                                    help="global training batch size, split evenly over the --devices x --num-nodes processes "
+                                         "(default: the task's)")
     lr: float | None = option(None, flag="--lr", type=float, check=_positive_finite("--lr"),
                               help="learning rate, a finite number > 0 (default: the recipe's)")
     recipe: str | None = option(None, flag="--recipe", help="paper | fast (default: the task's)")
@@ -183,6 +185,10 @@ class RunConfig:
     channels_last: bool = option(False, flag="--channels-last", action="store_true", kind=OPTIONAL, coerce=_boolean("channels_last"),
                                  help="train and score in the channels-last memory format (cnn-small steps took 0.67x the time "
                                       "on a CPU; see README)")
+    early_stopping: bool = option(False, flag="--early-stopping", action="store_true", kind=OPTIONAL,
+                                  coerce=_boolean("early_stopping"),
+                                  help="stop when validation MAE has not improved for the recipe's patience (in evaluations), "
+                                       "within the --max-epochs/--max-steps budget; each seed records where and why it stopped")
     # bookkeeping (not hashed)
     wandb_mode: str | None = option(None, flag="--wandb-mode", kind=BOOKKEEPING,
                                     help="online | offline | disabled (default: online with an API key, else offline)")

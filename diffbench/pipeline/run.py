@@ -31,6 +31,7 @@ from ..protocol.results import (
     write_result,
 )
 from ..results.paths import strip_local_paths
+from ..results.per_sample import headline_intervals
 from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout
@@ -78,6 +79,28 @@ def keep_tune_record(path: str, out_dir: Path, tuning: dict[str, Any]) -> None:
     atomic_write_bytes(out_dir / "tune.json", data)
 
 
+def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """``aggregate``: each metric's mean ± std over seeds, both splits; with every seed's
+    per-sample errors, the headline metrics' intervals too. A seed resumed from a run written
+    before per-sample errors were kept has none: then no seed's are kept in the result (they
+    stay in ``seed-<k>/per_sample.npz``) and the run has no intervals, as ``submit`` wants
+    them in every seed or none.
+
+    >>> seed = lambda k, ps: {"test": {"mae": 0.1 * k}, "val": {"mae": 0.1}, **({"per_sample": ps} if ps else {})}
+    >>> per_seed = [seed(1, {"n": 2}), seed(2, None)]
+    >>> sorted(aggregate(per_seed)), [s.get("per_sample") for s in per_seed]
+    (['test', 'val'], [None, None])
+    """
+    out: dict[str, Any] = {"test": aggregate_metrics([s["test"] for s in per_seed]),
+                           "val": aggregate_metrics([s["val"] for s in per_seed])}
+    if all(s.get("per_sample") for s in per_seed):
+        out["intervals"] = headline_intervals([s["per_sample"] for s in per_seed])
+    else:
+        for s in per_seed:
+            s.pop("per_sample", None)
+    return out
+
+
 def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | None) -> dict[str, Any]:
     """The run's result.json (before the trust blocks and the digest) from its seeds'."""
     cfg, task, dm, info = setup.cfg, setup.task, setup.dm, setup.info
@@ -98,14 +121,14 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
         "data": {"manifest_hash": dm.data_fingerprint(), "serve": dm.serve, "train_counts": cfg.train_counts,
                  "test_counts": cfg.test_counts, "train_fraction": cfg.train_fraction,
                  "n_train": len(dm.datasets["train"]), "n_val": len(dm.datasets["val"]), "n_test": len(dm.datasets["test"])},
-        "training": {"recipe": setup.recipe, "loss": cfg.loss, "batch_size": dm.batch_size, "max_epochs": setup.max_epochs,
+        "training": {"recipe": setup.recipe, "loss": cfg.loss, "batch_size": setup.batch_size,
+                     "batch_size_per_process": dm.batch_size, "early_stopping": bool(cfg.early_stopping), "max_epochs": setup.max_epochs,
                      "max_steps": cfg.max_steps, "precision": cfg.precision, "accelerator": setup.accelerator, "devices": cfg.devices,
                      "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint",
                      **({"tuning": cfg.tuning} if cfg.tuning else {})},
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
-        "aggregate": {"test": aggregate_metrics([s["test"] for s in per_seed]),
-                      "val": aggregate_metrics([s["val"] for s in per_seed])},
+        "aggregate": aggregate(per_seed),
         "cost": {"train_time_s": sum(s["train_time_s"] for s in per_seed) / len(per_seed),
                  "inference_s_per_sample": inf_mean, "solver_s_per_sample": sol_mean,
                  "speedup_vs_solver": sol_mean / inf_mean if inf_mean > 0 else None,

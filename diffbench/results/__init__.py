@@ -37,6 +37,9 @@ _EXPORTS = {
     "SubmissionMeta": ".submission",
     "safe_url": ".submission",
     "result_json_schema": ".schema",
+    "HEADLINE_METRICS": ".per_sample",
+    "headline_intervals": ".per_sample",
+    "paired_differences": ".per_sample",
     "CheckedResult": ".validate",
     "check_result": ".validate",
 }

@@ -37,11 +37,9 @@ from pydantic import (
 from .fields import (
     COUNT_KEY,
     HEX64,
-    MAX_CHECKPOINT_BYTES,
     MAX_LABEL,
     MAX_NAME,
     MAX_PARAMETERS,
-    PATH_PART,
     TASK_NAME,
     Closed,
     Count,
@@ -51,13 +49,17 @@ from .fields import (
     Object,
     Open,
     Positive,
+    Score,
     StatNonNegative,
     Text,
     fail,
     is_int,
+    is_number,
     show,
 )
 from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
+from .per_sample import ENCODING, QUANTITIES
+from .refs import CheckpointRef, http_url, relative_path  # noqa: F401 (http_url: part of the face)
 from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
 
 __all__ = ["CheckpointRef", "Result", "http_url", "relative_path", "result_json_schema"]
@@ -123,9 +125,43 @@ def _build_aggregate_split() -> type[BaseModel]:
 AggregateSplit = _build_aggregate_split()
 
 
+def _interval_row(v: Any) -> Any:
+    if v is None:
+        return v
+    if not isinstance(v, dict) or set(v) != {"estimate", "low", "high"}:
+        raise fail(f"must be {{\"estimate\", \"low\", \"high\"}} or null, got {show(v)}")
+    if not all(is_number(v[k]) for k in v):
+        raise fail(f"must hold finite numbers, got {show(v)}")
+    if not v["low"] <= v["estimate"] <= v["high"]:
+        raise fail(f"must have low <= estimate <= high, got {show(v)}")
+    return v
+
+
+IntervalRow = Annotated[Optional[dict[str, float]], PlainValidator(_interval_row),
+                        WithJsonSchema({"anyOf": [{"type": "object", "required": ["estimate", "low", "high"],
+                                                   "additionalProperties": False,
+                                                   "properties": {k: {"type": "number"} for k in ("estimate", "low", "high")}},
+                                                  {"type": "null"}]})]
+
+
+class Intervals(Closed):
+    """``aggregate.intervals``: the test split's headline metrics with their intervals,
+    computed from the seeds' per-sample errors (:func:`diffbench.results.per_sample.headline_intervals`)."""
+
+    level: Score(0.0, 1.0, null=False)  # type: ignore[valid-type]
+    method: Text()  # type: ignore[valid-type]
+    n_boot: Count(100)  # type: ignore[valid-type]
+    boot_seed: Count(0)  # type: ignore[valid-type]
+    n_seeds: Count(1)  # type: ignore[valid-type]
+    n_samples: Count(2)  # type: ignore[valid-type]
+    metrics: dict[str, IntervalRow]
+    per_count: Annotated[dict[str, dict[str, IntervalRow]], BeforeValidator(_count_keys)]
+
+
 class Aggregate(Closed):
     test: AggregateSplit  # type: ignore[valid-type]
     val: AggregateSplit  # type: ignore[valid-type]
+    intervals: Optional[Intervals] = None
 
 
 # --------------------------------------------------------------------------- the result
@@ -146,55 +182,35 @@ def _non_null(what: str) -> Callable[[Any], Any]:
     return check
 
 
-def relative_path(v: Any, suffix: str | None = None) -> Any:
-    """``v`` if it is a relative POSIX path of plain names (ending in ``suffix``), else a one-line failure."""
-    from pathlib import PurePosixPath
-
-    ok = isinstance(v, str) and not v.startswith("/") and len(v) <= 1000
-    parts = PurePosixPath(v).parts if ok else ()
-    if not ok or not parts or not all(PATH_PART.match(p) for p in parts) or (suffix and not v.endswith(suffix)):
-        end = f" ending in {suffix}" if suffix else ""
-        raise fail(f"must be a relative path of plain names{end} (no absolute path, no '..'), got {show(v)}")
+def _per_sample(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise fail(f"must be an object of per-sample errors, got {show(v)}")
+    if v.get("encoding") != ENCODING:
+        raise fail(f"must be {ENCODING!r}, got {show(v.get('encoding'))}", sub="encoding")
     return v
 
 
-def http_url(v: Any) -> Any:
-    """``v`` if it is an absolute http(s) URL with a host and no whitespace, else a one-line failure."""
-    from urllib.parse import urlsplit
-
-    ok = isinstance(v, str) and len(v) <= 2000 and not any(c.isspace() for c in v) and "\\" not in v
-    try:
-        parts = urlsplit(v) if ok else None
-        ok = ok and parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:
-        ok = False
-    if not ok:
-        raise fail(f"must be an http(s) URL with a host, got {show(v)}")
-    return v
+PerSampleBlock = Annotated[dict[str, Any], PlainValidator(_per_sample), WithJsonSchema({
+    "type": "object", "required": ["n", "encoding", "index", "count", *QUANTITIES],
+    "properties": {"n": {"type": "integer", "minimum": 2}, "encoding": {"const": ENCODING},
+                   "index": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   "count": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   **{k: {"type": "string", "contentEncoding": "base64"} for k in QUANTITIES}}})]
 
 
-def _sha256(v: Any) -> Any:
-    if not isinstance(v, str) or not HEX64.match(v):
-        raise fail(f"must be a SHA-256 hex digest (64 lower-case hex digits), got {show(v)}")
-    return v
+STOP_REASONS = ("stopped_early", "budget_capped")
 
 
-class CheckpointRef(Closed):
-    """A seed's best checkpoint in a submission bundle: a ``path`` relative to the result (the
-    file travels with it) or an http(s) ``url`` (large models), with its SHA-256 and size."""
+class Stop(Closed):
+    """Where a seed's training stopped and why: validation stopped improving for ``patience``
+    evaluations (``stopped_early``) or the maximum budget was reached (``budget_capped``)."""
 
-    path: Optional[Annotated[str, PlainValidator(lambda v: relative_path(v, ".ckpt")),
-                             WithJsonSchema({"type": "string", "pattern": "^[^/].*\\.ckpt$"})]] = None
-    url: Optional[Annotated[str, PlainValidator(http_url),
-                            WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"})]] = None
-    sha256: Annotated[str, PlainValidator(_sha256), WithJsonSchema({"type": "string", "pattern": HEX64.pattern})]
-    bytes: Count(1, MAX_CHECKPOINT_BYTES)  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _one_location(self) -> Any:
-        if (self.path is None) == (self.url is None):
-            raise fail("must give exactly one of path (relative to the result) and url (http/https)")
-        return self
+    reason: Literal["stopped_early", "budget_capped"]
+    step: Count(0)  # type: ignore[valid-type]
+    epoch: Count(0)  # type: ignore[valid-type]
+    patience: Optional[Count(1)] = None  # type: ignore[valid-type]
+    max_steps: Optional[int] = None
+    max_epochs: Optional[int] = None
 
 
 class SeedResult(Closed):
@@ -217,6 +233,8 @@ class SeedResult(Closed):
     resumed: Optional[StrictBool] = None
     uq: Optional[SeedUq] = None
     consistency: Optional[SeedConsistencyBlock] = None  # type: ignore[valid-type]
+    per_sample: Optional[PerSampleBlock] = None  # type: ignore[valid-type]
+    stop: Optional[Stop] = None
 
 
 def _paths(v: Any) -> Any:

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_indicators
+from .agreement import REL_TOL, close, first_difference, per_sample_across
 from .digest import RESULT_SCHEMA_VERSION, canonical_json, compute_digest
 from .fields import (
     HEX64,
@@ -38,7 +39,6 @@ from .fields import (
     MIN_NORMAL,
     in_magnitude,
     is_int,
-    is_number,
     one_line,
     show,
 )
@@ -47,7 +47,6 @@ from .paths import find_local_path
 from .schema import Result
 
 #: Relative tolerance of the aggregation checks (JSON round-off).
-REL_TOL = 1e-9
 #: A result with fewer seeds is stored but not ranked.
 MIN_RANKED_SEEDS = 3
 #: Union tags in pydantic's error locations (which block of a discriminated union failed): not fields.
@@ -128,35 +127,9 @@ class _Fail:
         raise DiffbenchError(one_line(f"{self.source} refused: {where} {msg}"))
 
 
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, str) or isinstance(b, str) or isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if is_int(a) and is_int(b):
-        return a == b
-    if is_number(a) and is_number(b):
-        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0)
-    return a is None and b is None
-
-
-def _first_difference(stored: Any, expected: Any, where: str) -> str:
-    if isinstance(stored, dict) and isinstance(expected, dict):
-        for k in sorted(set(stored) | set(expected), key=str):
-            if k not in stored:
-                return f"{where}.{k} is missing"
-            if k not in expected:
-                return f"{where}.{k} is not produced by the aggregation"
-            if not _close(stored[k], expected[k]):
-                return _first_difference(stored[k], expected[k], f"{where}.{k}")
-    return f"{where} is {show(stored)}, the per-seed values give {show(expected)}"
-
-
 def _agree(fail: _Fail, stored: Any, expected: Any, where: str, what: str) -> None:
-    if not _close(stored, expected):
-        fail(where, f"does not agree with the per-seed {what}: " + _first_difference(stored, expected, where)
+    if not close(stored, expected):
+        fail(where, f"does not agree with the per-seed {what}: " + first_difference(stored, expected, where)
              + " (mean ± unbiased std over seeds)")
 
 
@@ -272,11 +245,12 @@ def check_across(result: dict[str, Any], fail: _Fail) -> None:
             fail(f"per_seed[*].{split}", "must hold the same metrics in every seed")
     for split in SPLITS:
         expected = aggregate_metrics([s[split] for s in per_seed])
-        if not _close(result["aggregate"][split], expected):
+        if not close(result["aggregate"][split], expected):
             fail("aggregate", "does not agree with the per-seed results: "
-                 + _first_difference(result["aggregate"][split], expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
+                 + first_difference(result["aggregate"][split], expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
     _uq_across(result, per_seed, fail)
     _consistency_across(result, per_seed, fail)
+    per_sample_across(result, per_seed, fail)
     cost = result["cost"]
     for key, timing in (("inference_s_per_sample", "inference"), ("solver_s_per_sample", "solver")):
         mean = sum(s[timing]["s_per_sample"] for s in per_seed) / len(per_seed)

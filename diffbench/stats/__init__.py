@@ -1,8 +1,9 @@
 """diffbench.stats — intervals, paired comparisons, honest ranks, uncertainty-score power and
 the scaling-law fit: the statistics behind every number diffbench publishes (NumPy and SciPy only, no torch).
 
-Contents: :func:`bootstrap_interval`, :func:`ratio_interval` and :func:`per_count_intervals`
-(one entry); :func:`paired_difference`, :func:`paired_ratio_difference` and
+Contents: :func:`bootstrap_interval`, :func:`ratio_interval`, :func:`quantile_interval` and
+:func:`per_count_intervals` (one entry); :func:`paired_difference`,
+:func:`paired_ratio_difference`, :func:`paired_quantile_difference` and
 :func:`tied_ranks` (comparisons; :func:`holm_reject`); :func:`uq_auroc`, :func:`uq_spearman`
 and :func:`worst_caught` (uncertainty scores, :class:`Underpowered` below their positive
 count); :func:`log_law_fit`, :func:`lack_of_fit` and :func:`log_law_range` (the data-scaling
@@ -106,8 +107,21 @@ from .core import (
                    sample_weights,
 )
 from .formatting import format_interval, format_p
-from .intervals import bootstrap_interval, per_count_intervals, ratio_interval, seed_interval
-from .paired import holm_reject, paired_difference, paired_ratio_difference, tied_ranks
+from .intervals import (
+                   bootstrap_interval,
+                   per_count_intervals,
+                   quantile_interval,
+                   quantile_replicates,
+                   ratio_interval,
+                   seed_interval,
+)
+from .paired import (
+                   holm_reject,
+                   paired_difference,
+                   paired_quantile_difference,
+                   paired_ratio_difference,
+                   tied_ranks,
+)
 from .scaling import (
                    LackOfFit,
                    LawFit,
@@ -122,6 +136,6 @@ __all__ = [
     "AUROC_WORST", "BOOT_SEED", "CATCH_FLAG", "CATCH_WORST", "CORRECTIONS", "LEVEL", "METHODS", "MIN_POSITIVES_AUROC",
     "MIN_POSITIVES_CAUGHT", "N_BOOT", "STATS", "Difference", "Interval", "LackOfFit", "LawFit", "LawRange", "RankedEntry",
     "Underpowered", "auroc", "bootstrap_interval", "flag_weights", "format_interval", "format_p", "holm_reject",
-    "lack_of_fit", "log_law_fit", "log_law_range", "paired_difference", "paired_ratio_difference", "per_count_intervals",
-    "ratio_interval", "sample_weights", "seed_interval", "tied_ranks", "uq_auroc", "uq_spearman", "worst_caught", "worst_mask",
+    "lack_of_fit", "log_law_fit", "log_law_range", "paired_difference", "paired_quantile_difference", "paired_ratio_difference",
+    "per_count_intervals", "quantile_interval", "quantile_replicates", "ratio_interval", "sample_weights", "seed_interval", "tied_ranks", "uq_auroc", "uq_spearman", "worst_caught", "worst_mask",
 ]

@@ -1,4 +1,5 @@
-"""Intervals of one entry: a per-sample mean or rms, a pooled ratio (nmae), and per-count bands.
+"""Intervals of one entry: a per-sample mean or rms, a pooled ratio (nmae), a quantile or the
+maximum (p99_sample_mae, max_abs_error), and per-count bands.
 
 The methods are specified in the package docstring (:mod:`diffbench.stats`)."""
 
@@ -131,3 +132,77 @@ def seed_interval(mean: float, std: float, n: int, *, level: float = LEVEL) -> I
     half = float(st.t.ppf(0.5 + level / 2, int(n) - 1)) * float(std) / np.sqrt(int(n))
     method = f"t interval over {int(n)} seeds only (no per-sample errors recorded: the test-set part is not included)"
     return Interval(float(mean), float(mean) - half, float(mean) + half, method, int(n), 0, level)
+def quantile_replicates(values: np.ndarray, w: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed ``q``-quantiles (linear interpolation between order statistics, as
+    :func:`numpy.quantile` and :func:`torch.quantile`) on the full set ``(S,)`` and on each
+    resample ``(B, S)`` of multiplicities ``w`` (``q = 1``: the maximum). Each row of ``w``
+    is a resample: it sums to the number of samples.
+
+    The order statistics are counted from the top, over a window of the largest values just
+    wide enough for the quantile (resamples whose window holds too few draws are counted
+    over all samples), so that ``p99_sample_mae`` and ``max_abs_error`` of a large test set
+    cost a small part of a full cumulative count.
+
+    >>> import numpy as np
+    >>> v = np.array([[1.0, 2.0, 3.0, 4.0]])
+    >>> theta, reps = quantile_replicates(v, np.array([[1.0, 1, 1, 1], [0.0, 0, 2, 2]]), 0.5)
+    >>> theta.tolist(), reps.tolist()
+    ([2.5], [[2.5], [3.5]])
+    """
+    s, n = values.shape
+    h = q * (n - 1)
+    lo = int(np.floor(h))
+    frac = h - lo
+    hi = min(lo + 1, n - 1)
+    top_lo, top_hi = n - 1 - lo, n - 1 - hi  # the same positions counted from the largest value
+    window = min(n, 4 * (top_lo + 1) + 64)
+    theta = np.quantile(values, q, axis=1)
+    reps = np.empty((w.shape[0], s))
+    for k in range(s):
+        order = np.argsort(values[k], kind="stable")[::-1]
+        v = values[k][order]
+        c = np.cumsum(w[:, order[:window]], axis=1)
+        short = c[:, -1] <= top_lo
+        j_lo = (c <= top_lo).sum(axis=1)
+        j_hi = (c <= top_hi).sum(axis=1)
+        if np.any(short):
+            full = np.cumsum(w[short][:, order], axis=1)
+            j_lo[short] = (full <= top_lo).sum(axis=1)
+            j_hi[short] = (full <= top_hi).sum(axis=1)
+        j_lo, j_hi = np.minimum(j_lo, n - 1), np.minimum(j_hi, n - 1)
+        reps[:, k] = v[j_lo] + frac * (v[j_hi] - v[j_lo])
+    return theta, reps
+
+
+def quantile_interval(errors: Any, counts: Any = None, *, q: float, level: float = LEVEL, n_boot: int = N_BOOT,
+                      seed: int = BOOT_SEED, method: str = "t") -> Interval:
+    """The interval of the seed mean of a per-seed ``q``-quantile of per-sample values
+    (``q = 0.99``: ``p99_sample_mae``; ``q = 1``: the maximum, ``max_abs_error``), with the
+    same two-level resampling as :func:`bootstrap_interval`.
+
+    An extreme statistic is what a bootstrap renders least well: a resample never exceeds
+    the largest value observed, so the interval of a maximum shows how much the value
+    depends on which test samples were drawn and which seeds trained, not how large the
+    error could get on unseen samples (the lower bound is clipped at 0).
+
+    >>> import numpy as np
+    >>> e = np.linspace(0.0, 1.0, 101)
+    >>> iv = quantile_interval(e, q=0.5, n_boot=500)
+    >>> iv.estimate, 0.35 < iv.low < 0.5 < iv.high < 0.65
+    (0.5, True)
+    >>> quantile_interval(e, q=1.5)
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: quantile q must be in [0, 1], got 1.5
+    """
+    options(level, n_boot, method)
+    if not (isinstance(q, (int, float)) and 0.0 <= q <= 1.0):
+        raise DiffbenchError(f"quantile q must be in [0, 1], got {q!r}")
+    v = matrix(errors, "errors")
+    strata = count_strata(counts, v.shape[1])
+    rng = np.random.default_rng(seed)
+    w = sample_weights(strata, v.shape[1], n_boot, rng)
+    theta, reps = quantile_replicates(v, w, q)
+    bounds = (0.0, float("inf")) if np.all(v >= 0) else None
+    return interval(theta, reps, level=level, method=method, rng=rng, n=v.shape[1], n_strata=len(strata), n_boot=n_boot,
+                    bounds=bounds)

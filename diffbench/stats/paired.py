@@ -19,12 +19,13 @@ from .core import (
     RankedEntry,
     count_strata,
     difference,
+    matrix,
     options,
     ratio_inputs,
     ratio_replicates,
     sample_weights,
 )
-from .intervals import stat_inputs
+from .intervals import quantile_replicates, stat_inputs
 
 # --------------------------------------------------------------------------------------
 # paired comparisons and ranks
@@ -66,6 +67,30 @@ def paired_ratio_difference(num_a: Any, den_a: Any, num_b: Any, den_b: Any, coun
     na, da = ratio_inputs(num_a, den_a, "entry a")
     nb, db = ratio_inputs(num_b, den_b, "entry b", na.shape[1])
     return _paired(na, da, nb, db, counts, "mean", level, n_boot, seed, method)
+
+
+def paired_quantile_difference(errors_a: Any, errors_b: Any, counts: Any = None, *, q: float, level: float = LEVEL,
+                               n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Difference:
+    """:func:`paired_difference` of per-seed ``q``-quantiles (``q = 1``: the maximum; see
+    :func:`~diffbench.stats.intervals.quantile_interval` for what such an interval shows).
+
+    >>> import numpy as np
+    >>> base = np.linspace(0.0, 1.0, 201)
+    >>> d = paired_quantile_difference(base + 0.1, base, q=1.0, n_boot=300)
+    >>> round(d.estimate, 12), round(d.low, 12), round(d.high, 12)
+    (0.1, 0.1, 0.1)
+    """
+    options(level, n_boot, method)
+    if not (isinstance(q, (int, float)) and 0.0 <= q <= 1.0):
+        raise DiffbenchError(f"quantile q must be in [0, 1], got {q!r}")
+    a = matrix(errors_a, "errors_a")
+    b = matrix(errors_b, "errors_b", a.shape[1])
+    strata = count_strata(counts, a.shape[1])
+    rng = np.random.default_rng(seed)
+    w = sample_weights(strata, a.shape[1], n_boot, rng)
+    ta, ra = quantile_replicates(a, w, q)
+    tb, rb = quantile_replicates(b, w, q)
+    return difference(ta, ra, tb, rb, level=level, method=method, rng=rng, n=a.shape[1], n_strata=len(strata), n_boot=n_boot)
 
 
 def _paired(na: np.ndarray, da: np.ndarray, nb: np.ndarray, db: np.ndarray, counts: Any, stat: str, level: float,

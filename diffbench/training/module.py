@@ -58,9 +58,11 @@ class SurrogateModule(L.LightningModule):
         self.loss_fn = make_loss(loss)
         self.recipe = recipe or {"name": "paper", "optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "schedule": "constant"}
         self.val_metric = Evaluator("val").metric
-        self.test_metric = Evaluator("test").metric
+        self.test_metric = Evaluator("test", per_sample=True).metric
         self.val_results: dict[str, Any] | None = None
         self.test_results: dict[str, Any] | None = None
+        #: The test split's per-sample errors (``per_sample_errors``: NumPy arrays), after testing.
+        self.test_per_sample: dict[str, Any] | None = None
         self._shape_checked = False
 
     # ------------------------------------------------------------------ forward
@@ -112,6 +114,7 @@ class SurrogateModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self.test_metric.compute()
+        self.test_per_sample = self.test_results.pop("per_sample", None)
         self.test_metric.reset()
         for key, value in self.test_results.items():
             if isinstance(value, float) and math.isfinite(value):

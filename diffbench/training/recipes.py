@@ -4,7 +4,15 @@
 - ``fast``: AdamW, lr 1e-3, weight decay 1e-4, one-cycle cosine schedule over the run;
   what the CPU-sized tasks use so that a run converges in minutes.
 
-Overrides (``lr``, ``weight_decay``) are allowed and recorded.
+Each recipe names its ``patience``: with ``diffbench run --early-stopping`` the run stops
+when validation MAE has not improved for that many evaluations in a row (validation runs
+every ``--val-every`` epochs), or at the maximum budget (``--max-epochs`` / ``--max-steps``),
+whichever comes first; each seed records which (``stop`` in result.json).
+
+Overrides (``lr``, ``weight_decay``, ``patience``) are allowed and recorded.
+
+>>> resolve_recipe("fast")["patience"], resolve_recipe("paper", patience=3)["patience"]
+(5, 3)
 """
 
 from __future__ import annotations
@@ -16,9 +24,12 @@ import torch
 
 from ..errors import DiffbenchError
 
+#: Patience (in validation evaluations) of a recipe that names none.
+DEFAULT_PATIENCE = 10
+
 RECIPES: dict[str, dict[str, Any]] = {
-    "paper": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "schedule": "constant"},
-    "fast": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "onecycle"},
+    "paper": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "schedule": "constant", "patience": 10},
+    "fast": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "onecycle", "patience": 5},
 }
 
 
@@ -47,6 +58,9 @@ def resolve_recipe(name: str | dict[str, Any], **overrides: Any) -> dict[str, An
     lr = base.get("lr")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or not lr > 0:
         raise DiffbenchError(f"learning rate must be a finite number > 0, got {lr!r}")
+    patience = base.setdefault("patience", DEFAULT_PATIENCE)
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise DiffbenchError(f"recipe patience must be a positive integer (validation evaluations), got {patience!r}")
     return {"name": name, **base}
 
 

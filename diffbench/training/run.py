@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from PIL import Image
 
@@ -34,6 +34,8 @@ from ..errors import DiffbenchError
 from ..models import build_from_spec, check_output, count_parameters, create, model_origin, model_spec
 from ..protocol.results import clean_number
 from ..results.paths import checkpoint_ref
+from ..results.per_sample import encode as encode_per_sample
+from ..results.per_sample import write_npz
 from .callbacks import ChannelsLastInputs, TrainTimer
 from .checkpoint_io import AtomicCheckpointIO, load_checkpoint, remove_temporaries
 from .console import quiet_foreign_noise
@@ -101,6 +103,8 @@ class Setup:
     wandb_mode: str
     run_id: str
     out_dir: Path
+    #: The global training batch (``dm.batch_size`` is one process's share).
+    batch_size: int = 0
 
     @property
     def model_name(self) -> str:
@@ -145,6 +149,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
     if cfg.max_steps is not None and cfg.max_epochs is None:
         max_epochs = -1  # the step budget decides
     recipe = resolve_recipe(cfg.recipe or task.training.get("recipe", "paper"), lr=cfg.lr)
+    batch_size, per_process = split_batch(cfg.batch_size, task, cfg.devices * cfg.num_nodes)
     wandb_mode = check_mode(cfg.wandb_mode)
     make_loss(cfg.loss)  # validate the name early
     check_precision(cfg.precision, accelerator)
@@ -159,7 +164,7 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
     n_params = count_parameters(probe)
     del probe
 
-    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=per_process, num_workers=cfg.num_workers,
                              train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
                              train_fraction=cfg.train_fraction, progress=cfg.progress)
     run_id = cfg.run_id(info["name"], task.name)
@@ -173,7 +178,27 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
         dm.setup("test")
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
-    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir)
+    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir, batch_size)
+
+
+def split_batch(batch_size: int | None, task: Any, processes: int) -> tuple[int, int]:
+    """``(global, per process)`` batch: ``--batch-size`` (default: the task's) is the global
+    batch, each of the ``processes`` DDP processes takes an equal share, so a run takes the
+    same optimiser steps on one device as on many.
+
+    >>> from types import SimpleNamespace
+    >>> split_batch(16, None, 2), split_batch(None, SimpleNamespace(training={"batch_size": 25}), 1)
+    ((16, 8), (25, 25))
+    >>> split_batch(25, None, 2)
+    Traceback (most recent call last):
+    ...
+    diffbench.errors.DiffbenchError: --batch-size 25 is the global batch and must split evenly over the 2 processes (--devices x --num-nodes); use a multiple of 2
+    """
+    total = batch_size if batch_size is not None else int(task.training.get("batch_size", 25))
+    if total % processes:
+        raise DiffbenchError(f"--batch-size {total} is the global batch and must split evenly over the {processes} processes "
+                             f"(--devices x --num-nodes); use a multiple of {processes}")
+    return total, total // processes
 
 
 def check_precision(precision: str, accelerator: str) -> None:
@@ -233,6 +258,10 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
             loggers.append(wb)
     timer = TrainTimer()
     callbacks = [ckpt, timer, RandomState(), *callbacks]  # RandomState: exact resume
+    early = None
+    if getattr(cfg, "early_stopping", False):
+        early = EarlyStopping(monitor="val/mae", mode="min", patience=setup.recipe["patience"])
+        callbacks.append(early)
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
@@ -250,6 +279,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         resume_from = str(last)
     trainer.fit(module, datamodule=setup.dm, ckpt_path=resume_from)
     train_time = timer.elapsed()  # includes the time before an interruption
+    stop = stop_record(trainer, early, setup.max_epochs, cfg.max_steps)
     best = ckpt.best_model_path or str(last)
     trainer.validate(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     val_results = module.val_results
@@ -260,6 +290,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
                            module=module, logger=wb)
     trainer.test(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     test_results = module.test_results
+    per_sample = module.test_per_sample
     if not trainer.is_global_zero:
         return TrainedSeed(seed, None, finished=False, rank0=False)
     batch = spread_batch(setup.dm.datasets["test"], setup.dm.eval_batch_size)
@@ -272,15 +303,18 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         p = seed_dir / f"{name}.png"
         Image.fromarray(img).save(p)
         image_paths.append(str(p.relative_to(out_dir)))
+    write_npz(seed_dir / "per_sample.npz", per_sample)
     record = {
         "seed": seed,
         "test": test_results,
+        "per_sample": encode_per_sample(per_sample),
         "val": val_results,
         "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
         "checkpoint": checkpoint_ref(best, out_dir) if best else None,
         "best_epoch": best_epoch(ckpt),
         "epochs_run": trainer.current_epoch,
         "resumed": resume_from is not None,
+        "stop": stop,
         "train_time_s": train_time,
         "inference": inference,
         "solver": solver,
@@ -299,6 +333,16 @@ def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
     seed_result = clean_number({**record, "wandb": wandb_info, **extra})
     atomic_write_json(trained.path, seed_result)
     return seed_result
+
+
+def stop_record(trainer: Any, early: Any, max_epochs: int, max_steps: int | None) -> dict[str, Any]:
+    """Where training stopped (optimiser ``step`` and ``epoch``) and why: ``stopped_early``
+    (validation MAE did not improve for ``patience`` evaluations) or ``budget_capped`` (the
+    maximum epochs or steps were reached; always so without ``--early-stopping``)."""
+    triggered = early is not None and (early.stopped_epoch > 0 or early.wait_count >= early.patience)
+    return {"reason": "stopped_early" if triggered else "budget_capped", "step": int(trainer.global_step),
+            "epoch": int(trainer.current_epoch), "patience": early.patience if early is not None else None,
+            "max_steps": max_steps, "max_epochs": max_epochs if max_epochs >= 0 else None}
 
 
 def spread_batch(dataset: Any, size: int) -> dict[str, Any]:

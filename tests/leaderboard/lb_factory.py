@@ -72,17 +72,52 @@ def consistency_seed(i: int, base: float, na: dict[str, str]) -> dict[str, Any]:
     return {"n_samples": 64, **scores, "time_s": 7.9}
 
 
+def per_sample_seed(base: float, i: int, n: int = 120, shift: float = 0.0, rng_seed: int = 7) -> dict[str, Any]:
+    """One seed's per-sample errors (the evaluator's ``per_sample_errors``) for ``n`` test samples
+    in counts 1-5: a shared per-sample difficulty (the same test samples for every entry of a
+    board, from ``rng_seed``), a seed effect ``i`` and an entry effect ``base`` (+ ``shift``)."""
+    import numpy as np
+
+    shared = np.random.default_rng(rng_seed).gamma(3.0, 1.0 / 3.0, n)
+    noise = np.random.default_rng(1000 * rng_seed + 17 * i + int(base * 1e6)).normal(0.0, 0.05, n)
+    count = np.repeat(np.arange(1, 6), n // 5)
+    npix = 64.0 * 64.0
+    mae = np.abs((base + shift) * (1 + 0.07 * i) * shared * (1 + noise)) + 1e-6
+    mae = mae.astype(np.float32).astype(np.float64)  # what the float32 block stores
+    abs_sum = (mae * npix).astype(np.float32).astype(np.float64)
+    return {"index": np.arange(n), "count": count, "abs_sum": abs_sum, "tgt_sum": np.full(n, 0.25 * npix) * (1 + 0.1 * count),
+            "mae": mae, "max_abs": (mae * 9.0).astype(np.float32).astype(np.float64),
+            "abs_sum_sources": (abs_sum * 0.01).astype(np.float32).astype(np.float64),
+            "npix_sources": (4.0 * count).astype(np.float64)}
+
+
+def metrics_from_per_sample(arrays: dict[str, Any]) -> dict[str, float]:
+    """The headline test metrics of one seed, from its per-sample errors (as the validator recomputes them)."""
+    import numpy as np
+
+    from diffbench.results.per_sample import decode, encode
+
+    d = decode(encode(arrays), "seed")
+    return {"nmae": float(d["abs_sum"].sum() / d["tgt_sum"].sum()), "mae": float(d["mae"].mean()),
+            "max_abs_error": float(d["max_abs"].max()), "p99_sample_mae": float(np.quantile(d["mae"], 0.99)),
+            "mae_sources": float(d["abs_sum_sources"].sum() / d["npix_sources"].sum())}
+
+
 def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-small", seeds: tuple[int, ...] = (0, 1, 2),
                 base: float = 0.01, params: int = 123_456, inference: float = 2e-4, solver: float = 5e-3,
                 hardware: str = "CPU Test Processor (16 cores, 1 process)", images: bool = True,
                 wandb_url: str | None = None, empty: tuple[str, ...] = (), uq: tuple[str, ...] | None = None,
                 uq_na: dict[str, str] | None = None, consistency: bool = False, consistency_na: dict[str, str] | None = None,
-                mutate: Callable[[dict], None] | None = None) -> Path:
+                mutate: Callable[[dict], None] | None = None, per_sample: bool = False, shift: float = 0.0,
+                stop: str | None = None) -> Path:
     """Write ``directory/result.json`` (and the seeds' example PNGs) and return its path.
 
     ``uq`` (indicator names) adds the ``uq`` blocks of ``--uq`` (``uq_na``: indicator -> reason for
     "not applicable"); ``consistency`` adds the consistency blocks (``consistency_na`` likewise).
-    The run-level blocks are the protocol's own aggregation of the per-seed ones."""
+    The run-level blocks are the protocol's own aggregation of the per-seed ones. ``per_sample``
+    adds each seed's per-sample errors (``shift`` added to the entry's per-sample MAE; the
+    headline test metrics then come from them) and ``aggregate.intervals``; ``stop`` each
+    seed's ``stop`` block with that reason."""
     spec = load_task(task)
     directory.mkdir(parents=True, exist_ok=True)
     per_seed = []
@@ -109,6 +144,14 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
             "images": image_paths,
             "wandb": ({"mode": "online", "id": f"run{seed}", "dir": f"wandb/run-{seed}", "url": f"{wandb_url}-{seed}"} if wandb_url else None),
         })
+        if per_sample:
+            from diffbench.results.per_sample import encode
+
+            arrays = per_sample_seed(base, i, shift=shift)
+            per_seed[-1]["test"].update(metrics_from_per_sample(arrays))
+            per_seed[-1]["per_sample"] = encode(arrays)
+        if stop:
+            per_seed[-1]["stop"] = {"reason": stop, "step": 60 + 5 * i, "epoch": 6, "patience": 3, "max_steps": None, "max_epochs": 6}
     inf = sum(s["inference"]["s_per_sample"] for s in per_seed) / len(per_seed)
     sol = sum(s["solver"]["s_per_sample"] for s in per_seed) / len(per_seed)
     result: dict[str, Any] = {
@@ -152,6 +195,10 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
         for i, s in enumerate(per_seed):
             s["uq"] = uq_seed(i, tuple(uq), base, uq_na or {})
         result["uq"] = aggregate_uq(per_seed, list(uq))
+    if per_sample:
+        from diffbench.results.per_sample import headline_intervals
+
+        result["aggregate"]["intervals"] = headline_intervals([s["per_sample"] for s in per_seed])
     if mutate is not None:
         mutate(result)
     path = directory / "result.json"

@@ -84,13 +84,15 @@ def test_a_bundle_verifies_and_the_site_shows_it(run_dir, smoke_data_dir, lb, ma
     assert {s.id: s for s in load_submissions(lb)}[other.id].verification is None
 
 
-def _tampered(run_dir: Path, tmp_path: Path) -> Path:
-    """The run's result with seed 0's test MAE lowered by 10 %, re-aggregated and re-digested: every
-    check of ``submit`` passes; only re-scoring the checkpoint can tell."""
+def _tampered(run_dir: Path, tmp_path: Path, key: str = "rel_l2") -> Path:
+    """The run's result with seed 0's test ``key`` lowered by 10 %, re-aggregated and re-digested.
+    For a metric the per-sample errors do not determine (``rel_l2``) every check of ``submit``
+    passes and only re-scoring the checkpoint can tell; the headline metrics are also tied to the
+    per-sample errors, which ``submit`` checks."""
     path = _copy_run(run_dir, tmp_path)
     r = json.loads(path.read_text())
     r.pop("digest")
-    r["per_seed"][0]["test"]["mae"] *= 0.9
+    r["per_seed"][0]["test"][key] *= 0.9
     r["aggregate"]["test"] = aggregate_metrics([s["test"] for s in r["per_seed"]])
     write_result(path, r)
     return path
@@ -101,11 +103,17 @@ def test_a_tampered_number_with_a_recomputed_digest_is_caught(run_dir, smoke_dat
     code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir))
     last = err.rstrip("\n").splitlines()[-1]  # after the progress lines, the one-line error
     assert code == 2 and last.startswith("error: ") and err.count("error:") == 1 and "Traceback" not in err
-    assert "seed 0 claims test.mae" in last and "its checkpoint scores" in err and "not verified" in err
+    assert "seed 0 claims test.rel_l2" in last and "its checkpoint scores" in err and "not verified" in err
     assert not (sub.image_dir / RECORD_NAME).exists()
     # the same tampered result.json, verified in its run folder
     code, _, err = _verify(capsys, str(tmp_path / run_dir.name / "result.json"), "--data-dir", str(smoke_data_dir))
-    assert code == 2 and "seed 0 claims test.mae" in err
+    assert code == 2 and "seed 0 claims test.rel_l2" in err
+
+
+def test_a_tampered_headline_number_is_caught_by_submit_already(run_dir, lb, tmp_path):
+    """A lowered test MAE no longer matches the seed's per-sample errors: submit refuses it."""
+    with pytest.raises(DiffbenchError, match="per-sample errors must be the ones the metrics were computed from"):
+        submit(_tampered(run_dir, tmp_path, "mae"), lb, today="2025-05-01", with_checkpoints=True)
 
 
 def test_a_swapped_checkpoint_is_refused(run_dir, smoke_data_dir, lb, tmp_path, capsys):
@@ -197,7 +205,7 @@ def test_a_checkpoint_with_a_pickled_payload_is_refused_without_running_it(tmp_p
     _Payload.marker = str(tmp_path / "pwned")
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"x": _Payload()}}, path)
-    with pytest.raises(DiffbenchError, match="never unpickled") as info:
+    with pytest.raises(DiffbenchError, match="refused: it needs .*nothing in it was run") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and not (tmp_path / "pwned").exists()
 

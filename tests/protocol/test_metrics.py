@@ -420,3 +420,24 @@ def test_sample_statistics_and_aggregate_are_the_core():
     assert stats["npix"][0].tolist() == [64, 1, 63, 7, 8, 8]
     assert stats["npix"][1].tolist() == [64, 2, 62, 6, 16, 0]
     _assert_same(aggregate(stats, residual=False), Evaluator("val", residual=False).evaluate(pred, batch), rel=0)
+
+
+def test_per_sample_errors_give_the_headline_metrics_once_per_sample():
+    """``per_sample=True``: one row per distinct sample (repeats dropped, sorted by index)
+    from which nmae, mae, mae_sources, max_abs_error and p99_sample_mae are recomputed."""
+    batch = _solved_batch(seed=6, n_samples=9)
+    pred = batch["target"] * 0.9 + 0.01 * torch.randn(batch["target"].shape, generator=torch.Generator().manual_seed(1))
+    m = Evaluator("test", per_sample=True).metric
+    m.update(pred[[4, 8, 0]], _take(batch, [4, 8, 0]))
+    m.update(pred, batch)  # every sample again: repeats
+    out = m.compute()
+    ps = out.pop("per_sample")
+    assert ps["index"].tolist() == sorted(batch["index"].tolist())
+    order = torch.argsort(batch["index"]).tolist()
+    assert ps["count"].tolist() == batch["count"][order].tolist()
+    assert ps["abs_sum"].sum() / ps["tgt_sum"].sum() == pytest.approx(out["nmae"], rel=1e-12)
+    assert ps["mae"].mean() == pytest.approx(out["mae"], rel=1e-12)
+    assert ps["abs_sum_sources"].sum() / ps["npix_sources"].sum() == pytest.approx(out["mae_sources"], rel=1e-12)
+    assert ps["max_abs"].max() == pytest.approx(out["max_abs_error"], rel=1e-12)
+    assert np.quantile(ps["mae"], 0.99) == pytest.approx(out["p99_sample_mae"], rel=1e-12)
+    assert "per_sample" not in Evaluator("test").evaluate(pred, batch)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +59,35 @@ def test_result_json_is_complete_and_self_consistent(finished_run):
     assert r["cost"]["solver_method"] == "dst"
     assert r["command"].startswith("diffbench run --model unet-small --task smoke --seeds 0,1")
     assert r["packages"]["torch"] and r["hardware"]["accelerator"] == "cpu"
+
+
+def test_the_run_keeps_per_sample_errors_and_intervals(finished_run):
+    """Each seed's per-sample errors (in result.json and seed-K/per_sample.npz) give its test
+    metrics; aggregate.intervals holds every headline metric's interval; submit accepts it."""
+    import numpy as np
+
+    from diffbench.results.per_sample import HEADLINE_METRICS, decode
+    from diffbench.results.validate import check_result
+
+    _, _, path = finished_run
+    r = json.loads(path.read_text())
+    for seed in r["per_seed"]:
+        block = decode(seed["per_sample"], "per_sample")
+        npz = np.load(path.parent / f"seed-{seed['seed']}" / "per_sample.npz")
+        assert npz["index"].tolist() == block["index"].tolist() and len(block["index"]) == 120
+        assert npz["abs_sum"].sum() / npz["tgt_sum"].sum() == pytest.approx(seed["test"]["nmae"], rel=1e-12)
+        assert npz["max_abs"].max() == pytest.approx(seed["test"]["max_abs_error"], rel=1e-12)
+        assert seed["stop"] == {"reason": "budget_capped", "step": seed["stop"]["step"], "epoch": 2, "patience": None,
+                                "max_steps": None, "max_epochs": 2}
+        assert seed["stop"]["step"] == 2 * -(-r["data"]["n_train"] // r["training"]["batch_size"])
+    iv = r["aggregate"]["intervals"]
+    assert iv["n_seeds"] == 2 and iv["n_samples"] == 120 and sorted(iv["per_count"]) == ["1", "2", "3", "4", "5"]
+    for key in HEADLINE_METRICS:
+        m = iv["metrics"][key]
+        assert m["low"] <= m["estimate"] <= m["high"] and m["low"] < m["high"], key
+        assert m["estimate"] == pytest.approx(r["aggregate"]["test"][key]["mean"], rel=1e-5), key
+    assert check_result(r).ranked is False  # 2 seeds
+    assert r["training"]["batch_size"] == r["training"]["batch_size_per_process"] and r["training"]["early_stopping"] is False
 
 
 def test_seeds_differ_and_training_learns(finished_run):
@@ -136,8 +163,9 @@ def test_config_file(tmp_path, capsys, smoke_data_dir):
     unknown.write_text("modle: unet\n")
     code, _, err = _run(["run", "--config", str(unknown)], capsys)
     assert code == 2 and "modle" in err and "allowed" in err
-    from diffbench.pipeline.commands import build_run_config, register
     import argparse
+
+    from diffbench.pipeline.commands import build_run_config, register
 
     good = tmp_path / "good.yaml"
     good.write_text("model: fno-small\ntask: smoke\nseeds: 0-2\nmax-epochs: 3\n")
@@ -196,8 +224,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys, smoke_d
 
 
 def test_resume_refuses_a_checkpoint_from_another_task(tmp_path, capsys, smoke_data_dir):
-    from diffbench.training.module import SurrogateModule
     import torch
+
+    from diffbench.training.module import SurrogateModule
 
     out = tmp_path / "runs"
     args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--out", str(out),
