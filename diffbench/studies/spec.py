@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..data import load_task
 from ..errors import DiffbenchError
@@ -53,6 +54,13 @@ def study_file(name_or_path: str) -> Path:
     return path
 
 
+def _list_of(path: Path, raw: dict[str, Any], key: str, ok: Any, what: str, *, empty: bool = False) -> None:
+    """One line unless ``raw[key]`` is a list (non-empty unless ``empty``) whose items pass ``ok``."""
+    value = raw[key]
+    if not isinstance(value, list) or (not value and not empty) or not all(ok(v) for v in value):
+        raise DiffbenchError(f"study file {path}: {key} must be a list of {what}, got {str(value)[:80]!r}")
+
+
 def load_study(name_or_path: str) -> StudySpec:
     """A study by name (``diffbench/studies/NAME.yaml``) or by path."""
     path = study_file(name_or_path)
@@ -63,12 +71,20 @@ def load_study(name_or_path: str) -> StudySpec:
     if unknown:
         raise DiffbenchError(f"study file {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(STUDY_KEYS))}")
     for key in ("name", "models", "tasks", "seeds"):
-        if not raw.get(key):
+        if key not in raw or raw[key] is None or raw[key] == [] or raw[key] == "":
             raise DiffbenchError(f"study file {path}: {key!r} is required and must not be empty")
+    _list_of(path, raw, "models", lambda m: isinstance(m, str) and m != "", "model names like [unet-small, fno-small]")
+    _list_of(path, raw, "tasks", lambda t: isinstance(t, str) and t != "", "task names like [standard-64]")
+    _list_of(path, raw, "seeds", lambda x: isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**31,
+             "non-negative integers like [0, 1, 2]")
+    if len(set(raw["seeds"])) != len(raw["seeds"]):
+        raise DiffbenchError(f"study file {path}: seeds must not repeat a seed, got {raw['seeds']!r}")
     fractions = raw.get("train_fractions", [1.0])
-    if not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
-        raise DiffbenchError(f"study file {path}: train_fractions must lie in (0, 1], got {fractions!r}")
+    _list_of(path, {"train_fractions": fractions}, "train_fractions",
+             lambda f: isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1, "numbers in (0, 1]")
     analysis = raw.get("analysis") or []
+    _list_of(path, {"analysis": analysis}, "analysis", lambda a: isinstance(a, str), f"names from {', '.join(ANALYSES)}",
+             empty=True)
     bad = [a for a in analysis if a not in ANALYSES]
     if bad:
         raise DiffbenchError(f"study file {path}: unknown analysis {bad}; allowed: {', '.join(ANALYSES)}")
