@@ -27,13 +27,13 @@ INDICATOR_INFO = {
 SCORE_LABELS = {"spearman": "Spearman ρ", "auroc": "AUROC", "catch_rate": "catch rate", "indicator_mean": "indicator mean"}
 #: Consistency board columns: (score, field, label, tooltip, first sort direction).
 CONSISTENCY_COLUMNS = [
-    ("superposition", "mean", "Superposition", "||f(S_i + S_j) - f(S_i) - f(S_j)|| / ||u(S_i + S_j)||, mean over pairs (0 = linear)", "ascending"),
+    ("superposition", "mean", "Superposition", "||f(S_i + S_j) - f(S_i) - f(S_j)|| / ||f(S_i + S_j)||, each prediction at the amplitude the PDE operator gives its shape (no ground truth), mean over pairs (0 = linear)", "ascending"),
     ("superposition", "max", "max", "superposition error, worst pair", "ascending"),
     ("equivariance", "mean", "Equivariance", "||g⁻¹ f(g x) - f(x)|| / ||f(x)|| over rotations and flips, mean (0 = equivariant)", "ascending"),
     ("equivariance", "max", "max", "equivariance error, worst sample", "ascending"),
     ("maximum_principle", "negative_share", "Negative pixels", "share of predicted pixels < 0 where the true field is >= 0", "ascending"),
     ("maximum_principle", "most_negative", "Most negative", "smallest predicted value, normalised units (0 = none negative)", "descending"),
-    ("flux_balance", "mean", "Flux balance", "|outflow through the Dirichlet faces - injected flux| / injected flux, mean", "ascending"),
+    ("flux_balance", "mean", "Flux balance", "|outflow through the Dirichlet faces - injected flux| / injected flux, prediction at the amplitude the PDE operator gives its shape (no ground truth), mean", "ascending"),
     ("flux_balance", "max", "max", "flux-balance error, worst sample", "ascending"),
 ]
 CONSISTENCY_NAMES = {"superposition": "superposition", "equivariance": "rotation/flip equivariance",

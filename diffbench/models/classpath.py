@@ -55,7 +55,8 @@ def import_object(class_path: str) -> Any:
     else:
         try:
             module = importlib.import_module(module_part)
-        except Exception as exc:  # an ImportError, or anything the module raises on import
+        except BaseException as exc:  # anything the module raises on import, SystemExit included
+            reraise_interrupt(exc)
             raise DiffbenchError(
                 f"cannot import module '{module_part}' for model class path '{class_path}': {one_line(exc)}"
             ) from exc
@@ -93,6 +94,26 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def reraise_interrupt(exc: BaseException) -> None:
+    """Re-raise ``exc`` if it is Ctrl-C (or a generator closing); any other exception is the caller's to report.
+
+    Code from a plugin or a model file runs inside ``except BaseException`` so that ``sys.exit()``
+    there becomes a one-line error naming the plugin instead of ending diffbench silently; only the
+    user's interrupt passes through.
+
+    Examples
+    --------
+    >>> reraise_interrupt(SystemExit(3))  # returns: the caller reports it
+    >>> try:
+    ...     reraise_interrupt(GeneratorExit())
+    ... except GeneratorExit:
+    ...     print("re-raised")
+    re-raised
+    """
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        raise exc
+
+
 def _split(class_path: str) -> tuple[str, str]:
     if ":" in class_path:
         module_part, _, attribute = class_path.rpartition(":")
@@ -119,7 +140,8 @@ def _import_file(file_name: str, class_path: str) -> Any:
     sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit included: a model file must not end diffbench
         del sys.modules[module_name]
+        reraise_interrupt(exc)
         raise DiffbenchError(f"error while importing model file '{file_name}': {one_line(exc)}") from exc
     return module
