@@ -2,7 +2,12 @@
 
 The definitions (the true error, ``spearman``, ``auroc`` on the worst ``AUROC_WORST`` share,
 ``catch_rate``) are specified in :mod:`diffbench.trust.indicators`; a NaN indicator counts as
-+inf (most suspicious).
++inf (most suspicious). :func:`spearman`, :func:`auroc` and :func:`catch_rate` are the point
+definitions on one seed; :func:`score_indicator` is what a result records: the same scores
+with their 95 % intervals and power rule, computed by :mod:`diffbench.results.intervals`
+(:func:`~diffbench.results.intervals.uq_spearman`, :func:`~diffbench.results.intervals.uq_auroc`,
+:func:`~diffbench.results.intervals.worst_caught`) on one seed or on every seed at once, for
+the indicators and the label-free :data:`BASELINES` alike.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ CATCH_WORST = 0.01
 CATCH_FLAG = 0.10
 SCORE_KEYS = ("spearman", "auroc", "catch_rate")
 NOT_APPLICABLE = "not applicable"
+#: Trivial label-free signals every uncertainty block scores exactly like the indicators: an
+#: indicator is only worth its cost where it beats them.
+BASELINES = ("source-count", "input-sum", "prediction-mean")
 
 
 def _vector(x: Any, what: str) -> np.ndarray:
@@ -142,20 +150,57 @@ def catch_rate(indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, wo
     return float(w[worst].sum() / worst.sum())
 
 
-def score_indicator(indicator: Any, error: Any) -> dict[str, Any]:
-    """The three scores of one indicator, plus its mean and median (for scale)."""
-    a = _vector(indicator, "indicator")
-    e = _vector(error, "error")
-    if a.shape != e.shape:
-        raise DiffbenchError(f"indicator has {a.size} values but the error {e.size}")
+def _score(fn: Any, values: np.ndarray, errors: np.ndarray, counts: np.ndarray, n_boot: int, **kw: Any) -> dict[str, Any] | None:
+    """One score as a result records it: an interval (``estimate``, ``low``, ``high``, ...), an
+    ``underpowered`` marker, or None where it is undefined (a constant indicator or error)."""
+    try:
+        return fn(values, errors, counts, n_boot=n_boot, **kw).to_dict()
+    except DiffbenchError:
+        return None
+
+
+def score_indicator(indicator: Any, error: Any, counts: Any = None, *, n_boot: int | None = None) -> dict[str, Any]:
+    """The three scores of one indicator with their 95 % intervals, and its mean and median.
+
+    ``indicator`` and ``error`` are one seed's per-sample values (``(n,)``) or every seed's
+    (``(seeds, n)``; one indicator row may be shared, as the ensemble's is); ``counts`` the
+    source count of each test sample (the bootstrap's strata). Spearman's correlation always
+    gets a number; the AUROC and the caught share get ``{"underpowered": true, "positives",
+    "required"}`` below :data:`~diffbench.results.intervals.MIN_POSITIVES_AUROC` (resp.
+    ``MIN_POSITIVES_CAUGHT``) worst samples per seed.
+
+    >>> import numpy as np
+    >>> err = np.linspace(0.01, 1.0, 400)
+    >>> row = score_indicator(2 * err, err, n_boot=100)
+    >>> row["spearman"]["estimate"], row["auroc"]["estimate"], row["catch_rate"]
+    (1.0, 1.0, {'underpowered': True, 'positives': 4, 'required': 20})
+    """
+    from ..results.intervals import N_BOOT, uq_auroc, uq_spearman, worst_caught
+
+    e = np.asarray(error.detach().cpu().numpy() if isinstance(error, torch.Tensor) else error, dtype=np.float64)
+    a = np.asarray(indicator.detach().cpu().numpy() if isinstance(indicator, torch.Tensor) else indicator, dtype=np.float64)
+    e2 = e.reshape(1, -1) if e.ndim == 1 else e
+    if a.shape[-1] != e2.shape[-1] or a.ndim > 2:
+        raise DiffbenchError(f"indicator has shape {a.shape} but the error {e.shape}")
+    c = np.zeros(e2.shape[1], dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64).reshape(-1)
+    boots = N_BOOT if n_boot is None else n_boot
     return {
         "status": "ok",
-        "spearman": spearman(a, e),
-        "auroc": auroc(a, worst_mask(e, AUROC_WORST)),
-        "catch_rate": catch_rate(a, e),
+        "spearman": _score(uq_spearman, a, e2, c, boots),
+        "auroc": _score(uq_auroc, a, e2, c, boots, worst=AUROC_WORST),
+        "catch_rate": _score(worst_caught, a, e2, c, boots, worst=CATCH_WORST, flagged=CATCH_FLAG),
         "indicator_mean": float(np.nanmean(a)) if a.size else None,
         "indicator_median": float(np.nanmedian(a)) if a.size else None,
     }
+
+
+def baseline_values(batch: dict[str, torch.Tensor], pred: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The :data:`BASELINES` of a batch, per sample, from the input and the prediction only:
+    the source count, the sum of the network's input source map (channel 0, scaled to max 1 as
+    the network sees it) and the mean of the normalised prediction."""
+    return {"source-count": batch["count"].double().cpu(),
+            "input-sum": batch["input"][:, 0].double().sum(dim=(-2, -1)).cpu(),
+            "prediction-mean": pred.double().flatten(1).mean(dim=1).cpu()}
 
 
 def not_applicable(reason: str) -> dict[str, Any]:
