@@ -268,9 +268,16 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     trained, scored on the validation split (``val_mae``: inverse(true field) vs true source
     map) and saved atomically."""
     if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        net = build_from_spec(saved["info"]["spec"])
-        net.load_state_dict(saved["state_dict"])
+        try:  # tensors and plain containers only: a file in a run folder is never unpickled as code
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            net = build_from_spec(saved["info"]["spec"])
+            net.load_state_dict(saved["state_dict"])
+        except DiffbenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is one line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise DiffbenchError(f"{path.name} in {path.parent.name} is not an inverse network diffbench saved ({first}); "
+                                 "delete it to retrain the inverse network") from None
         return net.to(device).eval(), saved["info"]
     net, info = train_inverse(train_set, task, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
     with torch.no_grad():

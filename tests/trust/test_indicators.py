@@ -165,3 +165,23 @@ def test_run_scores_pool_the_seeds_samples_and_refuse_misaligned_ones():
     per_seed[1]["uq"]["samples"]["count"] = counts[::-1].tolist()
     with pytest.raises(DiffbenchError, match="do not line up"):
         aggregate_uq(per_seed, ["residual"])
+
+
+class _Trap:
+    """Unpickling this runs code: a saved inverse network must never be unpickled as code."""
+
+    def __reduce__(self):
+        return (print, ("UNPICKLED-CODE-RAN",))
+
+
+def test_a_saved_inverse_network_is_never_unpickled_as_code(tmp_path, smoke_dm, capsys):
+    import pytest
+
+    from diffbench.errors import DiffbenchError
+    from diffbench.trust.indicators import INVERSE_FILE, load_or_train_inverse
+
+    path = tmp_path / INVERSE_FILE
+    torch.save({"info": _Trap(), "state_dict": {}}, path)
+    with pytest.raises(DiffbenchError, match="uq-inverse.pt"):
+        load_or_train_inverse(path, None, None, smoke_dm.task, epochs=1, batch_size=8, seed=0, device=torch.device("cpu"))
+    assert "UNPICKLED-CODE-RAN" not in capsys.readouterr().out
