@@ -6,13 +6,23 @@ strictly, with the same one-line errors as the rest of the result:
 
 ``uq`` (see :mod:`diffbench.trust.indicators`)
     ``requested`` a non-empty list of distinct known indicators; ``settings`` an object;
-    ``indicators`` exactly the requested ones. A run-level indicator is ``{"status": "ok",
-    "n_seeds", "spearman", "auroc", "catch_rate", "indicator_mean"}`` (each score
-    ``{"mean", "std", "n"}``) or ``{"status": "not applicable", "reason", "n_seeds": 0}``.
-    Every seed has its own ``uq`` block (``n_samples``, ``error_mean``, ``settings``, the same
-    indicators) whose scores are numbers or null: Spearman in [-1, 1], AUROC and catch rate in
-    [0, 1]. A "not applicable" indicator carries a reason and no scores. The run-level
-    indicators must equal :func:`diffbench.trust.indicators.aggregate_uq` of the seeds'.
+    ``indicators`` exactly the requested ones and ``baselines`` exactly
+    :data:`~diffbench.trust.scores.BASELINES`. A run-level row is ``{"status": "ok", "n_seeds",
+    "spearman", "auroc", "catch_rate", "indicator_mean"}`` or ``{"status": "not applicable",
+    "reason", "n_seeds": 0}``; each score is an interval ``{"estimate", "low", "high", "level",
+    "method", "n_seeds", "n_samples"}`` with ``low <= estimate <= high`` inside its range
+    (Spearman [-1, 1], AUROC and caught share [0, 1]), ``{"underpowered": true, "positives",
+    "required"}`` with fewer positives than required, or null (undefined);
+    ``indicator_mean`` is ``{"mean", "std", "n"}``. Every seed has its own ``uq`` block
+    (``n_samples``, ``error_mean``, ``settings``, the same indicators and baselines, and
+    ``samples``: ``error``, ``count`` and one value list per scored indicator and baseline, one
+    per test sample, the same counts in every seed). Every score, per seed and per run, must
+    equal what :func:`~diffbench.trust.scores.score_indicator` and
+    :func:`~diffbench.trust.indicators.aggregate_uq` recompute from the samples.
+
+    Results written before the intervals (no ``samples``, no ``baselines``; scores as numbers,
+    run-level ``{"mean", "std", "n"}``) are checked by the earlier rules and shown without
+    intervals.
 ``consistency`` (see :mod:`diffbench.trust.consistency`)
     In every seed or in none. A seed's block is ``{"status": "error", "error"}`` or holds
     ``n_samples`` and every score of :data:`~diffbench.trust.consistency.SCORES`, each ``ok``
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DiffbenchError
 from .submit import _close, _first_difference, _is_int, _is_number, _show
 
 NOT_APPLICABLE = "not applicable"
@@ -43,6 +54,70 @@ def _uq_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
     from ..trust.indicators import INDICATORS, SCORE_KEYS
 
     return tuple(INDICATORS), tuple(SCORE_KEYS) + ("indicator_mean",)
+
+
+INTERVAL_KEYS = {"estimate", "low", "high", "level", "method", "n_seeds", "n_samples"}
+UNDERPOWERED_KEYS = {"underpowered", "positives", "required"}
+
+
+def is_legacy_uq(result: dict[str, Any]) -> bool:
+    """A ``uq`` block written before the intervals: no ``baselines`` and no seed ``samples``."""
+    uq = result.get("uq")
+    return (isinstance(uq, dict) and "baselines" not in uq
+            and not any(isinstance(s, dict) and isinstance(s.get("uq"), dict) and "samples" in s["uq"]
+                        for s in result.get("per_seed") or []))
+
+
+def _score_value(ck: Any, v: Any, where: str, key: str, n_seeds: int) -> None:
+    """A recorded score: null (undefined), an interval, or an underpowered marker."""
+    if v is None:
+        return
+    lo, hi = SCORE_RANGES[key]
+    if isinstance(v, dict) and set(v) == UNDERPOWERED_KEYS:
+        if v["underpowered"] is not True or not _is_int(v["positives"]) or not _is_int(v["required"]) \
+                or not 0 <= v["positives"] < v["required"]:
+            ck.fail(where, f"must be {{\"underpowered\": true, \"positives\", \"required\"}} with fewer positives than required, "
+                    f"got {_show(v)}")
+        return
+    if not isinstance(v, dict) or set(v) != INTERVAL_KEYS:
+        ck.fail(where, "must be an interval {estimate, low, high, level, method, n_seeds, n_samples}, an underpowered "
+                f"marker or null, got {_show(v)}")
+    for k in ("estimate", "low", "high"):
+        _in_range(ck, v[k], f"{where}.{k}", lo, hi, null=False)
+    if not v["low"] - _SLACK <= v["estimate"] <= v["high"] + _SLACK:
+        ck.fail(where, f"must have low <= estimate <= high, got {_show(v)}")
+    _in_range(ck, v["level"], f"{where}.level", 0.5, 1.0, null=False)
+    if not isinstance(v["method"], str) or not 0 < len(v["method"]) <= MAX_REASON:
+        ck.fail(f"{where}.method", f"must say how the interval was obtained, got {_show(v['method'])}")
+    if not _is_int(v["n_seeds"]) or not 1 <= v["n_seeds"] <= n_seeds:
+        ck.fail(f"{where}.n_seeds", f"must be an integer in 1..{n_seeds}, got {_show(v['n_seeds'])}")
+    if not _is_int(v["n_samples"]) or v["n_samples"] < 1:
+        ck.fail(f"{where}.n_samples", f"must be an integer >= 1, got {_show(v['n_samples'])}")
+
+
+def _samples(ck: Any, block: dict[str, Any], where: str, scored: list[str]) -> None:
+    """A seed's ``samples``: ``error`` and ``count`` lists of ``n_samples``, a value list per scored row."""
+    n = block["n_samples"]
+    samples = ck.obj(block, "samples", f"{where}.")
+    for key in ("error", "count"):
+        v = samples.get(key)
+        if not isinstance(v, list) or len(v) != n:
+            ck.fail(f"{where}.samples.{key}", f"must be a list of {n} values (one per test sample), got {_show(v)}")
+    if not all(_is_number(e) and e >= 0 for e in samples["error"]):
+        ck.fail(f"{where}.samples.error", "must hold finite errors >= 0")
+    if not all(_is_int(c) and c >= 0 for c in samples["count"]):
+        ck.fail(f"{where}.samples.count", "must hold source counts (integers >= 0)")
+    values = ck.obj(samples, "values", f"{where}.samples.")
+    if set(values) != set(scored):
+        ck.fail(f"{where}.samples.values", f"must hold exactly the scored indicators and baselines ({', '.join(scored)}), "
+                f"got {', '.join(sorted(map(str, values))) or 'none'}")
+    for name in scored:
+        v = values[name]
+        if not isinstance(v, list) or len(v) != n or not all(x is None or _is_number(x) for x in v):
+            ck.fail(f"{where}.samples.values.{name}", f"must be a list of {n} numbers (null for NaN), got {_show(v)}")
+    mean = sum(samples["error"]) / n
+    if not _close(block.get("error_mean"), mean):
+        ck.fail(f"{where}.error_mean", f"is {_show(block.get('error_mean'))}, but the samples' errors average {mean!r}")
 
 
 def _reason(ck: Any, row: dict[str, Any], where: str) -> None:
@@ -89,10 +164,9 @@ def _count(ck: Any, parent: dict[str, Any], key: str, where: str, lo: int, hi: i
     return v
 
 
-def _agree(ck: Any, stored: Any, expected: Any, where: str, what: str) -> None:
+def _agree(ck: Any, stored: Any, expected: Any, where: str, what: str, how: str = "mean ± unbiased std over seeds") -> None:
     if not _close(stored, expected):
-        ck.fail(where, f"does not agree with the per-seed {what}: " + _first_difference(stored, expected, where)
-                + " (mean ± unbiased std over seeds)")
+        ck.fail(where, f"does not agree with the per-seed {what}: " + _first_difference(stored, expected, where) + f" ({how})")
 
 
 # --------------------------------------------------------------------------- uq
@@ -124,6 +198,92 @@ def check_uq(ck: Any, result: dict[str, Any], per_seed: list[dict[str, Any]]) ->
     if set(indicators) != set(requested):
         ck.fail("uq.indicators", f"must hold exactly the requested indicators ({', '.join(requested)}), "
                 f"got {', '.join(sorted(map(str, indicators))) or 'none'}")
+    if is_legacy_uq(result):
+        _check_uq_legacy(ck, indicators, per_seed, requested, score_keys)
+    else:
+        _check_uq_intervals(ck, uq, indicators, per_seed, requested)
+
+
+def _check_uq_intervals(ck: Any, uq: dict[str, Any], indicators: dict[str, Any], per_seed: list[dict[str, Any]],
+                        requested: list[str]) -> None:
+    from ..trust.indicators import aggregate_uq
+    from ..trust.scores import BASELINES, SCORE_KEYS, score_indicator
+
+    baselines = ck.obj(uq, "baselines", "uq.")
+    if set(baselines) != set(BASELINES):
+        ck.fail("uq.baselines", f"must hold exactly the baselines {', '.join(BASELINES)}, "
+                f"got {', '.join(sorted(map(str, baselines))) or 'none'}")
+    n_seeds = len(per_seed)
+    for group, rows, names in (("indicators", indicators, requested), ("baselines", baselines, list(BASELINES))):
+        for name in names:
+            row, where = rows[name], f"uq.{group}.{name}"
+            if _status(ck, row, where) == NOT_APPLICABLE:
+                _reason(ck, row, where)
+                _count(ck, row, "n_seeds", where, 0, 0)
+                extra = sorted(set(row) - {"status", "reason", "n_seeds"})
+                if extra:
+                    ck.fail(where, f"is not applicable and must carry no scores, got {', '.join(extra)}")
+                continue
+            n_ok = _count(ck, row, "n_seeds", where, 1, n_seeds)
+            for key in SCORE_KEYS:
+                if key not in row:
+                    ck.fail(f"{where}.{key}", "is missing")
+                _score_value(ck, row[key], f"{where}.{key}", key, n_ok)
+            _stat(ck, row.get("indicator_mean"), f"{where}.indicator_mean", None, None, n_ok)
+    counts = None
+    for i, s in enumerate(per_seed):
+        where = f"per_seed[{i}].uq"
+        block = s.get("uq")
+        if not isinstance(block, dict):
+            ck.fail(where, "must be an object: the run-level uq block needs one per seed"
+                    + ("" if "uq" in s else ", and it is missing"))
+        _count(ck, block, "n_samples", where, 1)
+        ck.obj(block, "settings", f"{where}.")
+        if "inverse_model" in block and not isinstance(block["inverse_model"], dict):
+            ck.fail(f"{where}.inverse_model", f"must be an object, got {_show(block['inverse_model'])}")
+        seed_rows = {"indicators": ck.obj(block, "indicators", f"{where}."), "baselines": ck.obj(block, "baselines", f"{where}.")}
+        for group, names in (("indicators", requested), ("baselines", list(BASELINES))):
+            if set(seed_rows[group]) != set(names):
+                ck.fail(f"{where}.{group}", f"must hold exactly {', '.join(names)}, "
+                        f"got {', '.join(sorted(map(str, seed_rows[group]))) or 'none'}")
+        scored = [n for g, names in (("indicators", requested), ("baselines", list(BASELINES)))
+                  for n in names if isinstance(seed_rows[g][n], dict) and seed_rows[g][n].get("status") == "ok"]
+        _samples(ck, block, where, scored)
+        if counts is None:
+            counts = block["samples"]["count"]
+        elif block["samples"]["count"] != counts:
+            ck.fail(f"{where}.samples.count", "differs from seed 0's: every seed is scored on the same test samples")
+        samples = block["samples"]
+        for group, names in (("indicators", requested), ("baselines", list(BASELINES))):
+            for name in names:
+                row, w = seed_rows[group][name], f"{where}.{group}.{name}"
+                if _status(ck, row, w) == NOT_APPLICABLE:
+                    _reason(ck, row, w)
+                    extra = sorted(set(row) - {"status", "reason"})
+                    if extra:
+                        ck.fail(w, f"is not applicable and must carry no scores, got {', '.join(extra)}")
+                    continue
+                for key in SCORE_KEYS:
+                    if key not in row:
+                        ck.fail(f"{w}.{key}", "is missing")
+                    _score_value(ck, row[key], f"{w}.{key}", key, 1)
+                for key in ("indicator_mean", "indicator_median"):
+                    _in_range(ck, row.get(key), f"{w}.{key}", None, None)
+                values = [float("nan") if v is None else v for v in samples["values"][name]]
+                expected = score_indicator(values, samples["error"], samples["count"])
+                _agree(ck, {k: row.get(k) for k in SCORE_KEYS}, {k: expected[k] for k in SCORE_KEYS}, w, "samples",
+                       "recomputed from samples.values and samples.error")
+    try:
+        expected = aggregate_uq(per_seed, requested)
+    except (TypeError, KeyError, AttributeError, ValueError, ZeroDivisionError, DiffbenchError) as exc:
+        ck.fail("uq", f"cannot be aggregated from the per-seed blocks ({type(exc).__name__})")
+    how = "scored on every seed's samples at once"
+    _agree(ck, indicators, expected["indicators"], "uq.indicators", "scores", how)
+    _agree(ck, baselines, expected["baselines"], "uq.baselines", "scores", how)
+
+
+def _check_uq_legacy(ck: Any, indicators: dict[str, Any], per_seed: list[dict[str, Any]], requested: list[str],
+                     score_keys: tuple[str, ...]) -> None:
     n_seeds = len(per_seed)
     for name in requested:
         row, where = indicators[name], f"uq.indicators.{name}"
@@ -159,13 +319,30 @@ def check_uq(ck: Any, result: dict[str, Any], per_seed: list[dict[str, Any]]) ->
         for name in requested:
             _seed_indicator(ck, seed_ind[name], f"{where}.indicators.{name}", score_keys)
 
-    from ..trust.indicators import aggregate_uq
-
     try:
-        expected = aggregate_uq(per_seed, requested)["indicators"]
+        expected = _legacy_aggregate(per_seed, requested)
     except (TypeError, KeyError, AttributeError, ValueError, ZeroDivisionError) as exc:
         ck.fail("uq", f"cannot be aggregated from the per-seed blocks ({type(exc).__name__})")
     _agree(ck, indicators, expected, "uq.indicators", "scores")
+
+
+def _legacy_aggregate(per_seed: list[dict[str, Any]], requested: list[str]) -> dict[str, Any]:
+    """The run-level indicators of a result written before the intervals: each score's mean ±
+    unbiased std over the seeds where the indicator applied."""
+    from ..protocol.results import mean_std
+
+    blocks = [s.get("uq") for s in per_seed if s.get("uq")]
+    out: dict[str, Any] = {}
+    for name in requested:
+        rows = [b["indicators"].get(name) for b in blocks if name in b.get("indicators", {})]
+        ok = [r for r in rows if r.get("status") == "ok"]
+        if not ok:
+            reason = next((r.get("reason") for r in rows if r.get("reason")), "not computed")
+            out[name] = {"status": NOT_APPLICABLE, "reason": reason, "n_seeds": 0}
+            continue
+        out[name] = {"status": "ok", "n_seeds": len(ok),
+                     **{key: mean_std([r.get(key) for r in ok]) for key in ("spearman", "auroc", "catch_rate", "indicator_mean")}}
+    return out
 
 
 def _seed_indicator(ck: Any, row: Any, where: str, score_keys: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from lb_factory import ALL_UQ, NA_DROPOUT, NA_ENSEMBLE, load, redigest
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.submit import check_result, load_submissions, submit
+from diffbench.trust.scores import BASELINES
 
 
 def _refused(path: Path, lb: Path, match: str) -> str:
@@ -26,15 +27,18 @@ def _refused(path: Path, lb: Path, match: str) -> str:
 def test_uq_and_consistency_blocks_are_accepted(lb, make):
     sub = submit(make(uq=ALL_UQ, consistency=True), lb, today="2025-01-01")
     uq = sub.result["uq"]
-    assert uq["requested"] == list(ALL_UQ) and set(uq["indicators"]) == set(ALL_UQ)
-    assert uq["indicators"]["inverse"]["auroc"]["n"] == 3 and "superposition" in sub.result["consistency"]
+    assert uq["requested"] == list(ALL_UQ) and set(uq["indicators"]) == set(ALL_UQ) and set(uq["baselines"]) == set(BASELINES)
+    assert uq["indicators"]["inverse"]["auroc"]["n_seeds"] == 3 and "superposition" in sub.result["consistency"]
+    assert uq["indicators"]["inverse"]["catch_rate"] == {"underpowered": True, "positives": 4, "required": 20}
     one = submit(make(seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE}, consistency=True,
                       consistency_na={"flux_balance": "clamped sources"}), lb, today="2025-01-01")
     assert one.result["uq"]["indicators"]["ensemble"] == {"status": "not applicable", "reason": NA_ENSEMBLE, "n_seeds": 0}
     assert one.result["consistency"]["flux_balance"]["status"] == "not applicable"
     subset = submit(make(uq=("residual",)), lb, today="2025-01-01")  # a subset of the indicators, no consistency
     assert list(subset.result["uq"]["indicators"]) == ["residual"]
-    assert len(load_submissions(lb)) == 3
+    legacy = submit(make(model="fno", uq=ALL_UQ, uq_legacy=True), lb, today="2025-01-01")  # written before the intervals
+    assert legacy.result["uq"]["indicators"]["inverse"]["auroc"]["n"] == 3
+    assert len(load_submissions(lb)) == 4
 
 
 def test_a_seed_whose_consistency_failed_is_accepted(lb, make):
@@ -68,7 +72,7 @@ def _drop(getter, key):
     return change
 
 
-UQ_CASES = {
+LEGACY_UQ_CASES = {
     "not an object": (lambda r: r.__setitem__("uq", ["residual"]), r"uq must be an object"),
     "null": (lambda r: r.__setitem__("uq", None), r"uq must be an object .*got null"),
     "unknown indicator": (lambda r: r["uq"]["requested"].append("bayes"), r"uq\.requested names unknown indicator\(s\) 'bayes'"),
@@ -100,6 +104,44 @@ UQ_CASES = {
                                r"per_seed\[0\]\.uq\.indicators must hold exactly the requested"),
     "seed n_samples": (lambda r: r["per_seed"][0]["uq"].__setitem__("n_samples", 0), r"per_seed\[0\]\.uq\.n_samples must be an integer >= 1"),
     "run-level block missing": (lambda r: r.pop("uq"), r"per_seed\[0\]\.uq is present but the run-level uq block is missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LEGACY_UQ_CASES))
+def test_bad_legacy_uq_blocks_are_refused_with_one_line(lb, make, case):
+    change, match = LEGACY_UQ_CASES[case]
+    path = redigest(make(uq=ALL_UQ, images=False, uq_legacy=True), change)
+    _refused(path, lb, match)
+
+
+def _base(name):
+    return lambda r: r["uq"]["baselines"][name]
+
+
+def _samples(i):
+    return lambda r: r["per_seed"][i]["uq"]["samples"]
+
+
+UQ_CASES = {
+    "estimate outside its range": (lambda r: _ind("residual")(r)["auroc"].__setitem__("estimate", 1.5),
+                                   r"uq\.indicators\.residual\.auroc\.estimate must lie in \[0, 1\], got 1\.5"),
+    "low above the estimate": (lambda r: _ind("residual")(r)["spearman"].__setitem__("low", _ind("residual")(r)["spearman"]["estimate"] + 0.01),
+                               r"uq\.indicators\.residual\.spearman must have low <= estimate <= high"),
+    "a bare number": (_set(_base("input-sum"), "spearman", 0.5), r"uq\.baselines\.input-sum\.spearman must be an interval"),
+    "underpowered with enough positives": (_set(_ind("inverse"), "catch_rate", {"underpowered": True, "positives": 25, "required": 20}),
+                                           r"uq\.indicators\.inverse\.catch_rate must be .*fewer positives than required"),
+    "a powered score hidden as underpowered": (_set(_ind("residual"), "auroc", {"underpowered": True, "positives": 5, "required": 20}),
+                                               r"uq\.indicators does not agree with the per-seed scores: uq\.indicators\.residual\.auroc"),
+    "baseline missing": (_drop(lambda r: r["uq"]["baselines"], "input-sum"), r"uq\.baselines must hold exactly the baselines"),
+    "run-level score not from the samples": (lambda r: _ind("residual")(r)["auroc"].__setitem__("estimate", _ind("residual")(r)["auroc"]["low"]),
+                                             r"uq\.indicators does not agree with the per-seed scores: uq\.indicators\.residual\.auroc\.estimate"),
+    "seed errors short": (lambda r: _samples(0)(r)["error"].pop(), r"per_seed\[0\]\.uq\.samples\.error must be a list of 400 values"),
+    "seed values missing": (_drop(lambda r: _samples(1)(r)["values"], "residual"), r"per_seed\[1\]\.uq\.samples\.values must hold exactly"),
+    "seed score not from its samples": (lambda r: _samples(2)(r)["values"]["residual"].reverse(),
+                                        r"per_seed\[2\]\.uq\.indicators\.residual does not agree with the per-seed samples"),
+    "seeds on different samples": (lambda r: _samples(1)(r)["count"].reverse(), r"per_seed\[1\]\.uq\.samples\.count differs from seed 0's"),
+    "seed error mean": (lambda r: r["per_seed"][0]["uq"].__setitem__("error_mean", 9.0), r"per_seed\[0\]\.uq\.error_mean is 9\.0, but"),
+    "seed baselines missing": (lambda r: r["per_seed"][0]["uq"].pop("baselines"), r"per_seed\[0\]\.uq\.baselines"),
 }
 
 
@@ -149,10 +191,10 @@ def test_bad_consistency_blocks_are_refused_with_one_line(lb, make, case):
 
 
 def test_a_bad_uq_block_is_refused_by_the_cli_in_one_line(lb, make, capsys):
-    path = redigest(make(uq=ALL_UQ, images=False), lambda r: r["uq"]["indicators"]["residual"]["auroc"].__setitem__("mean", 7.0))
+    path = redigest(make(uq=ALL_UQ, images=False), lambda r: r["uq"]["indicators"]["residual"]["auroc"].__setitem__("estimate", 7.0))
     assert main(["submit", str(path), "--leaderboard", str(lb)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "uq.indicators.residual.auroc.mean must lie in [0, 1]" in err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "uq.indicators.residual.auroc.estimate must lie in [0, 1]" in err
 
 
 def test_check_result_is_independent_of_key_order(make):
