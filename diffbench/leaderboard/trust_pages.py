@@ -1,17 +1,23 @@
 """The uncertainty board and the physics-consistency table of a task (``uq/<task>.html``), and
 the uq / consistency sections of the entry pages.
 
-The uncertainty board has one row per entry and indicator of ``diffbench run --uq``: the
+The uncertainty board has one row per entry and indicator of ``diffbench run --uq``, and one
+per label-free baseline (source count, input sum, prediction mean, scored alike): the
 indicator's Spearman correlation with the true per-sample error, its AUROC for flagging the
-worst samples and the share of the very worst caught when a fixed share is flagged (mean ±
-unbiased std over seeds), or "n/a" with the reason. Entries run without ``--uq`` are not on
-it. The consistency table has one row per entry with a ``consistency`` block. Both tables
+worst samples and the share of the very worst caught when a fixed share is flagged, each as
+``estimate [95 % interval]`` (seeds and test samples resampled), "underpowered" where the
+test set has too few worst samples per seed for the number to mean anything
+(:data:`~diffbench.results.intervals.MIN_POSITIVES_AUROC`), or "n/a" with the reason. A result
+written before the intervals shows mean ± std over seeds, marked "no interval", and the same
+power rule from its test-set size. Entries run without ``--uq`` are not on it. The consistency table has one row per entry with a ``consistency`` block. Both tables
 sort like the main board (the same script, keyed by ``data-board``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import math
 
 from .charts import fmt_number
 from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head
@@ -23,6 +29,12 @@ INDICATOR_INFO = {
     "residual": "relative PDE residual of the prediction (no ground truth needed)",
     "inverse": "an inverse network maps the predicted field back to a source map; its error against the input",
     "ensemble": "spread (std) of the seeds' predictions",
+}
+#: The label-free baselines every uq block scores like the indicators (diffbench.trust.scores.BASELINES).
+BASELINE_INFO = {
+    "source-count": "baseline: the sample's number of sources",
+    "input-sum": "baseline: the sum of the network's input source map (scaled to max 1)",
+    "prediction-mean": "baseline: the mean of the normalised prediction",
 }
 SCORE_LABELS = {"spearman": "Spearman ρ", "auroc": "AUROC", "catch_rate": "catch rate", "indicator_mean": "indicator mean"}
 #: Consistency board columns: (score, field, label, tooltip, first sort direction).
@@ -73,11 +85,13 @@ def uq_columns(settings: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ("method", "Method", "str", "Model name and submission title; the link opens the entry"),
         ("indicator", "Indicator", "str", "Label-free error indicator (larger = less trustworthy)"),
         ("spearman", "Spearman ρ", "num", "Spearman rank correlation of the indicator with the true per-sample error "
-         "(1 = same ordering), mean ± unbiased std over seeds"),
+         "(1 = same ordering), estimate [95 % interval]"),
         ("auroc", f"AUROC worst {_pct(worst)}", "num", f"AUROC of the indicator for flagging the worst {_pct(worst)} of test "
-         "samples by error (1 = perfect, 0.5 = chance)"),
+         f"samples by error (1 = perfect, 0.5 = chance), estimate [95 % interval]; underpowered below "
+         f"{settings.get('min_positives_auroc', 20)} worst samples per seed"),
         ("catch_rate", f"Worst {_pct(catch)} caught", "num", f"Share of the worst {_pct(catch)} of samples among the "
-         f"{_pct(flag)} the indicator flags"),
+         f"{_pct(flag)} the indicator flags, estimate [95 % interval]; underpowered below "
+         f"{settings.get('min_positives_caught', 20)} worst samples per seed"),
         ("indicator_mean", "Indicator mean", "num", "Mean of the indicator over the test samples (its scale)"),
         ("seeds", "Seeds", "num", "Seeds with scores / seeds of the run"),
         ("test_nmae", "Test nMAE", "num", "The entry's headline error, for context"),
@@ -89,38 +103,91 @@ def _stat_mean(stat: Any) -> float | None:
     return stat.get("mean") if isinstance(stat, dict) else None
 
 
-def _score_cell(ind: dict[str, Any], key: str) -> str:
+def _estimate(v: Any) -> float | None:
+    """The number a score sorts by: an interval's estimate, a legacy mean, else None."""
+    if isinstance(v, dict):
+        return v.get("estimate", v.get("mean"))
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def legacy_positives(row: Row, key: str) -> tuple[int, int] | None:
+    """For a result written before the intervals: ``(positives per seed, required)`` of the
+    AUROC or caught share from its test-set size (the same power rule), else None."""
+    from ..results.intervals import MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
+
+    if key not in ("auroc", "catch_rate") or "baselines" in row.r["uq"]:
+        return None
+    sizes = [(s.get("uq") or {}).get("n_samples") for s in row.r["per_seed"]]
+    n = min((x for x in sizes if isinstance(x, int) and x > 0), default=None)
+    if n is None:
+        return None
+    settings = row.r["uq"].get("settings") or {}
+    share = settings.get("auroc_worst_fraction" if key == "auroc" else "catch_worst_fraction", 0.05 if key == "auroc" else 0.01)
+    return max(1, math.ceil(share * n - 1e-9)), MIN_POSITIVES_AUROC if key == "auroc" else MIN_POSITIVES_CAUGHT
+
+
+def _underpowered(positives: Any, required: Any) -> str:
+    return (f'<td class="num underpowered" title="{esc(positives)} worst samples per seed; a number needs at least '
+            f'{esc(required)} (a task with more test samples)">underpowered</td>')
+
+
+def _score_cell(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None = None) -> str:
+    from ..results.intervals import format_interval
+
     if ind.get("status") != "ok":
         return f'<td class="num na" title="{esc(ind.get("reason"))}">n/a</td>'
     stat = ind.get(key)
+    if isinstance(stat, dict) and stat.get("underpowered"):
+        return _underpowered(stat.get("positives"), stat.get("required"))
+    if legacy is not None and legacy[0] < legacy[1]:
+        return _underpowered(*legacy)
+    if isinstance(stat, dict) and "estimate" in stat:
+        title = f'{100 * stat.get("level", 0.95):g} % interval: {stat.get("method")}'
+        return f'<td class="num" title="{esc(title)}">{esc(format_interval(stat["estimate"], stat["low"], stat["high"]))}</td>'
+    if isinstance(stat, (int, float)) and not isinstance(stat, bool):
+        return f'<td class="num">{esc(fmt_number(stat))}</td>'
     if _stat_mean(stat) is None:
-        return '<td class="num" title="undefined in at least one seed (e.g. a constant indicator)">—</td>'
-    return f'<td class="num">{fmt_pm(stat)}</td>'
+        return '<td class="num" title="undefined (e.g. a constant indicator)">—</td>'
+    note = "" if key == "indicator_mean" else ' <span class="pm">(no interval)</span>'
+    title = "" if key == "indicator_mean" else ' title="a result written before the intervals: mean ± unbiased std over seeds"'
+    return f'<td class="num"{title}>{fmt_pm(stat)}{note}</td>'
+
+
+def _rows_of(uq: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(group, name, row)`` of every indicator, then every baseline, in reporting order."""
+    out = [("indicators", n, uq["indicators"][n]) for n in _indicators(uq)]
+    order = list(BASELINE_INFO)
+    for n in sorted(uq.get("baselines") or {}, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        out.append(("baselines", n, uq["baselines"][n]))
+    return out
 
 
 def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     cols = uq_columns(settings)
-    order = list(INDICATOR_INFO)
+    order = list(INDICATOR_INFO) + list(BASELINE_INFO)
     body, data_rows, ids = [], {}, []
     for row in rows:
         uq = row.r["uq"]
         n_seeds = len(row.r["seeds"])
-        for name in _indicators(uq):
-            ind = uq["indicators"][name]
+        for group, name, ind in _rows_of(uq):
             rid = f"{row.id}/{name}"
             ok = ind.get("status") == "ok"
-            cells = [_cell(row, "method", "../"),
-                     f'<td title="{esc(INDICATOR_INFO.get(name, ""))}"><code>{esc(name)}</code></td>']
-            cells += [_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
+            info = (INDICATOR_INFO if group == "indicators" else BASELINE_INFO).get(name, "")
+            label = f"<code>{esc(name)}</code>" + (' <span class="pm">baseline</span>' if group == "baselines" else "")
+            cells = [_cell(row, "method", "../"), f'<td title="{esc(info)}">{label}</td>']
+            cells += [_score_cell(ind, k, legacy_positives(row, k)) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")]
             cells.append(f'<td class="num">{esc(ind.get("n_seeds", 0))}/{n_seeds}</td>')
             cells.append(f'<td class="num">{fmt_pm(row.test(HEADLINE))}</td>')
             cells.append(f'<td class="wrap note">{"" if ok else "n/a: " + esc(ind.get("reason"))}</td>')
-            cls = " ".join(c for c in ("" if ok else "na", "" if row.sub.ranked else "unranked") if c)
+            cls = " ".join(c for c in ("" if ok else "na", "baseline" if group == "baselines" else "",
+                                       "" if row.sub.ranked else "unranked") if c)
             body.append(f'<tr data-id="{esc(rid)}"' + (f' class="{cls}"' if cls else "") + ">" + "".join(cells) + "</tr>")
             ids.append(rid)
+            powered = {k: (legacy_positives(row, k) or (1, 0)) for k in ("auroc", "catch_rate")}
             data_rows[rid] = {
                 "method": row.label.lower(), "indicator": order.index(name) if name in order else len(order),
-                **{k: (_stat_mean(ind.get(k)) if ok else None) for k in ("spearman", "auroc", "catch_rate", "indicator_mean")},
+                **{k: (_estimate(ind.get(k)) if ok and powered.get(k, (1, 0))[0] >= powered.get(k, (1, 0))[1] else None)
+                   for k in ("spearman", "auroc", "catch_rate", "indicator_mean")},
                 "seeds": ind.get("n_seeds", 0), "test_nmae": row.mean("test", HEADLINE),
             }
     first = {"spearman": "descending", "auroc": "descending", "catch_rate": "descending", "seeds": "descending"}
@@ -181,8 +248,14 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
                  "<code>diffbench run ... --uq mc-dropout,residual,inverse,ensemble</code> is scored against the true "
                  f"per-sample error on the test set: Spearman ρ, the AUROC for flagging the worst {_pct(settings.get('auroc_worst_fraction'))} "
                  f"of samples, and the share of the worst {_pct(settings.get('catch_worst_fraction'))} caught when "
-                 f"{_pct(settings.get('catch_flag_fraction'))} are flagged. Higher is better for all three; mean ± unbiased "
-                 "std over seeds. n/a: the indicator does not apply to that entry (the note says why).</p>\n")
+                 f"{_pct(settings.get('catch_flag_fraction'))} are flagged. Higher is better for all three. Each is shown as "
+                 "estimate [95 % interval] (a bootstrap of the test samples stratified by source count, and of the seeds). "
+                 "Every entry also scores three trivial label-free baselines the same way (source count, sum of the input, "
+                 "mean of the prediction): an indicator is only worth its cost where it beats them. <em>underpowered</em>: "
+                 f"fewer than {esc(settings.get('min_positives_auroc', 20))} worst samples per seed "
+                 f"({esc(settings.get('min_positives_caught', 20))} for the caught share), too few for the number to mean "
+                 "anything; a UQ board needs a task with enough test samples (standard-64, 800, or larger). "
+                 "n/a: the indicator does not apply to that entry (the note says why).</p>\n")
     if not uq_rows:
         parts.append(f'<p class="empty">No entry on {esc(task)} was run with <code>--uq</code> yet, so this board is empty.</p>\n')
     else:
@@ -195,7 +268,7 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
         parts.append(table)
         data["boards"][f"uq-{task}"] = board
         parts.append('<dl class="facts indicators">' + "".join(
-            f"<dt><code>{esc(n)}</code></dt><dd>{esc(d)}</dd>" for n, d in INDICATOR_INFO.items()) + "</dl>\n")
+            f"<dt><code>{esc(n)}</code></dt><dd>{esc(d)}</dd>" for n, d in {**INDICATOR_INFO, **BASELINE_INFO}.items()) + "</dl>\n")
     parts.append("</section>\n")
 
     cons_rows = [r for r in rows if has_consistency(r)]
@@ -231,14 +304,13 @@ def entry_uq_section(row: Row) -> str:
     if not has_uq(row):
         return ""
     r, uq = row.r, row.r["uq"]
-    names = _indicators(uq)
     seeds = r["per_seed"]
     lines = []
-    for name in names:
-        ind = uq["indicators"][name]
+    for group, name, ind in _rows_of(uq):
         status = "ok" if ind.get("status") == "ok" else f"n/a: {esc(ind.get('reason'))}"
-        lines.append(f'<tr><td><code>{esc(name)}</code></td>'
-                     + "".join(_score_cell(ind, k) for k in ("spearman", "auroc", "catch_rate", "indicator_mean"))
+        kind = ' <span class="pm">baseline</span>' if group == "baselines" else ""
+        lines.append(f'<tr><td><code>{esc(name)}</code>{kind}</td>'
+                     + "".join(_score_cell(ind, k, legacy_positives(row, k)) for k in ("spearman", "auroc", "catch_rate", "indicator_mean"))
                      + f'<td class="num">{esc(ind.get("n_seeds", 0))}/{len(seeds)}</td><td class="wrap">{status}</td></tr>')
     summary = ('<div class="table-wrap"><table class="uq-summary"><thead><tr><th>indicator</th><th class="num">Spearman ρ</th>'
                '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
@@ -246,10 +318,10 @@ def entry_uq_section(row: Row) -> str:
     per = []
     for s in seeds:
         block = s.get("uq") or {}
-        for name in names:
-            ind = (block.get("indicators") or {}).get(name) or {}
+        for group, name, _ in _rows_of(uq):
+            ind = (block.get(group) or {}).get(name) or {}
             if ind.get("status") == "ok":
-                vals = "".join(f'<td class="num">{_value(ind.get(k))}</td>'
+                vals = "".join(_score_cell(ind, k, legacy_positives(row, k) if k != "indicator_mean" else None)
                                for k in ("spearman", "auroc", "catch_rate", "indicator_mean", "indicator_median"))
             else:
                 vals = f'<td colspan="5" class="na">n/a: {esc(ind.get("reason") or "not recorded")}</td>'
@@ -257,7 +329,7 @@ def entry_uq_section(row: Row) -> str:
     per_table = ('<div class="table-wrap"><table><thead><tr><th class="num">seed</th><th>indicator</th><th class="num">Spearman ρ</th>'
                  '<th class="num">AUROC</th><th class="num">catch rate</th><th class="num">indicator mean</th>'
                  '<th class="num">indicator median</th></tr></thead><tbody>' + "".join(per) + "</tbody></table></div>")
-    facts = [("requested", esc(", ".join(map(str, uq.get("requested") or names))))]
+    facts = [("requested", esc(", ".join(map(str, uq.get("requested") or _indicators(uq)))))]
     facts += [(k, _value(v)) for k, v in sorted((uq.get("settings") or {}).items())]
     facts.append(("test samples / seed error", esc(", ".join(
         f"seed {s['seed']}: {(s.get('uq') or {}).get('n_samples', '?')} samples, mean error "
@@ -268,8 +340,10 @@ def entry_uq_section(row: Row) -> str:
         facts.append(("inverse network", esc(", ".join(f"{k} {fmt_number(v) if isinstance(v, float) else v}"
                                                       for k, v in sorted(inv.items())
                                                       if k in ("preset", "epochs", "val_mae", "train_time_s", "n_train")))))
-    return (f'<section class="block" id="uq"><h2>Uncertainty indicators</h2><p class="meta">each label-free indicator scored '
-            f'against the true per-sample test error; mean ± unbiased std over seeds, then each seed · '
+    how = ("estimate [95 % interval], the run's scores on every seed's test samples at once, then each seed's"
+           if "baselines" in uq else "mean ± unbiased std over seeds (a result written before the intervals), then each seed")
+    return (f'<section class="block" id="uq"><h2>Uncertainty indicators</h2><p class="meta">each label-free indicator and '
+            f'baseline scored against the true per-sample test error; {how} · '
             f'<a href="../uq/{esc(row.sub.task)}.html">the {esc(row.sub.task)} uncertainty board</a></p>'
             + summary + "<h3>Per seed</h3>" + per_table + "<h3>Settings</h3>" + _dl(facts) + "</section>\n")
 

@@ -260,14 +260,15 @@ NA_EQUIVARIANCE = "no sample has a uniform boundary & a spatially constant D"
 
 
 def populate_trust(lb: Path, make: Callable[..., Path]) -> dict[str, Any]:
-    """Submit four smoke entries for the uncertainty board: full ``--uq`` with consistency; ``--uq``
-    with one seed (ensemble and MC-dropout not applicable) and a hostile title; consistency only
+    """Submit four smoke entries for the uncertainty board: full ``--uq`` with consistency (scores
+    with intervals and baselines); ``--uq`` with one seed, written before the intervals (ensemble
+    and MC-dropout not applicable) and a hostile title; consistency only
     (equivariance not applicable); neither (an older result)."""
     from diffbench.leaderboard.submit import submit
 
     full = submit(make(model="unet-small", base=0.010, seeds=(0, 1, 2), uq=ALL_UQ, consistency=True, images=False), lb,
                   title="U-Net with dropout", authors="A. Author", today="2025-03-01")
-    single = submit(make(model="fno", base=0.02, seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE},
+    single = submit(make(model="fno", base=0.02, seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE}, uq_legacy=True,
                          consistency=True, images=False), lb, title=XSS_TITLE, authors="B. Author", today="2025-03-02")
     plain = submit(make(model="cnn-small", base=0.03, seeds=(0, 1, 2), consistency=True, consistency_na={"equivariance": NA_EQUIVARIANCE},
                         images=False), lb, title="no uq", authors="C. Author", today="2025-03-03")
