@@ -379,7 +379,7 @@ def check_result(result: Any, source: str = "result", *, current_task: bool = Tr
             ck.fail("aggregate", "does not agree with the per-seed results: "
                     + _first_difference(stored, expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
 
-    from .trust_checks import check_consistency, check_uq
+    from .trust_checks import check_consistency, check_cost, check_uq
 
     check_uq(ck, result, per_seed)
     check_consistency(ck, result, per_seed)
@@ -393,6 +393,7 @@ def check_result(result: Any, source: str = "result", *, current_task: bool = Tr
     for key in ("train_time_s", "speedup_vs_solver"):
         if cost.get(key) is not None and not _is_number(cost.get(key)):
             ck.fail(f"cost.{key}", f"must be a finite number or null, got {_show(cost.get(key))}")
+    check_cost(ck, result, per_seed)
 
     if current_task:
         from ..data import load_task, task_names

@@ -468,3 +468,74 @@ def _seed_consistency(ck: Any, block: Any, where: str, scores: tuple[str, ...]) 
             else:
                 lo, hi = _consistency_range(name, key)
                 _in_range(ck, value, f"{w}.{key}", lo, hi)
+
+
+# --------------------------------------------------------------------------- cost
+
+
+COST_TIMING_KEYS = ("s_per_sample", "median_s_per_sample", "max_s_per_sample", "spread")
+
+
+def _timing(ck: Any, t: Any, where: str) -> None:
+    """A timing written with the minimum of repeats: ``s_per_sample <= median <= max``, spread >= 0."""
+    if not isinstance(t, dict):
+        ck.fail(where, f"must be an object, got {_show(t)}")
+    for k in COST_TIMING_KEYS:
+        if k in t:
+            _in_range(ck, t[k], f"{where}.{k}", 0.0, None, null=False)
+    if "median_s_per_sample" in t and not t["s_per_sample"] <= t["median_s_per_sample"] * (1 + _SLACK) <= t["max_s_per_sample"] * (1 + 2 * _SLACK):
+        ck.fail(where, f"must have s_per_sample (the minimum) <= median_s_per_sample <= max_s_per_sample, got {_show(t)}")
+    la = t.get("load_average")
+    if la is not None and (not isinstance(la, list) or len(la) != 3 or not all(_is_number(x) and x >= 0 for x in la)):
+        ck.fail(f"{where}.load_average", f"must be the 1/5/15-minute load average (three numbers >= 0), got {_show(la)}")
+
+
+def check_cost(ck: Any, result: dict[str, Any], per_seed: list[dict[str, Any]]) -> None:
+    """The cost fields of :mod:`diffbench.results.cost` (absent from results written before them):
+    every seed's inference timing with FLOPs per sample (a positive integer, the same in every
+    seed) and parameters (the model's), timings as minimum <= median <= maximum with a spread
+    and a load average, the accuracy-matched solver (its nMAE no larger than the seed's test
+    nMAE, which is its target), and a run-level ``cost`` equal to
+    :func:`~diffbench.results.cost.run_cost` of the seeds."""
+    from ..results.cost import TOLERANCES, run_cost
+
+    new = [isinstance(s.get("inference"), dict) and "flops_per_sample" in s["inference"] for s in per_seed]
+    if not any(new):
+        return
+    if not all(new):
+        ck.fail(f"per_seed[{new.index(False)}].inference.flops_per_sample", "is missing; the cost fields are in every seed or in none")
+    params = (result.get("model") or {}).get("parameters")
+    for i, s in enumerate(per_seed):
+        where = f"per_seed[{i}]"
+        inf = s["inference"]
+        _timing(ck, inf, f"{where}.inference")
+        _timing(ck, s.get("solver"), f"{where}.solver")
+        if not _is_int(inf["flops_per_sample"]) or inf["flops_per_sample"] < 1:
+            ck.fail(f"{where}.inference.flops_per_sample", f"must be a positive integer, got {_show(inf['flops_per_sample'])}")
+        if inf["flops_per_sample"] != per_seed[0]["inference"]["flops_per_sample"]:
+            ck.fail(f"{where}.inference.flops_per_sample", "differs from seed 0's: the same model has the same FLOPs")
+        if inf.get("parameters") != params:
+            ck.fail(f"{where}.inference.parameters", f"is {_show(inf.get('parameters'))}, but model.parameters is {_show(params)}")
+        m = s.get("solver_matched")
+        if m is None:
+            continue
+        w = f"{where}.solver_matched"
+        if not isinstance(m, dict):
+            ck.fail(w, f"must be an object or null, got {_show(m)}")
+        target = (s.get("test") or {}).get("nmae")
+        if not _close(m.get("target_nmae"), target):
+            ck.fail(f"{w}.target_nmae", f"is {_show(m.get('target_nmae'))}, but the seed's test nmae is {_show(target)}")
+        if "s_per_sample" in m:
+            _timing(ck, m, w)
+            _in_range(ck, m.get("nmae"), f"{w}.nmae", 0.0, target if _is_number(target) else None, null=False)
+            if m.get("kind") not in ("multigrid", "transform"):
+                ck.fail(f"{w}.kind", f"must be 'multigrid' or 'transform', got {_show(m.get('kind'))}")
+            if m["kind"] == "multigrid" and m.get("tol") not in TOLERANCES:
+                ck.fail(f"{w}.tol", f"must be one of the ladder's tolerances {', '.join(f'{t:g}' for t in TOLERANCES)}, got {_show(m.get('tol'))}")
+    cost = result.get("cost")
+    expected = run_cost(per_seed)
+    for key in sorted(expected):
+        if key not in cost:
+            ck.fail(f"cost.{key}", "is missing")
+        if not _close(cost[key], expected[key]):
+            ck.fail(f"cost.{key}", f"is {_show(cost[key])}, but the per-seed timings give {_show(expected[key])}")

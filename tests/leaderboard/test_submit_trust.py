@@ -202,3 +202,68 @@ def test_check_result_is_independent_of_key_order(make):
     shuffled = copy.deepcopy(result)
     shuffled["uq"]["indicators"] = dict(reversed(list(shuffled["uq"]["indicators"].items())))
     assert check_result(shuffled, "x").digest == check_result(result, "y").digest
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def _with_cost(r):
+    """The cost fields of diffbench.results.cost, as a run writes them now."""
+    from diffbench.results.cost import run_cost, summarise
+
+    for i, s in enumerate(r["per_seed"]):
+        s["inference"] = {**summarise([2.4e-3 * (1 + 0.1 * k + 0.01 * i) for k in range(5)], 24, [1.5, 1.2, 1.0]),
+                          "device": "cpu", "flops_per_sample": 11_649_024, "parameters": r["model"]["parameters"]}
+        s["solver"] = {**summarise([0.12 * (1 + 0.05 * k) for k in range(5)], 24, [1.5, 1.2, 1.0]), "backend": "numpy", "method": "dst"}
+        mg = summarise([0.01 * (1 + 0.02 * k) for k in range(5)], 24, [1.5, 1.2, 1.0])
+        s["solver_matched"] = {"target_nmae": s["test"]["nmae"], "reference_tol": 1e-10, "backend": "numpy",
+                               "ladder": [{"tol": 0.1, "nmae": s["test"]["nmae"] / 3}], "multigrid": {**mg, "tol": 0.1, "nmae": s["test"]["nmae"] / 3},
+                               "transform": None, "s_per_sample": mg["s_per_sample"], "spread": mg["spread"], "method": "mgcg",
+                               "tol": 0.1, "nmae": s["test"]["nmae"] / 3, "kind": "multigrid"}
+    r["cost"] = run_cost(r["per_seed"])
+
+
+def test_cost_fields_are_accepted_and_recomputed(lb, make):
+    sub = submit(make(mutate=_with_cost, images=False), lb, today="2025-01-01")
+    cost = sub.result["cost"]
+    assert cost["flops_per_sample"] == 11_649_024 and cost["parameters"] == sub.result["model"]["parameters"]
+    assert cost["speedup_at_equal_accuracy"] == pytest.approx(0.01 / (2.4e-3 * 1.01)) and cost["speedup_digits"] == 2
+
+
+def _seed(i, key):
+    return lambda r: r["per_seed"][i][key]
+
+
+def _then_cost(change):
+    def both(r):
+        change(r)
+        from diffbench.results.cost import run_cost
+
+        r["cost"] = run_cost(r["per_seed"])  # a consistent run-level block: the per-seed check must catch it
+    return both
+
+
+COST_CASES = {
+    "FLOPs differ between seeds": (_then_cost(_set(_seed(1, "inference"), "flops_per_sample", 12)),
+                                   r"per_seed\[1\]\.inference\.flops_per_sample differs from seed 0's"),
+    "FLOPs missing in one seed": (lambda r: r["per_seed"][2]["inference"].pop("flops_per_sample"),
+                                  r"per_seed\[2\]\.inference\.flops_per_sample is missing; the cost fields are in every seed or in none"),
+    "minimum above the median": (_then_cost(_set(_seed(0, "solver"), "s_per_sample", 1.0)),
+                                 r"per_seed\[0\]\.solver must have s_per_sample \(the minimum\) <= median_s_per_sample"),
+    "parameters not the model's": (_set(_seed(0, "inference"), "parameters", 7), r"per_seed\[0\]\.inference\.parameters is 7, but model\.parameters"),
+    "matched solver less accurate than the network": (_then_cost(lambda r: r["per_seed"][1]["solver_matched"].__setitem__("nmae", 0.5)),
+                                                      r"per_seed\[1\]\.solver_matched\.nmae must lie in \[0, "),
+    "matched to another target": (_then_cost(_set(_seed(0, "solver_matched"), "target_nmae", 0.5)),
+                                  r"per_seed\[0\]\.solver_matched\.target_nmae is 0\.5, but the seed's test nmae"),
+    "tolerance off the ladder": (_then_cost(_set(_seed(0, "solver_matched"), "tol", 0.2)), r"per_seed\[0\]\.solver_matched\.tol must be one of"),
+    "speed-up not from the timings": (lambda r: r["cost"].__setitem__("speedup_at_equal_accuracy", 9.0),
+                                      r"cost\.speedup_at_equal_accuracy is 9\.0, but the per-seed timings give"),
+    "load average": (_then_cost(_set(_seed(0, "inference"), "load_average", [1.0])), r"per_seed\[0\]\.inference\.load_average must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COST_CASES))
+def test_bad_cost_fields_are_refused_with_one_line(lb, make, case):
+    change, match = COST_CASES[case]
+    path = redigest(make(mutate=_with_cost, images=False), change)
+    _refused(path, lb, match)

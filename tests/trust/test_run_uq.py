@@ -83,6 +83,18 @@ def test_run_with_every_indicator(tmp_path, smoke_data_dir):
             assert row["indicator_mean"]["n"] == 2
     cons = r["consistency"]
     assert cons["n_seeds"] == 2 and _finite(cons["superposition"]["mean"]["mean"])
+    # cost: FLOPs and parameters, minima of repeats with their spread, the solver at the network's accuracy
+    cost = r["cost"]
+    assert cost["flops_per_sample"] > 0 and cost["parameters"] == r["model"]["parameters"]
+    assert _finite(cost["speedup_at_equal_accuracy"]) and cost["speedup_digits"] in (1, 2, 3)
+    for seed in r["per_seed"]:
+        matched = seed["solver_matched"]
+        assert matched["target_nmae"] == seed["test"]["nmae"] and matched["nmae"] <= seed["test"]["nmae"]
+        assert seed["inference"]["s_per_sample"] <= seed["inference"]["median_s_per_sample"]
+    # the run's own result passes the submission checks, every uq score recomputed from its samples
+    from diffbench.leaderboard.submit import check_result
+
+    check_result(r, str(path))
     # the seed files were written before the ensemble existed; resuming recomputes it alike
     assert main(args + ["--resume"]) == 0
     again = json.loads(path.read_text())
