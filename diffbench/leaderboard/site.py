@@ -41,6 +41,7 @@ from typing import Any, Sequence
 
 from .. import PROTOCOL_VERSION, __version__
 from ..errors import DiffbenchError
+from ..results.cost import board_cost
 from . import charts
 from .charts import Ref, Series, fmt_count, fmt_number, fmt_seconds
 from .submit import MIN_RANKED_SEEDS, Submission, load_submissions, resolve_leaderboard_dir, safe_url
@@ -181,8 +182,10 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("test_nmae", "Test nMAE", "num", "Headline: sum|e| / sum|y| on the test set, mean ± unbiased std over seeds"),
     ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (used for checkpoint selection)"),
     ("params", "#Params", "num", "Trainable parameters"),
-    ("inference", "Inference / sample", "num", "Median inference time per sample"),
-    ("speedup", "Speed-up", "num", "Solver time / inference time, same hardware"),
+    ("flops", "FLOPs / sample", "num", "Forward FLOPs per sample (torch.utils.flop_counter, FFTs added): hardware-independent"),
+    ("inference", "Inference / sample", "num", "Inference time per sample: minimum of repeats after warm-up, digits as the repeats' spread allows"),
+    ("speedup", "Speed-up", "num", "At equal accuracy: the exact solver at the loosest tolerance whose error is no larger than the "
+     "network's test nMAE (or the exact transform), divided by the inference time; same process, same batch"),
     ("seeds", "Seeds", "num", "Number of training seeds"),
     ("hardware", "Hardware", "str", "Where it ran"),
     ("date", "Date", "str", "Submission date"),
@@ -195,7 +198,7 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("links", "Links", "none", "Entry page, code or paper, W&B runs"),
     ("command", "Reproduce", "none", "The command that reproduces the run"),
 ]
-_DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}
+_DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}  # FLOPs: fewest first
 
 
 def _sort_values(row: Row) -> dict[str, Any]:
@@ -205,8 +208,9 @@ def _sort_values(row: Row) -> dict[str, Any]:
         "method": row.label.lower(),
         "val_nmae": row.mean("val", HEADLINE),
         "params": r["model"]["parameters"],
+        "flops": board_cost(r["cost"])["flops"],
         "inference": r["cost"]["inference_s_per_sample"],
-        "speedup": r["cost"]["solver_s_per_sample"] / r["cost"]["inference_s_per_sample"],
+        "speedup": board_cost(r["cost"])["speedup"],
         "seeds": len(r["seeds"]),
         "hardware": r["hardware"]["label"].lower(),
         "date": row.meta["submitted"],
@@ -242,11 +246,14 @@ def _cell(row: Row, key: str, depth: str = "") -> str:
     if key == "params":
         p = r["model"]["parameters"]
         return f'<td class="num" title="{p:,}">{esc(fmt_count(p))}</td>'
+    if key == "flops":
+        f = board_cost(r["cost"])["flops"]
+        return f'<td class="num" title="{f:,}">{esc(fmt_count(f))}</td>' if f else '<td class="num" title="not recorded (an older result)">—</td>'
     if key == "inference":
-        return f'<td class="num">{esc(fmt_seconds(r["cost"]["inference_s_per_sample"]))}</td>'
+        return f'<td class="num">{esc(board_cost(r["cost"])["inference_text"])}</td>'
     if key == "speedup":
-        s = r["cost"]["solver_s_per_sample"] / r["cost"]["inference_s_per_sample"]
-        return f'<td class="num" title="solver {esc(fmt_seconds(r["cost"]["solver_s_per_sample"]))} per sample">{esc(f"{s:.3g}")}×</td>'
+        c = board_cost(r["cost"])
+        return f'<td class="num" title="{esc(c["speedup_kind"])}">{esc(c["speedup_text"])}</td>'
     if key == "seeds":
         seeds = r["seeds"]
         return f'<td class="num" title="seeds {esc(", ".join(map(str, seeds)))}">{len(seeds)}</td>'
@@ -517,7 +524,7 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
                else f'<span class="badge unranked">unranked: fewer than {MIN_RANKED_SEEDS} seeds</span>')
     parts = [_header(f"{esc(row.sub.task)} · {esc(row.label)}", back=back), "<main>\n"]
     cost = r["cost"]
-    speedup = f'{cost["solver_s_per_sample"] / cost["inference_s_per_sample"]:.3g}'
+    shown = board_cost(cost)
     facts = [
         ("Method", f'<strong>{esc(row.model)}</strong>{status}'),
         ("Title", esc(row.title) or "—"),
@@ -528,9 +535,10 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
         ("Validation nMAE", fmt_pm(row.val(HEADLINE))),
         ("Parameters", f'{r["model"]["parameters"]:,}'),
         ("Hardware", esc(r["hardware"]["label"])),
-        ("Inference / sample", esc(fmt_seconds(cost["inference_s_per_sample"]))
-         + f' (solver {esc(fmt_seconds(cost["solver_s_per_sample"]))}, '
-         f"{esc(speedup)}× speed-up)"),
+        ("Inference / sample", esc(shown["inference_text"])
+         + f' (minimum of repeats; solver at tol 1e-8 {esc(fmt_seconds(cost["solver_s_per_sample"]))}; '
+         f'{esc(shown["speedup_text"])} speed-up {esc(shown["speedup_kind"])})'
+         + (f' · {esc(fmt_count(shown["flops"]))} FLOPs / sample' if shown["flops"] else "")),
         ("Seeds", esc(", ".join(map(str, r["seeds"])))),
         ("Submitted", esc(meta["submitted"])),
         ("Run created", esc(r["created"])),

@@ -153,3 +153,41 @@ def run_cost(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["speedup_spread"] = spread
         out["speedup_digits"] = timing_digits(spread)
     return out
+
+
+def fmt_seconds(v: float | None, digits: int = 2) -> str:
+    """A time per sample with its unit and ``digits`` significant digits.
+
+    >>> fmt_seconds(0.0226, 2), fmt_seconds(4.013e-3, 1), fmt_seconds(5.1e-5, 2)
+    ('23 ms', '4 ms', '51 µs')
+    """
+    if v is None or not math.isfinite(v):
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if abs(v) >= scale or unit == "ns":
+            return f"{fmt_sig(v / scale, digits)} {unit}"
+    return f"{fmt_sig(v, digits)} s"  # pragma: no cover
+
+
+def board_cost(cost: dict[str, Any]) -> dict[str, Any]:
+    """What a board shows of a result's ``cost``: the inference time and the speed-up with the
+    digits their spreads allow, FLOPs per sample, and which speed-up it is (at equal accuracy,
+    or, for a result written before it, against the solver at its default tolerance, marked).
+
+    >>> v = board_cost({"inference_s_per_sample": 2e-3, "solver_s_per_sample": 5e-3, "inference_spread": 0.3,
+    ...                 "flops_per_sample": 10, "speedup_at_equal_accuracy": 1.234, "speedup_digits": 2})
+    >>> v["inference_text"], v["speedup_text"], v["speedup_kind"]
+    ('2.0 ms', '1.2×', 'at equal accuracy')
+    >>> board_cost({"inference_s_per_sample": 2e-3, "solver_s_per_sample": 5e-3})["speedup_text"]
+    '2.5× (tol 1e-8)'
+    """
+    inf = cost["inference_s_per_sample"]
+    legacy = cost.get("speedup_at_equal_accuracy") is None
+    if legacy:
+        value = cost["solver_s_per_sample"] / inf if inf else None
+        digits, kind = 2, "vs the solver at tol 1e-8 (a result written before the equal-accuracy speed-up)"
+    else:
+        value, digits, kind = cost["speedup_at_equal_accuracy"], int(cost.get("speedup_digits") or 2), "at equal accuracy"
+    text = f"{fmt_sig(value, digits)}×" + (" (tol 1e-8)" if legacy else "")
+    return {"inference": inf, "inference_text": fmt_seconds(inf, timing_digits(cost.get("inference_spread"))),
+            "flops": cost.get("flops_per_sample"), "speedup": value, "speedup_text": text, "speedup_kind": kind}

@@ -309,3 +309,19 @@ def study_row(model: str, task: str, nmae: float, *, transfer: dict[str, Any] | 
                                             "max_abs_error": stat(nmae * 6), "p99_sample_mae": stat(nmae * 0.9)},
             "per_seed_nmae": [nmae * 0.95, nmae * 1.05], "per_count_nmae": {"1": nmae * 1.4, "2": nmae},
             "command": f"diffbench run --model {model} --task {task} --seeds 0,1 --max-steps 800", "transfer": transfer or {}}
+
+
+def with_cost(r: dict[str, Any]) -> None:
+    """The cost fields of diffbench.results.cost, as a run writes them now."""
+    from diffbench.results.cost import run_cost, summarise
+
+    for i, s in enumerate(r["per_seed"]):
+        s["inference"] = {**summarise([2.4e-3 * (1 + 0.1 * k + 0.01 * i) for k in range(5)], 24, [1.5, 1.2, 1.0]),
+                          "device": "cpu", "flops_per_sample": 11_649_024, "parameters": r["model"]["parameters"]}
+        s["solver"] = {**summarise([0.12 * (1 + 0.05 * k) for k in range(5)], 24, [1.5, 1.2, 1.0]), "backend": "numpy", "method": "dst"}
+        mg = summarise([0.01 * (1 + 0.02 * k) for k in range(5)], 24, [1.5, 1.2, 1.0])
+        s["solver_matched"] = {"target_nmae": s["test"]["nmae"], "reference_tol": 1e-10, "backend": "numpy",
+                               "ladder": [{"tol": 0.1, "nmae": s["test"]["nmae"] / 3}], "multigrid": {**mg, "tol": 0.1, "nmae": s["test"]["nmae"] / 3},
+                               "transform": None, "s_per_sample": mg["s_per_sample"], "spread": mg["spread"], "method": "mgcg",
+                               "tol": 0.1, "nmae": s["test"]["nmae"] / 3, "kind": "multigrid"}
+    r["cost"] = run_cost(r["per_seed"])

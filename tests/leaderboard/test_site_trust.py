@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from lb_factory import NA_DROPOUT, NA_ENSEMBLE, NA_EQUIVARIANCE, XSS_TITLE, populate, populate_trust
 
 from diffbench.leaderboard.charts import fmt_number
@@ -144,3 +146,26 @@ def test_a_task_without_uq_says_so_in_one_line(lb, make):
     assert "No entry on smoke has physics-consistency scores." in page
     assert "<script" not in page and "script-src &#x27;none&#x27;" in page
     assert not (site / "uq" / "standard-64.html").exists()  # tasks without submissions get no page
+
+
+def test_board_shows_flops_and_the_speedup_at_equal_accuracy(lb, make):
+    from lb_factory import with_cost
+
+    from diffbench.leaderboard.submit import submit
+
+    new = submit(make(model="unet-small", mutate=with_cost, images=False), lb, title="timed now", today="2025-03-01")
+    old = submit(make(model="cnn-small", images=False), lb, title="timed before", today="2025-03-02")
+    site = build_site(lb).out
+    index = (site / "index.html").read_text()
+    new_row = re.search(rf'<tr data-id="{new.id}"[^>]*>(.*?)</tr>', index, re.S).group(1)
+    old_row = re.search(rf'<tr data-id="{old.id}"[^>]*>(.*?)</tr>', index, re.S).group(1)
+    cost = new.result["cost"]
+    assert "11.6M" in new_row and f'{cost["speedup_at_equal_accuracy"]:.2g}×' in new_row and "at equal accuracy" in new_row
+    from diffbench.results.cost import fmt_seconds
+
+    assert cost["inference_spread"] == pytest.approx(0.4)
+    assert fmt_seconds(cost["inference_s_per_sample"], 2) == "100 µs" and ">100 µs<" in new_row  # 101 µs: two digits
+    legacy = old.result["cost"]["solver_s_per_sample"] / old.result["cost"]["inference_s_per_sample"]
+    assert f"{legacy:.2g}× (tol 1e-8)" in old_row and "not recorded" in old_row
+    entry = (site / "entries" / f"{new.id}.html").read_text()
+    assert "minimum of repeats" in entry and "FLOPs / sample" in entry

@@ -7,7 +7,7 @@ import copy
 from pathlib import Path
 
 import pytest
-from lb_factory import ALL_UQ, NA_DROPOUT, NA_ENSEMBLE, load, redigest
+from lb_factory import ALL_UQ, NA_DROPOUT, NA_ENSEMBLE, load, redigest, with_cost
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
@@ -207,24 +207,8 @@ def test_check_result_is_independent_of_key_order(make):
 # --------------------------------------------------------------------------- cost
 
 
-def _with_cost(r):
-    """The cost fields of diffbench.results.cost, as a run writes them now."""
-    from diffbench.results.cost import run_cost, summarise
-
-    for i, s in enumerate(r["per_seed"]):
-        s["inference"] = {**summarise([2.4e-3 * (1 + 0.1 * k + 0.01 * i) for k in range(5)], 24, [1.5, 1.2, 1.0]),
-                          "device": "cpu", "flops_per_sample": 11_649_024, "parameters": r["model"]["parameters"]}
-        s["solver"] = {**summarise([0.12 * (1 + 0.05 * k) for k in range(5)], 24, [1.5, 1.2, 1.0]), "backend": "numpy", "method": "dst"}
-        mg = summarise([0.01 * (1 + 0.02 * k) for k in range(5)], 24, [1.5, 1.2, 1.0])
-        s["solver_matched"] = {"target_nmae": s["test"]["nmae"], "reference_tol": 1e-10, "backend": "numpy",
-                               "ladder": [{"tol": 0.1, "nmae": s["test"]["nmae"] / 3}], "multigrid": {**mg, "tol": 0.1, "nmae": s["test"]["nmae"] / 3},
-                               "transform": None, "s_per_sample": mg["s_per_sample"], "spread": mg["spread"], "method": "mgcg",
-                               "tol": 0.1, "nmae": s["test"]["nmae"] / 3, "kind": "multigrid"}
-    r["cost"] = run_cost(r["per_seed"])
-
-
 def test_cost_fields_are_accepted_and_recomputed(lb, make):
-    sub = submit(make(mutate=_with_cost, images=False), lb, today="2025-01-01")
+    sub = submit(make(mutate=with_cost, images=False), lb, today="2025-01-01")
     cost = sub.result["cost"]
     assert cost["flops_per_sample"] == 11_649_024 and cost["parameters"] == sub.result["model"]["parameters"]
     assert cost["speedup_at_equal_accuracy"] == pytest.approx(0.01 / (2.4e-3 * 1.01)) and cost["speedup_digits"] == 2
@@ -265,5 +249,5 @@ COST_CASES = {
 @pytest.mark.parametrize("case", sorted(COST_CASES))
 def test_bad_cost_fields_are_refused_with_one_line(lb, make, case):
     change, match = COST_CASES[case]
-    path = redigest(make(mutate=_with_cost, images=False), change)
+    path = redigest(make(mutate=with_cost, images=False), change)
     _refused(path, lb, match)
