@@ -67,7 +67,7 @@ def time_inference(model: torch.nn.Module, inputs: torch.Tensor, device: torch.d
     out = summarise(times, int(x.shape[0]), load_average(), warmup=max(1, warmup))
     out["device"] = str(device)
     # counted on a float32 CPU copy: the count does not depend on the device or the precision
-    probe = copy.deepcopy(model).to("cpu", torch.float32)
+    probe = copy.deepcopy(model).cpu().float()  # .float(), not .to(dtype): complex (FNO) weights stay complex
     out["flops_per_sample"] = count_flops(probe, int(x.shape[1]), int(x.shape[-1]))
     out["parameters"] = sum(p.numel() for p in model.parameters())
     return out

@@ -72,3 +72,12 @@ def test_digits_follow_the_spread_and_the_speedup_is_at_equal_accuracy():
     assert cost["flops_per_sample"] == 10 and cost["parameters"] == 3
     legacy = run_cost([{"train_time_s": 1.0, "inference": {"s_per_sample": 1.0}, "solver": {"s_per_sample": 2.0}}])
     assert "speedup_at_equal_accuracy" not in legacy and "flops_per_sample" not in legacy
+
+
+def test_flops_of_a_model_with_complex_weights():
+    torch.manual_seed(0)
+    fno = create("fno-small", 1, lattice=32)
+    t = time_inference(fno, torch.rand(2, 1, 32, 32), torch.device("cpu"), repeats=1)
+    assert t["flops_per_sample"] > 0
+    assert time_inference(fno.double(), torch.rand(2, 1, 32, 32, dtype=torch.float64), torch.device("cpu"),
+                          repeats=1)["flops_per_sample"] == t["flops_per_sample"]
