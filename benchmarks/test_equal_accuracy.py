@@ -100,7 +100,8 @@ def test_speedup_at_equal_accuracy(benchmark, mode, name, targets, torch_threads
             row["transform"] = _interval(m["transform"])
             row["speedup_vs_transform"] = m["transform"]["s_per_sample"] / inf["s_per_sample"]
         if m["multigrid"] is not None:
-            row["multigrid"] = {**_interval(m["multigrid"]), "tol": m["multigrid"]["tol"], "nmae": m["multigrid"]["nmae"]}
+            row["multigrid"] = {**_interval(m["multigrid"]), "tol": m["multigrid"]["tol"], "nmae": m["multigrid"]["nmae"],
+                                "loosest": m["multigrid"]["loosest"]}
             row["speedup_vs_multigrid"] = m["multigrid"]["s_per_sample"] / inf["s_per_sample"]
         row["speedup_at_equal_accuracy"] = m["s_per_sample"] / inf["s_per_sample"]
         rows.append(row)

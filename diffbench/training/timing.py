@@ -158,7 +158,7 @@ def time_matched_solver(task: Any, batch: dict[str, torch.Tensor], target_nmae: 
     if chosen is not None:
         once = _solver(task, batch, xp, tol=chosen, method="mgcg", on_miss="flag")
         mg = summarise(repeat(once, warmup=max(0, warmup), repeats=repeats), per, load_average(), warmup=max(0, warmup))
-        out["multigrid"] = {**mg, "tol": chosen, "nmae": ladder[-1]["nmae"]}
+        out["multigrid"] = {**mg, "tol": chosen, "nmae": ladder[-1]["nmae"], "loosest": chosen == tolerances[0]}
     else:
         out["multigrid"] = None
         out["multigrid_note"] = f"no tolerance down to {tolerances[-1]:g} reaches nMAE {target_nmae:g}"

@@ -42,8 +42,11 @@ def test_matched_solver_is_the_loosest_tolerance_at_the_networks_accuracy():
     assert [r["tol"] for r in ladder] == list(TOLERANCES[: len(ladder)])
     assert ladder[-1]["nmae"] <= 1e-3 and all(r["nmae"] > 1e-3 for r in ladder[:-1])  # the loosest that is accurate enough
     assert m["transform"] is None and m["kind"] == "multigrid" and m["tol"] == ladder[-1]["tol"]
+    assert m["multigrid"]["loosest"] is (len(ladder) == 1)
     tighter = time_matched_solver(task, batch, target_nmae=1e-6, repeats=1)
     assert tighter["tol"] < m["tol"] and tighter["nmae"] <= 1e-6
+    loose = time_matched_solver(task, batch, target_nmae=0.5, repeats=1)  # any answer will do: the first rung
+    assert loose["tol"] == TOLERANCES[0] and loose["multigrid"]["loosest"] is True
 
 
 def test_transform_solver_is_exact_at_any_accuracy():
