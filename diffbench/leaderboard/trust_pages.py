@@ -15,9 +15,8 @@ sort like the main board (the same script, keyed by ``data-board``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 from .charts import fmt_number
 from .site import HEADLINE, Row, _asset, _cell, _dl, _header, _page, _value, esc, fmt_pm, sortable_head

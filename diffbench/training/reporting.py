@@ -13,7 +13,7 @@ from rich.table import Table
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
 
-from ..results.cost import fmt_sig, timing_digits  # noqa: E402
+from ..results.cost import fmt_sig, timing_digits
 
 
 @torch.no_grad()

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from lb_factory import NA_DROPOUT, NA_ENSEMBLE, NA_EQUIVARIANCE, XSS_TITLE, populate, populate_trust
 
 from diffbench.leaderboard.charts import fmt_number
