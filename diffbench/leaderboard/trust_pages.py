@@ -7,7 +7,7 @@ indicator's Spearman correlation with the true per-sample error, its AUROC for f
 worst samples and the share of the very worst caught when a fixed share is flagged, each as
 ``estimate [95 % interval]`` (seeds and test samples resampled), "underpowered" where the
 test set has too few worst samples per seed for the number to mean anything
-(:data:`~diffbench.results.intervals.MIN_POSITIVES_AUROC`), or "n/a" with the reason. A result
+(:data:`~diffbench.stats.MIN_POSITIVES_AUROC`), or "n/a" with the reason. A result
 written before the intervals shows mean ± std over seeds, marked "no interval", and the same
 power rule from its test-set size. Entries run without ``--uq`` are not on it. The consistency table has one row per entry with a ``consistency`` block. Both tables
 sort like the main board (the same script, keyed by ``data-board``).
@@ -112,7 +112,7 @@ def _estimate(v: Any) -> float | None:
 def legacy_positives(row: Row, key: str) -> tuple[int, int] | None:
     """For a result written before the intervals: ``(positives per seed, required)`` of the
     AUROC or caught share from its test-set size (the same power rule), else None."""
-    from ..results.intervals import MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
+    from ..stats import MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
 
     if key not in ("auroc", "catch_rate") or "baselines" in row.r["uq"]:
         return None
@@ -131,7 +131,7 @@ def _underpowered(positives: Any, required: Any) -> str:
 
 
 def _score_cell(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None = None) -> str:
-    from ..results.intervals import format_interval
+    from ..stats import format_interval
 
     if ind.get("status") != "ok":
         return f'<td class="num na" title="{esc(ind.get("reason"))}">n/a</td>'

@@ -68,7 +68,7 @@ sources), ``input-sum`` (the sum of the network's input source map, scaled to ma
 ``prediction-mean`` (the mean of the normalised prediction). An indicator is worth its cost
 only where it beats them.
 
-Each score carries its 95 % interval (:mod:`diffbench.results.intervals`: a bootstrap of the
+Each score carries its 95 % interval (:mod:`diffbench.stats`: a bootstrap of the
 test samples stratified by source count, and at run level of the seeds too, the two-level
 bootstrap-t), as ``{"estimate", "low", "high", "level", "method", "n_seeds", "n_samples"}``.
 The AUROC and the caught share need enough positives per seed:
@@ -162,7 +162,7 @@ def with_mc_dropout(probe: torch.nn.Module, model: Any, model_args: Mapping[str,
 
 def settings() -> dict[str, Any]:
     """What the scores mean, recorded with them."""
-    from ..results.intervals import LEVEL, MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
+    from ..stats import LEVEL, MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
 
     return {
         "baselines": list(BASELINES),

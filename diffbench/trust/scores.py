@@ -4,9 +4,9 @@ The definitions (the true error, ``spearman``, ``auroc`` on the worst ``AUROC_WO
 ``catch_rate``) are specified in :mod:`diffbench.trust.indicators`; a NaN indicator counts as
 +inf (most suspicious). :func:`spearman`, :func:`auroc` and :func:`catch_rate` are the point
 definitions on one seed; :func:`score_indicator` is what a result records: the same scores
-with their 95 % intervals and power rule, computed by :mod:`diffbench.results.intervals`
-(:func:`~diffbench.results.intervals.uq_spearman`, :func:`~diffbench.results.intervals.uq_auroc`,
-:func:`~diffbench.results.intervals.worst_caught`) on one seed or on every seed at once, for
+with their 95 % intervals and power rule, computed by :mod:`diffbench.stats`
+(:func:`~diffbench.stats.uq_spearman`, :func:`~diffbench.stats.uq_auroc`,
+:func:`~diffbench.stats.worst_caught`) on one seed or on every seed at once, for
 the indicators and the label-free :data:`BASELINES` alike.
 """
 
@@ -166,7 +166,7 @@ def score_indicator(indicator: Any, error: Any, counts: Any = None, *, n_boot: i
     (``(seeds, n)``; one indicator row may be shared, as the ensemble's is); ``counts`` the
     source count of each test sample (the bootstrap's strata). Spearman's correlation always
     gets a number; the AUROC and the caught share get ``{"underpowered": true, "positives",
-    "required"}`` below :data:`~diffbench.results.intervals.MIN_POSITIVES_AUROC` (resp.
+    "required"}`` below :data:`~diffbench.stats.MIN_POSITIVES_AUROC` (resp.
     ``MIN_POSITIVES_CAUGHT``) worst samples per seed.
 
     >>> import numpy as np
@@ -175,7 +175,7 @@ def score_indicator(indicator: Any, error: Any, counts: Any = None, *, n_boot: i
     >>> row["spearman"]["estimate"], row["auroc"]["estimate"], row["catch_rate"]
     (1.0, 1.0, {'underpowered': True, 'positives': 4, 'required': 20})
     """
-    from ..results.intervals import N_BOOT, uq_auroc, uq_spearman, worst_caught
+    from ..stats import N_BOOT, uq_auroc, uq_spearman, worst_caught
 
     e = np.asarray(error.detach().cpu().numpy() if isinstance(error, torch.Tensor) else error, dtype=np.float64)
     a = np.asarray(indicator.detach().cpu().numpy() if isinstance(indicator, torch.Tensor) else indicator, dtype=np.float64)

@@ -11,7 +11,7 @@ from lb_factory import NA_DROPOUT, NA_ENSEMBLE, NA_EQUIVARIANCE, XSS_TITLE, popu
 
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import build_site, esc, render_site
-from diffbench.results.intervals import format_interval
+from diffbench.stats import format_interval
 
 
 def _data(page: str) -> dict:
