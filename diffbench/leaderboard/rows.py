@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from ..results.cost import board_cost
 from ..results.schema import Result
 from . import charts
 from .charts import Series
@@ -95,9 +96,16 @@ class Row:
         return " ".join(c for c in ("official" if self.meta["official"] else "", "" if self.sub.ranked else "unranked") if c)
 
     @property
-    def speedup(self) -> float:
-        """Solver time / inference time per sample, on the same hardware."""
-        return self.res.cost.solver_s_per_sample / self.res.cost.inference_s_per_sample
+    def cost(self) -> dict[str, Any]:
+        """What the board shows of the cost (:func:`diffbench.results.cost.board_cost`): the
+        inference time and the speed-up with the digits their spreads allow, FLOPs per sample."""
+        return board_cost(self.res.cost.model_dump())
+
+    @property
+    def speedup(self) -> float | None:
+        """The speed-up the board shows: at equal accuracy, or (a result written before it) solver
+        time at its default tolerance / inference time, on the same hardware."""
+        return self.cost["speedup"]
 
     @property
     def url(self) -> str | None:

@@ -23,6 +23,7 @@ _EXPORTS = {
     "SurrogateModule": ".module",
     "time_inference": ".timing",
     "time_solver": ".timing",
+    "time_matched_solver": ".timing",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
