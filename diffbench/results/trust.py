@@ -61,7 +61,7 @@ from .uqfields import (
     SeedSpearman,
     SeedUnitScore,
     UqSamples,
-    score_forms,
+    off_form,
 )
 
 
@@ -155,9 +155,10 @@ class SeedUq(Closed):
         rows = {**{("indicators", k): v for k, v in self.indicators.items()},
                 **{("baselines", k): v for k, v in (self.baselines or {}).items()}}
         for (group, name), row in rows.items():
-            if row.status == OK and score_forms(row) - {form}:
-                raise fail(f"must be {'numbers or null (no samples recorded)' if form == 'point' else 'intervals, underpowered markers or null'}",
-                           sub=f"{group}.{name}.spearman")
+            key = off_form(row, form) if row.status == OK else None
+            if key is not None:
+                raise fail("must be a number or null (a block without samples, written before the intervals)" if form == "point"
+                           else "must be an interval, an underpowered marker or null (the block has samples)", sub=f"{group}.{name}.{key}")
         if self.samples is None:
             return self
         _exactly(self.baselines, BASELINES, "baselines", "baselines")
@@ -203,9 +204,11 @@ class RunUq(Closed):
             _exactly(self.baselines, BASELINES, "baselines", "baselines")
         for group, rows in (("indicators", self.indicators), ("baselines", self.baselines or {})):
             for name, row in rows.items():
-                if row.status == OK and score_forms(row) - {form}:
+                key = off_form(row, form) if row.status == OK else None
+                if key is not None:
                     raise fail("must be {mean, std, n} (no baselines: a result written before the intervals)" if form == "point"
-                               else "must be an interval, an underpowered marker or null", sub=f"{group}.{name}.spearman")
+                               else "must be an interval, an underpowered marker or null (the block has baselines)",
+                               sub=f"{group}.{name}.{key}")
         return self
 
 

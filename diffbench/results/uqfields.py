@@ -116,10 +116,14 @@ RunSpearman = uq_score(-1.0, 1.0, StatSigned, "SpearmanInterval")
 RunUnitScore = uq_score(0.0, 1.0, StatUnit, "UnitInterval")
 
 
-def score_forms(row: Any) -> set[str]:
-    """The score forms of an ``ok`` row: {"point"} before the intervals, {"interval"} after (null fits both)."""
-    kinds = {score_kind(getattr(row, k)) for k in SCORE_KEYS} - {"null"}
-    return {"point" if k in ("number", "stat") else "interval" for k in kinds}
+def off_form(row: Any, form: str) -> str | None:
+    """The first score of an ``ok`` row not in ``form`` ("point" before the intervals, "interval"
+    after; null fits both), or None."""
+    for key in SCORE_KEYS:
+        kind = score_kind(getattr(row, key))
+        if kind != "null" and ("point" if kind in ("number", "stat") else "interval") != form:
+            return key
+    return None
 
 
 def _values(v: Any) -> Any:

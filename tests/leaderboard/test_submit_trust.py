@@ -251,3 +251,42 @@ def test_bad_cost_fields_are_refused_with_one_line(lb, make, case):
     change, match = COST_CASES[case]
     path = redigest(make(mutate=with_cost, images=False), change)
     _refused(path, lb, match)
+
+
+FORM_CASES = {
+    "an interval with an unknown key": (lambda r: r["uq"]["indicators"]["residual"]["spearman"].update(extra=1),
+                                        r"uq\.indicators\.residual\.spearman has unknown key\(s\) extra"),
+    "a point score in a seed with samples": (lambda r: r["per_seed"][0]["uq"]["indicators"]["residual"].update(auroc=0.5),
+                                             r"per_seed\[0\]\.uq\.indicators\.residual\.auroc must be an interval, an underpowered"),
+    "a mean ± std in a run with baselines": (lambda r: r["uq"]["baselines"]["input-sum"].update(catch_rate={"mean": 0.5, "std": 0.1, "n": 3}),
+                                             r"uq\.baselines\.input-sum\.catch_rate must be an interval, an underpowered"),
+    "samples without baselines": (lambda r: r["per_seed"][1]["uq"].pop("baselines"), r"per_seed\[1\]\.uq\.baselines is missing"),
+    "a matched solver with an unknown key": (lambda r: r["per_seed"][0]["solver_matched"].update(speedup=9.0),
+                                             r"per_seed\[0\]\.solver_matched has unknown key\(s\) speedup"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORM_CASES))
+def test_the_new_blocks_are_closed_and_of_one_form(lb, make, case):
+    """The interval and matched-solver blocks are closed; a uq block is all intervals (with samples) or all points (without)."""
+    change, match = FORM_CASES[case]
+    path = redigest(make(uq=ALL_UQ, mutate=with_cost, images=False), change)
+    _refused(path, lb, match)
+
+
+def test_a_result_with_intervals_and_cost_is_checked_without_torch(tmp_path, make):
+    """diffbench submit recomputes every uq score from the samples and the cost from the timings
+    with the torch-free diffbench.results (on diffbench.stats), never loading torch."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    path = make(uq=ALL_UQ, consistency=True, mutate=with_cost, images=False)
+    code = ("import sys\nfrom diffbench.leaderboard.submit import submit\n"
+            f"sub = submit({str(path)!r}, {str(tmp_path / 'lb2')!r}, today='2025-01-01')\n"
+            "assert sub.result['cost']['speedup_at_equal_accuracy'] > 0 and sub.result['uq']['baselines']\n"
+            "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "DIFFBENCH_LEADERBOARD_DIR": "/nonexistent"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
