@@ -32,6 +32,10 @@ def _raw():
             b("test_inference_vs_exact_solver[cnn-small]", "benchmarks/test_inference.py::test_inference_vs_exact_solver[cnn-small]",
               {"model": "cnn-small", "model_exponent_vs_cells": 1.0, "solver_exponent_vs_cells": 1.05,
                "rows": [{"model": "cnn-small", "N": 64, "batch": 8, "model_s_per_sample": 0.004, "solver_s_per_sample": 0.0004, "speedup": 0.1}]}),
+            b("test_speedup_at_equal_accuracy[cnn-small]", "benchmarks/test_equal_accuracy.py::test_speedup_at_equal_accuracy[cnn-small]",
+              {"model": "cnn-small", "rows": [{"problem": "lognormal D, N = 64", "N": 64, "target_nmae": 0.126, "flops_per_sample": 47_800_000,
+                                               "network": {"min": 8.2e-4, "spread": 0.3}, "multigrid": {"tol": 0.9, "loosest": True},
+                                               "speedup_vs_multigrid": 0.97}]}),
             b("test_generation_peak_memory[128]", "benchmarks/test_memory.py::test_generation_peak_memory[128]",
               {"n": 128, "count": 64, "increment_bytes": 100 * 2**20, "peak_in_float64_fields": 12.5, "peak_over_returned": 8.3}),
         ],
@@ -43,15 +47,18 @@ def test_assemble_and_summary_tables():
                          load_after=(2.0, 2.0, 2.0), elapsed=3.0, env={"DIFFBENCH_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1"})
     assert out["machine"]["cpu"] == "Test CPU" and out["machine"]["load_avg_after"] == [2.0, 2.0, 2.0]
     assert out["failed"] == ["test_x"] and out["quick"] is True
-    assert {b["suite"] for b in out["benchmarks"]} == {"solver", "inference", "memory"}
+    assert {b["suite"] for b in out["benchmarks"]} == {"solver", "inference", "equal_accuracy", "memory"}
     s = out["summary"]
     assert s["solver"][0]["speedup"] == 10000.0
     assert {r["baseline"] for r in s["solver"]} == {"Jacobi", "pyamg", "spsolve"}
     row = s["inference"]["rows"][0]
     assert row["speedup_vs_transform"] == 0.1 and row["mgcg_s"] == 0.01 and row["speedup_vs_mgcg"] == pytest.approx(2.5)
     assert s["memory"][0]["ratio"] == 12.5
+    eq = s["equal_accuracy"]["rows"][0]
+    assert eq["speedup_vs_mgcg"] == 0.97 and eq["mgcg_loosest"] is True and eq["speedup_vs_transform"] is None
     md = bench.render_markdown(s)
     assert "| cnn-small | 64 | 8 |" in md and "Jacobi" in md
+    assert "| cnn-small | lognormal D, N = 64 | 64 | 0.126 |" in md and "(loosest)" in md
     json.dumps(out)  # serialisable
 
 

@@ -1,7 +1,7 @@
 """``diffbench bench``: run the performance benchmarks and write one JSON of every figure.
 
 The benchmarks live in the repository's ``benchmarks/`` (pytest-benchmark suites: solver,
-data, training, inference, memory, GPU). This command runs them in a child ``pytest`` with
+data, training, inference, equal_accuracy, memory, GPU). This command runs them in a child ``pytest`` with
 ``--benchmark-only --benchmark-json``, then writes ``--out`` (default ``bench.json``) with:
 
 - ``machine``: CPU name, cores, load average before and after, thread settings, malloc
@@ -41,13 +41,13 @@ from typing import Any
 from ..errors import DiffbenchError
 
 BENCH_FORMAT = 1
-SUITES = ("solver", "data", "training", "inference", "memory", "gpu")
+SUITES = ("solver", "data", "training", "inference", "equal_accuracy", "memory", "gpu")
 MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run the performance benchmarks (solver, data, training, inference, memory, GPU) and write one JSON")
+    p = sub.add_parser("bench", help="run the performance benchmarks (solver, data, training, inference, equal accuracy, memory, GPU) and write one JSON")
     p.add_argument("--out", default="bench.json", help="where to write the JSON of every figure (default bench.json)")
     p.add_argument("--quick", action="store_true", help="fewer sizes and rounds (a few minutes on 2 cores)")
     p.add_argument("--suites", default=",".join(SUITES),
@@ -284,6 +284,18 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
     if inference:
         s["inference"] = {"device": "cpu", "rows": inference, "exponents_vs_cells": exponents,
                           "note": "speedup = solver time / network time per sample (same N, batch, threads); < 1: the solver is faster"}
+    matched = []
+    for f in _fig(benches, "test_speedup_at_equal_accuracy"):
+        for r in f.get("rows", []):
+            matched.append({"model": f.get("model"), "problem": r.get("problem"), "N": r.get("N"), "target_nmae": r.get("target_nmae"),
+                            "flops_per_sample": r.get("flops_per_sample"), "network_s": (r.get("network") or {}).get("min"),
+                            "network_spread": (r.get("network") or {}).get("spread"),
+                            "mgcg_tol": (r.get("multigrid") or {}).get("tol"), "mgcg_loosest": (r.get("multigrid") or {}).get("loosest"),
+                            "speedup_vs_mgcg": r.get("speedup_vs_multigrid"), "speedup_vs_transform": r.get("speedup_vs_transform")})
+    if matched:
+        s["equal_accuracy"] = {"rows": matched, "note": "speedup = solver time at the network's accuracy / network time (minima of "
+                               "repeats, same batch and process); mgcg_loosest: the loosest tolerance already beat the target, "
+                               "so the speed-up is an upper bound"}
     memory = []
     for f in _fig(benches, "test_generation_peak_memory"):
         memory.append({"what": "generate", "N": f.get("n"), "batch": f.get("count"), "peak_mib": f["increment_bytes"] / 2**20,
@@ -348,6 +360,13 @@ def render_markdown(summary: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['N']} | {r['batch']} | {_num(r['model_s'])} | {_num(r['transform_s'])} | {_num(r['speedup_vs_transform'])} | "
                   f"{_num(r['mgcg_s'])} | {_num(r['speedup_vs_mgcg'])} |" for r in summary["inference"]["rows"]]
+        lines.append("")
+    if "equal_accuracy" in summary:
+        lines += ["| model | problem | N | target nMAE | FLOPs/sample | network s/sample | mgcg tol | speed-up vs mgcg | speed-up vs transform |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['problem']} | {r['N']} | {_num(r['target_nmae'])} | {_num(r['flops_per_sample'])} | "
+                  f"{_num(r['network_s'], 2)} | {_num(r['mgcg_tol'])}{' (loosest)' if r['mgcg_loosest'] else ''} | "
+                  f"{_num(r['speedup_vs_mgcg'], 2)} | {_num(r['speedup_vs_transform'], 2)} |" for r in summary["equal_accuracy"]["rows"]]
         lines.append("")
     if "gpu" in summary and summary["gpu"].get("inference"):
         lines += ["| GPU model | N | batch | network s/sample | CuPy transform s/sample | speed-up |", "|---|---|---|---|---|---|"]

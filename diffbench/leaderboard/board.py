@@ -27,8 +27,10 @@ COLUMNS: list[tuple[str, str, str, str]] = [
                                        "(two-level bootstrap over seeds and test samples); legacy entries: mean ± std over seeds")),
     ("val_nmae", "Validation nMAE", "num", "nMAE on the validation set (each seed's checkpoint is the one with the best validation MAE, not nMAE)"),
     ("params", "#Params", "num", "Trainable parameters"),
-    ("inference", "Inference / sample", "num", "Median inference time per sample"),
-    ("speedup", "Speed-up", "num", "Solver time / inference time, same hardware"),
+    ("flops", "FLOPs / sample", "num", "Forward FLOPs per sample (torch.utils.flop_counter, FFTs added): hardware-independent"),
+    ("inference", "Inference / sample", "num", "Inference time per sample: minimum of repeats after warm-up, digits as the repeats' spread allows"),
+    ("speedup", "Speed-up", "num", "At equal accuracy: the exact solver at the loosest tolerance whose error is no larger than the "
+     "network's test nMAE (or the exact transform), divided by the inference time; same process, same batch"),
     ("seeds", "Seeds", "num", "Number of training seeds"),
     ("hardware", "Hardware", "str", "Where it ran"),
     ("date", "Date", "str", "Submission date"),
@@ -41,9 +43,11 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("links", "Links", "none", "Entry page, code or paper, W&B runs"),
     ("command", "Reproduce", "none", "The command that reproduces the run"),
 ]
-DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}
+DESCENDING_FIRST = {"params", "speedup", "seeds", "date"}  # FLOPs: fewest first
 #: Columns one click away (the chooser above each board) rather than shown: the board fits a 1,280 px window.
-HIDDEN_BY_DEFAULT = frozenset({"val_nmae", "hardware", "date", "test_mae_sources", "test_max_abs_error", "test_p99_sample_mae",
+#: FLOPs too: shown, it takes the last ~55 px of the 1,280, and results written before it (every shipped
+#: entry today) have none; #Params stays as the hardware-independent size every result records.
+HIDDEN_BY_DEFAULT = frozenset({"flops", "val_nmae", "hardware", "date", "test_mae_sources", "test_max_abs_error", "test_p99_sample_mae",
                                "test_residual", "version"})
 #: The axes of the task YAMLs, in the index's order, and how the index names them.
 AXES = ("baseline", "sources", "diffusivity", "boundary", "decay", "generalisation")
@@ -61,6 +65,7 @@ def sort_values(row: Row) -> dict[str, Any]:
         "method": row.label.lower(),
         "val_nmae": row.mean("val", HEADLINE),
         "params": res.model.parameters,
+        "flops": row.cost["flops"],
         "inference": res.cost.inference_s_per_sample,
         "speedup": row.speedup,
         "seeds": len(res.seeds),

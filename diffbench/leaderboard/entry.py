@@ -96,7 +96,7 @@ def render_entry(row: Row, task_spec: Any, images: list[str]) -> str:
         curve_mae = charts.line_chart(f"{row.label}: test MAE by number of sources",
                                       [Series("MAE", row.color, row.shape, per_count_points(row, "mae"), hollow=False)],
                                       "number of sources", "test MAE")
-    cost_dump = res.cost.model_dump()
+    cost_dump = res.cost.model_dump(exclude_unset=True)  # as written: a result before FLOPs shows no empty rows
     cost_items = [(k, esc(fmt_seconds(v)) if isinstance(v, float) and (k.endswith("_s") or k.endswith("_per_sample")) else str(value(v)))
                   for k, v in sorted(cost_dump.items())]
     groups: dict[str, list[str]] = {}

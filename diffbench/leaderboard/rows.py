@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import DiffbenchError
 from ..results.per_sample import error_matrices
+from ..results.cost import board_cost
 from ..results.schema import Result
 from ..stats import Difference, format_interval, tied_ranks
 from . import charts
@@ -161,9 +162,16 @@ class Row:
                                     "verified" if self.verification is not None else "") if c)
 
     @property
-    def speedup(self) -> float:
-        """Solver time / inference time per sample, on the same hardware."""
-        return self.res.cost.solver_s_per_sample / self.res.cost.inference_s_per_sample
+    def cost(self) -> dict[str, Any]:
+        """What the board shows of the cost (:func:`diffbench.results.cost.board_cost`): the
+        inference time and the speed-up with the digits their spreads allow, FLOPs per sample."""
+        return board_cost(self.res.cost.model_dump())
+
+    @property
+    def speedup(self) -> float | None:
+        """The speed-up the board shows: at equal accuracy, or (a result written before it) solver
+        time at its default tolerance / inference time, on the same hardware."""
+        return self.cost["speedup"]
 
     @property
     def url(self) -> str | None:

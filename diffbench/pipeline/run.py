@@ -31,6 +31,7 @@ from ..protocol.results import (
     write_result,
 )
 from ..results.paths import strip_local_paths
+from ..results.cost import run_cost
 from ..results.per_sample import headline_intervals
 from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed
@@ -104,10 +105,6 @@ def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | None) -> dict[str, Any]:
     """The run's result.json (before the trust blocks and the digest) from its seeds'."""
     cfg, task, dm, info = setup.cfg, setup.task, setup.dm, setup.info
-    inf = [s["inference"]["s_per_sample"] for s in per_seed]
-    sol = [s["solver"]["s_per_sample"] for s in per_seed]
-    inf_mean = sum(inf) / len(inf)
-    sol_mean = sum(sol) / len(sol)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "protocol_version": PROTOCOL_VERSION,
@@ -129,10 +126,7 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
         "aggregate": aggregate(per_seed),
-        "cost": {"train_time_s": sum(s["train_time_s"] for s in per_seed) / len(per_seed),
-                 "inference_s_per_sample": inf_mean, "solver_s_per_sample": sol_mean,
-                 "speedup_vs_solver": sol_mean / inf_mean if inf_mean > 0 else None,
-                 "solver_method": per_seed[0]["solver"].get("method"), "batch_size": per_seed[0]["inference"].get("batch_size")},
+        "cost": run_cost(per_seed),
         "hardware": hardware(setup.accelerator, cfg.devices, cfg.num_nodes),
         "packages": package_versions(),
         "git": git_commit(),

@@ -1,7 +1,8 @@
 """The results of a run: the schema of ``result.json`` and of a submission, the names, the
-aggregation over seeds and the digest. Torch-free (numpy, pydantic and the standard library
-only), so that ``diffbench submit``, the site and other tools read results without loading
-the training stack.
+aggregation over seeds, the uncertainty scores recomputed from a run's samples, the cost and
+the digest. Torch-free (numpy, pydantic, the standard library and the statistics core
+:mod:`diffbench.stats` only), so that ``diffbench submit``, the site and other tools read
+results without loading the training stack.
 
 Imports are lazy: importing this package costs nothing.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
+    "BASELINES": ".names",
     "CONSISTENCY_SCORES": ".names",
     "INDICATORS": ".names",
     "METRIC_KEYS": ".names",
@@ -28,6 +30,11 @@ _EXPORTS = {
     "aggregate_metrics": ".aggregate",
     "aggregate_uq_indicators": ".aggregate",
     "mean_std": ".aggregate",
+    "aggregate_uq_scores": ".uq",
+    "is_legacy_uq": ".uq",
+    "score_indicator": ".uq",
+    "board_cost": ".cost",
+    "run_cost": ".cost",
     "loads_strict": ".jsonio",
     "read_json_strict": ".jsonio",
     "find_local_path": ".paths",

@@ -30,6 +30,9 @@ SPLITS = ("test", "val")
 #: Error indicators of ``diffbench run --uq`` and the scores each gets.
 INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
 SCORE_KEYS = ("spearman", "auroc", "catch_rate")
+#: Trivial label-free signals every uncertainty block scores exactly like the indicators: an
+#: indicator is only worth its cost where it beats them (:mod:`diffbench.results.uq`).
+BASELINES = ("source-count", "input-sum", "prediction-mean")
 #: Physics-consistency scores of every run.
 CONSISTENCY_SCORES = ("superposition", "equivariance", "maximum_principle", "flux_balance")
 #: Consistency scores whose ``mean``/``max`` are relative errors (>= 0).
@@ -46,11 +49,24 @@ def uq_settings() -> dict[str, Any]:
     >>> uq_settings()["auroc_worst_fraction"]
     0.05
     """
+    from ..stats import (
+        AUROC_WORST,
+        CATCH_FLAG,
+        CATCH_WORST,
+        LEVEL,
+        MIN_POSITIVES_AUROC,
+        MIN_POSITIVES_CAUGHT,
+    )
+
     return {
+        "baselines": list(BASELINES),
+        "interval_level": LEVEL,
+        "min_positives_auroc": MIN_POSITIVES_AUROC,
+        "min_positives_caught": MIN_POSITIVES_CAUGHT,
         "error": "per-sample MAE of the deterministic prediction on the normalised test target",
-        "auroc_worst_fraction": 0.05,
-        "catch_worst_fraction": 0.01,
-        "catch_flag_fraction": 0.10,
+        "auroc_worst_fraction": AUROC_WORST,
+        "catch_worst_fraction": CATCH_WORST,
+        "catch_flag_fraction": CATCH_FLAG,
         "mc_samples": 8,
         "mc_dropout": 0.1,
         "inverse_preset": "unet-small",

@@ -60,6 +60,7 @@ from .fields import (
 from .names import METRIC_KEYS, OPTIONAL_REGIONS, region_of
 from .per_sample import ENCODING, QUANTITIES
 from .refs import CheckpointRef, http_url, relative_path  # noqa: F401 (http_url: part of the face)
+from .timing import SolverMatched, Timing
 from .trust import RunConsistency, RunUq, SeedConsistencyBlock, SeedUq
 
 __all__ = ["CheckpointRef", "Result", "http_url", "relative_path", "result_json_schema"]
@@ -167,12 +168,6 @@ class Aggregate(Closed):
 # --------------------------------------------------------------------------- the result
 
 
-class Timing(Open):
-    """A measured time per sample (the rest: batch size, device, repeats, solver method)."""
-
-    s_per_sample: Positive()  # type: ignore[valid-type]
-
-
 def _non_null(what: str) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
         if v is None:
@@ -221,6 +216,7 @@ class SeedResult(Closed):
     val: SplitResult
     inference: Timing
     solver: Timing
+    solver_matched: Optional[SolverMatched] = None
     images: Optional[Annotated[list[str], PlainValidator(lambda v: _paths(v))]] = None
     wandb: Optional[Object()] = None  # type: ignore[valid-type]
     train_time_s: Optional[Finite(null=False)] = None  # type: ignore[valid-type]
@@ -284,12 +280,22 @@ class Hardware(Open):
 
 
 class Cost(Open):
-    """Seed means of the timings (``inference_s_per_sample``, ``solver_s_per_sample``) and the training time."""
+    """Seed means of the timings (``inference_s_per_sample``, ``solver_s_per_sample``) and the
+    training time; FLOPs, parameters, spreads and the speed-up at equal accuracy
+    (:func:`diffbench.results.cost.run_cost`) where the run recorded them."""
 
     inference_s_per_sample: Positive()  # type: ignore[valid-type]
     solver_s_per_sample: Positive()  # type: ignore[valid-type]
     train_time_s: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
     speedup_vs_solver: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
+    flops_per_sample: Optional[Count(1)] = None  # type: ignore[valid-type]
+    parameters: Optional[Count(0)] = None  # type: ignore[valid-type]
+    inference_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+    solver_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+    solver_matched_s_per_sample: Optional[Positive()] = None  # type: ignore[valid-type]
+    speedup_at_equal_accuracy: Optional[Positive(null=True)] = None  # type: ignore[valid-type]
+    speedup_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+    speedup_digits: Optional[Count(1, 3)] = None  # type: ignore[valid-type]
 
 
 def _seeds(v: Any) -> Any:

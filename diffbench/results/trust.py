@@ -2,16 +2,25 @@
 run --uq``) and ``consistency`` (physics-consistency scores), per seed and for the run.
 
 Each score is ``ok`` with its numbers or ``not applicable`` with a ``reason`` (a seed's
-consistency block may instead be ``{"status": "error", "error"}``). Run-level scores are
-``{"mean", "std", "n"}`` over the seeds; ``n`` and ``n_seeds`` are bounded by the run's seeds
-(the ``n_seeds`` validation context).
+consistency block may instead be ``{"status": "error", "error"}``). Run-level consistency
+scores are ``{"mean", "std", "n"}`` over the seeds; ``n`` and ``n_seeds`` are bounded by the
+run's seeds (the ``n_seeds`` validation context).
+
+An uncertainty score (Spearman, AUROC, caught share; :mod:`diffbench.results.uq`) is an
+interval ``{"estimate", "low", "high", "level", "method", "n_seeds", "n_samples"}``, an
+``{"underpowered": true, "positives", "required"}`` marker (fewer worst samples than the power
+rule asks), or null (undefined); each seed also scores the label-free ``baselines`` and keeps
+its ``samples`` (error, source count and every scored row's value per test sample), and the
+run scores the baselines too. A result written before the intervals has neither baselines nor
+samples, point scores per seed and ``{"mean", "std", "n"}`` per run.
 
 >>> sorted(RunUq.model_fields)
-['indicators', 'inverse_model', 'requested', 'settings']
+['baselines', 'indicators', 'inverse_model', 'requested', 'settings']
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import (
@@ -35,7 +44,6 @@ from .fields import (
     Stat,
     StatNonNegative,
     StatNonPositive,
-    StatSigned,
     StatUnit,
     check_n,
     fail,
@@ -46,13 +54,22 @@ from .fields import (
     typed,
 )
 from .names import INDICATORS, NOT_APPLICABLE, OK
+from .uq import BASELINES
+from .uqfields import (
+    RunSpearman,
+    RunUnitScore,
+    SeedSpearman,
+    SeedUnitScore,
+    UqSamples,
+    off_form,
+)
 
 
 class SeedIndicatorOk(Closed):
     status: Literal[OK]
-    spearman: Score(-1.0, 1.0)  # type: ignore[valid-type]
-    auroc: Score(0.0, 1.0)  # type: ignore[valid-type]
-    catch_rate: Score(0.0, 1.0)  # type: ignore[valid-type]
+    spearman: SeedSpearman  # type: ignore[valid-type]
+    auroc: SeedUnitScore  # type: ignore[valid-type]
+    catch_rate: SeedUnitScore  # type: ignore[valid-type]
     indicator_mean: Score()  # type: ignore[valid-type]
     indicator_median: Optional[Score()] = None  # type: ignore[valid-type]
 
@@ -79,9 +96,9 @@ class SeedNotApplicable(Closed):
 class RunIndicatorOk(Closed):
     status: Literal[OK]
     n_seeds: Count(1)  # type: ignore[valid-type]
-    spearman: StatSigned  # type: ignore[valid-type]
-    auroc: StatUnit  # type: ignore[valid-type]
-    catch_rate: StatUnit  # type: ignore[valid-type]
+    spearman: RunSpearman  # type: ignore[valid-type]
+    auroc: RunUnitScore  # type: ignore[valid-type]
+    catch_rate: RunUnitScore  # type: ignore[valid-type]
     indicator_mean: Stat  # type: ignore[valid-type]
 
     @field_validator("n_seeds")
@@ -110,15 +127,54 @@ SeedIndicator = ok_or_not_applicable(SeedIndicatorOk, SeedNotApplicable)
 RunIndicator = ok_or_not_applicable(RunIndicatorOk, RunNotApplicable)
 
 
+
+def _exactly(rows: dict[str, Any], names: Any, what: str, sub: str) -> None:
+    if set(rows) != set(names):
+        raise fail(f"must hold exactly the {what} ({', '.join(names)}), got {', '.join(sorted(rows)) or 'none'}", sub=sub)
+
+
 class SeedUq(Closed):
-    """One seed's error indicators (``diffbench run --uq``)."""
+    """One seed's error indicators (``diffbench run --uq``), its baselines and per-sample values."""
 
     n_samples: Count(1)  # type: ignore[valid-type]
     error_mean: Score(0.0, None, null=False)  # type: ignore[valid-type]
     settings: Object()  # type: ignore[valid-type]
     indicators: dict[str, SeedIndicator]  # type: ignore[valid-type]
+    baselines: Optional[dict[str, SeedIndicator]] = None  # type: ignore[valid-type]
+    samples: Optional[UqSamples] = None
     inverse_model: Optional[Object()] = None  # type: ignore[valid-type]
     time_s: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _samples(self) -> Any:
+        if (self.baselines is None) != (self.samples is None):
+            missing = "baselines" if self.baselines is None else "samples"
+            raise fail("is missing: a uq block with intervals has both baselines and samples "
+                       "(a result written before them has neither)", sub=missing)
+        form = "point" if self.samples is None else "interval"
+        rows = {**{("indicators", k): v for k, v in self.indicators.items()},
+                **{("baselines", k): v for k, v in (self.baselines or {}).items()}}
+        for (group, name), row in rows.items():
+            key = off_form(row, form) if row.status == OK else None
+            if key is not None:
+                raise fail("must be a number or null (a block without samples, written before the intervals)" if form == "point"
+                           else "must be an interval, an underpowered marker or null (the block has samples)", sub=f"{group}.{name}.{key}")
+        if self.samples is None:
+            return self
+        _exactly(self.baselines, BASELINES, "baselines", "baselines")
+        n = self.n_samples
+        for key in ("error", "count"):
+            if len(getattr(self.samples, key)) != n:
+                raise fail(f"must be a list of {n} values (one per test sample)", sub=f"samples.{key}")
+        scored = [name for (_, name), row in rows.items() if row.status == OK]
+        _exactly(self.samples.values, scored, "scored indicators and baselines", "samples.values")
+        for name, v in self.samples.values.items():
+            if len(v) != n:
+                raise fail(f"must be a list of {n} numbers (one per test sample)", sub=f"samples.values.{name}")
+        mean = sum(self.samples.error) / n
+        if not math.isclose(self.error_mean, mean, rel_tol=1e-9):
+            raise fail(f"is {self.error_mean!r}, but the samples' errors average {mean!r}", sub="error_mean")
+        return self
 
 
 def _requested(v: Any) -> Any:
@@ -137,13 +193,22 @@ class RunUq(Closed):
                          WithJsonSchema({"type": "array", "items": {"enum": list(INDICATORS)}, "minItems": 1, "uniqueItems": True})]
     settings: Object()  # type: ignore[valid-type]
     indicators: dict[str, RunIndicator]  # type: ignore[valid-type]
+    baselines: Optional[dict[str, RunIndicator]] = None  # type: ignore[valid-type]
     inverse_model: Optional[Object()] = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _exactly_requested(self) -> Any:
-        if set(self.indicators) != set(self.requested):
-            raise fail(f"must hold exactly the requested indicators ({', '.join(self.requested)}), "
-                       f"got {', '.join(sorted(self.indicators)) or 'none'}", sub="indicators")
+        _exactly(self.indicators, self.requested, "requested indicators", "indicators")
+        form = "point" if self.baselines is None else "interval"
+        if self.baselines is not None:
+            _exactly(self.baselines, BASELINES, "baselines", "baselines")
+        for group, rows in (("indicators", self.indicators), ("baselines", self.baselines or {})):
+            for name, row in rows.items():
+                key = off_form(row, form) if row.status == OK else None
+                if key is not None:
+                    raise fail("must be {mean, std, n} (no baselines: a result written before the intervals)" if form == "point"
+                               else "must be an interval, an underpowered marker or null (the block has baselines)",
+                               sub=f"{group}.{name}.{key}")
         return self
 
 

@@ -6,8 +6,10 @@ pydantic :class:`~diffbench.results.schema.Result` (the first violation becomes 
 ``<source> refused: <field> <what is wrong and what is allowed>``); then what a model cannot
 see alone: the seeds against the per-seed results, the same source counts and metrics in
 every seed, ``aggregate`` equal to the aggregation of the seeds (to 1e-9 relative), the
-``uq`` and ``consistency`` blocks in every seed or none and equal to their aggregation, and
-the ``cost`` means equal to the per-seed timings. Whether the task exists and still has the
+``uq`` and ``consistency`` blocks in every seed or none and equal to their aggregation (every
+uq score recomputed from the seeds' per-sample values, :mod:`diffbench.results.uq`; a result
+written before the intervals by its mean ± std over seeds), and the ``cost`` equal to
+:func:`~diffbench.results.cost.run_cost` of the per-seed timings. Whether the task exists and still has the
 same spec hash is the caller's (it needs the task registry): see ``current_task`` in
 :func:`diffbench.leaderboard.submit.check_result`.
 
@@ -29,6 +31,7 @@ from .. import PROTOCOL_VERSION
 from ..errors import DiffbenchError
 from .aggregate import aggregate_consistency, aggregate_metrics, aggregate_uq_indicators
 from .agreement import REL_TOL, close, first_difference, per_sample_across
+from .cost import run_cost
 from .digest import RESULT_SCHEMA_VERSION, canonical_json, compute_digest
 from .fields import (
     HEX64,
@@ -42,9 +45,11 @@ from .fields import (
     one_line,
     show,
 )
-from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SPLITS
+from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SCORE_KEYS, SPLITS
 from .paths import find_local_path
 from .schema import Result
+from .uq import aggregate_uq_scores, is_legacy_uq, sample_values, score_indicator
+from .uqfields import SCORE_TAGS
 
 #: Relative tolerance of the aggregation checks (JSON round-off).
 #: A result with fewer seeds is stored but not ranked.
@@ -52,7 +57,7 @@ MIN_RANKED_SEEDS = 3
 #: Union tags in pydantic's error locations (which block of a discriminated union failed): not fields.
 #: (``SeedConsistencyError.error`` shares a name with its tag; its errors are raised by the block's own
 #: validator, located at the block, so no location ever ends in that field.)
-_TAGS = {OK, NOT_APPLICABLE, "error", "scores"}
+_TAGS = {OK, NOT_APPLICABLE, "error", "scores", *SCORE_TAGS.values()}
 #: How a missing field is reported, by its name (default: "is missing").
 _MISSING = {
     **{k: "must be an object and is missing" for k in ("test", "val", "model", "task", "data", "training", "packages",
@@ -127,10 +132,9 @@ class _Fail:
         raise DiffbenchError(one_line(f"{self.source} refused: {where} {msg}"))
 
 
-def _agree(fail: _Fail, stored: Any, expected: Any, where: str, what: str) -> None:
+def _agree(fail: _Fail, stored: Any, expected: Any, where: str, what: str, how: str = "mean ± unbiased std over seeds") -> None:
     if not close(stored, expected):
-        fail(where, f"does not agree with the per-seed {what}: " + first_difference(stored, expected, where)
-             + " (mean ± unbiased std over seeds)")
+        fail(where, f"does not agree with the per-seed {what}: " + first_difference(stored, expected, where) + f" ({how})")
 
 
 def check_result(result: Any, source: str = "result", *, protocol_version: int | None = None) -> CheckedResult:
@@ -256,6 +260,37 @@ def check_across(result: dict[str, Any], fail: _Fail) -> None:
         mean = sum(s[timing]["s_per_sample"] for s in per_seed) / len(per_seed)
         if not math.isclose(cost[key], mean, rel_tol=REL_TOL):
             fail(f"cost.{key}", f"is {cost[key]!r}, but the per-seed timings average {mean!r}")
+    _cost_across(result, per_seed, fail)
+
+
+def _cost_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:
+    """The cost fields of :mod:`diffbench.results.cost` (absent from results written before them):
+    in every seed or none, the same FLOPs in every seed, parameters equal to the model's, each
+    matched solver aimed at its seed's test nMAE, and ``cost`` equal to
+    :func:`~diffbench.results.cost.run_cost` of the seeds."""
+    new = ["flops_per_sample" in s["inference"] for s in per_seed]
+    matched = [s.get("solver_matched") is not None for s in per_seed]
+    if not any(new) and not any(matched):
+        return
+    if not all(new):
+        fail(f"per_seed[{new.index(False)}].inference.flops_per_sample", "is missing; the cost fields are in every seed or in none")
+    params = result["model"]["parameters"]
+    for i, s in enumerate(per_seed):
+        inf = s["inference"]
+        if inf["flops_per_sample"] != per_seed[0]["inference"]["flops_per_sample"]:
+            fail(f"per_seed[{i}].inference.flops_per_sample", "differs from seed 0's: the same model has the same FLOPs")
+        if inf.get("parameters") != params:
+            fail(f"per_seed[{i}].inference.parameters", f"is {show(inf.get('parameters'))}, but model.parameters is {show(params)}")
+        m = s.get("solver_matched")
+        if m is not None and not close(m["target_nmae"], s["test"]["nmae"]):
+            fail(f"per_seed[{i}].solver_matched.target_nmae", f"is {show(m['target_nmae'])}, "
+                 f"but the seed's test nmae is {show(s['test']['nmae'])}")
+    cost, expected = result["cost"], run_cost(per_seed)
+    for key in sorted(expected):
+        if key not in cost:
+            fail(f"cost.{key}", "is missing")
+        if not close(cost[key], expected[key]):
+            fail(f"cost.{key}", f"is {show(cost[key])}, but the per-seed timings give {show(expected[key])}")
 
 
 def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:
@@ -266,6 +301,8 @@ def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fa
             fail(f"per_seed[{seeds_with[0]}].uq", "is present but the run-level uq block is missing")
         return
     requested = uq["requested"]
+    legacy = is_legacy_uq(result)
+    counts = None
     for i, s in enumerate(per_seed):
         where = f"per_seed[{i}].uq"
         block = s.get("uq")
@@ -274,7 +311,39 @@ def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fa
         if set(block["indicators"]) != set(requested):
             fail(f"{where}.indicators", f"must hold exactly the requested indicators ({', '.join(requested)}), "
                  f"got {', '.join(sorted(block['indicators'])) or 'none'}")
-    _agree(fail, uq["indicators"], aggregate_uq_indicators(per_seed, requested), "uq.indicators", "scores")
+        if legacy:
+            continue
+        if "samples" not in block:
+            fail(f"{where}.samples", "is missing: a uq block with intervals keeps every seed's per-sample values")
+        if counts is None:
+            counts = block["samples"]["count"]
+        elif block["samples"]["count"] != counts:
+            fail(f"{where}.samples.count", "differs from seed 0's: every seed is scored on the same test samples")
+        _seed_scores_agree(block, where, fail)
+    if legacy:
+        _agree(fail, uq["indicators"], aggregate_uq_indicators(per_seed, requested), "uq.indicators", "scores")
+        return
+    if "baselines" not in uq:
+        fail("uq.baselines", "is missing, but the seeds have per-sample values (a uq block with intervals scores the baselines)")
+    try:
+        expected = aggregate_uq_scores(per_seed, requested)
+    except DiffbenchError as exc:
+        fail("uq", f"cannot be aggregated from the per-seed blocks ({exc})")
+    how = "scored on every seed's samples at once"
+    _agree(fail, uq["indicators"], expected["indicators"], "uq.indicators", "scores", how)
+    _agree(fail, uq["baselines"], expected["baselines"], "uq.baselines", "scores", how)
+
+
+def _seed_scores_agree(block: dict[str, Any], where: str, fail: _Fail) -> None:
+    """Every ``ok`` row of a seed's uq block equals :func:`~diffbench.results.uq.score_indicator` of its samples."""
+    samples = block["samples"]
+    for group in ("indicators", "baselines"):
+        for name, row in block[group].items():
+            if row["status"] != OK:
+                continue
+            expected = score_indicator(sample_values(samples["values"][name]), samples["error"], samples["count"])
+            _agree(fail, {k: row.get(k) for k in SCORE_KEYS}, {k: expected[k] for k in SCORE_KEYS}, f"{where}.{group}.{name}",
+                   "samples", "recomputed from samples.values and samples.error")
 
 
 def _consistency_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: _Fail) -> None:

@@ -36,6 +36,7 @@ _EXPORTS = {
     "rescore_seed": ".rescore",
     "time_inference": ".timing",
     "time_solver": ".timing",
+    "time_matched_solver": ".timing",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -13,6 +13,8 @@ from rich.table import Table
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
 
+from ..results.cost import fmt_sig, timing_digits
+
 
 @torch.no_grad()
 def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device, k: int) -> list[tuple[str, np.ndarray]]:
@@ -62,8 +64,14 @@ def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae"
         table.add_row(k, mean_std_text(agg["test"].get(k)), mean_std_text(agg["val"].get(k)))
     cost = result["cost"]
     table.add_row("params", f"{result['model']['parameters']:,}", "")
-    table.add_row("inference s/sample", f"{cost['inference_s_per_sample']:.3g}", "")
-    table.add_row(f"solver s/sample ({cost.get('solver_method')})", f"{cost['solver_s_per_sample']:.3g}", "")
+    digits = timing_digits(cost.get("inference_spread"))
+    if cost.get("flops_per_sample") is not None:
+        table.add_row("forward FLOPs/sample", f"{cost['flops_per_sample']:.3g}", "")
+    table.add_row("inference s/sample (min of repeats)", fmt_sig(cost["inference_s_per_sample"], digits), "")
+    table.add_row(f"solver s/sample ({cost.get('solver_method')}, tol 1e-8)",
+                  fmt_sig(cost["solver_s_per_sample"], timing_digits(cost.get("solver_spread"))), "")
+    if cost.get("speedup_at_equal_accuracy") is not None:
+        table.add_row("speed-up at equal accuracy", fmt_sig(cost["speedup_at_equal_accuracy"], cost["speedup_digits"]) + "x", "")
     console = Console(width=100, record=True)
     with console.capture() as cap:
         console.print(table)

@@ -15,6 +15,7 @@ atomically and read without running code from them (:mod:`diffbench.training.che
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ from .options import ACCELERATORS, PRECISIONS, check_choice, check_cpu_devices, 
 from .recipes import resolve_recipe
 from .reporting import example_images
 from .resume import RandomState, check_finished_seed
-from .timing import time_inference, time_solver
+from .timing import time_inference, time_matched_solver, time_solver
 from .wandb_logging import check_mode, log_results, make_logger
 
 
@@ -297,6 +298,9 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
     device = module.device
     inference = time_inference(module.model, batch["input"], device)
     solver = time_solver(task, batch)
+    nmae = test_results.get("nmae")
+    solver_matched = (time_matched_solver(task, batch, float(nmae))
+                      if isinstance(nmae, (int, float)) and math.isfinite(nmae) and nmae > 0 else None)
     images = example_images(module.model, batch, device, cfg.images)
     image_paths = []
     for name, img in images:
@@ -318,6 +322,7 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         "train_time_s": train_time,
         "inference": inference,
         "solver": solver,
+        "solver_matched": solver_matched,
         "images": image_paths,
     }
     return TrainedSeed(seed, record, finished=False, rank0=True, module=module, logger=wb, images=images, path=done)

@@ -16,6 +16,8 @@ _EXPORTS = {
     "parse_uq": ".options",
     "seed_indicators": ".indicators",
     "aggregate_uq": ".indicators",
+    "BASELINES": ".scores",
+    "baseline_values": ".scores",
     "auroc": ".scores",
     "catch_rate": ".scores",
     "spearman": ".scores",
@@ -26,6 +28,7 @@ _EXPORTS = {
     "SCORES": ".consistency",
     "aggregate_consistency": ".consistency",
     "consistency_scores": ".consistency",
+    "operator_scale": ".consistency",
     "polished_solve": ".polish",
     "task_physics": ".polish",
 }

@@ -60,19 +60,45 @@ Scores (pure functions below; ``n`` test samples)
 
 A NaN indicator counts as +inf (most suspicious).
 
+Baselines, intervals and power
+------------------------------
+Every block also scores the label-free :data:`~diffbench.trust.scores.BASELINES` exactly like
+the indicators (same code, same intervals): ``source-count`` (the sample's number of
+sources), ``input-sum`` (the sum of the network's input source map, scaled to max 1) and
+``prediction-mean`` (the mean of the normalised prediction). An indicator is worth its cost
+only where it beats them.
+
+Each score carries its 95 % interval (:mod:`diffbench.stats`: a bootstrap of the
+test samples stratified by source count, and at run level of the seeds too, the two-level
+bootstrap-t), as ``{"estimate", "low", "high", "level", "method", "n_seeds", "n_samples"}``.
+The AUROC and the caught share need enough positives per seed:
+``MIN_POSITIVES_AUROC`` (20) worst samples for the AUROC, i.e. 400 test samples at 5 %, and
+``MIN_POSITIVES_CAUGHT`` (20) for the caught share, i.e. 2000 test samples at 1 %; below that
+the score is ``{"underpowered": true, "positives", "required"}`` and boards print
+"underpowered" instead of a number. So a UQ board needs a task with enough test samples
+(``standard-64``, 800, or larger); on ``smoke`` (120 test samples, 6 positives) only
+Spearman's correlation gets a number. A score that is undefined (a constant indicator) is
+``null``.
+
 JSON
 ----
 Each seed's ``result.json`` has a ``uq`` block::
 
-    {"n_samples": 120, "error": "...", "settings": {...},
-     "indicators": {"residual": {"status": "ok", "spearman": 0.41, "auroc": 0.83,
-                                 "catch_rate": 0.5, "indicator_mean": 0.97, "indicator_median": 0.98},
-                    "mc-dropout": {"status": "not applicable", "reason": "..."}, ...}}
+    {"n_samples": 800, "error_mean": 0.012, "settings": {...}, "time_s": 3.1,
+     "indicators": {"residual": {"status": "ok", "spearman": {"estimate": 0.41, "low": 0.35, ...},
+                                 "auroc": {"estimate": 0.83, "low": 0.76, "high": 0.89, ...},
+                                 "catch_rate": {"underpowered": true, "positives": 8, "required": 20},
+                                 "indicator_mean": 0.97, "indicator_median": 0.98},
+                    "mc-dropout": {"status": "not applicable", "reason": "..."}, ...},
+     "baselines": {"source-count": {...}, "input-sum": {...}, "prediction-mean": {...}},
+     "samples": {"error": [...], "count": [...], "values": {"residual": [...], "source-count": [...], ...}}}
 
-and the run's ``result.json`` a ``uq`` block with ``requested``, ``settings``, ``inverse_model``
-and ``indicators: {name: {"status", "n_seeds", "spearman": {"mean", "std", "n"}, "auroc": {...},
-"catch_rate": {...}, "indicator_mean": {...}}}`` (mean ± unbiased std over seeds, as for every
-metric).
+(``samples``: one float per test sample, in test order, for the error, the source count and
+every scored indicator and baseline; the run-level scores are recomputed from them, so a
+submission's can be checked). The run's ``result.json`` has a ``uq`` block with ``requested``,
+``settings``, ``inverse_model``, and ``indicators`` and ``baselines``: ``{name: {"status",
+"n_seeds", "spearman", "auroc", "catch_rate", "indicator_mean": {"mean", "std", "n"}}}``, each
+score scored on every seed's samples at once (its interval covers seeds and test samples).
 """
 from __future__ import annotations
 
@@ -91,14 +117,15 @@ from ..errors import DiffbenchError
 from ..evaluation.functional import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
-from ..protocol.results import mean_std
 from ..training.checkpoint_io import check_model_spec, load_checkpoint
+from ..results.uq import aggregate_uq_scores
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
 from .scores import (
     AUROC_WORST,
+    BASELINES,
     CATCH_FLAG,
     CATCH_WORST,
-    SCORE_KEYS,
+    baseline_values,
     not_applicable,
     score_indicator,
 )
@@ -135,7 +162,13 @@ def with_mc_dropout(probe: torch.nn.Module, model: Any, model_args: Mapping[str,
 
 def settings() -> dict[str, Any]:
     """What the scores mean, recorded with them."""
+    from ..stats import LEVEL, MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
+
     return {
+        "baselines": list(BASELINES),
+        "interval_level": LEVEL,
+        "min_positives_auroc": MIN_POSITIVES_AUROC,
+        "min_positives_caught": MIN_POSITIVES_CAUGHT,
         "error": "per-sample MAE of the deterministic prediction on the normalised test target",
         "auroc_worst_fraction": AUROC_WORST,
         "catch_worst_fraction": CATCH_WORST,
@@ -274,16 +307,22 @@ def predict_split(model: torch.nn.Module, dataset: Any, batch_size: int, device:
 def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, batch_size: int, device: torch.device,
                     inverse: torch.nn.Module | None = None, inverse_reason: str | None = None) -> dict[str, Any]:
     """The per-seed ``uq`` block: every indicator asked for (except the ensemble, which needs
-    all seeds) on every sample of ``dataset`` (the test split), scored against the error."""
+    all seeds) and every baseline on every sample of ``dataset`` (the test split), scored
+    against the error, with the per-sample values kept in ``samples``."""
     started = time.perf_counter()
     was = model.training
     model.eval()
     has_dropout = bool(dropout_modules(model))
-    errors, values = [], {name: [] for name in uq if name != "ensemble"}
+    errors, counts = [], []
+    values: dict[str, list[torch.Tensor]] = {name: [] for name in uq if name != "ensemble"}
+    base: dict[str, list[torch.Tensor]] = {name: [] for name in BASELINES}
     for b in iterate_split(dataset, batch_size):
         b = to_device(b, device)
         pred = model(b["input"].to(param_dtype(model))).float()
         errors.append(per_sample_mae(pred[:, 0], b["target"][:, 0]).cpu())
+        counts.append(b["count"].cpu())
+        for name, v in baseline_values(b, pred).items():
+            base[name].append(v)
         if "residual" in values:
             values["residual"].append(prediction_residual(pred, b).cpu())
         if "mc-dropout" in values and has_dropout:
@@ -292,8 +331,10 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
             back = inverse(inverse_input(pred, b["input"])).float()
             values["inverse"].append(per_sample_mae(back[:, 0], b["input"][:, 0]).cpu())
     model.train(was)
-    error = torch.cat(errors)
+    error = torch.cat(errors).double()
+    count = torch.cat(counts)
     indicators: dict[str, Any] = {}
+    kept: dict[str, list[float]] = {}
     for name in uq:
         if name == "ensemble":
             continue
@@ -303,21 +344,33 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
         elif name == "inverse" and inverse is None:
             indicators[name] = not_applicable(inverse_reason or "no inverse network")
         else:
-            indicators[name] = score_indicator(torch.cat(values[name]), error)
+            v = torch.cat(values[name]).double()
+            indicators[name] = score_indicator(v, error, count)
+            kept[name] = v.tolist()
+    baselines = {}
+    for name in BASELINES:
+        v = torch.cat(base[name]).double()
+        baselines[name] = score_indicator(v, error, count)
+        kept[name] = v.tolist()
     return {"n_samples": int(error.numel()), "error_mean": float(error.mean()), "settings": settings(),
-            "indicators": indicators, "time_s": time.perf_counter() - started}
+            "indicators": indicators, "baselines": baselines,
+            "samples": {"error": error.tolist(), "count": count.tolist(), "values": kept},
+            "time_s": time.perf_counter() - started}
 
 
 def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int], dataset: Any, *, batch_size: int,
-                        device: torch.device) -> dict[int, dict[str, Any]]:
-    """``{seed: ensemble scores against that seed's error}`` (not applicable with < 2 models)."""
+                        device: torch.device) -> tuple[list[float] | None, dict[int, dict[str, Any]]]:
+    """The ensemble spread per test sample (None with < 2 models) and ``{seed: its scores
+    against that seed's error}`` (not applicable with < 2 models)."""
     if len(models) < 2:
-        reason = "needs at least 2 seeds (this run has 1)"
-        return {s: not_applicable(reason) for s in seeds}
+        reason = f"needs at least 2 seeds (this run has {len(models)})"
+        return None, {s: not_applicable(reason) for s in seeds}
     preds = [predict_split(m, dataset, batch_size, device).double() for m in models]
-    target = torch.cat([b["target"][:, 0] for b in iterate_split(dataset, batch_size)]).double()
+    batches = list(iterate_split(dataset, batch_size))
+    target = torch.cat([b["target"][:, 0] for b in batches]).double()
+    count = torch.cat([b["count"] for b in batches])
     spread = torch.stack(preds).std(dim=0, unbiased=True).mean(dim=(-2, -1))
-    return {s: score_indicator(spread, per_sample_mae(p, target)) for s, p in zip(seeds, preds)}
+    return spread.tolist(), {s: score_indicator(spread, per_sample_mae(p, target), count) for s, p in zip(seeds, preds)}
 
 
 # --------------------------------------------------------------------------------------
@@ -326,21 +379,15 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
 
 
 def aggregate_uq(per_seed: Sequence[Mapping[str, Any]], requested: Sequence[str]) -> dict[str, Any]:
-    """The run-level ``uq`` block: each indicator's scores, mean ± std over seeds."""
+    """The run-level ``uq`` block: each indicator's and baseline's scores on every seed's
+    per-sample values at once (:func:`diffbench.results.uq.aggregate_uq_scores`, which
+    ``diffbench submit`` recomputes), with the settings and the inverse network. Raises
+    :class:`DiffbenchError` when the seeds' samples do not line up (different test sets, or
+    values missing)."""
     blocks = [s.get("uq") for s in per_seed if s.get("uq")]
-    out: dict[str, Any] = {"requested": list(requested), "settings": settings(), "indicators": {}}
+    out: dict[str, Any] = {"requested": list(requested), "settings": settings()}
     inverse = next((b.get("inverse_model") for b in blocks if b.get("inverse_model")), None)
     if inverse is not None:
         out["inverse_model"] = inverse
-    for name in requested:
-        rows = [b["indicators"].get(name) for b in blocks if name in b.get("indicators", {})]
-        ok = [r for r in rows if r.get("status") == "ok"]
-        if not ok:
-            reason = next((r.get("reason") for r in rows if r.get("reason")), "not computed")
-            out["indicators"][name] = {**not_applicable(reason), "n_seeds": 0}
-            continue
-        entry: dict[str, Any] = {"status": "ok", "n_seeds": len(ok)}
-        for key in SCORE_KEYS + ("indicator_mean",):
-            entry[key] = mean_std([r.get(key) for r in ok])
-        out["indicators"][name] = entry
+    out.update(aggregate_uq_scores(per_seed, requested))
     return out

@@ -2,7 +2,12 @@
 
 The definitions (the true error, ``spearman``, ``auroc`` on the worst ``AUROC_WORST`` share,
 ``catch_rate``) are specified in :mod:`diffbench.trust.indicators`; a NaN indicator counts as
-+inf (most suspicious).
++inf (most suspicious). :func:`spearman`, :func:`auroc` and :func:`catch_rate` are the point
+definitions on one seed; :func:`score_indicator` is what a result records: the same scores
+with their 95 % intervals and power rule, computed by :mod:`diffbench.stats`
+(:func:`~diffbench.stats.uq_spearman`, :func:`~diffbench.stats.uq_auroc`,
+:func:`~diffbench.stats.worst_caught`) on one seed or on every seed at once, for
+the indicators and the label-free :data:`BASELINES` alike.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import numpy as np
 import torch
 from scipy.stats import rankdata, spearmanr
 
-from ..errors import DiffbenchError
+from ..results.uq import BASELINES  # noqa: F401 - re-exported: the run scores these
+from ..results.uq import score_indicator as _score_indicator
 
 #: The worst share of samples the AUROC tries to detect.
 AUROC_WORST = 0.05
@@ -142,20 +148,28 @@ def catch_rate(indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, wo
     return float(w[worst].sum() / worst.sum())
 
 
-def score_indicator(indicator: Any, error: Any) -> dict[str, Any]:
-    """The three scores of one indicator, plus its mean and median (for scale)."""
-    a = _vector(indicator, "indicator")
-    e = _vector(error, "error")
-    if a.shape != e.shape:
-        raise DiffbenchError(f"indicator has {a.size} values but the error {e.size}")
-    return {
-        "status": "ok",
-        "spearman": spearman(a, e),
-        "auroc": auroc(a, worst_mask(e, AUROC_WORST)),
-        "catch_rate": catch_rate(a, e),
-        "indicator_mean": float(np.nanmean(a)) if a.size else None,
-        "indicator_median": float(np.nanmedian(a)) if a.size else None,
-    }
+def score_indicator(indicator: Any, error: Any, counts: Any = None, *, n_boot: int | None = None) -> dict[str, Any]:
+    """:func:`diffbench.results.uq.score_indicator` (the scores with their 95 % intervals and
+    power rule, torch-free so that ``diffbench submit`` recomputes them alike) on tensors or arrays.
+
+    >>> err = torch.linspace(0.01, 1.0, 400)
+    >>> score_indicator(2 * err, err, n_boot=100)["auroc"]["estimate"]
+    1.0
+    """
+    return _score_indicator(_array(indicator), _array(error), counts, n_boot=n_boot)
+
+
+def _array(x: Any) -> Any:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
+def baseline_values(batch: dict[str, torch.Tensor], pred: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The :data:`BASELINES` of a batch, per sample, from the input and the prediction only:
+    the source count, the sum of the network's input source map (channel 0, scaled to max 1 as
+    the network sees it) and the mean of the normalised prediction."""
+    return {"source-count": batch["count"].double().cpu(),
+            "input-sum": batch["input"][:, 0].double().sum(dim=(-2, -1)).cpu(),
+            "prediction-mean": pred.double().flatten(1).mean(dim=1).cpu()}
 
 
 def not_applicable(reason: str) -> dict[str, Any]:

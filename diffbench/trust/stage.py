@@ -35,10 +35,12 @@ def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
         return
     try:
         summary: dict[str, Any] = {}
-        for name, row in ((blocks.get("uq") or {}).get("indicators") or {}).items():
+        uq = blocks.get("uq") or {}
+        for name, row in [*(uq.get("indicators") or {}).items(), *(uq.get("baselines") or {}).items()]:
             for key in SCORE_KEYS:
-                if row.get(key) is not None:
-                    summary[f"uq/{name}/{key}"] = row[key]
+                value = row.get(key)
+                if isinstance(value, dict) and value.get("estimate") is not None:
+                    summary[f"uq/{name}/{key}"] = value["estimate"]
         for name, row in (blocks.get("consistency") or {}).items():
             if isinstance(row, dict):
                 for key, value in row.items():
@@ -95,10 +97,13 @@ def run_ensemble(per_seed: list[dict[str, Any]], task: Any, dm: Any, out_dir: Pa
         if ckpt:
             models.append(SurrogateModule.load(str(out_dir / ckpt), expect_task_hash=task.spec_hash).model.to(device).eval())
             seeds.append(s["seed"])
-    scores = ensemble_indicators(models, seeds, dm.datasets["test"], batch_size=dm.eval_batch_size, device=device)
+    spread, scores = ensemble_indicators(models, seeds, dm.datasets["test"], batch_size=dm.eval_batch_size, device=device)
     for s in per_seed:
         if s.get("uq") is not None:
-            s["uq"].setdefault("indicators", {})["ensemble"] = scores.get(s["seed"], not_applicable("no best checkpoint"))
+            row = scores.get(s["seed"], not_applicable("no best checkpoint"))
+            s["uq"].setdefault("indicators", {})["ensemble"] = row
+            if row.get("status") == "ok" and spread is not None:
+                s["uq"].setdefault("samples", {}).setdefault("values", {})["ensemble"] = spread
 
 
 def trust_aggregate(per_seed: Sequence[Mapping[str, Any]], *, uq: Sequence[str]) -> dict[str, Any]:

@@ -56,6 +56,39 @@ def uq_seed(i: int, requested: tuple[str, ...], base: float, na: dict[str, str])
     return block
 
 
+UQ_SAMPLES = 400  # 20 worst 5 %: the AUROC is powered; 4 worst 1 %: the caught share is not
+
+
+def uq_seed_intervals(i: int, requested: tuple[str, ...], base: float, na: dict[str, str]) -> dict[str, Any]:
+    """One seed's ``uq`` block as diffbench.trust.indicators writes it now: per-sample values of
+    made-up indicators (better for earlier names) and baselines, scored by the real code."""
+    import numpy as np
+
+    from diffbench.trust.indicators import not_applicable, settings
+    from diffbench.trust.scores import BASELINES, score_indicator
+
+    rng = np.random.default_rng(100 + i)
+    count = np.repeat(np.arange(1, 6), UQ_SAMPLES // 5)
+    error = base * rng.gamma(3.0, 1.0, size=UQ_SAMPLES) * (1 + 0.1 * count)
+    values: dict[str, list[float]] = {}
+    rows: dict[str, dict[str, Any]] = {"indicators": {}, "baselines": {}}
+    for group, names in (("indicators", requested), ("baselines", BASELINES)):
+        for k, name in enumerate(names):
+            if name in na:
+                rows[group][name] = not_applicable(na[name])
+                continue
+            if name == "source-count":
+                v = count.astype(float)
+            else:
+                v = error + rng.normal(0.0, base * (0.5 + k) * (3.0 if group == "baselines" else 1.0), size=UQ_SAMPLES)
+            values[name] = [round(float(x), 9) for x in v]
+            rows[group][name] = score_indicator(values[name], error, count)
+    return {"n_samples": UQ_SAMPLES, "error_mean": float(np.mean(error)), "settings": settings(), **rows,
+            "samples": {"error": error.tolist(), "count": count.tolist(), "values": values}, "time_s": 1.25,
+            **({"inverse_model": {"preset": "unet-small", "epochs": 6, "val_mae": 0.0173, "train_time_s": 27.6}}
+               if "inverse" in requested and "inverse" not in na else {})}
+
+
 def consistency_seed(i: int, base: float, na: dict[str, str]) -> dict[str, Any]:
     """One seed's ``consistency`` block as diffbench.trust.consistency writes it."""
     f = 1 + 0.05 * i
@@ -109,11 +142,13 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
                 wandb_url: str | None = None, empty: tuple[str, ...] = (), uq: tuple[str, ...] | None = None,
                 uq_na: dict[str, str] | None = None, consistency: bool = False, consistency_na: dict[str, str] | None = None,
                 mutate: Callable[[dict], None] | None = None, per_sample: bool = False, shift: float = 0.0,
-                stop: str | None = None) -> Path:
+                stop: str | None = None, uq_legacy: bool = False) -> Path:
     """Write ``directory/result.json`` (and the seeds' example PNGs) and return its path.
 
     ``uq`` (indicator names) adds the ``uq`` blocks of ``--uq`` (``uq_na``: indicator -> reason for
-    "not applicable"); ``consistency`` adds the consistency blocks (``consistency_na`` likewise).
+    "not applicable"; ``uq_legacy``: the blocks of results written before the intervals, with
+    point scores and no per-sample values); ``consistency`` adds the consistency blocks
+    (``consistency_na`` likewise).
     The run-level blocks are the protocol's own aggregation of the per-seed ones. ``per_sample``
     adds each seed's per-sample errors (``shift`` added to the entry's per-sample MAE; the
     headline test metrics then come from them) and ``aggregate.intervals``; ``stop`` each
@@ -189,11 +224,21 @@ def make_result(directory: Path, *, task: str = "smoke", model: str = "unet-smal
         for i, s in enumerate(per_seed):
             s["consistency"] = consistency_seed(i, base, consistency_na or {})
         result["consistency"] = aggregate_consistency([s["consistency"] for s in per_seed])
-    if uq:
-        from diffbench.trust.indicators import aggregate_uq
+    if uq and uq_legacy:
+        from diffbench.results.aggregate import aggregate_uq_indicators
+        from diffbench.trust.indicators import settings
 
         for i, s in enumerate(per_seed):
             s["uq"] = uq_seed(i, tuple(uq), base, uq_na or {})
+        result["uq"] = {"requested": list(uq), "settings": settings(), "indicators": aggregate_uq_indicators(per_seed, list(uq))}
+        inverse = next((s["uq"]["inverse_model"] for s in per_seed if "inverse_model" in s["uq"]), None)
+        if inverse is not None:
+            result["uq"]["inverse_model"] = inverse
+    elif uq:
+        from diffbench.trust.indicators import aggregate_uq
+
+        for i, s in enumerate(per_seed):
+            s["uq"] = uq_seed_intervals(i, tuple(uq), base, uq_na or {})
         result["uq"] = aggregate_uq(per_seed, list(uq))
     if per_sample:
         from diffbench.results.per_sample import headline_intervals
@@ -262,14 +307,15 @@ NA_EQUIVARIANCE = "no sample has a uniform boundary & a spatially constant D"
 
 
 def populate_trust(lb: Path, make: Callable[..., Path]) -> dict[str, Any]:
-    """Submit four smoke entries for the uncertainty board: full ``--uq`` with consistency; ``--uq``
-    with one seed (ensemble and MC-dropout not applicable) and a hostile title; consistency only
+    """Submit four smoke entries for the uncertainty board: full ``--uq`` with consistency (scores
+    with intervals and baselines); ``--uq`` with one seed, written before the intervals (ensemble
+    and MC-dropout not applicable) and a hostile title; consistency only
     (equivariance not applicable); neither (an older result)."""
     from diffbench.leaderboard.submit import submit
 
     full = submit(make(model="unet-small", base=0.010, seeds=(0, 1, 2), uq=ALL_UQ, consistency=True, images=False), lb,
                   title="U-Net with dropout", authors="A. Author", today="2025-03-01")
-    single = submit(make(model="fno", base=0.02, seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE},
+    single = submit(make(model="fno", base=0.02, seeds=(0,), uq=ALL_UQ, uq_na={"mc-dropout": NA_DROPOUT, "ensemble": NA_ENSEMBLE}, uq_legacy=True,
                          consistency=True, images=False), lb, title=XSS_TITLE, authors="B. Author", today="2025-03-02")
     plain = submit(make(model="cnn-small", base=0.03, seeds=(0, 1, 2), consistency=True, consistency_na={"equivariance": NA_EQUIVARIANCE},
                         images=False), lb, title="no uq", authors="C. Author", today="2025-03-03")
@@ -310,3 +356,19 @@ def study_row(model: str, task: str, nmae: float, *, transfer: dict[str, Any] | 
                                             "max_abs_error": stat(nmae * 6), "p99_sample_mae": stat(nmae * 0.9)},
             "per_seed_nmae": [nmae * 0.95, nmae * 1.05], "per_count_nmae": {"1": nmae * 1.4, "2": nmae},
             "command": f"diffbench run --model {model} --task {task} --seeds 0,1 --max-steps 800", "transfer": transfer or {}}
+
+
+def with_cost(r: dict[str, Any]) -> None:
+    """The cost fields of diffbench.results.cost, as a run writes them now."""
+    from diffbench.results.cost import run_cost, summarise
+
+    for i, s in enumerate(r["per_seed"]):
+        s["inference"] = {**summarise([2.4e-3 * (1 + 0.1 * k + 0.01 * i) for k in range(5)], 24, [1.5, 1.2, 1.0]),
+                          "device": "cpu", "flops_per_sample": 11_649_024, "parameters": r["model"]["parameters"]}
+        s["solver"] = {**summarise([0.12 * (1 + 0.05 * k) for k in range(5)], 24, [1.5, 1.2, 1.0]), "backend": "numpy", "method": "dst"}
+        mg = summarise([0.01 * (1 + 0.02 * k) for k in range(5)], 24, [1.5, 1.2, 1.0])
+        s["solver_matched"] = {"target_nmae": s["test"]["nmae"], "reference_tol": 1e-10, "backend": "numpy",
+                               "ladder": [{"tol": 0.1, "nmae": s["test"]["nmae"] / 3}], "multigrid": {**mg, "tol": 0.1, "nmae": s["test"]["nmae"] / 3},
+                               "transform": None, "s_per_sample": mg["s_per_sample"], "spread": mg["spread"], "method": "mgcg",
+                               "tol": 0.1, "nmae": s["test"]["nmae"] / 3, "kind": "multigrid"}
+    r["cost"] = run_cost(r["per_seed"])

@@ -15,6 +15,7 @@ from lb_factory import XSS_TITLE, populate, populate_trust, study_row, write_stu
 
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import build_site
+from diffbench.stats import format_interval
 
 pytestmark = pytest.mark.browser
 
@@ -150,22 +151,29 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
         page.screenshot(path=str(Path(shots) / "uq.png"), full_page=True)
     board = 'table.board[data-board="uq-smoke"]'
     text = page.inner_text(board)
-    for sub in (full, subs["single"]):
-        for name, ind in sub.result["uq"]["indicators"].items():
-            if ind["status"] == "ok":
-                for key in ("spearman", "auroc", "catch_rate"):
-                    assert fmt_number(ind[key]["mean"]) in text
+    rows = {f"{s.id}/{n}": i for s in (full, subs["single"]) for g in ("indicators", "baselines")
+            for n, i in (s.result["uq"].get(g) or {}).items()}
+    for rid, ind in rows.items():
+        if ind["status"] != "ok":
+            continue
+        for key in ("spearman", "auroc", "catch_rate"):
+            v = ind[key]
+            if "estimate" in v:  # an interval (the full entry, with samples)
+                assert format_interval(v["estimate"], v["low"], v["high"]) in text
+            elif key == "spearman":  # a result written before the intervals: mean ± std, marked
+                assert fmt_number(v["mean"]) in text
+    assert "underpowered" in text and "(no interval)" in text and "baseline" in text
     assert "n/a: " + subs["single"].result["uq"]["indicators"]["ensemble"]["reason"] in text
     assert XSS_TITLE in text and page.evaluate("typeof window.__xss") == "undefined"
 
-    # sort by AUROC: best first, the not-applicable rows last
+    # sort by AUROC: best first; underpowered (every legacy smoke row: 6 worst samples per seed) and n/a rows last
     page.click(f'{board} th[data-key="auroc"] button')
     ids = page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
-    auroc = {f"{s.id}/{n}": (i["auroc"]["mean"] if i["status"] == "ok" else None)
-             for s in (full, subs["single"]) for n, i in s.result["uq"]["indicators"].items()}
+    auroc = {rid: (i["auroc"]["estimate"] if i["status"] == "ok" and "estimate" in (i["auroc"] or {}) else None)
+             for rid, i in rows.items()}
     scored = [i for i in ids if auroc[i] is not None]
     assert scored == sorted(scored, key=lambda i: -auroc[i]) and ids[len(scored):] == [i for i in ids if auroc[i] is None]
-    assert len(ids) == 8 and len(scored) == 6
+    assert len(ids) == 11 and len(scored) == 7  # full: 4 indicators + 3 baselines; single (legacy): 4 indicators
     page.click(f'{board} th[data-key="auroc"] button')
     assert [i for i in page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
             if auroc[i] is not None] == scored[::-1]
@@ -196,7 +204,8 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
     page.click(f'a[href="../../entries/{full.id}.html"]')
     page.wait_for_load_state("load")
     text = page.inner_text("main")
-    assert fmt_number(full.result["uq"]["indicators"]["inverse"]["auroc"]["mean"]) in text
+    auroc = full.result["uq"]["indicators"]["inverse"]["auroc"]
+    assert format_interval(auroc["estimate"], auroc["low"], auroc["high"]) in text
     assert fmt_number(full.result["consistency"]["flux_balance"]["mean"]["mean"]) in text
     assert problems == []
     page.close()

@@ -95,3 +95,77 @@ def test_a_float64_model_gets_float64_inputs(smoke_subset, smoke_dm):
     net = create("cnn-small", 1, lattice=32).double()  # as trained under --precision 64-true
     r = consistency_scores(net, smoke_subset, smoke_dm.task, CPU)
     assert r["superposition"]["status"] == "ok" and np.isfinite(r["superposition"]["mean"])
+
+
+# --------------------------------------------------------------------------- label-free
+
+
+class _Shifted(torch.nn.Module):
+    """The exact solver with ``c`` added to every normalised prediction."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.oracle, self.c = OracleModel(), c
+
+    def forward(self, x):
+        return self.oracle(x) + self.c
+
+
+class _Tilted(torch.nn.Module):
+    """The exact solver times a fixed left-to-right ramp: linear in the source, not equivariant."""
+
+    def forward(self, x):
+        n = x.shape[-1]
+        ramp = torch.linspace(1.0, 1.5, n)[None, None, None, :]
+        return OracleModel()(x) * ramp
+
+
+class _Leaky(OracleModel):
+    """An exact solver of another equation (decay 0.05): linear and equivariant, not flux-conserving."""
+
+    def __init__(self):
+        super().__init__(decay=0.05)
+
+
+def _garbled(batch):
+    """The batch with every ground-truth tensor (and everything derived from it) replaced by garbage."""
+    out = dict(batch)
+    out["target"] = torch.full_like(batch["target"], float("nan"))
+    out["target_scale"] = torch.full_like(batch["target_scale"], 1e30)
+    out["rhs"] = torch.full_like(batch["rhs"], float("nan"))
+    out["fixed_values"] = torch.full_like(batch["fixed_values"], float("nan"))
+    return out
+
+
+def _numbers(block):
+    out = {}
+    for name, row in block.items():
+        if isinstance(row, dict):
+            out[name] = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+    return out
+
+
+def test_no_consistency_score_reads_the_target(smoke_subset, smoke_dm):
+    torch.manual_seed(0)
+    net = create("cnn-small", 1, lattice=32)
+    clean = consistency_scores(net, smoke_subset, smoke_dm.task, CPU)
+    garbled = consistency_scores(net, _garbled(smoke_subset), smoke_dm.task, CPU)
+    assert _numbers(garbled) == _numbers(clean)
+    task, batch = _per_sample_d_batch()
+    assert _numbers(consistency_scores(OracleModel(), _garbled(batch), task, CPU)) == \
+        _numbers(consistency_scores(OracleModel(), batch, task, CPU))
+
+
+def test_each_score_moves_when_its_property_is_broken(smoke_subset, smoke_dm):
+    task = smoke_dm.task
+    shifted = consistency_scores(_Shifted(0.05), smoke_subset, task, CPU)
+    assert shifted["superposition"]["mean"] > 1e-2  # adding a constant is not linear ...
+    assert shifted["equivariance"]["max"] < ROUNDING  # ... but is symmetric
+    below = consistency_scores(_Shifted(-0.05), smoke_subset, task, CPU)["maximum_principle"]
+    assert below["negative_share"] > 0.1 and -0.05 <= below["most_negative"] < -0.04
+    tilted = consistency_scores(_Tilted(), smoke_subset, task, CPU)
+    assert tilted["equivariance"]["mean"] > 1e-2
+    assert tilted["maximum_principle"]["negative_share"] == 0.0
+    leaky = consistency_scores(_Leaky(), smoke_subset, task, CPU)
+    assert leaky["flux_balance"]["mean"] > 1e-2
+    assert leaky["equivariance"]["max"] < ROUNDING

@@ -8,11 +8,11 @@ import json
 import math
 from dataclasses import asdict
 
-import pytest
 
 from diffbench.cli import main
 from diffbench.protocol.results import compute_digest
 from diffbench.pipeline.config import RunConfig
+from diffbench.trust.scores import BASELINES
 
 INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")
 
@@ -57,24 +57,43 @@ def test_run_with_every_indicator(tmp_path, smoke_data_dir):
     for seed in r["per_seed"]:
         block = seed["uq"]
         assert block["n_samples"] == 120
-        for name in INDICATORS:
-            row = block["indicators"][name]
-            assert row["status"] == "ok", (name, row)
-            for key in ("spearman", "auroc", "catch_rate", "indicator_mean"):
-                assert _finite(row[key]), (name, key, row)
+        assert set(block["samples"]["values"]) == set(INDICATORS) | set(BASELINES)
+        for group, names in (("indicators", INDICATORS), ("baselines", BASELINES)):
+            for name in names:
+                row = block[group][name]
+                assert row["status"] == "ok", (name, row)
+                assert _finite(row["spearman"]["estimate"]) and _finite(row["indicator_mean"]), (name, row)
+                # smoke has 120 test samples: 6 worst 5 %, 2 worst 1 %, below the power rule
+                assert row["auroc"] == {"underpowered": True, "positives": 6, "required": 20}
+                assert row["catch_rate"] == {"underpowered": True, "positives": 2, "required": 20}
         cons = seed["consistency"]
         for name in ("superposition", "equivariance", "flux_balance"):
             assert cons[name]["status"] == "ok" and _finite(cons[name]["mean"]) and _finite(cons[name]["max"])
         assert _finite(cons["maximum_principle"]["negative_share"])
     uq = r["uq"]
     assert uq["requested"] == list(INDICATORS) and uq["inverse_model"]["val_mae"] > 0
-    for name in INDICATORS:
-        row = uq["indicators"][name]
-        assert row["status"] == "ok" and row["n_seeds"] == 2
-        for key in ("spearman", "auroc", "catch_rate"):
-            assert _finite(row[key]["mean"]) and _finite(row[key]["std"]) and row[key]["n"] == 2
+    for group, names in (("indicators", INDICATORS), ("baselines", BASELINES)):
+        for name in names:
+            row = uq[group][name]
+            assert row["status"] == "ok" and row["n_seeds"] == 2
+            sp = row["spearman"]
+            assert sp["n_seeds"] == 2 and sp["n_samples"] == 120 and sp["low"] <= sp["estimate"] <= sp["high"]
+            assert row["auroc"]["underpowered"] and row["catch_rate"]["underpowered"]
+            assert row["indicator_mean"]["n"] == 2
     cons = r["consistency"]
     assert cons["n_seeds"] == 2 and _finite(cons["superposition"]["mean"]["mean"])
+    # cost: FLOPs and parameters, minima of repeats with their spread, the solver at the network's accuracy
+    cost = r["cost"]
+    assert cost["flops_per_sample"] > 0 and cost["parameters"] == r["model"]["parameters"]
+    assert _finite(cost["speedup_at_equal_accuracy"]) and cost["speedup_digits"] in (1, 2, 3)
+    for seed in r["per_seed"]:
+        matched = seed["solver_matched"]
+        assert matched["target_nmae"] == seed["test"]["nmae"] and matched["nmae"] <= seed["test"]["nmae"]
+        assert seed["inference"]["s_per_sample"] <= seed["inference"]["median_s_per_sample"]
+    # the run's own result passes the submission checks, every uq score recomputed from its samples
+    from diffbench.leaderboard.submit import check_result
+
+    check_result(r, str(path))
     # the seed files were written before the ensemble existed; resuming recomputes it alike
     assert main(args + ["--resume"]) == 0
     again = json.loads(path.read_text())

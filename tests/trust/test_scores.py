@@ -12,6 +12,7 @@ import torch
 from diffbench.errors import DiffbenchError
 from diffbench.trust.options import parse_uq
 from diffbench.trust.scores import (
+    SCORE_KEYS,
     auroc,
     catch_rate,
     flag_weights,
@@ -23,25 +24,56 @@ from diffbench.trust.scores import (
 ERR = np.linspace(0.01, 1.0, 200)  # 200 samples: worst 5 % = 10, worst 1 % = 2, 10 % flagged = 20
 
 
+ERR2000 = np.linspace(0.01, 1.0, 2000)  # worst 5 % = 100, worst 1 % = 20: every score is powered
+
+
+def _estimates(s):
+    return {k: s[k]["estimate"] for k in ("spearman", "auroc", "catch_rate")}
+
+
 def test_perfect_indicator_scores_one():
-    s = score_indicator(3 * ERR + 7, ERR)  # any increasing function of the error
+    s = score_indicator(3 * ERR2000 + 7, ERR2000, n_boot=200)  # any increasing function of the error
     assert s["status"] == "ok"
-    assert s["spearman"] == pytest.approx(1.0) and s["auroc"] == 1.0 and s["catch_rate"] == 1.0
+    assert _estimates(s) == {"spearman": pytest.approx(1.0), "auroc": 1.0, "catch_rate": 1.0}
+    assert all(s[k]["low"] <= s[k]["estimate"] <= s[k]["high"] and s[k]["n_samples"] == 2000 for k in SCORE_KEYS)
 
 
 def test_inverted_indicator_scores_zero():
-    s = score_indicator(-ERR, ERR)
-    assert s["spearman"] == pytest.approx(-1.0) and s["auroc"] == 0.0 and s["catch_rate"] == 0.0
+    s = score_indicator(-ERR2000, ERR2000, n_boot=200)
+    assert _estimates(s) == {"spearman": pytest.approx(-1.0), "auroc": 0.0, "catch_rate": 0.0}
 
 
 def test_random_indicator_is_at_chance():
     rng = np.random.default_rng(0)
     err = rng.exponential(size=20000)
     ind = rng.normal(size=20000)
-    s = score_indicator(ind, err)
-    assert abs(s["auroc"] - 0.5) < 0.03
-    assert abs(s["spearman"]) < 0.03
-    assert abs(s["catch_rate"] - 0.10) < 0.05  # 200 worst samples, each flagged with probability 0.1
+    assert abs(auroc(ind, worst_mask(err, 0.05)) - 0.5) < 0.03
+    assert abs(spearman(ind, err)) < 0.03
+    assert abs(catch_rate(ind, err) - 0.10) < 0.05  # 200 worst samples, each flagged with probability 0.1
+    s = score_indicator(ind, err, n_boot=200)  # the recorded scores: the same estimates, intervals around chance
+    assert s["auroc"]["estimate"] == pytest.approx(auroc(ind, worst_mask(err, 0.05)))
+    assert s["auroc"]["low"] < 0.5 < s["auroc"]["high"] and s["spearman"]["low"] < 0 < s["spearman"]["high"]
+
+
+def test_underpowered_scores_carry_no_number():
+    s = score_indicator(3 * ERR + 7, ERR, n_boot=200)  # 200 samples: 10 worst 5 %, 2 worst 1 %
+    assert s["auroc"] == {"underpowered": True, "positives": 10, "required": 20}
+    assert s["catch_rate"] == {"underpowered": True, "positives": 2, "required": 20}
+    assert s["spearman"]["estimate"] == pytest.approx(1.0)  # Spearman has no positives to count
+
+
+def test_baselines_read_only_the_input_and_the_prediction():
+    from diffbench.trust.scores import BASELINES, baseline_values
+
+    x = torch.zeros(2, 1, 4, 4)
+    x[0, 0, 1, 1] = 1.0
+    x[1, 0, 0, 0], x[1, 0, 2, 3] = 1.0, 0.5
+    pred = torch.full((2, 1, 4, 4), 0.25)
+    batch = {"input": x, "count": torch.tensor([1, 2]), "target": torch.full((2, 1, 4, 4), float("nan"))}
+    v = baseline_values(batch, pred)
+    assert list(v) == list(BASELINES)
+    assert v["source-count"].tolist() == [1.0, 2.0] and v["input-sum"].tolist() == [1.0, 1.5]
+    assert v["prediction-mean"].tolist() == [0.25, 0.25]
 
 
 def test_hand_counted_auroc_and_catch():
@@ -64,8 +96,8 @@ def test_ties_count_half_and_share_flags():
     assert w[:5].tolist() == [1.0, 1.0, 0.5, 0.5, 0.0] and w.sum() == pytest.approx(3.0)
     # a constant indicator catches what random flagging would: ceil(0.1 n) / n
     assert catch_rate(np.zeros(95), np.arange(95.0)) == pytest.approx(10 / 95)
-    s = score_indicator(np.ones(50), np.arange(50.0))
-    assert s["spearman"] is None and s["auroc"] == 0.5
+    s = score_indicator(np.ones(400), np.arange(400.0), n_boot=100)
+    assert s["spearman"] is None and s["auroc"]["estimate"] == 0.5
     # the worst set breaks ties in the error by sample order
     assert worst_mask([1.0, 3.0, 3.0, 3.0], 0.5).tolist() == [False, True, True, False]
 
@@ -100,7 +132,7 @@ def test_spearman_matches_scipy_and_nan_counts_as_suspicious():
 def test_degenerate_inputs():
     assert auroc([1.0, 2.0], [1, 1]) is None  # no negatives
     assert spearman([1.0], [2.0]) is None
-    with pytest.raises(DiffbenchError, match="indicator has 3 values"):
+    with pytest.raises(DiffbenchError, match="indicator has shape"):
         score_indicator([1, 2, 3], [1, 2])
 
 
