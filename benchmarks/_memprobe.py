@@ -54,9 +54,9 @@ def _rss_kib() -> int:
 
 
 def generate(p: dict) -> dict:
+    import benchlib
     import numpy as np
 
-    import benchlib
     from diffbench.data.sampling import chunk_size, generate_raw
 
     n = int(p["n"])

@@ -19,9 +19,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-import pytest  # noqa: E402
-
 import benchlib  # noqa: E402
+import pytest  # noqa: E402
 
 
 def pytest_addoption(parser):

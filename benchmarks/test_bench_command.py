@@ -10,9 +10,9 @@ import json
 
 import pytest
 
+from diffbench.benchmarking import bench
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
-from diffbench.benchmarking import bench
 
 
 def _raw():

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import time
 
+import benchlib
 import numpy as np
 import pytest
-
-import benchlib
 from benchlib import fit_exponent, median, record, run_benchmark, timed
 
 SMALL = ("cnn-small", "unet-small", "resnet-small", "fno-small")

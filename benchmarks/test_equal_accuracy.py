@@ -20,9 +20,8 @@ reaches the target and its nMAE is <= the target; the transform is exact; FLOPs 
 
 from __future__ import annotations
 
-import pytest
-
 import benchlib
+import pytest
 from benchlib import record
 
 SMALL = ("cnn-small", "unet-small", "resnet-small", "fno-small")

@@ -27,10 +27,9 @@ import functools
 import os
 import time
 
+import benchlib
 import numpy as np
 import pytest
-
-import benchlib
 from benchlib import median, record
 
 DRYRUN = os.environ.get("DIFFBENCH_GPU_DRYRUN") == "1"

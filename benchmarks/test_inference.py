@@ -11,9 +11,8 @@ path; a second test times the variable-D (log-normal) problems, which take multi
 
 from __future__ import annotations
 
-import pytest
-
 import benchlib
+import pytest
 from benchlib import fit_exponent, record
 
 SMALL = ("cnn-small", "unet-small", "resnet-small", "fno-small")

@@ -24,8 +24,6 @@ holding torch (~300 MB) reported that size whatever it did.
 
 from __future__ import annotations
 
-import pytest
-
 import benchlib
 from benchlib import record
 

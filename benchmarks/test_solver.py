@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 
+import benchlib
 import numpy as np
 import pytest
-
-import benchlib
 from benchlib import disk_sources, fit_exponent, lognormal_d, median, record, run_benchmark, timed
 
 from diffbench.physics import build_stencil

@@ -18,8 +18,6 @@ import time
 
 import numpy as np
 import pytest
-
-import benchlib
 from benchlib import median, record, run_benchmark
 
 SMALL = ("cnn-small", "unet-small", "resnet-small", "fno-small")

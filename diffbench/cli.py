@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import DiffbenchError
 

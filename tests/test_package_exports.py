@@ -1,6 +1,6 @@
 """The stage packages: every public name resolves (the lazy export tables included: a typo
 there would otherwise only surface on first use); imports follow the data flow in one
-direction only, physics -> solver -> data -> models -> protocol (results) -> evaluation ->
+direction only, physics -> solver -> data -> models -> stats -> results -> evaluation ->
 training -> trust -> pipeline -> studies -> tuning -> benchmarking -> leaderboard; no stage's modules
 import each other in a cycle; and no module imports another module's ``_private`` names."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ("physics", "solver", "data", "models", "stats", "results", "protocol", "evaluation", "training", "trust", "pipeline",
+STAGES = ("physics", "solver", "data", "models", "stats", "results", "evaluation", "training", "trust", "pipeline",
           "studies", "tuning", "benchmarking", "leaderboard")
 PACKAGE = Path(__file__).resolve().parents[1] / "diffbench"
 

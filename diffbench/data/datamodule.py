@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -26,8 +27,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..errors import DiffbenchError
 from ..solver.backend import get_backend
-from .cache import ensure_cache, Cache, default_data_dir
 from .batch import to_batch
+from .cache import Cache, default_data_dir, ensure_cache
 from .sampling import generate_raw
 from .tasks import SPLITS, TaskSpec, load_task
 

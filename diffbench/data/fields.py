@@ -78,7 +78,7 @@ class PhysicsSpec:
 
     # ----------------------------------------------------------------- parsing
     @classmethod
-    def parse(cls, raw: dict[str, Any], where: str = "task") -> "PhysicsSpec":
+    def parse(cls, raw: dict[str, Any], where: str = "task") -> PhysicsSpec:
         allowed = {"diffusivity", "decay", "boundary"}
         if not isinstance(raw, dict):
             raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {_short(raw)}")

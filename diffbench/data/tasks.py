@@ -30,7 +30,7 @@ import math
 import numbers
 import os
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +325,7 @@ def tasks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "datamodules"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_file(path: str) -> TaskSpec:
     return parse_task(load_yaml(path, "task file", "task files"), path)
 

@@ -3,7 +3,8 @@ prediction or batch of the wrong type, shape, device or dtype with one line nami
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor

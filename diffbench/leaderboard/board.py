@@ -5,8 +5,9 @@ fit a 1,280 px window; the rest are one click away in its column chooser (CSS on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, Sequence
+from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
 from ..pipeline.config import RunConfig
@@ -20,8 +21,8 @@ from .trust_pages import has_consistency, has_uq
 
 # columns: key, label, kind (num|str|none), th class, first click direction, tooltip
 COLUMNS: list[tuple[str, str, str, str]] = [
-    ("rank", "Rank", "num", ("Rank by test nMAE among ranked entries (>= %d seeds); =1: tied with the leader "
-                             "(not significantly worse, paired on the shared test samples)") % MIN_RANKED_SEEDS),
+    ("rank", "Rank", "num", (f"Rank by test nMAE among ranked entries (>= {MIN_RANKED_SEEDS} seeds); =1: tied with the leader "
+                             "(not significantly worse, paired on the shared test samples)")),
     ("method", "Method", "str", "Model name and submission title; bold = official implementation"),
     ("test_nmae", "Test nMAE", "num", ("Headline: sum|e| / sum|y| on the test set, seed mean with its 95 % interval "
                                        "(two-level bootstrap over seeds and test samples); legacy entries: mean ± std over seeds")),

@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiffbenchError
-from ..stats import MIN_POSITIVES_AUROC, Interval, format_interval, lack_of_fit, log_law_fit, log_law_range, seed_interval
+from ..stats import (
+    MIN_POSITIVES_AUROC,
+    Interval,
+    format_interval,
+    lack_of_fit,
+    log_law_fit,
+    log_law_range,
+    seed_interval,
+)
 from .submit import Submission, load_submissions
 
 #: The marker pair around a generated block.

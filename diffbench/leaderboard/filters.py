@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from markupsafe import Markup
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DiffbenchError
-from ..results.per_sample import error_matrices
 from ..results.cost import board_cost
+from ..results.per_sample import error_matrices
 from ..results.schema import Result
 from ..stats import Difference, format_interval, tied_ranks
 from . import charts

@@ -42,10 +42,11 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -71,7 +72,7 @@ from .bundle import (  # noqa: F401 (part of submit's face)
 )
 
 ID_LENGTH = 16
-_ID = re.compile(r"^[0-9a-f]{%d}$" % ID_LENGTH)
+_ID = re.compile(rf"^[0-9a-f]{{{ID_LENGTH}}}$")
 ENV_DIR = "DIFFBENCH_LEADERBOARD_DIR"
 
 

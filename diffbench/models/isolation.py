@@ -257,10 +257,10 @@ def _answer(job: dict[str, Any]) -> dict[str, Any]:
     from diffbench.models.classpath import one_line, reraise_interrupt
     from diffbench.models.plugins import PluginEntry, load_plugin
     from diffbench.models.registry import (
-        first_line,
         count_parameters,
         create,
         describe_model,
+        first_line,
     )
 
     label = f"model '{job['name']}'"

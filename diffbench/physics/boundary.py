@@ -12,8 +12,9 @@ column N-1 ``right``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Union
 
 from ..errors import DiffbenchError
 
@@ -41,7 +42,7 @@ class Boundary:
     right: str = "dirichlet"
 
     @classmethod
-    def uniform(cls, kind: str) -> "Boundary":
+    def uniform(cls, kind: str) -> Boundary:
         return parse_boundary(kind)
 
     @property

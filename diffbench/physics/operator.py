@@ -151,7 +151,7 @@ class Stencil:
         """A u."""
         return self.diag * u + self.offdiag_apply(u)
 
-    def decouple(self, fixed: Array) -> "Stencil":
+    def decouple(self, fixed: Array) -> Stencil:
         """The operator restricted to free cells, fixed cells kept as ``diag * I`` rows.
 
         ``fixed`` is a boolean or 0/1 array of the field's shape. Couplings from free cells to

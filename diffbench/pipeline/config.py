@@ -25,9 +25,10 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import DiffbenchError
 from ..names import check_name

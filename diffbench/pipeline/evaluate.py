@@ -13,7 +13,7 @@ from .. import PROTOCOL_VERSION, __version__
 from ..data import DiffusionDataModule, load_task
 from ..errors import DiffbenchError
 from ..models import count_parameters
-from ..protocol.results import clean_number, write_result
+from ..results import clean_number, write_result
 from ..training.checkpoint_io import file_sha256
 from ..training.console import quiet_foreign_noise
 from ..training.module import SurrogateModule

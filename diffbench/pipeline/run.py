@@ -24,14 +24,14 @@ from typing import Any
 from .. import PROTOCOL_VERSION, __version__
 from ..data.cache import atomic_write_bytes
 from ..errors import DiffbenchError
-from ..protocol.results import (
+from ..results import (
     RESULT_SCHEMA_VERSION,
     aggregate_metrics,
     clean_number,
     write_result,
 )
-from ..results.paths import strip_local_paths
 from ..results.cost import run_cost
+from ..results.paths import strip_local_paths
 from ..results.per_sample import headline_intervals
 from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
 from ..training.run import Setup, finish_seed, prepare, train_seed

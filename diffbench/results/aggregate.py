@@ -15,7 +15,8 @@ region), and ``n`` counts the seeds that had one. The same rule aggregates the m
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .names import CONSISTENCY_SCORES, OK, SCORE_KEYS, not_applicable
 

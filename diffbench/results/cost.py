@@ -35,7 +35,8 @@ significant digits (one when the repeats spread by 100 % or more, three only whe
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import DiffbenchError
 

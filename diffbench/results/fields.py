@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Callable, Union
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -271,7 +272,7 @@ def _status_is(allowed: tuple[str, ...]) -> Callable[[Any], Any]:
 def ok_or_not_applicable(ok: type[BaseModel], na: type[BaseModel]) -> Any:
     """``ok`` or ``na``, told apart by ``status`` (anything else: one line naming ``.status``)."""
     return Annotated[
-        Union[Annotated[ok, Tag(OK)], Annotated[na, Tag(NOT_APPLICABLE)]],
+        Annotated[ok, Tag(OK)] | Annotated[na, Tag(NOT_APPLICABLE)],
         Discriminator(lambda v: v.get("status") if isinstance(v, dict) else getattr(v, "status", None)),
         BeforeValidator(_status_is((OK, NOT_APPLICABLE))),
     ]

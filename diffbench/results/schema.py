@@ -21,7 +21,8 @@ True
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -74,7 +75,7 @@ def _metric_fields() -> dict[str, Any]:
 
 
 class _RowChecks(Closed):
-    n_samples: Optional[Count(1)] = None  # type: ignore[valid-type]
+    n_samples: Count(1) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _regions_in_pairs(self) -> Any:
@@ -111,7 +112,7 @@ class SplitResult(MetricRow):  # type: ignore[misc, valid-type]
 
 
 class _AggregateBase(Closed):
-    n_samples: Optional[Count(1)] = None  # type: ignore[valid-type]
+    n_samples: Count(1) | None = None  # type: ignore[valid-type]
     per_count: dict[str, dict[str, StatNonNegative]]  # type: ignore[valid-type]
 
 
@@ -138,7 +139,7 @@ def _interval_row(v: Any) -> Any:
     return v
 
 
-IntervalRow = Annotated[Optional[dict[str, float]], PlainValidator(_interval_row),
+IntervalRow = Annotated[dict[str, float] | None, PlainValidator(_interval_row),
                         WithJsonSchema({"anyOf": [{"type": "object", "required": ["estimate", "low", "high"],
                                                    "additionalProperties": False,
                                                    "properties": {k: {"type": "number"} for k in ("estimate", "low", "high")}},
@@ -162,7 +163,7 @@ class Intervals(Closed):
 class Aggregate(Closed):
     test: AggregateSplit  # type: ignore[valid-type]
     val: AggregateSplit  # type: ignore[valid-type]
-    intervals: Optional[Intervals] = None
+    intervals: Intervals | None = None
 
 
 # --------------------------------------------------------------------------- the result
@@ -203,9 +204,9 @@ class Stop(Closed):
     reason: Literal["stopped_early", "budget_capped"]
     step: Count(0)  # type: ignore[valid-type]
     epoch: Count(0)  # type: ignore[valid-type]
-    patience: Optional[Count(1)] = None  # type: ignore[valid-type]
-    max_steps: Optional[int] = None
-    max_epochs: Optional[int] = None
+    patience: Count(1) | None = None  # type: ignore[valid-type]
+    max_steps: int | None = None
+    max_epochs: int | None = None
 
 
 class SeedResult(Closed):
@@ -216,21 +217,20 @@ class SeedResult(Closed):
     val: SplitResult
     inference: Timing
     solver: Timing
-    solver_matched: Optional[SolverMatched] = None
-    images: Optional[Annotated[list[str], PlainValidator(lambda v: _paths(v))]] = None
-    wandb: Optional[Object()] = None  # type: ignore[valid-type]
-    train_time_s: Optional[Finite(null=False)] = None  # type: ignore[valid-type]
-    best_checkpoint: Optional[Annotated[str, PlainValidator(relative_path),
-                                        WithJsonSchema({"type": "string", "pattern": "^[^/]"})]] = None
-    checkpoint: Optional[CheckpointRef] = None
-    best_epoch: Optional[Count(0)] = None  # type: ignore[valid-type]
-    epochs_run: Optional[Count(0)] = None  # type: ignore[valid-type]
+    solver_matched: SolverMatched | None = None
+    images: Annotated[list[str], PlainValidator(lambda v: _paths(v))] | None = None
+    wandb: Object() | None = None  # type: ignore[valid-type]
+    train_time_s: Finite(null=False) | None = None  # type: ignore[valid-type]
+    best_checkpoint: Annotated[str, PlainValidator(relative_path), WithJsonSchema({"type": "string", "pattern": "^[^/]"})] | None = None
+    checkpoint: CheckpointRef | None = None
+    best_epoch: Count(0) | None = None  # type: ignore[valid-type]
+    epochs_run: Count(0) | None = None  # type: ignore[valid-type]
     #: True when part of this seed was trained after a restart (``--resume``; exact on one CPU device).
-    resumed: Optional[StrictBool] = None
-    uq: Optional[SeedUq] = None
-    consistency: Optional[SeedConsistencyBlock] = None  # type: ignore[valid-type]
-    per_sample: Optional[PerSampleBlock] = None  # type: ignore[valid-type]
-    stop: Optional[Stop] = None
+    resumed: StrictBool | None = None
+    uq: SeedUq | None = None
+    consistency: SeedConsistencyBlock | None = None  # type: ignore[valid-type]
+    per_sample: PerSampleBlock | None = None  # type: ignore[valid-type]
+    stop: Stop | None = None
 
 
 def _paths(v: Any) -> Any:
@@ -246,10 +246,10 @@ class ModelInfo(Closed):
 
     name: Text(limit=MAX_NAME, one_line=True)  # type: ignore[valid-type]
     parameters: Count(0, MAX_PARAMETERS)  # type: ignore[valid-type]
-    kind: Optional[str] = None
-    package: Optional[str] = None
-    package_version: Optional[str] = None
-    spec: Optional[JsonObject] = None
+    kind: str | None = None
+    package: str | None = None
+    package_version: str | None = None
+    spec: JsonObject | None = None
 
 
 def _task_name(v: Any) -> Any:
@@ -286,16 +286,16 @@ class Cost(Open):
 
     inference_s_per_sample: Positive()  # type: ignore[valid-type]
     solver_s_per_sample: Positive()  # type: ignore[valid-type]
-    train_time_s: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
-    speedup_vs_solver: Optional[Finite(null=True)] = None  # type: ignore[valid-type]
-    flops_per_sample: Optional[Count(1)] = None  # type: ignore[valid-type]
-    parameters: Optional[Count(0)] = None  # type: ignore[valid-type]
-    inference_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
-    solver_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
-    solver_matched_s_per_sample: Optional[Positive()] = None  # type: ignore[valid-type]
-    speedup_at_equal_accuracy: Optional[Positive(null=True)] = None  # type: ignore[valid-type]
-    speedup_spread: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
-    speedup_digits: Optional[Count(1, 3)] = None  # type: ignore[valid-type]
+    train_time_s: Finite(null=True) | None = None  # type: ignore[valid-type]
+    speedup_vs_solver: Finite(null=True) | None = None  # type: ignore[valid-type]
+    flops_per_sample: Count(1) | None = None  # type: ignore[valid-type]
+    parameters: Count(0) | None = None  # type: ignore[valid-type]
+    inference_spread: Score(0.0, None) | None = None  # type: ignore[valid-type]
+    solver_spread: Score(0.0, None) | None = None  # type: ignore[valid-type]
+    solver_matched_s_per_sample: Positive() | None = None  # type: ignore[valid-type]
+    speedup_at_equal_accuracy: Positive(null=True) | None = None  # type: ignore[valid-type]
+    speedup_spread: Score(0.0, None) | None = None  # type: ignore[valid-type]
+    speedup_digits: Count(1, 3) | None = None  # type: ignore[valid-type]
 
 
 def _seeds(v: Any) -> Any:
@@ -330,14 +330,14 @@ class Result(Closed):
     diffbench_version: Text()  # type: ignore[valid-type]
     created: Text()  # type: ignore[valid-type]
     command: Annotated[str, PlainValidator(_command), WithJsonSchema({"type": "string", "pattern": "^diffbench run(\\s|$)"})]
-    argv: Optional[str] = None
+    argv: str | None = None
     model: ModelInfo
     task: TaskInfo
     data: Object()  # type: ignore[valid-type]
     training: Object()  # type: ignore[valid-type]
     packages: Object()  # type: ignore[valid-type]
     hardware: Hardware
-    git: Optional[JsonObject] = None
+    git: JsonObject | None = None
     seeds: Annotated[list[int], PlainValidator(_seeds),
                      WithJsonSchema({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1, "uniqueItems": True})]
     per_seed: list[SeedResult]

@@ -16,7 +16,7 @@ a link is an absolute ``http(s)`` URL with a host or nothing (never ``javascript
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainValidator, WithJsonSchema
@@ -92,14 +92,14 @@ class SubmissionMeta(Closed):
 
     title: _text(TEXT_LIMITS["title"])  # type: ignore[valid-type]
     authors: _text(TEXT_LIMITS["authors"])  # type: ignore[valid-type]
-    url: Annotated[Optional[str], PlainValidator(_url),
+    url: Annotated[str | None, PlainValidator(_url),
                    WithJsonSchema({"anyOf": [{"type": "string", "format": "uri", "pattern": "^https?://"}, {"type": "null"}]})] = None
     official: Annotated[bool, PlainValidator(_official), WithJsonSchema({"type": "boolean"})]
     submitted: Annotated[str, PlainValidator(_date), WithJsonSchema({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"})]
     images: Annotated[dict[str, str], PlainValidator(_images),
                       WithJsonSchema({"type": "object", "additionalProperties": {"type": "string", "pattern": HEX64.pattern}})]
     #: The submission bundle: each seed's best checkpoint, a file in ``<id>/`` (``path``) or a URL.
-    checkpoints: Optional[Annotated[dict[str, CheckpointRef], BeforeValidator(_checkpoint_seeds)]] = None
+    checkpoints: Annotated[dict[str, CheckpointRef], BeforeValidator(_checkpoint_seeds)] | None = None
 
 
 class StoredSubmission(Closed):

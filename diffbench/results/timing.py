@@ -4,7 +4,7 @@ Part of the result schema (:mod:`diffbench.results.schema`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -43,12 +43,12 @@ LoadAverage = typed(_load_average, {"type": "array", "items": {"type": "number",
 class _Repeats(BaseModel):
     """The minimum of repeats after warm-up (:func:`diffbench.results.cost.summarise`), with its spread."""
 
-    median_s_per_sample: Optional[Positive()] = None  # type: ignore[valid-type]
-    max_s_per_sample: Optional[Positive()] = None  # type: ignore[valid-type]
-    spread: Optional[Score(0.0, None, null=False)] = None  # type: ignore[valid-type]
-    repeats: Optional[Count(1)] = None  # type: ignore[valid-type]
-    warmup: Optional[Count(0)] = None  # type: ignore[valid-type]
-    load_average: Optional[LoadAverage] = None  # type: ignore[valid-type]
+    median_s_per_sample: Positive() | None = None  # type: ignore[valid-type]
+    max_s_per_sample: Positive() | None = None  # type: ignore[valid-type]
+    spread: Score(0.0, None, null=False) | None = None  # type: ignore[valid-type]
+    repeats: Count(1) | None = None  # type: ignore[valid-type]
+    warmup: Count(0) | None = None  # type: ignore[valid-type]
+    load_average: LoadAverage | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _ordered(self) -> Any:
@@ -67,8 +67,8 @@ class Timing(_Repeats, Open):
     method), and for the network its forward FLOPs and parameters."""
 
     s_per_sample: Positive()  # type: ignore[valid-type]
-    flops_per_sample: Optional[Count(1)] = None  # type: ignore[valid-type]
-    parameters: Optional[Count(0)] = None  # type: ignore[valid-type]
+    flops_per_sample: Count(1) | None = None  # type: ignore[valid-type]
+    parameters: Count(0) | None = None  # type: ignore[valid-type]
 
 
 class SolverMatched(_Repeats, Closed):
@@ -79,14 +79,14 @@ class SolverMatched(_Repeats, Closed):
     reference_tol: Positive()  # type: ignore[valid-type]
     backend: Text(limit=MAX_NAME, one_line=True)  # type: ignore[valid-type]
     ladder: list[JsonObject]
-    multigrid: Optional[JsonObject] = None
-    multigrid_note: Optional[Text(limit=MAX_NAME)] = None  # type: ignore[valid-type]
-    transform: Optional[JsonObject] = None
-    s_per_sample: Optional[Positive()] = None  # type: ignore[valid-type]
-    method: Optional[Text(limit=MAX_NAME, one_line=True)] = None  # type: ignore[valid-type]
-    tol: Optional[Positive()] = None  # type: ignore[valid-type]
-    nmae: Optional[Score(0.0, None, null=False)] = None  # type: ignore[valid-type]
-    kind: Optional[Literal["multigrid", "transform"]] = None
+    multigrid: JsonObject | None = None
+    multigrid_note: Text(limit=MAX_NAME) | None = None  # type: ignore[valid-type]
+    transform: JsonObject | None = None
+    s_per_sample: Positive() | None = None  # type: ignore[valid-type]
+    method: Text(limit=MAX_NAME, one_line=True) | None = None  # type: ignore[valid-type]
+    tol: Positive() | None = None  # type: ignore[valid-type]
+    nmae: Score(0.0, None, null=False) | None = None  # type: ignore[valid-type]
+    kind: Literal["multigrid", "transform"] | None = None
 
     @model_validator(mode="after")
     def _matched(self) -> Any:

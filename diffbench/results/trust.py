@@ -21,7 +21,8 @@ samples, point scores per seed and ``{"mean", "std", "n"}`` per run.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -71,7 +72,7 @@ class SeedIndicatorOk(Closed):
     auroc: SeedUnitScore  # type: ignore[valid-type]
     catch_rate: SeedUnitScore  # type: ignore[valid-type]
     indicator_mean: Score()  # type: ignore[valid-type]
-    indicator_median: Optional[Score()] = None  # type: ignore[valid-type]
+    indicator_median: Score() | None = None  # type: ignore[valid-type]
 
 
 def _no_scores(allowed: set[str]) -> Callable[[Any], Any]:
@@ -140,10 +141,10 @@ class SeedUq(Closed):
     error_mean: Score(0.0, None, null=False)  # type: ignore[valid-type]
     settings: Object()  # type: ignore[valid-type]
     indicators: dict[str, SeedIndicator]  # type: ignore[valid-type]
-    baselines: Optional[dict[str, SeedIndicator]] = None  # type: ignore[valid-type]
-    samples: Optional[UqSamples] = None
-    inverse_model: Optional[Object()] = None  # type: ignore[valid-type]
-    time_s: Optional[Score(0.0, None)] = None  # type: ignore[valid-type]
+    baselines: dict[str, SeedIndicator] | None = None  # type: ignore[valid-type]
+    samples: UqSamples | None = None
+    inverse_model: Object() | None = None  # type: ignore[valid-type]
+    time_s: Score(0.0, None) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _samples(self) -> Any:
@@ -193,8 +194,8 @@ class RunUq(Closed):
                          WithJsonSchema({"type": "array", "items": {"enum": list(INDICATORS)}, "minItems": 1, "uniqueItems": True})]
     settings: Object()  # type: ignore[valid-type]
     indicators: dict[str, RunIndicator]  # type: ignore[valid-type]
-    baselines: Optional[dict[str, RunIndicator]] = None  # type: ignore[valid-type]
-    inverse_model: Optional[Object()] = None  # type: ignore[valid-type]
+    baselines: dict[str, RunIndicator] | None = None  # type: ignore[valid-type]
+    inverse_model: Object() | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _exactly_requested(self) -> Any:
@@ -245,9 +246,9 @@ class SeedRelativeError(Closed):
     status: Literal[OK]
     mean: CScore(0.0)  # type: ignore[valid-type]
     max: CScore(0.0)  # type: ignore[valid-type]
-    n_pairs: Optional[Count(0)] = None  # type: ignore[valid-type]
-    n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
-    transforms: Optional[Transforms] = None  # type: ignore[valid-type]
+    n_pairs: Count(0) | None = None  # type: ignore[valid-type]
+    n_samples: Count(0) | None = None  # type: ignore[valid-type]
+    transforms: Transforms | None = None  # type: ignore[valid-type]
 
 
 class SeedMaximumPrinciple(Closed):
@@ -256,7 +257,7 @@ class SeedMaximumPrinciple(Closed):
     status: Literal[OK]
     negative_share: CScore(0.0, 1.0)  # type: ignore[valid-type]
     most_negative: CScore(None, 0.0)  # type: ignore[valid-type]
-    n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
+    n_samples: Count(0) | None = None  # type: ignore[valid-type]
 
 
 SeedRelative = ok_or_not_applicable(SeedRelativeError, SeedNotApplicable)
@@ -266,7 +267,7 @@ class SeedConsistency(Closed):
     """One seed's physics-consistency scores."""
 
     n_samples: Count(1)  # type: ignore[valid-type]
-    time_s: Optional[Score(0.0, None, null=False)] = None  # type: ignore[valid-type]
+    time_s: Score(0.0, None, null=False) | None = None  # type: ignore[valid-type]
     superposition: SeedRelative  # type: ignore[valid-type]
     equivariance: SeedRelative  # type: ignore[valid-type]
     maximum_principle: ok_or_not_applicable(SeedMaximumPrinciple, SeedNotApplicable)  # type: ignore[valid-type]
@@ -294,7 +295,7 @@ def _scores_object(v: Any) -> Any:
 
 
 SeedConsistencyBlock = Annotated[
-    Union[Annotated[SeedConsistency, Tag("scores")], Annotated[SeedConsistencyError, Tag("error")]],
+    Annotated[SeedConsistency, Tag("scores")] | Annotated[SeedConsistencyError, Tag("error")],
     Discriminator(lambda v: "error" if (v.get("status") if isinstance(v, dict) else getattr(v, "status", None)) == "error" else "scores"),
     BeforeValidator(_scores_object),
 ]
@@ -304,16 +305,16 @@ class RunRelativeError(Closed):
     status: Literal[OK]
     mean: StatNonNegative  # type: ignore[valid-type]
     max: StatNonNegative  # type: ignore[valid-type]
-    n_pairs: Optional[Count(0)] = None  # type: ignore[valid-type]
-    n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
-    transforms: Optional[Transforms] = None  # type: ignore[valid-type]
+    n_pairs: Count(0) | None = None  # type: ignore[valid-type]
+    n_samples: Count(0) | None = None  # type: ignore[valid-type]
+    transforms: Transforms | None = None  # type: ignore[valid-type]
 
 
 class RunMaximumPrinciple(Closed):
     status: Literal[OK]
     negative_share: StatUnit  # type: ignore[valid-type]
     most_negative: StatNonPositive  # type: ignore[valid-type]
-    n_samples: Optional[Count(0)] = None  # type: ignore[valid-type]
+    n_samples: Count(0) | None = None  # type: ignore[valid-type]
 
 
 class RunScoreNotApplicable(Closed):

@@ -20,7 +20,8 @@ A result written before the intervals (:func:`is_legacy_uq`: no ``baselines``, n
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

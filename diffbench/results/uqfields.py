@@ -14,7 +14,7 @@ null (undefined), or, in a result written before the intervals, a number per see
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -105,8 +105,7 @@ def uq_score(lo: float, hi: float, point: Any, name: str) -> Any:
         return v
 
     return Annotated[
-        Union[Annotated[interval(lo, hi, name), Tag(SCORE_TAGS["interval"])], Annotated[Underpowered, Tag(SCORE_TAGS["underpowered"])],
-              Annotated[point, Tag(SCORE_TAGS[legacy])], Annotated[None, Tag(SCORE_TAGS["null"])]],
+        Annotated[interval(lo, hi, name), Tag(SCORE_TAGS["interval"])] | Annotated[Underpowered, Tag(SCORE_TAGS["underpowered"])] | Annotated[point, Tag(SCORE_TAGS[legacy])] | Annotated[None, Tag(SCORE_TAGS["null"])],
         Discriminator(lambda v: SCORE_TAGS.get(score_kind(v), 'bad')), BeforeValidator(shape)]
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DiffbenchError
 from ..training.options import check_positive_int

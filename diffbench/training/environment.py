@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+
 def is_ddp_child() -> bool:
     """Whether this process is a DDP worker other than the global rank 0 (``LOCAL_RANK`` or
     ``NODE_RANK`` set and not 0): such a process writes no result and takes no lock."""

@@ -126,7 +126,7 @@ class SurrogateModule(L.LightningModule):
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str, *, map_location: str = "cpu", expect_task_hash: str | None = None) -> "SurrogateModule":
+    def load(cls, path: str, *, map_location: str = "cpu", expect_task_hash: str | None = None) -> SurrogateModule:
         """Load a checkpoint written by ``diffbench run``, checking versions and task.
 
         The file is read by :func:`~diffbench.training.checkpoint_io.load_checkpoint`: nothing

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -33,7 +34,7 @@ from ..data import DiffusionDataModule, load_task
 from ..data.cache import atomic_write_json
 from ..errors import DiffbenchError
 from ..models import build_from_spec, check_output, count_parameters, create, model_origin, model_spec
-from ..protocol.results import clean_number
+from ..results import clean_number
 from ..results.paths import checkpoint_ref
 from ..results.per_sample import encode as encode_per_sample
 from ..results.per_sample import write_npz

@@ -212,7 +212,7 @@ def _solve(args: argparse.Namespace) -> int:
     report["output"] = str(out)
     if args.report:
         from ..data.cache import atomic_write_json
-        from ..protocol.results import clean_number
+        from ..results import clean_number
 
         try:
             atomic_write_json(Path(args.report), clean_number(report))

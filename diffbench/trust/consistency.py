@@ -64,14 +64,15 @@ decay) moves that score; see ``tests/trust/test_consistency.py``.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..physics.boundary import BOUNDARY_TYPES, SIDES, Boundary
 from ..physics.operator import build_stencil
-from ..protocol.results import mean_std
+from ..results import mean_std
 from .tensors import param_dtype
 
 #: Test samples the scores use.

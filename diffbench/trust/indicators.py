@@ -108,8 +108,9 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -117,8 +118,8 @@ from ..errors import DiffbenchError
 from ..evaluation.functional import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
-from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from ..results.uq import aggregate_uq_scores
+from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
 from .scores import (
     AUROC_WORST,

@@ -10,8 +10,9 @@ once every seed is trained, :func:`trust_aggregate` builds the run-level blocks 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 

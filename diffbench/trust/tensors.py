@@ -4,7 +4,8 @@ order and in batches, a batch on a device, seeded randomness, the per-sample err
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 

@@ -12,8 +12,9 @@ it stops (the last one the complete record).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DiffbenchError
 from ..studies.launch import check_launcher, job_error

@@ -33,10 +33,11 @@ import json
 import math
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 

@@ -4,13 +4,14 @@ the real aggregation and digest), for the leaderboard tests."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from diffbench import PROTOCOL_VERSION, __version__
 from diffbench.data import load_task
 from diffbench.evaluation.functional import METRIC_KEYS
-from diffbench.protocol.results import RESULT_SCHEMA_VERSION, aggregate_metrics, write_result
+from diffbench.results import RESULT_SCHEMA_VERSION, aggregate_metrics, write_result
 
 _SCALE = {"mae_sources": 3.0, "mae_field": 0.8, "mae_r1": 1.5, "mae_r2": 0.9, "mae_r3": 0.6, "nmae": 4.0, "rel_l2": 5.0,
           "max_abs_error": 9.0, "p99_sample_mae": 2.2, "residual": 0.3}

@@ -13,6 +13,7 @@ from lb_factory import load, redigest, tamper
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
+from diffbench.evaluation.functional import METRIC_KEYS
 from diffbench.leaderboard.submit import (
     MIN_RANKED_SEEDS,
     check_result,
@@ -22,8 +23,7 @@ from diffbench.leaderboard.submit import (
     safe_url,
     submit,
 )
-from diffbench.evaluation.functional import METRIC_KEYS
-from diffbench.protocol.results import canonical_json
+from diffbench.results import canonical_json
 
 
 def _refused(path: Path, lb: Path, match: str, **kw) -> None:

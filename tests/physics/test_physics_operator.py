@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench.physics import build_stencil, parse_boundary, relative_residual, scaled_relative_residual, uniform_relative_residual
+from diffbench.physics import (
+    build_stencil,
+    parse_boundary,
+    relative_residual,
+    scaled_relative_residual,
+    uniform_relative_residual,
+)
 from diffbench.solver import solve
 from diffbench.solver.reference import assemble_matrix
 

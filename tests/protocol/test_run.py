@@ -9,7 +9,7 @@ import pytest
 
 from diffbench.cli import main
 from diffbench.evaluation.functional import METRIC_KEYS
-from diffbench.protocol.results import compute_digest
+from diffbench.results import compute_digest
 
 
 def _run(args, capsys):

@@ -96,7 +96,9 @@ def test_a_violation_is_one_line_naming_the_field(change, message):
 
 def test_the_typed_result_is_read_only():
     typed = check_result(_fixture(), "r").result
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         typed.seeds = [9]  # type: ignore[misc]
 
 

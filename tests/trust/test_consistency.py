@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from trust_testlib import OracleModel
 
 from diffbench.data.batch import to_batch
 from diffbench.data.tasks import parse_task
 from diffbench.models import create
-from diffbench.trust.consistency import consistency_scores, outflow
 from diffbench.solver import solve
-from trust_testlib import OracleModel
+from diffbench.trust.consistency import consistency_scores, outflow
 
 CPU = torch.device("cpu")
 ROUNDING = 1e-6  # float32 predictions

@@ -6,7 +6,6 @@ import torch
 
 from diffbench.data import load_task
 from diffbench.models import create, model_spec
-from diffbench.trust.scores import BASELINES
 from diffbench.trust.indicators import (
     accepts_dropout,
     ensemble_indicators,
@@ -15,6 +14,7 @@ from diffbench.trust.indicators import (
     train_inverse,
     with_mc_dropout,
 )
+from diffbench.trust.scores import BASELINES
 
 
 def test_mc_dropout_spread_is_zero_without_dropout_and_positive_with_it():

@@ -76,9 +76,10 @@ def test_adversarial_inputs_meet_the_tolerance(tol, smoke_checkpoint, tmp_path, 
 @pytest.mark.parametrize("scale", ["residual", "energy"])
 def test_a_good_guess_saves_iterations(scale, tmp_path, capsys, monkeypatch):
     """With a near-exact surrogate the warm start needs fewer iterations than the cold one."""
+    from trust_testlib import OracleModel
+
     import diffbench.trust.commands as tc
     from diffbench.data import load_task
-    from trust_testlib import OracleModel
 
     monkeypatch.setattr(tc, "load_surrogate", lambda ckpt, device, task=None: (OracleModel(), load_task("smoke")))
     S = np.stack([adversarial_sources()[k] for k in ("overlap", "points100", "ratio1e6")])

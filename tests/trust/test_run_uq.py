@@ -8,10 +8,9 @@ import json
 import math
 from dataclasses import asdict
 
-
 from diffbench.cli import main
-from diffbench.protocol.results import compute_digest
 from diffbench.pipeline.config import RunConfig
+from diffbench.results import compute_digest
 from diffbench.trust.scores import BASELINES
 
 INDICATORS = ("mc-dropout", "residual", "inverse", "ensemble")

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from diffbench_plugin_example import TinyConvNet, wide_convnet
 
 
