@@ -14,14 +14,13 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..atomic import atomic_write_bytes
 
 #: The version of the result.json layout; a change of layout bumps it.
 RESULT_SCHEMA_VERSION = 1
@@ -52,21 +51,7 @@ def clean_number(x: Any) -> Any:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON (sorted keys, indent 1: the bytes ``diffbench run`` always wrote) to a
     temporary name in the same folder, flush it to disk, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def write_result(path: Path, result: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,14 @@ NOT_APPLICABLE = "not applicable"
 OK = "ok"
 
 
+#: MC-dropout: forward passes per sample and the dropout a preset is rebuilt with; the preset of
+#: the inverse network (field -> source map). The trust stage uses these; they are recorded here,
+#: torch-free, so that the settings a result records can be checked without torch.
+MC_SAMPLES = 8
+MC_DROPOUT = 0.1
+INVERSE_PRESET = "unet-small"
+
+
 def uq_settings() -> dict[str, Any]:
     """What the uq scores mean (the protocol's fractions and sample counts), recorded with them.
 
@@ -67,9 +75,9 @@ def uq_settings() -> dict[str, Any]:
         "auroc_worst_fraction": AUROC_WORST,
         "catch_worst_fraction": CATCH_WORST,
         "catch_flag_fraction": CATCH_FLAG,
-        "mc_samples": 8,
-        "mc_dropout": 0.1,
-        "inverse_preset": "unet-small",
+        "mc_samples": MC_SAMPLES,
+        "mc_dropout": MC_DROPOUT,
+        "inverse_preset": INVERSE_PRESET,
     }
 
 

@@ -118,26 +118,21 @@ from ..errors import DiffbenchError
 from ..evaluation.functional import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
+from ..results.names import INVERSE_PRESET, MC_DROPOUT, MC_SAMPLES, uq_settings
 from ..results.uq import aggregate_uq_scores
 from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
 from .scores import (
-    AUROC_WORST,
     BASELINES,
-    CATCH_FLAG,
-    CATCH_WORST,
     baseline_values,
     not_applicable,
     score_indicator,
 )
 from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
-#: Forward passes per sample for MC-dropout.
-MC_SAMPLES = 8
-#: Dropout probability a model is trained with when ``--uq mc-dropout`` is asked for.
-MC_DROPOUT = 0.1
-#: The inverse network's preset.
-INVERSE_PRESET = "unet-small"
+#: MC_SAMPLES (forward passes per sample for MC-dropout), MC_DROPOUT (the dropout a model is
+#: trained with for ``--uq mc-dropout``) and INVERSE_PRESET are defined once, torch-free, in
+#: :mod:`diffbench.results.names`.
 INVERSE_FILE = "uq-inverse.pt"
 
 
@@ -162,22 +157,8 @@ def with_mc_dropout(probe: torch.nn.Module, model: Any, model_args: Mapping[str,
 
 
 def settings() -> dict[str, Any]:
-    """What the scores mean, recorded with them."""
-    from ..stats import LEVEL, MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
-
-    return {
-        "baselines": list(BASELINES),
-        "interval_level": LEVEL,
-        "min_positives_auroc": MIN_POSITIVES_AUROC,
-        "min_positives_caught": MIN_POSITIVES_CAUGHT,
-        "error": "per-sample MAE of the deterministic prediction on the normalised test target",
-        "auroc_worst_fraction": AUROC_WORST,
-        "catch_worst_fraction": CATCH_WORST,
-        "catch_flag_fraction": CATCH_FLAG,
-        "mc_samples": MC_SAMPLES,
-        "mc_dropout": MC_DROPOUT,
-        "inverse_preset": INVERSE_PRESET,
-    }
+    """What the scores mean, recorded with them (:func:`diffbench.results.names.uq_settings`)."""
+    return uq_settings()
 
 
 # --------------------------------------------------------------------------------------

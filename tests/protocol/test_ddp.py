@@ -36,7 +36,10 @@ def test_two_process_run_scores_like_one_device(tmp_path, smoke_data_dir):
     uq = seed["uq"]
     assert uq["n_samples"] == 120 and set(uq["indicators"]) == {"residual", "mc-dropout"}
     for name, ind in uq["indicators"].items():
-        assert ind["status"] == "ok" and 0.0 <= ind["auroc"] <= 1.0 and -1.0 <= ind["spearman"] <= 1.0, name
+        assert ind["status"] == "ok", name
+        # 120 samples give 6 "worst 5 %" positives: the AUROC is underpowered; Spearman has an interval
+        assert ind["auroc"].get("underpowered") is True or 0.0 <= ind["auroc"]["estimate"] <= 1.0, name
+        assert -1.0 <= ind["spearman"]["estimate"] <= 1.0, name
     assert set(result["uq"]["indicators"]) == {"residual", "mc-dropout"}
 
 
