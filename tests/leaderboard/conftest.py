@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from lb_factory import make_result
+from lb_factory import copy_run, make_result  # noqa: F401 (copy_run: tests import it from lb_factory)
 
 
 @pytest.fixture
@@ -44,8 +43,3 @@ def run_dir(tmp_path_factory, smoke_data_dir) -> Path:
     return result.parent
 
 
-def copy_run(run_dir: Path, tmp_path: Path) -> Path:
-    """A copy of the run folder under ``tmp_path``; returns its result.json."""
-    dest = tmp_path / run_dir.name
-    shutil.copytree(run_dir, dest)
-    return dest / "result.json"

@@ -4,6 +4,7 @@ the real aggregation and digest), for the leaderboard tests."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -373,3 +374,11 @@ def with_cost(r: dict[str, Any]) -> None:
                                "transform": None, "s_per_sample": mg["s_per_sample"], "spread": mg["spread"], "method": "mgcg",
                                "tol": 0.1, "nmae": s["test"]["nmae"] / 3, "kind": "multigrid"}
     r["cost"] = run_cost(r["per_seed"])
+
+
+def copy_run(run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the run folder under ``tmp_path``; returns its result.json. (Here, not in conftest.py:
+    a test imports it by module name, and ``conftest`` may name another folder's conftest in a full run.)"""
+    dest = tmp_path / run_dir.name
+    shutil.copytree(run_dir, dest)
+    return dest / "result.json"

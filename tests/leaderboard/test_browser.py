@@ -214,7 +214,7 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
 def test_verified_filter_in_a_browser(browser, lb, make, run_dir, smoke_data_dir, tmp_path):
     """From file://, without network: the verified badge only on the verified entry, and the
     "verified entries only" checkbox hides the claimed rows and shows them again."""
-    from conftest import copy_run
+    from lb_factory import copy_run
 
     from diffbench.cli import main
     from diffbench.leaderboard.submit import submit

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import copy_run as _copy_run
+from lb_factory import copy_run as _copy_run
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError

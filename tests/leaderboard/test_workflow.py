@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_run
+from lb_factory import copy_run
 
 from diffbench.cli import build_parser
 from diffbench.leaderboard.site import build_site
