@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiffbenchError
+from ..stats import format_interval, format_p
 from .charts import fmt_count, fmt_number
+from .filters import pm_text
 from .markup import esc, header, page
 from .rows import Row
 from .submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
@@ -222,7 +224,6 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
     targets = _transfer_targets(study)
     views, notes = [], []
     for r in rows:
-        test = r.get("test") or {}
         transfer = []
         for t in targets:
             tr = (r.get("transfer") or {}).get(t)
@@ -238,10 +239,30 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
         matches = [e for e in entries.get(r.get("run_id"), []) if e.sub.task == r["task"]] if isinstance(r.get("run_id"), str) else []
         views.append({"model": r["model"], "task": r["task"], "train_fraction": _text(r.get("train_fraction"), lambda v: f"{v:g}"),
                       "n_train": _text(r.get("n_train"), lambda v: f"{v:g}"), "params": _text(r.get("parameters"), fmt_count),
-                      "metrics": [test.get(k) for k, _ in metrics], "transfer": transfer,
+                      "metrics": [_metric_text(r, k) for k, _ in metrics], "transfer": transfer, "stops": _stops(r),
                       "seeds": len(seeds) if isinstance(seeds, list) else "—", "entries": [e.id for e in matches],
                       "run_id": r.get("run_id"), "command": r.get("command")})
     return str(macro("results", "study_parts.html")(metrics, targets, views, notes))
+
+
+def _metric_text(row: dict[str, Any], metric: str) -> str:
+    """A row's test metric as ``estimate [low, high]`` when its run kept per-sample errors
+    (``intervals``), else mean ± std over seeds, else an em dash."""
+    iv = ((row.get("intervals") or {}).get("metrics") or {}).get(metric) if isinstance(row.get("intervals"), dict) else None
+    if isinstance(iv, dict) and all(isinstance(iv.get(k), (int, float)) and not isinstance(iv.get(k), bool) for k in ("estimate", "low", "high")):
+        try:
+            return format_interval(iv["estimate"], iv["low"], iv["high"])
+        except DiffbenchError:
+            return "—"
+    return pm_text((row.get("test") or {}).get(metric))
+
+
+def _stops(row: dict[str, Any]) -> str:
+    stops = [s for s in row.get("stops") or [] if isinstance(s, dict)]
+    if not stops:
+        return "—"
+    capped = sum(s.get("reason") == "budget_capped" for s in stops)
+    return f"{len(stops) - capped} early, {capped} capped"
 
 
 def _fit_section(study: Study) -> str:
@@ -259,7 +280,17 @@ def _fit_section(study: Study) -> str:
         slope = _num(b) + (f" ± {_num(se, lambda v: f'{v:.2g}')}" if isinstance(se, (int, float)) else "")
         facts = [("Law", f"<code>{esc(fit.get('law') or '')}</code>"), ("Intercept a", _num(fit.get("a"))),
                  ("Slope b ± s.e.", slope), ("R²", _num(fit.get("r2"), lambda v: f"{v:.3f}")),
-                 ("Points", _num(fit.get("n_points"), lambda v: f"{v:g}")), ("Band", esc(f"{lvl} confidence band of the mean"))]
+                 ("Points", _num(fit.get("n_points"), lambda v: f"{v:g}")), ("Band", esc(f"{lvl} confidence band of the fitted line"))]
+        if isinstance(fit.get("method"), str):
+            facts.insert(0, ("Method", esc(fit["method"])))
+        lof = fit.get("lack_of_fit")
+        if isinstance(lof, dict) and all(isinstance(lof.get(k), (int, float)) for k in ("f", "df_lack", "df_pure", "p")):
+            facts.append(("Lack of fit", esc(f"F({lof['df_lack']:g}, {lof['df_pure']:g}) = {lof['f']:.3g}, p = {format_p(lof['p'])}")))
+        held = fit.get("holds_for")
+        if isinstance(held, dict) and all(isinstance(held.get(k), (int, float)) for k in ("n_low", "n_high")):
+            facts.append(("Law holds for", esc(f"n_train {held['n_low']:g}–{held['n_high']:g}")))
+        if isinstance(fit.get("verdict"), str):
+            facts.append(("Verdict", f"<strong>{esc(fit['verdict'])}</strong>"))
         band = [[_text(x.get("n_train"), lambda v: f"{v:.4g}"), _text(x.get("fit")), _text(_sub(x, -1)), _text(_sub(x, 1))]
                 for x in fit.get("band") or [] if isinstance(x, dict)]
         blocks.append({"model": model, "facts": [(k, Markup(v)) for k, v in facts], "level": lvl, "band": band})

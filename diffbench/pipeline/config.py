@@ -34,6 +34,7 @@ from ..errors import DiffbenchError
 from ..names import check_name
 from ..ranges import MAX_INT_LIST, parse_int_list  # parse_int_list: also the commands'
 from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
+from ..training.tuned import SHIPPED, tuned_path
 from ..trust.options import parse_uq
 
 IDENTITY, OPTIONAL, BOOKKEEPING = "identity", "optional", "bookkeeping"
@@ -203,8 +204,9 @@ class RunConfig:
     progress: bool = option(True, flag="--no-progress", action="store_false", kind=BOOKKEEPING, config=False, help="no progress bars")
     wandb_group: str | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
     recipe_from: str | None = option(None, flag="--recipe-from", kind=BOOKKEEPING, config=False,
-                                     help="a tune.json written by `diffbench tune`: train with the recipe it chose (its --lr and "
-                                          "--model-args; --model and --task default to its own); the result records how it was tuned")
+                                     help="a tune.json written by `diffbench tune`, or `tuned` for the search diffbench ships for the model "
+                                          "and task: train with the recipe it chose (its --lr and --model-args; --model and --task "
+                                          "default to its own); the result records how it was tuned")
     tuning: dict[str, Any] | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
 
     BOOKKEEPING: ClassVar[tuple[str, ...]]
@@ -234,6 +236,10 @@ class RunConfig:
                 continue
             parts += [meta["flag"]] if meta["action"] == "store_true" else [meta["flag"], meta["show"](value)]
         return " ".join(shlex.quote(p) for p in parts)
+
+
+def _field_default(name: str) -> Any:
+    return next(_default(f) for f in fields(RunConfig) if f.name == name)
 
 
 def _default(f: Field) -> Any:
@@ -324,8 +330,14 @@ def load_tuned(path: str) -> dict[str, Any]:
     return {"model": doc.get("model"), "task": doc.get("task"), "options": dict(options), "tuning": provenance}
 
 
-def _apply_tuned(values: dict[str, Any], path: str) -> None:
-    """Fill ``values`` with the recipe a tune.json chose (refusing a contradicting flag)."""
+def apply_tuned(values: dict[str, Any], path: str) -> None:
+    """Fill ``values`` with the recipe a tune.json chose (refusing a contradicting flag);
+    ``path`` ``"tuned"`` names the shipped search of the model on the task
+    (:mod:`diffbench.training.tuned`), and ``values["recipe_from"]`` becomes its path."""
+    if path == SHIPPED:
+        model, task = values.get("model") or _field_default("model"), values.get("task") or _field_default("task")
+        path = str(tuned_path(str(task), str(model)))
+        values["recipe_from"] = path
     tuned = load_tuned(path)
     clash = [f"--{k.replace('_', '-')}" for k in TUNED_OPTIONS if values.get(k) not in (None, {})]
     if clash:
@@ -348,5 +360,5 @@ def build_run_config(args: argparse.Namespace) -> RunConfig:
         if given is not None:
             values[f.name] = given
     if values.get("recipe_from"):
-        _apply_tuned(values, values["recipe_from"])
+        apply_tuned(values, values["recipe_from"])
     return RunConfig(**{k: coerce(k, v) for k, v in values.items() if v is not None})

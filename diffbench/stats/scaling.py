@@ -36,6 +36,18 @@ class LawFit:
     chi2: float | None
     p_value: float | None
     weighted: bool
+    #: Covariance of the intercept and the slope (for the confidence band of the line).
+    covariance: float = 0.0
+
+    def band(self, n: float) -> float:
+        """The standard error of the fitted line at size ``n`` (times a normal or t quantile: a confidence band).
+
+        >>> fit = log_law_fit([10, 100, 1000], [0.3, 0.2, 0.1], [0.01, 0.01, 0.01])
+        >>> round(fit.band(100), 6)    # at the mean of log10 n: 0.01 / sqrt(3)
+        0.005774
+        """
+        x = math.log10(n)
+        return math.sqrt(max(self.intercept_se**2 + 2 * x * self.covariance + x * x * self.slope_se**2, 0.0))
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,16 @@ class LackOfFit:
     slope: float
     n_sizes: int
     n_points: int
+    #: Standard error of the least-squares slope (from the residual scatter, ``N - 2`` degrees of freedom).
+    slope_se: float = math.nan
+
+    def falls(self, alpha: float = 0.05) -> bool:
+        """Whether the slope is negative at level ``1 - alpha`` (one-sided t test): the error falls with n."""
+        if not math.isfinite(self.slope_se):
+            return False
+        if self.slope_se == 0:
+            return self.slope < 0
+        return bool(self.slope / self.slope_se < -_st.t.ppf(1 - alpha, self.n_points - 2))
 
 
 @dataclass(frozen=True)
@@ -114,7 +136,7 @@ def log_law_fit(n: Any, means: Any, sems: Any = None) -> LawFit:
         cov = cov * (ss_res / dof)
         chi2, p = None, None
     return LawFit(float(beta[0]), float(beta[1]), float(math.sqrt(cov[0, 0])), float(math.sqrt(cov[1, 1])), r2, dof,
-                  chi2, p, weighted)
+                  chi2, p, weighted, float(cov[0, 1]))
 
 
 def lack_of_fit(n_per_point: Any, values: Any) -> LackOfFit:
@@ -156,19 +178,27 @@ def lack_of_fit(n_per_point: Any, values: Any) -> LackOfFit:
         p = float(_st.f.sf(f, df_lack, df_pure))
     else:
         f, p = (math.inf, 0.0) if ss_lack > 0 else (0.0, 1.0)
-    return LackOfFit(float(f), df_lack, df_pure, p, ss_lack, ss_pure, float(intercept), float(slope), m, n)
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    slope_se = math.sqrt(ss_res / (n - 2) / sxx) if n > 2 else math.nan
+    return LackOfFit(float(f), df_lack, df_pure, p, ss_lack, ss_pure, float(intercept), float(slope), m, n, slope_se)
 
 
-def log_law_range(n_per_point: Any, values: Any, alpha: float = 0.05) -> LawRange | None:
+def log_law_range(n_per_point: Any, values: Any, alpha: float = 0.05, *, falling: bool = False) -> LawRange | None:
     """The widest contiguous range of sizes (at least 3, with replicates) on which
-    :func:`lack_of_fit` does not reject the log law at ``alpha``; ties: the larger p-value,
-    then the smaller sizes. None when no such range exists.
+    :func:`lack_of_fit` does not reject the log law at ``alpha`` (with ``falling``, only
+    ranges where the error also falls with n, :meth:`LackOfFit.falls`: a plateau fits a straight
+    line too); ties: the larger p-value, then the smaller sizes. None when no such range exists.
 
     >>> n = [10, 10, 100, 100, 1000, 1000, 10000, 10000]
     >>> v = [0.30, 0.31, 0.20, 0.21, 0.10, 0.11, 0.10, 0.11]        # the law, then a plateau
     >>> r = log_law_range(n, v)
     >>> r.n_low, r.n_high, r.n_sizes
     (10.0, 1000.0, 3)
+    >>> v = [0.30, 0.31, 0.30, 0.31, 0.30, 0.31, 0.20, 0.21]        # a plateau, then a fall
+    >>> r = log_law_range(n, v); (r.n_low, r.n_high), r.test.falls()
+    ((10.0, 1000.0), False)
+    >>> log_law_range(n, v, falling=True) is None
+    True
     """
     x = _positive_sizes(n_per_point, "n_per_point")
     y = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -182,7 +212,7 @@ def log_law_range(n_per_point: Any, values: Any, alpha: float = 0.05) -> LawRang
             if keep.sum() - (j - i + 1) < 1:
                 continue
             test = lack_of_fit(x[keep], y[keep])
-            if test.p_value < alpha:
+            if test.p_value < alpha or (falling and not test.falls(alpha)):
                 continue
             cand = LawRange(float(sizes[i]), float(sizes[j]), j - i + 1, test)
             if best is None or (cand.n_sizes, cand.test.p_value) > (best.n_sizes, best.test.p_value):

@@ -1,6 +1,6 @@
 """Studies: a YAML names models x tasks x train fractions x seeds; ``diffbench
 study NAME`` runs (or resumes) every run through the run pipeline (``runner``) and writes
-the table, summary and plots (``analysis``, ``plots``); ``spec`` reads the study YAMLs;
+the table, summary and plots (``analysis``, ``plots``; the data-scaling analysis: ``scaling``); ``spec`` reads the study YAMLs;
 ``launch`` submits one job per run through submitit (local processes or a SLURM job array).
 The shipped studies are the ``*.yaml`` files in this folder.
 
@@ -20,7 +20,9 @@ _EXPORTS = {
     "run_study": ".runner",
     "LAUNCHERS": ".launch",
     "launch_study": ".launch",
-    "fit_log_law": ".analysis",
+    "fit_log_law": ".scaling",
+    "row_interval": ".scaling",
+    "verdict": ".scaling",
     "write_outputs": ".analysis",
 }
 __all__ = sorted(_EXPORTS)

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..data import load_task
 from ..errors import DiffbenchError
-from ..pipeline.config import RunConfig, file_safe
+from ..pipeline.config import RunConfig, apply_tuned, coerce, file_safe
 from ..pipeline.evaluate import evaluate_checkpoint
 from ..pipeline.run import run
 from ..training.environment import is_ddp_child
@@ -56,9 +56,15 @@ def run_config(spec: StudySpec, index: int, root: Path, *, data_dir: str | None 
                wandb_mode: str | None = None, progress: bool = True) -> RunConfig:
     """The ``diffbench run`` options of the study's run number ``index`` (in :func:`study_plan`'s order)."""
     task_name, model, fraction = study_plan(spec)[index]
-    cfg = RunConfig(model=model, task=task_name, seeds=list(spec.seeds), devices=devices, accelerator=accelerator,
-                    train_fraction=fraction, max_epochs=spec.max_epochs, out=str(root / "runs"), data_dir=data_dir,
-                    wandb_mode=wandb_mode, progress=progress, resume=True, wandb_group=f"study/{spec.name}")
+    values: dict[str, Any] = {
+        "model": model, "task": task_name, "seeds": list(spec.seeds), "devices": devices, "accelerator": accelerator,
+        "train_fraction": fraction, "max_epochs": spec.max_epochs, "out": str(root / "runs"), "data_dir": data_dir,
+        "wandb_mode": wandb_mode, "progress": progress, "resume": True, "wandb_group": f"study/{spec.name}",
+        "early_stopping": spec.early_stopping}
+    if spec.recipe_from is not None:
+        values["task"] = load_task(task_name).name
+        apply_tuned(values, spec.recipe_from)  # the shipped search of this model on this task: lr and model args
+    cfg = RunConfig(**{k: coerce(k, v) for k, v in values.items() if v is not None})
     if spec.steps is not None:
         task = load_task(task_name)
         cfg.max_steps = int(spec.steps)
@@ -178,6 +184,10 @@ def study_row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[
         "test": {k: agg[k] for k in HEADLINE if k in agg},
         "per_seed_nmae": [s["test"]["nmae"] for s in result["per_seed"]],
         "per_count_nmae": {c: v["nmae"]["mean"] for c, v in agg.get("per_count", {}).items()},
+        "intervals": result["aggregate"].get("intervals"),
+        "stops": [{k: (s.get("stop") or {}).get(k) for k in ("reason", "step", "epoch")} for s in result["per_seed"]],
+        "lr": result["training"]["recipe"]["lr"],
+        "tuning": (result["training"].get("tuning") or {}).get("label"),
         "command": result["command"],
         "transfer": {},
     }

@@ -15,10 +15,13 @@ from typing import Any
 from ..data import load_task
 from ..errors import DiffbenchError
 from ..names import check_name
+from ..training.tuned import tuned_path
 from ..yamlio import load_yaml
 
 STUDY_KEYS = {"name", "description", "purpose", "models", "tasks", "seeds", "train_fractions", "steps", "max_epochs",
-              "evaluate_on", "analysis"}
+              "evaluate_on", "analysis", "early_stopping", "recipe_from"}
+#: What a study's ``recipe_from`` accepts: the shipped tuned recipe of each model on each task.
+RECIPE_FROM = ("tuned",)
 ANALYSES = ("scaling-law",)
 
 
@@ -33,6 +36,8 @@ class StudySpec:
     max_epochs: int | None = None
     evaluate_on: dict[str, list[str]] = field(default_factory=dict)
     analysis: list[str] = field(default_factory=list)
+    early_stopping: bool = False
+    recipe_from: str | None = None
     description: str = ""
     purpose: str = ""
 
@@ -88,10 +93,22 @@ def load_study(name_or_path: str) -> StudySpec:
     bad = [a for a in analysis if a not in ANALYSES]
     if bad:
         raise DiffbenchError(f"study file {path}: unknown analysis {bad}; allowed: {', '.join(ANALYSES)}")
+    early = raw.get("early_stopping", False)
+    if not isinstance(early, bool):
+        raise DiffbenchError(f"study file {path}: early_stopping must be true or false, got {str(early)[:80]!r}")
+    recipe_from = raw.get("recipe_from")
+    if recipe_from is not None and recipe_from not in RECIPE_FROM:
+        raise DiffbenchError(f"study file {path}: recipe_from must be one of {', '.join(RECIPE_FROM)} (the shipped tuned recipes), "
+                             f"got {str(recipe_from)[:80]!r}")
     spec = StudySpec(name=check_name(raw["name"], f"study file {path}: name"), models=list(raw["models"]), tasks=list(raw["tasks"]), seeds=list(raw["seeds"]),
                      train_fractions=[float(f) for f in fractions], steps=raw.get("steps"), max_epochs=raw.get("max_epochs"),
                      evaluate_on=dict(raw.get("evaluate_on") or {}), analysis=list(analysis),
+                     early_stopping=early, recipe_from=recipe_from,
                      description=str(raw.get("description", "")).strip(), purpose=str(raw.get("purpose", "")).strip())
     for t in spec.tasks + [x for v in spec.evaluate_on.values() for x in v]:
         load_task(t)  # unknown tasks fail before anything runs
+    if spec.recipe_from is not None:  # and so does a model or task without a shipped tuned recipe
+        for t in spec.tasks:
+            for m in spec.models:
+                tuned_path(load_task(t).name, m)
     return spec

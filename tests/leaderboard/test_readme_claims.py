@@ -65,11 +65,24 @@ def test_the_uq_block_refuses_to_score_an_underpowered_board(copy):
     assert "supports no claim" in uq
 
 
-def test_the_scaling_block_reports_the_lack_of_fit_test(copy):
-    """The shipped study's straight line is rejected (F(5, 7) = 54.7, the issue's re-analysis)."""
+@pytest.mark.parametrize("shape, verdict", [("law", "Reproduced"), ("plateau", "Not reproduced over the whole range")])
+def test_the_scaling_verdict_follows_the_study_rows(copy, shape, verdict):
+    """The block recomputes the fit, the lack-of-fit test and the verdict from the rows of
+    summary.json (not from a stored sentence): rewrite the rows and the claim follows."""
+    import math
+
     lb, _ = copy
+    path = lb / "studies" / "data-scaling" / "summary.json"
+    summary = json.loads(path.read_text())
+    for i, row in enumerate(summary["rows"]):
+        x = math.log10(row["n_train"])
+        mean = 0.3 - 0.05 * (x if shape == "law" else min(x, 2.0))
+        row["per_seed_nmae"] = [mean - 0.001, mean + 0.001, mean + 0.0005 * (-1) ** i]
+        row.pop("intervals", None)
+    summary["scaling_law"] = {"cnn-small": {"a": 0.0, "b": 0.0, "verdict": "a stale stored sentence"}}
+    path.write_text(json.dumps(summary))
     block = claims.render_blocks(lb)["data-scaling"]
-    assert "F(5, 7) = 54.7" in block and "not reproduced over the whole range" in block
+    assert f"**{verdict}" in block and "lack-of-fit F(" in block and "stale" not in block
 
 
 def test_a_readme_without_a_block_is_one_line(copy):

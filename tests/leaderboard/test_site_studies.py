@@ -15,6 +15,7 @@ from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import build_site, esc, render_site
 from diffbench.leaderboard.submit import submit
+from diffbench.stats import format_interval
 
 REPO_STUDIES = Path(__file__).resolve().parents[2] / "leaderboard" / "studies"
 CANNOT = "cannot run on transfer-128: the FNO's modes are fixed at N = 64"
@@ -73,7 +74,11 @@ def test_the_shipped_data_scaling_study_with_its_fit(lb):
     for band in fit["band"]:
         assert fmt_number(band["fit"]) in page and fmt_number(band["fit"] - band["half_width"]) in page
     for row in summary["rows"]:
-        assert fmt_number(row["test"]["nmae"]["mean"]) in page
+        iv = (row.get("intervals") or {}).get("metrics", {}).get("nmae")
+        # a run that kept per-sample errors shows its interval over test samples and seeds, else mean ± std over seeds
+        assert (esc(format_interval(iv["estimate"], iv["low"], iv["high"])) if iv else fmt_number(row["test"]["nmae"]["mean"])) in page
+    if fit.get("verdict"):
+        assert esc(fit["verdict"]) in page and "Lack of fit" in page
     for png in ("scaling.png", "per_count.png"):
         assert (site / "studies" / "data-scaling" / png).read_bytes() == (REPO_STUDIES / "data-scaling" / png).read_bytes()
         assert f'<img src="{png}"' in page

@@ -219,3 +219,42 @@ def test_bad_tune_inputs_are_one_line_errors(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and needle in err, err
     assert not list(tmp_path.glob("*/trials"))  # refused before any trial
+
+
+def test_recipe_from_tuned_is_the_shipped_search(capsys):
+    """`--recipe-from tuned` trains with the search diffbench ships for the model on the task
+    (diffbench/training/tuned/), and refuses, in one line, a pair without one."""
+    from diffbench.cli import build_parser
+    from diffbench.pipeline.config import build_run_config
+    from diffbench.training.tuned import shipped
+
+    assert ("standard-64", "cnn-small") in shipped()
+    doc = json.loads(shipped()[("standard-64", "cnn-small")].read_text())
+    cfg = build_run_config(build_parser().parse_args(["run", "--recipe-from", "tuned", "--model", "cnn-small"]))
+    assert (cfg.task, cfg.lr) == ("standard-64", doc["chosen"]["options"]["lr"])
+    assert cfg.tuning["label"] == doc["label"] and cfg.recipe_from.endswith("standard-64--cnn-small.json")
+    assert "--lr " in cfg.command() and "tuned" not in cfg.command()  # the reproduce command names the rate itself
+    assert main(["run", "--recipe-from", "tuned", "--model", "cnn-small", "--task", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no tuned recipe is shipped for model 'cnn-small' on task 'smoke'" in err
+    assert "cnn-small on standard-64" in err
+
+
+def test_a_study_trains_with_the_shipped_recipe_and_early_stopping(tmp_path, capsys):
+    from diffbench.studies.runner import run_config
+    from diffbench.studies.spec import load_study
+    from diffbench.training.tuned import shipped
+
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\nmodels: [cnn-small]\ntasks: [standard-64]\nseeds: [0, 1, 2]\nsteps: 100\n"
+                     "early_stopping: true\nrecipe_from: tuned\n")
+    cfg = run_config(load_study(str(study)), 0, tmp_path)
+    lr = json.loads(shipped()[("standard-64", "cnn-small")].read_text())["chosen"]["options"]["lr"]
+    assert cfg.early_stopping and cfg.lr == lr and cfg.max_steps == 100 and cfg.tuning["label"].startswith("tuned: best of")
+    for text, needle in (("recipe_from: tuned\nmodels: [no-such-model]\n", "no tuned recipe is shipped for model 'no-such-model'"),
+                         ("recipe_from: latest\nmodels: [cnn-small]\n", "recipe_from must be one of tuned"),
+                         ("early_stopping: maybe\nmodels: [cnn-small]\n", "early_stopping must be true or false")):
+        study.write_text("name: s\ntasks: [standard-64]\nseeds: [0]\n" + text)
+        assert main(["study", str(study)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err, err
