@@ -16,7 +16,7 @@ test targets (max 1; the batch contract), with the model's ordinary deterministi
 Indicators (per sample, larger = less trustworthy; none of them reads the target)
 --------------------------------------------------------------------------------
 ``residual``
-    :func:`diffbench.evaluation.functional.prediction_residual`: the relative PDE residual of the
+    :func:`diffbench.evaluation.residual.prediction_residual`: the relative PDE residual of the
     prediction after the best scalar rescaling (0 for an exact solution, 1 for zero).
 ``mc-dropout``
     ``K = MC_SAMPLES`` forward passes with the dropout layers in training mode (every other
@@ -115,7 +115,7 @@ from typing import Any
 import torch
 
 from ..errors import DiffbenchError
-from ..evaluation.functional import prediction_residual
+from ..evaluation.residual import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..results.names import INVERSE_PRESET, MC_DROPOUT, MC_SAMPLES, uq_settings
