@@ -1,7 +1,8 @@
 """Atomic writes: a file is written to a temporary name in its folder, flushed to disk and
 renamed into place, so a reader sees the old file or the whole new one, never half of it.
 
-The one writer behind the cache's shards and manifests (:mod:`diffbench.data.cache`) and every
+The one writer behind the cache's shards and manifests (:mod:`diffbench.data.cache`,
+:mod:`diffbench.data.generation`) and every
 ``result.json`` (:func:`diffbench.results.digest.write_json_atomic`).
 
 >>> import tempfile, pathlib

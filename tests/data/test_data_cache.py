@@ -11,8 +11,10 @@ import pytest
 
 import diffbench
 import diffbench.data.cache as cache_mod
+import diffbench.data.generation as generation_mod
 import diffbench.data.sampling as sampling_mod
-from diffbench.data.cache import MANIFEST, Cache, ensure_cache, sha256_file, shard_plan
+from diffbench.data.cache import MANIFEST, Cache, sha256_file, shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import SOLVER_TOL
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.errors import DiffbenchError
@@ -31,13 +33,13 @@ def _tmp_files(root: Path) -> list[Path]:
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
-    real = cache_mod._generate_shard
+    real = generation_mod._generate_shard
 
     def counting(spec, split, k, *args, **kw):
         calls.append((split, k))
         return real(spec, split, k, *args, **kw)
 
-    monkeypatch.setattr(cache_mod, "_generate_shard", counting)
+    monkeypatch.setattr(generation_mod, "_generate_shard", counting)
     return calls
 
 
@@ -129,7 +131,7 @@ def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards:
     reference = ensure_cache(path, tmp_path / "reference", progress=False)
     assert len(shard_plan(reference.task, "train")) == 3
 
-    real_generate, real_fsync = cache_mod._generate_shard, os.fsync
+    real_generate, real_fsync = generation_mod._generate_shard, os.fsync
     state = {"shards": 0, "writes": 0}
 
     def interrupt_second_shard(*args, **kw):
@@ -146,12 +148,12 @@ def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards:
         return real_fsync(fd)
 
     if where == "before-solve":
-        monkeypatch.setattr(cache_mod, "_generate_shard", interrupt_second_shard)
+        monkeypatch.setattr(generation_mod, "_generate_shard", interrupt_second_shard)
     else:
         monkeypatch.setattr(cache_mod.os, "fsync", interrupt_second_write)
     with pytest.raises(KeyboardInterrupt):
         ensure_cache(path, tmp_path / "data", progress=False)
-    monkeypatch.setattr(cache_mod, "_generate_shard", real_generate)
+    monkeypatch.setattr(generation_mod, "_generate_shard", real_generate)
     monkeypatch.setattr(cache_mod.os, "fsync", real_fsync)
 
     cache = Cache(load_task(path), tmp_path / "data" / load_task(path).name)

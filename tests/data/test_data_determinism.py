@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffbench.data.cache import ensure_cache, sha256_file, shard_plan
+from diffbench.data.cache import sha256_file, shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import generate_raw, sample_rng
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.physics.sources import rasterise, sample_geometry

@@ -17,7 +17,9 @@ import yaml
 from data_testlib import BASE_TASK, merge, new_stem, task_from
 
 import diffbench.data.cache as cache_mod
-from diffbench.data.cache import Cache, ensure_cache, sha256_file, shard_plan
+import diffbench.data.generation as generation_mod
+from diffbench.data.cache import Cache, sha256_file, shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.tasks import SPLITS, load_task, parse_task
 from diffbench.errors import DiffbenchError
 
@@ -170,8 +172,8 @@ class _NoPool:
 
 
 def test_devices_are_capped_by_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache_mod.mp, "get_context", lambda *a: _NoPool())
-    cores = cache_mod.usable_cpus()
+    monkeypatch.setattr(generation_mod.mp, "get_context", lambda *a: _NoPool())
+    cores = generation_mod.usable_cpus()
     assert cores >= 1
     with pytest.raises(DiffbenchError) as info:
         ensure_cache("smoke", tmp_path / "d", devices=99999999999, backend="numpy", progress=False)
@@ -201,7 +203,7 @@ def test_stale_shard_temp_files_are_removed_on_the_next_run(tmp_path: Path, make
 # ---------------------------------------------------------------- two generations at once (item 5)
 def _generate_split(path: str, root: str, split: str, barrier) -> None:
     """A generation of one split that waits, before its first shard, for the other process."""
-    real = cache_mod._generate_shard
+    real = generation_mod._generate_shard
     state = {"first": True}
 
     def synchronised(*args, **kw):
@@ -210,7 +212,7 @@ def _generate_split(path: str, root: str, split: str, barrier) -> None:
             barrier.wait(timeout=120)
         return real(*args, **kw)
 
-    cache_mod._generate_shard = synchronised
+    generation_mod._generate_shard = synchronised
     cache_mod.shard_size = lambda task: 2
     ensure_cache(path, root, splits=(split,), progress=False, log=lambda m: None)
 
