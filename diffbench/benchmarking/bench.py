@@ -24,7 +24,6 @@ The command imports nothing heavy itself: registering it costs the CLI nothing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
@@ -38,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_bytes
 from ..errors import DiffbenchError
 from .summary import render_markdown, summarise
 
@@ -108,7 +108,7 @@ def _bench(args: argparse.Namespace) -> int:
     bdir = benchmarks_dir(args.benchmarks_dir)
     _check_tools()
     result = run_benchmarks(bdir, suites, quick=args.quick, threads=args.threads, tuned_malloc=not args.default_malloc)
-    _write_json(out, result)
+    atomic_write_bytes(out, (json.dumps(result, indent=1, sort_keys=False, default=str) + "\n").encode())
     print(render_markdown(result["summary"]))
     print(f"wrote {out} ({len(result['benchmarks'])} benchmarks, {len(result['failed'])} failed)", file=sys.stderr)
     if result["failed"]:
@@ -229,16 +229,3 @@ def assemble(raw: dict[str, Any], failed: list[str], exit_status: int, *, quick:
 def _suite_of(fullname: str) -> str:
     base = fullname.split("::", 1)[0].rsplit("/", 1)[-1]
     return base[len("test_"):-len(".py")] if base.startswith("test_") and base.endswith(".py") else base
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    data = (json.dumps(obj, indent=1, sort_keys=False, default=str) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

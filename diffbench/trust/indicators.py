@@ -105,8 +105,6 @@ from __future__ import annotations
 import inspect
 import io
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -114,6 +112,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_write_bytes
 from ..errors import DiffbenchError
 from ..evaluation.residual import prediction_residual
 from ..models import build_from_spec, create, model_spec
@@ -266,11 +265,7 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     info["val_mae"] = float(torch.cat(errs).mean()) if errs else None
     buf = io.BytesIO()
     torch.save({"info": info, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
     return net, info
 
 
