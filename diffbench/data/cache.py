@@ -47,6 +47,7 @@ from filelock import FileLock
 from .. import __version__
 from ..atomic import atomic_write_bytes  # noqa: F401 (part of the cache's face: callers import it from here)
 from ..errors import DiffbenchError
+from ..hashing import sha256_file
 from .sampling import SOLVER_TOL, chunk_size
 from .tasks import SPLITS, TaskSpec
 
@@ -75,14 +76,6 @@ def shard_size(task: TaskSpec) -> int:
 def shard_plan(task: TaskSpec, split: str) -> list[tuple[int, int]]:
     n, s = task.splits[split].size, shard_size(task)
     return [(a, min(a + s, n)) for a in range(0, n, s)]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -262,7 +255,7 @@ class Cache:
             if (e.get("start"), e.get("stop")) != (a, b):
                 todo.append(k)
                 continue
-            if path.stat().st_size != e.get("bytes") or (verify and sha256_file(path) != e.get("sha256")):
+            if path.stat().st_size != e.get("bytes") or (verify and sha256_file(path)[0] != e.get("sha256")):
                 problems.append(f"{path} failed its checksum (corrupted or truncated); regenerating it")
                 todo.append(k)
         return todo, problems
