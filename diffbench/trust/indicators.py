@@ -118,15 +118,10 @@ from ..evaluation.residual import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..results.names import INVERSE_PRESET, MC_DROPOUT, MC_SAMPLES, uq_settings
-from ..results.uq import aggregate_uq_scores
+from ..results.uq import aggregate_uq_scores, score_indicator
 from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
-from .scores import (
-    BASELINES,
-    baseline_values,
-    not_applicable,
-    score_indicator,
-)
+from .scores import BASELINES, baseline_values, not_applicable
 from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
 #: MC_SAMPLES (forward passes per sample for MC-dropout), MC_DROPOUT (the dropout a model is
@@ -322,12 +317,12 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
             indicators[name] = not_applicable(inverse_reason or "no inverse network")
         else:
             v = torch.cat(values[name]).double()
-            indicators[name] = score_indicator(v, error, count)
+            indicators[name] = score_indicator(v.numpy(), error.numpy(), count.numpy())
             kept[name] = v.tolist()
     baselines = {}
     for name in BASELINES:
         v = torch.cat(base[name]).double()
-        baselines[name] = score_indicator(v, error, count)
+        baselines[name] = score_indicator(v.numpy(), error.numpy(), count.numpy())
         kept[name] = v.tolist()
     return {"n_samples": int(error.numel()), "error_mean": float(error.mean()), "settings": settings(),
             "indicators": indicators, "baselines": baselines,
@@ -347,7 +342,8 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
     target = torch.cat([b["target"][:, 0] for b in batches]).double()
     count = torch.cat([b["count"] for b in batches])
     spread = torch.stack(preds).std(dim=0, unbiased=True).mean(dim=(-2, -1))
-    return spread.tolist(), {s: score_indicator(spread, per_sample_mae(p, target), count) for s, p in zip(seeds, preds)}
+    return spread.tolist(), {s: score_indicator(spread.numpy(), per_sample_mae(p, target).numpy(), count.numpy())
+                            for s, p in zip(seeds, preds)}
 
 
 # --------------------------------------------------------------------------------------
