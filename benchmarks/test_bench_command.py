@@ -11,6 +11,7 @@ import json
 import pytest
 
 from diffbench.benchmarking import bench
+from diffbench.benchmarking.summary import render_markdown
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
 
@@ -56,7 +57,7 @@ def test_assemble_and_summary_tables():
     assert s["memory"][0]["ratio"] == 12.5
     eq = s["equal_accuracy"]["rows"][0]
     assert eq["speedup_vs_mgcg"] == 0.97 and eq["mgcg_loosest"] is True and eq["speedup_vs_transform"] is None
-    md = bench.render_markdown(s)
+    md = render_markdown(s)
     assert "| cnn-small | 64 | 8 |" in md and "Jacobi" in md
     assert "| cnn-small | lognormal D, N = 64 | 64 | 0.126 |" in md and "(loosest)" in md
     json.dumps(out)  # serialisable
@@ -120,5 +121,5 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
     assert s["stream_stages"]["layers"] >= 1 and s["stream_stages"]["stages_s"]["rasterise"] > 0
     assert {r["model"] for r in s["step_variants"]} >= {"cnn-small", "unet-small"}
     assert all(r["compile_speedup"] > 0 for r in s["step_variants"])
-    md = bench.render_markdown(summary)
+    md = render_markdown(summary)
     assert "| GPU training step |" in md and "Streamed smoke batch of 25" in md

@@ -32,7 +32,7 @@ def _task(mode) -> str:
 @pytest.fixture(scope="module")
 def cached_task(mode, data_root):
     """The task's cache, generated once (its throughput is recorded by the first test)."""
-    from diffbench.data.cache import ensure_cache
+    from diffbench.data.generation import ensure_cache
 
     name = _task(mode)
     t = time.perf_counter()

@@ -9,7 +9,8 @@ from typing import Any
 
 
 def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module-level ``__getattr__`` resolving ``name`` from ``exports[name]`` (a relative module)."""
+    """A module-level ``__getattr__`` resolving ``name`` from ``exports[name]`` (a module relative to
+    ``package``, or an absolute one for a name another package defines)."""
 
     def __getattr__(name: str) -> Any:
         if name in exports:

@@ -1,8 +1,10 @@
 """Atomic writes: a file is written to a temporary name in its folder, flushed to disk and
 renamed into place, so a reader sees the old file or the whole new one, never half of it.
 
-The one writer behind the cache's shards and manifests (:mod:`diffbench.data.cache`) and every
-``result.json`` (:func:`diffbench.results.digest.write_json_atomic`).
+The one writer behind the cache's shards and manifests (:mod:`diffbench.data.cache`,
+:mod:`diffbench.data.generation`), every ``result.json``
+(:func:`diffbench.results.digest.write_json_atomic`), the trust indicators' inverse model
+(:func:`diffbench.trust.indicators.load_or_train_inverse`) and ``diffbench bench``'s JSON.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())

@@ -13,7 +13,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 @pytest.fixture(scope="session")
 def smoke_data_dir(tmp_path_factory):
     """The smoke task's cache, generated once per test session."""
-    from diffbench.data.cache import ensure_cache
+    from diffbench.data.generation import ensure_cache
 
     root = tmp_path_factory.mktemp("data")
     ensure_cache("smoke", root, progress=False, log=lambda m: None)

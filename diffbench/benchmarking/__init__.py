@@ -1,5 +1,6 @@
 """``diffbench bench``: runs the performance suites in the repository's ``benchmarks/`` with
-pytest-benchmark and writes one JSON of every figure (see :mod:`diffbench.benchmarking.bench`).
+pytest-benchmark and writes one JSON of every figure (see :mod:`diffbench.benchmarking.bench`;
+its tables: :mod:`diffbench.benchmarking.summary`).
 
 >>> from diffbench.benchmarking import run_benchmarks
 
@@ -14,8 +15,8 @@ _EXPORTS = {
     "benchmarks_dir": ".bench",
     "parse_suites": ".bench",
     "run_benchmarks": ".bench",
-    "summarise": ".bench",
-    "render_markdown": ".bench",
+    "summarise": ".summary",
+    "render_markdown": ".summary",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ from .._lazy import lazy_getattr
 
 _EXPORTS = {
     "Cache": ".cache",
-    "ensure_cache": ".cache",
+    "ensure_cache": ".generation",
     "DiffusionDataModule": ".datamodule",
     "generate_raw": ".sampling",
     "to_batch": ".batch",

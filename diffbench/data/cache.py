@@ -22,20 +22,20 @@ A manifest that is not what this module writes (not a mapping, no ``splits``, an
 not a complete shard record) is reported and repaired: the entries that are sound are kept,
 the rest of the shards are regenerated. A full disk or a read-only folder is a one-line error;
 the previous manifest and every finished shard survive it.
+
+This module holds the layout, the manifest and the checks; generating the missing shards
+(:func:`~diffbench.data.generation.ensure_cache`) is :mod:`diffbench.data.generation`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import math
-import multiprocessing as mp
 import os
 import re
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,27 +47,19 @@ from filelock import FileLock
 from .. import __version__
 from ..atomic import atomic_write_bytes  # noqa: F401 (part of the cache's face: callers import it from here)
 from ..errors import DiffbenchError
-from ..names import check_name
-from ..solver.backend import backend_name, get_backend, to_numpy
-from .sampling import SOLVER_TOL, chunk_size, generate_raw
-from .tasks import SPLITS, TaskSpec, load_task
+from ..hashing import sha256_file
+from .sampling import SOLVER_TOL, chunk_size
+from .tasks import SPLITS, TaskSpec
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 FORMAT_VERSION = 1
-_ARRAYS = ("source", "field", "diffusivity", "decay", "boundary", "count", "index", "residual", "iterations")
+#: The arrays of a shard, in the order they are written.
+ARRAYS = ("source", "field", "diffusivity", "decay", "boundary", "count", "index", "residual", "iterations")
 #: The temporary names atomic_write_bytes gives a shard (in a split folder) and the manifest.
 _SHARD_TMP = re.compile(r"\.shard-\d{5}\.npz\.[A-Za-z0-9_]+\.tmp")
 _MANIFEST_TMP = re.compile(r"\.manifest\.json\.[A-Za-z0-9_]+\.tmp")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def usable_cpus() -> int:
-    """CPU cores this process may run on (its affinity mask, where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def default_data_dir() -> Path:
@@ -86,32 +78,14 @@ def shard_plan(task: TaskSpec, split: str) -> list[tuple[int, int]]:
     return [(a, min(a + s, n)) for a in range(0, n, s)]
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
-def _write_error(path: Path, exc: OSError) -> DiffbenchError:
+def write_error(path: Path, exc: OSError) -> DiffbenchError:
     """A one-line error for a failed write (the temporary file is already gone)."""
     reason = exc.strerror or type(exc).__name__
     return DiffbenchError(f"cannot write {path}: {reason}; nothing half-written was left (free space or choose another --data-dir)")
-
-
-def _check_writable(root: Path) -> None:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise DiffbenchError(f"data dir {root} is not writable ({exc.strerror}); choose another with --data-dir") from None
 
 
 @dataclass
@@ -140,13 +114,15 @@ class Cache:
         What is not sound is reported through ``log`` (default: stderr) and left out, so its
         shards are regenerated; a manifest of another spec or format is refused.
         """
-        m, problems = self._read_manifest()
+        m, problems = self.load_manifest()
         say = log or (lambda msg: print(msg, file=sys.stderr))
         for p in problems:
             say(f"warning: {p}")
         return m
 
-    def _read_manifest(self) -> tuple[dict[str, Any] | None, list[str]]:
+    def load_manifest(self) -> tuple[dict[str, Any] | None, list[str]]:
+        """The manifest, repaired if need be, and the problems found (unreported: see
+        :meth:`read_manifest`); ``(None, [])`` when there is none."""
         if not self.manifest_path.exists():
             return None, []
         try:
@@ -191,7 +167,7 @@ class Cache:
         return {**m, "splits": clean}, problems
 
     def _sound_entry(self, split: str, key: Any, e: Any) -> bool:
-        """Whether ``e`` is a complete shard record as :func:`_generate_shard` writes it."""
+        """Whether ``e`` is a complete shard record as the generation (:mod:`diffbench.data.generation`) writes it."""
         def integer(v: Any) -> bool:
             return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -211,8 +187,25 @@ class Cache:
         try:
             atomic_write_json(self.manifest_path, manifest)
         except OSError as exc:
-            raise _write_error(self.manifest_path, exc) from None
+            raise write_error(self.manifest_path, exc) from None
         self._written = self._manifest_stamp()
+
+    def merged(self, manifest: dict[str, Any], update: tuple[str, str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The manifest on disk (call with the lock held) with ``manifest``'s entries it lacks and
+        ``update`` merged in: another generation's entries are kept, never overwritten."""
+        unchanged = self._written is not None and self._manifest_stamp() == self._written
+        current = None if unchanged else self.load_manifest()[0]
+        if current is None:
+            current = manifest
+        else:
+            for split in SPLITS:
+                theirs = current["splits"][split]["shards"]
+                for key, e in manifest["splits"][split]["shards"].items():
+                    theirs.setdefault(key, e)
+        if update is not None:
+            split, key, entry = update
+            current["splits"][split]["shards"][key] = entry
+        return current
 
     def _manifest_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -262,7 +255,7 @@ class Cache:
             if (e.get("start"), e.get("stop")) != (a, b):
                 todo.append(k)
                 continue
-            if path.stat().st_size != e.get("bytes") or (verify and sha256_file(path) != e.get("sha256")):
+            if path.stat().st_size != e.get("bytes") or (verify and sha256_file(path)[0] != e.get("sha256")):
                 problems.append(f"{path} failed its checksum (corrupted or truncated); regenerating it")
                 todo.append(k)
         return todo, problems
@@ -280,184 +273,8 @@ class Cache:
         parts = []
         for k, _ in enumerate(shard_plan(self.task, split)):
             with np.load(self.shard_path(split, k), allow_pickle=False) as z:
-                parts.append({name: z[name] for name in _ARRAYS if name in z.files})
+                parts.append({name: z[name] for name in ARRAYS if name in z.files})
         out = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         if "diffusivity" not in out:
             out["diffusivity"] = np.float32(self.task.physics.diffusivity["value"])
         return out
-
-
-def _generate_shard(task_path_or_spec: Any, split: str, k: int, root: str, backend: str, device: int | None) -> dict[str, Any]:
-    """Generate shard ``k`` of ``split`` and write it atomically; returns its manifest entry."""
-    task = load_task(task_path_or_spec)
-    xp = get_backend(backend)
-    if device is not None and xp is not np:
-        xp.cuda.Device(device).use()
-    cache = Cache(task, Path(root))
-    a, b = shard_plan(task, split)[k]
-    c = chunk_size(task.lattice)
-    parts = []
-    for s in range(a, b, c):
-        raw = generate_raw(task, split, list(range(s, min(s + c, b))), xp)
-        parts.append(raw)
-    arrays = {name: np.concatenate([to_numpy(p[name]) for p in parts]) for name in _ARRAYS}
-    if task.physics.diffusivity["kind"] == "constant":
-        del arrays["diffusivity"]  # rebuilt from the spec on load
-    methods = sorted({m for p in parts for m in p["method"]})
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    data = buf.getvalue()
-    path = cache.shard_path(split, k)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with cache.lock():
-            atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise _write_error(path, exc) from None
-    return {
-        "file": str(path.relative_to(cache.root)),
-        "start": a,
-        "stop": b,
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "methods": methods,
-        "max_residual": float(arrays["residual"].max()),
-        "max_iterations": int(arrays["iterations"].max()),
-    }
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def ensure_cache(
-    task: TaskSpec | str,
-    data_dir: str | Path | None = None,
-    *,
-    splits: tuple[str, ...] = SPLITS,
-    devices: int = 1,
-    backend: str = "auto",
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> Cache:
-    """Make sure every shard of ``splits`` exists and matches its checksum; generate the rest.
-
-    Parameters
-    ----------
-    devices : int
-        Processes (one per GPU with CuPy) that generate shards in parallel; the bytes are the
-        same as with one.
-
-    Examples
-    --------
-    >>> cache = ensure_cache("smoke", "/tmp/diffbench-doc", progress=False)  # doctest: +SKIP
-    """
-    task = load_task(task)
-    log = log or (lambda msg: print(msg, file=sys.stderr))
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise DiffbenchError(f"--devices must be a positive integer, got {repr(devices)[:40]}")
-    bad = [s for s in splits if s not in SPLITS]
-    if bad or not splits:
-        raise DiffbenchError(f"unknown split(s) {', '.join(map(str, bad)) or '(none)'}; allowed: {', '.join(SPLITS)}")
-    root = Path(data_dir or default_data_dir()) / check_name(task.name, "task name")
-    cache = Cache(task, root)
-    if root.exists():
-        manifest, repairs = cache._read_manifest()
-    else:
-        manifest, repairs = None, []
-    # Every refusal comes before the first write: a bad backend or device count leaves no directory.
-    xp = get_backend(backend)
-    bname = backend_name(xp)
-    if bname == "cupy":
-        gpus = xp.cuda.runtime.getDeviceCount()
-        if devices > gpus:
-            raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({gpus} visible); use --devices {gpus} or fewer")
-    elif devices > usable_cpus():
-        cores = usable_cpus()
-        raise DiffbenchError(f"--devices {devices} asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer")
-    _check_writable(root)
-    for p in repairs:
-        log(f"warning: {p}")
-    with cache.lock():
-        cache.remove_stale_temporaries(log)
-        if repairs and manifest is not None:
-            cache.write_manifest(_merged(cache, manifest))
-    if manifest is None:
-        manifest = cache.new_manifest(bname)
-    elif manifest.get("backend") != bname:
-        log(f"note: cache was written with backend {str(manifest.get('backend'))[:20]}; new shards use {bname}")
-    jobs: list[tuple[str, int]] = []
-    for split in splits:
-        todo, problems = cache.status(split, manifest)
-        for p in problems:
-            log(f"warning: {p}")
-        jobs += [(split, k) for k in todo]
-    if not jobs:
-        return cache
-    total = sum(b - a for s, k in jobs for a, b in [shard_plan(task, s)[k]])
-    bar = _progress(total, f"generating {task.name}", progress)
-    spec_ref = task.path or task
-    started = time.perf_counter()
-    try:
-        if devices == 1:
-            for split, k in jobs:
-                entry = _generate_shard(spec_ref, split, k, str(root), bname, None)
-                _record(cache, manifest, split, k, entry, bar)
-        else:
-            gpus = devices if bname == "cupy" else 0
-            ctx = mp.get_context("spawn")
-            with _single_threaded_children(), ctx.Pool(devices) as pool:
-                results = [
-                    (split, k, pool.apply_async(_generate_shard, (spec_ref, split, k, str(root), bname, (i % devices) if gpus else None)))
-                    for i, (split, k) in enumerate(jobs)
-                ]
-                for split, k, r in results:
-                    _record(cache, manifest, split, k, r.get(), bar)
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - started
-    log(f"generated {total} samples of {task.name} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} samples/s) -> {root}")
-    return cache
-
-
-def _merged(cache: Cache, manifest: dict[str, Any], update: tuple[str, str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The manifest on disk (call with the lock held) with ``manifest``'s entries it lacks and
-    ``update`` merged in: another generation's entries are kept, never overwritten."""
-    unchanged = cache._written is not None and cache._manifest_stamp() == cache._written
-    current = None if unchanged else cache._read_manifest()[0]
-    if current is None:
-        current = manifest
-    else:
-        for split in SPLITS:
-            theirs = current["splits"][split]["shards"]
-            for key, e in manifest["splits"][split]["shards"].items():
-                theirs.setdefault(key, e)
-    if update is not None:
-        split, key, entry = update
-        current["splits"][split]["shards"][key] = entry
-    return current
-
-
-def _record(cache: Cache, manifest: dict[str, Any], split: str, k: int, entry: dict[str, Any], bar: Any) -> None:
-    with cache.lock():
-        merged = _merged(cache, manifest, (split, f"{k:05d}", entry))
-        cache.write_manifest(merged)
-    manifest["splits"] = merged["splits"]
-    bar.update(entry["stop"] - entry["start"])
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled, dynamic_ncols=True, smoothing=0.1)

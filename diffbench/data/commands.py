@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from ..errors import DiffbenchError
-    from .cache import ensure_cache
+    from .generation import ensure_cache
     from .tasks import SPLITS
 
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())

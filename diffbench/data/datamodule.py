@@ -28,7 +28,8 @@ from torch.utils.data.distributed import DistributedSampler
 from ..errors import DiffbenchError
 from ..solver.backend import get_backend
 from .batch import to_batch
-from .cache import Cache, default_data_dir, ensure_cache
+from .cache import Cache, default_data_dir
+from .generation import ensure_cache
 from .sampling import generate_raw
 from .tasks import SPLITS, TaskSpec, load_task
 

@@ -1,7 +1,8 @@
 """The evaluation stage: the reference metrics of a prediction, torchmetrics-style.
 
-``checks`` holds the batch contract, ``functional`` the pure maths (per-sample statistics,
-regions, the PDE residual, the aggregation over a split), ``metric`` the stateful
+``checks`` holds the batch contract, ``functional`` the pure maths (per-sample statistics and
+the aggregation over a split, with the metric specification), ``regions`` the pixel regions,
+``residual`` the PDE residual of a prediction, ``metric`` the stateful
 :class:`DiffusionMetrics`, and ``evaluator`` the :class:`Evaluator` every model is scored by
 (it refuses the train split).
 
@@ -16,15 +17,15 @@ from .._lazy import lazy_getattr
 
 _EXPORTS = {
     "METRIC_KEYS": ".functional",
-    "REGIONS": ".functional",
-    "RING_THRESHOLDS": ".functional",
+    "REGIONS": ".regions",
+    "RING_THRESHOLDS": ".regions",
     "SPLITS": ".functional",
     "aggregate": ".functional",
     "PER_SAMPLE_KEYS": ".functional",
     "per_sample_errors": ".functional",
     "deduplicate": ".functional",
-    "prediction_residual": ".functional",
-    "region_masks": ".functional",
+    "prediction_residual": ".residual",
+    "region_masks": ".regions",
     "sample_statistics": ".functional",
     "validate_prediction": ".checks",
     "DiffusionMetrics": ".metric",

@@ -50,7 +50,7 @@ Metrics (keys of :meth:`DiffusionMetrics.compute`)
     N x N pixels), by :func:`torch.quantile` with linear interpolation between order
     statistics. With one sample it is that sample's MAE.
 ``residual`` (only when the metric is built with ``residual=True``, the default)
-    Mean over samples of :func:`prediction_residual`: the relative residual of the discrete
+    Mean over samples of :func:`~diffbench.evaluation.residual.prediction_residual`: the relative residual of the discrete
     PDE evaluated on the prediction, needing no ground truth.
 
     * Sample without clamped cells: ``alpha = <A u, b> / <A u, A u>`` and
@@ -123,30 +123,21 @@ import torch
 from torch import Tensor
 
 from ..errors import DiffbenchError
-from ..physics.boundary import BOUNDARY_TYPES
-from ..physics.operator import build_stencil, scaled_relative_residual
 from .checks import validate_prediction
+from .regions import PIXEL_LABELS, REGIONS, pixel_labels, regions_from_bins
+from .residual import lattice_norm, prediction_residual, ratio_or_numerator
 
 __all__ = [
-    "REGIONS",
     "STAT_KEYS",
-    "RING_THRESHOLDS",
     "SPLITS",
     "METRIC_KEYS",
-    "region_masks",
-    "prediction_residual",
     "sample_statistics",
     "deduplicate",
     "aggregate",
     "per_sample_errors",
     "PER_SAMPLE_KEYS",
-    "validate_prediction",
 ]
 
-#: Pixel regions, in the column order of the per-sample statistics.
-REGIONS = ("all", "sources", "field", "r1", "r2", "r3")
-#: Lower bounds of the rings r1, r2, r3 on the normalised target (P23 ``tol1..tol3``).
-RING_THRESHOLDS = (0.2, 0.1, 0.05)
 #: The splits an :class:`Evaluator` may score.
 SPLITS = ("val", "test")
 
@@ -163,140 +154,8 @@ STAT_KEYS = ("index", "count", "abs_sum", "npix", "tgt_sum", "max_abs", "rel_l2"
 
 
 # --------------------------------------------------------------------------------------
-# pure computation core
+# pure computation core (the regions: :mod:`.regions`; the PDE residual: :mod:`.residual`)
 # --------------------------------------------------------------------------------------
-
-
-def region_masks(source_map: Tensor, target: Tensor) -> Tensor:
-    """The pixel masks of :data:`REGIONS`, stacked on a new axis 1.
-
-    Parameters
-    ----------
-    source_map : Tensor (B, N, N)
-        ``input[:, 0]``; sources are ``> 0``.
-    target : Tensor (B, N, N)
-        The normalised target (max 1).
-
-    Returns
-    -------
-    Tensor (B, 6, N, N) bool
-        ``all, sources, field, r1, r2, r3`` (see the module docstring).
-
-    Examples
-    --------
-    >>> import torch
-    >>> y = torch.tensor([[[1.0, 0.3], [0.15, 0.07]]])
-    >>> x = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
-    >>> region_masks(x, y).sum(dim=(-2, -1)).tolist()
-    [[4, 1, 3, 1, 1, 1]]
-    """
-    label = _pixel_labels(source_map, target)
-    masks = [torch.ones_like(label, dtype=torch.bool), label == 0, label != 0, label == 1, label == 2, label == 3]
-    return torch.stack(masks, dim=1)
-
-
-#: Disjoint pixel labels; the regions are unions of them (see :func:`_regions_from_bins`).
-_LABELS = ("sources", "r1", "r2", "r3", "rest")
-
-
-def _pixel_labels(source_map: Tensor, target: Tensor) -> Tensor:
-    """int64 (B, N, N): 0 source, 1 r1, 2 r2, 3 r3, 4 any other field pixel."""
-    t1, t2, t3 = RING_THRESHOLDS
-    label = torch.full(target.shape, 4, dtype=torch.int64, device=target.device)
-    label = torch.where(target >= t3, torch.full_like(label, 3), label)
-    label = torch.where(target >= t2, torch.full_like(label, 2), label)
-    label = torch.where(target >= t1, torch.full_like(label, 1), label)
-    return torch.where(source_map > 0, torch.zeros_like(label), label)
-
-
-def _regions_from_bins(bins: Tensor, whole: Tensor, how: str) -> Tensor:
-    """(B, 5) label bins -> (B, 6) columns of :data:`REGIONS` (``whole`` is the lattice column)."""
-    if how == "sum":
-        field = bins[:, 1:].sum(dim=1)
-    else:
-        field = bins[:, 1:].amax(dim=1)
-    return torch.stack([whole, bins[:, 0], field, bins[:, 1], bins[:, 2], bins[:, 3]], dim=1)
-
-
-def _boundary_spec(codes: tuple[int, ...]) -> dict[str, str]:
-    bad = [c for c in codes if not 0 <= c < len(BOUNDARY_TYPES)]
-    if bad:
-        raise DiffbenchError(
-            f"boundary codes must be 0 (dirichlet), 1 (neumann) or 2 (periodic), got {list(codes)}"
-        )
-    return dict(zip(("top", "bottom", "left", "right"), (BOUNDARY_TYPES[c] for c in codes)))
-
-
-def _norm(x: Tensor) -> Tensor:
-    return x.square().sum(dim=(-2, -1)).sqrt()
-
-
-def _ratio(num: Tensor, den: Tensor) -> Tensor:
-    """num / den, and num where den == 0 (the physics module's convention)."""
-    return torch.where(den == 0, num, num / torch.where(den == 0, torch.ones_like(den), den))
-
-
-def prediction_residual(pred: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-    """The relative PDE residual of each predicted field, with no ground truth.
-
-    Parameters
-    ----------
-    pred : Tensor (B, 1, N, N) or (B, N, N)
-        Prediction in normalised units.
-    batch : mapping
-        ``rhs``, ``diffusivity`` (B, N, N), ``decay`` (B,), ``boundary`` (B, 4) int codes
-        (0 dirichlet, 1 neumann, 2 periodic; sides top, bottom, left, right), and optionally
-        ``fixed`` (B, N, N) bool with ``fixed_values`` (B, N, N).
-
-    Returns
-    -------
-    Tensor (B,) float64
-        Per sample: ``||alpha A u - b|| / ||b||`` with the best scalar ``alpha`` when the
-        sample has no clamped cell, else ``||f (A u' - b)|| / ||f (b - A u_c)||`` (see the
-        module docstring). 0 for an exact solve, 1 for the zero field.
-
-    Examples
-    --------
-    >>> import torch
-    >>> B, N = 1, 8
-    >>> batch = {"rhs": torch.ones(B, N, N), "diffusivity": torch.ones(B, N, N),
-    ...          "decay": torch.zeros(B), "boundary": torch.zeros(B, 4, dtype=torch.long)}
-    >>> prediction_residual(torch.zeros(B, 1, N, N), batch).tolist()
-    [1.0]
-    """
-    u = pred[:, 0] if pred.dim() == 4 else pred
-    u = u.to(torch.float64)
-    rhs = batch["rhs"].to(torch.float64)
-    D = batch["diffusivity"].to(torch.float64)
-    decay = batch["decay"].to(torch.float64)
-    fixed = batch.get("fixed")
-    out = torch.empty(u.shape[0], dtype=torch.float64, device=u.device)
-    if u.shape[0] == 0:
-        return out
-    if fixed is None:
-        has_fixed = torch.zeros(u.shape[0], dtype=torch.int64, device=u.device)
-    else:
-        fixed = fixed.bool()
-        has_fixed = fixed.flatten(1).any(dim=1).to(torch.int64)
-    # one stencil per (boundary codes, clamped or not) group
-    keys = torch.cat([batch["boundary"].to(torch.int64), has_fixed[:, None]], dim=1)
-    groups, inverse = torch.unique(keys, dim=0, return_inverse=True)
-    for g, key in enumerate(groups.tolist()):
-        sel = (inverse == g).nonzero().flatten()
-        st = build_stencil(D[sel], decay[sel][:, None, None], _boundary_spec(tuple(key[:4])))
-        if not key[4]:
-            out[sel] = scaled_relative_residual(st, u[sel], rhs[sel])
-            continue
-        fx = fixed[sel]
-        fv = batch["fixed_values"][sel].to(torch.float64)
-        b = rhs[sel]
-        free = (~fx).to(torch.float64)
-        uc = torch.where(fx, fv, torch.zeros_like(fv))
-        uf = torch.where(fx, fv, u[sel])
-        num = _norm(free * (st.apply(uf) - b))
-        den = _norm(free * (b - st.apply(uc)))
-        out[sel] = _ratio(num, den)
-    return out
 
 
 def sample_statistics(
@@ -339,20 +198,20 @@ def sample_statistics(
     p = pred[:, 0].to(torch.float64)
     y = batch["target"][:, 0].to(torch.float64)
     B = p.shape[0]
-    labels = _pixel_labels(batch["input"][:, 0], batch["target"][:, 0]).flatten(1)  # (B, N*N)
+    labels = pixel_labels(batch["input"][:, 0], batch["target"][:, 0]).flatten(1)  # (B, N*N)
     err = (p - y).abs().flatten(1)
     ya = y.abs().flatten(1)
-    zeros = torch.zeros(B, len(_LABELS), dtype=torch.float64, device=p.device)
+    zeros = torch.zeros(B, len(PIXEL_LABELS), dtype=torch.float64, device=p.device)
     # per label bins (sources, r1, r2, r3, rest of the field), then the region unions
     bins_e = zeros.scatter_add(1, labels, err)
     bins_y = zeros.scatter_add(1, labels, ya)
     bins_n = zeros.scatter_add(1, labels, torch.ones_like(err))
     bins_m = zeros.scatter_reduce(1, labels, err, reduce="amax", include_self=True)
-    abs_sum = _regions_from_bins(bins_e, err.sum(dim=1), "sum")
-    tgt_sum = _regions_from_bins(bins_y, ya.sum(dim=1), "sum")
-    npix = _regions_from_bins(bins_n, torch.full_like(bins_n[:, 0], labels.shape[1]), "sum")
-    max_abs = _regions_from_bins(bins_m, err.amax(dim=1), "max")
-    rel_l2 = _ratio(_norm(p - y), _norm(y))
+    abs_sum = regions_from_bins(bins_e, err.sum(dim=1), "sum")
+    tgt_sum = regions_from_bins(bins_y, ya.sum(dim=1), "sum")
+    npix = regions_from_bins(bins_n, torch.full_like(bins_n[:, 0], labels.shape[1]), "sum")
+    max_abs = regions_from_bins(bins_m, err.amax(dim=1), "max")
+    rel_l2 = ratio_or_numerator(lattice_norm(p - y), lattice_norm(y))
     if residual:
         res = prediction_residual(pred, batch)
     else:

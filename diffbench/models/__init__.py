@@ -44,14 +44,14 @@ _EXPORTS = {
     "PRESETS": ".presets",
     "ModelInfo": ".registry",
     "Preset": ".presets",
-    "build_from_spec": ".registry",
+    "build_from_spec": ".spec",
     "count_parameters": ".registry",
     "create": ".registry",
     "describe_model": ".registry",
     "list_models": ".registry",
     "model_names": ".registry",
-    "model_origin": ".registry",
-    "model_spec": ".registry",
+    "model_origin": ".spec",
+    "model_spec": ".spec",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

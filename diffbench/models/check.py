@@ -33,14 +33,9 @@ from torch.nn import functional as F
 
 from diffbench.errors import DiffbenchError
 from diffbench.models.classpath import one_line, path_of, reraise_interrupt
-from diffbench.models.registry import (
-    build_from_spec,
-    count_parameters,
-    create,
-    describe_model,
-    model_spec,
-)
+from diffbench.models.registry import count_parameters, create, describe_model
 from diffbench.models.report import CheckReport, CheckResult
+from diffbench.models.spec import build_from_spec, model_spec
 
 SGD_LR = 1e-3
 """Learning rate of the one SGD step of the training-step check."""

@@ -42,9 +42,9 @@ from typing import Any
 
 from .. import __version__
 from ..errors import DiffbenchError
+from ..hashing import sha256_file
 from ..results.digest import canonical_json, write_json_atomic
 from ..results.jsonio import read_json_strict
-from ..results.paths import sha256_file
 from ..results.validate import check_result
 from ..results.verification import ABS_TOL, RECORD_NAME, REL_TOL, first_mismatch
 

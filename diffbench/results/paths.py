@@ -23,6 +23,9 @@ from __future__ import annotations
 import os
 import re
 
+# The one file hasher; re-exported here (in __all__) because diffbench.leaderboard.bundle imports it from here.
+from ..hashing import sha256_file
+
 __all__ = ["LOCAL_PATH", "REDACTED", "checkpoint_ref", "find_local_path", "relative_to_run", "sha256_file", "strip_local_paths"]
 
 #: An absolute path at the start of a string or after a separator (space, ``=``, quote, bracket,
@@ -57,18 +60,6 @@ def relative_to_run(path: str, run_id: str) -> str:
         if rest:
             return "/".join(rest)
     return "/".join(parts[-2:]) if parts else ""
-
-
-def sha256_file(path: os.PathLike[str] | str, chunk: int = 2**20) -> tuple[str, int]:
-    """``(SHA-256 hex digest, size in bytes)`` of a file, read in chunks."""
-    import hashlib
-
-    h, n = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-            n += len(block)
-    return h.hexdigest(), n
 
 
 def checkpoint_ref(path: os.PathLike[str] | str, base: os.PathLike[str] | str) -> dict[str, object]:

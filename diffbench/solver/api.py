@@ -1,4 +1,7 @@
-"""``solve``: one entry point for every problem, the fastest exact method first."""
+"""``solve``: one entry point for every problem, the fastest exact method first.
+
+Its inputs are checked by :mod:`diffbench.solver.inputs` and kept inside float64's range by the
+power-of-two rescaling of :mod:`diffbench.solver.scaling`."""
 
 from __future__ import annotations
 
@@ -12,24 +15,16 @@ import numpy as np
 from ..errors import DiffbenchError
 from ..physics.boundary import BoundaryLike, parse_boundary
 from ..physics.operator import build_stencil, uniform_relative_residual
-from .backend import array_module, to_numpy
+from .backend import to_numpy
+from .inputs import as_float_array, check_source, expand_per_sample, full_lattice
 from .multigrid import pcg
+from .scaling import RESCALE_FREE, peak_magnitude, scale_back, scale_exponents
 from .transform import transform_method, transform_solve
 
 #: What ``solve(method=...)`` accepts.
 SOLVE_METHODS = ("auto", "mgcg")
 #: What ``solve(on_miss=...)`` accepts: raise a DiffbenchError, or return with ``converged`` False.
 ON_MISS = ("raise", "flag")
-#: Largest binary-exponent spread of D within one sample (max / min up to 2^500, about 3e150):
-#: beyond it the face conductances ``2 a b / (a + b)`` of the rescaled problem underflow.
-MAX_D_SPREAD_EXP = 500
-#: Samples whose scale exponents (see ``solve``) all lie within +-RESCALE_FREE are solved as given:
-#: rescaling them would change no bit (powers of two are exact far from float64's limits).
-RESCALE_FREE = 64
-#: A returned field's largest magnitude must lie in [2^(LOWEST_FIELD_EXP - 1), 2^1024), about
-#: 2.2e-305 .. 1.8e308: from there down to 0, rounding to subnormals costs at most 2^-63 of the
-#: maximum, below float64's own rounding of it.
-LOWEST_FIELD_EXP = -1011
 
 
 @dataclass
@@ -65,57 +60,6 @@ class SolveResult:
     iterations: Any
     method: str
     converged: Any = True
-
-
-def _as_float_array(name: str, value: Any, shape: tuple[int, ...], xp: Any, per_sample: bool = False) -> Any:
-    """``value`` as float64 of ``shape``; with ``per_sample``, a value constant over each
-    sample's lattice (a scalar, (B, 1, 1), ...) stays (B, 1, 1) instead of being expanded."""
-    arr = xp.asarray(value, dtype=xp.float64)
-    if per_sample and arr.ndim <= 3 and all(s == 1 for s in arr.shape[-2:]):
-        try:
-            return xp.ascontiguousarray(xp.broadcast_to(arr, shape[:1] + (1, 1)))
-        except ValueError:
-            pass  # e.g. (2, 1, 1) against a batch of 3: refused below with the full shape
-    try:
-        arr = xp.broadcast_to(arr, shape)
-    except ValueError:
-        raise DiffbenchError(
-            f"{name} must be a scalar or an array of the source's shape {shape}, got shape {tuple(arr.shape)}"
-        ) from None
-    return xp.ascontiguousarray(arr)
-
-
-def _full(a: Any, shape: tuple[int, ...], xp: Any) -> Any:
-    """A (B, 1, 1) coefficient as a (B, N, N) array (a read-only broadcast view: no copy)."""
-    return a if tuple(a.shape) == shape else xp.broadcast_to(a, shape)
-
-
-def _check_source(source: Any) -> tuple[Any, Any, bool]:
-    if isinstance(source, (list, tuple)):
-        source = np.asarray(source)
-    try:
-        xp = array_module(source)
-    except DiffbenchError:
-        raise DiffbenchError(
-            f"source must be a NumPy or CuPy array of shape (N, N) or (B, N, N), got {type(source).__name__}"
-        ) from None
-    if xp is np:
-        source = np.asarray(source)  # a Python scalar or a string passes array_module as "NumPy"
-    if source.ndim not in (2, 3):
-        raise DiffbenchError(f"source must have shape (N, N) or (B, N, N), got {source.ndim} dimensions {tuple(source.shape)}")
-    if source.shape[-1] != source.shape[-2]:
-        raise DiffbenchError(f"source must be square (N, N), got {tuple(source.shape[-2:])}")
-    if source.shape[-1] < 8:
-        raise DiffbenchError(f"lattice size N must be at least 8, got {source.shape[-1]}")
-    if source.dtype.kind not in "fiu" or source.dtype.kind == "b":
-        raise DiffbenchError(f"source must hold real numbers (float or int), got dtype {source.dtype}")
-    single = source.ndim == 2
-    s = xp.asarray(source, dtype=xp.float64)
-    if single:
-        s = s[None]
-    if not bool(xp.isfinite(s).all()):
-        raise DiffbenchError("source contains NaN or infinite values; it must be finite")
-    return s, xp, single
 
 
 def solve(
@@ -192,7 +136,7 @@ def solve(
         raise DiffbenchError(f"method must be one of {', '.join(SOLVE_METHODS)}, got {method!r}")
     if on_miss not in ON_MISS:
         raise DiffbenchError(f"on_miss must be one of {', '.join(ON_MISS)}, got {on_miss!r}")
-    s, xp, single = _check_source(source)
+    s, xp, single = check_source(source)
     shape = s.shape
     bnd = parse_boundary(boundary)
     if not (
@@ -207,10 +151,10 @@ def solve(
 
     # D and decay constant over each sample's lattice (scalars, (B,) arrays) stay (B, 1, 1): the
     # transform solve and its certificate need no (B, N, N) copies of them.
-    D = _as_float_array("diffusivity", _expand_per_sample("diffusivity", diffusivity, shape), shape, xp, per_sample=True)
+    D = as_float_array("diffusivity", expand_per_sample("diffusivity", diffusivity, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(D).all()) or not bool((D > 0).all()):
         raise DiffbenchError("diffusivity must be positive and finite everywhere (D > 0), got zero, negative, NaN or inf values")
-    g = _as_float_array("decay", _expand_per_sample("decay", decay, shape), shape, xp, per_sample=True)
+    g = as_float_array("decay", expand_per_sample("decay", decay, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
 
@@ -230,7 +174,7 @@ def solve(
             mask = None
         if mask is None:
             raise DiffbenchError(f"fixed mask must have the source's shape {tuple(source.shape)}, got shape {mask_shape}")
-        fvals = _as_float_array("fixed values", fvals, shape, xp)
+        fvals = as_float_array("fixed values", fvals, shape, xp)
         if not bool(xp.isfinite(fvals).all()):
             raise DiffbenchError("fixed values must be finite")
         if not bool(mask.any()):
@@ -262,7 +206,7 @@ def solve(
     # that max D and max |S| lie in [0.5, 1): the solve and its certificate then never under- or
     # overflow, whatever the problem's units. u = 2^ku u' with A' = 2^-kd A, S' = 2^-(kd+ku) S.
     # Within 2^RESCALE_FREE of that, the scaling is skipped (it would change no bit: the passes are saved).
-    kd, ku = _scales(s, D, g, mask, fvals, xp)
+    kd, ku = scale_exponents(s, D, g, mask, fvals, xp)
     rescale = bool((xp.maximum(xp.abs(kd), xp.abs(ku)).max() > RESCALE_FREE) | (xp.abs(kd + ku).max() > RESCALE_FREE))
     if rescale:
         s = xp.ldexp(s, -(kd + ku))
@@ -302,10 +246,10 @@ def solve(
         u[it], res[it], iters[it] = ut, rt, nt
         u[im], res[im], iters[im] = um, rm, nm
         method = f"{tname},mgcg"
-    peak = _peak(u, xp)  # NaN or inf anywhere in a sample's field makes its peak non-finite
+    peak = peak_magnitude(u, xp)  # NaN or inf anywhere in a sample's field makes its peak non-finite
     finite = xp.isfinite(peak) & xp.isfinite(res)
     converged = finite & (res <= tol)
-    u = _scale_back(u, peak, ku, finite, rescale, xp)
+    u = scale_back(u, peak, ku, finite, rescale, xp)
     if mask is not None:  # clamped cells hold their given values exactly, even where 2^-ku v is subnormal
         u = xp.where(mask, held, u)
     if on_miss == "raise" and not bool(converged.all()):
@@ -313,65 +257,6 @@ def solve(
     if single:
         return SolveResult(u[0], float(res[0]), int(iters[0]), method, bool(converged[0]))
     return SolveResult(u, res, iters, method, converged)
-
-
-def _peak(x: Any, xp: Any) -> Any:
-    """Per-sample max |x| over the lattice, in two reading passes (no |x| array); NaN if any is NaN."""
-    return xp.maximum(x.max(axis=(-2, -1)), -x.min(axis=(-2, -1)))
-
-
-def _exponent(peak: Any, xp: Any) -> Any:
-    """Binary exponents e of ``peak`` (peak in [2^(e-1), 2^e)); 0 for zeros."""
-    return xp.frexp(peak)[1].astype(xp.int32)  # ldexp's exponent type on NumPy and CuPy
-
-
-def _scales(s: Any, D: Any, g: Any, mask: Any, fvals: Any, xp: Any) -> tuple[Any, Any]:
-    """Per-sample exponents (kd, ku), shaped (B, 1, 1), of the operator's and the field's scale.
-
-    Refuses, with one line, what float64 cannot hold once rescaled: D spread over more than
-    2^MAX_D_SPREAD_EXP within a sample, or a decay beyond float64's range relative to max D.
-    """
-    kd = _exponent(D.max(axis=(-2, -1)), xp)
-    spread = kd - _exponent(D.min(axis=(-2, -1)), xp)
-    if bool((spread > MAX_D_SPREAD_EXP).any()):
-        i = int(np.flatnonzero(to_numpy(spread > MAX_D_SPREAD_EXP))[0])
-        raise DiffbenchError(
-            f"diffusivity contrast too large for float64 in sample {i} (min {float(D[i].min()):.3g}, max "
-            f"{float(D[i].max()):.3g}): max / min must be at most 2^{MAX_D_SPREAD_EXP} (about 3e150)"
-        )
-    gmax = g.max(axis=(-2, -1))
-    ratio = xp.where(gmax > 0, _exponent(gmax, xp) - kd, 0)
-    if bool((ratio > 1000).any()):
-        i = int(np.flatnonzero(to_numpy(ratio > 1000))[0])
-        raise DiffbenchError(
-            f"decay too large for the diffusivity in sample {i} (max decay {float(g[i].max()):.3g}, max D "
-            f"{float(D[i].max()):.3g}): decay / D must be at most 2^1000 (about 1e301)"
-        )
-    # The field's scale: S / max D for a flux source, the clamped values for clamped cells.
-    none = -(1 << 20)
-    smax = _peak(s, xp)
-    cand = xp.where(smax > 0, _exponent(smax, xp) - kd, none)
-    if mask is not None:
-        hmax = _peak(xp.where(mask, fvals, 0.0), xp)
-        cand = xp.maximum(cand, xp.where(hmax > 0, _exponent(hmax, xp), none))
-    ku = xp.where(cand == none, 0, cand)
-    return kd[:, None, None], ku[:, None, None]
-
-
-def _scale_back(u: Any, peak: Any, ku: Any, finite: Any, rescale: bool, xp: Any) -> Any:
-    """``2^ku u`` (``peak``: max |u| per sample), refused with one line when a finite field's
-    magnitude leaves float64's range."""
-    peak = xp.where(finite, peak, 0.0)
-    e = _exponent(peak, xp) + ku[:, 0, 0]
-    bad = (peak > 0) & ((e > 1024) | (e < LOWEST_FIELD_EXP))
-    if bool(bad.any()):
-        i = int(np.flatnonzero(to_numpy(bad))[0])
-        mag = float(to_numpy(e)[i]) * math.log10(2.0)
-        raise DiffbenchError(
-            f"the solution of sample {i} has magnitude about 1e{mag:+.0f}, outside float64's range for a field "
-            f"(about 2.2e-305 .. 1.8e+308); rescale the source or the diffusivity"
-        )
-    return xp.ldexp(u, ku) if rescale else u
 
 
 def _miss_message(converged: Any, finite: Any, res: Any, iters: Any, use_t: np.ndarray, tol: float, maxiter: int) -> str:
@@ -407,7 +292,7 @@ def _mgcg_group(
     s: Any, D: Any, g: Any, bnd: Any, mask: Any, fvals: Any, x0: Any, tol: float, maxiter: int, xp: Any
 ) -> tuple[Any, Any, Any]:
     """Multigrid-preconditioned CG, with clamped cells moved to the right-hand side."""
-    stencil = build_stencil(_full(D, s.shape, xp), g, bnd)
+    stencil = build_stencil(full_lattice(D, s.shape, xp), g, bnd)
     if mask is None:
         return pcg(stencil, s, xp, tol=tol, x0=x0, maxiter=maxiter)
     free = (~mask).astype(xp.float64)
@@ -421,19 +306,3 @@ def _mgcg_group(
     den = (rhs**2).sum(axis=(-2, -1)) ** 0.5
     res = xp.where(den == 0, num, num / xp.where(den == 0, 1.0, den))
     return u, res, iters
-
-
-def _expand_per_sample(name: str, value: Any, shape: tuple[int, ...]) -> Any:
-    """A (B,) array means one value per sample (shaped (B, 1, 1)); any other 1-D array is an error.
-
-    A 1-D array is never broadcast along the column axis: with B == N that would silently turn
-    per-sample values into a profile across x.
-    """
-    if getattr(value, "ndim", 0) != 1:
-        return value
-    if value.shape[0] == shape[0]:
-        return value[:, None, None]
-    raise DiffbenchError(
-        f"{name} must be a scalar, one value per sample (shape ({shape[0]},)) or an array of the source's "
-        f"shape {tuple(shape[-2:])} or {tuple(shape)}, got shape {tuple(value.shape)}"
-    )

@@ -39,7 +39,6 @@ diffbench.errors.DiffbenchError: checkpoint /no/such.ckpt does not exist
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +48,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..errors import DiffbenchError
+from ..hashing import sha256_file
 
 #: The globals (classes, functions) a diffbench checkpoint may name beyond what torch's
 #: weights-only unpickler allows by itself. Empty: see the module docstring.
@@ -132,12 +132,9 @@ def check_model_spec(spec: Any, where: str) -> None:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes, in hex (what a seed result records of its best checkpoint)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file's bytes, in hex (what a seed result records of its best checkpoint):
+    :func:`diffbench.hashing.sha256_file`'s digest, without the size."""
+    return sha256_file(path)[0]
 
 
 def temporary_name(path: Path) -> Path:

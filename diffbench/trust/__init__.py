@@ -21,7 +21,7 @@ _EXPORTS = {
     "auroc": ".scores",
     "catch_rate": ".scores",
     "spearman": ".scores",
-    "score_indicator": ".scores",
+    "score_indicator": "diffbench.results.uq",  # torch-free: the trust stage records what results recomputes
     "seed_trust": ".stage",
     "trust_aggregate": ".stage",
     "param_dtype": ".tensors",

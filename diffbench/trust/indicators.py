@@ -16,7 +16,7 @@ test targets (max 1; the batch contract), with the model's ordinary deterministi
 Indicators (per sample, larger = less trustworthy; none of them reads the target)
 --------------------------------------------------------------------------------
 ``residual``
-    :func:`diffbench.evaluation.functional.prediction_residual`: the relative PDE residual of the
+    :func:`diffbench.evaluation.residual.prediction_residual`: the relative PDE residual of the
     prediction after the best scalar rescaling (0 for an exact solution, 1 for zero).
 ``mc-dropout``
     ``K = MC_SAMPLES`` forward passes with the dropout layers in training mode (every other
@@ -105,8 +105,6 @@ from __future__ import annotations
 import inspect
 import io
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -114,20 +112,16 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_write_bytes
 from ..errors import DiffbenchError
-from ..evaluation.functional import prediction_residual
+from ..evaluation.residual import prediction_residual
 from ..models import build_from_spec, create, model_spec
 from ..models.classpath import import_object
 from ..results.names import INVERSE_PRESET, MC_DROPOUT, MC_SAMPLES, uq_settings
-from ..results.uq import aggregate_uq_scores
+from ..results.uq import aggregate_uq_scores, score_indicator
 from ..training.checkpoint_io import check_model_spec, load_checkpoint
 from .options import INDICATORS, parse_uq  # noqa: F401 - re-exported: the leaderboard reads INDICATORS here
-from .scores import (
-    BASELINES,
-    baseline_values,
-    not_applicable,
-    score_indicator,
-)
+from .scores import BASELINES, baseline_values, not_applicable
 from .tensors import iterate_split, param_dtype, per_sample_mae, seeded, to_device
 
 #: MC_SAMPLES (forward passes per sample for MC-dropout), MC_DROPOUT (the dropout a model is
@@ -266,11 +260,7 @@ def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *
     info["val_mae"] = float(torch.cat(errs).mean()) if errs else None
     buf = io.BytesIO()
     torch.save({"info": info, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
     return net, info
 
 
@@ -327,12 +317,12 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
             indicators[name] = not_applicable(inverse_reason or "no inverse network")
         else:
             v = torch.cat(values[name]).double()
-            indicators[name] = score_indicator(v, error, count)
+            indicators[name] = score_indicator(v.numpy(), error.numpy(), count.numpy())
             kept[name] = v.tolist()
     baselines = {}
     for name in BASELINES:
         v = torch.cat(base[name]).double()
-        baselines[name] = score_indicator(v, error, count)
+        baselines[name] = score_indicator(v.numpy(), error.numpy(), count.numpy())
         kept[name] = v.tolist()
     return {"n_samples": int(error.numel()), "error_mean": float(error.mean()), "settings": settings(),
             "indicators": indicators, "baselines": baselines,
@@ -352,7 +342,8 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
     target = torch.cat([b["target"][:, 0] for b in batches]).double()
     count = torch.cat([b["count"] for b in batches])
     spread = torch.stack(preds).std(dim=0, unbiased=True).mean(dim=(-2, -1))
-    return spread.tolist(), {s: score_indicator(spread, per_sample_mae(p, target), count) for s, p in zip(seeds, preds)}
+    return spread.tolist(), {s: score_indicator(spread.numpy(), per_sample_mae(p, target).numpy(), count.numpy())
+                            for s, p in zip(seeds, preds)}
 
 
 # --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The definitions (the true error, ``spearman``, ``auroc`` on the worst ``AUROC_WORST`` share,
 ``catch_rate``) are specified in :mod:`diffbench.trust.indicators`; a NaN indicator counts as
 +inf (most suspicious). :func:`spearman`, :func:`auroc` and :func:`catch_rate` are the point
-definitions on one seed; :func:`score_indicator` is what a result records: the same scores
+definitions on one seed; :func:`diffbench.results.uq.score_indicator` is what a result records: the same scores
 with their 95 % intervals and power rule, computed by :mod:`diffbench.stats`
 (:func:`~diffbench.stats.uq_spearman`, :func:`~diffbench.stats.uq_auroc`,
 :func:`~diffbench.stats.worst_caught`) on one seed or on every seed at once, for
@@ -20,7 +20,6 @@ import torch
 from scipy.stats import rankdata, spearmanr
 
 from ..results.uq import BASELINES  # noqa: F401 - re-exported: the run scores these
-from ..results.uq import score_indicator as _score_indicator
 
 #: The worst share of samples the AUROC tries to detect.
 AUROC_WORST = 0.05
@@ -146,21 +145,6 @@ def catch_rate(indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, wo
     worst = worst_mask(e, worst_fraction)
     w = flag_weights(indicator, flag_fraction)
     return float(w[worst].sum() / worst.sum())
-
-
-def score_indicator(indicator: Any, error: Any, counts: Any = None, *, n_boot: int | None = None) -> dict[str, Any]:
-    """:func:`diffbench.results.uq.score_indicator` (the scores with their 95 % intervals and
-    power rule, torch-free so that ``diffbench submit`` recomputes them alike) on tensors or arrays.
-
-    >>> err = torch.linspace(0.01, 1.0, 400)
-    >>> score_indicator(2 * err, err, n_boot=100)["auroc"]["estimate"]
-    1.0
-    """
-    return _score_indicator(_array(indicator), _array(error), counts, n_boot=n_boot)
-
-
-def _array(x: Any) -> Any:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
 def baseline_values(batch: dict[str, torch.Tensor], pred: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import diffbench.data.cache as cache_mod
+import diffbench.data.generation as generation_mod
 from diffbench.cli import main
 from diffbench.data.tasks import load_task, task_names
 from diffbench.solver.backend import cupy_available
@@ -160,7 +160,7 @@ def test_generate_one_split_from_env_data_dir(capsys, tmp_path: Path, monkeypatc
 
 
 def test_generate_interrupted_exits_130_and_resumes(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = cache_mod._generate_shard
+    real = generation_mod._generate_shard
     calls = []
 
     def interrupt_second(*args, **kw):
@@ -169,11 +169,11 @@ def test_generate_interrupted_exits_130_and_resumes(capsys, tmp_path: Path, monk
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(cache_mod, "_generate_shard", interrupt_second)
+    monkeypatch.setattr(generation_mod, "_generate_shard", interrupt_second)
     assert main(["generate", "--data-dir", str(tmp_path), "--no-progress"]) == 130
     err = capsys.readouterr().err
     assert "interrupted: completed work is kept" in err and "Traceback" not in err
-    monkeypatch.setattr(cache_mod, "_generate_shard", real)
+    monkeypatch.setattr(generation_mod, "_generate_shard", real)
     assert main(["generate", "--data-dir", str(tmp_path), "--no-progress"]) == 0
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -239,7 +239,7 @@ def test_devices_beyond_the_machine_is_one_line_and_spawns_nothing(capsys, tmp_p
         def Pool(self, *a, **kw):
             raise AssertionError("spawned processes")
 
-    monkeypatch.setattr(cache_mod.mp, "get_context", lambda *a: NoPool())
+    monkeypatch.setattr(generation_mod.mp, "get_context", lambda *a: NoPool())
     data = tmp_path / "d"
     line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(data), "--devices", "99999999999", "--backend", "numpy"])
     assert re.fullmatch(r"error: --devices 99999999999 asks for more processes than this machine's \d+ usable CPU core\(s\); use --devices \d+ or fewer", line), line

@@ -11,11 +11,14 @@ import pytest
 
 import diffbench
 import diffbench.data.cache as cache_mod
+import diffbench.data.generation as generation_mod
 import diffbench.data.sampling as sampling_mod
-from diffbench.data.cache import MANIFEST, Cache, ensure_cache, sha256_file, shard_plan
+from diffbench.data.cache import MANIFEST, Cache, shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import SOLVER_TOL
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.errors import DiffbenchError
+from diffbench.hashing import sha256_file
 from diffbench.solver.backend import backend_name, get_backend, to_numpy
 
 KNOWN_METHODS = {"dst", "dct", "fft", "mgcg"}
@@ -31,13 +34,13 @@ def _tmp_files(root: Path) -> list[Path]:
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
-    real = cache_mod._generate_shard
+    real = generation_mod._generate_shard
 
     def counting(spec, split, k, *args, **kw):
         calls.append((split, k))
         return real(spec, split, k, *args, **kw)
 
-    monkeypatch.setattr(cache_mod, "_generate_shard", counting)
+    monkeypatch.setattr(generation_mod, "_generate_shard", counting)
     return calls
 
 
@@ -59,7 +62,7 @@ def _assert_consistent(cache: Cache, complete: bool) -> None:
         for key, e in entries.items():
             path = cache.root / e["file"]
             assert path == cache.shard_path(split, int(key))
-            assert path.stat().st_size == e["bytes"] and sha256_file(path) == e["sha256"]
+            assert path.stat().st_size == e["bytes"] and sha256_file(path)[0] == e["sha256"]
             assert (e["start"], e["stop"]) == plan[int(key)]
     assert _tmp_files(cache.root) == []
 
@@ -83,7 +86,7 @@ def test_manifest_records_spec_versions_methods_residuals_and_checksums(tmp_path
         covered = []
         for key, e in sorted(s["shards"].items()):
             path = cache.root / e["file"]
-            assert e["sha256"] == sha256_file(path) and e["bytes"] == path.stat().st_size
+            assert e["sha256"] == sha256_file(path)[0] and e["bytes"] == path.stat().st_size
             assert e["methods"] and set(e["methods"]) <= KNOWN_METHODS
             assert 0 <= e["max_residual"] <= 1e-8
             assert isinstance(e["max_iterations"], int)
@@ -129,7 +132,7 @@ def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards:
     reference = ensure_cache(path, tmp_path / "reference", progress=False)
     assert len(shard_plan(reference.task, "train")) == 3
 
-    real_generate, real_fsync = cache_mod._generate_shard, os.fsync
+    real_generate, real_fsync = generation_mod._generate_shard, os.fsync
     state = {"shards": 0, "writes": 0}
 
     def interrupt_second_shard(*args, **kw):
@@ -146,12 +149,12 @@ def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards:
         return real_fsync(fd)
 
     if where == "before-solve":
-        monkeypatch.setattr(cache_mod, "_generate_shard", interrupt_second_shard)
+        monkeypatch.setattr(generation_mod, "_generate_shard", interrupt_second_shard)
     else:
         monkeypatch.setattr(cache_mod.os, "fsync", interrupt_second_write)
     with pytest.raises(KeyboardInterrupt):
         ensure_cache(path, tmp_path / "data", progress=False)
-    monkeypatch.setattr(cache_mod, "_generate_shard", real_generate)
+    monkeypatch.setattr(generation_mod, "_generate_shard", real_generate)
     monkeypatch.setattr(cache_mod.os, "fsync", real_fsync)
 
     cache = Cache(load_task(path), tmp_path / "data" / load_task(path).name)
@@ -202,7 +205,7 @@ def test_corrupted_shard_is_reported_and_regenerated_identically(tmp_path: Path,
     cache = ensure_cache("smoke", tmp_path, progress=False)
     shard = cache.shard_path("test", 0)
     good = shard.read_bytes()
-    sha = sha256_file(shard)
+    sha = sha256_file(shard)[0]
     data = bytearray(good)
     if damage == "flip":
         mid = len(data) // 2
@@ -217,7 +220,7 @@ def test_corrupted_shard_is_reported_and_regenerated_identically(tmp_path: Path,
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and str(shard) in warnings[0] and "checksum" in warnings[0], err
-    assert sha256_file(shard) == sha and shard.read_bytes() == good
+    assert sha256_file(shard)[0] == sha and shard.read_bytes() == good
     _assert_consistent(cache, complete=True)
     # The next run finds everything intact and says nothing.
     ensure_cache("smoke", tmp_path, progress=False)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench.data.cache import ensure_cache, shard_plan
+from diffbench.data.cache import shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import SOLVER_TOL, generate_raw
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.errors import DiffbenchError

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench.data.cache import Cache, ensure_cache
+from diffbench.data.cache import Cache
 from diffbench.data.datamodule import DiffusionDataModule, SplitDataset, UnpaddedDistributedSampler
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import sample_rng
 from diffbench.data.tasks import load_task, task_names
 from diffbench.errors import DiffbenchError

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffbench.data.cache import ensure_cache, sha256_file, shard_plan
+from diffbench.data.cache import shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import generate_raw, sample_rng
 from diffbench.data.tasks import SPLITS, load_task
+from diffbench.hashing import sha256_file
 from diffbench.physics.sources import rasterise, sample_geometry
 
 ARRAYS = ("source", "field", "diffusivity", "decay", "boundary", "count", "index", "residual", "iterations")
@@ -105,7 +107,7 @@ def test_regenerating_gives_identical_shard_files(tmp_path: Path, monkeypatch: p
         for k, _ in enumerate(shard_plan(a.task, split)):
             pa, pb = a.shard_path(split, k), b.shard_path(split, k)
             assert pa.read_bytes() == pb.read_bytes()
-            assert sha256_file(pa) == ma["splits"][split]["shards"][f"{k:05d}"]["sha256"] == mb["splits"][split]["shards"][f"{k:05d}"]["sha256"]
+            assert sha256_file(pa)[0] == ma["splits"][split]["shards"][f"{k:05d}"]["sha256"] == mb["splits"][split]["shards"][f"{k:05d}"]["sha256"]
     assert a.manifest_hash() == b.manifest_hash()
     # Delete one shard and regenerate it in place: same bytes.
     before = hashlib.sha256(a.shard_path("val", 0).read_bytes()).hexdigest()

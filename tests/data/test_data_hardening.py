@@ -17,9 +17,12 @@ import yaml
 from data_testlib import BASE_TASK, merge, new_stem, task_from
 
 import diffbench.data.cache as cache_mod
-from diffbench.data.cache import Cache, ensure_cache, sha256_file, shard_plan
+import diffbench.data.generation as generation_mod
+from diffbench.data.cache import Cache, shard_plan
+from diffbench.data.generation import ensure_cache
 from diffbench.data.tasks import SPLITS, load_task, parse_task
 from diffbench.errors import DiffbenchError
+from diffbench.hashing import sha256_file
 
 #: The stated limits (diffbench.data.tasks.MAX_*), spelled out: the errors must name them.
 MAX_LATTICE, MAX_PER_COUNT, MAX_SOURCE_COUNT, MAX_SPLIT_SAMPLES = 4096, 1_000_000, 1000, 10_000_000
@@ -170,8 +173,8 @@ class _NoPool:
 
 
 def test_devices_are_capped_by_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache_mod.mp, "get_context", lambda *a: _NoPool())
-    cores = cache_mod.usable_cpus()
+    monkeypatch.setattr(generation_mod.mp, "get_context", lambda *a: _NoPool())
+    cores = generation_mod.usable_cpus()
     assert cores >= 1
     with pytest.raises(DiffbenchError) as info:
         ensure_cache("smoke", tmp_path / "d", devices=99999999999, backend="numpy", progress=False)
@@ -201,7 +204,7 @@ def test_stale_shard_temp_files_are_removed_on_the_next_run(tmp_path: Path, make
 # ---------------------------------------------------------------- two generations at once (item 5)
 def _generate_split(path: str, root: str, split: str, barrier) -> None:
     """A generation of one split that waits, before its first shard, for the other process."""
-    real = cache_mod._generate_shard
+    real = generation_mod._generate_shard
     state = {"first": True}
 
     def synchronised(*args, **kw):
@@ -210,7 +213,7 @@ def _generate_split(path: str, root: str, split: str, barrier) -> None:
             barrier.wait(timeout=120)
         return real(*args, **kw)
 
-    cache_mod._generate_shard = synchronised
+    generation_mod._generate_shard = synchronised
     cache_mod.shard_size = lambda task: 2
     ensure_cache(path, root, splits=(split,), progress=False, log=lambda m: None)
 
@@ -232,7 +235,7 @@ def test_two_processes_generating_different_splits_keep_every_manifest_entry(tmp
         n = -(-task.splits[split].size // 2)
         assert sorted(m["splits"][split]["shards"]) == [f"{k:05d}" for k in range(n)], split
         for e in m["splits"][split]["shards"].values():
-            assert sha256_file(cache.root / e["file"]) == e["sha256"]
+            assert sha256_file(cache.root / e["file"])[0] == e["sha256"]
 
 
 # ---------------------------------------------------------------- corrupt manifests (item 10)
@@ -307,7 +310,7 @@ def test_disk_full_during_generate_is_one_line_and_leaves_nothing_half_written(t
     written = m["splits"]["train"]["shards"] if m else {}
     assert written, "some shards fit before the disk filled"
     for e in written.values():
-        assert sha256_file(cache.root / e["file"]) == e["sha256"]
+        assert sha256_file(cache.root / e["file"])[0] == e["sha256"]
     listed = {cache.root / e["file"] for s in SPLITS for e in (m["splits"][s]["shards"].values() if m else [])}
     assert listed <= set(cache.root.rglob("shard-*.npz"))  # a shard whose entry did not fit is complete, and regenerated
     assert len(written) < len(shard_plan(task, "train"))

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from diffbench.data.batch import to_batch
-from diffbench.data.cache import Cache, ensure_cache
+from diffbench.data.cache import Cache
 from diffbench.data.datamodule import DiffusionDataModule
 from diffbench.data.fields import BOUNDARY_CODES, boundary_maps
+from diffbench.data.generation import ensure_cache
 from diffbench.data.sampling import SOLVER_TOL, generate_raw
 from diffbench.data.tasks import SPLITS, load_task
 from diffbench.physics.boundary import Boundary

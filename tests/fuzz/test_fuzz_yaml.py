@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import diffbench.data.cache as cache_mod
+import diffbench.data.generation as generation_mod
 from diffbench.cli import main
 from diffbench.data.tasks import (
     CHANNELS,
@@ -213,9 +213,9 @@ def test_generate_checks_random_tasks_and_arguments(monkeypatch: pytest.MonkeyPa
     def refuse_to_generate(*a: Any, **kw: Any) -> None:
         raise _Validated
 
-    monkeypatch.setattr(cache_mod, "_generate_shard", refuse_to_generate)
-    monkeypatch.setattr(cache_mod.mp, "get_context", lambda *a: pytest.fail("a pool was started in the fuzz"))
-    monkeypatch.setattr(cache_mod, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(generation_mod, "_generate_shard", refuse_to_generate)
+    monkeypatch.setattr(generation_mod.mp, "get_context", lambda *a: pytest.fail("a pool was started in the fuzz"))
+    monkeypatch.setattr(generation_mod, "usable_cpus", lambda: 1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "task.yaml"
         try:

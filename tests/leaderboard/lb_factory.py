@@ -66,8 +66,9 @@ def uq_seed_intervals(i: int, requested: tuple[str, ...], base: float, na: dict[
     made-up indicators (better for earlier names) and baselines, scored by the real code."""
     import numpy as np
 
+    from diffbench.results.uq import score_indicator
     from diffbench.trust.indicators import not_applicable, settings
-    from diffbench.trust.scores import BASELINES, score_indicator
+    from diffbench.trust.scores import BASELINES
 
     rng = np.random.default_rng(100 + i)
     count = np.repeat(np.arange(1, 6), UQ_SAMPLES // 5)

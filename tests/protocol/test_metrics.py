@@ -12,14 +12,10 @@ import torch
 
 from diffbench.errors import DiffbenchError
 from diffbench.evaluation.evaluator import Evaluator
-from diffbench.evaluation.functional import (
-    METRIC_KEYS,
-    aggregate,
-    prediction_residual,
-    region_masks,
-    sample_statistics,
-)
+from diffbench.evaluation.functional import METRIC_KEYS, aggregate, sample_statistics
 from diffbench.evaluation.metric import DiffusionMetrics
+from diffbench.evaluation.regions import region_masks
+from diffbench.evaluation.residual import prediction_residual
 from diffbench.solver import solve
 
 N = 8

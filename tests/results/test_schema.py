@@ -161,9 +161,10 @@ def test_the_uq_settings_are_the_protocols():
 def test_the_names_are_the_protocols():
     """The torch modules compute what diffbench.results names (they may import the names from here)."""
     from diffbench.evaluation import functional as metrics
+    from diffbench.evaluation import regions
     from diffbench.results import names
     from diffbench.trust import consistency, options, scores
 
-    assert names.METRIC_KEYS == metrics.METRIC_KEYS and names.REGIONS == metrics.REGIONS
+    assert names.METRIC_KEYS == metrics.METRIC_KEYS and names.REGIONS == regions.REGIONS
     assert names.INDICATORS == options.INDICATORS and names.SCORE_KEYS == scores.SCORE_KEYS and names.NOT_APPLICABLE == scores.NOT_APPLICABLE
     assert names.CONSISTENCY_SCORES == consistency.SCORES

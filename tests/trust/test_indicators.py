@@ -140,8 +140,8 @@ def test_run_scores_pool_the_seeds_samples_and_refuse_misaligned_ones():
     import pytest
 
     from diffbench.errors import DiffbenchError
+    from diffbench.results.uq import score_indicator
     from diffbench.trust.indicators import aggregate_uq
-    from diffbench.trust.scores import score_indicator
 
     rng = np.random.default_rng(0)
     counts = np.repeat(np.arange(1, 11), 60)

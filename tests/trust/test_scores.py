@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from diffbench.errors import DiffbenchError
+from diffbench.results.uq import score_indicator
 from diffbench.trust.options import parse_uq
 from diffbench.trust.scores import (
     SCORE_KEYS,
     auroc,
     catch_rate,
     flag_weights,
-    score_indicator,
     spearman,
     worst_mask,
 )
