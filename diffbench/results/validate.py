@@ -21,7 +21,10 @@ same spec hash is the caller's (it needs the task registry): see ``current_task`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -47,6 +50,7 @@ from .fields import (
 )
 from .names import CONSISTENCY_SCORES, NOT_APPLICABLE, OK, SCORE_KEYS, SPLITS
 from .paths import find_local_path
+from .per_sample import QUANTITIES
 from .schema import Result
 from .uq import aggregate_uq_scores, is_legacy_uq, sample_values, score_indicator
 from .uqfields import SCORE_TAGS
@@ -193,6 +197,21 @@ def _walk(value: Any, where: str) -> Any:
             stack.extend((f"{loc}[{i}]", x) for i, x in enumerate(v))
 
 
+#: Where a seed's per-sample errors sit: float32 in base64, whose alphabet holds ``/``.
+_ENCODED = re.compile(r"^per_seed\[\d+\]\.per_sample\.(?:" + "|".join(QUANTITIES) + r")$")
+
+
+def _is_encoded_errors(where: str, text: str) -> bool:
+    """A per-sample quantity that is valid base64 (data, not a path: one may start with ``/``)."""
+    if not _ENCODED.match(where):
+        return False
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def check_bounds(result: dict[str, Any], fail: _Fail) -> None:
     """The limits of :mod:`diffbench.results.fields` on every value, the provenance blocks included:
     strings of at most ``MAX_STRING`` characters, integers of magnitude at most ``MAX_INT``, other
@@ -202,7 +221,7 @@ def check_bounds(result: dict[str, Any], fail: _Fail) -> None:
     for where, v in _walk(result, ""):
         if isinstance(v, str) and len(v) > MAX_STRING:
             fail(where or "the result", f"is a string of {len(v)} characters; at most {MAX_STRING} are accepted in a result")
-        elif isinstance(v, str) and (local := find_local_path(v)) is not None:
+        elif isinstance(v, str) and not _is_encoded_errors(where, v) and (local := find_local_path(v)) is not None:
             fail(where or "the result", f"holds a local absolute path ({show(local)}); a result names files relative to its "
                  "run folder and no path of the machine it ran on (rerun with this diffbench, or remove the path)")
         elif is_int(v) and abs(v) > MAX_INT:

@@ -65,3 +65,27 @@ def test_the_committed_leaderboard_holds_no_absolute_path(monkeypatch):
             data = p.read_bytes()
             found += [f"{p.relative_to(root)}: {pat}" for pat in LOCAL if pat.encode() in data]
     assert not found, f"{len(found)} local path(s) in leaderboard/, e.g. {found[:3]}"
+
+
+def test_per_sample_errors_whose_base64_starts_with_a_slash_are_not_a_path():
+    """A seed's per-sample errors are float32 in base64, whose alphabet holds '/': a block that
+    starts with one (any first float whose low byte is >= 0xFC) is data, not a local path. A real
+    ``diffbench run`` of cnn-small on standard-64 was refused by ``submit`` for exactly this."""
+    import base64
+
+    import numpy as np
+
+    from diffbench.results.per_sample import ENCODING, QUANTITIES
+    from diffbench.results.validate import check_bounds
+
+    values = np.frombuffer(bytes([0xFC, 0x00, 0x00, 0x3F] * 4), dtype="<f4")
+    blob = base64.b64encode(values.tobytes()).decode("ascii")
+    assert blob.startswith("/")
+    block = {"n": 4, "encoding": ENCODING, "index": [0, 1, 2, 3], "count": [1, 1, 2, 2], **{k: blob for k in QUANTITIES}}
+    failures = []
+    check_bounds({"per_seed": [{"per_sample": block}]}, lambda where, msg: failures.append((where, msg)))
+    assert failures == []
+    # the same string anywhere else is still refused as a path, and a path is not hidden by the field's name
+    check_bounds({"argv": blob, "per_seed": [{"per_sample": {**block, "mae": "/home/alice/errors.npy"}}]},
+                 lambda where, msg: failures.append(where))
+    assert sorted(failures) == ["argv", "per_seed[0].per_sample.mae"]
