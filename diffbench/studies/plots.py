@@ -58,7 +58,7 @@ def _per_count(root: Path, rows: list[dict[str, Any]]) -> None:
             ax.plot([c for c, _ in pc], [v for _, v in pc], marker=".", label=label)
     ax.set_xlabel("number of sources")
     ax.set_ylabel("test nmae")
-    ax.set_title("error against the number of sources" + (" (95 % bands: samples and seeds)" if banded else ""))
+    ax.set_title("error against the number of sources" + ("\n(95 % bands over test samples and seeds)" if banded else ""), fontsize=10)
     ax.grid(alpha=0.3)
     if len(rows) <= 12:
         ax.legend(fontsize=6)
