@@ -17,6 +17,7 @@ A plugin's row names its package, and its reproduce command installs it first:
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ RANKING_PAIRED = ("ranks from paired comparisons of test nMAE on the shared test
                   "and samples, Holm-corrected at 5 %); '=' marks entries not significantly worse than their rank's leader")
 RANKING_MEAN = "ranks by mean test nMAE, without intervals: {why}"
 LEGACY = "no interval: legacy entry"
+#: What ``diffbench tune`` writes as a run's tuning label (anything else is not shown as tuned).
+TUNED_LABEL = re.compile(r"^tuned: best of [1-9][0-9]{0,5} on val$")
 NO_RANKS = "no entry ranked yet: ranking needs at least {n} seeds"
 #: Test metrics shown on the board besides the headline (all are also on the entry pages).
 BOARD_METRICS = ("nmae", "mae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual")
@@ -102,6 +105,21 @@ class Row:
         """Some seed stopped at the maximum budget (None: the result does not say)."""
         stops = [s.stop for s in self.res.per_seed if s.stop is not None]
         return any(s.reason == "budget_capped" for s in stops) if stops else None
+
+    @property
+    def tuning(self) -> dict[str, Any] | None:
+        """How the run's recipe was chosen (``training.tuning`` of a run trained with
+        ``--recipe-from``: ``label`` "tuned: best of K on val", the search's command, the chosen
+        trial's validation nMAE) and the learning rate it chose; None for an untuned run or a
+        block that does not have that shape."""
+        training = self.r.get("training") if isinstance(self.r.get("training"), dict) else {}
+        t, recipe = training.get("tuning"), training.get("recipe") if isinstance(training.get("recipe"), dict) else {}
+        if not isinstance(t, dict) or not isinstance(t.get("label"), str) or not TUNED_LABEL.match(t["label"]):
+            return None
+        lr = recipe.get("lr")
+        return {"label": t["label"], "lr": lr if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None,
+                "command": t.get("tune_command") if isinstance(t.get("tune_command"), str) else None,
+                "val_nmae": t.get("val_nmae") if isinstance(t.get("val_nmae"), (int, float)) else None}
 
     @property
     def versus_leader_text(self) -> str | None:

@@ -91,3 +91,28 @@ def test_budget_capped_entries_are_marked(lb, make):
     row_c = index.split(f'<tr data-id="{c.id}"')[1].split("</tr>")[0]
     row_a = index.split(f'<tr data-id="{a.id}"')[1].split("</tr>")[0]
     assert "budget-capped</span>" in row_c and "budget-capped" not in row_a
+
+
+def test_tuned_entries_say_how_they_were_tuned(lb, make):
+    """A run trained with --recipe-from records training.tuning; the board and the entry page say
+    "tuned: best of K on val" with the chosen rate and the search's command; an untuned entry and a
+    block with any other label are not marked tuned."""
+    command = "diffbench tune --model unet-small --task smoke --trials 5 --budget-steps 240 --seed 0 --space lr"
+
+    def tuned(label):
+        def put(r):
+            r["training"]["recipe"]["lr"] = 0.0032
+            r["training"]["tuning"] = {"label": label, "tune_command": command, "val_nmae": 0.0714, "trials": 5}
+        return put
+
+    a = submit(make(model="unet-small", base=0.010, per_sample=True, mutate=tuned("tuned: best of 5 on val")), lb, title="A")
+    b = submit(make(model="fno", base=0.020, per_sample=True), lb, title="B")
+    c = submit(make(model="cnn-small", base=0.030, per_sample=True, mutate=tuned("tuned by hand, trust me")), lb, title="C")
+    build_site(lb)
+    index = (lb / "site" / "index.html").read_text()
+    rows = {s.id: index.split(f'<tr data-id="{s.id}"')[1].split("</tr>")[0] for s in (a, b, c)}
+    assert ">tuned: best of 5 on val</span>" in rows[a.id] and html.escape(command) in rows[a.id]
+    assert "tuned: best" not in rows[b.id] and "tuned" not in rows[c.id].replace("tuned by hand", "")
+    entry = (lb / "site" / "entries" / f"{a.id}.html").read_text()
+    assert "learning rate 0.0032, tuned: best of 5 on val" in entry and html.escape(command) in entry
+    assert "untuned: the task's recipe" in (lb / "site" / "entries" / f"{b.id}.html").read_text()
