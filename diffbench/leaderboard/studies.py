@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import DiffbenchError
 from ..stats import format_interval, format_p
+from ..studies.scaling import stops_text
 from .charts import fmt_count, fmt_number
 from .filters import pm_text
 from .markup import esc, header, page
@@ -239,7 +240,7 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
         matches = [e for e in entries.get(r.get("run_id"), []) if e.sub.task == r["task"]] if isinstance(r.get("run_id"), str) else []
         views.append({"model": r["model"], "task": r["task"], "train_fraction": _text(r.get("train_fraction"), lambda v: f"{v:g}"),
                       "n_train": _text(r.get("n_train"), lambda v: f"{v:g}"), "params": _text(r.get("parameters"), fmt_count),
-                      "metrics": [_metric_text(r, k) for k, _ in metrics], "transfer": transfer, "stops": _stops(r),
+                      "metrics": [_metric_text(r, k) for k, _ in metrics], "transfer": transfer, "stops": stops_text(r),
                       "seeds": len(seeds) if isinstance(seeds, list) else "—", "entries": [e.id for e in matches],
                       "run_id": r.get("run_id"), "command": r.get("command")})
     return str(macro("results", "study_parts.html")(metrics, targets, views, notes))
@@ -255,14 +256,6 @@ def _metric_text(row: dict[str, Any], metric: str) -> str:
         except DiffbenchError:
             return "—"
     return pm_text((row.get("test") or {}).get(metric))
-
-
-def _stops(row: dict[str, Any]) -> str:
-    stops = [s for s in row.get("stops") or [] if isinstance(s, dict)]
-    if not stops:
-        return "—"
-    capped = sum(s.get("reason") == "budget_capped" for s in stops)
-    return f"{len(stops) - capped} early, {capped} capped"
 
 
 def _fit_section(study: Study) -> str:

@@ -13,7 +13,7 @@ from ..data.cache import atomic_write_bytes, atomic_write_json
 from ..stats import format_interval
 from ..training.reporting import mean_std_text
 from .plots import plots
-from .scaling import fit_log_law, row_interval
+from .scaling import fit_log_law, row_interval, stops_text
 from .spec import StudySpec
 
 __all__ = ["HEADLINE", "fit_log_law", "interval_text", "row_interval", "stops_text", "write_outputs"]
@@ -28,15 +28,6 @@ def interval_text(row: dict[str, Any], metric: str) -> str:
     if iv is not None:
         return format_interval(iv["estimate"], iv["low"], iv["high"])
     return mean_std_text((row.get("test") or {}).get(metric))
-
-
-def stops_text(row: dict[str, Any]) -> str:
-    """How a row's seeds stopped: ``"early 2, cap 1"`` (early stopping, or the step/epoch cap)."""
-    stops = [s for s in row.get("stops") or [] if isinstance(s, dict)]
-    if not stops:
-        return "—"
-    capped = sum(s.get("reason") == "budget_capped" for s in stops)
-    return f"early {len(stops) - capped}, cap {capped}"
 
 
 def write_outputs(root: Path, spec: StudySpec, summary: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """The data-scaling analysis of a study: each size's test nMAE with its interval, the weighted
 log-law fit, the lack-of-fit test, the range where the law holds and the verdict on the paper's
-finding. Torch-free and plot-free, so that the README's claims (:mod:`diffbench.leaderboard.claims`)
+finding; and how a row's seeds stopped. Torch-free and plot-free, so that the README's claims (:mod:`diffbench.leaderboard.claims`)
 recompute it from a shipped summary.json."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from scipy import stats
 
 from ..stats import LEVEL, format_interval, format_p, lack_of_fit, log_law_fit, log_law_range, seed_interval
 
-__all__ = ["fit_log_law", "row_interval", "verdict"]
+__all__ = ["fit_log_law", "row_interval", "stops_text", "verdict"]
 
 
 def row_interval(row: dict[str, Any], metric: str = "nmae") -> dict[str, Any] | None:
@@ -36,6 +36,15 @@ def row_interval(row: dict[str, Any], metric: str = "nmae") -> dict[str, Any] | 
         return None
     iv = seed_interval(float(np.mean(seeds)), float(np.std(seeds, ddof=1)), len(seeds))
     return {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "method": iv.method}
+
+
+def stops_text(row: dict[str, Any]) -> str:
+    """How a row's seeds stopped: ``"early 2, cap 1"`` (early stopping, or the step/epoch cap)."""
+    stops = [s for s in row.get("stops") or [] if isinstance(s, dict)]
+    if not stops:
+        return "—"
+    capped = sum(s.get("reason") == "budget_capped" for s in stops)
+    return f"early {len(stops) - capped}, cap {capped}"
 
 
 def fit_log_law(rows: list[dict[str, Any]], level: float = LEVEL, alpha: float = 0.05) -> dict[str, Any] | None:
