@@ -156,6 +156,16 @@ def _headline(subs: list[Submission], studies: Path) -> list[str]:
         out.append(f"| {r.rank_text} | `{r.model}` | {tuned} | {r.interval_text('nmae') or 'n/a'} | "
                    f"{r.interval_text('mae_sources') or 'n/a'} | {r.interval_text('max_abs_error') or 'n/a'} | "
                    f"{len(stops) - capped} / {capped} | {flops} | {speed} | `{r.res.command}` |")
+    def iv(r: Any, key: str) -> Interval | None:
+        x = r.interval(key)
+        return None if x is None else Interval(x["estimate"], x["low"], x["high"], "", 0, 0)
+
+    at_sources = [r.model for r in rows if iv(r, "mae_sources") is not None and iv(r, "mae") is not None
+                  and iv(r, "mae_sources").low > iv(r, "mae").high]
+    out += ["", "The MAE on source cells lies wholly above the lattice-wide MAE (test MAE "
+            + ", ".join(f"`{r.model}` {r.interval_text('mae')}" for r in rows) + f") for {len(at_sources)} of {len(rows)} models"
+            + (": the largest errors sit at the sources, as the paper found." if at_sources and len(at_sources) == len(rows) else
+               f" ({', '.join(f'`{m}`' for m in at_sources) or 'none'}); for the others the data cannot tell.")]
     leaders = [f"`{r.model}`" for r in rows if r.rank == 1]
     out += ["", f"Rank 1 ({'tied: ' if len(leaders) > 1 else ''}{', '.join(leaders)}): the leader and every entry whose paired "
             "difference in test nMAE from it is not significant (Holm-corrected, 5 %); lower ranks the same way below them "
@@ -192,6 +202,58 @@ def _uq(subs: list[Submission], studies: Path) -> list[str]:
                "such samples per seed (`diffbench.stats.MIN_POSITIVES_AUROC`); the shipped board has fewer, so it "
                "supports no claim about which indicator catches errors best. A board on `standard-64` (800 test samples, "
                "40 positives) or larger can.")
+    return out
+
+
+def _score_iv(score: Any) -> Interval | None:
+    """A run-level uq score ``{"estimate", "low", "high"}`` as an interval (None: underpowered or absent)."""
+    if not isinstance(score, dict) or score.get("underpowered") or not all(
+            isinstance(score.get(k), (int, float)) for k in ("estimate", "low", "high")):
+        return None
+    return Interval(float(score["estimate"]), float(score["low"]), float(score["high"]), "", 0, 0)
+
+
+def _score_text(score: Any) -> str:
+    if isinstance(score, dict) and score.get("underpowered"):
+        return f"underpowered ({score.get('positives')} < {score.get('required')})"
+    return show(_score_iv(score))
+
+
+def _headline_uq(subs: list[Submission], studies: Path) -> list[str]:
+    """The uncertainty board of the default task: every indicator and trivial baseline, scored alike, with intervals."""
+    task = headline_task()
+    rows = [s for s in subs if s.task == task and isinstance(s.result.get("uq"), dict)
+            and isinstance(s.result["uq"].get("baselines"), dict)]
+    if not rows:
+        return [f"No entry with indicators is shipped on `{task}`."]
+    out: list[str] = []
+    for s in sorted(rows, key=lambda s: s.result["model"]["name"]):
+        r, uq = s.result, s.result["uq"]
+        out += [f"`{r['model']['name']}`, {len(r['seeds'])} seeds, {r['data']['n_test']} test samples "
+                f"(`{r['command']}`):", "",
+                "| signal | kind | Spearman with the error | AUROC, worst 5 % | worst 1 % caught in the top 10 % |",
+                "|---|---|---|---|---|"]
+        best_baseline: Interval | None = None
+        scored: list[tuple[str, Interval | None]] = []
+        for kind, group in (("indicator", "indicators"), ("trivial baseline", "baselines")):
+            for name, block in sorted((uq.get(group) or {}).items()):
+                if not isinstance(block, dict) or block.get("status") != "ok":
+                    reason = block.get("reason", "not computed") if isinstance(block, dict) else "not computed"
+                    out.append(f"| {name} | {kind} | n/a: {reason} | n/a | n/a |")
+                    continue
+                auroc = _score_iv(block.get("auroc"))
+                out.append(f"| {name} | {kind} | {_score_text(block.get('spearman'))} | {_score_text(block.get('auroc'))} | "
+                           f"{_score_text(block.get('catch_rate'))} |")
+                if kind == "indicator":
+                    scored.append((name, auroc))
+                elif auroc is not None and (best_baseline is None or auroc.estimate > best_baseline.estimate):
+                    best_baseline = auroc
+        beat = [n for n, iv in scored if iv is not None and best_baseline is not None and iv.low > best_baseline.high]
+        out += ["", "Indicators whose AUROC interval lies wholly above the best trivial baseline's: "
+                + (", ".join(f"`{n}`" for n in beat) if beat else "none; no indicator is shown to beat the trivial baselines here")
+                + ".", ""]
+    out.append("Intervals: 95 %, over training seeds and test samples (stratified by source count; `diffbench.stats`). "
+               f"An AUROC or caught share needs at least {MIN_POSITIVES_AUROC} positives per seed, else it reads underpowered.")
     return out
 
 
@@ -286,6 +348,7 @@ def _axes(subs: list[Submission], studies: Path) -> list[str]:
 #: Block name -> generator(submissions, studies folder) -> Markdown lines.
 BLOCKS: dict[str, Callable[[list[Submission], Path], list[str]]] = {
     "headline-baselines": _headline,
+    "headline-uq": _headline_uq,
     "smoke-baselines": _baselines,
     "smoke-uq": _uq,
     "data-scaling": _scaling,

@@ -90,3 +90,22 @@ def test_a_readme_without_a_block_is_one_line(copy):
     readme.write_text(readme.read_text().replace("<!-- generated:axes -->", "").replace("<!-- /generated:axes -->", ""))
     with pytest.raises(DiffbenchError, match="exactly once"):
         claims.readme(readme, lb, check=True)
+
+
+def test_the_headline_uq_block_scores_indicators_beside_the_trivial_baselines(copy, make, monkeypatch):
+    """The default task's uncertainty board lists every indicator and every trivial baseline with
+    intervals, and names an indicator as better only when its AUROC interval clears the best baseline's
+    (here on `smoke` standing in for the default task: the factory's per-sample blocks are smoke's;
+    smoke's shipped entries predate the baselines and are left out)."""
+    from diffbench.leaderboard.submit import submit
+
+    lb, _ = copy
+    monkeypatch.setattr(claims, "headline_task", lambda: "smoke")
+    assert claims.render_blocks(lb)["headline-uq"] == "No entry with indicators is shipped on `smoke`.\n"
+    submit(make(model="cnn-small", uq=("mc-dropout", "residual"), per_sample=True), lb, today="2025-01-01")
+    block = claims.render_blocks(lb)["headline-uq"]
+    for name in ("mc-dropout", "residual", "source-count", "input-sum", "prediction-mean"):
+        assert f"| {name} |" in block
+    assert "| source-count | trivial baseline |" in block and "| residual | indicator |" in block
+    assert "Indicators whose AUROC interval lies wholly above the best trivial baseline's:" in block
+    assert "[" in block.split("| residual | indicator |")[1].splitlines()[0]  # a number with its interval, or underpowered
