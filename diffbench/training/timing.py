@@ -57,6 +57,7 @@ def time_inference(model: torch.nn.Module, inputs: torch.Tensor, device: torch.d
     ``warmup`` (see :func:`diffbench.results.cost.summarise`), with the model's forward FLOPs
     per sample and its parameters."""
     from ..models.cost import count_flops
+    from ..models.registry import count_parameters
 
     was_training = model.training
     model.eval()
@@ -70,7 +71,7 @@ def time_inference(model: torch.nn.Module, inputs: torch.Tensor, device: torch.d
     # counted on a float32 CPU copy: the count does not depend on the device or the precision
     probe = copy.deepcopy(model).cpu().float()  # .float(), not .to(dtype): complex (FNO) weights stay complex
     out["flops_per_sample"] = count_flops(probe, int(x.shape[1]), int(x.shape[-1]))
-    out["parameters"] = sum(p.numel() for p in model.parameters())
+    out["parameters"] = count_parameters(model)  # a complex weight is two real parameters, as model.parameters counts
     return out
 
 
