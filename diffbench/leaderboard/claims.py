@@ -135,6 +135,11 @@ def _baselines(subs: list[Submission], studies: Path) -> list[str]:
     return out
 
 
+def _entry_name(r: Any) -> str:
+    """An entry's model, marked when it was trained for the uncertainty board (with dropout, ``--uq``)."""
+    return f"`{r.model}`" + (" (`--uq`: trained with dropout)" if isinstance(r.r.get("uq"), dict) else "")
+
+
 def _headline(subs: list[Submission], studies: Path) -> list[str]:
     """The ranked baselines of the default task: paired tied ranks, intervals, how each was tuned and stopped, cost."""
     task = headline_task()
@@ -153,20 +158,16 @@ def _headline(subs: list[Submission], studies: Path) -> list[str]:
         capped = sum(s.get("reason") == "budget_capped" for s in stops)
         flops = f"{r.cost['flops']:.2g}" if isinstance(r.cost.get("flops"), (int, float)) else "n/a"
         speed = r.cost.get("speedup_text") or "n/a"
-        out.append(f"| {r.rank_text} | `{r.model}` | {tuned} | {r.interval_text('nmae') or 'n/a'} | "
+        out.append(f"| {r.rank_text} | {_entry_name(r)} | {tuned} | {r.interval_text('nmae') or 'n/a'} | "
                    f"{r.interval_text('mae_sources') or 'n/a'} | {r.interval_text('max_abs_error') or 'n/a'} | "
                    f"{len(stops) - capped} / {capped} | {flops} | {speed} | `{r.res.command}` |")
-    def iv(r: Any, key: str) -> Interval | None:
-        x = r.interval(key)
-        return None if x is None else Interval(x["estimate"], x["low"], x["high"], "", 0, 0)
-
-    at_sources = [r.model for r in rows if iv(r, "mae_sources") is not None and iv(r, "mae") is not None
-                  and iv(r, "mae_sources").low > iv(r, "mae").high]
+    at_sources = [_entry_name(r) for r in rows if apart(_score_iv(r.interval("mae_sources")), _score_iv(r.interval("mae")))
+                  and r.interval("mae_sources")["low"] > r.interval("mae")["high"]]
     out += ["", "The MAE on source cells lies wholly above the lattice-wide MAE (test MAE "
-            + ", ".join(f"`{r.model}` {r.interval_text('mae')}" for r in rows) + f") for {len(at_sources)} of {len(rows)} models"
+            + ", ".join(f"{_entry_name(r)} {r.interval_text('mae')}" for r in rows) + f") for {len(at_sources)} of {len(rows)} entries"
             + (": the largest errors sit at the sources, as the paper found." if at_sources and len(at_sources) == len(rows) else
-               f" ({', '.join(f'`{m}`' for m in at_sources) or 'none'}); for the others the data cannot tell.")]
-    leaders = [f"`{r.model}`" for r in rows if r.rank == 1]
+               f" ({', '.join(at_sources) or 'none'}); for the others the data cannot tell.")]
+    leaders = [_entry_name(r) for r in rows if r.rank == 1]
     out += ["", f"Rank 1 ({'tied: ' if len(leaders) > 1 else ''}{', '.join(leaders)}): the leader and every entry whose paired "
             "difference in test nMAE from it is not significant (Holm-corrected, 5 %); lower ranks the same way below them "
             "(`diffbench.stats.tied_ranks`).", "", BOTH]
