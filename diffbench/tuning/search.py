@@ -108,7 +108,8 @@ def shown_url(url: str) -> str:
 
 def open_storage(url: str) -> Any:
     """An Optuna RDB storage for ``url``, or a one-line error naming the URL (password hidden)
-    and what is allowed. SQLite waits up to 60 s for another worker's write."""
+    and what is allowed. SQLite waits up to 60 s for another worker's write, and workers create
+    its tables one at a time (under the lock beside the database)."""
     import optuna
     from sqlalchemy.engine import make_url
 
@@ -122,8 +123,15 @@ def open_storage(url: str) -> Any:
     sqlite = parsed.get_backend_name() == "sqlite"
     engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if sqlite and parsed.database and parsed.database != ":memory:" and not Path(parsed.database).parent.is_dir():
+        # checked before the lock below, which would create the folder
+        raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} (no folder {Path(parsed.database).parent.name!r}); "
+                             "its folder must exist and be writable")
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        # Two workers creating one SQLite file's tables at once collide (alembic_version: UNIQUE constraint
+        # failed): the lock beside the database that serialises claiming trials serialises this too.
+        with _claim_lock(url) if sqlite else contextlib.nullcontext():
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
     except Exception as exc:  # noqa: BLE001 - drivers raise many types: missing module, refused connection, bad file
         hint = "its folder must exist and be writable" if sqlite else "the server must be reachable and its driver installed"
         raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} ({one_line(exc, 160)}); {hint}") from None

@@ -92,8 +92,8 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, smoke_data_dir, capsys):
     root = tmp_path / "out" / "tiny"
     summary = json.loads((root / "summary.json").read_text())
     assert [r["n_train"] for r in summary["rows"]] == [80, 320]
-    fit = summary["scaling_law"]["cnn-small"]
-    assert fit["n_points"] == 2 or fit is None or fit["n_points"] >= 3
+    assert summary["scaling_law"]["cnn-small"] is None  # two sizes: the log-law fit needs three
+    assert all(len(r["stops"]) == 2 and isinstance(r["intervals"], dict) for r in summary["rows"])
     for r in summary["rows"]:
         assert r["transfer"]["smoke-48"]["status"] == "ok"  # fully convolutional: runs at N = 48
         assert r["command"].startswith("diffbench run --model cnn-small --task smoke")
