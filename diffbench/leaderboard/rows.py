@@ -40,7 +40,7 @@ RANKING_PAIRED = ("ranks from paired comparisons of test nMAE on the shared test
 RANKING_MEAN = "ranks by mean test nMAE, without intervals: {why}"
 LEGACY = "no interval: legacy entry"
 #: What ``diffbench tune`` writes as a run's tuning label (anything else is not shown as tuned).
-TUNED_LABEL = re.compile(r"^tuned: best of [1-9][0-9]{0,5} on val$")
+TUNED_LABEL = re.compile(r"^tuned: best of [1-9][0-9]{0,5} on val( of [A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
 NO_RANKS = "no entry ranked yet: ranking needs at least {n} seeds"
 #: Test metrics shown on the board besides the headline (all are also on the entry pages).
 BOARD_METRICS = ("nmae", "mae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual")

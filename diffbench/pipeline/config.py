@@ -34,7 +34,7 @@ from ..errors import DiffbenchError
 from ..names import check_name
 from ..ranges import MAX_INT_LIST, parse_int_list  # parse_int_list: also the commands'
 from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
-from ..training.tuned import SHIPPED, tuned_path
+from ..training.tuned import SHIPPED, shipped_task, tuned_path
 from ..trust.options import parse_uq
 
 IDENTITY, OPTIONAL, BOOKKEEPING = "identity", "optional", "bookkeeping"
@@ -204,8 +204,8 @@ class RunConfig:
     progress: bool = option(True, flag="--no-progress", action="store_false", kind=BOOKKEEPING, config=False, help="no progress bars")
     wandb_group: str | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
     recipe_from: str | None = option(None, flag="--recipe-from", kind=BOOKKEEPING, config=False,
-                                     help="a tune.json written by `diffbench tune`, or `tuned` for the search diffbench ships for the model "
-                                          "and task: train with the recipe it chose (its --lr and --model-args; --model and --task "
+                                     help="a tune.json written by `diffbench tune`, `tuned` for the search diffbench ships for the model "
+                                          "and task, or `tuned:TASK` for the model's shipped search on TASK carried over: train with the recipe it chose (its --lr and --model-args; --model and --task "
                                           "default to its own); the result records how it was tuned")
     tuning: dict[str, Any] | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
 
@@ -333,12 +333,18 @@ def load_tuned(path: str) -> dict[str, Any]:
 def apply_tuned(values: dict[str, Any], path: str) -> None:
     """Fill ``values`` with the recipe a tune.json chose (refusing a contradicting flag);
     ``path`` ``"tuned"`` names the shipped search of the model on the task
-    (:mod:`diffbench.training.tuned`), and ``values["recipe_from"]`` becomes its path."""
-    if path == SHIPPED:
-        model, task = values.get("model") or _field_default("model"), values.get("task") or _field_default("task")
-        path = str(tuned_path(str(task), str(model)))
+    (:mod:`diffbench.training.tuned`) and ``"tuned:TASK"`` the shipped search of the model on
+    TASK, carried over to the run's task (its label then ends "of TASK"); ``values["recipe_from"]``
+    becomes the tune.json's path."""
+    model, task = values.get("model") or _field_default("model"), values.get("task") or _field_default("task")
+    tuned_on = shipped_task(path)
+    if path == SHIPPED or tuned_on is not None:
+        path = str(tuned_path(tuned_on or str(task), str(model)))
         values["recipe_from"] = path
     tuned = load_tuned(path)
+    if tuned_on is not None and tuned_on != task:  # a recipe carried over from another task, and labelled so
+        tuned["task"] = task
+        tuned["tuning"] = {**tuned["tuning"], "label": f"{tuned['tuning']['label']} of {tuned_on}", "tuned_task": tuned_on}
     clash = [f"--{k.replace('_', '-')}" for k in TUNED_OPTIONS if values.get(k) not in (None, {})]
     if clash:
         raise DiffbenchError(f"--recipe-from sets {' and '.join(clash)} from {path}; give either --recipe-from or {', '.join(clash)}")

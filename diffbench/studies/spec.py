@@ -15,7 +15,7 @@ from typing import Any
 from ..data import load_task
 from ..errors import DiffbenchError
 from ..names import check_name
-from ..training.tuned import tuned_path
+from ..training.tuned import SHIPPED, shipped_task, tuned_path
 from ..yamlio import load_yaml
 
 STUDY_KEYS = {"name", "description", "purpose", "models", "tasks", "seeds", "train_fractions", "steps", "max_epochs",
@@ -97,9 +97,10 @@ def load_study(name_or_path: str) -> StudySpec:
     if not isinstance(early, bool):
         raise DiffbenchError(f"study file {path}: early_stopping must be true or false, got {str(early)[:80]!r}")
     recipe_from = raw.get("recipe_from")
-    if recipe_from is not None and recipe_from not in RECIPE_FROM:
-        raise DiffbenchError(f"study file {path}: recipe_from must be one of {', '.join(RECIPE_FROM)} (the shipped tuned recipes), "
-                             f"got {str(recipe_from)[:80]!r}")
+    if recipe_from is not None and recipe_from not in RECIPE_FROM and not str(recipe_from).startswith(SHIPPED + ":"):
+        raise DiffbenchError(f"study file {path}: recipe_from must be one of {', '.join(RECIPE_FROM)} (the shipped tuned recipes) "
+                             f"or {SHIPPED}:TASK (the model's shipped recipe on TASK, for every task), got {str(recipe_from)[:80]!r}")
+    tuned_on = shipped_task(recipe_from) if recipe_from is not None else None
     spec = StudySpec(name=check_name(raw["name"], f"study file {path}: name"), models=list(raw["models"]), tasks=list(raw["tasks"]), seeds=list(raw["seeds"]),
                      train_fractions=[float(f) for f in fractions], steps=raw.get("steps"), max_epochs=raw.get("max_epochs"),
                      evaluate_on=dict(raw.get("evaluate_on") or {}), analysis=list(analysis),
@@ -108,7 +109,7 @@ def load_study(name_or_path: str) -> StudySpec:
     for t in spec.tasks + [x for v in spec.evaluate_on.values() for x in v]:
         load_task(t)  # unknown tasks fail before anything runs
     if spec.recipe_from is not None:  # and so does a model or task without a shipped tuned recipe
-        for t in spec.tasks:
+        for t in ([tuned_on] if tuned_on else spec.tasks):
             for m in spec.models:
                 tuned_path(load_task(t).name, m)
     return spec

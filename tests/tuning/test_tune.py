@@ -240,6 +240,43 @@ def test_recipe_from_tuned_is_the_shipped_search(capsys):
     assert "cnn-small on standard-64" in err
 
 
+def test_a_recipe_carried_over_from_another_task_says_so(tmp_path, capsys):
+    """`tuned:TASK` trains on the run's own task with the model's shipped search on TASK, and the
+    label names TASK, so a board never shows a carried-over rate as tuned on its own task; a study
+    takes the same form; an empty or unshipped TASK is one line."""
+    from diffbench.cli import build_parser
+    from diffbench.pipeline.config import build_run_config
+    from diffbench.studies.runner import run_config
+    from diffbench.studies.spec import load_study
+    from diffbench.training.tuned import shipped
+
+    doc = json.loads(shipped()[("standard-64", "cnn-small")].read_text())
+    cfg = build_run_config(build_parser().parse_args(["run", "--recipe-from", "tuned:standard-64", "--model", "cnn-small",
+                                                      "--task", "smoke"]))
+    assert (cfg.task, cfg.lr) == ("smoke", doc["chosen"]["options"]["lr"])
+    assert cfg.tuning["label"] == doc["label"] + " of standard-64" and cfg.tuning["tuned_task"] == "standard-64"
+    assert cfg.recipe_from.endswith("standard-64--cnn-small.json")
+    same = build_run_config(build_parser().parse_args(["run", "--recipe-from", "tuned:standard-64", "--model", "cnn-small"]))
+    assert same.tuning["label"] == doc["label"] and "tuned_task" not in same.tuning  # its own task: nothing carried over
+    for value, needle in (("tuned:", "the task of recipe tuned:TASK"), ("tuned:../x", "the task of recipe tuned:TASK"),
+                          ("tuned:smoke", "no tuned recipe is shipped for model 'cnn-small' on task 'smoke'")):
+        assert main(["run", "--recipe-from", value, "--model", "cnn-small", "--task", "smoke"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err, err
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\nmodels: [unet-small]\ntasks: [shapes-64, decay-64]\nseeds: [0]\nsteps: 40\n"
+                     "recipe_from: tuned:standard-64\n")
+    spec = load_study(str(study))
+    cfgs = [run_config(spec, i, tmp_path) for i in range(2)]
+    lr = json.loads(shipped()[("standard-64", "unet-small")].read_text())["chosen"]["options"]["lr"]
+    assert [(c.task, c.lr, c.tuning["label"].endswith(" of standard-64")) for c in cfgs] == [("shapes-64", lr, True),
+                                                                                            ("decay-64", lr, True)]
+    study.write_text("name: s\nmodels: [unet-small]\ntasks: [shapes-64]\nseeds: [0]\nrecipe_from: tuned:smoke\n")
+    assert main(["study", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no tuned recipe is shipped for model 'unet-small' on task 'smoke'" in err, err
+
+
 def test_a_study_trains_with_the_shipped_recipe_and_early_stopping(tmp_path, capsys):
     from diffbench.studies.runner import run_config
     from diffbench.studies.spec import load_study

@@ -20,11 +20,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import DiffbenchError
+from ...names import check_name
 
 #: The folder of the shipped tune.json files.
 TUNED_DIR = Path(__file__).resolve().parent
 #: The keyword that names the shipped choice instead of a path (``--recipe-from tuned``).
 SHIPPED = "tuned"
+
+
+def shipped_task(value: str | None) -> str | None:
+    """TASK of a ``tuned:TASK`` recipe (the model's shipped search on TASK, carried over to the
+    run's task), else None; one line when TASK is empty or not a task name.
+
+    >>> shipped_task("tuned:standard-64"), shipped_task("tuned"), shipped_task("runs/tune.json")
+    ('standard-64', None, None)
+    """
+    if not isinstance(value, str) or not value.startswith(SHIPPED + ":"):
+        return None
+    task = value[len(SHIPPED) + 1:]
+    return check_name(task, f"the task of recipe {SHIPPED}:TASK (whose shipped search to carry over)")
 
 
 def shipped() -> dict[tuple[str, str], Path]:
