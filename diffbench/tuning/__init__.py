@@ -17,7 +17,7 @@ _EXPORTS = {
     "LR_RANGE": ".space",
     "SearchSpace": ".space",
     "search_space": ".space",
-    "open_storage": ".search",
+    "open_storage": ".storage",
     "open_search": ".search",
     "launch_tune": ".launch",
     "tune": ".search",

@@ -20,14 +20,14 @@ claim is serialised by a file lock beside the database, so exactly K trials are 
 database server a worker that loses the race for the last slot records its surplus trial as
 FAIL with that reason). A trial that crashes is recorded FAIL with its one-line reason and the
 search goes on; every finished trial is committed to the storage as it finishes, so a crash or
-Ctrl-C loses none. ``tune.json`` (in ``OUT/STUDY-NAME/``, written atomically by every worker
+Ctrl-C loses none; a worker that dies mid-trial stops sending heartbeats, and its trial is
+failed and retried by the next claim (:mod:`diffbench.tuning.storage`). ``tune.json`` (in ``OUT/STUDY-NAME/``, written atomically by every worker
 when it stops) holds every trial's parameters, state, validation score and duration, the
 chosen trial with the ``diffbench run`` command that reproduces it, and the search's command.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -49,7 +49,9 @@ from ..names import check_name, safe_name
 from ..pipeline.config import TUNE_KIND, RunConfig
 from ..training.options import check_positive_int
 from ..training.run import prepare, train_seed
+from . import storage as storage_mod
 from .space import SearchSpace, search_space
+from .storage import claim_lock, experimental_quiet, heartbeat, lost_trials, one_line, open_storage
 
 #: What a trial is scored on (recorded in tune.json and in results trained with its choice).
 OBJECTIVE = "val nmae of the best-on-val checkpoint (validation split only; the test split is never read)"
@@ -80,72 +82,6 @@ class ValidationReporter(Callback):
         if self.trial.should_prune():
             self.pruned = True
             trainer.should_stop = True
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """``Type: first line of the message`` (what a FAIL trial records).
-
-    >>> one_line(RuntimeError("boom\\nmore"))
-    'RuntimeError: boom'
-    """
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:limit]
-
-
-def shown_url(url: str) -> str:
-    """A storage URL fit to print: the password hidden.
-
-    >>> shown_url("postgresql://me:secret@db/optuna")
-    'postgresql://me:***@db/optuna'
-    """
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL at all: show nothing of it
-        return "<not a database URL>"
-
-
-def open_storage(url: str) -> Any:
-    """An Optuna RDB storage for ``url``, or a one-line error naming the URL (password hidden)
-    and what is allowed. SQLite waits up to 60 s for another worker's write, and workers create
-    its tables one at a time (under the lock beside the database)."""
-    import optuna
-    from sqlalchemy.engine import make_url
-
-    if not isinstance(url, str) or not url:
-        raise DiffbenchError(f"--storage must be a database URL such as sqlite:///path/to/study.db, got {url!r}")
-    try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001
-        raise DiffbenchError(f"--storage {url!r} is not a database URL; use sqlite:///path/to/study.db (a file) or a server's "
-                             "URL such as postgresql://user@host/db") from None
-    sqlite = parsed.get_backend_name() == "sqlite"
-    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if sqlite and parsed.database and parsed.database != ":memory:" and not Path(parsed.database).parent.is_dir():
-        # checked before the lock below, which would create the folder
-        raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} (no folder {Path(parsed.database).parent.name!r}); "
-                             "its folder must exist and be writable")
-    try:
-        # Two workers creating one SQLite file's tables at once collide (alembic_version: UNIQUE constraint
-        # failed): the lock beside the database that serialises claiming trials serialises this too.
-        with _claim_lock(url) if sqlite else contextlib.nullcontext():
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-    except Exception as exc:  # noqa: BLE001 - drivers raise many types: missing module, refused connection, bad file
-        hint = "its folder must exist and be writable" if sqlite else "the server must be reachable and its driver installed"
-        raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} ({one_line(exc, 160)}); {hint}") from None
-
-
-def _claim_lock(url: str) -> Any:
-    """A file lock beside a SQLite database (serialises claiming the next trial), else nothing."""
-    from filelock import FileLock
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        return FileLock(f"{parsed.database}.claim.lock")
-    return contextlib.nullcontext()
 
 
 def default_study_name(definition: dict[str, Any]) -> str:
@@ -181,6 +117,7 @@ class Search:
     space: SearchSpace
     trials: int
     command: str
+    rdb: Any = None
 
 
 def open_search(model: str, task: str, *, trials: int = 20, budget_steps: int | None = None, max_epochs: int | None = None,
@@ -228,19 +165,20 @@ def open_search(model: str, task: str, *, trials: int = 20, budget_steps: int | 
                              f"{recorded.get('task')}, budget {recorded.get('budget')}); give another --study-name")
     tune_dir.mkdir(parents=True, exist_ok=True)
     command = tune_command(str(model), spec.name, trials, budget_steps, max_epochs, seed, space, name)
-    return Search(study, definition, name, tune_dir, storage, base, sp, trials, command)
+    return Search(study, definition, name, tune_dir, storage, base, sp, trials, command, rdb)
 
 
 def tune(model: str, task: str, *, log: Callable[[str], Any] = print, **options: Any) -> dict[str, Any]:
     """Run (or join) a search and return its ``tune.json`` (see the module docstring; ``options``
     are :func:`open_search`'s)."""
     search = open_search(model, task, **options)
-    lock = _claim_lock(search.storage)
+    lock = claim_lock(search.storage)
     while True:
         trial = _claim(search.study, search.trials, search.definition["seed"], lock, search.space)
         if trial is None:
             break
-        _run_trial(search.study, trial, search.base, search.space, search.tune_dir, log)
+        with heartbeat(search, trial):
+            _run_trial(search.study, trial, search.base, search.space, search.tune_dir, log)
     return write_record(search)
 
 
@@ -256,7 +194,10 @@ def _claim(study: Any, trials: int, seed: int, lock: Any, sp: SearchSpace) -> An
     import optuna
 
     with lock:
-        n = len(study.get_trials(deepcopy=False))
+        with experimental_quiet():
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and its parameters queued again
+        existing = study.get_trials(deepcopy=False)
+        n = len(existing) - len(lost_trials(existing))
         if n >= trials:
             return None
         study.sampler = optuna.samplers.TPESampler(seed=seed * 1_000_003 + n, n_startup_trials=max(1, min(10, trials // 2)))
@@ -264,7 +205,7 @@ def _claim(study: Any, trials: int, seed: int, lock: Any, sp: SearchSpace) -> An
         for key, values in sp.choices.items():
             distributions[key] = optuna.distributions.CategoricalDistribution(values)
         trial = study.ask(distributions)
-    if trial.number >= trials:  # another worker on a database server took the last slot first
+    if trial.number - len(lost_trials(study.get_trials(deepcopy=False))) >= trials:  # a server's race lost
         trial.set_user_attr("error", f"surplus: {trials} trials had been claimed by other workers")
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         return None
@@ -333,15 +274,21 @@ def summarise(study: Any, definition: dict[str, Any], trials: int, command: str,
     from sqlalchemy.engine import make_url
 
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    every = study.get_trials(deepcopy=False)
+    lost = lost_trials(every)
+    for t in every:
         attrs = t.user_attrs
         duration = attrs.get("duration_s")
+        error = attrs.get("error") if t.number not in lost else \
+            f"worker lost: no heartbeat for over {storage_mod.GRACE_S} s; retried as trial {lost[t.number]}"
+        retry_of = t.system_attrs.get("retry_history")
         rows.append({"number": t.number, "state": t.state.name, "params": dict(t.params), "model_args": attrs.get("model_args", {}),
                      "val_nmae": t.value if t.state == TrialState.COMPLETE else attrs.get("val_nmae"),
                      "val_mae": attrs.get("val_mae"), "reports": len(t.intermediate_values),
                      "steps_run": attrs.get("steps_run"), "epochs_run": attrs.get("epochs_run"),
                      "duration_s": round(duration, 3) if isinstance(duration, float) else None,
-                     "error": attrs.get("error"), "run_dir": attrs.get("run_dir")})
+                     "error": error, "run_dir": attrs.get("run_dir"),
+                     "retry_of": int(retry_of[-1]) if isinstance(retry_of, list) and retry_of else None})
     states = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     chosen = None
@@ -351,7 +298,7 @@ def summarise(study: Any, definition: dict[str, Any], trials: int, command: str,
         run = RunConfig(model=definition["model"], task=definition["task"], lr=options["lr"], model_args=options["model_args"])
         chosen = {"number": best.number, "params": dict(best.params), "val_nmae": best.value, "options": options,
                   "command": run.command(), "reproduce": "diffbench run --recipe-from tune.json"}
-    total = len(rows)
+    total = len(rows) - len(lost)
     return {
         "kind": TUNE_KIND,
         "version": TUNE_VERSION,
@@ -371,6 +318,7 @@ def summarise(study: Any, definition: dict[str, Any], trials: int, command: str,
                    "reports": "val nmae at every validation of the fit, by optimiser step"},
         "trials_requested": trials,
         "trials_total": total,
+        "lost": len(lost),
         "states": states,
         "trials": rows,
         "chosen": chosen,

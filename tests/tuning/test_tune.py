@@ -201,6 +201,32 @@ def test_two_workers_share_one_sqlite_search(smoke_data_dir, tmp_path):
     assert doc["trials_total"] == 4 and doc["storage"] == "sqlite"
 
 
+def test_a_trial_whose_worker_died_is_retried_not_counted(smoke_data_dir, tmp_path, monkeypatch):
+    """A worker killed mid-trial leaves its trial RUNNING with no more heartbeats; the next worker
+    to claim a trial fails it as lost (after the grace period), trains the same parameters again
+    as a new trial, and the search still ends with K counted trials, the lost one recorded with
+    its reason."""
+    import time
+
+    from diffbench.tuning import search as search_mod
+    from diffbench.tuning import storage
+
+    monkeypatch.setattr(storage, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(storage, "GRACE_S", 1)
+    options = dict(trials=2, budget_steps=2, space="lr", out=str(tmp_path), data_dir=str(smoke_data_dir), study_name="lost")
+    dead = search_mod.open_search("cnn-small", "smoke", **options)
+    lost = search_mod._claim(dead.study, 2, 0, storage.claim_lock(dead.storage), dead.space)
+    storage.record_heartbeat(dead, lost)  # it trained a while, then its process was killed: no tell, no more beats
+    time.sleep(2.5)
+    doc = tune("cnn-small", "smoke", log=_quiet, **options)
+    rows = {r["number"]: r for r in doc["trials"]}
+    assert rows[0]["state"] == "FAIL" and rows[0]["error"] == "worker lost: no heartbeat for over 1 s; retried as trial 1"
+    assert rows[1]["state"] == "COMPLETE" and rows[1]["params"] == rows[0]["params"] and rows[1]["retry_of"] == 0
+    assert sorted(r["state"] for n, r in rows.items() if n != 0) == ["COMPLETE", "COMPLETE"]
+    assert doc["trials_total"] == 2 and doc["label"] == "tuned: best of 2 on val" and doc["states"]["RUNNING"] == 0
+    assert doc["lost"] == 1
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--trials", "0"], "--trials must be a positive integer, got 0"),
     (["--budget-steps", "0"], "--budget-steps must be a positive integer, got 0"),
