@@ -5,7 +5,7 @@ The methods are specified in the package docstring (:mod:`diffbench.stats`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,8 @@ from .formatting import format_interval, format_p
 
 #: Resamples per interval unless told otherwise.
 N_BOOT = 2000
+#: The most bytes of float64 multiplicities any statistic holds at once (:func:`weight_rows`).
+BLOCK_BYTES = 16 * 2**20
 #: The resampling seed unless told otherwise (results are deterministic given it).
 BOOT_SEED = 0
 #: The interval level.
@@ -178,19 +180,42 @@ def ratio_inputs(num: Any, den: Any, what: str, n: int | None = None) -> tuple[n
 
 def sample_weights(strata: Sequence[np.ndarray], n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """``(n_boot, n)`` multiplicities of a stratified resample: within each stratum, as many
-    draws with replacement as it has samples.
+    draws with replacement as it has samples. They are small integers (at most the stratum's
+    size), held as ``uint16`` (``uint32`` past 65,535 samples in a stratum) so that a large test
+    set never needs the float64 matrix (2,000 x 80,000: 1.3 GB); :func:`weight_rows` hands them
+    out as float64 blocks of resamples.
 
     >>> w = sample_weights([np.arange(3), np.arange(3, 5)], 5, 4, np.random.default_rng(0))
-    >>> w.shape, w[:, :3].sum(axis=1).tolist(), w[:, 3:].sum(axis=1).tolist()
-    ((4, 5), [3.0, 3.0, 3.0, 3.0], [2.0, 2.0, 2.0, 2.0])
+    >>> w.shape, w.dtype.name, w[:, :3].sum(axis=1).tolist(), w[:, 3:].sum(axis=1).tolist()
+    ((4, 5), 'uint16', [3, 3, 3, 3], [2, 2, 2, 2])
     """
-    w = np.zeros((n_boot, n))
-    offsets = np.arange(n_boot)[:, None]
+    largest = max((idx.size for idx in strata), default=0)
+    w = np.zeros((n_boot, n), dtype=np.uint16 if largest <= np.iinfo(np.uint16).max else np.uint32)
     for idx in strata:
         k = idx.size
-        draws = rng.integers(0, k, size=(n_boot, k)) + offsets * k
-        w[:, idx] = np.bincount(draws.ravel(), minlength=n_boot * k).reshape(n_boot, k)
+        draws = rng.integers(0, k, size=(n_boot, k)) + np.arange(n_boot)[:, None] * k
+        counts = np.bincount(draws.ravel(), minlength=n_boot * k)
+        del draws
+        w[:, idx] = counts.reshape(n_boot, k)
     return w
+
+
+def weight_rows(w: np.ndarray, columns: np.ndarray | None = None) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, block)`` over the resamples of ``w``: each block is the float64 multiplicities of
+    consecutive resamples (of ``columns`` only, if given), at most :data:`BLOCK_BYTES` bytes,
+    so that statistics computed resample by resample hold one block at a time. A test set of
+    standard-64's size (800 samples) is one block.
+
+    >>> w = np.arange(12, dtype=np.uint16).reshape(4, 3)
+    >>> [(r.start, b.dtype.name, b.shape) for r, b in weight_rows(w)]
+    [(0, 'float64', (4, 3))]
+    """
+    width = w.shape[1] if columns is None else len(columns)
+    step = max(1, BLOCK_BYTES // (8 * max(1, width)))
+    for start in range(0, w.shape[0], step):
+        rows = slice(start, min(start + step, w.shape[0]))
+        block = w[rows] if columns is None else w[rows][:, columns]
+        yield rows, block.astype(np.float64)
 
 
 def _seed_weights(n_seeds: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -201,10 +226,12 @@ def _seed_weights(n_seeds: int, n_boot: int, rng: np.random.Generator) -> np.nda
 def ratio_replicates(num: np.ndarray, den: np.ndarray, w: np.ndarray, stat: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-seed statistics on the full set ``(S,)`` and on each resample ``(B, S)``."""
     theta = num.sum(axis=1) / den.sum(axis=1)
-    d = w @ den.T
+    top, d = np.empty((w.shape[0], num.shape[0])), np.empty((w.shape[0], den.shape[0]))
+    for rows, block in weight_rows(w):
+        top[rows], d[rows] = block @ num.T, block @ den.T
     if np.any(d <= 0):
         raise DiffbenchError("a resample's denominator sums to 0: too few samples with a non-zero denominator in a stratum")
-    reps = (w @ num.T) / d
+    reps = top / d
     if stat == "rms":
         theta, reps = np.sqrt(theta), np.sqrt(reps)
     return theta, reps

@@ -23,6 +23,7 @@ from .core import (
     ratio_inputs,
     ratio_replicates,
     sample_weights,
+    weight_rows,
 )
 
 
@@ -161,14 +162,15 @@ def quantile_replicates(values: np.ndarray, w: np.ndarray, q: float) -> tuple[np
     for k in range(s):
         order = np.argsort(values[k], kind="stable")[::-1]
         v = values[k][order]
-        c = np.cumsum(w[:, order[:window]], axis=1)
+        c = np.cumsum(w[:, order[:window]], axis=1, dtype=np.float64)
         short = c[:, -1] <= top_lo
         j_lo = (c <= top_lo).sum(axis=1)
         j_hi = (c <= top_hi).sum(axis=1)
         if np.any(short):
-            full = np.cumsum(w[short][:, order], axis=1)
-            j_lo[short] = (full <= top_lo).sum(axis=1)
-            j_hi[short] = (full <= top_hi).sum(axis=1)
+            for rows, block in weight_rows(w[short], order):
+                full = np.cumsum(block, axis=1)
+                j_lo[np.flatnonzero(short)[rows]] = (full <= top_lo).sum(axis=1)
+                j_hi[np.flatnonzero(short)[rows]] = (full <= top_hi).sum(axis=1)
         j_lo, j_hi = np.minimum(j_lo, n - 1), np.minimum(j_hi, n - 1)
         reps[:, k] = v[j_lo] + frac * (v[j_hi] - v[j_lo])
     return theta, reps

@@ -28,6 +28,7 @@ from .core import (
     matrix,
     options,
     sample_weights,
+    weight_rows,
 )
 
 # --------------------------------------------------------------------------------------
@@ -100,6 +101,7 @@ def top_share(x: np.ndarray, w: np.ndarray, k: int, *, share_ties: bool) -> np.n
     ``k`` largest ``x``: ties at the threshold shared equally (``share_ties``, the flagging rule
     of :func:`flag_weights`) or broken by sample order, the earlier sample first (the rule of
     :func:`worst_mask`). With ``w = 1`` it is that function."""
+    w = np.asarray(w, dtype=np.float64)  # integer multiplicities would wrap below 0 in k - before
     if share_ties:
         order, starts, group = _ties(-x)
     else:
@@ -117,6 +119,7 @@ def top_share(x: np.ndarray, w: np.ndarray, k: int, *, share_ties: bool) -> np.n
 def weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Average ranks (1-based) of each sample within each weighted resample (a sample drawn
     k times is k tied values)."""
+    w = np.asarray(w, dtype=np.float64)
     order, starts, group = _ties(x)
     size = np.add.reduceat(w[:, order], starts, axis=1)
     below = np.cumsum(size, axis=1) - size
@@ -124,6 +127,7 @@ def weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float64)
     total = w.sum(axis=1, keepdims=True)
     da = a - (w * a).sum(axis=1, keepdims=True) / total
     db = b - (w * b).sum(axis=1, keepdims=True) / total
@@ -161,7 +165,9 @@ def _score_interval(stat_fn: Any, ind: np.ndarray, err: np.ndarray, counts: Any,
     w = sample_weights(strata, n, n_boot, rng)
     ones = np.ones((1, n))
     theta = np.array([stat_fn(ind[s], err[s], ones)[0] for s in range(err.shape[0])])
-    reps = np.stack([stat_fn(ind[s], err[s], w) for s in range(err.shape[0])], axis=1)
+    reps = np.empty((n_boot, err.shape[0]))
+    for rows, block in weight_rows(w):
+        reps[rows] = np.stack([stat_fn(ind[s], err[s], block) for s in range(err.shape[0])], axis=1)
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(reps))):
         raise DiffbenchError(f"{what} is undefined on the test set or on a resample (a constant indicator or error, or no positive drawn)")
     return interval(theta, reps, level=level, method=method, rng=rng, n=n, n_strata=len(strata), n_boot=n_boot,
