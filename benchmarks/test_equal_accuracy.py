@@ -30,7 +30,7 @@ LOGNORMAL = {"kind": "lognormal", "sigma": 1.0, "length": 4.0}
 
 def _targets() -> dict[str, float]:
     """Best shipped smoke test nMAE per preset."""
-    from diffbench.leaderboard.submit import default_leaderboard_dir, load_submissions
+    from diffbench.submissions.submit import default_leaderboard_dir, load_submissions
 
     out: dict[str, float] = {}
     for sub in load_submissions(default_leaderboard_dir()):

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "diffbench.trust.commands",
     "diffbench.benchmarking.bench",
     "diffbench.results.commands",
+    "diffbench.submissions.commands",
     "diffbench.leaderboard.commands",
 )
 

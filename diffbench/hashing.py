@@ -2,7 +2,7 @@
 into memory), for the cache's shard checksums (:mod:`diffbench.data.cache`), a seed result's
 checkpoint (:func:`diffbench.training.checkpoint_io.file_sha256`,
 :func:`diffbench.results.paths.checkpoint_ref`) and the files a submission or verification
-names (:mod:`diffbench.pipeline.verify`, :mod:`diffbench.leaderboard.bundle`).
+names (:mod:`diffbench.pipeline.verify`, :mod:`diffbench.submissions.bundle`).
 
 Standard library only: the torch-free ``diffbench.results`` and the leaderboard use it.
 

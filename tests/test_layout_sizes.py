@@ -20,10 +20,9 @@ MODULE_EXCEPTIONS: dict[str, str] = {}
 PACKAGE_LIMIT = 1500
 #: Packages over PACKAGE_LIMIT, as ``{package: reason}``.
 PACKAGE_EXCEPTIONS: dict[str, str] = {
-    "leaderboard": "the public leaderboard, torch-free: checking a submission and verifying its bundle, and the static "
-                   "site and the README's generated claims built from the same typed rows (pages, charts, filters, "
-                   "templates) with its local server; not yet split into a submission package and a site package (the "
-                   "site reads submit's loaders and limits): left open in issue #12.",
+    "leaderboard": "the static site and the README's generated claims, torch-free, built from one typed row model "
+                   "(ranking, pages, deterministic SVG charts, filters, Jinja2 templates) with its local server; the "
+                   "submission checks moved to `submissions`, and the page kinds share the row model and the markup.",
     "results": "the torch-free result format that `diffbench submit` recomputes without torch (schema, validation, "
                "digests, per-sample intervals, UQ and verification records, comparisons); one package because the "
                "layout test holds its imports below every stage, a boundary a second package would have to duplicate.",

@@ -1,7 +1,7 @@
 """The stage packages: every public name resolves (the lazy export tables included: a typo
 there would otherwise only surface on first use); imports follow the data flow in one
 direction only, physics -> solver -> data -> models -> stats -> results -> evaluation ->
-training -> trust -> pipeline -> studies -> tuning -> benchmarking -> leaderboard; no stage's modules
+training -> trust -> pipeline -> studies -> tuning -> benchmarking -> submissions -> leaderboard; no stage's modules
 import each other in a cycle; and no module imports another module's ``_private`` names."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 STAGES = ("physics", "solver", "data", "models", "stats", "results", "evaluation", "training", "trust", "pipeline",
-          "studies", "tuning", "benchmarking", "leaderboard")
+          "studies", "tuning", "benchmarking", "submissions", "leaderboard")
 PACKAGE = Path(__file__).resolve().parents[1] / "diffbench"
 
 

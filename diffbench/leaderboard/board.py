@@ -11,11 +11,11 @@ from typing import Any
 
 from .. import PROTOCOL_VERSION, __version__
 from ..pipeline.config import RunConfig
+from ..submissions.submit import MIN_RANKED_SEEDS
 from .markup import asset, esc, header, page
 from .overview import figures_markup
 from .rows import BOARD_METRICS, HEADLINE, Row
 from .studies import study_blurb
-from .submit import MIN_RANKED_SEEDS
 from .templates import Markup, macro
 from .trust_pages import has_consistency, has_uq
 

@@ -20,10 +20,8 @@ Each block gives the command that produced its data and an interval on every num
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,64 +29,17 @@ from ..errors import DiffbenchError
 from ..stats import (
     MIN_POSITIVES_AUROC,
     Interval,
-    format_interval,
-    seed_interval,
 )
-from ..studies.scaling import fit_log_law
+from ..submissions.submit import Submission, load_submissions
 from .board import headline_task
+from .claim_text import BOTH, SEEDS_ONLY, apart, estimate_range, interval_of, show, summary_interval
 from .rows import board_rows
-from .submit import Submission, load_submissions
+from .study_claims import axes_block, generalisation_block, scaling_block
 
 #: The marker pair around a generated block.
 BEGIN = "<!-- generated:{name} -->"
 END = "<!-- /generated:{name} -->"
 BLOCK = re.compile(r"<!-- generated:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /generated:(?P=name) -->", re.S)
-#: What every block says about its intervals.
-SEEDS_ONLY = ("Intervals: 95 % t intervals over the training seeds (these results predate per-sample "
-              "errors, so the test-set part of the uncertainty is not included).")
-BOTH = ("Intervals: 95 %, two-level bootstrap over training seeds and test samples (stratified by source count; "
-        "`diffbench.stats`).")
-MIXED = "Rows whose runs kept no per-sample errors have t intervals over the seeds only."
-
-
-# ------------------------------------------------------------------------------- numbers
-
-
-def interval_of(values: Sequence[float]) -> Interval | None:
-    """The seed interval of per-seed values (None for fewer than two)."""
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if len(vals) < 2:
-        return None
-    mean = sum(vals) / len(vals)
-    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
-    return seed_interval(mean, std, len(vals))
-
-
-def summary_interval(block: dict[str, Any] | None) -> Interval | None:
-    """The seed interval of a ``{"mean", "std", "n"}`` summary (None when it cannot have one)."""
-    if not isinstance(block, dict) or not isinstance(block.get("n"), int) or block["n"] < 2:
-        return None
-    return seed_interval(float(block["mean"]), float(block["std"]), block["n"])
-
-
-def show(iv: Interval | None, fallback: float | None = None) -> str:
-    """An interval as the README prints it; a lone value is marked as having none."""
-    if iv is not None:
-        return format_interval(iv.estimate, iv.low, iv.high)
-    return "n/a" if fallback is None else f"{fallback:.3g} (one seed: no interval)"
-
-
-def apart(a: Interval | None, b: Interval | None) -> bool:
-    """True when both intervals exist and do not overlap."""
-    return a is not None and b is not None and (a.high < b.low or b.high < a.low)
-
-
-def _ratio(num: Interval | None, den: Interval | None) -> str:
-    if num is None or den is None or den.estimate <= 0:
-        return "n/a"
-    return f"{num.estimate / den.estimate:.1f}×"
-
-
 def _per_seed(sub: Submission, split: str, key: str) -> list[float]:
     return [s[split][key] for s in sub.result["per_seed"] if isinstance(s.get(split), dict) and s[split].get(key) is not None]
 
@@ -96,11 +47,6 @@ def _per_seed(sub: Submission, split: str, key: str) -> list[float]:
 def _ratio_per_seed(sub: Submission, num: str, den: str) -> list[float]:
     return [s["test"][num] / s["test"][den] for s in sub.result["per_seed"]
             if s["test"].get(num) is not None and s["test"].get(den)]
-
-
-def _range(ivs: Iterable[Interval | None]) -> str:
-    est = [iv.estimate for iv in ivs if iv is not None]
-    return f"{min(est):.2g}–{max(est):.2g}" if est else "n/a"
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -126,11 +72,11 @@ def _baselines(subs: list[Submission], studies: Path) -> list[str]:
     above = [m for m, iv in at_sources if iv is not None and iv.low > 1]
     out.append(f"The MAE on source cells exceeds the lattice-wide MAE, interval above 1, for {len(above)} of "
                f"{len(at_sources)} models ({', '.join(f'`{m}`' for m in above) or 'none'}; ratios "
-               f"{_range(iv for _, iv in at_sources)}×): "
+               f"{estimate_range(iv for _, iv in at_sources)}×): "
                + ("the largest errors sit at the sources, as the paper found." if len(above) == len(at_sources) else
                   "for those models the largest errors sit at the sources, as the paper found; for the others the data "
                   "cannot tell."))
-    out.append(f"The worst pixel error is {_range(iv for _, iv in worst)}× the MAE.")
+    out.append(f"The worst pixel error is {estimate_range(iv for _, iv in worst)}× the MAE.")
     out += ["", SEEDS_ONLY]
     return out
 
@@ -258,103 +204,15 @@ def _headline_uq(subs: list[Submission], studies: Path) -> list[str]:
     return out
 
 
-def _study(studies: Path, name: str) -> dict[str, Any]:
-    path = studies / name / "summary.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DiffbenchError(f"cannot read {path}: {exc}") from None
-
-
-def _commands(rows: list[dict[str, Any]]) -> list[str]:
-    return ["Commands (one per run, as recorded in the study's summary.json):", ""] + [f"- `{r['command']}`" for r in rows]
-
-
-def row_iv(row: dict[str, Any]) -> Interval | None:
-    """A study row's test nMAE interval: over test samples and seeds when its run kept per-sample
-    errors (``intervals``), else over the seeds only (:func:`interval_of`)."""
-    iv = ((row.get("intervals") or {}).get("metrics") or {}).get("nmae") if isinstance(row.get("intervals"), dict) else None
-    if isinstance(iv, dict):
-        return Interval(float(iv["estimate"]), float(iv["low"]), float(iv["high"]), str(row["intervals"].get("method", "")),
-                        int(row["intervals"].get("n_seeds", 0)), int(row["intervals"].get("n_samples", 0)))
-    return interval_of(row.get("per_seed_nmae") or [])
-
-
-def _interval_note(rows: Sequence[dict[str, Any]]) -> str:
-    if all(isinstance(r.get("intervals"), dict) for r in rows):
-        return BOTH
-    return SEEDS_ONLY if not any(isinstance(r.get("intervals"), dict) for r in rows) else BOTH + " " + MIXED
-
-
-def _scaling(subs: list[Submission], studies: Path) -> list[str]:
-    summary = _study(studies, "data-scaling")
-    rows = sorted(summary["rows"], key=lambda r: r["n_train"])
-    spec = summary["study"]
-    budget = (f"at most {spec['steps']} optimisation steps" if spec.get("steps") else "its epoch budget") + \
-        (", stopped early when validation stopped improving" if spec.get("early_stopping") else "")
-    stops = ["—" if not r.get("stops") else f"{sum(x.get('reason') != 'budget_capped' for x in r['stops'])} / "
-             f"{sum(x.get('reason') == 'budget_capped' for x in r['stops'])}" for r in rows]
-    out = [f"`{', '.join(spec['models'])}` on `{', '.join(spec['tasks'])}`, {len(spec['seeds'])} seeds, {budget}"
-           + (" (learning rate: the shipped tuned recipe)" if spec.get("recipe_from") == "tuned" else "") + ".", "",
-           "| n_train | " + " | ".join(str(r["n_train"]) for r in rows) + " |",
-           "|---|" + "---|" * len(rows),
-           "| test nMAE | " + " | ".join(show(row_iv(r)) for r in rows) + " |",
-           "| seeds stopped early / at the cap | " + " | ".join(stops) + " |", ""]
-    # recomputed from the rows (not read from the summary's stored fit), so the sentence is what the data say
-    fits = {m: fit_log_law([r for r in rows if r["model"] == m]) for m in sorted({r["model"] for r in rows})}
-    for model, fit in fits.items():
-        if not fit:
-            out.append(f"`{model}`: too few sizes with an interval for a fit.")
-            continue
-        out.append(f"`{model}`: {fit['law']} ({fit['method']}). **{fit['verdict']}**")
-    out += ["", _interval_note(rows), ""] + _commands(rows)
-    return out
-
-
-def _generalisation(subs: list[Submission], studies: Path) -> list[str]:
-    summary = _study(studies, "generalisation")
-    rows = summary["rows"]
-    out = ["| model | trained on | tested on | test nMAE | × its own test |", "|---|---|---|---|---|"]
-    # A row per run on its own test split, then one per task it was also evaluated on.
-    for r in sorted(rows, key=lambda r: (r["model"], r["task"])):
-        own = row_iv(r)
-        out.append(f"| `{r['model']}` | `{r['task']}` | its own test split | {show(own)} | 1 |")
-        for task, t in sorted((r.get("transfer") or {}).items()):
-            if not isinstance(t, dict) or t.get("status") != "ok":
-                reason = t.get("reason", "cannot run") if isinstance(t, dict) else "cannot run"
-                out.append(f"| `{r['model']}` | `{r['task']}` | `{task}` | {reason} | n/a |")
-                continue
-            other = summary_interval(t.get("nmae"))
-            note = "" if apart(own, other) else " (intervals overlap)"
-            out.append(f"| `{r['model']}` | `{r['task']}` | `{task}` | {show(other)} | {_ratio(other, own)}{note} |")
-    out += ["", _interval_note(rows) + " Transfer evaluations: t intervals over the seeds. A ratio marked \"intervals overlap\" "
-            "is not a demonstrated change.", ""] + _commands(rows)
-    return out
-
-
-def _axes(subs: list[Submission], studies: Path) -> list[str]:
-    summary = _study(studies, "axes")
-    rows = sorted(summary["rows"], key=lambda r: sum(r["per_seed_nmae"]) / len(r["per_seed_nmae"]))
-    ivs = {r["task"]: row_iv(r) for r in rows}
-    out = ["| task | model | test nMAE |", "|---|---|---|"]
-    out += [f"| `{r['task']}` | `{r['model']}` | {show(ivs[r['task']])} |" for r in rows]
-    easiest, hardest = rows[0]["task"], rows[-1]["task"]
-    harder = [t for t in ivs if apart(ivs[t], ivs[easiest]) and ivs[t].estimate > ivs[easiest].estimate]
-    out += ["", f"Hardest: `{hardest}`; easiest: `{easiest}`. Tasks whose interval lies wholly above the easiest's: "
-                f"{', '.join(f'`{t}`' for t in harder) or 'none'}; the others cannot be told apart from it with these seeds.",
-            "", _interval_note(rows), ""] + _commands(rows)
-    return out
-
-
 #: Block name -> generator(submissions, studies folder) -> Markdown lines.
 BLOCKS: dict[str, Callable[[list[Submission], Path], list[str]]] = {
     "headline-baselines": _headline,
     "headline-uq": _headline_uq,
     "smoke-baselines": _baselines,
     "smoke-uq": _uq,
-    "data-scaling": _scaling,
-    "generalisation": _generalisation,
-    "axes": _axes,
+    "data-scaling": scaling_block,
+    "generalisation": generalisation_block,
+    "axes": axes_block,
 }
 
 

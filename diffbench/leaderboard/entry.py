@@ -7,6 +7,7 @@ from typing import Any
 
 from ..results.names import METRIC_KEYS
 from ..stats import format_interval
+from ..submissions.submit import MIN_RANKED_SEEDS, safe_url
 from . import charts
 from .charts import Series, fmt_seconds
 from .filters import pm, value
@@ -21,7 +22,6 @@ from .rows import (
     per_count_band,
     per_count_points,
 )
-from .submit import MIN_RANKED_SEEDS, safe_url
 from .templates import Markup
 from .trust_pages import entry_consistency_section, entry_uq_section
 

@@ -28,9 +28,9 @@ from ..results.cost import board_cost
 from ..results.per_sample import error_matrices
 from ..results.schema import Result
 from ..stats import Difference, format_interval, tied_ranks
+from ..submissions.submit import MIN_RANKED_SEEDS, Submission, safe_url
 from . import charts
 from .charts import Series
-from .submit import MIN_RANKED_SEEDS, Submission, safe_url
 from .templates import macro
 
 HEADLINE = "nmae"

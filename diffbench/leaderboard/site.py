@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..data import load_task, task_names
 from ..errors import DiffbenchError
+from ..submissions.submit import Skipped, Submission, load_submissions, resolve_leaderboard_dir
 from .board import render_index, sort_values
 from .entry import render_entry
 from .markup import embed_json, esc, header, page
@@ -52,7 +53,6 @@ from .overview import figures_markup, render_task_charts
 from .rows import Row, board_rows
 from .server import make_server
 from .studies import load_studies, render_study
-from .submit import Skipped, Submission, load_submissions, resolve_leaderboard_dir
 from .trust_pages import render_trust_page
 
 __all__ = ["MARKER", "BuildReport", "build_site", "check_site", "embed_json", "esc", "make_server", "render_site"]

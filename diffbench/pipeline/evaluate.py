@@ -14,6 +14,7 @@ from ..data import DiffusionDataModule, load_task
 from ..errors import DiffbenchError
 from ..models import count_parameters
 from ..results import clean_number, write_result
+from ..results.per_sample import encode as encode_per_sample
 from ..training.checkpoint_io import file_sha256
 from ..training.console import quiet_foreign_noise
 from ..training.module import SurrogateModule
@@ -23,7 +24,8 @@ from ..training.run import resolve_accelerator
 def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: int = 1, accelerator: str = "auto",
                         split: str = "test", counts: list[int] | None = None, data_dir: str | None = None,
                         out: str | None = None, progress: bool = True) -> dict[str, Any] | None:
-    """Score ``checkpoint`` on ``split`` of ``task`` (default: its own) and write ``metrics.json``.
+    """Score ``checkpoint`` on ``split`` of ``task`` (default: its own) and write ``metrics.json``
+    (on the test split with every sample's errors, ``per_sample``, as a run's seeds keep them).
 
     Evaluating on another task (e.g. resolution transfer) is allowed when the task's input
     channels are the same; the result records both tasks, and the checkpoint relative to the
@@ -71,6 +73,8 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
         "accelerator": accelerator,
         "metrics": clean_number(metrics),
     }
+    if split == "test" and module.test_per_sample is not None:  # every test sample's errors, for intervals
+        result["per_sample"] = encode_per_sample(module.test_per_sample)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 
-# The one file hasher; re-exported here (in __all__) because diffbench.leaderboard.bundle imports it from here.
+# The one file hasher; re-exported here (in __all__) because diffbench.submissions.bundle imports it from here.
 from ..hashing import sha256_file
 
 __all__ = ["LOCAL_PATH", "REDACTED", "checkpoint_ref", "find_local_path", "relative_to_run", "sha256_file", "strip_local_paths"]

@@ -35,6 +35,8 @@ from ..errors import DiffbenchError
 from ..pipeline.config import RunConfig, apply_tuned, coerce, file_safe
 from ..pipeline.evaluate import evaluate_checkpoint
 from ..pipeline.run import run
+from ..results.per_sample import error_matrices
+from ..stats import ratio_interval
 from ..training.environment import is_ddp_child
 from .analysis import HEADLINE, fit_log_law, write_outputs
 from .spec import StudySpec, load_study
@@ -194,15 +196,18 @@ def study_row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[
 
 
 def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str | None, progress: bool, evaluate: Any) -> dict[str, Any]:
-    """Evaluate every seed's best checkpoint on another task; a model that cannot run there is reported."""
-    values, errors = [], []
+    """Evaluate every seed's best checkpoint on another task; a model that cannot run there is reported.
+    With every seed's per-sample errors, the test nMAE carries the same two-level interval as a
+    run's (``interval``); else only the seeds' mean and standard deviation."""
+    values, errors, blocks = [], [], []
     for seed in result["per_seed"]:
         ckpt = run_dir / seed["best_checkpoint"]
         out_dir = ckpt.parent
         cached = out_dir / f"metrics-{load_task(target).name}-test.json"
         try:
-            m = json.loads(cached.read_text())["metrics"] if cached.exists() else evaluate(str(ckpt), task=target, data_dir=data_dir, out=str(out_dir), progress=progress)["metrics"]
-            values.append(m["nmae"])
+            doc = json.loads(cached.read_text()) if cached.exists() else evaluate(str(ckpt), task=target, data_dir=data_dir, out=str(out_dir), progress=progress)
+            values.append(doc["metrics"]["nmae"])
+            blocks.append(doc.get("per_sample"))
         except DiffbenchError as exc:
             errors.append(str(exc))
         except RuntimeError as exc:  # the network itself cannot process this input size
@@ -211,4 +216,10 @@ def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str |
         return {"status": "cannot run", "reason": errors[0]}
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
-    return {"status": "ok", "nmae": {"mean": mean, "std": std, "n": len(values)}}
+    out: dict[str, Any] = {"status": "ok", "nmae": {"mean": mean, "std": std, "n": len(values)}}
+    if blocks and all(isinstance(b, dict) for b in blocks):  # the interval over the target's test samples and the seeds
+        m = error_matrices(blocks, f"transfer to {target}")
+        iv = ratio_interval(m["abs_sum"], m["tgt_sum"], m["count"])
+        out["interval"] = {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "method": iv.method,
+                           "n_seeds": iv.n_seeds, "n_samples": iv.n_samples}
+    return out

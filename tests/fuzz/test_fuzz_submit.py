@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.site import render_site
-from diffbench.leaderboard.submit import submit
 from diffbench.results import aggregate_metrics
 from diffbench.results.digest import compute_digest
+from diffbench.submissions.submit import submit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leaderboard"))
 from lb_factory import make_result

@@ -281,7 +281,7 @@ XSS_MODEL = '<img src=x onerror="window.__xss=2">'
 
 def populate(lb: Path, make: Callable[..., Path], order: tuple[int, ...] = (0, 1, 2, 3)) -> list:
     """Submit four entries to ``lb`` (in ``order``): ranked, unranked, official, and hostile strings."""
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     specs = [
         dict(kw=dict(model="unet-small", base=0.010, params=480_000, inference=3e-4, seeds=(0, 1, 2, 3, 4),
@@ -314,7 +314,7 @@ def populate_trust(lb: Path, make: Callable[..., Path]) -> dict[str, Any]:
     with intervals and baselines); ``--uq`` with one seed, written before the intervals (ensemble
     and MC-dropout not applicable) and a hostile title; consistency only
     (equivariance not applicable); neither (an older result)."""
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     full = submit(make(model="unet-small", base=0.010, seeds=(0, 1, 2), uq=ALL_UQ, consistency=True, images=False), lb,
                   title="U-Net with dropout", authors="A. Author", today="2025-03-01")

@@ -217,7 +217,7 @@ def test_verified_filter_in_a_browser(browser, lb, make, run_dir, smoke_data_dir
     from lb_factory import copy_run
 
     from diffbench.cli import main
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     subs = populate(lb, make)
     bundle = submit(copy_run(run_dir, tmp_path), lb, title="re-scored", today="2025-05-01", with_checkpoints=True)

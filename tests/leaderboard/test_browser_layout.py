@@ -21,7 +21,7 @@ from test_browser import ARGS, CHROMIUM
 
 from diffbench.leaderboard.board import headline_task
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import submit
+from diffbench.submissions.submit import submit
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,6 @@ from lb_factory import load, redigest
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import load_submissions, submit
 from diffbench.results import aggregate_metrics
 from diffbench.results.fields import (
     MAX_LABEL,
@@ -23,6 +22,7 @@ from diffbench.results.fields import (
     MAX_STRING,
     MIN_NONZERO,
 )
+from diffbench.submissions.submit import load_submissions, submit
 
 
 def _reaggregate(r: dict) -> None:
@@ -130,7 +130,7 @@ def test_zero_nmae_beside_another_entry_builds(lb, make):
 def _store_unchecked(lb: Path, make, change) -> None:
     """Store a submission as an older diffbench (without today's limits) would have: bypassing
     the checks, content-addressed like ``submit`` does."""
-    from diffbench.leaderboard.submit import document_id
+    from diffbench.submissions.submit import document_id
 
     result = load(redigest(make(images=False), change))
     doc = {"submission": {"title": "old", "authors": "", "url": None, "official": False, "submitted": "2024-01-01",

@@ -1,4 +1,4 @@
-"""The layout of ``diffbench.leaderboard`` and ``diffbench.results``: no import cycle between
+"""The layout of ``diffbench.leaderboard``, ``diffbench.submissions`` and ``diffbench.results``: no import cycle between
 their modules (imports inside functions included), no module importing another module's
 ``_private`` names, every module at most ~400 lines, and building the site never loads torch."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("leaderboard", "results")
+PACKAGES = ("leaderboard", "submissions", "results")
 MAX_LINES = 400
 
 

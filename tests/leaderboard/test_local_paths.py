@@ -10,7 +10,7 @@ import pytest
 from lb_factory import redigest
 
 from diffbench.errors import DiffbenchError
-from diffbench.leaderboard.submit import default_leaderboard_dir, submit
+from diffbench.submissions.submit import default_leaderboard_dir, submit
 
 #: What a local path looks like in the committed files.
 LOCAL = ("/root/", "/home/", "/work/", "/tmp/", "/Users/", "C:\\")

@@ -51,6 +51,7 @@ def test_a_changed_study_changes_the_claim(copy):
     summary = json.loads(path.read_text())
     row = next(r for r in summary["rows"] if r["task"] == "shapes-64")
     row["per_seed_nmae"] = [0.5, 0.51, 0.52]
+    row.pop("intervals", None)  # a row without per-sample errors: its interval is the seeds' t interval
     path.write_text(json.dumps(summary))
     axes = claims.render_blocks(lb)["axes"]
     assert "Hardest: `shapes-64`" in axes and "0.510 [0.485, 0.535]" in axes
@@ -85,6 +86,37 @@ def test_the_scaling_verdict_follows_the_study_rows(copy, shape, verdict):
     assert f"**{verdict}" in block and "lack-of-fit F(" in block and "stale" not in block
 
 
+def test_study_blocks_state_their_design_and_how_each_interval_was_made(copy):
+    """Each study block opens with its design read from summary.json (a recipe carried over from
+    another task is named as such; an untuned one says so), counts the seeds that stopped early
+    and at the cap, and a transfer evaluation with its own two-level interval is printed with it."""
+    lb, _ = copy
+    path = lb / "studies" / "generalisation" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["study"].update(recipe_from="tuned:standard-64", early_stopping=True, steps=400)
+    row = next(r for r in summary["rows"] if r["transfer"])
+    for r in summary["rows"]:
+        r["stops"] = [{"reason": "budget_capped", "step": 400, "epoch": 4}, {"reason": "stopped_early", "step": 320, "epoch": 3}]
+        for t in r["transfer"].values():
+            if t.get("status") == "ok":
+                t["interval"] = {"estimate": 0.4321, "low": 0.4012, "high": 0.4634, "method": "bootstrap-t", "n_seeds": 2,
+                                 "n_samples": 800}
+    path.write_text(json.dumps(summary))
+    block = claims.render_blocks(lb)["generalisation"]
+    assert "stopped early when validation stopped improving (learning rate: each model's shipped tuned recipe on " \
+           "`standard-64`, carried over unchanged)." in block.splitlines()[0]
+    assert f"| `{row['model']}` | `{row['task']}` | its own test split |" in block and "| 1 / 1 |" in block
+    assert "0.432 [0.401, 0.463]" in block
+    assert "Transfer evaluations: the same two-level bootstrap over the target task's test samples and the seeds." in block
+    summary["study"]["recipe_from"] = None
+    for r in summary["rows"]:
+        for t in r["transfer"].values():
+            t.pop("interval", None)
+    path.write_text(json.dumps(summary))
+    block = claims.render_blocks(lb)["generalisation"]
+    assert "(learning rate: the task's recipe, untuned)." in block and "Transfer evaluations: t intervals over the seeds." in block
+
+
 def test_a_readme_without_a_block_is_one_line(copy):
     lb, readme = copy
     readme.write_text(readme.read_text().replace("<!-- generated:axes -->", "").replace("<!-- /generated:axes -->", ""))
@@ -97,7 +129,7 @@ def test_the_headline_uq_block_scores_indicators_beside_the_trivial_baselines(co
     intervals, and names an indicator as better only when its AUROC interval clears the best baseline's
     (here on `smoke` standing in for the default task: the factory's per-sample blocks are smoke's;
     smoke's shipped entries predate the baselines and are left out)."""
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     lb, _ = copy
     monkeypatch.setattr(claims, "headline_task", lambda: "smoke")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import default_leaderboard_dir, load_submissions
+from diffbench.submissions.submit import default_leaderboard_dir, load_submissions
 
 
 def test_committed_site_is_current(monkeypatch):

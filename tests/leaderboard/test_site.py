@@ -16,7 +16,7 @@ from diffbench.errors import DiffbenchError
 from diffbench.leaderboard import charts
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import MARKER, build_site, embed_json, make_server, render_site
-from diffbench.leaderboard.submit import submit
+from diffbench.submissions.submit import submit
 
 
 def _html_files(site: Path) -> dict[str, str]:

@@ -10,8 +10,8 @@ import re
 
 from diffbench.leaderboard.rows import RANKING_PAIRED, board_rows
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import load_submissions, submit
 from diffbench.stats import format_interval
+from diffbench.submissions.submit import load_submissions, submit
 
 
 def _rank_cells(index: str) -> dict[str, str]:

@@ -27,8 +27,8 @@ from diffbench.leaderboard.overview import (
 )
 from diffbench.leaderboard.rows import board_rows
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import submit
 from diffbench.pipeline.config import RunConfig
+from diffbench.submissions.submit import submit
 
 
 def test_validation_nmae_tooltip_does_not_claim_checkpoint_selection(lb, make):

@@ -14,8 +14,8 @@ from lb_factory import XSS_TITLE, study_row, write_study
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.charts import fmt_number
 from diffbench.leaderboard.site import build_site, esc, render_site
-from diffbench.leaderboard.submit import submit
 from diffbench.stats import format_interval
+from diffbench.submissions.submit import submit
 
 REPO_STUDIES = Path(__file__).resolve().parents[2] / "leaderboard" / "studies"
 CANNOT = "cannot run on transfer-128: the FNO's modes are fixed at N = 64"

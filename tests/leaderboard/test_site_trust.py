@@ -150,7 +150,7 @@ def test_a_task_without_uq_says_so_in_one_line(lb, make):
 def test_board_shows_flops_and_the_speedup_at_equal_accuracy(lb, make):
     from lb_factory import with_cost
 
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     new = submit(make(model="unet-small", mutate=with_cost, images=False), lb, title="timed now", today="2025-03-01")
     old = submit(make(model="cnn-small", images=False), lb, title="timed before", today="2025-03-02")

@@ -14,7 +14,8 @@ from lb_factory import load, redigest, tamper
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
 from diffbench.evaluation.functional import METRIC_KEYS
-from diffbench.leaderboard.submit import (
+from diffbench.results import canonical_json
+from diffbench.submissions.submit import (
     MIN_RANKED_SEEDS,
     check_result,
     default_leaderboard_dir,
@@ -23,7 +24,6 @@ from diffbench.leaderboard.submit import (
     safe_url,
     submit,
 )
-from diffbench.results import canonical_json
 
 
 def _refused(path: Path, lb: Path, match: str, **kw) -> None:

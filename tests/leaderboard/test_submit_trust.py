@@ -11,7 +11,7 @@ from lb_factory import ALL_UQ, NA_DROPOUT, NA_ENSEMBLE, load, redigest, with_cos
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
-from diffbench.leaderboard.submit import check_result, load_submissions, submit
+from diffbench.submissions.submit import check_result, load_submissions, submit
 from diffbench.trust.scores import BASELINES
 
 
@@ -282,7 +282,7 @@ def test_a_result_with_intervals_and_cost_is_checked_without_torch(tmp_path, mak
 
     root = Path(__file__).resolve().parents[2]
     path = make(uq=ALL_UQ, consistency=True, mutate=with_cost, images=False)
-    code = ("import sys\nfrom diffbench.leaderboard.submit import submit\n"
+    code = ("import sys\nfrom diffbench.submissions.submit import submit\n"
             f"sub = submit({str(path)!r}, {str(tmp_path / 'lb2')!r}, today='2025-01-01')\n"
             "assert sub.result['cost']['speedup_at_equal_accuracy'] > 0 and sub.result['uq']['baselines']\n"
             "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))")

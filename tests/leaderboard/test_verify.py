@@ -18,9 +18,9 @@ from lb_factory import copy_run as _copy_run
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import load_submissions, submit
 from diffbench.results import aggregate_metrics, write_result
 from diffbench.results.verification import ABS_TOL, RECORD_NAME, REL_TOL
+from diffbench.submissions.submit import load_submissions, submit
 
 
 def _verify(capsys, *args: str) -> tuple[int, str, str]:
@@ -124,7 +124,7 @@ def test_a_swapped_checkpoint_is_refused(run_dir, smoke_data_dir, lb, tmp_path, 
     code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir))
     assert code == 2 and "seed 0's checkpoint seed-0.ckpt is not the recorded one" in err
     with pytest.raises(DiffbenchError, match="differs from the one submitted"):
-        main_check = __import__("diffbench.leaderboard.submit", fromlist=["check_stored"]).check_stored
+        main_check = __import__("diffbench.submissions.submit", fromlist=["check_stored"]).check_stored
         main_check(sub.path, lb)
 
 

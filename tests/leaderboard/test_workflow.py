@@ -19,8 +19,8 @@ from lb_factory import copy_run
 
 from diffbench.cli import build_parser
 from diffbench.leaderboard.site import build_site
-from diffbench.leaderboard.submit import submit
 from diffbench.results import aggregate_metrics, write_result
+from diffbench.submissions.submit import submit
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "leaderboard.yml"

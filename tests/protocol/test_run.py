@@ -122,6 +122,12 @@ def test_evaluate_reproduces_the_test_metrics(finished_run, smoke_data_dir, tmp_
     m = written["metrics"]
     for key in ("mae", "nmae", "max_abs_error", "residual"):
         assert m[key] == pytest.approx(r["per_seed"][0]["test"][key], rel=1e-6)
+    import numpy as np
+
+    from diffbench.results.per_sample import decode
+
+    again, kept = decode(written["per_sample"], "evaluation"), decode(r["per_seed"][0]["per_sample"], "result")
+    assert all(np.array_equal(again[k], kept[k]) for k in kept)  # every sample's errors, as the run kept them
 
 
 @pytest.mark.parametrize(

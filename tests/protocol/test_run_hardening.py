@@ -448,7 +448,7 @@ def test_solve_into_an_unwritable_folder_is_one_line(plain_checkpoint, tmp_path,
 @pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200f", "\u061c"])
 def test_submission_title_with_a_bidi_control_is_refused(char):
     from diffbench.errors import DiffbenchError
-    from diffbench.leaderboard.submit import check_text
+    from diffbench.submissions.submit import check_text
 
     with pytest.raises(DiffbenchError, match="--title contains a control character"):
         check_text(f"U-Net {char}tenalp", "title")

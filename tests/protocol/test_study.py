@@ -96,6 +96,10 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, smoke_data_dir, capsys):
     assert all(len(r["stops"]) == 2 and isinstance(r["intervals"], dict) for r in summary["rows"])
     for r in summary["rows"]:
         assert r["transfer"]["smoke-48"]["status"] == "ok"  # fully convolutional: runs at N = 48
+        t = r["transfer"]["smoke-48"]  # over the target's test samples and the seeds, around the seeds' mean
+        assert t["interval"]["n_seeds"] == 2 and t["interval"]["n_samples"] == 20
+        assert t["interval"]["low"] < t["nmae"]["mean"] < t["interval"]["high"]
+        assert t["interval"]["estimate"] == pytest.approx(t["nmae"]["mean"], rel=1e-5)
         assert r["command"].startswith("diffbench run --model cnn-small --task smoke")
     for f in ("table.csv", "table.md", "scaling.png", "per_count.png"):
         assert (root / f).is_file()

@@ -39,7 +39,7 @@ def test_compare_prints_every_headline_difference(tmp_path, capsys):
 
 
 def test_compare_reads_stored_submissions(tmp_path, capsys, monkeypatch):
-    from diffbench.leaderboard.submit import submit
+    from diffbench.submissions.submit import submit
 
     lb = tmp_path / "lb"
     monkeypatch.setenv("DIFFBENCH_LEADERBOARD_DIR", str(lb))

@@ -14,8 +14,6 @@ import pytest
 
 from diffbench.cli import main
 from diffbench.errors import DiffbenchError
-from diffbench.leaderboard.commands import schema_text
-from diffbench.leaderboard.submit import default_leaderboard_dir
 from diffbench.results import (
     Result,
     StoredSubmission,
@@ -27,6 +25,8 @@ from diffbench.results import (
     compute_digest,
     read_json_strict,
 )
+from diffbench.submissions.commands import schema_text
+from diffbench.submissions.submit import default_leaderboard_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).parent / "fixtures" / "result-v1-smoke-uq.json"
@@ -144,7 +144,7 @@ def test_submit_never_imports_torch(tmp_path):
     lb = tmp_path / "lb"
     code = ("import sys\nfrom diffbench.cli import main\n"
             f"assert main(['submit', {str(run_dir / 'result.json')!r}, '--leaderboard', {str(lb)!r}]) == 0\n"
-            "from diffbench.leaderboard.submit import load_submissions\n"
+            "from diffbench.submissions.submit import load_submissions\n"
             f"assert len(load_submissions({str(lb)!r})) == 1\n"
             "print('torch' in sys.modules, 'torchmetrics' in sys.modules, 'lightning' in sys.modules)")
     assert _fresh_python(code).strip().splitlines()[-1] == "False False False"

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from diffbench.errors import DiffbenchError
-from diffbench.leaderboard.submit import document_id, load_submissions
 from diffbench.results import (
     SubmissionMeta,
     read_json_strict,
     result_json_schema,
     safe_url,
 )
+from diffbench.submissions.submit import document_id, load_submissions
 
 FIXTURE = Path(__file__).parent / "fixtures" / "result-v1-smoke-uq.json"
 GOOD = {"title": "U-Net <b>x</b>", "authors": "A. Author", "url": "https://example.org/code", "official": True,

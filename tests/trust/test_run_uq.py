@@ -90,7 +90,7 @@ def test_run_with_every_indicator(tmp_path, smoke_data_dir):
         assert matched["target_nmae"] == seed["test"]["nmae"] and matched["nmae"] <= seed["test"]["nmae"]
         assert seed["inference"]["s_per_sample"] <= seed["inference"]["median_s_per_sample"]
     # the run's own result passes the submission checks, every uq score recomputed from its samples
-    from diffbench.leaderboard.submit import check_result
+    from diffbench.submissions.submit import check_result
 
     check_result(r, str(path))
     # the seed files were written before the ensemble existed; resuming recomputes it alike

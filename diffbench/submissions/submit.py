@@ -15,7 +15,7 @@ seeds may be copies (:func:`diffbench.results.validate.check_distinct_seeds`).
 
 Submission bundles (``--with-checkpoints``, ``--checkpoint-url SEED=URL``): each seed's best
 checkpoint travels with the submission, by file or URL, with its SHA-256 and size
-(:mod:`diffbench.leaderboard.bundle`), so that ``diffbench verify`` can re-score it; its
+(:mod:`diffbench.submissions.bundle`), so that ``diffbench verify`` can re-score it; its
 record makes the entry "verified" on the site. ``submit --check FILE`` re-checks one stored
 submission as the build does, its bundled checkpoints hashed (what CI runs).
 

@@ -1,0 +1,31 @@
+"""Submissions: checking a run's result and storing it on the leaderboard, torch-free.
+
+``diffbench submit RESULT`` checks a run's ``result.json`` against the schema and the protocol
+(the checks themselves are :mod:`diffbench.results`) and stores it, content-addressed, under
+``leaderboard/submissions/<task>/``, optionally as a bundle with each seed's checkpoint
+(``bundle``) that ``diffbench verify`` re-scores; ``submit --check`` re-checks a stored one.
+``diffbench schema`` prints the JSON Schema of ``result.json``. The site is built from what
+is stored here by :mod:`diffbench.leaderboard`.
+
+Modules: ``submit`` (checking, storing and loading submissions), ``bundle`` (checkpoint bundles
+and their verification records), ``commands`` (the CLI).
+
+Imports are lazy: importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_getattr
+
+_EXPORTS = {
+    "Submission": ".submit",
+    "check_result": ".submit",
+    "default_leaderboard_dir": ".submit",
+    "load_submissions": ".submit",
+    "read_json_strict": ".submit",
+    "resolve_leaderboard_dir": ".submit",
+    "submit": ".submit",
+    "schema_text": ".commands",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
