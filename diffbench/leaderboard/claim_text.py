@@ -56,3 +56,16 @@ def ratio_text(num: Interval | None, den: Interval | None) -> str:
 def estimate_range(ivs: Iterable[Interval | None]) -> str:
     est = [iv.estimate for iv in ivs if iv is not None]
     return f"{min(est):.2g}–{max(est):.2g}" if est else "n/a"
+
+
+def recipe_text(recipe: Any) -> str:
+    """Where a study's learning rate came from, from its ``recipe_from`` key.
+
+    >>> recipe_text("tuned:standard-64"), recipe_text(None)
+    ("each model's shipped tuned recipe on `standard-64`, carried over unchanged", "the task's recipe, untuned")
+    """
+    if recipe == "tuned":
+        return "the shipped tuned recipe"
+    if isinstance(recipe, str) and recipe.startswith("tuned:"):
+        return f"each model's shipped tuned recipe on `{recipe.split(':', 1)[1]}`, carried over unchanged"
+    return "the task's recipe, untuned"

@@ -22,6 +22,7 @@ from ..stats import format_interval, format_p
 from ..studies.scaling import stops_text
 from ..submissions.submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
 from .charts import fmt_count, fmt_number
+from .claim_text import recipe_text
 from .filters import pm_text
 from .markup import esc, header, page
 from .rows import Row
@@ -195,6 +196,9 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
         facts.append(("Optimisation steps", _num(spec["steps"], lambda v: f"{v:g}")))
     if spec.get("max_epochs") is not None:
         facts.append(("Epochs", _num(spec["max_epochs"], lambda v: f"{v:g}")))
+    facts.append(("Stopping", "early, when validation stops improving (the recipe's patience), within that budget"
+                  if spec.get("early_stopping") is True else "at the end of that budget (no early stopping)"))
+    facts.append(("Learning rate", esc(recipe_text(spec.get("recipe_from"))).replace("`", "")))
     ev = spec.get("evaluate_on")
     if isinstance(ev, dict) and ev:
         facts.append(("Transfer evaluations", esc("; ".join(f"{src} → {', '.join(map(str, t)) if isinstance(t, list) else t}"
@@ -230,6 +234,8 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
             tr = (r.get("transfer") or {}).get(t)
             if tr is None:
                 transfer.append(("none", None, None, None))
+            elif tr.get("status") == "ok" and _interval_text(tr.get("interval")) is not None:  # over samples and seeds
+                transfer.append(("iv", _interval_text(tr.get("interval")), None, None))
             elif tr.get("status") == "ok":
                 transfer.append(("ok", tr.get("nmae"), None, None))
             else:
@@ -246,15 +252,22 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
     return str(macro("results", "study_parts.html")(metrics, targets, views, notes))
 
 
-def _metric_text(row: dict[str, Any], metric: str) -> str:
-    """A row's test metric as ``estimate [low, high]`` when its run kept per-sample errors
-    (``intervals``), else mean ± std over seeds, else an em dash."""
-    iv = ((row.get("intervals") or {}).get("metrics") or {}).get(metric) if isinstance(row.get("intervals"), dict) else None
+def _interval_text(iv: Any) -> str | None:
+    """``estimate [low, high]`` of an interval block, or None when it is not one."""
     if isinstance(iv, dict) and all(isinstance(iv.get(k), (int, float)) and not isinstance(iv.get(k), bool) for k in ("estimate", "low", "high")):
         try:
             return format_interval(iv["estimate"], iv["low"], iv["high"])
         except DiffbenchError:
-            return "—"
+            return None
+    return None
+
+
+def _metric_text(row: dict[str, Any], metric: str) -> str:
+    """A row's test metric as ``estimate [low, high]`` when its run kept per-sample errors
+    (``intervals``), else mean ± std over seeds, else an em dash."""
+    iv = ((row.get("intervals") or {}).get("metrics") or {}).get(metric) if isinstance(row.get("intervals"), dict) else None
+    if isinstance(iv, dict):
+        return _interval_text(iv) or "—"
     return pm_text((row.get("test") or {}).get(metric))
 
 

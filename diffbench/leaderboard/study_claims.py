@@ -15,7 +15,7 @@ from ..errors import DiffbenchError
 from ..stats import Interval
 from ..studies.scaling import fit_log_law
 from ..submissions.submit import Submission
-from .claim_text import BOTH, MIXED, SEEDS_ONLY, apart, interval_of, ratio_text, show, summary_interval
+from .claim_text import BOTH, MIXED, SEEDS_ONLY, apart, interval_of, ratio_text, recipe_text, show, summary_interval
 
 
 def _study(studies: Path, name: str) -> dict[str, Any]:
@@ -51,14 +51,8 @@ def design(spec: dict[str, Any]) -> str:
     the learning rate came from (``recipe_from``)."""
     budget = (f"at most {spec['steps']} optimisation steps" if spec.get("steps") else "its epoch budget") + \
         (", stopped early when validation stopped improving" if spec.get("early_stopping") else "")
-    recipe = spec.get("recipe_from")
-    if recipe == "tuned":
-        lr = " (learning rate: the shipped tuned recipe)"
-    elif isinstance(recipe, str) and recipe.startswith("tuned:"):
-        lr = f" (learning rate: each model's shipped tuned recipe on `{recipe.split(':', 1)[1]}`, carried over unchanged)"
-    else:
-        lr = " (learning rate: the task's recipe, untuned)"
-    return f"`{', '.join(spec['models'])}` on `{', '.join(spec['tasks'])}`, {len(spec['seeds'])} seeds, {budget}{lr}."
+    return (f"`{', '.join(spec['models'])}` on `{', '.join(spec['tasks'])}`, {len(spec['seeds'])} seeds, {budget} "
+            f"(learning rate: {recipe_text(spec.get('recipe_from'))}).")
 
 
 def stops_cell(row: dict[str, Any]) -> str:

@@ -28,7 +28,9 @@ def _generalisation(lb: Path) -> Path:
             "shapes-64": {"status": "ok", "nmae": {"mean": 0.1234, "std": None, "n": 1}}}),
         study_row("fno-small", "standard-64", 0.11, transfer={
             "transfer-128": {"status": "cannot run", "reason": CANNOT},
-            "shapes-64": {"status": "ok", "nmae": {"mean": 0.2468, "std": 0.01, "n": 2}}}),
+            "shapes-64": {"status": "ok", "nmae": {"mean": 0.2468, "std": 0.01, "n": 2},
+                          "interval": {"estimate": 0.2468, "low": 0.2311, "high": 0.2625, "method": "bootstrap-t",
+                                       "n_seeds": 2, "n_samples": 800}}}),
         study_row("unet-small", "extrapolate-sources-64", 0.0777),
     ]
     return write_study(lb, "generalisation", rows=rows, description="Does it <b>generalise</b>?", purpose=XSS_TITLE,
@@ -44,7 +46,10 @@ def test_a_study_without_a_fit_with_transfer_and_cannot_run(lb):
         assert fmt_number(row["test"]["nmae"]["mean"]) in page
         assert fmt_number(row["test"]["max_abs_error"]["mean"]) in page
         assert esc(row["command"]) in page
-    assert fmt_number(0.0731) in page and fmt_number(0.2468) in page and ">on transfer-128<" in page
+    assert fmt_number(0.0731) in page and ">on transfer-128<" in page
+    assert esc(format_interval(0.2468, 0.2311, 0.2625)) in page  # a transfer with per-sample errors: its interval
+    assert "Stopping</dt><dd>at the end of that budget (no early stopping)" in page
+    assert "Learning rate</dt><dd>the task&#x27;s recipe, untuned" in page
     assert ">cannot run<sup>1</sup>" in page and esc(CANNOT) in page
     assert "Does it &lt;b&gt;generalise&lt;/b&gt;?" in page and esc(XSS_TITLE) in page and XSS_TITLE not in page
     assert "standard-64 → transfer-128, shapes-64" in page
