@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..errors import DiffbenchError
-from .config import add_run_arguments, build_run_config, parse_int_list
+from ..ranges import parse_int_list
+from .config import add_run_arguments, build_run_config
 
 __all__ = ["build_run_config", "register"]
 

@@ -22,125 +22,34 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
-import re
 import shlex
-from collections.abc import Callable
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import MISSING, Field, asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from ..errors import DiffbenchError
 from ..names import check_name
-from ..ranges import MAX_INT_LIST, parse_int_list  # parse_int_list: also the commands'
-from ..training.options import ACCELERATORS, PRECISIONS, check_choice, check_positive_int
+from ..ranges import MAX_INT_LIST, parse_int_list  # noqa: F401 (parse_int_list: importable from here, as before)
+from ..training.options import ACCELERATORS, PRECISIONS
 from ..training.tuned import SHIPPED, shipped_task, tuned_path
 from ..trust.options import parse_uq
-
-IDENTITY, OPTIONAL, BOOKKEEPING = "identity", "optional", "bookkeeping"
-
-
-def option(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, flag: str | None, help: str = "",
-           kind: str = IDENTITY, type: Callable[[str], Any] | None = None, action: str | None = None, config: bool = True,
-           coerce: Callable[[Any], Any] | None = None, check: Callable[[Any], None] | None = None, always: bool = False,
-           show: Callable[[Any], str] = str) -> Any:
-    """A :class:`RunConfig` field and everything about its option (see the module docstring).
-
-    ``flag`` None: no command-line flag; ``type``/``action``: argparse's; ``config``: a YAML may
-    set it; ``always``: the reproduce command writes it even at its default."""
-    meta = {"flag": flag, "help": help, "kind": kind, "type": type, "action": action, "config": config, "coerce": coerce,
-            "check": check, "always": always, "show": show}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def counts_text(counts: list[int]) -> str:
-    """The shortest ``--train-counts`` text for ``counts``.
-
-    >>> counts_text([3, 1, 2]), counts_text([5, 9])
-    ('1-3', '5,9')
-    """
-    c = sorted(counts)
-    return f"{c[0]}-{c[-1]}" if c == list(range(c[0], c[-1] + 1)) else ",".join(map(str, c))
-
-
-def file_safe(text: Any, limit: int) -> str:
-    """``text`` fit for a file name: every character but ASCII letters, digits, ``-``, ``_`` and
-    ``.`` becomes ``-``, runs of dots become one; at most ``limit`` characters.
-
-    >>> file_safe("pkg.mod:Net v2", 12), file_safe("../ünï..x", 20)
-    ('pkg.mod-Net-', '.--n-.x')
-    """
-    out = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in str(text))
-    return re.sub(r"\.{2,}", ".", out)[:limit]
-
-
-# -- coercion (flag and YAML values) and checks (what run refuses), one per kind of option ----------
-
-
-def _int_list(flag: str) -> Callable[[Any], list[int]]:
-    return lambda value: value if isinstance(value, list) else parse_int_list(value, flag)
-
-
-def _json_object(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise DiffbenchError(f"--model-args must be a JSON object, got {value!r}") from None
-    if not isinstance(parsed, dict):
-        raise DiffbenchError(f"--model-args must be a JSON object, got {value!r}")
-    return parsed
-
-
-def _boolean(name: str) -> Callable[[Any], bool]:
-    def coerce_bool(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise DiffbenchError(f"{name} must be true or false, got {value!r}")
-        return value
-
-    return coerce_bool
-
-
-def _fraction(value: Any) -> float:
-    if not (isinstance(value, (int, float)) and 0 < value <= 1 and math.isfinite(value)):
-        raise DiffbenchError(f"--train-fraction must be in (0, 1], got {value!r}")
-    return value
-
-
-def _positive_finite(flag: str) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise DiffbenchError(f"{flag} must be a finite number > 0, got {value!r}")
-
-    return check
-
-
-def _positive_int(flag: str, optional: bool = False) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if not (optional and value is None):
-            check_positive_int(flag, value)
-
-    return check
-
-
-def _one_of(flag: str, allowed: tuple[str, ...]) -> Callable[[Any], None]:
-    return lambda value: check_choice(flag, value, allowed)
-
-
-def _check_seeds(seeds: Any) -> None:
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise DiffbenchError(f"--seeds must be non-negative integers, e.g. 0,1,2; got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise DiffbenchError(f"--seeds must not repeat a seed, got {seeds!r}")
-
-
-def _model_text(model: Any) -> str:
-    return model if isinstance(model, str) else json.dumps(model)
+from .options import (  # noqa: F401 (IDENTITY: importable from here, as before)
+    BOOKKEEPING,
+    IDENTITY,
+    OPTIONAL,
+    boolean,
+    check_seeds,
+    counts_text,
+    file_safe,
+    fraction,
+    int_list,
+    json_object,
+    model_text,
+    one_of,
+    option,
+    positive_finite,
+    positive_int,
+)
+from .tuned import TUNE_KIND, TUNED_OPTIONS, load_tuned  # noqa: F401 (TUNE_KIND: importable from here, as before)
 
 
 @dataclass
@@ -148,47 +57,47 @@ class RunConfig:
     """Everything that defines a run: one field per option, in the reproduce command's order
     (the run id hashes every field but the bookkeeping ones)."""
 
-    model: Any = option("unet-small", flag="--model", always=True, show=_model_text,
+    model: Any = option("unet-small", flag="--model", always=True, show=model_text,
                         help="a model name (see `diffbench models`), a plugin name, path/to/file.py:Class, or pkg.module:Class "
                              "(default unet-small)")
     task: str = option("standard-64", flag="--task", always=True,
                        help="task name (see `diffbench tasks`) or path to a task YAML (default standard-64)")
-    seeds: list[int] = option(factory=lambda: [0], flag="--seeds", always=True, coerce=_int_list("--seeds"), check=_check_seeds,
+    seeds: list[int] = option(factory=lambda: [0], flag="--seeds", always=True, coerce=int_list("--seeds"), check=check_seeds,
                               show=lambda s: ",".join(map(str, s)),
                               help=f"training seeds, e.g. 0,1,2 or 0-9, at most {MAX_INT_LIST} (default 0); results aggregate mean ± std")
-    devices: int = option(1, flag="--devices", type=int, always=True, check=_positive_int("--devices"), help="devices (GPUs, or CPU processes) for DDP (default 1)")
-    accelerator: str = option("auto", flag="--accelerator", always=True, check=_one_of("--accelerator", ACCELERATORS), help="auto | cpu | gpu (default auto: GPU if one is visible)")
-    precision: str = option("32-true", flag="--precision", always=True, check=_one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
+    devices: int = option(1, flag="--devices", type=int, always=True, check=positive_int("--devices"), help="devices (GPUs, or CPU processes) for DDP (default 1)")
+    accelerator: str = option("auto", flag="--accelerator", always=True, check=one_of("--accelerator", ACCELERATORS), help="auto | cpu | gpu (default auto: GPU if one is visible)")
+    precision: str = option("32-true", flag="--precision", always=True, check=one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
     loss: str = option("mae", flag="--loss", always=True, help="mae (default) | mse | tanh-mae")
     max_epochs: int | None = option(None, flag="--max-epochs", type=int, help="epochs (default: the task's budget)")
-    batch_size: int | None = option(None, flag="--batch-size", type=int, check=_positive_int("--batch-size", optional=True),
+    batch_size: int | None = option(None, flag="--batch-size", type=int, check=positive_int("--batch-size", optional=True),
                                     help="global training batch size, split evenly over the --devices x --num-nodes processes "
                                          "(default: the task's)")
-    lr: float | None = option(None, flag="--lr", type=float, check=_positive_finite("--lr"),
+    lr: float | None = option(None, flag="--lr", type=float, check=positive_finite("--lr"),
                               help="learning rate, a finite number > 0 (default: the recipe's)")
     recipe: str | None = option(None, flag="--recipe", help="paper | fast (default: the task's)")
-    num_nodes: int = option(1, flag="--num-nodes", type=int, check=_positive_int("--num-nodes"), help="nodes for multi-node DDP (under SLURM or torchrun)")
-    train_counts: list[int] | None = option(None, flag="--train-counts", coerce=_int_list("--train-counts"), show=counts_text,
+    num_nodes: int = option(1, flag="--num-nodes", type=int, check=positive_int("--num-nodes"), help="nodes for multi-node DDP (under SLURM or torchrun)")
+    train_counts: list[int] | None = option(None, flag="--train-counts", coerce=int_list("--train-counts"), show=counts_text,
                                             help="train only on these source counts, e.g. 1-10")
-    test_counts: list[int] | None = option(None, flag="--test-counts", coerce=_int_list("--test-counts"), show=counts_text,
+    test_counts: list[int] | None = option(None, flag="--test-counts", coerce=int_list("--test-counts"), show=counts_text,
                                            help="validate and test only on these source counts, e.g. 11-20")
-    train_fraction: float = option(1.0, flag="--train-fraction", type=float, coerce=_fraction, show=repr,
+    train_fraction: float = option(1.0, flag="--train-fraction", type=float, coerce=fraction, show=repr,
                                    help="fraction of the training set, balanced per source count (0, 1]")
-    model_args: dict[str, Any] = option(factory=dict, flag="--model-args", coerce=_json_object,
+    model_args: dict[str, Any] = option(factory=dict, flag="--model-args", coerce=json_object,
                                         show=lambda a: json.dumps(a, sort_keys=True),
                                         help="JSON object of constructor overrides, e.g. '{\"width\": 32}'")
-    max_steps: int | None = option(None, flag="--max-steps", type=int, kind=OPTIONAL, check=_positive_int("--max-steps", optional=True),
+    max_steps: int | None = option(None, flag="--max-steps", type=int, kind=OPTIONAL, check=positive_int("--max-steps", optional=True),
                                    help="optimisation-step budget instead of epochs (used by data-scaling studies)")
-    check_val_every_n_epoch: int = option(1, flag="--val-every", type=int, kind=OPTIONAL, check=_positive_int("--val-every"),
+    check_val_every_n_epoch: int = option(1, flag="--val-every", type=int, kind=OPTIONAL, check=positive_int("--val-every"),
                                           help="validate every K epochs (default 1)")
     uq: list[str] = option(factory=list, flag="--uq", kind=OPTIONAL, coerce=parse_uq, show=",".join,
                            help="label-free error indicators to compute and score on the test split: any of "
                                 "mc-dropout,residual,inverse,ensemble (see diffbench.trust.indicators)")
-    channels_last: bool = option(False, flag="--channels-last", action="store_true", kind=OPTIONAL, coerce=_boolean("channels_last"),
+    channels_last: bool = option(False, flag="--channels-last", action="store_true", kind=OPTIONAL, coerce=boolean("channels_last"),
                                  help="train and score in the channels-last memory format (cnn-small steps took 0.67x the time "
                                       "on a CPU; see README)")
     early_stopping: bool = option(False, flag="--early-stopping", action="store_true", kind=OPTIONAL,
-                                  coerce=_boolean("early_stopping"),
+                                  coerce=boolean("early_stopping"),
                                   help="stop when validation MAE has not improved for the recipe's patience (in evaluations), "
                                        "within the --max-epochs/--max-steps budget; each seed records where and why it stopped")
     # bookkeeping (not hashed)
@@ -294,40 +203,6 @@ def load_config(path: str) -> dict[str, Any]:
     if unknown:
         raise DiffbenchError(f"config file {path}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}")
     return cfg
-
-
-#: What ``diffbench tune`` writes (``"kind"`` of a tune.json) and the options its choice sets.
-TUNE_KIND = "diffbench-tune"
-TUNED_OPTIONS = ("lr", "model_args")
-
-
-def load_tuned(path: str) -> dict[str, Any]:
-    """The choice recorded in a ``tune.json`` (see :mod:`diffbench.tuning`): ``{"model",
-    "task", "options": {lr, model_args}, "tuning": provenance}``, checked; one-line errors."""
-    try:
-        raw = Path(path).read_bytes()
-        doc = json.loads(raw)
-    except FileNotFoundError:
-        raise DiffbenchError(f"--recipe-from {path} does not exist; pass the tune.json that `diffbench tune` wrote") from None
-    except OSError as exc:
-        raise DiffbenchError(f"--recipe-from {path} cannot be read ({exc.strerror})") from None
-    except ValueError:
-        raise DiffbenchError(f"--recipe-from {path} is not JSON; pass the tune.json that `diffbench tune` wrote") from None
-    if not isinstance(doc, dict) or doc.get("kind") != TUNE_KIND:
-        raise DiffbenchError(f"--recipe-from {path} is not a tune.json written by `diffbench tune` (no kind {TUNE_KIND!r})")
-    chosen = doc.get("chosen")
-    if not isinstance(chosen, dict) or not isinstance(chosen.get("options"), dict):
-        raise DiffbenchError(f"--recipe-from {path} records no chosen trial (no trial of its search finished); "
-                             "tune again or pass --lr")
-    options = chosen["options"]
-    if set(options) - set(TUNED_OPTIONS) or not isinstance(options.get("lr"), (int, float)) or isinstance(options.get("lr"), bool) \
-            or not isinstance(options.get("model_args", {}), dict):
-        raise DiffbenchError(f"--recipe-from {path}: chosen options must be {', '.join(TUNED_OPTIONS)}, got {options!r}")
-    provenance = {"label": doc.get("label"), "study_name": doc.get("study_name"), "trials": doc.get("trials_total"),
-                  "chosen_trial": chosen.get("number"), "val_nmae": chosen.get("val_nmae"), "budget": doc.get("budget"),
-                  "objective": doc.get("objective"), "tune_command": doc.get("command"),
-                  "tune_sha256": hashlib.sha256(raw).hexdigest()}
-    return {"model": doc.get("model"), "task": doc.get("task"), "options": dict(options), "tuning": provenance}
 
 
 def apply_tuned(values: dict[str, Any], path: str) -> None:

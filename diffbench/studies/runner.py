@@ -32,8 +32,9 @@ from typing import Any
 
 from ..data import load_task
 from ..errors import DiffbenchError
-from ..pipeline.config import RunConfig, apply_tuned, coerce, file_safe
+from ..pipeline.config import RunConfig, apply_tuned, coerce
 from ..pipeline.evaluate import evaluate_checkpoint
+from ..pipeline.options import file_safe
 from ..pipeline.run import run
 from ..results.per_sample import error_matrices
 from ..stats import ratio_interval

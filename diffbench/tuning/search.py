@@ -46,7 +46,8 @@ from ..data import load_task
 from ..data.cache import atomic_write_json
 from ..errors import DiffbenchError
 from ..names import check_name, safe_name
-from ..pipeline.config import TUNE_KIND, RunConfig
+from ..pipeline.config import RunConfig
+from ..pipeline.tuned import TUNE_KIND
 from ..training.options import check_positive_int
 from ..training.run import prepare, train_seed
 from . import storage as storage_mod
