@@ -18,7 +18,7 @@ from ..results.per_sample import encode as encode_per_sample
 from ..training.checkpoint_io import file_sha256
 from ..training.console import quiet_foreign_noise
 from ..training.module import SurrogateModule
-from ..training.run import resolve_accelerator
+from ..training.preparation import resolve_accelerator
 
 
 def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: int = 1, accelerator: str = "auto",

@@ -34,7 +34,8 @@ from ..results.cost import run_cost
 from ..results.paths import strip_local_paths
 from ..results.per_sample import headline_intervals
 from ..training.environment import git_commit, hardware, is_ddp_child, package_versions
-from ..training.run import Setup, finish_seed, prepare, train_seed
+from ..training.preparation import Setup, prepare
+from ..training.run import finish_seed, train_seed
 from ..trust.indicators import parse_uq, with_mc_dropout
 from ..trust.stage import log_to_wandb, run_ensemble, seed_trust, trust_aggregate
 from .config import RunConfig

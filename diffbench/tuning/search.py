@@ -1,6 +1,6 @@
 """``diffbench tune``: an Optuna search over a model's recipe, scored on validation only.
 
-Every trial is one seed of the normal run (:func:`diffbench.training.run.prepare` and
+Every trial is one seed of the normal run (:func:`diffbench.training.preparation.prepare` and
 :func:`~diffbench.training.run.train_seed`, so a trial trains under whatever budget rule a run
 has: the task's epochs, ``--budget-steps`` / ``--max-epochs``, and any stopping rule the run
 applies) with the trial's learning rate and model arguments (:mod:`diffbench.tuning.space`).
@@ -49,7 +49,8 @@ from ..names import check_name, safe_name
 from ..pipeline.config import RunConfig
 from ..pipeline.tuned import TUNE_KIND
 from ..training.options import check_positive_int
-from ..training.run import prepare, train_seed
+from ..training.preparation import prepare
+from ..training.run import train_seed
 from . import storage as storage_mod
 from .space import SearchSpace, search_space
 from .storage import claim_lock, experimental_quiet, heartbeat, lost_trials, one_line, open_storage
