@@ -30,7 +30,7 @@ from ..stats import (
     MIN_POSITIVES_AUROC,
     Interval,
 )
-from ..submissions.submit import Submission, load_submissions
+from ..submissions.stored import Submission, load_submissions
 from .board import headline_task
 from .claim_text import BOTH, SEEDS_ONLY, apart, estimate_range, interval_of, show, summary_interval
 from .rows import board_rows

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _readme(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..submissions.submit import resolve_leaderboard_dir
+    from ..submissions.stored import resolve_leaderboard_dir
     from .claims import readme
 
     lb = resolve_leaderboard_dir(args.leaderboard)
@@ -64,7 +64,7 @@ def _build(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..submissions.submit import resolve_leaderboard_dir
+    from ..submissions.stored import resolve_leaderboard_dir
     from .site import make_server
 
     site = Path(args.site) if args.site else resolve_leaderboard_dir(args.leaderboard) / "site"

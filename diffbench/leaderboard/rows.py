@@ -28,7 +28,8 @@ from ..results.cost import board_cost
 from ..results.per_sample import error_matrices
 from ..results.schema import Result
 from ..stats import Difference, format_interval, tied_ranks
-from ..submissions.submit import MIN_RANKED_SEEDS, Submission, safe_url
+from ..submissions.stored import Submission
+from ..submissions.submit import MIN_RANKED_SEEDS, safe_url
 from . import charts
 from .charts import Series
 from .templates import macro

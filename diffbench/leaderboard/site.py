@@ -45,7 +45,7 @@ from pathlib import Path
 
 from ..data import load_task, task_names
 from ..errors import DiffbenchError
-from ..submissions.submit import Skipped, Submission, load_submissions, resolve_leaderboard_dir
+from ..submissions.stored import Skipped, Submission, load_submissions, resolve_leaderboard_dir
 from .board import render_index, sort_values
 from .entry import render_entry
 from .markup import embed_json, esc, header, page

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import DiffbenchError
 from ..stats import Interval
 from ..studies.scaling import fit_log_law
-from ..submissions.submit import Submission
+from ..submissions.stored import Submission
 from .claim_text import BOTH, MIXED, SEEDS_ONLY, apart, interval_of, ratio_text, recipe_text, show, summary_interval
 
 

@@ -11,7 +11,7 @@ uq score recomputed from the seeds' per-sample values, :mod:`diffbench.results.u
 written before the intervals by its mean ± std over seeds), and the ``cost`` equal to
 :func:`~diffbench.results.cost.run_cost` of the per-seed timings. Whether the task exists and still has the
 same spec hash is the caller's (it needs the task registry): see ``current_task`` in
-:func:`diffbench.submissions.submit.check_result`.
+:func:`diffbench.submissions.checks.check_result`.
 
 >>> format_loc(("per_seed", 0, "test", "nmae"))
 'per_seed[0].test.nmae'

@@ -7,8 +7,9 @@
 ``diffbench schema`` prints the JSON Schema of ``result.json``. The site is built from what
 is stored here by :mod:`diffbench.leaderboard`.
 
-Modules: ``submit`` (checking, storing and loading submissions), ``bundle`` (checkpoint bundles
-and their verification records), ``commands`` (the CLI).
+Modules: ``submit`` (storing a submission), ``checks`` (the checks a submission passes),
+``stored`` (where submissions are stored, loading and re-checking them), ``bundle`` (checkpoint
+bundles and their verification records), ``commands`` (the CLI).
 
 Imports are lazy: importing this package costs nothing.
 """
@@ -18,12 +19,12 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _EXPORTS = {
-    "Submission": ".submit",
-    "check_result": ".submit",
-    "default_leaderboard_dir": ".submit",
-    "load_submissions": ".submit",
+    "Submission": ".stored",
+    "check_result": ".checks",
+    "default_leaderboard_dir": ".stored",
+    "load_submissions": ".stored",
     "read_json_strict": ".submit",
-    "resolve_leaderboard_dir": ".submit",
+    "resolve_leaderboard_dir": ".stored",
     "submit": ".submit",
     "schema_text": ".commands",
 }

@@ -45,7 +45,8 @@ def _checkpoint_urls(items: list[str]) -> dict[int, str]:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from .submit import MIN_RANKED_SEEDS, check_stored, resolve_leaderboard_dir, submit
+    from .stored import check_stored, resolve_leaderboard_dir
+    from .submit import MIN_RANKED_SEEDS, submit
 
     if args.check:
         stored = check_stored(args.result, args.leaderboard)
