@@ -11,7 +11,7 @@ Example images listed by the seeds: relative, plain names, ``.png`` with a PNG h
 :data:`MAX_IMAGE_BYTES` each. A listed image missing next to the result is skipped (reported),
 not refused. Nothing here imports torch (a test checks it). Every value is bounded and no
 string may hold a local absolute path (:func:`diffbench.results.validate.check_bounds`); no two
-seeds may be copies (:func:`diffbench.results.validate.check_distinct_seeds`).
+seeds may be copies (:func:`diffbench.results.across.check_distinct_seeds`).
 
 Submission bundles (``--with-checkpoints``, ``--checkpoint-url SEED=URL``): each seed's best
 checkpoint travels with the submission, by file or URL, with its SHA-256 and size
