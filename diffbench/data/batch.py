@@ -10,7 +10,7 @@ import torch
 from ..errors import DiffbenchError
 from ..physics.boundary import Boundary
 from .fields import boundary_maps
-from .tasks import TaskSpec
+from .spec import TaskSpec
 
 _SIDE_KINDS = ("dirichlet", "neumann", "periodic")
 

@@ -49,7 +49,7 @@ from ..atomic import atomic_write_bytes  # noqa: F401 (part of the cache's face:
 from ..errors import DiffbenchError
 from ..hashing import sha256_file
 from .sampling import SOLVER_TOL, chunk_size
-from .tasks import SPLITS, TaskSpec
+from .spec import SPLITS, TaskSpec
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from ..errors import DiffbenchError
     from .generation import ensure_cache
-    from .tasks import SPLITS
+    from .spec import SPLITS
 
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     bad = [s for s in splits if s not in SPLITS]

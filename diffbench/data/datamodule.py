@@ -31,7 +31,8 @@ from .batch import to_batch
 from .cache import Cache, default_data_dir
 from .generation import ensure_cache
 from .sampling import generate_raw
-from .tasks import SPLITS, TaskSpec, load_task
+from .spec import SPLITS, TaskSpec
+from .tasks import load_task
 
 
 class SplitDataset(Dataset):

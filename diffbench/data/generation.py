@@ -24,7 +24,8 @@ from ..names import check_name
 from ..solver.backend import backend_name, get_backend, to_numpy
 from .cache import ARRAYS, Cache, default_data_dir, shard_plan, write_error
 from .sampling import chunk_size, generate_raw
-from .tasks import SPLITS, TaskSpec, load_task
+from .spec import SPLITS, TaskSpec
+from .tasks import load_task
 
 
 def usable_cpus() -> int:

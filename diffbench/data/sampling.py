@@ -20,7 +20,7 @@ from ..physics.sources import rasterise, sample_geometry
 from ..solver import solve
 from ..solver.backend import to_numpy
 from .fields import boundary_codes
-from .tasks import SPLIT_CODES, TaskSpec
+from .spec import SPLIT_CODES, TaskSpec
 
 #: Residual certificate every stored sample must meet.
 SOLVER_TOL = 1e-8
