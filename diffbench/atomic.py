@@ -4,7 +4,7 @@ renamed into place, so a reader sees the old file or the whole new one, never ha
 The one writer behind the cache's shards and manifests (:mod:`diffbench.data.cache`,
 :mod:`diffbench.data.generation`), every ``result.json``
 (:func:`diffbench.results.digest.write_json_atomic`), the trust indicators' inverse model
-(:func:`diffbench.trust.indicators.load_or_train_inverse`) and ``diffbench bench``'s JSON.
+(:func:`diffbench.trust.inverse.load_or_train_inverse`) and ``diffbench bench``'s JSON.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())

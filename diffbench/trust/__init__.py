@@ -1,6 +1,7 @@
 """The trust stage: label-free error indicators and how well they find the bad predictions
-(``indicators``, ``scores``), physical consistency checks (``consistency``), the certified
-solve warm-started by a surrogate (``polish``, ``diffbench solve``).
+(``indicators``, ``scores``, the inverse network in ``inverse``), physical consistency checks
+(``consistency``), the certified solve warm-started by a surrogate (``polish``, its physics and
+certificate in ``problem``; ``diffbench solve``).
 
 >>> from diffbench.trust import INDICATORS, consistency_scores
 
@@ -30,7 +31,7 @@ _EXPORTS = {
     "consistency_scores": ".consistency",
     "operator_scale": ".consistency",
     "polished_solve": ".polish",
-    "task_physics": ".polish",
+    "task_physics": ".problem",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -155,7 +155,8 @@ def load_surrogate(checkpoint: str, device: Any, task: str | None = None) -> tup
 
 
 def _solve(args: argparse.Namespace) -> int:
-    from .polish import polished_solve, task_physics
+    from .polish import polished_solve
+    from .problem import task_physics
 
     tol = args.tol
     if not (0 < tol < 1):

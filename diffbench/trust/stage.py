@@ -19,13 +19,8 @@ import torch
 from ..training.module import SurrogateModule
 from ..training.wandb_logging import warn
 from .consistency import aggregate_consistency, consistency_scores, spread_subset
-from .indicators import (
-    INVERSE_FILE,
-    aggregate_uq,
-    ensemble_indicators,
-    load_or_train_inverse,
-    seed_indicators,
-)
+from .indicators import aggregate_uq, ensemble_indicators, seed_indicators
+from .inverse import INVERSE_FILE, load_or_train_inverse
 from .scores import SCORE_KEYS, not_applicable
 from .tensors import seeded
 
