@@ -10,8 +10,9 @@ Modules, one concern each (no import cycles, no private names across modules, ch
 formatting), ``templates`` + ``templates/*.html`` (Jinja2, autoescape on: ``base.html`` is the
 one layout; ``index.html``, ``entry.html``, ``trust.html``, ``study.html`` the page kinds;
 ``macros.html`` the shared pieces), ``markup`` (page assembly, CSP, escaping helpers for the
-hand-built parts), ``charts`` (deterministic inline SVG), ``board`` (the index), ``overview`` (a task's
-chart page), ``entry``, ``trust_pages``, ``studies`` (one page kind each), ``site`` (render, build, ``--check``),
+hand-built parts), ``charts`` (deterministic inline SVG; its axes and number formats in ``scales``),
+``board`` (the index), ``overview`` (a task's chart page), ``entry``, ``trust_pages`` (its cells in
+``trust_cells``), ``studies`` (one page kind each), ``site`` (render, build, ``--check``),
 ``server`` (``serve``), ``claims`` (the README's generated findings) and ``commands`` (the CLI). Nothing
 here imports torch.
 

@@ -9,7 +9,7 @@ from ..results.names import METRIC_KEYS
 from ..stats import format_interval
 from ..submissions.submit import MIN_RANKED_SEEDS, safe_url
 from . import charts
-from .charts import Series, fmt_seconds
+from .charts import Series
 from .filters import pm, value
 from .markup import esc, header, page
 from .rows import (
@@ -22,6 +22,7 @@ from .rows import (
     per_count_band,
     per_count_points,
 )
+from .scales import fmt_seconds
 from .templates import Markup
 from .trust_pages import entry_consistency_section, entry_uq_section
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .charts import fmt_count, fmt_number, fmt_seconds
+from .scales import fmt_count, fmt_number, fmt_seconds
 
 __all__ = ["FILTERS", "esc", "fmt_count", "fmt_number", "fmt_seconds", "mean_pm", "plural", "pm", "pm_text", "value"]
 

@@ -25,9 +25,10 @@ import math
 from typing import Any
 
 from . import charts
-from .charts import Band, Ref, fmt_count, fmt_seconds
+from .charts import Band, Ref
 from .markup import esc, header, page, short
 from .rows import HEADLINE, Row, stat_of
+from .scales import fmt_count, fmt_seconds
 from .templates import Markup, macro
 
 #: Where a result records its forward FLOPs per sample (the ``cost`` block is open to extra keys).

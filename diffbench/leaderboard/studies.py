@@ -21,11 +21,11 @@ from ..errors import DiffbenchError
 from ..stats import format_interval, format_p
 from ..studies.scaling import stops_text
 from ..submissions.submit import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_RESULT_BYTES, read_json_strict
-from .charts import fmt_count, fmt_number
 from .claim_text import recipe_text
 from .filters import pm_text
 from .markup import esc, header, page
 from .rows import Row
+from .scales import fmt_count, fmt_number
 from .templates import Markup, macro
 
 SUMMARY = "summary.json"

@@ -12,66 +12,37 @@ written before the intervals shows mean ± std over seeds, marked "no interval",
 power rule from its test-set size. Entries run without ``--uq`` are not on it. The
 consistency table has one row per entry with a ``consistency`` block. Both tables
 sort like the main board (the same script, keyed by ``data-board``).
+What the tables are made of (columns, score cells, the power rule) is
+:mod:`diffbench.leaderboard.trust_cells`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ..results.names import BASELINES
 from ..results.names import uq_settings as settings
-from .charts import fmt_number
-from .filters import pm, value
+from .filters import value
 from .markup import asset, esc, header, page, sortable_head
 from .rows import HEADLINE, Row, method_cell
+from .scales import fmt_number
 from .templates import Markup, macro
-
-#: The indicators in reporting order, with what each measures (diffbench.trust.indicators).
-INDICATOR_INFO = {
-    "mc-dropout": "spread (std) of several forward passes with dropout active",
-    "residual": "relative PDE residual of the prediction (no ground truth needed)",
-    "inverse": "an inverse network maps the predicted field back to a source map; its error against the input",
-    "ensemble": "spread (std) of the seeds' predictions",
-}
-#: The label-free baselines every uq block scores like the indicators (diffbench.results.names.BASELINES).
-BASELINE_INFO = {
-    "source-count": "baseline: the sample's number of sources",
-    "input-sum": "baseline: the sum of the network's input source map (scaled to max 1)",
-    "prediction-mean": "baseline: the mean of the normalised prediction",
-}
-assert tuple(BASELINE_INFO) == BASELINES
-SCORE_COLUMNS = ("spearman", "auroc", "catch_rate", "indicator_mean")
-SCORE_LABELS = {"spearman": "Spearman ρ", "auroc": "AUROC", "catch_rate": "catch rate", "indicator_mean": "indicator mean"}
-#: Consistency board columns: (score, field, label, tooltip, first sort direction).
-CONSISTENCY_COLUMNS = [
-    ("superposition", "mean", "Superposition", "||f(S_i + S_j) - f(S_i) - f(S_j)|| / ||f(S_i + S_j)||, each prediction at the amplitude the PDE operator gives its shape (no ground truth), mean over pairs (0 = linear)", "ascending"),
-    ("superposition", "max", "max", "superposition error, worst pair", "ascending"),
-    ("equivariance", "mean", "Equivariance", "||g⁻¹ f(g x) - f(x)|| / ||f(x)|| over rotations and flips, mean (0 = equivariant)", "ascending"),
-    ("equivariance", "max", "max", "equivariance error, worst sample", "ascending"),
-    ("maximum_principle", "negative_share", "Negative pixels", "share of predicted pixels < 0 where the true field is >= 0", "ascending"),
-    ("maximum_principle", "most_negative", "Most negative", "smallest predicted value, normalised units (0 = none negative)", "descending"),
-    ("flux_balance", "mean", "Flux balance", "|outflow through the Dirichlet faces - injected flux| / injected flux, prediction at the amplitude the PDE operator gives its shape (no ground truth), mean", "ascending"),
-    ("flux_balance", "max", "max", "flux-balance error, worst sample", "ascending"),
-]
-CONSISTENCY_NAMES = {"superposition": "superposition", "equivariance": "rotation/flip equivariance",
-                     "maximum_principle": "maximum principle", "flux_balance": "flux balance"}
-
-
-def has_uq(row: Row) -> bool:
-    """Whether the entry ran with ``--uq`` (its result has a run-level ``uq`` block)."""
-    return row.res.uq is not None
-
-
-def has_consistency(row: Row) -> bool:
-    """Whether the entry has run-level physics-consistency scores."""
-    return row.res.consistency is not None
-
-
-def _indicators(uq: dict[str, Any]) -> list[str]:
-    names = list(uq.get("indicators") or {})
-    order = list(INDICATOR_INFO)
-    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+from .trust_cells import (  # noqa: F401 (importable from here, as before they moved)
+    BASELINE_INFO,
+    CONSISTENCY_COLUMNS,
+    CONSISTENCY_NAMES,
+    INDICATOR_INFO,
+    SCORE_COLUMNS,
+    SCORE_LABELS,
+    has_consistency,
+    has_uq,
+    indicator_names,
+    legacy_positives,
+    pct,
+    score_cell,
+    score_rows,
+    stat_mean,
+    uq_columns,
+)
 
 
 def _settings(rows: list[Row]) -> dict[str, Any]:
@@ -81,97 +52,11 @@ def _settings(rows: list[Row]) -> dict[str, Any]:
     return settings()
 
 
-def _pct(x: Any) -> str:
-    return f"{100 * x:g} %" if isinstance(x, (int, float)) else "?"
-
-
-def uq_columns(settings: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    worst, catch, flag = settings.get("auroc_worst_fraction"), settings.get("catch_worst_fraction"), settings.get("catch_flag_fraction")
-    return [
-        ("method", "Method", "str", "Model name and submission title; the link opens the entry"),
-        ("indicator", "Indicator", "str", "Label-free error indicator (larger = less trustworthy)"),
-        ("spearman", "Spearman ρ", "num", "Spearman rank correlation of the indicator with the true per-sample error "
-         "(1 = same ordering), estimate [95 % interval]"),
-        ("auroc", f"AUROC worst {_pct(worst)}", "num", f"AUROC of the indicator for flagging the worst {_pct(worst)} of test "
-         f"samples by error (1 = perfect, 0.5 = chance), estimate [95 % interval]; underpowered below "
-         f"{settings.get('min_positives_auroc', 20)} worst samples per seed"),
-        ("catch_rate", f"Worst {_pct(catch)} caught", "num", f"Share of the worst {_pct(catch)} of samples among the "
-         f"{_pct(flag)} the indicator flags, estimate [95 % interval]; underpowered below "
-         f"{settings.get('min_positives_caught', 20)} worst samples per seed"),
-        ("indicator_mean", "Indicator mean", "num", "Mean of the indicator over the test samples (its scale)"),
-        ("seeds", "Seeds", "num", "Seeds with scores / seeds of the run"),
-        ("test_nmae", "Test nMAE", "num", "The entry's headline error, for context"),
-        ("note", "Note", "none", "Why an indicator is not applicable"),
-    ]
-
-
-def _stat_mean(stat: Any) -> float | None:
-    return stat.get("mean") if isinstance(stat, dict) else None
-
-
 def _estimate(v: Any) -> float | None:
     """The number a score sorts by: an interval's estimate, a legacy mean, else None."""
     if isinstance(v, dict):
         return v.get("estimate", v.get("mean"))
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def legacy_positives(row: Row, key: str) -> tuple[int, int] | None:
-    """For a result written before the intervals: ``(positives per seed, required)`` of the
-    AUROC or caught share from its test-set size (the same power rule), else None."""
-    from ..stats import MIN_POSITIVES_AUROC, MIN_POSITIVES_CAUGHT
-
-    uq = row.res.uq
-    if key not in ("auroc", "catch_rate") or uq is None or uq.baselines is not None:
-        return None
-    sizes = [s.uq.n_samples if s.uq is not None else None for s in row.res.per_seed]
-    n = min((x for x in sizes if isinstance(x, int) and x > 0), default=None)
-    if n is None:
-        return None
-    settings = uq.settings
-    share = settings.get("auroc_worst_fraction" if key == "auroc" else "catch_worst_fraction", 0.05 if key == "auroc" else 0.01)
-    return max(1, math.ceil(share * n - 1e-9)), MIN_POSITIVES_AUROC if key == "auroc" else MIN_POSITIVES_CAUGHT
-
-
-def _underpowered(positives: Any, required: Any) -> str:
-    return (f'<td class="num underpowered" title="{esc(positives)} worst samples per seed; a number needs at least '
-            f'{esc(required)} (a task with more test samples)">underpowered</td>')
-
-
-def _score_cell(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None = None) -> Markup:
-    """A score's cell: ``estimate [low, high]``, "underpowered", a legacy mean ± std marked "no interval", n/a or —."""
-    return Markup(_score_html(ind, key, legacy))
-
-
-def _score_html(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None) -> str:
-    from ..stats import format_interval
-
-    if ind.get("status") != "ok":
-        return f'<td class="num na" title="{esc(ind.get("reason"))}">n/a</td>'
-    stat = ind.get(key)
-    if isinstance(stat, dict) and stat.get("underpowered"):
-        return _underpowered(stat.get("positives"), stat.get("required"))
-    if legacy is not None and legacy[0] < legacy[1]:
-        return _underpowered(*legacy)
-    if isinstance(stat, dict) and "estimate" in stat:
-        title = f'{100 * stat.get("level", 0.95):g} % interval: {stat.get("method")}'
-        return f'<td class="num" title="{esc(title)}">{esc(format_interval(stat["estimate"], stat["low"], stat["high"]))}</td>'
-    if isinstance(stat, (int, float)) and not isinstance(stat, bool):
-        return f'<td class="num">{esc(fmt_number(stat))}</td>'
-    if _stat_mean(stat) is None:
-        return '<td class="num" title="undefined (e.g. a constant indicator)">—</td>'
-    note = "" if key == "indicator_mean" else ' <span class="pm">(no interval)</span>'
-    title = "" if key == "indicator_mean" else ' title="a result written before the intervals: mean ± unbiased std over seeds"'
-    return f'<td class="num"{title}>{pm(stat)}{note}</td>'
-
-
-def _rows_of(uq: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(group, name, row)`` of every indicator, then every baseline, in reporting order."""
-    out = [("indicators", n, uq["indicators"][n]) for n in _indicators(uq)]
-    order = list(BASELINE_INFO)
-    for n in sorted(uq.get("baselines") or {}, key=lambda n: (order.index(n) if n in order else len(order), n)):
-        out.append(("baselines", n, uq["baselines"][n]))
-    return out
 
 
 def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -180,12 +65,12 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
     body, data_rows, ids = [], {}, []
     for row in rows:
         uq = row.res.uq.model_dump(exclude_none=True)
-        for group, name, ind in _rows_of(uq):
+        for group, name, ind in score_rows(uq):
             rid = f"{row.id}/{name}"
             ok = ind.get("status") == "ok"
             baseline = group == "baselines"
             info = (BASELINE_INFO if baseline else INDICATOR_INFO).get(name, "")
-            cells = [_score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]
+            cells = [score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]
             css = " ".join(c for c in ("" if ok else "na", "baseline" if baseline else "", "" if row.sub.ranked else "unranked") if c)
             body.append(Markup(_macro("uq_board_row")(rid, css, Markup(method_cell(row, "../")), name, baseline, info,
                                                       ind, cells, len(row.res.seeds), row.test(HEADLINE))))
@@ -220,7 +105,7 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
         for score, fld, *_ in CONSISTENCY_COLUMNS:
             block = c.get(score) if isinstance(c.get(score), dict) else {}
             key = f"{score}.{fld}"
-            values[key] = _stat_mean(block.get(fld)) if block.get("status") == "ok" else None
+            values[key] = stat_mean(block.get(fld)) if block.get("status") == "ok" else None
             if block.get("status") != "ok":
                 cells.append(("na", block.get("reason") or "not recorded"))
             elif values[key] is None:
@@ -259,8 +144,8 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
                 script=asset("board.js") if boards else None, data=data if boards else None, template="trust.html",
                 task=task, n=len(rows), n_uq=len(uq_rows), n_consistency=len(cons_rows), uq_table=Markup(uq_table),
                 consistency_table=Markup(consistency_table), indicators=list({**INDICATOR_INFO, **BASELINE_INFO}.items()),
-                studies=studies, worst=_pct(settings.get("auroc_worst_fraction")), catch=_pct(settings.get("catch_worst_fraction")),
-                flag=_pct(settings.get("catch_flag_fraction")), min_auroc=settings.get("min_positives_auroc", 20),
+                studies=studies, worst=pct(settings.get("auroc_worst_fraction")), catch=pct(settings.get("catch_worst_fraction")),
+                flag=pct(settings.get("catch_flag_fraction")), min_auroc=settings.get("min_positives_auroc", 20),
                 min_caught=settings.get("min_positives_caught", 20))
 
 
@@ -276,18 +161,18 @@ def entry_uq_section(row: Row) -> str:
     dumped = uq.model_dump(exclude_none=True)
     seeds = res.per_seed
     summary = [{"name": name, "baseline": group == "baselines", "ind": ind,
-                "cells": [_score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]}
-               for group, name, ind in _rows_of(dumped)]
+                "cells": [score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]}
+               for group, name, ind in score_rows(dumped)]
     per = []
     for s in seeds:
         block = s.uq.model_dump(exclude_none=True) if s.uq is not None else {}
-        for group, name, _ in _rows_of(dumped):
+        for group, name, _ in score_rows(dumped):
             ind = (block.get(group) or {}).get(name) or {}
             ok = ind.get("status") == "ok"
-            cells = [_score_cell(ind, k, legacy_positives(row, k) if k != "indicator_mean" else None)
+            cells = [score_cell(ind, k, legacy_positives(row, k) if k != "indicator_mean" else None)
                      for k in SCORE_COLUMNS + ("indicator_median",)] if ok else []
             per.append({"seed": s.seed, "name": name, "cells": cells, "reason": ind.get("reason") or "not recorded"})
-    facts = [("requested", esc(", ".join(uq.requested or _indicators(dumped))))]
+    facts = [("requested", esc(", ".join(uq.requested or indicator_names(dumped))))]
     facts += [(k, str(value(v))) for k, v in sorted(uq.settings.items())]
     facts.append(("test samples / seed error", esc(", ".join(
         f"seed {s.seed}: {s.uq.n_samples if s.uq else '?'} samples, mean error "
