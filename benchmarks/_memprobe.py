@@ -70,9 +70,18 @@ def generate(p: dict) -> dict:
     elapsed = time.perf_counter() - t
     peak = _maxrss_kib()
     out_bytes = int(sum(v.nbytes for v in raw.values() if isinstance(v, np.ndarray)))
-    return {"kind": "generate", "n": n, "count": count, "base_kib": base, "peak_kib": peak,
-            "increment_bytes": (peak - base) * 1024, "returned_bytes": out_bytes, "peak_reset": reset,
-            "field_float64_bytes": count * n * n * 8, "seconds": elapsed}
+    return {
+        "kind": "generate",
+        "n": n,
+        "count": count,
+        "base_kib": base,
+        "peak_kib": peak,
+        "increment_bytes": (peak - base) * 1024,
+        "returned_bytes": out_bytes,
+        "peak_reset": reset,
+        "field_float64_bytes": count * n * n * 8,
+        "seconds": elapsed,
+    }
 
 
 def train(p: dict) -> dict:
@@ -114,10 +123,21 @@ def train(p: dict) -> dict:
     elapsed = time.perf_counter() - t
     peak = _maxrss_kib()
     saved = int(sum(seen.values()))
-    return {"kind": "train", "model": name, "n": n, "batch": batch, "params": params, "base_kib": base,
-            "peak_kib": peak, "increment_bytes": (peak - base) * 1024, "peak_reset": reset, "saved_activation_bytes": saved,
-            "param_bytes": 4 * params, "estimate_bytes": saved + 12 * params + 2 * x.numel() * 4,
-            "step_seconds": elapsed}
+    return {
+        "kind": "train",
+        "model": name,
+        "n": n,
+        "batch": batch,
+        "params": params,
+        "base_kib": base,
+        "peak_kib": peak,
+        "increment_bytes": (peak - base) * 1024,
+        "peak_reset": reset,
+        "saved_activation_bytes": saved,
+        "param_bytes": 4 * params,
+        "estimate_bytes": saved + 12 * params + 2 * x.numel() * 4,
+        "step_seconds": elapsed,
+    }
 
 
 if __name__ == "__main__":

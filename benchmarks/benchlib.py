@@ -27,7 +27,13 @@ import numpy as np
 #: machine is shared, and environment.md measured 2-thread torch 5-6x slower than 1 thread
 #: when another process keeps a core busy. Set DIFFBENCH_BENCH_THREADS on a dedicated machine.
 THREADS = max(1, int(os.environ.get("DIFFBENCH_BENCH_THREADS", "1")))
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +75,9 @@ def mode_from_config(config: Any) -> Mode:
 
 
 # ----------------------------------------------------------------------------- timing
-def timed(fn: Callable[[], Any], rounds: int = 3, warmup: int = 1, sync: Callable[[], None] | None = None) -> list[float]:
+def timed(
+    fn: Callable[[], Any], rounds: int = 3, warmup: int = 1, sync: Callable[[], None] | None = None
+) -> list[float]:
     """Wall-clock seconds of ``fn()`` over ``rounds`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
@@ -157,19 +165,29 @@ def lognormal_d(n: int, batch: int, seed: int = 0, sigma: float = 1.0, length: f
     return np.stack([_lognormal(rng, n, sigma, length) for _ in range(batch)])
 
 
-def task_spec(n: int, *, diffusivity: Any = 1.0, mode: str = "flux", per_count: int = 4, counts: tuple[int, int] = (1, 20), name: str | None = None) -> Any:
+def task_spec(
+    n: int,
+    *,
+    diffusivity: Any = 1.0,
+    mode: str = "flux",
+    per_count: int = 4,
+    counts: tuple[int, int] = (1, 20),
+    name: str | None = None,
+) -> Any:
     """A task like standard-64 at lattice ``n`` (radius round(N/20))."""
     from diffbench.data.tasks import parse_task
 
-    return parse_task({
-        "name": name or f"bench-{n}",
-        "lattice": n,
-        "seed": 7,
-        "sources": {"shape": "disk", "radius": max(1, round(n / 20)), "strength": [0.0, 1.0], "mode": mode},
-        "physics": {"diffusivity": diffusivity, "decay": 0.0, "boundary": "dirichlet"},
-        "splits": {s: {"counts": list(counts), "per_count": per_count} for s in ("train", "val", "test")},
-        "serve": "cache",
-    })
+    return parse_task(
+        {
+            "name": name or f"bench-{n}",
+            "lattice": n,
+            "seed": 7,
+            "sources": {"shape": "disk", "radius": max(1, round(n / 20)), "strength": [0.0, 1.0], "mode": mode},
+            "physics": {"diffusivity": diffusivity, "decay": 0.0, "boundary": "dirichlet"},
+            "splits": {s: {"counts": list(counts), "per_count": per_count} for s in ("train", "val", "test")},
+            "serve": "cache",
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -203,7 +221,9 @@ def pyamg_time(matrix: Any, rhs: np.ndarray, rounds: int = 1) -> tuple[np.ndarra
     return out["u"], median(ts)
 
 
-def eliminated_system(d: np.ndarray, mask: np.ndarray | None, vals: np.ndarray | None, source: np.ndarray) -> tuple[Any, np.ndarray]:
+def eliminated_system(
+    d: np.ndarray, mask: np.ndarray | None, vals: np.ndarray | None, source: np.ndarray
+) -> tuple[Any, np.ndarray]:
     """The free-cell system ``A_ff x = b`` of one sample (clamped cells moved to the right)."""
     from diffbench.physics import build_stencil
     from diffbench.solver.reference import stencil_matrix

@@ -14,7 +14,13 @@ import sys
 # Before NumPy/torch load: every library gets the same thread count (benchlib.THREADS).
 _THREADS = str(max(1, int(os.environ.get("DIFFBENCH_BENCH_THREADS", "1"))))
 _NUMPY_WAS_LOADED = "numpy" in sys.modules
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ.setdefault(_var, _THREADS)
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -24,8 +30,12 @@ import pytest  # noqa: E402
 
 
 def pytest_addoption(parser):
-    parser.addoption("--bench-quick", action="store_true", default=False,
-                     help="diffbench benchmarks: fewer sizes and rounds (also DIFFBENCH_BENCH_QUICK=1)")
+    parser.addoption(
+        "--bench-quick",
+        action="store_true",
+        default=False,
+        help="diffbench benchmarks: fewer sizes and rounds (also DIFFBENCH_BENCH_QUICK=1)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -18,34 +18,103 @@ from diffbench.errors import DiffbenchError
 
 def _raw():
     def b(name, fullname, extra, median=0.01):
-        return {"name": name, "fullname": fullname, "param": None, "extra_info": extra,
-                "stats": {"median": median, "min": median, "mean": median, "stddev": 0.0, "rounds": 3}}
+        return {
+            "name": name,
+            "fullname": fullname,
+            "param": None,
+            "extra_info": extra,
+            "stats": {"median": median, "min": median, "mean": median, "stddev": 0.0, "rounds": 3},
+        }
 
     return {
         "machine_info": {"cpu": "Test CPU", "cpu_count": 2, "bench_threads": 1, "python": "3.11", "torch_threads": 1},
         "benchmarks": [
-            b("test_transform_vs_jacobi[128]", "benchmarks/test_solver.py::test_transform_vs_jacobi[128]",
-              {"N": 128, "diffbench_s": 0.002, "jacobi_s": 20.0, "speedup_vs_jacobi": 10000.0}),
-            b("test_mgcg_vs_pyamg_and_spsolve[128-lognormal]", "benchmarks/test_solver.py::test_mgcg_vs_pyamg_and_spsolve[128-lognormal]",
-              {"case": "lognormal", "N": 128, "batch": 8, "diffbench_s_per_sample": 0.02, "pyamg_s": 0.05, "spsolve_s": 0.06}),
-            b("test_variable_d_solver_time", "benchmarks/test_inference.py::test_variable_d_solver_time",
-              {"rows": [{"N": 64, "solver_s_per_sample": 0.01}]}),
-            b("test_inference_vs_exact_solver[cnn-small]", "benchmarks/test_inference.py::test_inference_vs_exact_solver[cnn-small]",
-              {"model": "cnn-small", "model_exponent_vs_cells": 1.0, "solver_exponent_vs_cells": 1.05,
-               "rows": [{"model": "cnn-small", "N": 64, "batch": 8, "model_s_per_sample": 0.004, "solver_s_per_sample": 0.0004, "speedup": 0.1}]}),
-            b("test_speedup_at_equal_accuracy[cnn-small]", "benchmarks/test_equal_accuracy.py::test_speedup_at_equal_accuracy[cnn-small]",
-              {"model": "cnn-small", "rows": [{"problem": "lognormal D, N = 64", "N": 64, "target_nmae": 0.126, "flops_per_sample": 47_800_000,
-                                               "network": {"min": 8.2e-4, "spread": 0.3}, "multigrid": {"tol": 0.9, "loosest": True},
-                                               "speedup_vs_multigrid": 0.97}]}),
-            b("test_generation_peak_memory[128]", "benchmarks/test_memory.py::test_generation_peak_memory[128]",
-              {"n": 128, "count": 64, "increment_bytes": 100 * 2**20, "peak_in_float64_fields": 12.5, "peak_over_returned": 8.3}),
+            b(
+                "test_transform_vs_jacobi[128]",
+                "benchmarks/test_solver.py::test_transform_vs_jacobi[128]",
+                {"N": 128, "diffbench_s": 0.002, "jacobi_s": 20.0, "speedup_vs_jacobi": 10000.0},
+            ),
+            b(
+                "test_mgcg_vs_pyamg_and_spsolve[128-lognormal]",
+                "benchmarks/test_solver.py::test_mgcg_vs_pyamg_and_spsolve[128-lognormal]",
+                {
+                    "case": "lognormal",
+                    "N": 128,
+                    "batch": 8,
+                    "diffbench_s_per_sample": 0.02,
+                    "pyamg_s": 0.05,
+                    "spsolve_s": 0.06,
+                },
+            ),
+            b(
+                "test_variable_d_solver_time",
+                "benchmarks/test_inference.py::test_variable_d_solver_time",
+                {"rows": [{"N": 64, "solver_s_per_sample": 0.01}]},
+            ),
+            b(
+                "test_inference_vs_exact_solver[cnn-small]",
+                "benchmarks/test_inference.py::test_inference_vs_exact_solver[cnn-small]",
+                {
+                    "model": "cnn-small",
+                    "model_exponent_vs_cells": 1.0,
+                    "solver_exponent_vs_cells": 1.05,
+                    "rows": [
+                        {
+                            "model": "cnn-small",
+                            "N": 64,
+                            "batch": 8,
+                            "model_s_per_sample": 0.004,
+                            "solver_s_per_sample": 0.0004,
+                            "speedup": 0.1,
+                        }
+                    ],
+                },
+            ),
+            b(
+                "test_speedup_at_equal_accuracy[cnn-small]",
+                "benchmarks/test_equal_accuracy.py::test_speedup_at_equal_accuracy[cnn-small]",
+                {
+                    "model": "cnn-small",
+                    "rows": [
+                        {
+                            "problem": "lognormal D, N = 64",
+                            "N": 64,
+                            "target_nmae": 0.126,
+                            "flops_per_sample": 47_800_000,
+                            "network": {"min": 8.2e-4, "spread": 0.3},
+                            "multigrid": {"tol": 0.9, "loosest": True},
+                            "speedup_vs_multigrid": 0.97,
+                        }
+                    ],
+                },
+            ),
+            b(
+                "test_generation_peak_memory[128]",
+                "benchmarks/test_memory.py::test_generation_peak_memory[128]",
+                {
+                    "n": 128,
+                    "count": 64,
+                    "increment_bytes": 100 * 2**20,
+                    "peak_in_float64_fields": 12.5,
+                    "peak_over_returned": 8.3,
+                },
+            ),
         ],
     }
 
 
 def test_assemble_and_summary_tables():
-    out = bench.assemble(_raw(), ["test_x"], 1, quick=True, suites=["solver", "inference"], load_before=(1.0, 1.0, 1.0),
-                         load_after=(2.0, 2.0, 2.0), elapsed=3.0, env={"DIFFBENCH_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    out = bench.assemble(
+        _raw(),
+        ["test_x"],
+        1,
+        quick=True,
+        suites=["solver", "inference"],
+        load_before=(1.0, 1.0, 1.0),
+        load_after=(2.0, 2.0, 2.0),
+        elapsed=3.0,
+        env={"DIFFBENCH_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert out["machine"]["cpu"] == "Test CPU" and out["machine"]["load_avg_after"] == [2.0, 2.0, 2.0]
     assert out["failed"] == ["test_x"] and out["quick"] is True
     assert {b["suite"] for b in out["benchmarks"]} == {"solver", "inference", "equal_accuracy", "memory"}
@@ -88,8 +157,10 @@ def test_parse_suites():
 
 def test_failed_tests_from_junit(tmp_path):
     p = tmp_path / "j.xml"
-    p.write_text('<testsuites><testsuite><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>'
-                 '<testcase name="c"><error message="y"/></testcase></testsuite></testsuites>')
+    p.write_text(
+        '<testsuites><testsuite><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>'
+        '<testcase name="c"><error message="y"/></testcase></testsuite></testsuites>'
+    )
     assert bench.failed_tests(p) == ["b", "c"]
     assert bench.failed_tests(tmp_path / "missing.xml") == []
 
@@ -107,9 +178,25 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
     out = tmp_path / "gpu-dry.json"
     env = {**os.environ, "DIFFBENCH_GPU_DRYRUN": "1", "WANDB_MODE": "disabled"}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(here / "test_gpu.py"), "-q", "-p", "no:cacheprovider", "--benchmark-only",
-         "--benchmark-json", str(out), "-W", "ignore::UserWarning"],
-        cwd=here.parent, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(here / "test_gpu.py"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-only",
+            "--benchmark-json",
+            str(out),
+            "-W",
+            "ignore::UserWarning",
+        ],
+        cwd=here.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     raw = json.loads(out.read_text())
@@ -117,7 +204,9 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
     assert {"test_gpu_stream_stages", "test_gpu_training_step_variants", "test_gpu_cached_loader_pin_memory"} <= names
     summary = bench.assemble(raw, [], 0, quick=True, suites=["gpu"])["summary"]
     s = summary["gpu"]
-    assert {"solve", "training", "inference", "mgcg", "stream", "stream_stages", "step_variants", "pin_memory"} <= set(s)
+    assert {"solve", "training", "inference", "mgcg", "stream", "stream_stages", "step_variants", "pin_memory"} <= set(
+        s
+    )
     assert s["stream_stages"]["layers"] >= 1 and s["stream_stages"]["stages_s"]["rasterise"] > 0
     assert {r["model"] for r in s["step_variants"]} >= {"cnn-small", "unet-small"}
     assert all(r["compile_speedup"] > 0 for r in s["step_variants"])

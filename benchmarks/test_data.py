@@ -89,11 +89,21 @@ def test_datamodule_outpaces_training(benchmark, mode, serve, cached_task, cheap
     assert batch["input"].shape[0] == cheapest_step["batch_size"] == dm.batch_size
     assert bool(batch["target"].isfinite().all())
     ratio = cheapest_step["step_s"] / t_batch
-    record(benchmark, task=cached_task["name"], serve=serve, batch_size=dm.batch_size, batch_s=t_batch,
-           samples_per_s=dm.batch_size / t_batch, cheapest_model=cheapest_step["cheapest"],
-           train_step_s=cheapest_step["step_s"], train_steps_s=cheapest_step["steps"], ratio_step_over_batch=ratio,
-           cache_generation_s=cached_task["generate_s"], cache_samples=cached_task["samples"],
-           cache_generation_samples_per_s=cached_task["samples"] / cached_task["generate_s"])
+    record(
+        benchmark,
+        task=cached_task["name"],
+        serve=serve,
+        batch_size=dm.batch_size,
+        batch_s=t_batch,
+        samples_per_s=dm.batch_size / t_batch,
+        cheapest_model=cheapest_step["cheapest"],
+        train_step_s=cheapest_step["step_s"],
+        train_steps_s=cheapest_step["steps"],
+        ratio_step_over_batch=ratio,
+        cache_generation_s=cached_task["generate_s"],
+        cache_samples=cached_task["samples"],
+        cache_generation_samples_per_s=cached_task["samples"] / cached_task["generate_s"],
+    )
     if mode.check:
         return
     message = f"{serve}: a batch takes {t_batch * 1e3:.1f} ms, the cheapest step {cheapest_step['step_s'] * 1e3:.1f} ms ({ratio:.1f}x)"
@@ -122,8 +132,15 @@ def test_generation_scales_linearly(benchmark, mode):
     assert done == counts[-1]
     times[counts[-1]] = t_last
     p = fit_exponent(counts, [times[k] for k in counts])
-    record(benchmark, N=task.lattice, chunk=c, samples=counts, seconds={str(k): v for k, v in times.items()},
-           samples_per_s={str(k): k / v for k, v in times.items()}, exponent_vs_samples=p)
+    record(
+        benchmark,
+        N=task.lattice,
+        chunk=c,
+        samples=counts,
+        seconds={str(k): v for k, v in times.items()},
+        samples_per_s={str(k): k / v for k, v in times.items()},
+        exponent_vs_samples=p,
+    )
     if not mode.check:
         assert 0.8 <= p <= 1.2, f"generation time grows like samples^{p:.2f}"
 
@@ -161,8 +178,15 @@ def test_cached_loader_workers(benchmark, mode, workers, cached_task, data_root,
 
     stream = batches_forever()
     _, t_batch = run_benchmark(benchmark, lambda: next(stream), rounds=mode.pick(3, 30, 60), warmup=2)
-    record(benchmark, task=cached_task["name"], workers=workers, batch_size=loader.batch_size, batch_s=t_batch,
-           first_batch_s=startup, batches_per_epoch=len(loader))
+    record(
+        benchmark,
+        task=cached_task["name"],
+        workers=workers,
+        batch_size=loader.batch_size,
+        batch_s=t_batch,
+        first_batch_s=startup,
+        batches_per_epoch=len(loader),
+    )
 
 
 @pytest.mark.parametrize("task_name", ["standard-64", "shapes-64", "paper-512"])
@@ -185,6 +209,13 @@ def test_rasteriser_paths(benchmark, mode, task_name):
     stamps = _rasterise_stamps(geoms, n, np, np.float64)
     assert out.tobytes() == layered.tobytes() == stamps.tobytes()
     layers = source_layers(geoms)
-    record(benchmark, task=task.name, batch=len(idx), sources=len(layers), layers=int(layers.max()) + 1, bincount_s=t_bincount,
-           layered_s=median(timed(lambda: _rasterise_layers(geoms, n, np), rounds=rounds)),
-           stamp_loop_s=median(timed(lambda: _rasterise_stamps(geoms, n, np, np.float64), rounds=rounds)))
+    record(
+        benchmark,
+        task=task.name,
+        batch=len(idx),
+        sources=len(layers),
+        layers=int(layers.max()) + 1,
+        bincount_s=t_bincount,
+        layered_s=median(timed(lambda: _rasterise_layers(geoms, n, np), rounds=rounds)),
+        stamp_loop_s=median(timed(lambda: _rasterise_stamps(geoms, n, np, np.float64), rounds=rounds)),
+    )

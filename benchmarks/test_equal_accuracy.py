@@ -46,8 +46,14 @@ def targets() -> dict[str, float]:
 
 
 def _interval(t: dict) -> dict:
-    return {"min": t["s_per_sample"], "median": t["median_s_per_sample"], "max": t["max_s_per_sample"], "spread": t["spread"],
-            "repeats": t["repeats"], "load_average": t.get("load_average")}
+    return {
+        "min": t["s_per_sample"],
+        "median": t["median_s_per_sample"],
+        "max": t["max_s_per_sample"],
+        "spread": t["spread"],
+        "repeats": t["repeats"],
+        "load_average": t.get("load_average"),
+    }
 
 
 def _check_matched(m: dict, target: float) -> None:
@@ -78,30 +84,49 @@ def test_speedup_at_equal_accuracy(benchmark, mode, name, targets, torch_threads
     rows = []
     smoke = load_task("smoke")
     problems = [("constant D (smoke)", smoke, smoke.lattice)]
-    problems += [(f"lognormal D, N = {n}", benchlib.task_spec(n, diffusivity=LOGNORMAL), n) for n in mode.pick([], [32], [32, 64, 128])]
+    problems += [
+        (f"lognormal D, N = {n}", benchlib.task_spec(n, diffusivity=LOGNORMAL), n)
+        for n in mode.pick([], [32], [32, 64, 128])
+    ]
     for i, (label, task, n) in enumerate(problems):
         batch = to_batch(generate_raw(task, "test", list(range(batch_size))), task)
         torch.manual_seed(0)
         net = create(name, in_channels=task.in_channels, lattice=n).eval()
         if i == 0:  # pytest-benchmark's own record: one time_inference call
             x = batch["input"]
-            inf, _ = benchlib.run_benchmark(benchmark, lambda net=net, x=x: time_inference(net, x, torch.device("cpu"), repeats=repeats),
-                                            rounds=1, warmup=0)
+            inf, _ = benchlib.run_benchmark(
+                benchmark,
+                lambda net=net, x=x: time_inference(net, x, torch.device("cpu"), repeats=repeats),
+                rounds=1,
+                warmup=0,
+            )
         else:
             inf = time_inference(net, batch["input"], torch.device("cpu"), repeats=repeats)
         m = time_matched_solver(task, batch, target, repeats=repeats)
         _check_matched(m, target)
         assert inf["flops_per_sample"] > 0
-        row = {"problem": label, "N": n, "batch": batch_size, "target_nmae": target,
-               "flops_per_sample": inf["flops_per_sample"], "parameters": inf["parameters"], "network": _interval(inf),
-               "ladder": m["ladder"], "matched": {"kind": m["kind"], "tol": m["tol"], "nmae": m["nmae"]}}
+        row = {
+            "problem": label,
+            "N": n,
+            "batch": batch_size,
+            "target_nmae": target,
+            "flops_per_sample": inf["flops_per_sample"],
+            "parameters": inf["parameters"],
+            "network": _interval(inf),
+            "ladder": m["ladder"],
+            "matched": {"kind": m["kind"], "tol": m["tol"], "nmae": m["nmae"]},
+        }
         if m["transform"] is not None:
             assert m["transform"]["nmae"] < 1e-12
             row["transform"] = _interval(m["transform"])
             row["speedup_vs_transform"] = m["transform"]["s_per_sample"] / inf["s_per_sample"]
         if m["multigrid"] is not None:
-            row["multigrid"] = {**_interval(m["multigrid"]), "tol": m["multigrid"]["tol"], "nmae": m["multigrid"]["nmae"],
-                                "loosest": m["multigrid"]["loosest"]}
+            row["multigrid"] = {
+                **_interval(m["multigrid"]),
+                "tol": m["multigrid"]["tol"],
+                "nmae": m["multigrid"]["nmae"],
+                "loosest": m["multigrid"]["loosest"],
+            }
             row["speedup_vs_multigrid"] = m["multigrid"]["s_per_sample"] / inf["s_per_sample"]
         row["speedup_at_equal_accuracy"] = m["s_per_sample"] / inf["s_per_sample"]
         rows.append(row)

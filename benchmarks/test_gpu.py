@@ -168,12 +168,26 @@ def test_gpu_solve_and_generate_vs_bandwidth(benchmark, gpu, index):
             held = mp.total_bytes()
         pool = {"generate_pool_bytes": held, "generate_pool_over_float64_fields": held / (batch * cell_bytes)}
         mp.free_all_blocks()
-    record(benchmark, gpu=gpu["name"], N=n, batch=batch, copy_bandwidth_GBps=gpu["bandwidth"] / 1e9,
-           solve_s_per_sample=per_solve, solve_samples_per_s=1 / per_solve,
-           generate_s_per_sample=t_gen / batch, generate_samples_per_s=batch / t_gen,
-           passes_model=passes, passes_by_stage=PASSES, bound_model_s_per_sample=bound_model, bound_floor_s_per_sample=bound_floor,
-           solve_fraction_of_model_bound=bound_model / per_solve, solve_fraction_of_floor_bound=bound_floor / per_solve,
-           generate_fraction_of_model_bound=bound_model / (t_gen / batch), **pool, **gpu["props"])
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        N=n,
+        batch=batch,
+        copy_bandwidth_GBps=gpu["bandwidth"] / 1e9,
+        solve_s_per_sample=per_solve,
+        solve_samples_per_s=1 / per_solve,
+        generate_s_per_sample=t_gen / batch,
+        generate_samples_per_s=batch / t_gen,
+        passes_model=passes,
+        passes_by_stage=PASSES,
+        bound_model_s_per_sample=bound_model,
+        bound_floor_s_per_sample=bound_floor,
+        solve_fraction_of_model_bound=bound_model / per_solve,
+        solve_fraction_of_floor_bound=bound_floor / per_solve,
+        generate_fraction_of_model_bound=bound_model / (t_gen / batch),
+        **pool,
+        **gpu["props"],
+    )
     # A ratio that must hold on any GPU: no solve beats the bandwidth floor (sanity of the timing).
     assert per_solve >= 0.5 * bound_floor
 
@@ -223,9 +237,20 @@ def test_gpu_training_step_full_preset(benchmark, gpu, name, size):
     loss, t = benchlib.run_benchmark(benchmark, step, rounds=3 if DRYRUN else 10, warmup=2)
     assert bool(torch.isfinite(loss))
     peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else None
-    record(benchmark, gpu=gpu["name"], model=name, N=n, batch=batch, params=count_parameters(net), step_s=t,
-           samples_per_s=batch / t, peak_memory_bytes=peak, precision="fp32 (TF32 convs per torch defaults)",
-           cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32), matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32))
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        model=name,
+        N=n,
+        batch=batch,
+        params=count_parameters(net),
+        step_s=t,
+        samples_per_s=batch / t,
+        peak_memory_bytes=peak,
+        precision="fp32 (TF32 convs per torch defaults)",
+        cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32),
+        matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32),
+    )
 
 
 @pytest.mark.parametrize("name", FULL + ("cnn-small", "unet-small", "resnet-small", "fno-small"))
@@ -247,13 +272,25 @@ def test_gpu_inference_vs_cupy_solver(benchmark, gpu, name):
         x = batch["input"].to(dev)
         if i == len(_sizes()) - 1:
             with torch.no_grad():
-                _, t = benchlib.run_benchmark(benchmark, lambda: (net(x), gpu["sync"]()), rounds=3 if DRYRUN else 10, warmup=2)
+                _, t = benchlib.run_benchmark(
+                    benchmark, lambda: (net(x), gpu["sync"]()), rounds=3 if DRYRUN else 10, warmup=2
+                )
             t_net = t / batch_size
         else:
             t_net = time_inference(net, x, dev, repeats=3 if DRYRUN else 10)["s_per_sample"]
         sol = time_solver(task, batch, repeats=3 if DRYRUN else 10)
-        rows.append({"model": name, "N": n, "batch": batch_size, "model_s_per_sample": t_net, "solver_s_per_sample": sol["s_per_sample"],
-                     "solver_backend": sol["backend"], "solver_method": sol["method"], "speedup": sol["s_per_sample"] / t_net})
+        rows.append(
+            {
+                "model": name,
+                "N": n,
+                "batch": batch_size,
+                "model_s_per_sample": t_net,
+                "solver_s_per_sample": sol["s_per_sample"],
+                "solver_backend": sol["backend"],
+                "solver_method": sol["method"],
+                "speedup": sol["s_per_sample"] / t_net,
+            }
+        )
         del net
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -273,8 +310,15 @@ def test_gpu_variable_d_solver(benchmark, gpu):
             sol, _ = benchlib.run_benchmark(benchmark, lambda: time_solver(task, batch, repeats=3), rounds=1, warmup=0)
         else:
             sol = time_solver(task, batch, repeats=3)
-        rows.append({"N": n, "batch": batch_size, "solver_s_per_sample": sol["s_per_sample"], "solver_method": sol["method"],
-                     "solver_backend": sol["backend"]})
+        rows.append(
+            {
+                "N": n,
+                "batch": batch_size,
+                "solver_s_per_sample": sol["s_per_sample"],
+                "solver_method": sol["method"],
+                "solver_backend": sol["backend"],
+            }
+        )
     record(benchmark, gpu=gpu["name"], rows=rows)
     assert all(r["solver_method"] == "mgcg" for r in rows)
 
@@ -283,7 +327,13 @@ def test_gpu_name(benchmark, gpu):
     """The GPU and its measured copy bandwidth (recorded once, for the JSON's machine section)."""
     t0 = time.perf_counter()
     benchlib.run_benchmark(benchmark, lambda: gpu["sync"](), rounds=3, warmup=0)
-    record(benchmark, gpu=gpu["name"], copy_bandwidth_GBps=gpu["bandwidth"] / 1e9, setup_s=time.perf_counter() - t0, **gpu["props"])
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        copy_bandwidth_GBps=gpu["bandwidth"] / 1e9,
+        setup_s=time.perf_counter() - t0,
+        **gpu["props"],
+    )
     assert gpu["bandwidth"] > 0
 
 
@@ -295,8 +345,14 @@ def test_gpu_stream_datamodule_vs_training_step(benchmark, gpu, tmp_path):
     from diffbench.models import create
 
     sync = gpu["sync"]
-    dm = DiffusionDataModule("smoke" if DRYRUN else "paper-512", data_dir=tmp_path, serve="stream",
-                             backend="numpy" if DRYRUN else "cupy", batch_size=25, progress=False)
+    dm = DiffusionDataModule(
+        "smoke" if DRYRUN else "paper-512",
+        data_dir=tmp_path,
+        serve="stream",
+        backend="numpy" if DRYRUN else "cupy",
+        batch_size=25,
+        progress=False,
+    )
     dm.setup("fit")
     it = iter(dm.train_dataloader())
 
@@ -323,11 +379,23 @@ def test_gpu_stream_datamodule_vs_training_step(benchmark, gpu, tmp_path):
         del net, opt
     cheapest = min(steps, key=steps.get)
     ratio = steps[cheapest] / t_batch
-    record(benchmark, gpu=gpu["name"], task=dm.task.name, batch_size=25, batch_s=t_batch, samples_per_s=25 / t_batch,
-           train_steps_s=steps, cheapest_model=cheapest, ratio_step_over_batch=ratio,
-           ratios={k: v / t_batch for k, v in steps.items()}, on_device=str(batch["input"].device))
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        task=dm.task.name,
+        batch_size=25,
+        batch_s=t_batch,
+        samples_per_s=25 / t_batch,
+        train_steps_s=steps,
+        cheapest_model=cheapest,
+        ratio_step_over_batch=ratio,
+        ratios={k: v / t_batch for k, v in steps.items()},
+        on_device=str(batch["input"].device),
+    )
     if ratio < 10:
-        pytest.xfail(f"stream batch {t_batch * 1e3:.1f} ms vs {cheapest} step {steps[cheapest] * 1e3:.1f} ms ({ratio:.1f}x < 10x)")
+        pytest.xfail(
+            f"stream batch {t_batch * 1e3:.1f} ms vs {cheapest} step {steps[cheapest] * 1e3:.1f} ms ({ratio:.1f}x < 10x)"
+        )
 
 
 def test_gpu_stream_stages(benchmark, gpu):
@@ -359,8 +427,12 @@ def test_gpu_stream_stages(benchmark, gpu):
     stages = {
         "draw_cpu": median(benchlib.timed(draw, rounds=rounds)),
         "rasterise": median(benchlib.timed(lambda: rasterise(geoms, n, xp), rounds=rounds, sync=sync)),
-        "rasterise_stamp_loop": median(benchlib.timed(lambda: _rasterise_stamps(geoms, n, xp, xp.float64), rounds=rounds, sync=sync)),
-        "solve": median(benchlib.timed(lambda: solve(layered, diffusivity=ones, decay=zeros, tol=1e-8), rounds=rounds, sync=sync)),
+        "rasterise_stamp_loop": median(
+            benchlib.timed(lambda: _rasterise_stamps(geoms, n, xp, xp.float64), rounds=rounds, sync=sync)
+        ),
+        "solve": median(
+            benchlib.timed(lambda: solve(layered, diffusivity=ones, decay=zeros, tol=1e-8), rounds=rounds, sync=sync)
+        ),
         "to_batch": median(benchlib.timed(lambda: to_batch(raw, task), rounds=rounds, sync=sync)),
     }
 
@@ -371,9 +443,18 @@ def test_gpu_stream_stages(benchmark, gpu):
 
     _, t_batch = benchlib.run_benchmark(benchmark, batch, rounds=rounds, warmup=1)
     layers = source_layers(geoms)
-    record(benchmark, gpu=gpu["name"], task=task.name, batch_size=B, sources=len(layers), layers=int(layers.max()) + 1,
-           batch_s=t_batch, stages_s=stages, rasterise_speedup_over_stamp_loop=stages["rasterise_stamp_loop"] / stages["rasterise"],
-           batch_minus_stages_s=t_batch - sum(v for k, v in stages.items() if k != "rasterise_stamp_loop"))
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        task=task.name,
+        batch_size=B,
+        sources=len(layers),
+        layers=int(layers.max()) + 1,
+        batch_s=t_batch,
+        stages_s=stages,
+        rasterise_speedup_over_stamp_loop=stages["rasterise_stamp_loop"] / stages["rasterise"],
+        batch_minus_stages_s=t_batch - sum(v for k, v in stages.items() if k != "rasterise_stamp_loop"),
+    )
 
 
 #: Training-step variants measured against fp32 (cuDNN TF32 per torch's defaults).
@@ -426,8 +507,12 @@ def test_gpu_training_step_variants(benchmark, gpu, name):
             _, t_step = benchlib.run_benchmark(benchmark, step, rounds=3 if DRYRUN else 10, warmup=2)
         else:
             t_step = median(benchlib.timed(step, rounds=3 if DRYRUN else 10, warmup=2))
-        rows[variant] = {"step_s": t_step, "first_step_s": first_s, "first_loss": first,
-                         "peak_memory_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
+        rows[variant] = {
+            "step_s": t_step,
+            "first_step_s": first_s,
+            "first_loss": first,
+            "peak_memory_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None,
+        }
         del net, fwd, opt
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -435,9 +520,21 @@ def test_gpu_training_step_variants(benchmark, gpu, name):
     for variant, row in rows.items():
         row["speedup_over_fp32"] = base["step_s"] / row["step_s"]
         tol = 3e-2 if variant == "bf16-autocast" else 2e-3
-        assert abs(row["first_loss"] - base["first_loss"]) <= tol * abs(base["first_loss"]), (variant, row["first_loss"], base["first_loss"])
-    record(benchmark, gpu=gpu["name"], model=name, N=n, batch=batch, variants=rows,
-           cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32), matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32))
+        assert abs(row["first_loss"] - base["first_loss"]) <= tol * abs(base["first_loss"]), (
+            variant,
+            row["first_loss"],
+            base["first_loss"],
+        )
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        model=name,
+        N=n,
+        batch=batch,
+        variants=rows,
+        cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32),
+        matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32),
+    )
 
 
 def test_gpu_cached_loader_pin_memory(benchmark, gpu, tmp_path):
@@ -452,8 +549,15 @@ def test_gpu_cached_loader_pin_memory(benchmark, gpu, tmp_path):
     task = benchlib.task_spec(n, per_count=10, name=f"bench-pin-{n}")
     seconds, first = {}, {}
     for pin in (False, True):
-        dm = DiffusionDataModule(task, data_dir=tmp_path, batch_size=25, serve="cache", backend="numpy" if DRYRUN else "auto",
-                                 progress=False, pin_memory=pin)
+        dm = DiffusionDataModule(
+            task,
+            data_dir=tmp_path,
+            batch_size=25,
+            serve="cache",
+            backend="numpy" if DRYRUN else "auto",
+            progress=False,
+            pin_memory=pin,
+        )
         dm.prepare_data()
         dm.setup("test")
         loader = dm.test_dataloader()
@@ -472,5 +576,12 @@ def test_gpu_cached_loader_pin_memory(benchmark, gpu, tmp_path):
         first[pin] = batches[0]
         assert loader.pin_memory is (pin and torch.cuda.is_available())
     assert all(torch.equal(first[False][k], first[True][k]) for k in first[False])
-    record(benchmark, gpu=gpu["name"], N=n, batch=25, s_per_batch=seconds, speedup_pinned=seconds["pageable"] / seconds["pinned"],
-           batch_bytes=sum(v.numel() * v.element_size() for v in first[True].values()))
+    record(
+        benchmark,
+        gpu=gpu["name"],
+        N=n,
+        batch=25,
+        s_per_batch=seconds,
+        speedup_pinned=seconds["pageable"] / seconds["pinned"],
+        batch_bytes=sum(v.numel() * v.element_size() for v in first[True].values()),
+    )

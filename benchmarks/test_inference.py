@@ -60,13 +60,27 @@ def test_inference_vs_exact_solver(benchmark, mode, name, torch_threads):
         else:
             t_net = time_inference(net, x, torch.device("cpu"), repeats=repeats)["s_per_sample"]
         sol = time_solver(task, batch, repeats=mode.pick(1, 3, 5))
-        rows.append({"model": name, "N": n, "batch": int(x.shape[0]), "model_s_per_sample": t_net,
-                     "solver_s_per_sample": sol["s_per_sample"], "solver_method": sol["method"], "solver_backend": sol["backend"],
-                     "speedup": sol["s_per_sample"] / t_net})
-    p_net = fit_exponent([r["N"] ** 2 for r in rows], [r["model_s_per_sample"] for r in rows]) if len(rows) > 1 else None
-    p_sol = fit_exponent([r["N"] ** 2 for r in rows], [r["solver_s_per_sample"] for r in rows]) if len(rows) > 1 else None
-    record(benchmark, model=name, rows=rows, model_exponent_vs_cells=p_net, solver_exponent_vs_cells=p_sol,
-           device="cpu")
+        rows.append(
+            {
+                "model": name,
+                "N": n,
+                "batch": int(x.shape[0]),
+                "model_s_per_sample": t_net,
+                "solver_s_per_sample": sol["s_per_sample"],
+                "solver_method": sol["method"],
+                "solver_backend": sol["backend"],
+                "speedup": sol["s_per_sample"] / t_net,
+            }
+        )
+    p_net = (
+        fit_exponent([r["N"] ** 2 for r in rows], [r["model_s_per_sample"] for r in rows]) if len(rows) > 1 else None
+    )
+    p_sol = (
+        fit_exponent([r["N"] ** 2 for r in rows], [r["solver_s_per_sample"] for r in rows]) if len(rows) > 1 else None
+    )
+    record(
+        benchmark, model=name, rows=rows, model_exponent_vs_cells=p_net, solver_exponent_vs_cells=p_sol, device="cpu"
+    )
     assert all(r["solver_method"] == "dst" for r in rows)
     if not mode.check:
         # Both grow about linearly in the number of cells (convolutions O(N^2), FFTs O(N^2 log N));
@@ -84,13 +98,27 @@ def test_variable_d_solver_time(benchmark, mode, torch_threads):
         task, batch = _batch(n, diffusivity=LOGNORMAL)
         repeats = mode.pick(1, 1 if n >= 256 else 2, 1 if n >= 256 else 3)
         if i == len(sizes) - 1:  # pytest-benchmark's record: one call of time_solver (warm-up + repeats)
-            sol, _ = benchlib.run_benchmark(benchmark, lambda: time_solver(task, batch, repeats=repeats), rounds=1, warmup=0)
+            sol, _ = benchlib.run_benchmark(
+                benchmark, lambda: time_solver(task, batch, repeats=repeats), rounds=1, warmup=0
+            )
         else:
             sol = time_solver(task, batch, repeats=repeats)
-        rows.append({"N": n, "batch": int(batch["input"].shape[0]), "solver_s_per_sample": sol["s_per_sample"],
-                     "solver_method": sol["method"], "solver_backend": sol["backend"]})
+        rows.append(
+            {
+                "N": n,
+                "batch": int(batch["input"].shape[0]),
+                "solver_s_per_sample": sol["s_per_sample"],
+                "solver_method": sol["method"],
+                "solver_backend": sol["backend"],
+            }
+        )
     p = fit_exponent([r["N"] ** 2 for r in rows], [r["solver_s_per_sample"] for r in rows]) if len(rows) > 1 else None
-    record(benchmark, rows=rows, solver_exponent_vs_cells=p, problem="lognormal D (sigma 1, length 4), flux disks, Dirichlet")
+    record(
+        benchmark,
+        rows=rows,
+        solver_exponent_vs_cells=p,
+        problem="lognormal D (sigma 1, length 4), flux disks, Dirichlet",
+    )
     assert all(r["solver_method"] == "mgcg" for r in rows)
     if not mode.check:
         assert p <= 1.5, f"mgcg time grows like (N^2)^{p:.2f}"

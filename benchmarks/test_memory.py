@@ -36,8 +36,11 @@ def pytest_generate_tests(metafunc):
     if "gen_n" in metafunc.fixturenames:
         metafunc.parametrize("gen_n", m.pick([32], [128, 512], [128, 512]))
     if "train_case" in metafunc.fixturenames:
-        cases = m.pick([("cnn-small", 32, 4)], [(name, 128, 16) for name in SMALL],
-                       [(name, 128, 16) for name in SMALL] + [(name, 512, 2) for name in SMALL])
+        cases = m.pick(
+            [("cnn-small", 32, 4)],
+            [(name, 128, 16) for name in SMALL],
+            [(name, 128, 16) for name in SMALL] + [(name, 512, 2) for name in SMALL],
+        )
         metafunc.parametrize("train_case", cases, ids=[f"{c[0]}-{c[1]}-b{c[2]}" for c in cases])
 
 
@@ -50,7 +53,16 @@ def test_generation_peak_memory(benchmark, mode, gen_n):
 
 def test_training_peak_memory(benchmark, mode, train_case):
     name, n, batch = train_case
-    out, _ = benchlib.run_benchmark(benchmark, lambda: benchlib.run_probe("train", model=name, n=n, batch=batch), rounds=1, warmup=0)
+    out, _ = benchlib.run_benchmark(
+        benchmark, lambda: benchlib.run_probe("train", model=name, n=n, batch=batch), rounds=1, warmup=0
+    )
     inc, est = out["increment_bytes"], out["estimate_bytes"]
-    record(benchmark, **out, peak_over_estimate=inc / est, peak_over_saved_activations=inc / max(1, out["saved_activation_bytes"]))
-    assert inc <= 2 * est + 64 * MIB, f"{name} N={n} b={batch}: peak {inc / MIB:.0f} MiB vs estimate {est / MIB:.0f} MiB"
+    record(
+        benchmark,
+        **out,
+        peak_over_estimate=inc / est,
+        peak_over_saved_activations=inc / max(1, out["saved_activation_bytes"]),
+    )
+    assert inc <= 2 * est + 64 * MIB, (
+        f"{name} N={n} b={batch}: peak {inc / MIB:.0f} MiB vs estimate {est / MIB:.0f} MiB"
+    )

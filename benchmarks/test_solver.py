@@ -52,8 +52,17 @@ def test_transform_vs_jacobi(benchmark, mode, jacobi_n):
     assert res.method == "dst" and res.residual <= 1e-12 and rel_j <= TOL
     err = float(np.abs(u_j - res.field).max() / np.abs(res.field).max())
     ratio = t_jac / t_ours
-    record(benchmark, N=n, method=res.method, diffbench_s=t_ours, jacobi_s=t_jac, jacobi_iterations=it_j,
-           jacobi_residual=rel_j, jacobi_vs_exact_rel_err=err, speedup_vs_jacobi=ratio)
+    record(
+        benchmark,
+        N=n,
+        method=res.method,
+        diffbench_s=t_ours,
+        jacobi_s=t_jac,
+        jacobi_iterations=it_j,
+        jacobi_residual=rel_j,
+        jacobi_vs_exact_rel_err=err,
+        speedup_vs_jacobi=ratio,
+    )
     # Jacobi's error is up to cond(A) ~ 0.4 N^2 times its residual.
     assert err < 0.5 * n * n * TOL * 10
     if not mode.check:
@@ -68,7 +77,15 @@ def test_transform_vs_spsolve(benchmark, mode, spsolve_n):
     u_sp, t_sp = benchlib.spsolve_time(st, s, rounds=mode.pick(1, 1, 3))
     err = float(np.abs(u_sp - res.field).max() / np.abs(u_sp).max())
     ratio = t_sp / t_ours
-    record(benchmark, N=n, method=res.method, diffbench_s=t_ours, spsolve_s=t_sp, rel_diff_vs_spsolve=err, speedup_vs_spsolve=ratio)
+    record(
+        benchmark,
+        N=n,
+        method=res.method,
+        diffbench_s=t_ours,
+        spsolve_s=t_sp,
+        rel_diff_vs_spsolve=err,
+        speedup_vs_spsolve=ratio,
+    )
     assert err < 1e-10
     if not mode.check and n >= 256:
         assert ratio >= 5, f"N={n}: only {ratio:.1f}x faster than spsolve"
@@ -105,7 +122,9 @@ def test_mgcg_vs_pyamg_and_spsolve(benchmark, mode, case, amg_n):
         a, b = benchlib.eliminated_system(d, mask, vals, src)
         _, ta = benchlib.pyamg_time(a, b, rounds=mode.pick(1, 2, 2))
         out = {}
-        tsp = median(timed(lambda: out.__setitem__("x", spla.spsolve(a.tocsc(), b)), rounds=mode.pick(1, 1, 2), warmup=0))
+        tsp = median(
+            timed(lambda: out.__setitem__("x", spla.spsolve(a.tocsc(), b)), rounds=mode.pick(1, 1, 2), warmup=0)
+        )
         t_amg.append(ta)
         t_sp.append(tsp)
         x = out["x"]
@@ -114,9 +133,20 @@ def test_mgcg_vs_pyamg_and_spsolve(benchmark, mode, case, amg_n):
         errs.append(float(np.abs(got - x).max() / np.abs(x).max()))
     t_amg_s, t_sp_s = float(np.mean(t_amg)), float(np.mean(t_sp))
     best = min(t_amg_s, t_sp_s)
-    record(benchmark, case=case, N=n, batch=batch, diffbench_s_per_sample=t_ours, pyamg_s=t_amg_s, spsolve_s=t_sp_s,
-           iterations=[int(i) for i in np.asarray(res.iterations)], rel_diff_vs_spsolve=max(errs),
-           ratio_best_baseline_over_diffbench=best / t_ours, speedup_vs_pyamg=t_amg_s / t_ours, speedup_vs_spsolve=t_sp_s / t_ours)
+    record(
+        benchmark,
+        case=case,
+        N=n,
+        batch=batch,
+        diffbench_s_per_sample=t_ours,
+        pyamg_s=t_amg_s,
+        spsolve_s=t_sp_s,
+        iterations=[int(i) for i in np.asarray(res.iterations)],
+        rel_diff_vs_spsolve=max(errs),
+        ratio_best_baseline_over_diffbench=best / t_ours,
+        speedup_vs_pyamg=t_amg_s / t_ours,
+        speedup_vs_spsolve=t_sp_s / t_ours,
+    )
     assert max(errs) < 1e-5
     if not mode.check:
         assert t_ours <= best, f"{case} N={n}: {t_ours:.3f} s/sample vs best baseline {best:.3f} s"
@@ -136,8 +166,14 @@ def test_transform_cost_exponent(benchmark, mode):
     _, t = run_benchmark(benchmark, lambda: solve(s, tol=TOL), rounds=mode.pick(1, 3, 7))
     per_sample[n] = t / batch
     p = fit_exponent([m * m for m in sizes], [per_sample[m] for m in sizes])
-    record(benchmark, sizes=sizes, batch=batch, s_per_sample={str(k): v for k, v in per_sample.items()}, exponent_vs_cells=p,
-           method="dst")
+    record(
+        benchmark,
+        sizes=sizes,
+        batch=batch,
+        s_per_sample={str(k): v for k, v in per_sample.items()},
+        exponent_vs_cells=p,
+        method="dst",
+    )
     if not mode.check:
         assert p <= 1.3, f"transform solve time grows like (N^2)^{p:.2f}"
 
@@ -161,8 +197,14 @@ def test_mgcg_cost_exponent(benchmark, mode):
         per_sample[n] = t / batch
         iters[n] = int(np.max(out["r"].iterations))
     p = fit_exponent([m * m for m in sizes], [per_sample[m] for m in sizes])
-    record(benchmark, sizes=sizes, s_per_sample={str(k): v for k, v in per_sample.items()},
-           max_iterations={str(k): v for k, v in iters.items()}, exponent_vs_cells=p, method="mgcg")
+    record(
+        benchmark,
+        sizes=sizes,
+        s_per_sample={str(k): v for k, v in per_sample.items()},
+        max_iterations={str(k): v for k, v in iters.items()},
+        exponent_vs_cells=p,
+        method="mgcg",
+    )
     if not mode.check:
         assert p <= 1.5, f"mgcg time grows like (N^2)^{p:.2f}"
 

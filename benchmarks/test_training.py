@@ -47,7 +47,12 @@ def _module(name: str, dm):
     torch.manual_seed(0)
     spec = model_spec(create(name, in_channels=dm.task.in_channels, lattice=dm.task.lattice))
     recipe = resolve_recipe(dm.task.training.get("recipe", "paper"))
-    task = {"name": dm.task.name, "spec_hash": dm.task.spec_hash, "lattice": dm.task.lattice, "input_channels": dm.task.input_channels}
+    task = {
+        "name": dm.task.name,
+        "spec_hash": dm.task.spec_hash,
+        "lattice": dm.task.lattice,
+        "input_channels": dm.task.input_channels,
+    }
     return SurrogateModule(spec, task=task, recipe=recipe), recipe
 
 
@@ -108,9 +113,18 @@ def _interleaved(name: str, dm, bare: _Bare, warmup: int, steps: int) -> tuple[l
 
     module, _ = _module(name, dm)
     cb = Interleave()
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=warmup + steps + 1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
-                        callbacks=[cb])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=warmup + steps + 1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        callbacks=[cb],
+    )
     trainer.fit(module, train_dataloaders=dm.train_dataloader())
     gaps = np.diff(cb.starts) - np.asarray(cb.bare[: len(cb.starts) - 1])
     light = [float(g) for g in gaps[warmup : warmup + steps]]
@@ -129,14 +143,27 @@ def test_lightning_step_overhead(benchmark, mode, name, datamodule):
     t_bare, t_light = median(bare_steps), median(light)
     ratio = t_light / t_bare
     pair = median([a / b for a, b in zip(light, bare_steps)])
-    record(benchmark, model=name, task=datamodule.task.name, batch_size=datamodule.batch_size, steps=steps,
-           bare_step_s=t_bare, bare_step_s_alone=t_alone, lightning_step_s=t_light, ratio_lightning_over_bare=ratio,
-           median_pairwise_ratio=pair, lightning_steps_s=light, bare_steps_s=bare_steps)
+    record(
+        benchmark,
+        model=name,
+        task=datamodule.task.name,
+        batch_size=datamodule.batch_size,
+        steps=steps,
+        bare_step_s=t_bare,
+        bare_step_s_alone=t_alone,
+        lightning_step_s=t_light,
+        ratio_lightning_over_bare=ratio,
+        median_pairwise_ratio=pair,
+        lightning_steps_s=light,
+        bare_steps_s=bare_steps,
+    )
     # Asserted on the median of the per-pair ratios: each Lightning step is compared with the
     # bare step run right after it, which cancels the load swings of a shared machine (the ratio
     # of the two medians is recorded too).
     if not mode.check:
-        assert pair <= 1.10, f"{name}: Lightning step {pair:.2f}x the bare step ({t_light * 1e3:.1f} vs {t_bare * 1e3:.1f} ms medians)"
+        assert pair <= 1.10, (
+            f"{name}: Lightning step {pair:.2f}x the bare step ({t_light * 1e3:.1f} vs {t_bare * 1e3:.1f} ms medians)"
+        )
 
 
 @pytest.mark.parametrize("name", ("cnn-small", "unet-small"))
@@ -182,7 +209,17 @@ def test_channels_last_step(benchmark, mode, name, datamodule):
             times[fmt].append(time.perf_counter() - t)
     _, t_cl = run_benchmark(benchmark, runs["channels_last"], rounds=max(1, steps // 2), warmup=0)
     pair = median([a / b for a, b in zip(times["channels_last"], times["contiguous"])])
-    record(benchmark, model=name, task=datamodule.task.name, batch_size=int(x.shape[0]), steps=steps,
-           contiguous_step_s=median(times["contiguous"]), channels_last_step_s=median(times["channels_last"]),
-           channels_last_step_s_alone=t_cl, median_pairwise_ratio_channels_last_over_contiguous=pair,
-           first_loss=first, contiguous_steps_s=times["contiguous"], channels_last_steps_s=times["channels_last"])
+    record(
+        benchmark,
+        model=name,
+        task=datamodule.task.name,
+        batch_size=int(x.shape[0]),
+        steps=steps,
+        contiguous_step_s=median(times["contiguous"]),
+        channels_last_step_s=median(times["channels_last"]),
+        channels_last_step_s_alone=t_cl,
+        median_pairwise_ratio_channels_last_over_contiguous=pair,
+        first_loss=first,
+        contiguous_steps_s=times["contiguous"],
+        channels_last_steps_s=times["channels_last"],
+    )

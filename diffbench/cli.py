@@ -39,7 +39,9 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = OneLineParser(prog="diffbench", description="A reproducible benchmark for neural surrogates of steady-state diffusion.")
+    parser = OneLineParser(
+        prog="diffbench", description="A reproducible benchmark for neural surrogates of steady-state diffusion."
+    )
     parser.add_argument("--version", action="version", version=f"diffbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     import importlib
@@ -71,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: completed work is kept; rerun the same command (with --resume for `run`) to continue", file=sys.stderr)
+        print(
+            "interrupted: completed work is kept; rerun the same command (with --resume for `run`) to continue",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         return 0

@@ -63,7 +63,9 @@ def parse_int_list(text: Any, what: str, limit: int = MAX_INT_LIST) -> list[int]
             raise DiffbenchError(f"{what} holds an integer outside [-{INT_BOUND}, {INT_BOUND}], got {shown}")
         total += b - a + 1
         if total > limit:
-            raise DiffbenchError(f"{what} names {total if len(spans) == 0 else f'more than {limit}'} integers; at most {limit} are allowed")
+            raise DiffbenchError(
+                f"{what} names {total if len(spans) == 0 else f'more than {limit}'} integers; at most {limit} are allowed"
+            )
         spans.append((a, b))
     if not spans:
         raise DiffbenchError(f"{what} must name at least one integer, got {shown}")

@@ -106,7 +106,9 @@ def loads_yaml(text: str | bytes, where: str, kind: str = "task files") -> Any:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DiffbenchError(f"{where} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8") from None
+            raise DiffbenchError(
+                f"{where} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+            ) from None
     elif len(text) > MAX_YAML_BYTES:
         raise DiffbenchError(f"{where} is {len(text)} characters; at most {MAX_YAML_BYTES} are read")
     loader = None

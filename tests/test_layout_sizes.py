@@ -21,20 +21,24 @@ PACKAGE_LIMIT = 1500
 #: Packages over PACKAGE_LIMIT, as ``{package: reason}``.
 PACKAGE_EXCEPTIONS: dict[str, str] = {
     "leaderboard": "the static site and the README's generated claims, torch-free, built from one typed row model "
-                   "(ranking, pages, deterministic SVG charts, filters, Jinja2 templates) with its local server; the "
-                   "submission checks moved to `submissions`, and the page kinds share the row model and the markup.",
+    "(ranking, pages, deterministic SVG charts, filters, Jinja2 templates) with its local server; the "
+    "submission checks moved to `submissions`, and the page kinds share the row model and the markup.",
     "results": "the torch-free result format that `diffbench submit` recomputes without torch (schema, validation, "
-               "digests, per-sample intervals, UQ and verification records, comparisons); one package because the "
-               "layout test holds its imports below every stage, a boundary a second package would have to duplicate.",
+    "digests, per-sample intervals, UQ and verification records, comparisons); one package because the "
+    "layout test holds its imports below every stage, a boundary a second package would have to duplicate.",
     "models": "the registry (presets, plugins, class paths, specs), the model checks and the four built-in networks "
-              "(cnn, unet, resnet, fno: ~485 lines), which cannot move to a `nets` package without changing the class "
-              "paths (`diffbench.models.unet:UNet`) that recorded model specs, checkpoints and result rows name.",
+    "(cnn, unet, resnet, fno: ~485 lines), which cannot move to a `nets` package without changing the class "
+    "paths (`diffbench.models.unet:UNet`) that recorded model specs, checkpoints and result rows name.",
     "training": "one run's training lifecycle around Lightning (module, losses, callbacks, checkpoint I/O and resume, "
-                "timing, recipes and options, W&B logging, rescoring), in small modules that share the run's state.",
+    "timing, recipes and options, W&B logging, rescoring), in small modules that share the run's state.",
     "trust": "the trust stage's three analyses of a trained model (label-free error indicators and their scores, "
-             "physical consistency checks, the certified solve warm-started by the surrogate) and its command.",
+    "physical consistency checks, the certified solve warm-started by the surrogate) and its command.",
     "data": "one pipeline from a task's YAML spec to batches: tasks, seeded sampling and fields, the disk cache and "
-            "its generation, the batch contract and the DataModule.",
+    "its generation, the batch contract and the DataModule.",
+    "stats": "the statistics behind every published number, NumPy and SciPy only: intervals of one entry, paired "
+    "comparisons and tied ranks, and uncertainty-score power all run on the two-level resampling engine of "
+    "core.py, and the package docstring (~85 lines) is the methods' specification; the scaling-law fit, the one "
+    "part off that engine, is ~230 lines, so moving it to a package of its own would still leave ~1,525 here.",
 }
 
 
@@ -47,13 +51,18 @@ def _modules() -> dict[str, int]:
 
 
 def _packages() -> dict[str, int]:
-    return {d.name: sum(_lines(p) for p in d.rglob("*.py"))
-            for d in sorted(PACKAGE.iterdir()) if (d / "__init__.py").is_file()}
+    return {
+        d.name: sum(_lines(p) for p in d.rglob("*.py"))
+        for d in sorted(PACKAGE.iterdir())
+        if (d / "__init__.py").is_file()
+    }
 
 
 def test_no_module_is_over_the_limit():
     long = {m: n for m, n in _modules().items() if n > MODULE_LIMIT and m not in MODULE_EXCEPTIONS}
-    assert not long, f"modules over {MODULE_LIMIT} lines (split them by concern, or add an exception with its reason): {long}"
+    assert not long, (
+        f"modules over {MODULE_LIMIT} lines (split them by concern, or add an exception with its reason): {long}"
+    )
 
 
 def test_every_module_exception_is_still_needed():
@@ -65,8 +74,13 @@ def test_every_module_exception_is_still_needed():
 def test_package_totals(capsys):
     totals = _packages()
     with capsys.disabled():
-        print("\n" + "\n".join(f"  {name:<14}{n:>6} lines{'  (exception)' if name in PACKAGE_EXCEPTIONS else ''}"
-                               for name, n in sorted(totals.items(), key=lambda kv: -kv[1])))
+        print(
+            "\n"
+            + "\n".join(
+                f"  {name:<14}{n:>6} lines{'  (exception)' if name in PACKAGE_EXCEPTIONS else ''}"
+                for name, n in sorted(totals.items(), key=lambda kv: -kv[1])
+            )
+        )
     over = {name: n for name, n in totals.items() if n > PACKAGE_LIMIT and name not in PACKAGE_EXCEPTIONS}
     assert not over, f"packages over {PACKAGE_LIMIT} lines (split them, or add an exception with its reason): {over}"
     stale = [name for name in PACKAGE_EXCEPTIONS if totals.get(name, 0) <= PACKAGE_LIMIT]

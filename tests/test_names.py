@@ -12,9 +12,42 @@ from hypothesis import strategies as st
 from diffbench.errors import DiffbenchError
 from diffbench.names import NAME_MAX_LENGTH, NAME_RULE, check_name, is_name, safe_name
 
-SHIPPED = ["smoke", "paper-512", "standard-64", "ood-constant-d-64", "axes", "smoke--cnn-small--a66fa7178e", "v1.2_final"]
-REFUSED = ["", ".", "..", "../x", "../../x", "x/..", "a/b", "a\\b", "/abs", "C:", "c:\\x", ".hidden", "-flag", "_x", "a..b",
-           "x" * (NAME_MAX_LENGTH + 1), "tab\tx", "new\nline", "nul\0x", "sp ace", "ünï", "a:b", "~", "*", "a;b"]
+SHIPPED = [
+    "smoke",
+    "paper-512",
+    "standard-64",
+    "ood-constant-d-64",
+    "axes",
+    "smoke--cnn-small--a66fa7178e",
+    "v1.2_final",
+]
+REFUSED = [
+    "",
+    ".",
+    "..",
+    "../x",
+    "../../x",
+    "x/..",
+    "a/b",
+    "a\\b",
+    "/abs",
+    "C:",
+    "c:\\x",
+    ".hidden",
+    "-flag",
+    "_x",
+    "a..b",
+    "x" * (NAME_MAX_LENGTH + 1),
+    "tab\tx",
+    "new\nline",
+    "nul\0x",
+    "sp ace",
+    "ünï",
+    "a:b",
+    "~",
+    "*",
+    "a;b",
+]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -12,8 +12,23 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ("physics", "solver", "data", "models", "stats", "results", "evaluation", "training", "trust", "pipeline",
-          "studies", "tuning", "benchmarking", "submissions", "leaderboard")
+STAGES = (
+    "physics",
+    "solver",
+    "data",
+    "models",
+    "stats",
+    "results",
+    "evaluation",
+    "training",
+    "trust",
+    "pipeline",
+    "studies",
+    "tuning",
+    "benchmarking",
+    "submissions",
+    "leaderboard",
+)
 PACKAGE = Path(__file__).resolve().parents[1] / "diffbench"
 
 
@@ -52,7 +67,11 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
             target = f"{base}.{node.module}" if node.module else base
             found.append((target, names))
             if node.module is None:
-                found += [(f"{base}.{n}", []) for n in names if (PACKAGE.parent / f"{base}.{n}".replace(".", "/")).with_suffix(".py").exists()]
+                found += [
+                    (f"{base}.{n}", [])
+                    for n in names
+                    if (PACKAGE.parent / f"{base}.{n}".replace(".", "/")).with_suffix(".py").exists()
+                ]
     return found
 
 
@@ -83,7 +102,10 @@ _UNTANGLING: dict[str, str] = {}
 
 
 def _stage_params() -> list:
-    return [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=_UNTANGLING[s])) if s in _UNTANGLING else s for s in STAGES]
+    return [
+        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=_UNTANGLING[s])) if s in _UNTANGLING else s
+        for s in STAGES
+    ]
 
 
 def _module_graph(stage: str) -> dict[str, set[str]]:
@@ -107,7 +129,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+                return path[path.index(nxt) :] + [node, nxt] if nxt in path else [node, nxt]
             if nxt not in state:
                 found = visit(nxt, path + [node])
                 if found:
@@ -145,5 +167,9 @@ def test_no_module_imports_another_modules_private_names(stage: str) -> None:
     for path in sorted((PACKAGE / stage).rglob("*.py")):
         for target, names in _imports(path):
             if target.startswith("diffbench") and target != _module(path):
-                wrong += [f"{path.relative_to(PACKAGE)} imports {target}.{n}" for n in names if n.startswith("_") and not n.startswith("__")]
+                wrong += [
+                    f"{path.relative_to(PACKAGE)} imports {target}.{n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
+                ]
     assert not wrong, "\n".join(wrong)

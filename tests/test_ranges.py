@@ -12,8 +12,17 @@ from diffbench.ranges import INT_BOUND, MAX_INT_LIST, parse_int_list
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("0", [0]), ("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("1-3,7", [1, 2, 3, 7]), (" 1 , 2 ,", [1, 2]), ("-3", [-3]),
-     ("-3-1", [-3, -2, -1, 0, 1]), (5, [5]), (f"0-{MAX_INT_LIST - 1}", list(range(MAX_INT_LIST)))],
+    [
+        ("0", [0]),
+        ("0,1,2", [0, 1, 2]),
+        ("0-4", [0, 1, 2, 3, 4]),
+        ("1-3,7", [1, 2, 3, 7]),
+        (" 1 , 2 ,", [1, 2]),
+        ("-3", [-3]),
+        ("-3-1", [-3, -2, -1, 0, 1]),
+        (5, [5]),
+        (f"0-{MAX_INT_LIST - 1}", list(range(MAX_INT_LIST))),
+    ],
 )
 def test_lists_and_ranges(text, expected) -> None:
     assert parse_int_list(text, "--seeds") == expected

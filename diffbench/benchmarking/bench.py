@@ -48,14 +48,24 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run the performance benchmarks (solver, data, training, inference, equal accuracy, memory, GPU) and write one JSON")
+    p = sub.add_parser(
+        "bench",
+        help="run the performance benchmarks (solver, data, training, inference, equal accuracy, memory, GPU) and write one JSON",
+    )
     p.add_argument("--out", default="bench.json", help="where to write the JSON of every figure (default bench.json)")
     p.add_argument("--quick", action="store_true", help="fewer sizes and rounds (a few minutes on 2 cores)")
-    p.add_argument("--suites", default=",".join(SUITES),
-                   help=f"comma-separated suites to run (default all: {','.join(SUITES)}); GPU ones skip without a GPU")
-    p.add_argument("--threads", type=int, default=None, help="threads per library (default $DIFFBENCH_BENCH_THREADS or 1)")
+    p.add_argument(
+        "--suites",
+        default=",".join(SUITES),
+        help=f"comma-separated suites to run (default all: {','.join(SUITES)}); GPU ones skip without a GPU",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="threads per library (default $DIFFBENCH_BENCH_THREADS or 1)"
+    )
     p.add_argument("--default-malloc", action="store_true", help="measure with glibc's default malloc settings")
-    p.add_argument("--benchmarks-dir", default=None, help="the benchmark suites (default: the repository's benchmarks/)")
+    p.add_argument(
+        "--benchmarks-dir", default=None, help="the benchmark suites (default: the repository's benchmarks/)"
+    )
     p.set_defaults(func=_bench)
 
 
@@ -86,7 +96,9 @@ def parse_suites(text: str) -> list[str]:
 def _check_tools() -> None:
     missing = [m for m in ("pytest", "pytest_benchmark") if importlib.util.find_spec(m) is None]
     if missing:
-        raise DiffbenchError(f"diffbench bench needs {' and '.join(missing)}: pip install -e '.[dev]' (pytest, pytest-benchmark, pyamg)")
+        raise DiffbenchError(
+            f"diffbench bench needs {' and '.join(missing)}: pip install -e '.[dev]' (pytest, pytest-benchmark, pyamg)"
+        )
 
 
 def _check_out(out: Path) -> None:
@@ -112,13 +124,19 @@ def _bench(args: argparse.Namespace) -> int:
     print(render_markdown(result["summary"]))
     print(f"wrote {out} ({len(result['benchmarks'])} benchmarks, {len(result['failed'])} failed)", file=sys.stderr)
     if result["failed"]:
-        raise DiffbenchError(f"{len(result['failed'])} benchmark(s) failed their checks ({', '.join(result['failed'])}); every figure is in {out}")
+        raise DiffbenchError(
+            f"{len(result['failed'])} benchmark(s) failed their checks ({', '.join(result['failed'])}); every figure is in {out}"
+        )
     if not result["benchmarks"]:
-        raise DiffbenchError(f"no benchmark ran (pytest exit status {result['pytest_exit_status']}); see the output above")
+        raise DiffbenchError(
+            f"no benchmark ran (pytest exit status {result['pytest_exit_status']}); see the output above"
+        )
     return 0
 
 
-def run_benchmarks(bdir: Path, suites: list[str], *, quick: bool = False, threads: int | None = None, tuned_malloc: bool = True) -> dict[str, Any]:
+def run_benchmarks(
+    bdir: Path, suites: list[str], *, quick: bool = False, threads: int | None = None, tuned_malloc: bool = True
+) -> dict[str, Any]:
     """Run the suites in a child pytest; returns the combined result (not yet written)."""
     env = dict(os.environ)
     nthreads = str(threads or int(env.get("DIFFBENCH_BENCH_THREADS", "1") or 1))
@@ -138,8 +156,19 @@ def run_benchmarks(bdir: Path, suites: list[str], *, quick: bool = False, thread
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="diffbench-bench-") as tmp:
         bjson, junit = Path(tmp) / "benchmark.json", Path(tmp) / "junit.xml"
-        cmd = [sys.executable, "-m", "pytest", *files, "--benchmark-only", f"--benchmark-json={bjson}", f"--junitxml={junit}",
-               "-q", "-p", "no:cacheprovider", f"--rootdir={root}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *files,
+            "--benchmark-only",
+            f"--benchmark-json={bjson}",
+            f"--junitxml={junit}",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={root}",
+        ]
         if quick:
             cmd.append("--bench-quick")
         print("running: " + " ".join(cmd), file=sys.stderr)
@@ -148,11 +177,22 @@ def run_benchmarks(bdir: Path, suites: list[str], *, quick: bool = False, thread
         except KeyboardInterrupt:
             raise
         if not bjson.is_file():
-            raise DiffbenchError(f"pytest exited with status {proc.returncode} and wrote no benchmark JSON; see the output above")
+            raise DiffbenchError(
+                f"pytest exited with status {proc.returncode} and wrote no benchmark JSON; see the output above"
+            )
         raw = json.loads(bjson.read_text())
         failed = failed_tests(junit)
-    return assemble(raw, failed, proc.returncode, quick=quick, suites=suites, load_before=load_before,
-                    load_after=os.getloadavg(), elapsed=time.perf_counter() - started, env=env)
+    return assemble(
+        raw,
+        failed,
+        proc.returncode,
+        quick=quick,
+        suites=suites,
+        load_before=load_before,
+        load_after=os.getloadavg(),
+        elapsed=time.perf_counter() - started,
+        env=env,
+    )
 
 
 def failed_tests(junit: Path) -> list[str]:
@@ -172,13 +212,25 @@ def _git_commit(root: Path) -> dict[str, Any] | None:
     return git_commit()
 
 
-def assemble(raw: dict[str, Any], failed: list[str], exit_status: int, *, quick: bool, suites: list[str], load_before: Any = None,
-             load_after: Any = None, elapsed: float | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+def assemble(
+    raw: dict[str, Any],
+    failed: list[str],
+    exit_status: int,
+    *,
+    quick: bool,
+    suites: list[str],
+    load_before: Any = None,
+    load_after: Any = None,
+    elapsed: float | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The command's JSON from pytest-benchmark's JSON and the list of failed tests."""
     env = env or {}
     mi = dict(raw.get("machine_info") or {})
     machine = {
-        "cpu": mi.get("cpu") if isinstance(mi.get("cpu"), str) else (mi.get("cpu") or {}).get("brand_raw") or platform.processor(),
+        "cpu": mi.get("cpu")
+        if isinstance(mi.get("cpu"), str)
+        else (mi.get("cpu") or {}).get("brand_raw") or platform.processor(),
         "cpu_count": mi.get("cpu_count", os.cpu_count()),
         "memory_gib": mi.get("memory_gib"),
         "gpu": mi.get("gpu"),
@@ -196,18 +248,20 @@ def assemble(raw: dict[str, Any], failed: list[str], exit_status: int, *, quick:
     benches = []
     for b in raw.get("benchmarks", []):
         st = b.get("stats") or {}
-        benches.append({
-            "name": b.get("name"),
-            "fullname": b.get("fullname"),
-            "suite": _suite_of(b.get("fullname", "")),
-            "param": b.get("param"),
-            "median_s": st.get("median"),
-            "min_s": st.get("min"),
-            "mean_s": st.get("mean"),
-            "stddev_s": st.get("stddev"),
-            "rounds": st.get("rounds"),
-            "figures": b.get("extra_info") or {},
-        })
+        benches.append(
+            {
+                "name": b.get("name"),
+                "fullname": b.get("fullname"),
+                "suite": _suite_of(b.get("fullname", "")),
+                "param": b.get("param"),
+                "median_s": st.get("median"),
+                "min_s": st.get("min"),
+                "mean_s": st.get("mean"),
+                "stddev_s": st.get("stddev"),
+                "rounds": st.get("rounds"),
+                "figures": b.get("extra_info") or {},
+            }
+        )
     gpu_names = {x["figures"].get("gpu") for x in benches if x["figures"].get("gpu")}
     if gpu_names and not machine["gpu"]:
         machine["gpu"] = sorted(gpu_names)[0]
@@ -228,4 +282,4 @@ def assemble(raw: dict[str, Any], failed: list[str], exit_status: int, *, quick:
 
 def _suite_of(fullname: str) -> str:
     base = fullname.split("::", 1)[0].rsplit("/", 1)[-1]
-    return base[len("test_"):-len(".py")] if base.startswith("test_") and base.endswith(".py") else base
+    return base[len("test_") : -len(".py")] if base.startswith("test_") and base.endswith(".py") else base

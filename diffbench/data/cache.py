@@ -85,7 +85,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def write_error(path: Path, exc: OSError) -> DiffbenchError:
     """A one-line error for a failed write (the temporary file is already gone)."""
     reason = exc.strerror or type(exc).__name__
-    return DiffbenchError(f"cannot write {path}: {reason}; nothing half-written was left (free space or choose another --data-dir)")
+    return DiffbenchError(
+        f"cannot write {path}: {reason}; nothing half-written was left (free space or choose another --data-dir)"
+    )
 
 
 @dataclass
@@ -140,7 +142,9 @@ class Cache:
                 f"spec (hash {m['spec_hash'][:12]} vs {self.task.spec_hash[:12]}); delete it or pass another --data-dir"
             )
         if m.get("format") != FORMAT_VERSION:
-            raise DiffbenchError(f"data dir {self.root} uses cache format {repr(m.get('format'))[:20]}; this diffbench reads format {FORMAT_VERSION}; regenerate it")
+            raise DiffbenchError(
+                f"data dir {self.root} uses cache format {repr(m.get('format'))[:20]}; this diffbench reads format {FORMAT_VERSION}; regenerate it"
+            )
         return self._repaired(m)
 
     def _repaired(self, m: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -148,7 +152,9 @@ class Cache:
         problems: list[str] = []
         splits = m.get("splits")
         if not isinstance(splits, dict):
-            problems.append(f"{self.manifest_path} is malformed (no splits mapping); repairing it, the shards it lost are regenerated")
+            problems.append(
+                f"{self.manifest_path} is malformed (no splits mapping); repairing it, the shards it lost are regenerated"
+            )
             splits = {}
         clean: dict[str, Any] = {}
         for split in SPLITS:
@@ -156,18 +162,23 @@ class Cache:
             shards = part.get("shards") if isinstance(part, dict) else None
             if not isinstance(shards, dict):
                 if splits:
-                    problems.append(f"{self.manifest_path} is malformed (split {split} has no shards mapping); repairing it, its shards are regenerated")
+                    problems.append(
+                        f"{self.manifest_path} is malformed (split {split} has no shards mapping); repairing it, its shards are regenerated"
+                    )
                 shards = {}
             good = {k: e for k, e in shards.items() if self._sound_entry(split, k, e)}
             if len(good) != len(shards):
                 bad = sorted(str(k)[:12] for k in set(shards) - set(good))
-                problems.append(f"{self.manifest_path} is malformed ({len(bad)} unsound {split} shard entr{'y' if len(bad) == 1 else 'ies'}: "
-                                f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}); repairing it, those shards are regenerated")
+                problems.append(
+                    f"{self.manifest_path} is malformed ({len(bad)} unsound {split} shard entr{'y' if len(bad) == 1 else 'ies'}: "
+                    f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}); repairing it, those shards are regenerated"
+                )
             clean[split] = {"size": self.task.splits[split].size, "shards": good}
         return {**m, "splits": clean}, problems
 
     def _sound_entry(self, split: str, key: Any, e: Any) -> bool:
         """Whether ``e`` is a complete shard record as the generation (:mod:`diffbench.data.generation`) writes it."""
+
         def integer(v: Any) -> bool:
             return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -177,9 +188,13 @@ class Cache:
         return (
             e.get("file") == f"{split}/shard-{key}.npz"
             and all(integer(e.get(f)) for f in ("start", "stop", "bytes", "max_iterations"))
-            and isinstance(e.get("sha256"), str) and _SHA256.fullmatch(e["sha256"]) is not None
-            and isinstance(e.get("methods"), list) and all(isinstance(x, str) for x in e["methods"])
-            and isinstance(residual, (int, float)) and not isinstance(residual, bool) and math.isfinite(residual)
+            and isinstance(e.get("sha256"), str)
+            and _SHA256.fullmatch(e["sha256"]) is not None
+            and isinstance(e.get("methods"), list)
+            and all(isinstance(x, str) for x in e["methods"])
+            and isinstance(residual, (int, float))
+            and not isinstance(residual, bool)
+            and math.isfinite(residual)
         )
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:

@@ -29,13 +29,22 @@ def _generate(args: argparse.Namespace) -> int:
     bad = [s for s in splits if s not in SPLITS]
     if bad or not splits:
         raise DiffbenchError(f"unknown split(s) {', '.join(bad) or '(none)'}; allowed: {', '.join(SPLITS)}")
-    cache = ensure_cache(args.task, args.data_dir, splits=splits, devices=args.devices, backend=args.backend, progress=not args.no_progress)
+    cache = ensure_cache(
+        args.task,
+        args.data_dir,
+        splits=splits,
+        devices=args.devices,
+        backend=args.backend,
+        progress=not args.no_progress,
+    )
     m = cache.read_manifest()
     for s in splits:
         shards = m["splits"][s]["shards"] if m else {}
         worst = max((e["max_residual"] for e in shards.values()), default=0.0)
         methods = sorted({x for e in shards.values() for x in e["methods"]})
-        print(f"{cache.task.name} {s}: {cache.task.splits[s].size} samples in {len(shards)} shard(s), solver {'/'.join(methods)}, max residual {worst:.1e}")
+        print(
+            f"{cache.task.name} {s}: {cache.task.splits[s].size} samples in {len(shards)} shard(s), solver {'/'.join(methods)}, max residual {worst:.1e}"
+        )
     print(f"cache: {cache.root}")
     return 0
 
@@ -51,11 +60,23 @@ def _tasks(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for t in tasks:
+
         def counts(s):
             c = t.splits[s].counts
             return f"{c[0]}-{c[-1]}" if list(c) == list(range(c[0], c[-1] + 1)) else ",".join(map(str, c))
-        rows.append((t.name, t.axis, str(t.lattice), counts("train"), counts("test"),
-                     f"{t.splits['train'].size}/{t.splits['val'].size}/{t.splits['test'].size}", t.serve, ",".join(t.input_channels)))
+
+        rows.append(
+            (
+                t.name,
+                t.axis,
+                str(t.lattice),
+                counts("train"),
+                counts("test"),
+                f"{t.splits['train'].size}/{t.splits['val'].size}/{t.splits['test'].size}",
+                t.serve,
+                ",".join(t.input_channels),
+            )
+        )
     head = ("task", "axis", "N", "train src", "test src", "train/val/test", "serve", "input channels")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:

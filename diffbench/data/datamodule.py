@@ -41,7 +41,14 @@ class SplitDataset(Dataset):
     ``__getitems__`` builds a whole batch at once (one solve for all of it when streaming).
     """
 
-    def __init__(self, task: TaskSpec, split: str, indices: Sequence[int], raw: dict[str, Any] | None = None, backend: str = "numpy") -> None:
+    def __init__(
+        self,
+        task: TaskSpec,
+        split: str,
+        indices: Sequence[int],
+        raw: dict[str, Any] | None = None,
+        backend: str = "numpy",
+    ) -> None:
         self.task, self.split = task, split
         self.indices = np.asarray(indices, dtype=np.int64)
         self.raw = raw
@@ -102,8 +109,9 @@ def _check_counts(task: TaskSpec, split: str, counts: Sequence[int] | None) -> t
     if missing:
         raise DiffbenchError(
             f"task {task.name!r} has no {split} samples with {missing} sources; its {split} split has counts "
-            f"{available[0]}..{available[-1]}" if list(available) == list(range(available[0], available[-1] + 1)) else
-            f"task {task.name!r} has no {split} samples with {missing} sources; available: {list(available)}"
+            f"{available[0]}..{available[-1]}"
+            if list(available) == list(range(available[0], available[-1] + 1))
+            else f"task {task.name!r} has no {split} samples with {missing} sources; available: {list(available)}"
         )
     return counts
 
@@ -176,7 +184,9 @@ class DiffusionDataModule(L.LightningDataModule):
         if not isinstance(pin_memory, bool):
             raise DiffbenchError(f"pin_memory must be true or false, got {pin_memory!r}")
         self.pin_memory = pin_memory
-        if isinstance(train_fraction, bool) or not (isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1 and math.isfinite(train_fraction)):
+        if isinstance(train_fraction, bool) or not (
+            isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1 and math.isfinite(train_fraction)
+        ):
             raise DiffbenchError(f"train fraction must be in (0, 1], got {train_fraction!r}")
         self.train_fraction = float(train_fraction)
         self.counts = {
@@ -195,14 +205,18 @@ class DiffusionDataModule(L.LightningDataModule):
     # --------------------------------------------------------------- Lightning hooks
     def prepare_data(self) -> None:
         if self.serve == "cache":
-            ensure_cache(self.task, self.data_dir, devices=self.generation_devices, backend=self.backend, progress=self.progress)
+            ensure_cache(
+                self.task, self.data_dir, devices=self.generation_devices, backend=self.backend, progress=self.progress
+            )
 
     def split_indices(self, split: str) -> list[int]:
         fraction = self.train_fraction if split == "train" else 1.0
         return self.task.splits[split].indices(self.counts[split], fraction)
 
     def setup(self, stage: str | None = None) -> None:
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}.get(stage or "", SPLITS)
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}.get(
+            stage or "", SPLITS
+        )
         cache = Cache(self.task, self.data_dir / self.task.name) if self.serve == "cache" else None
         for split in wanted:
             if split in self.datasets:
@@ -212,7 +226,9 @@ class DiffusionDataModule(L.LightningDataModule):
                 manifest = cache.read_manifest()
                 todo, problems = cache.status(split, manifest, verify=True)
                 if todo:
-                    ensure_cache(self.task, self.data_dir, splits=(split,), backend=self.backend, progress=self.progress)
+                    ensure_cache(
+                        self.task, self.data_dir, splits=(split,), backend=self.backend, progress=self.progress
+                    )
                 raw = cache.load_split(split)
             backend = "numpy" if raw is not None else self.backend
             self.datasets[split] = SplitDataset(self.task, split, self.split_indices(split), raw, backend)

@@ -40,7 +40,9 @@ def _number(v: Any, what: str, shown: Any = None) -> float:
     try:
         return float(v)
     except OverflowError:  # an integer beyond float range: say so as for inf
-        raise DiffbenchError(f"{what} must be finite, got an integer too large for a float (about 2**{int(v).bit_length()})") from None
+        raise DiffbenchError(
+            f"{what} must be finite, got an integer too large for a float (about 2**{int(v).bit_length()})"
+        ) from None
 
 
 def _short(value: Any) -> str:
@@ -81,30 +83,43 @@ class PhysicsSpec:
     def parse(cls, raw: dict[str, Any], where: str = "task") -> PhysicsSpec:
         allowed = {"diffusivity", "decay", "boundary"}
         if not isinstance(raw, dict):
-            raise DiffbenchError(f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {_short(raw)}")
+            raise DiffbenchError(
+                f"{where}: physics must be a mapping with keys {', '.join(sorted(allowed))}, got {_short(raw)}"
+            )
         if set(raw) - allowed:
-            unknown = sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _short(k) for k in set(raw) - allowed)
-            raise DiffbenchError(f"{where}: unknown physics key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+            unknown = sorted(
+                k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _short(k)
+                for k in set(raw) - allowed
+            )
+            raise DiffbenchError(
+                f"{where}: unknown physics key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            )
         d = raw.get("diffusivity", 1.0)
         if isinstance(d, (int, float)) and not isinstance(d, bool):
             if not _finite_number(d):
                 raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {_short(d)}")
             d = {"kind": "constant", "value": float(d)}
         if not isinstance(d, dict) or d.get("kind") not in D_KINDS:
-            raise DiffbenchError(f"{where}: physics.diffusivity must be a positive number or a mapping with kind in {', '.join(D_KINDS)}, got {_short(d)}")
+            raise DiffbenchError(
+                f"{where}: physics.diffusivity must be a positive number or a mapping with kind in {', '.join(D_KINDS)}, got {_short(d)}"
+            )
         d = dict(d)
         kind = d["kind"]
         if kind == "constant":
             v = _number(d.get("value", 1.0), f"{where}: diffusivity (D > 0)")
             if not (math.isfinite(v) and v > 0):
-                raise DiffbenchError(f"{where}: diffusivity must be positive and finite (D > 0), got {_short(d.get('value'))}")
+                raise DiffbenchError(
+                    f"{where}: diffusivity must be positive and finite (D > 0), got {_short(d.get('value'))}"
+                )
             d = {"kind": kind, "value": v}
         elif kind == "per-sample":
             d = {"kind": kind, "range": list(_range(d.get("range"), f"{where}: diffusivity.range"))}
         elif kind == "inclusions":
             count = _range(d.get("count", [1, 4]), f"{where}: diffusivity.count")
             if count[1] > MAX_INCLUSIONS:
-                raise DiffbenchError(f"{where}: diffusivity.count must be at most {MAX_INCLUSIONS} inclusions, got {_short(d.get('count'))}")
+                raise DiffbenchError(
+                    f"{where}: diffusivity.count must be at most {MAX_INCLUSIONS} inclusions, got {_short(d.get('count'))}"
+                )
             d = {
                 "kind": kind,
                 "count": [int(c) for c in count],
@@ -184,13 +199,19 @@ class PhysicsSpec:
             D = _lognormal(rng, lattice, d["sigma"], d["length"])
         lo, hi = self.decay
         gamma = lo if lo == hi else float(rng.uniform(lo, hi))
-        b = self.boundaries[0] if len(self.boundaries) == 1 else self.boundaries[int(rng.integers(len(self.boundaries)))]
+        b = (
+            self.boundaries[0]
+            if len(self.boundaries) == 1
+            else self.boundaries[int(rng.integers(len(self.boundaries)))]
+        )
         return D, gamma, b
 
 
 def _boundary(value: Any, where: str) -> Boundary:
     if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
-        raise DiffbenchError(f"{where}: physics.boundary sides must be named top, bottom, left, right, got {_short(value)}")
+        raise DiffbenchError(
+            f"{where}: physics.boundary sides must be named top, bottom, left, right, got {_short(value)}"
+        )
     try:
         return parse_boundary(value)
     except DiffbenchError as exc:
@@ -239,4 +260,3 @@ def boundary_maps(b: Boundary, n: int) -> tuple[np.ndarray, np.ndarray]:
         elif kind == "periodic":
             periodic[sl[side]] = 1.0
     return absorbing, periodic
-

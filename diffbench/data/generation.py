@@ -43,10 +43,14 @@ def _check_writable(root: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise DiffbenchError(f"data dir {root} is not writable ({exc.strerror}); choose another with --data-dir") from None
+        raise DiffbenchError(
+            f"data dir {root} is not writable ({exc.strerror}); choose another with --data-dir"
+        ) from None
 
 
-def _generate_shard(task_path_or_spec: Any, split: str, k: int, root: str, backend: str, device: int | None) -> dict[str, Any]:
+def _generate_shard(
+    task_path_or_spec: Any, split: str, k: int, root: str, backend: str, device: int | None
+) -> dict[str, Any]:
     """Generate shard ``k`` of ``split`` and write it atomically; returns its manifest entry."""
     task = load_task(task_path_or_spec)
     xp = get_backend(backend)
@@ -141,10 +145,14 @@ def ensure_cache(
     if bname == "cupy":
         gpus = xp.cuda.runtime.getDeviceCount()
         if devices > gpus:
-            raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist ({gpus} visible); use --devices {gpus} or fewer")
+            raise DiffbenchError(
+                f"--devices {devices} asks for more GPUs than exist ({gpus} visible); use --devices {gpus} or fewer"
+            )
     elif devices > usable_cpus():
         cores = usable_cpus()
-        raise DiffbenchError(f"--devices {devices} asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer")
+        raise DiffbenchError(
+            f"--devices {devices} asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer"
+        )
     _check_writable(root)
     for p in repairs:
         log(f"warning: {p}")
@@ -178,7 +186,13 @@ def ensure_cache(
             ctx = mp.get_context("spawn")
             with _single_threaded_children(), ctx.Pool(devices) as pool:
                 results = [
-                    (split, k, pool.apply_async(_generate_shard, (spec_ref, split, k, str(root), bname, (i % devices) if gpus else None)))
+                    (
+                        split,
+                        k,
+                        pool.apply_async(
+                            _generate_shard, (spec_ref, split, k, str(root), bname, (i % devices) if gpus else None)
+                        ),
+                    )
                     for i, (split, k) in enumerate(jobs)
                 ]
                 for split, k, r in results:
@@ -186,7 +200,9 @@ def ensure_cache(
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
-    log(f"generated {total} samples of {task.name} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} samples/s) -> {root}")
+    log(
+        f"generated {total} samples of {task.name} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} samples/s) -> {root}"
+    )
     return cache
 
 

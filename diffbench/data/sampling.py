@@ -35,7 +35,9 @@ def chunk_size(lattice: int) -> int:
     return int(max(1, min(64, (1 << 22) // (lattice * lattice))))
 
 
-def draw_configurations(task: TaskSpec, split: str, indices: list[int]) -> tuple[list[Any], list[Any], list[Any], list[Boundary], list[int]]:
+def draw_configurations(
+    task: TaskSpec, split: str, indices: list[int]
+) -> tuple[list[Any], list[Any], list[Any], list[Boundary], list[int]]:
     """The CPU part of :func:`generate_raw`: each sample's source geometry, D, decay, boundary and
     source count, drawn from its own seeded generator (indices are not checked here)."""
     split_spec = task.splits[split]
@@ -65,7 +67,9 @@ def generate_raw(task: TaskSpec, split: str, indices: list[int] | np.ndarray, xp
     indices = [int(i) for i in indices]
     bad = [i for i in indices if not 0 <= i < split_spec.size]
     if bad:
-        raise DiffbenchError(f"sample index {bad[0]} is outside split {split!r} of task {task.name!r} (0..{split_spec.size - 1})")
+        raise DiffbenchError(
+            f"sample index {bad[0]} is outside split {split!r} of task {task.name!r} (0..{split_spec.size - 1})"
+        )
     geoms, Ds, gammas, bnds, counts = draw_configurations(task, split, indices)
     source = rasterise(geoms, n, xp)
     B = len(indices)

@@ -40,7 +40,21 @@ from .fields import PhysicsSpec
 from .spec import CHANNELS, SPLIT_CODES, SPLITS, SplitSpec, TaskSpec  # noqa: F401 (SPLIT_CODES: importable from here, as before)
 
 SERVE_MODES = ("cache", "stream")
-_TOP_KEYS = {"name", "description", "purpose", "axis", "lattice", "seed", "sources", "physics", "splits", "serve", "training", "evaluation", "channels"}
+_TOP_KEYS = {
+    "name",
+    "description",
+    "purpose",
+    "axis",
+    "lattice",
+    "seed",
+    "sources",
+    "physics",
+    "splits",
+    "serve",
+    "training",
+    "evaluation",
+    "channels",
+}
 #: The largest lattice side (8x paper-512's; one float64 field of it is 128 MiB).
 MAX_LATTICE = 4096
 #: The most samples per source count in a split (paper-512's train split has 16 000).
@@ -72,7 +86,12 @@ def _int(value: Any, what: str, minimum: int, maximum: int | None = None, limit:
 
 def _counts(value: Any, where: str) -> tuple[int, ...]:
     limit = f"source counts must be positive integers, at most {MAX_SOURCE_COUNT} of them, each at most {MAX_SOURCE_COUNT} (MAX_SOURCE_COUNT)"
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and value[0] <= value[1]:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] <= value[1]
+    ):
         lo, hi = value
         if lo < 1 or hi > MAX_SOURCE_COUNT:
             raise DiffbenchError(f"{where}.counts {_show(value)}: {limit}")
@@ -107,7 +126,9 @@ def _mapping(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 
 
 def _keys(keys: Any) -> str:
-    return ", ".join(sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _show(k, 40) for k in keys))
+    return ", ".join(
+        sorted(k if isinstance(k, str) and k.isprintable() and 0 < len(k) <= 40 else _show(k, 40) for k in keys)
+    )
 
 
 def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
@@ -136,17 +157,25 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     src = dict(src)
     allowed_src = {"shape", "radius", "strength", "mode"}
     if set(src) - allowed_src:
-        raise DiffbenchError(f"{where}: unknown sources key(s) {_keys(set(src) - allowed_src)}; allowed: {', '.join(sorted(allowed_src))}")
+        raise DiffbenchError(
+            f"{where}: unknown sources key(s) {_keys(set(src) - allowed_src)}; allowed: {', '.join(sorted(allowed_src))}"
+        )
     mode = src.pop("mode", "flux")
     if mode not in ("flux", "clamped"):
         raise DiffbenchError(f"{where}: sources.mode must be 'flux' or 'clamped', got {_show(mode)}")
     strength = src.get("strength", [0.0, 1.0])
-    if not (isinstance(strength, list) and len(strength) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in strength)):
+    if not (
+        isinstance(strength, list)
+        and len(strength) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in strength)
+    ):
         raise DiffbenchError(f"{where}: sources.strength must be [low, high], got {_show(strength)}")
     try:
         low, high = float(strength[0]), float(strength[1])
     except OverflowError:
-        raise DiffbenchError(f"{where}: sources.strength must be [low, high] of finite numbers, got {_show(strength)}") from None
+        raise DiffbenchError(
+            f"{where}: sources.strength must be [low, high] of finite numbers, got {_show(strength)}"
+        ) from None
     sources = SourceSpec(
         shape=src.get("shape", "disk"),
         radius=src.get("radius", max(1, round(lattice / 20))),
@@ -154,16 +183,25 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     )
     splits_raw = raw["splits"]
     if not isinstance(splits_raw, dict) or set(splits_raw) != set(SPLITS):
-        got = "[" + ", ".join(sorted(_show(k, 40) for k in splits_raw)) + "]" if isinstance(splits_raw, dict) else _show(splits_raw)
+        got = (
+            "[" + ", ".join(sorted(_show(k, 40) for k in splits_raw)) + "]"
+            if isinstance(splits_raw, dict)
+            else _show(splits_raw)
+        )
         raise DiffbenchError(f"{where}: splits must define exactly train, val and test, got {got}")
     splits = {}
     for split in SPLITS:
         s = splits_raw[split]
         if not isinstance(s, dict) or set(s) != {"counts", "per_count"}:
             raise DiffbenchError(f"{where}: splits.{split} must have exactly 'counts' and 'per_count'")
-        spec = SplitSpec(_counts(s["counts"], f"{where}: splits.{split}"), _int(s["per_count"], f"{where}: splits.{split}.per_count", 1, MAX_PER_COUNT, "MAX_PER_COUNT"))
+        spec = SplitSpec(
+            _counts(s["counts"], f"{where}: splits.{split}"),
+            _int(s["per_count"], f"{where}: splits.{split}.per_count", 1, MAX_PER_COUNT, "MAX_PER_COUNT"),
+        )
         if spec.size > MAX_SPLIT_SAMPLES:
-            raise DiffbenchError(f"{where}: splits.{split} holds {spec.size} samples; at most {MAX_SPLIT_SAMPLES} are allowed (MAX_SPLIT_SAMPLES; lower per_count or the counts)")
+            raise DiffbenchError(
+                f"{where}: splits.{split} holds {spec.size} samples; at most {MAX_SPLIT_SAMPLES} are allowed (MAX_SPLIT_SAMPLES; lower per_count or the counts)"
+            )
         splits[split] = spec
     serve = raw.get("serve", "cache")
     if serve not in SERVE_MODES:
@@ -171,7 +209,9 @@ def parse_task(raw: Any, path: str | None = None) -> TaskSpec:
     physics = PhysicsSpec.parse(raw.get("physics") or {}, where)
     channels = raw.get("channels") or []
     if not isinstance(channels, list) or any(c not in CHANNELS for c in channels):
-        raise DiffbenchError(f"{where}: channels must be a list drawn from {', '.join(CHANNELS)}, got {_show(channels)}")
+        raise DiffbenchError(
+            f"{where}: channels must be a list drawn from {', '.join(CHANNELS)}, got {_show(channels)}"
+        )
     task = TaskSpec(
         name=name,
         lattice=lattice,
@@ -233,7 +273,9 @@ def load_task(name_or_path: str | TaskSpec) -> TaskSpec:
     path = tasks_dir() / f"{text}.yaml"
     if not is_name(text) or not path.is_file():
         names = task_names()
-        raise DiffbenchError(f"unknown task {text!r}; available: {', '.join(names) or '(none found in ' + str(tasks_dir()) + ')'}")
+        raise DiffbenchError(
+            f"unknown task {text!r}; available: {', '.join(names) or '(none found in ' + str(tasks_dir()) + ')'}"
+        )
     task = _load_file(str(path))
     if task.name != text:
         raise DiffbenchError(f"task file {path} declares name {task.name!r}; it must match its file name {text!r}")

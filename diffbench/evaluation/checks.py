@@ -20,9 +20,7 @@ def _shape(t: Tensor) -> tuple[int, ...]:
     return tuple(int(s) for s in t.shape)
 
 
-def validate_prediction(
-    pred: Any, batch: Any, *, residual: bool = True, check_finite: bool = True
-) -> None:
+def validate_prediction(pred: Any, batch: Any, *, residual: bool = True, check_finite: bool = True) -> None:
     """Check a prediction and its batch against the batch contract.
 
     Parameters

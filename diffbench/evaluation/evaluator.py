@@ -40,7 +40,9 @@ class Evaluator:
     diffbench.errors.DiffbenchError: Evaluator split must be one of val, test, got 'train'; training data is never scored
     """
 
-    def __init__(self, split: str, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False) -> None:
+    def __init__(
+        self, split: str, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False
+    ) -> None:
         if not isinstance(split, str) or split not in SPLITS:
             raise DiffbenchError(
                 f"Evaluator split must be one of {', '.join(SPLITS)}, got {split!r}; training data is never scored"
@@ -76,7 +78,11 @@ class Evaluator:
         return (
             f"dict with float keys {', '.join(self.metric_names)} (nan for an empty region), "
             "n_samples (int) and per_count {count: {same keys..., n_samples}}"
-            + (f"; per_sample {{index, count, {', '.join(PER_SAMPLE_KEYS)}}}: one value per sample" if self.per_sample else "")
+            + (
+                f"; per_sample {{index, count, {', '.join(PER_SAMPLE_KEYS)}}}: one value per sample"
+                if self.per_sample
+                else ""
+            )
         )
 
     def evaluate(self, pred: Tensor, batch: Mapping[str, Tensor]) -> dict[str, Any]:

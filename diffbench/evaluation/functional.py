@@ -301,8 +301,10 @@ def per_sample_errors(stats: Mapping[str, Tensor]) -> dict[str, Any]:
     ([7], [16.0], [0.25], [0.0])
     """
     f64 = {k: v.detach().to("cpu", torch.float64) for k, v in stats.items() if k not in ("index", "count")}
-    out: dict[str, Any] = {"index": stats["index"].detach().cpu().to(torch.int64).numpy(),
-                           "count": stats["count"].detach().cpu().to(torch.int64).numpy()}
+    out: dict[str, Any] = {
+        "index": stats["index"].detach().cpu().to(torch.int64).numpy(),
+        "count": stats["count"].detach().cpu().to(torch.int64).numpy(),
+    }
     src = REGIONS.index("sources")
     out["abs_sum"] = f64["abs_sum"][:, 0].numpy()
     out["tgt_sum"] = f64["tgt_sum"][:, 0].numpy()
@@ -313,8 +315,9 @@ def per_sample_errors(stats: Mapping[str, Tensor]) -> dict[str, Any]:
     return out
 
 
-def aggregate(stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: bool = True,
-              per_sample: bool = False) -> dict[str, Any]:
+def aggregate(
+    stats: Mapping[str, Tensor], *, residual: bool = True, dedupe: bool = True, per_sample: bool = False
+) -> dict[str, Any]:
     """Reduce per-sample rows (from :func:`sample_statistics`) to the reported metrics.
 
     Parameters

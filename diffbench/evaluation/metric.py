@@ -52,7 +52,9 @@ class DiffusionMetrics(Metric):
     higher_is_better = False
     full_state_update = False
 
-    def __init__(self, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, residual: bool = True, check_finite: bool = True, per_sample: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.per_sample = bool(per_sample)
         self.with_residual = bool(residual)  # not ``self.residual``: that name is a state

@@ -21,9 +21,7 @@ def boundary_spec(codes: tuple[int, ...]) -> dict[str, str]:
     """Boundary codes (top, bottom, left, right; 0 dirichlet, 1 neumann, 2 periodic) -> a stencil's boundary spec."""
     bad = [c for c in codes if not 0 <= c < len(BOUNDARY_TYPES)]
     if bad:
-        raise DiffbenchError(
-            f"boundary codes must be 0 (dirichlet), 1 (neumann) or 2 (periodic), got {list(codes)}"
-        )
+        raise DiffbenchError(f"boundary codes must be 0 (dirichlet), 1 (neumann) or 2 (periodic), got {list(codes)}")
     return dict(zip(("top", "bottom", "left", "right"), (BOUNDARY_TYPES[c] for c in codes)))
 
 

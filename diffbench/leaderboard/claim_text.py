@@ -11,10 +11,14 @@ from typing import Any
 from ..stats import Interval, format_interval, seed_interval
 
 #: What every block says about its intervals.
-SEEDS_ONLY = ("Intervals: 95 % t intervals over the training seeds (these results predate per-sample "
-              "errors, so the test-set part of the uncertainty is not included).")
-BOTH = ("Intervals: 95 %, two-level bootstrap over training seeds and test samples (stratified by source count; "
-        "`diffbench.stats`).")
+SEEDS_ONLY = (
+    "Intervals: 95 % t intervals over the training seeds (these results predate per-sample "
+    "errors, so the test-set part of the uncertainty is not included)."
+)
+BOTH = (
+    "Intervals: 95 %, two-level bootstrap over training seeds and test samples (stratified by source count; "
+    "`diffbench.stats`)."
+)
 MIXED = "Rows whose runs kept no per-sample errors have t intervals over the seeds only."
 
 

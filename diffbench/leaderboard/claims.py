@@ -40,13 +40,22 @@ from .study_claims import axes_block, generalisation_block, scaling_block
 BEGIN = "<!-- generated:{name} -->"
 END = "<!-- /generated:{name} -->"
 BLOCK = re.compile(r"<!-- generated:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /generated:(?P=name) -->", re.S)
+
+
 def _per_seed(sub: Submission, split: str, key: str) -> list[float]:
-    return [s[split][key] for s in sub.result["per_seed"] if isinstance(s.get(split), dict) and s[split].get(key) is not None]
+    return [
+        s[split][key]
+        for s in sub.result["per_seed"]
+        if isinstance(s.get(split), dict) and s[split].get(key) is not None
+    ]
 
 
 def _ratio_per_seed(sub: Submission, num: str, den: str) -> list[float]:
-    return [s["test"][num] / s["test"][den] for s in sub.result["per_seed"]
-            if s["test"].get(num) is not None and s["test"].get(den)]
+    return [
+        s["test"][num] / s["test"][den]
+        for s in sub.result["per_seed"]
+        if s["test"].get(num) is not None and s["test"].get(den)
+    ]
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -57,8 +66,10 @@ def _baselines(subs: list[Submission], studies: Path) -> list[str]:
     if not rows:
         return ["No ranked entry without indicators on `smoke` is shipped."]
     rows.sort(key=lambda s: s.result["aggregate"]["test"]["nmae"]["mean"])
-    out = ["| model | params | test nMAE | val nMAE | MAE at sources ÷ MAE | worst pixel ÷ MAE | command |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        "| model | params | test nMAE | val nMAE | MAE at sources ÷ MAE | worst pixel ÷ MAE | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
     at_sources, worst = [], []
     for s in rows:
         r = s.result
@@ -66,16 +77,23 @@ def _baselines(subs: list[Submission], studies: Path) -> list[str]:
         mx = interval_of(_ratio_per_seed(s, "max_abs_error", "mae"))
         at_sources.append((r["model"]["name"], src))
         worst.append((r["model"]["name"], mx))
-        out.append(f"| `{r['model']['name']}` | {r['model']['parameters']:,} | {show(interval_of(_per_seed(s, 'test', 'nmae')))} "
-                   f"| {show(interval_of(_per_seed(s, 'val', 'nmae')))} | {show(src)} | {show(mx)} | `{r['command']}` |")
+        out.append(
+            f"| `{r['model']['name']}` | {r['model']['parameters']:,} | {show(interval_of(_per_seed(s, 'test', 'nmae')))} "
+            f"| {show(interval_of(_per_seed(s, 'val', 'nmae')))} | {show(src)} | {show(mx)} | `{r['command']}` |"
+        )
     out.append("")
     above = [m for m, iv in at_sources if iv is not None and iv.low > 1]
-    out.append(f"The MAE on source cells exceeds the lattice-wide MAE, interval above 1, for {len(above)} of "
-               f"{len(at_sources)} models ({', '.join(f'`{m}`' for m in above) or 'none'}; ratios "
-               f"{estimate_range(iv for _, iv in at_sources)}×): "
-               + ("the largest errors sit at the sources, as the paper found." if len(above) == len(at_sources) else
-                  "for those models the largest errors sit at the sources, as the paper found; for the others the data "
-                  "cannot tell."))
+    out.append(
+        f"The MAE on source cells exceeds the lattice-wide MAE, interval above 1, for {len(above)} of "
+        f"{len(at_sources)} models ({', '.join(f'`{m}`' for m in above) or 'none'}; ratios "
+        f"{estimate_range(iv for _, iv in at_sources)}×): "
+        + (
+            "the largest errors sit at the sources, as the paper found."
+            if len(above) == len(at_sources)
+            else "for those models the largest errors sit at the sources, as the paper found; for the others the data "
+            "cannot tell."
+        )
+    )
     out.append(f"The worst pixel error is {estimate_range(iv for _, iv in worst)}× the MAE.")
     out += ["", SEEDS_ONLY]
     return out
@@ -92,31 +110,55 @@ def _headline(subs: list[Submission], studies: Path) -> list[str]:
     rows = [r for r in board_rows([s for s in subs if s.task == task]) if r.sub.ranked]
     if not rows:
         return [f"No ranked entry is shipped on `{task}`."]
-    out = ["| rank | model | tuned learning rate | test nMAE | MAE at sources | worst pixel | stopped early / at the cap | "
-           "FLOPs / sample | speed-up at equal accuracy | command |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| rank | model | tuned learning rate | test nMAE | MAE at sources | worst pixel | stopped early / at the cap | "
+        "FLOPs / sample | speed-up at equal accuracy | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         training = r.r.get("training") or {}
         tuning = training.get("tuning") or {}
         lr = (training.get("recipe") or {}).get("lr")
-        tuned = f"{lr:.2g} ({tuning['label']})" if tuning.get("label") and isinstance(lr, (int, float)) else \
-            (f"{lr:.2g} (untuned)" if isinstance(lr, (int, float)) else "n/a")
+        tuned = (
+            f"{lr:.2g} ({tuning['label']})"
+            if tuning.get("label") and isinstance(lr, (int, float))
+            else (f"{lr:.2g} (untuned)" if isinstance(lr, (int, float)) else "n/a")
+        )
         stops = [s.get("stop") or {} for s in r.r["per_seed"]]
         capped = sum(s.get("reason") == "budget_capped" for s in stops)
         flops = f"{r.cost['flops']:.2g}" if isinstance(r.cost.get("flops"), (int, float)) else "n/a"
         speed = r.cost.get("speedup_text") or "n/a"
-        out.append(f"| {r.rank_text} | {_entry_name(r)} | {tuned} | {r.interval_text('nmae') or 'n/a'} | "
-                   f"{r.interval_text('mae_sources') or 'n/a'} | {r.interval_text('max_abs_error') or 'n/a'} | "
-                   f"{len(stops) - capped} / {capped} | {flops} | {speed} | `{r.res.command}` |")
-    at_sources = [_entry_name(r) for r in rows if apart(_score_iv(r.interval("mae_sources")), _score_iv(r.interval("mae")))
-                  and r.interval("mae_sources")["low"] > r.interval("mae")["high"]]
-    out += ["", "The MAE on source cells lies wholly above the lattice-wide MAE (test MAE "
-            + ", ".join(f"{_entry_name(r)} {r.interval_text('mae')}" for r in rows) + f") for {len(at_sources)} of {len(rows)} entries"
-            + (": the largest errors sit at the sources, as the paper found." if at_sources and len(at_sources) == len(rows) else
-               f" ({', '.join(at_sources) or 'none'}); for the others the data cannot tell.")]
+        out.append(
+            f"| {r.rank_text} | {_entry_name(r)} | {tuned} | {r.interval_text('nmae') or 'n/a'} | "
+            f"{r.interval_text('mae_sources') or 'n/a'} | {r.interval_text('max_abs_error') or 'n/a'} | "
+            f"{len(stops) - capped} / {capped} | {flops} | {speed} | `{r.res.command}` |"
+        )
+    at_sources = [
+        _entry_name(r)
+        for r in rows
+        if apart(_score_iv(r.interval("mae_sources")), _score_iv(r.interval("mae")))
+        and r.interval("mae_sources")["low"] > r.interval("mae")["high"]
+    ]
+    out += [
+        "",
+        "The MAE on source cells lies wholly above the lattice-wide MAE (test MAE "
+        + ", ".join(f"{_entry_name(r)} {r.interval_text('mae')}" for r in rows)
+        + f") for {len(at_sources)} of {len(rows)} entries"
+        + (
+            ": the largest errors sit at the sources, as the paper found."
+            if at_sources and len(at_sources) == len(rows)
+            else f" ({', '.join(at_sources) or 'none'}); for the others the data cannot tell."
+        ),
+    ]
     leaders = [_entry_name(r) for r in rows if r.rank == 1]
-    out += ["", f"Rank 1 ({'tied: ' if len(leaders) > 1 else ''}{', '.join(leaders)}): the leader and every entry whose paired "
-            "difference in test nMAE from it is not significant (Holm-corrected, 5 %); lower ranks the same way below them "
-            "(`diffbench.stats.tied_ranks`).", "", BOTH]
+    out += [
+        "",
+        f"Rank 1 ({'tied: ' if len(leaders) > 1 else ''}{', '.join(leaders)}): the leader and every entry whose paired "
+        "difference in test nMAE from it is not significant (Holm-corrected, 5 %); lower ranks the same way below them "
+        "(`diffbench.stats.tied_ranks`).",
+        "",
+        BOTH,
+    ]
     return out
 
 
@@ -124,8 +166,10 @@ def _uq(subs: list[Submission], studies: Path) -> list[str]:
     rows = [s for s in subs if s.task == "smoke" and "uq" in s.result]
     if not rows:
         return ["No entry with indicators is shipped."]
-    out = ["| model | test nMAE | test samples | worst 5 % per seed | mc-dropout | residual | inverse | ensemble | command |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| model | test nMAE | test samples | worst 5 % per seed | mc-dropout | residual | inverse | ensemble | command |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     worst_share = None
     for s in sorted(rows, key=lambda s: s.result["model"]["name"]):
         r = s.result
@@ -142,20 +186,28 @@ def _uq(subs: list[Submission], studies: Path) -> list[str]:
                 cells.append("underpowered")
             else:
                 cells.append(show(summary_interval(block.get("auroc"))))
-        out.append(f"| `{r['model']['name']}` | {show(interval_of(_per_seed(s, 'test', 'nmae')))} | {n_test} | {positives} | "
-                   + " | ".join(cells) + f" | `{r['command']}` |")
+        out.append(
+            f"| `{r['model']['name']}` | {show(interval_of(_per_seed(s, 'test', 'nmae')))} | {n_test} | {positives} | "
+            + " | ".join(cells)
+            + f" | `{r['command']}` |"
+        )
     out.append("")
-    out.append(f"An AUROC for flagging the worst {worst_share:.0%} of the test samples needs at least {MIN_POSITIVES_AUROC} "
-               "such samples per seed (`diffbench.stats.MIN_POSITIVES_AUROC`); the shipped board has fewer, so it "
-               "supports no claim about which indicator catches errors best. A board on `standard-64` (800 test samples, "
-               "40 positives) or larger can.")
+    out.append(
+        f"An AUROC for flagging the worst {worst_share:.0%} of the test samples needs at least {MIN_POSITIVES_AUROC} "
+        "such samples per seed (`diffbench.stats.MIN_POSITIVES_AUROC`); the shipped board has fewer, so it "
+        "supports no claim about which indicator catches errors best. A board on `standard-64` (800 test samples, "
+        "40 positives) or larger can."
+    )
     return out
 
 
 def _score_iv(score: Any) -> Interval | None:
     """A run-level uq score ``{"estimate", "low", "high"}`` as an interval (None: underpowered or absent)."""
-    if not isinstance(score, dict) or score.get("underpowered") or not all(
-            isinstance(score.get(k), (int, float)) for k in ("estimate", "low", "high")):
+    if (
+        not isinstance(score, dict)
+        or score.get("underpowered")
+        or not all(isinstance(score.get(k), (int, float)) for k in ("estimate", "low", "high"))
+    ):
         return None
     return Interval(float(score["estimate"]), float(score["low"]), float(score["high"]), "", 0, 0)
 
@@ -169,17 +221,22 @@ def _score_text(score: Any) -> str:
 def _headline_uq(subs: list[Submission], studies: Path) -> list[str]:
     """The uncertainty board of the default task: every indicator and trivial baseline, scored alike, with intervals."""
     task = headline_task()
-    rows = [s for s in subs if s.task == task and isinstance(s.result.get("uq"), dict)
-            and isinstance(s.result["uq"].get("baselines"), dict)]
+    rows = [
+        s
+        for s in subs
+        if s.task == task and isinstance(s.result.get("uq"), dict) and isinstance(s.result["uq"].get("baselines"), dict)
+    ]
     if not rows:
         return [f"No entry with indicators is shipped on `{task}`."]
     out: list[str] = []
     for s in sorted(rows, key=lambda s: s.result["model"]["name"]):
         r, uq = s.result, s.result["uq"]
-        out += [f"`{r['model']['name']}`, {len(r['seeds'])} seeds, {r['data']['n_test']} test samples "
-                f"(`{r['command']}`):", "",
-                "| signal | kind | Spearman with the error | AUROC, worst 5 % | worst 1 % caught in the top 10 % |",
-                "|---|---|---|---|---|"]
+        out += [
+            f"`{r['model']['name']}`, {len(r['seeds'])} seeds, {r['data']['n_test']} test samples (`{r['command']}`):",
+            "",
+            "| signal | kind | Spearman with the error | AUROC, worst 5 % | worst 1 % caught in the top 10 % |",
+            "|---|---|---|---|---|",
+        ]
         best_baseline: Interval | None = None
         scored: list[tuple[str, Interval | None]] = []
         for kind, group in (("indicator", "indicators"), ("trivial baseline", "baselines")):
@@ -189,18 +246,30 @@ def _headline_uq(subs: list[Submission], studies: Path) -> list[str]:
                     out.append(f"| {name} | {kind} | n/a: {reason} | n/a | n/a |")
                     continue
                 auroc = _score_iv(block.get("auroc"))
-                out.append(f"| {name} | {kind} | {_score_text(block.get('spearman'))} | {_score_text(block.get('auroc'))} | "
-                           f"{_score_text(block.get('catch_rate'))} |")
+                out.append(
+                    f"| {name} | {kind} | {_score_text(block.get('spearman'))} | {_score_text(block.get('auroc'))} | "
+                    f"{_score_text(block.get('catch_rate'))} |"
+                )
                 if kind == "indicator":
                     scored.append((name, auroc))
                 elif auroc is not None and (best_baseline is None or auroc.estimate > best_baseline.estimate):
                     best_baseline = auroc
         beat = [n for n, iv in scored if iv is not None and best_baseline is not None and iv.low > best_baseline.high]
-        out += ["", "Indicators whose AUROC interval lies wholly above the best trivial baseline's: "
-                + (", ".join(f"`{n}`" for n in beat) if beat else "none; no indicator is shown to beat the trivial baselines here")
-                + ".", ""]
-    out.append("Intervals: 95 %, over training seeds and test samples (stratified by source count; `diffbench.stats`). "
-               f"An AUROC or caught share needs at least {MIN_POSITIVES_AUROC} positives per seed, else it reads underpowered.")
+        out += [
+            "",
+            "Indicators whose AUROC interval lies wholly above the best trivial baseline's: "
+            + (
+                ", ".join(f"`{n}`" for n in beat)
+                if beat
+                else "none; no indicator is shown to beat the trivial baselines here"
+            )
+            + ".",
+            "",
+        ]
+    out.append(
+        "Intervals: 95 %, over training seeds and test samples (stratified by source count; `diffbench.stats`). "
+        f"An AUROC or caught share needs at least {MIN_POSITIVES_AUROC} positives per seed, else it reads underpowered."
+    )
     return out
 
 
@@ -231,12 +300,19 @@ def update_readme(text: str, blocks: dict[str, str]) -> str:
     found = [m.group("name") for m in BLOCK.finditer(text)]
     for name in blocks:
         if found.count(name) != 1:
-            raise DiffbenchError(f"the README must hold the block {BEGIN.format(name=name)} ... {END.format(name=name)} "
-                                 f"exactly once (found {found.count(name)})")
+            raise DiffbenchError(
+                f"the README must hold the block {BEGIN.format(name=name)} ... {END.format(name=name)} "
+                f"exactly once (found {found.count(name)})"
+            )
     unknown = sorted(set(found) - set(blocks))
     if unknown:
-        raise DiffbenchError(f"the README holds unknown generated block(s) {', '.join(unknown)}; known: {', '.join(blocks)}")
-    return BLOCK.sub(lambda m: f"{BEGIN.format(name=m.group('name'))}\n{blocks[m.group('name')]}{END.format(name=m.group('name'))}", text)
+        raise DiffbenchError(
+            f"the README holds unknown generated block(s) {', '.join(unknown)}; known: {', '.join(blocks)}"
+        )
+    return BLOCK.sub(
+        lambda m: f"{BEGIN.format(name=m.group('name'))}\n{blocks[m.group('name')]}{END.format(name=m.group('name'))}",
+        text,
+    )
 
 
 def readme(path: Path, leaderboard: Path, *, check: bool) -> bool:

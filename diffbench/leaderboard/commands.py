@@ -13,14 +13,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     lb.set_defaults(func=lambda args: _help(lb))
     lsub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION")
     b = lsub.add_parser("build", help="generate the static site from the stored submissions")
-    b.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default $DIFFBENCH_LEADERBOARD_DIR or the repository's leaderboard/)")
-    b.add_argument("--out", metavar="DIR", help="site folder (default <leaderboard>/site); the build replaces its content")
-    b.add_argument("--check", action="store_true", help="write nothing; exit 2 if the site on disk differs from what would be built")
+    b.add_argument(
+        "--leaderboard",
+        metavar="DIR",
+        help="leaderboard folder (default $DIFFBENCH_LEADERBOARD_DIR or the repository's leaderboard/)",
+    )
+    b.add_argument(
+        "--out", metavar="DIR", help="site folder (default <leaderboard>/site); the build replaces its content"
+    )
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 2 if the site on disk differs from what would be built",
+    )
     b.set_defaults(func=_build)
-    r = lsub.add_parser("readme", help="rewrite the README's generated findings blocks from the shipped entries and studies")
+    r = lsub.add_parser(
+        "readme", help="rewrite the README's generated findings blocks from the shipped entries and studies"
+    )
     r.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default as for build)")
-    r.add_argument("--readme", metavar="FILE", help="the README to update (default: README.md beside the leaderboard folder)")
-    r.add_argument("--check", action="store_true", help="write nothing; exit 2 if a block differs from what the data say")
+    r.add_argument(
+        "--readme", metavar="FILE", help="the README to update (default: README.md beside the leaderboard folder)"
+    )
+    r.add_argument(
+        "--check", action="store_true", help="write nothing; exit 2 if a block differs from what the data say"
+    )
     r.set_defaults(func=_readme)
     v = lsub.add_parser("serve", help="serve the built site on http://127.0.0.1:PORT/")
     v.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder (default as for build)")
@@ -39,8 +55,10 @@ def _readme(args: argparse.Namespace) -> int:
     path = Path(args.readme) if args.readme else lb.parent / "README.md"
     fresh = readme(path, lb, check=args.check)
     if args.check and not fresh:
-        raise DiffbenchError(f"{path}: a generated findings block differs from the shipped data; run `diffbench leaderboard readme"
-                             f"{' --leaderboard ' + str(args.leaderboard) if args.leaderboard else ''}` and commit the result")
+        raise DiffbenchError(
+            f"{path}: a generated findings block differs from the shipped data; run `diffbench leaderboard readme"
+            f"{' --leaderboard ' + str(args.leaderboard) if args.leaderboard else ''}` and commit the result"
+        )
     print(f"{path}: generated blocks {'up to date' if fresh else 'rewritten'}")
     return 0
 

@@ -108,7 +108,13 @@ def json_pretty(obj: Any) -> str:
 
 #: The Jinja2 filters of the site's templates.
 FILTERS: dict[str, Callable[..., Any]] = {
-    "number": fmt_number, "seconds": fmt_seconds, "count": fmt_count, "pm": pm, "pm_text": pm_text,
-    "value": value, "plural": plural, "grouped": grouped,
+    "number": fmt_number,
+    "seconds": fmt_seconds,
+    "count": fmt_count,
+    "pm": pm,
+    "pm_text": pm_text,
+    "value": value,
+    "plural": plural,
+    "grouped": grouped,
     "tojson_pretty": json_pretty,
 }

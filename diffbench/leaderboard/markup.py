@@ -37,8 +37,17 @@ def csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page(title: str, body: str, *, header: dict[str, Any], script: str | None = None, data: Any = None,
-         template: str = "page.html", style: str = "", **context: Any) -> str:
+def page(
+    title: str,
+    body: str,
+    *,
+    header: dict[str, Any],
+    script: str | None = None,
+    data: Any = None,
+    template: str = "page.html",
+    style: str = "",
+    **context: Any,
+) -> str:
     """A whole page in the one layout (``base.html``): its head, Content-Security-Policy (only
     the page's own inline style and scripts, by hash, and its own images), header and scripts.
     ``body`` is trusted markup (built with :func:`esc`); ``data`` is embedded as
@@ -51,10 +60,24 @@ def page(title: str, body: str, *, header: dict[str, Any], script: str | None = 
         scripts.append("window.DIFFBENCH_DATA = " + embed_json(data) + ";")
     if script is not None:
         scripts.append(script)
-    csp = ["default-src 'none'", f"style-src {csp_hash(css)}", "img-src 'self' data:", "base-uri 'none'", "form-action 'none'"]
+    csp = [
+        "default-src 'none'",
+        f"style-src {csp_hash(css)}",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
     csp.insert(1, "script-src " + " ".join(csp_hash(s) for s in scripts) if scripts else "script-src 'none'")
-    return render(template, title=title, csp=Markup(esc("; ".join(csp))), css=Markup(css), scripts=[Markup(s) for s in scripts],
-                  header=header, body=Markup(body), **context)
+    return render(
+        template,
+        title=title,
+        csp=Markup(esc("; ".join(csp))),
+        css=Markup(css),
+        scripts=[Markup(s) for s in scripts],
+        header=header,
+        body=Markup(body),
+        **context,
+    )
 
 
 def header(subtitle: str, nav: str = "", back: str = "", depth: str | None = None) -> dict[str, Any]:
@@ -67,7 +90,9 @@ def short(text: str, n: int = 36) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def sortable_head(cols: Sequence[tuple[str, str, str, str]], first: dict[str, str], sorted_key: str | None = None) -> str:
+def sortable_head(
+    cols: Sequence[tuple[str, str, str, str]], first: dict[str, str], sorted_key: str | None = None
+) -> str:
     """The header cells of a sortable board (``board.js`` sorts on ``data-key``): ``cols`` are
     (key, label, kind, tooltip) with kind ``num``, ``str`` or ``none`` (not sortable); ``first``
     maps keys whose first click sorts descending; ``sorted_key`` is the board's initial order
@@ -79,7 +104,7 @@ def dl(items: list[tuple[str, str]]) -> str:
     """A fact list: keys as text, values as trusted markup (the ``facts`` macro)."""
     return str(macro("facts")([(k, Markup(v)) for k, v in items]))
 
+
 def json_block(obj: Any, summary: str) -> str:
     """A collapsed block of indented JSON (the ``json_block`` macro)."""
     return str(macro("json_block")(obj, summary))
-

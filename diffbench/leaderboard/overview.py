@@ -131,34 +131,79 @@ def overview_figures(task: str, rows: list[Row]) -> list[tuple[str, str, str]]:
     cost = charts.interval_scatter(
         f"{task}: test nMAE against {x_label}",
         [_band(r, [((flops[r.id] if use_flops else float(r.res.model.parameters)), *bars[r.id][:3])]) for r in rows],
-        x_label, "test nMAE", x_fmt=fmt_count)
-    bar_text = {frozenset(["interval"]): f"bars: {_level_text(levels)} interval of the test nMAE",
-                frozenset(["std"]): "bars: mean ± std over seeds (no interval recorded)",
-                frozenset(["interval", "std"]): f"bars: {_level_text(levels)} interval where recorded, else mean ± std over seeds"}
+        x_label,
+        "test nMAE",
+        x_fmt=fmt_count,
+    )
+    bar_text = {
+        frozenset(["interval"]): f"bars: {_level_text(levels)} interval of the test nMAE",
+        frozenset(["std"]): "bars: mean ± std over seeds (no interval recorded)",
+        frozenset(
+            ["interval", "std"]
+        ): f"bars: {_level_text(levels)} interval where recorded, else mean ± std over seeds",
+    }
     n_flops = sum(v is not None for v in flops.values())
-    why = ("" if use_flops else " (no result records its forward FLOPs per sample)" if not n_flops else
-           f" (FLOPs per sample are recorded by {n_flops} of {len(rows)} entries, so all use parameters)")
+    why = (
+        ""
+        if use_flops
+        else " (no result records its forward FLOPs per sample)"
+        if not n_flops
+        else f" (FLOPs per sample are recorded by {n_flops} of {len(rows)} entries, so all use parameters)"
+    )
     bands = {r.id: count_band(r) for r in rows}
     band_kinds = {k for _, k in bands.values()}
     n_seed_bands = sum(1 for _, k in bands.values() if k == "seeds")
-    band_text = ("bands: per-count interval of every entry" if band_kinds == {"interval"} else
-                 "bands: the seeds' minimum to maximum (no per-count interval recorded; one seed: no band)" if band_kinds == {"seeds"} else
-                 f"bands: per-count interval where recorded; seed minimum to maximum for {n_seed_bands} entries")
-    curve = charts.bands_chart(f"{task}: test nMAE by number of sources", [_band(r, bands[r.id][0]) for r in rows],
-                              "number of sources", "test nMAE")
+    band_text = (
+        "bands: per-count interval of every entry"
+        if band_kinds == {"interval"}
+        else "bands: the seeds' minimum to maximum (no per-count interval recorded; one seed: no band)"
+        if band_kinds == {"seeds"}
+        else f"bands: per-count interval where recorded; seed minimum to maximum for {n_seed_bands} entries"
+    )
+    curve = charts.bands_chart(
+        f"{task}: test nMAE by number of sources",
+        [_band(r, bands[r.id][0]) for r in rows],
+        "number of sources",
+        "test nMAE",
+    )
     solver: dict[str, list[float]] = {}
     for r in rows:
         solver.setdefault(r.res.hardware.label, []).append(r.res.cost.solver_s_per_sample)
-    refs = [Ref(sum(v) / len(v), "solver" + (f" · {short(hw)}" if len(solver) > 1 else "")) for hw, v in sorted(solver.items())]
-    timing = charts.scatter_chart(f"{task}: accuracy against inference time",
-                                  [charts.Series(r.label, r.color, r.shape, [(r.res.cost.inference_s_per_sample, *stat_of(r.test(HEADLINE)))],
-                                                 hollow=not r.sub.ranked) for r in rows],
-                                  "inference time per sample", "test nMAE", x_fmt=fmt_seconds, refs=refs)
+    refs = [
+        Ref(sum(v) / len(v), "solver" + (f" · {short(hw)}" if len(solver) > 1 else ""))
+        for hw, v in sorted(solver.items())
+    ]
+    timing = charts.scatter_chart(
+        f"{task}: accuracy against inference time",
+        [
+            charts.Series(
+                r.label,
+                r.color,
+                r.shape,
+                [(r.res.cost.inference_s_per_sample, *stat_of(r.test(HEADLINE)))],
+                hollow=not r.sub.ranked,
+            )
+            for r in rows
+        ],
+        "inference time per sample",
+        "test nMAE",
+        x_fmt=fmt_seconds,
+        refs=refs,
+    )
     return [
-        (cost, f"Accuracy against {x_label}", "hardware-independent cost" + why + "; " + bar_text.get(frozenset(kinds), "no spread recorded")),
+        (
+            cost,
+            f"Accuracy against {x_label}",
+            "hardware-independent cost" + why + "; " + bar_text.get(frozenset(kinds), "no spread recorded"),
+        ),
         (curve, "Error by number of sources", band_text + "; dashed, hollow: unranked"),
-        (timing, "Accuracy against inference time", "wall-clock, hardware-dependent; dashed line: the exact solver's time per sample"
-                                                    + (" (one per hardware)" if len(solver) > 1 else "") + "; bars: ± std over seeds"),
+        (
+            timing,
+            "Accuracy against inference time",
+            "wall-clock, hardware-dependent; dashed line: the exact solver's time per sample"
+            + (" (one per hardware)" if len(solver) > 1 else "")
+            + "; bars: ± std over seeds",
+        ),
     ]
 
 
@@ -172,6 +217,13 @@ def figures_markup(task: str, rows: list[Row], depth: str = "") -> str:
 def render_task_charts(task: str, spec: Any, rows: list[Row]) -> str:
     """``charts/<task>.html`` (template ``charts.html``): every entry of the task on one chart."""
     back = f'<a class="back" href="../index.html#task-{esc(task)}">← {esc(task)} board</a>'
-    return page(f"{task} · all entries on one chart · diffbench leaderboard", "",
-                header=header(f"{esc(task)} · every entry on one chart", back=back), template="charts.html",
-                task=task, spec=spec, rows=rows, figures=Markup(figures_markup(task, rows, "../")))
+    return page(
+        f"{task} · all entries on one chart · diffbench leaderboard",
+        "",
+        header=header(f"{esc(task)} · every entry on one chart", back=back),
+        template="charts.html",
+        task=task,
+        spec=spec,
+        rows=rows,
+        figures=Markup(figures_markup(task, rows, "../")),
+    )

@@ -36,8 +36,10 @@ from .templates import macro
 
 HEADLINE = "nmae"
 #: How a board ranks, by case (see the module docstring).
-RANKING_PAIRED = ("ranks from paired comparisons of test nMAE on the shared test samples (two-level bootstrap-t over seeds "
-                  "and samples, Holm-corrected at 5 %); '=' marks entries not significantly worse than their rank's leader")
+RANKING_PAIRED = (
+    "ranks from paired comparisons of test nMAE on the shared test samples (two-level bootstrap-t over seeds "
+    "and samples, Holm-corrected at 5 %); '=' marks entries not significantly worse than their rank's leader"
+)
 RANKING_MEAN = "ranks by mean test nMAE, without intervals: {why}"
 LEGACY = "no interval: legacy entry"
 #: What ``diffbench tune`` writes as a run's tuning label (anything else is not shown as tuned).
@@ -46,11 +48,22 @@ NO_RANKS = "no entry ranked yet: ranking needs at least {n} seeds"
 #: Test metrics shown on the board besides the headline (all are also on the entry pages).
 BOARD_METRICS = ("nmae", "mae", "mae_sources", "max_abs_error", "p99_sample_mae", "residual")
 METRIC_LABELS = {
-    "nmae": "nMAE", "mae": "MAE", "mae_sources": "MAE sources", "mae_field": "MAE field", "mae_r1": "MAE r1",
-    "mae_r2": "MAE r2", "mae_r3": "MAE r3", "rel_l2": "rel. L2", "max_abs_error": "max |error|",
-    "max_abs_error_sources": "max |error| sources", "max_abs_error_field": "max |error| field",
-    "max_abs_error_r1": "max |error| r1", "max_abs_error_r2": "max |error| r2", "max_abs_error_r3": "max |error| r3",
-    "p99_sample_mae": "p99 sample MAE", "residual": "PDE residual",
+    "nmae": "nMAE",
+    "mae": "MAE",
+    "mae_sources": "MAE sources",
+    "mae_field": "MAE field",
+    "mae_r1": "MAE r1",
+    "mae_r2": "MAE r2",
+    "mae_r3": "MAE r3",
+    "rel_l2": "rel. L2",
+    "max_abs_error": "max |error|",
+    "max_abs_error_sources": "max |error| sources",
+    "max_abs_error_field": "max |error| field",
+    "max_abs_error_r1": "max |error| r1",
+    "max_abs_error_r2": "max |error| r2",
+    "max_abs_error_r3": "max |error| r3",
+    "p99_sample_mae": "p99 sample MAE",
+    "residual": "PDE residual",
 }
 
 
@@ -118,9 +131,12 @@ class Row:
         if not isinstance(t, dict) or not isinstance(t.get("label"), str) or not TUNED_LABEL.match(t["label"]):
             return None
         lr = recipe.get("lr")
-        return {"label": t["label"], "lr": lr if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None,
-                "command": t.get("tune_command") if isinstance(t.get("tune_command"), str) else None,
-                "val_nmae": t.get("val_nmae") if isinstance(t.get("val_nmae"), (int, float)) else None}
+        return {
+            "label": t["label"],
+            "lr": lr if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None,
+            "command": t.get("tune_command") if isinstance(t.get("tune_command"), str) else None,
+            "val_nmae": t.get("val_nmae") if isinstance(t.get("val_nmae"), (int, float)) else None,
+        }
 
     @property
     def versus_leader_text(self) -> str | None:
@@ -177,8 +193,15 @@ class Row:
     @property
     def css_class(self) -> str:
         """The board row's classes: ``official``, ``unranked``, ``verified`` (what the filter keeps)."""
-        return " ".join(c for c in ("official" if self.meta["official"] else "", "" if self.sub.ranked else "unranked",
-                                    "verified" if self.verification is not None else "") if c)
+        return " ".join(
+            c
+            for c in (
+                "official" if self.meta["official"] else "",
+                "" if self.sub.ranked else "unranked",
+                "verified" if self.verification is not None else "",
+            )
+            if c
+        )
 
     @property
     def cost(self) -> dict[str, Any]:
@@ -225,7 +248,9 @@ def pairing_problem(rows: Sequence[Row]) -> str | None:
         return "no ranked entry"
     legacy = [r for r in rows if not r.has_intervals]
     if legacy:
-        return f"{len(legacy)} ranked {'entry has' if len(legacy) == 1 else 'entries have'} no per-sample errors (legacy)"
+        return (
+            f"{len(legacy)} ranked {'entry has' if len(legacy) == 1 else 'entries have'} no per-sample errors (legacy)"
+        )
     if len({r.res.task.spec_hash for r in rows}) > 1:
         return "the entries were scored under different task specs: not comparable"
     first = None

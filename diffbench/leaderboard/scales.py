@@ -39,8 +39,17 @@ def fmt_count(v: float) -> str:
 class Scale:
     """Maps data values to pixels, linear or log10, and proposes labelled ticks."""
 
-    def __init__(self, values: Sequence[float], px0: float, px1: float, *, log: bool, zero: bool = False,
-                 integer: bool = False, fmt: Formatter = fmt_number) -> None:
+    def __init__(
+        self,
+        values: Sequence[float],
+        px0: float,
+        px1: float,
+        *,
+        log: bool,
+        zero: bool = False,
+        integer: bool = False,
+        fmt: Formatter = fmt_number,
+    ) -> None:
         self.log, self.integer, self.fmt, self.px0, self.px1 = log, integer, fmt, px0, px1
         vals = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
         if log:
@@ -48,7 +57,7 @@ class Scale:
             self.lo_e, self.hi_e = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
             if self.hi_e == self.lo_e:
                 self.hi_e += 1
-            self.lo, self.hi = 10.0 ** self.lo_e, 10.0 ** self.hi_e
+            self.lo, self.hi = 10.0**self.lo_e, 10.0**self.hi_e
         else:
             lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
             if zero:
@@ -74,9 +83,11 @@ class Scale:
         if self.log:
             n = self.hi_e - self.lo_e
             every = 1 if n <= 6 else math.ceil(n / 6)
-            out = [(10.0 ** e, self.fmt(10.0 ** e)) for e in range(self.lo_e, self.hi_e + 1) if (e - self.lo_e) % every == 0]
+            out = [
+                (10.0**e, self.fmt(10.0**e)) for e in range(self.lo_e, self.hi_e + 1) if (e - self.lo_e) % every == 0
+            ]
             if n == 1:
-                out += [(m * 10.0 ** self.lo_e, self.fmt(m * 10.0 ** self.lo_e)) for m in (2, 5)]
+                out += [(m * 10.0**self.lo_e, self.fmt(m * 10.0**self.lo_e)) for m in (2, 5)]
             return sorted(out)
         out = []
         k = 0
@@ -94,7 +105,7 @@ def _nice_step(raw: float, integer: bool) -> float:
     if raw <= 0 or not math.isfinite(raw):
         return 1.0
     exp = math.floor(math.log10(raw))
-    base = 10.0 ** exp
+    base = 10.0**exp
     for m in (1, 2, 2.5, 5, 10):
         step = m * base
         if step >= raw:

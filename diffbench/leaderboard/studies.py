@@ -34,10 +34,18 @@ DOWNLOADS = ("table.md", "table.csv", SUMMARY)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Test metrics of a study row, in table order (diffbench.studies.analysis.HEADLINE).
-METRICS = (("nmae", "test nMAE"), ("mae", "test MAE"), ("mae_sources", "MAE sources"), ("max_abs_error", "max |error|"),
-           ("p99_sample_mae", "p99 sample MAE"))
+METRICS = (
+    ("nmae", "test nMAE"),
+    ("mae", "test MAE"),
+    ("mae_sources", "MAE sources"),
+    ("max_abs_error", "max |error|"),
+    ("p99_sample_mae", "p99 sample MAE"),
+)
 PLOT_CAPTIONS = {
-    "scaling.png": ("Error against data-set size", "every seed's test nMAE, the log-law fit and its 95 % confidence band"),
+    "scaling.png": (
+        "Error against data-set size",
+        "every seed's test nMAE, the log-law fit and its 95 % confidence band",
+    ),
     "per_count.png": ("Error against the number of sources", "test nMAE per source count, one line per run"),
 }
 
@@ -75,7 +83,10 @@ def _fail(source: Path, msg: str) -> None:
 def _check_summary(summary: Any, source: Path) -> None:
     """The shape the page relies on; everything else is rendered defensively."""
     if not isinstance(summary, dict):
-        _fail(source, "a study summary is a JSON object {\"study\": {...}, \"rows\": [...]}, as `diffbench study` writes it")
+        _fail(
+            source,
+            "a study summary is a JSON object {\"study\": {...}, \"rows\": [...]}, as `diffbench study` writes it",
+        )
     if not isinstance(summary.get("study"), dict):
         _fail(source, "study must be an object (the study's spec)")
     for key in ("name", "description", "purpose"):
@@ -124,8 +135,11 @@ def load_studies(leaderboard: Path) -> list[Study]:
             _fail(d, "a study folder is named like a study (lower-case letters, digits, '.', '_', '-')")
         summary_path = d / SUMMARY
         if not summary_path.is_file():
-            _fail(d, f"no {SUMMARY}; a study folder holds what `diffbench study NAME` writes "
-                     "(summary.json, table.md, table.csv and the plots)")
+            _fail(
+                d,
+                f"no {SUMMARY}; a study folder holds what `diffbench study NAME` writes "
+                "(summary.json, table.md, table.csv and the plots)",
+            )
         summary = read_json_strict(summary_path, "study summary")
         _check_summary(summary, summary_path)
         study = Study(name=d.name, path=d, summary=summary)
@@ -146,7 +160,9 @@ def load_studies(leaderboard: Path) -> list[Study]:
                 study.files[f.name] = f.read_bytes()
         if len(study.plots) > MAX_IMAGES:
             _fail(d, f"has {len(study.plots)} plots; at most {MAX_IMAGES} are shown")
-        study.plots.sort(key=lambda p: (p not in PLOT_CAPTIONS, list(PLOT_CAPTIONS).index(p) if p in PLOT_CAPTIONS else 0, p))
+        study.plots.sort(
+            key=lambda p: (p not in PLOT_CAPTIONS, list(PLOT_CAPTIONS).index(p) if p in PLOT_CAPTIONS else 0, p)
+        )
         out.append(study)
     return out
 
@@ -171,11 +187,18 @@ def _transfer_targets(study: Study) -> list[str]:
 def study_blurb(study: Study) -> str:
     """One line for the index: what the study is, how many runs, its fit."""
     desc = study.spec.get("description") or ""
-    fits = [f"{esc(m)}: {esc(f['law'])}" for m, f in sorted((study.fits or {}).items()) if isinstance(f, dict) and f.get("law")]
+    fits = [
+        f"{esc(m)}: {esc(f['law'])}"
+        for m, f in sorted((study.fits or {}).items())
+        if isinstance(f, dict) and f.get("law")
+    ]
     n = len(study.rows)
-    return (f'<li><a href="studies/{esc(study.name)}/index.html"><strong>{esc(study.name)}</strong></a> · {n} run{"s" if n != 1 else ""} on '
-            f'{esc(", ".join(study.tasks)) or "—"}<span class="blurb">{esc(desc)}</span>'
-            + (f'<span class="blurb">fit: {"; ".join(fits)}</span>' if fits else "") + "</li>")
+    return (
+        f'<li><a href="studies/{esc(study.name)}/index.html"><strong>{esc(study.name)}</strong></a> · {n} run{"s" if n != 1 else ""} on '
+        f'{esc(", ".join(study.tasks)) or "—"}<span class="blurb">{esc(desc)}</span>'
+        + (f'<span class="blurb">fit: {"; ".join(fits)}</span>' if fits else "")
+        + "</li>"
+    )
 
 
 def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
@@ -196,26 +219,53 @@ def render_study(study: Study, entries: dict[str, list[Row]]) -> str:
         facts.append(("Optimisation steps", _num(spec["steps"], lambda v: f"{v:g}")))
     if spec.get("max_epochs") is not None:
         facts.append(("Epochs", _num(spec["max_epochs"], lambda v: f"{v:g}")))
-    facts.append(("Stopping", "early, when validation stops improving (the recipe's patience), within that budget"
-                  if spec.get("early_stopping") is True else "at the end of that budget (no early stopping)"))
+    facts.append(
+        (
+            "Stopping",
+            "early, when validation stops improving (the recipe's patience), within that budget"
+            if spec.get("early_stopping") is True
+            else "at the end of that budget (no early stopping)",
+        )
+    )
     facts.append(("Learning rate", esc(recipe_text(spec.get("recipe_from"))).replace("`", "")))
     ev = spec.get("evaluate_on")
     if isinstance(ev, dict) and ev:
-        facts.append(("Transfer evaluations", esc("; ".join(f"{src} → {', '.join(map(str, t)) if isinstance(t, list) else t}"
-                                                            for src, t in sorted(ev.items())))))
+        facts.append(
+            (
+                "Transfer evaluations",
+                esc(
+                    "; ".join(
+                        f"{src} → {', '.join(map(str, t)) if isinstance(t, list) else t}"
+                        for src, t in sorted(ev.items())
+                    )
+                ),
+            )
+        )
     analysis = spec.get("analysis")
     facts.append(("Analysis", _list(analysis) if analysis else "none"))
     facts.append(("Runs", str(len(rows))))
     facts.append(("Reproduce", f"<code>diffbench study {esc(spec.get('name') or study.name)}</code>"))
-    files = [f'<a href="{esc(f)}">{esc(f)}</a>' for f in sorted(study.files) if f in ("table.md", "table.csv", "summary.json")]
+    files = [
+        f'<a href="{esc(f)}">{esc(f)}</a>'
+        for f in sorted(study.files)
+        if f in ("table.md", "table.csv", "summary.json")
+    ]
     if files:
         facts.append(("Files", " · ".join(files)))
     md = study.files.get("table.md")
-    return page(f"study {study.name} · diffbench leaderboard", "", header=site_header, template="study.html", name=study.name,
-                description=spec.get("description") or "", study_facts=[(k, Markup(v)) for k, v in facts],
-                results=Markup(_results(study, entries)), fit=Markup(_fit_section(study)),
-                plots=[(p, *PLOT_CAPTIONS.get(p, (p, ""))) for p in study.plots],
-                table_md=md.decode("utf-8", "replace") if md is not None else None)
+    return page(
+        f"study {study.name} · diffbench leaderboard",
+        "",
+        header=site_header,
+        template="study.html",
+        name=study.name,
+        description=spec.get("description") or "",
+        study_facts=[(k, Markup(v)) for k, v in facts],
+        results=Markup(_results(study, entries)),
+        fit=Markup(_fit_section(study)),
+        plots=[(p, *PLOT_CAPTIONS.get(p, (p, ""))) for p in study.plots],
+        table_md=md.decode("utf-8", "replace") if md is not None else None,
+    )
 
 
 def _text(x: Any, fmt: Any = fmt_number) -> str:
@@ -240,21 +290,40 @@ def _results(study: Study, entries: dict[str, list[Row]]) -> str:
                 transfer.append(("ok", tr.get("nmae"), None, None))
             else:
                 reason = tr.get("reason") or ""
-                notes.append(f"{r['model']} ({r['task']}) on {t}: {tr.get('status')}" + (f" — {reason}" if reason else ""))
+                notes.append(
+                    f"{r['model']} ({r['task']}) on {t}: {tr.get('status')}" + (f" — {reason}" if reason else "")
+                )
                 transfer.append(("na", reason, tr.get("status"), len(notes)))
         seeds = r.get("per_seed_nmae")
-        matches = [e for e in entries.get(r.get("run_id"), []) if e.sub.task == r["task"]] if isinstance(r.get("run_id"), str) else []
-        views.append({"model": r["model"], "task": r["task"], "train_fraction": _text(r.get("train_fraction"), lambda v: f"{v:g}"),
-                      "n_train": _text(r.get("n_train"), lambda v: f"{v:g}"), "params": _text(r.get("parameters"), fmt_count),
-                      "metrics": [_metric_text(r, k) for k, _ in metrics], "transfer": transfer, "stops": stops_text(r),
-                      "seeds": len(seeds) if isinstance(seeds, list) else "—", "entries": [e.id for e in matches],
-                      "run_id": r.get("run_id"), "command": r.get("command")})
+        matches = (
+            [e for e in entries.get(r.get("run_id"), []) if e.sub.task == r["task"]]
+            if isinstance(r.get("run_id"), str)
+            else []
+        )
+        views.append(
+            {
+                "model": r["model"],
+                "task": r["task"],
+                "train_fraction": _text(r.get("train_fraction"), lambda v: f"{v:g}"),
+                "n_train": _text(r.get("n_train"), lambda v: f"{v:g}"),
+                "params": _text(r.get("parameters"), fmt_count),
+                "metrics": [_metric_text(r, k) for k, _ in metrics],
+                "transfer": transfer,
+                "stops": stops_text(r),
+                "seeds": len(seeds) if isinstance(seeds, list) else "—",
+                "entries": [e.id for e in matches],
+                "run_id": r.get("run_id"),
+                "command": r.get("command"),
+            }
+        )
     return str(macro("results", "study_parts.html")(metrics, targets, views, notes))
 
 
 def _interval_text(iv: Any) -> str | None:
     """``estimate [low, high]`` of an interval block, or None when it is not one."""
-    if isinstance(iv, dict) and all(isinstance(iv.get(k), (int, float)) and not isinstance(iv.get(k), bool) for k in ("estimate", "low", "high")):
+    if isinstance(iv, dict) and all(
+        isinstance(iv.get(k), (int, float)) and not isinstance(iv.get(k), bool) for k in ("estimate", "low", "high")
+    ):
         try:
             return format_interval(iv["estimate"], iv["low"], iv["high"])
         except DiffbenchError:
@@ -265,7 +334,11 @@ def _interval_text(iv: Any) -> str | None:
 def _metric_text(row: dict[str, Any], metric: str) -> str:
     """A row's test metric as ``estimate [low, high]`` when its run kept per-sample errors
     (``intervals``), else mean ± std over seeds, else an em dash."""
-    iv = ((row.get("intervals") or {}).get("metrics") or {}).get(metric) if isinstance(row.get("intervals"), dict) else None
+    iv = (
+        ((row.get("intervals") or {}).get("metrics") or {}).get(metric)
+        if isinstance(row.get("intervals"), dict)
+        else None
+    )
     if isinstance(iv, dict):
         return _interval_text(iv) or "—"
     return pm_text((row.get("test") or {}).get(metric))
@@ -284,21 +357,36 @@ def _fit_section(study: Study) -> str:
         lvl = f"{100 * level:g} %" if isinstance(level, (int, float)) else "confidence"
         b, se = fit.get("b"), fit.get("b_stderr")
         slope = _num(b) + (f" ± {_num(se, lambda v: f'{v:.2g}')}" if isinstance(se, (int, float)) else "")
-        facts = [("Law", f"<code>{esc(fit.get('law') or '')}</code>"), ("Intercept a", _num(fit.get("a"))),
-                 ("Slope b ± s.e.", slope), ("R²", _num(fit.get("r2"), lambda v: f"{v:.3f}")),
-                 ("Points", _num(fit.get("n_points"), lambda v: f"{v:g}")), ("Band", esc(f"{lvl} confidence band of the fitted line"))]
+        facts = [
+            ("Law", f"<code>{esc(fit.get('law') or '')}</code>"),
+            ("Intercept a", _num(fit.get("a"))),
+            ("Slope b ± s.e.", slope),
+            ("R²", _num(fit.get("r2"), lambda v: f"{v:.3f}")),
+            ("Points", _num(fit.get("n_points"), lambda v: f"{v:g}")),
+            ("Band", esc(f"{lvl} confidence band of the fitted line")),
+        ]
         if isinstance(fit.get("method"), str):
             facts.insert(0, ("Method", esc(fit["method"])))
         lof = fit.get("lack_of_fit")
-        if isinstance(lof, dict) and all(isinstance(lof.get(k), (int, float)) for k in ("f", "df_lack", "df_pure", "p")):
-            facts.append(("Lack of fit", esc(f"F({lof['df_lack']:g}, {lof['df_pure']:g}) = {lof['f']:.3g}, p = {format_p(lof['p'])}")))
+        if isinstance(lof, dict) and all(
+            isinstance(lof.get(k), (int, float)) for k in ("f", "df_lack", "df_pure", "p")
+        ):
+            facts.append(
+                (
+                    "Lack of fit",
+                    esc(f"F({lof['df_lack']:g}, {lof['df_pure']:g}) = {lof['f']:.3g}, p = {format_p(lof['p'])}"),
+                )
+            )
         held = fit.get("holds_for")
         if isinstance(held, dict) and all(isinstance(held.get(k), (int, float)) for k in ("n_low", "n_high")):
             facts.append(("Law holds for", esc(f"n_train {held['n_low']:g}–{held['n_high']:g}")))
         if isinstance(fit.get("verdict"), str):
             facts.append(("Verdict", f"<strong>{esc(fit['verdict'])}</strong>"))
-        band = [[_text(x.get("n_train"), lambda v: f"{v:.4g}"), _text(x.get("fit")), _text(_sub(x, -1)), _text(_sub(x, 1))]
-                for x in fit.get("band") or [] if isinstance(x, dict)]
+        band = [
+            [_text(x.get("n_train"), lambda v: f"{v:.4g}"), _text(x.get("fit")), _text(_sub(x, -1)), _text(_sub(x, 1))]
+            for x in fit.get("band") or []
+            if isinstance(x, dict)
+        ]
         blocks.append({"model": model, "facts": [(k, Markup(v)) for k, v in facts], "level": lvl, "band": band})
     return str(macro("fits", "study_parts.html")(blocks))
 

@@ -27,16 +27,28 @@ def _study(studies: Path, name: str) -> dict[str, Any]:
 
 
 def _commands(rows: list[dict[str, Any]]) -> list[str]:
-    return ["Commands (one per run, as recorded in the study's summary.json):", ""] + [f"- `{r['command']}`" for r in rows]
+    return ["Commands (one per run, as recorded in the study's summary.json):", ""] + [
+        f"- `{r['command']}`" for r in rows
+    ]
 
 
 def row_iv(row: dict[str, Any]) -> Interval | None:
     """A study row's test nMAE interval: over test samples and seeds when its run kept per-sample
     errors (``intervals``), else over the seeds only (:func:`interval_of`)."""
-    iv = ((row.get("intervals") or {}).get("metrics") or {}).get("nmae") if isinstance(row.get("intervals"), dict) else None
+    iv = (
+        ((row.get("intervals") or {}).get("metrics") or {}).get("nmae")
+        if isinstance(row.get("intervals"), dict)
+        else None
+    )
     if isinstance(iv, dict):
-        return Interval(float(iv["estimate"]), float(iv["low"]), float(iv["high"]), str(row["intervals"].get("method", "")),
-                        int(row["intervals"].get("n_seeds", 0)), int(row["intervals"].get("n_samples", 0)))
+        return Interval(
+            float(iv["estimate"]),
+            float(iv["low"]),
+            float(iv["high"]),
+            str(row["intervals"].get("method", "")),
+            int(row["intervals"].get("n_seeds", 0)),
+            int(row["intervals"].get("n_samples", 0)),
+        )
     return interval_of(row.get("per_seed_nmae") or [])
 
 
@@ -49,10 +61,13 @@ def _interval_note(rows: Sequence[dict[str, Any]]) -> str:
 def design(spec: dict[str, Any]) -> str:
     """The study's design in one sentence: models, tasks, seeds, budget, stopping rule and where
     the learning rate came from (``recipe_from``)."""
-    budget = (f"at most {spec['steps']} optimisation steps" if spec.get("steps") else "its epoch budget") + \
-        (", stopped early when validation stopped improving" if spec.get("early_stopping") else "")
-    return (f"`{', '.join(spec['models'])}` on `{', '.join(spec['tasks'])}`, {len(spec['seeds'])} seeds, {budget} "
-            f"(learning rate: {recipe_text(spec.get('recipe_from'))}).")
+    budget = (f"at most {spec['steps']} optimisation steps" if spec.get("steps") else "its epoch budget") + (
+        ", stopped early when validation stopped improving" if spec.get("early_stopping") else ""
+    )
+    return (
+        f"`{', '.join(spec['models'])}` on `{', '.join(spec['tasks'])}`, {len(spec['seeds'])} seeds, {budget} "
+        f"(learning rate: {recipe_text(spec.get('recipe_from'))})."
+    )
 
 
 def stops_cell(row: dict[str, Any]) -> str:
@@ -68,19 +83,29 @@ def transfer_iv(t: dict[str, Any]) -> Interval | None:
     errors (``interval``), else over the seeds."""
     iv = t.get("interval")
     if isinstance(iv, dict):
-        return Interval(float(iv["estimate"]), float(iv["low"]), float(iv["high"]), str(iv.get("method", "")),
-                        int(iv.get("n_seeds", 0)), int(iv.get("n_samples", 0)))
+        return Interval(
+            float(iv["estimate"]),
+            float(iv["low"]),
+            float(iv["high"]),
+            str(iv.get("method", "")),
+            int(iv.get("n_seeds", 0)),
+            int(iv.get("n_samples", 0)),
+        )
     return summary_interval(t.get("nmae"))
 
 
 def scaling_block(subs: list[Submission], studies: Path) -> list[str]:
     summary = _study(studies, "data-scaling")
     rows = sorted(summary["rows"], key=lambda r: r["n_train"])
-    out = [design(summary["study"]), "",
-           "| n_train | " + " | ".join(str(r["n_train"]) for r in rows) + " |",
-           "|---|" + "---|" * len(rows),
-           "| test nMAE | " + " | ".join(show(row_iv(r)) for r in rows) + " |",
-           "| seeds stopped early / at the cap | " + " | ".join(stops_cell(r) for r in rows) + " |", ""]
+    out = [
+        design(summary["study"]),
+        "",
+        "| n_train | " + " | ".join(str(r["n_train"]) for r in rows) + " |",
+        "|---|" + "---|" * len(rows),
+        "| test nMAE | " + " | ".join(show(row_iv(r)) for r in rows) + " |",
+        "| seeds stopped early / at the cap | " + " | ".join(stops_cell(r) for r in rows) + " |",
+        "",
+    ]
     # recomputed from the rows (not read from the summary's stored fit), so the sentence is what the data say
     fits = {m: fit_log_law([r for r in rows if r["model"] == m]) for m in sorted({r["model"] for r in rows})}
     for model, fit in fits.items():
@@ -95,9 +120,12 @@ def scaling_block(subs: list[Submission], studies: Path) -> list[str]:
 def generalisation_block(subs: list[Submission], studies: Path) -> list[str]:
     summary = _study(studies, "generalisation")
     rows = summary["rows"]
-    out = [design(summary["study"]), "",
-           "| model | trained on | tested on | test nMAE | × its own test | seeds stopped early / at the cap |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        design(summary["study"]),
+        "",
+        "| model | trained on | tested on | test nMAE | × its own test | seeds stopped early / at the cap |",
+        "|---|---|---|---|---|---|",
+    ]
     transfers = []
     # A row per run on its own test split, then one per task it was also evaluated on.
     for r in sorted(rows, key=lambda r: (r["model"], r["task"])):
@@ -111,25 +139,48 @@ def generalisation_block(subs: list[Submission], studies: Path) -> list[str]:
             transfers.append(t)
             other = transfer_iv(t)
             note = "" if apart(own, other) else " (intervals overlap)"
-            out.append(f"| `{r['model']}` | `{r['task']}` | `{task}` | {show(other)} | {ratio_text(other, own)}{note} "
-                       "| (the same seeds) |")
-    how = ("the same two-level bootstrap over the target task's test samples and the seeds"
-           if transfers and all(isinstance(t.get("interval"), dict) for t in transfers) else "t intervals over the seeds")
-    out += ["", _interval_note(rows) + f" Transfer evaluations: {how}. A ratio marked \"intervals overlap\" "
-            "is not a demonstrated change.", ""] + _commands(rows)
+            out.append(
+                f"| `{r['model']}` | `{r['task']}` | `{task}` | {show(other)} | {ratio_text(other, own)}{note} "
+                "| (the same seeds) |"
+            )
+    how = (
+        "the same two-level bootstrap over the target task's test samples and the seeds"
+        if transfers and all(isinstance(t.get("interval"), dict) for t in transfers)
+        else "t intervals over the seeds"
+    )
+    out += [
+        "",
+        _interval_note(rows) + f" Transfer evaluations: {how}. A ratio marked \"intervals overlap\" "
+        "is not a demonstrated change.",
+        "",
+    ] + _commands(rows)
     return out
 
 
 def axes_block(subs: list[Submission], studies: Path) -> list[str]:
     summary = _study(studies, "axes")
     ivs = {r["task"]: row_iv(r) for r in summary["rows"]}
-    rows = sorted(summary["rows"], key=lambda r: ivs[r["task"]].estimate if ivs[r["task"]] is not None
-                  else sum(r["per_seed_nmae"]) / len(r["per_seed_nmae"]))
-    out = [design(summary["study"]), "", "| task | model | test nMAE | seeds stopped early / at the cap |", "|---|---|---|---|"]
+    rows = sorted(
+        summary["rows"],
+        key=lambda r: (
+            ivs[r["task"]].estimate if ivs[r["task"]] is not None else sum(r["per_seed_nmae"]) / len(r["per_seed_nmae"])
+        ),
+    )
+    out = [
+        design(summary["study"]),
+        "",
+        "| task | model | test nMAE | seeds stopped early / at the cap |",
+        "|---|---|---|---|",
+    ]
     out += [f"| `{r['task']}` | `{r['model']}` | {show(ivs[r['task']])} | {stops_cell(r)} |" for r in rows]
     easiest, hardest = rows[0]["task"], rows[-1]["task"]
     harder = [t for t in ivs if apart(ivs[t], ivs[easiest]) and ivs[t].estimate > ivs[easiest].estimate]
-    out += ["", f"Hardest: `{hardest}`; easiest: `{easiest}`. Tasks whose interval lies wholly above the easiest's: "
-                f"{', '.join(f'`{t}`' for t in harder) or 'none'}; the others cannot be told apart from it with these seeds.",
-            "", _interval_note(rows), ""] + _commands(rows)
+    out += [
+        "",
+        f"Hardest: `{hardest}`; easiest: `{easiest}`. Tasks whose interval lies wholly above the easiest's: "
+        f"{', '.join(f'`{t}`' for t in harder) or 'none'}; the others cannot be told apart from it with these seeds.",
+        "",
+        _interval_note(rows),
+        "",
+    ] + _commands(rows)
     return out

@@ -38,8 +38,15 @@ def _escape(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja2 environment of the site (autoescape on, strict undefined, the filters)."""
-    env = Environment(loader=PackageLoader("diffbench.leaderboard", "templates"), autoescape=True, finalize=_escape,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("diffbench.leaderboard", "templates"),
+        autoescape=True,
+        finalize=_escape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(FILTERS)
     return env
 

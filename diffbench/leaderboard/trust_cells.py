@@ -31,20 +31,59 @@ BASELINE_INFO = {
 }
 assert tuple(BASELINE_INFO) == BASELINES
 SCORE_COLUMNS = ("spearman", "auroc", "catch_rate", "indicator_mean")
-SCORE_LABELS = {"spearman": "Spearman ρ", "auroc": "AUROC", "catch_rate": "catch rate", "indicator_mean": "indicator mean"}
+SCORE_LABELS = {
+    "spearman": "Spearman ρ",
+    "auroc": "AUROC",
+    "catch_rate": "catch rate",
+    "indicator_mean": "indicator mean",
+}
 #: Consistency board columns: (score, field, label, tooltip, first sort direction).
 CONSISTENCY_COLUMNS = [
-    ("superposition", "mean", "Superposition", "||f(S_i + S_j) - f(S_i) - f(S_j)|| / ||f(S_i + S_j)||, each prediction at the amplitude the PDE operator gives its shape (no ground truth), mean over pairs (0 = linear)", "ascending"),
+    (
+        "superposition",
+        "mean",
+        "Superposition",
+        "||f(S_i + S_j) - f(S_i) - f(S_j)|| / ||f(S_i + S_j)||, each prediction at the amplitude the PDE operator gives its shape (no ground truth), mean over pairs (0 = linear)",
+        "ascending",
+    ),
     ("superposition", "max", "max", "superposition error, worst pair", "ascending"),
-    ("equivariance", "mean", "Equivariance", "||g⁻¹ f(g x) - f(x)|| / ||f(x)|| over rotations and flips, mean (0 = equivariant)", "ascending"),
+    (
+        "equivariance",
+        "mean",
+        "Equivariance",
+        "||g⁻¹ f(g x) - f(x)|| / ||f(x)|| over rotations and flips, mean (0 = equivariant)",
+        "ascending",
+    ),
     ("equivariance", "max", "max", "equivariance error, worst sample", "ascending"),
-    ("maximum_principle", "negative_share", "Negative pixels", "share of predicted pixels < 0 where the true field is >= 0", "ascending"),
-    ("maximum_principle", "most_negative", "Most negative", "smallest predicted value, normalised units (0 = none negative)", "descending"),
-    ("flux_balance", "mean", "Flux balance", "|outflow through the Dirichlet faces - injected flux| / injected flux, prediction at the amplitude the PDE operator gives its shape (no ground truth), mean", "ascending"),
+    (
+        "maximum_principle",
+        "negative_share",
+        "Negative pixels",
+        "share of predicted pixels < 0 where the true field is >= 0",
+        "ascending",
+    ),
+    (
+        "maximum_principle",
+        "most_negative",
+        "Most negative",
+        "smallest predicted value, normalised units (0 = none negative)",
+        "descending",
+    ),
+    (
+        "flux_balance",
+        "mean",
+        "Flux balance",
+        "|outflow through the Dirichlet faces - injected flux| / injected flux, prediction at the amplitude the PDE operator gives its shape (no ground truth), mean",
+        "ascending",
+    ),
     ("flux_balance", "max", "max", "flux-balance error, worst sample", "ascending"),
 ]
-CONSISTENCY_NAMES = {"superposition": "superposition", "equivariance": "rotation/flip equivariance",
-                     "maximum_principle": "maximum principle", "flux_balance": "flux balance"}
+CONSISTENCY_NAMES = {
+    "superposition": "superposition",
+    "equivariance": "rotation/flip equivariance",
+    "maximum_principle": "maximum principle",
+    "flux_balance": "flux balance",
+}
 
 
 def has_uq(row: Row) -> bool:
@@ -68,18 +107,37 @@ def pct(x: Any) -> str:
 
 
 def uq_columns(settings: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    worst, catch, flag = settings.get("auroc_worst_fraction"), settings.get("catch_worst_fraction"), settings.get("catch_flag_fraction")
+    worst, catch, flag = (
+        settings.get("auroc_worst_fraction"),
+        settings.get("catch_worst_fraction"),
+        settings.get("catch_flag_fraction"),
+    )
     return [
         ("method", "Method", "str", "Model name and submission title; the link opens the entry"),
         ("indicator", "Indicator", "str", "Label-free error indicator (larger = less trustworthy)"),
-        ("spearman", "Spearman ρ", "num", "Spearman rank correlation of the indicator with the true per-sample error "
-         "(1 = same ordering), estimate [95 % interval]"),
-        ("auroc", f"AUROC worst {pct(worst)}", "num", f"AUROC of the indicator for flagging the worst {pct(worst)} of test "
-         f"samples by error (1 = perfect, 0.5 = chance), estimate [95 % interval]; underpowered below "
-         f"{settings.get('min_positives_auroc', 20)} worst samples per seed"),
-        ("catch_rate", f"Worst {pct(catch)} caught", "num", f"Share of the worst {pct(catch)} of samples among the "
-         f"{pct(flag)} the indicator flags, estimate [95 % interval]; underpowered below "
-         f"{settings.get('min_positives_caught', 20)} worst samples per seed"),
+        (
+            "spearman",
+            "Spearman ρ",
+            "num",
+            "Spearman rank correlation of the indicator with the true per-sample error "
+            "(1 = same ordering), estimate [95 % interval]",
+        ),
+        (
+            "auroc",
+            f"AUROC worst {pct(worst)}",
+            "num",
+            f"AUROC of the indicator for flagging the worst {pct(worst)} of test "
+            f"samples by error (1 = perfect, 0.5 = chance), estimate [95 % interval]; underpowered below "
+            f"{settings.get('min_positives_auroc', 20)} worst samples per seed",
+        ),
+        (
+            "catch_rate",
+            f"Worst {pct(catch)} caught",
+            "num",
+            f"Share of the worst {pct(catch)} of samples among the "
+            f"{pct(flag)} the indicator flags, estimate [95 % interval]; underpowered below "
+            f"{settings.get('min_positives_caught', 20)} worst samples per seed",
+        ),
         ("indicator_mean", "Indicator mean", "num", "Mean of the indicator over the test samples (its scale)"),
         ("seeds", "Seeds", "num", "Seeds with scores / seeds of the run"),
         ("test_nmae", "Test nMAE", "num", "The entry's headline error, for context"),
@@ -104,13 +162,17 @@ def legacy_positives(row: Row, key: str) -> tuple[int, int] | None:
     if n is None:
         return None
     settings = uq.settings
-    share = settings.get("auroc_worst_fraction" if key == "auroc" else "catch_worst_fraction", 0.05 if key == "auroc" else 0.01)
+    share = settings.get(
+        "auroc_worst_fraction" if key == "auroc" else "catch_worst_fraction", 0.05 if key == "auroc" else 0.01
+    )
     return max(1, math.ceil(share * n - 1e-9)), MIN_POSITIVES_AUROC if key == "auroc" else MIN_POSITIVES_CAUGHT
 
 
 def _underpowered(positives: Any, required: Any) -> str:
-    return (f'<td class="num underpowered" title="{esc(positives)} worst samples per seed; a number needs at least '
-            f'{esc(required)} (a task with more test samples)">underpowered</td>')
+    return (
+        f'<td class="num underpowered" title="{esc(positives)} worst samples per seed; a number needs at least '
+        f'{esc(required)} (a task with more test samples)">underpowered</td>'
+    )
 
 
 def score_cell(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None = None) -> Markup:
@@ -136,7 +198,11 @@ def _score_html(ind: dict[str, Any], key: str, legacy: tuple[int, int] | None) -
     if stat_mean(stat) is None:
         return '<td class="num" title="undefined (e.g. a constant indicator)">—</td>'
     note = "" if key == "indicator_mean" else ' <span class="pm">(no interval)</span>'
-    title = "" if key == "indicator_mean" else ' title="a result written before the intervals: mean ± unbiased std over seeds"'
+    title = (
+        ""
+        if key == "indicator_mean"
+        else ' title="a result written before the intervals: mean ± unbiased std over seeds"'
+    )
     return f'<td class="num"{title}>{pm(stat)}{note}</td>'
 
 

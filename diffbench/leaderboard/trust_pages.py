@@ -71,16 +71,40 @@ def _uq_board(task: str, rows: list[Row], settings: dict[str, Any]) -> tuple[str
             baseline = group == "baselines"
             info = (BASELINE_INFO if baseline else INDICATOR_INFO).get(name, "")
             cells = [score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]
-            css = " ".join(c for c in ("" if ok else "na", "baseline" if baseline else "", "" if row.sub.ranked else "unranked") if c)
-            body.append(Markup(_macro("uq_board_row")(rid, css, Markup(method_cell(row, "../")), name, baseline, info,
-                                                      ind, cells, len(row.res.seeds), row.test(HEADLINE))))
+            css = " ".join(
+                c
+                for c in ("" if ok else "na", "baseline" if baseline else "", "" if row.sub.ranked else "unranked")
+                if c
+            )
+            body.append(
+                Markup(
+                    _macro("uq_board_row")(
+                        rid,
+                        css,
+                        Markup(method_cell(row, "../")),
+                        name,
+                        baseline,
+                        info,
+                        ind,
+                        cells,
+                        len(row.res.seeds),
+                        row.test(HEADLINE),
+                    )
+                )
+            )
             ids.append(rid)
             powered = {k: (legacy_positives(row, k) or (1, 0)) for k in ("auroc", "catch_rate")}
             data_rows[rid] = {
-                "method": row.label.lower(), "indicator": order.index(name) if name in order else len(order),
-                **{k: (_estimate(ind.get(k)) if ok and powered.get(k, (1, 0))[0] >= powered.get(k, (1, 0))[1] else None)
-                   for k in SCORE_COLUMNS},
-                "seeds": ind.get("n_seeds", 0), "test_nmae": row.mean("test", HEADLINE),
+                "method": row.label.lower(),
+                "indicator": order.index(name) if name in order else len(order),
+                **{
+                    k: (
+                        _estimate(ind.get(k)) if ok and powered.get(k, (1, 0))[0] >= powered.get(k, (1, 0))[1] else None
+                    )
+                    for k in SCORE_COLUMNS
+                },
+                "seeds": ind.get("n_seeds", 0),
+                "test_nmae": row.mean("test", HEADLINE),
             }
     first = {"spearman": "descending", "auroc": "descending", "catch_rate": "descending", "seeds": "descending"}
     return _table(f"uq-{task}", cols, body, first), {"order": ids, "rows": data_rows}
@@ -93,9 +117,11 @@ def _table(board: str, cols: list[tuple[str, str, str, str]], body: list[Markup]
 def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]:
     cols = [("method", "Method", "str", "Model name and submission title; the link opens the entry")]
     cols += [(f"{s}.{f}", label, "num", tip) for s, f, label, tip, _ in CONSISTENCY_COLUMNS]
-    cols += [("seeds", "Seeds", "num", "Seeds with consistency scores / seeds of the run"),
-             ("test_nmae", "Test nMAE", "num", "The entry's headline error, for context"),
-             ("note", "Note", "none", "Scores that do not apply to this task, and why")]
+    cols += [
+        ("seeds", "Seeds", "num", "Seeds with consistency scores / seeds of the run"),
+        ("test_nmae", "Test nMAE", "num", "The entry's headline error, for context"),
+        ("note", "Note", "none", "Scores that do not apply to this task, and why"),
+    ]
     first = {f"{s}.{f}": d for s, f, _, _, d in CONSISTENCY_COLUMNS} | {"seeds": "descending"}
     body, data_rows = [], {}
     for row in rows:
@@ -112,11 +138,25 @@ def _consistency_board(task: str, rows: list[Row]) -> tuple[str, dict[str, Any]]
                 cells.append(("none", None))
             else:
                 cells.append(("stat", block.get(fld)))
-        notes = [f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
-                 for s in CONSISTENCY_NAMES if (c.get(s) or {}).get("status") != "ok"]
-        body.append(Markup(_macro("consistency_board_row")(row.id, "" if row.sub.ranked else "unranked", Markup(method_cell(row, "../")),
-                                                           cells, c.get("n_seeds", "—"), len(row.res.seeds), row.test(HEADLINE),
-                                                           "; ".join(notes))))
+        notes = [
+            f"{CONSISTENCY_NAMES.get(s, s)}: {(c.get(s) or {}).get('reason') or 'not recorded'}"
+            for s in CONSISTENCY_NAMES
+            if (c.get(s) or {}).get("status") != "ok"
+        ]
+        body.append(
+            Markup(
+                _macro("consistency_board_row")(
+                    row.id,
+                    "" if row.sub.ranked else "unranked",
+                    Markup(method_cell(row, "../")),
+                    cells,
+                    c.get("n_seeds", "—"),
+                    len(row.res.seeds),
+                    row.test(HEADLINE),
+                    "; ".join(notes),
+                )
+            )
+        )
         values.update(seeds=c.get("n_seeds"), test_nmae=row.mean("test", HEADLINE))
         data_rows[row.id] = values
     return _table(f"consistency-{task}", cols, body, first), {"order": [r.id for r in rows], "rows": data_rows}
@@ -139,14 +179,27 @@ def render_trust_page(task: str, rows: list[Row], studies: list[Any] = ()) -> st
     if cons_rows:
         consistency_table, data["boards"][f"consistency-{task}"] = _consistency_board(task, cons_rows)
     boards = bool(data["boards"])
-    return page(f"{task} · uncertainty and consistency · diffbench leaderboard", "",
-                header=header(f"{esc(task)} · uncertainty board and physics consistency", back=back),
-                script=asset("board.js") if boards else None, data=data if boards else None, template="trust.html",
-                task=task, n=len(rows), n_uq=len(uq_rows), n_consistency=len(cons_rows), uq_table=Markup(uq_table),
-                consistency_table=Markup(consistency_table), indicators=list({**INDICATOR_INFO, **BASELINE_INFO}.items()),
-                studies=studies, worst=pct(settings.get("auroc_worst_fraction")), catch=pct(settings.get("catch_worst_fraction")),
-                flag=pct(settings.get("catch_flag_fraction")), min_auroc=settings.get("min_positives_auroc", 20),
-                min_caught=settings.get("min_positives_caught", 20))
+    return page(
+        f"{task} · uncertainty and consistency · diffbench leaderboard",
+        "",
+        header=header(f"{esc(task)} · uncertainty board and physics consistency", back=back),
+        script=asset("board.js") if boards else None,
+        data=data if boards else None,
+        template="trust.html",
+        task=task,
+        n=len(rows),
+        n_uq=len(uq_rows),
+        n_consistency=len(cons_rows),
+        uq_table=Markup(uq_table),
+        consistency_table=Markup(consistency_table),
+        indicators=list({**INDICATOR_INFO, **BASELINE_INFO}.items()),
+        studies=studies,
+        worst=pct(settings.get("auroc_worst_fraction")),
+        catch=pct(settings.get("catch_worst_fraction")),
+        flag=pct(settings.get("catch_flag_fraction")),
+        min_auroc=settings.get("min_positives_auroc", 20),
+        min_caught=settings.get("min_positives_caught", 20),
+    )
 
 
 # --------------------------------------------------------------------------- entry sections
@@ -160,32 +213,68 @@ def entry_uq_section(row: Row) -> str:
     uq = res.uq
     dumped = uq.model_dump(exclude_none=True)
     seeds = res.per_seed
-    summary = [{"name": name, "baseline": group == "baselines", "ind": ind,
-                "cells": [score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS]}
-               for group, name, ind in score_rows(dumped)]
+    summary = [
+        {
+            "name": name,
+            "baseline": group == "baselines",
+            "ind": ind,
+            "cells": [score_cell(ind, k, legacy_positives(row, k)) for k in SCORE_COLUMNS],
+        }
+        for group, name, ind in score_rows(dumped)
+    ]
     per = []
     for s in seeds:
         block = s.uq.model_dump(exclude_none=True) if s.uq is not None else {}
         for group, name, _ in score_rows(dumped):
             ind = (block.get(group) or {}).get(name) or {}
             ok = ind.get("status") == "ok"
-            cells = [score_cell(ind, k, legacy_positives(row, k) if k != "indicator_mean" else None)
-                     for k in SCORE_COLUMNS + ("indicator_median",)] if ok else []
+            cells = (
+                [
+                    score_cell(ind, k, legacy_positives(row, k) if k != "indicator_mean" else None)
+                    for k in SCORE_COLUMNS + ("indicator_median",)
+                ]
+                if ok
+                else []
+            )
             per.append({"seed": s.seed, "name": name, "cells": cells, "reason": ind.get("reason") or "not recorded"})
     facts = [("requested", esc(", ".join(uq.requested or indicator_names(dumped))))]
     facts += [(k, str(value(v))) for k, v in sorted(uq.settings.items())]
-    facts.append(("test samples / seed error", esc(", ".join(
-        f"seed {s.seed}: {s.uq.n_samples if s.uq else '?'} samples, mean error "
-        f"{fmt_number(s.uq.error_mean) if s.uq else '—'}" for s in seeds))))
+    facts.append(
+        (
+            "test samples / seed error",
+            esc(
+                ", ".join(
+                    f"seed {s.seed}: {s.uq.n_samples if s.uq else '?'} samples, mean error "
+                    f"{fmt_number(s.uq.error_mean) if s.uq else '—'}"
+                    for s in seeds
+                )
+            ),
+        )
+    )
     inv = uq.inverse_model
     if isinstance(inv, dict):
-        facts.append(("inverse network", esc(", ".join(f"{k} {fmt_number(v) if isinstance(v, float) else v}"
-                                                      for k, v in sorted(inv.items())
-                                                      if k in ("preset", "epochs", "val_mae", "train_time_s", "n_train")))))
-    how = ("estimate [95 % interval], the run's scores on every seed's test samples at once, then each seed's"
-           if uq.baselines is not None else "mean ± unbiased std over seeds (a result written before the intervals), then each seed")
-    return str(macro("uq_section", "entry_trust.html")(row.sub.task, summary, per, len(seeds), how,
-                                                       [(k, Markup(v)) for k, v in facts]))
+        facts.append(
+            (
+                "inverse network",
+                esc(
+                    ", ".join(
+                        f"{k} {fmt_number(v) if isinstance(v, float) else v}"
+                        for k, v in sorted(inv.items())
+                        if k in ("preset", "epochs", "val_mae", "train_time_s", "n_train")
+                    )
+                ),
+            )
+        )
+    how = (
+        "estimate [95 % interval], the run's scores on every seed's test samples at once, then each seed's"
+        if uq.baselines is not None
+        else "mean ± unbiased std over seeds (a result written before the intervals), then each seed"
+    )
+    return str(
+        macro("uq_section", "entry_trust.html")(
+            row.sub.task, summary, per, len(seeds), how, [(k, Markup(v)) for k, v in facts]
+        )
+    )
 
 
 def entry_consistency_section(row: Row) -> str:
@@ -195,7 +284,9 @@ def entry_consistency_section(row: Row) -> str:
         return ""
     c = row.res.consistency.model_dump(exclude_none=True) if row.res.consistency is not None else {}
     per_seed = [s.consistency.model_dump(exclude_none=True) if s.consistency is not None else {} for s in seeds]
-    names = [n for n in CONSISTENCY_NAMES if n in c] + sorted(n for n, v in c.items() if isinstance(v, dict) and n not in CONSISTENCY_NAMES)
+    names = [n for n in CONSISTENCY_NAMES if n in c] + sorted(
+        n for n, v in c.items() if isinstance(v, dict) and n not in CONSISTENCY_NAMES
+    )
     lines: list[dict[str, Any]] = []
     first = ("mean", "max", "negative_share", "most_negative")
     for name in names:
@@ -206,10 +297,20 @@ def entry_consistency_section(row: Row) -> str:
             continue
         for fld in sorted(block, key=lambda k: (first.index(k) if k in first else len(first), k)):
             if isinstance(block[fld], dict):
-                lines.append({"kind": "stat", "label": label, "field": fld, "stat": block[fld],
-                              "seeds": [(p.get(name) or {}).get(fld) for p in per_seed]})
-        extra = ", ".join(f"{k} {v if not isinstance(v, list) else ' '.join(map(str, v))}" for k, v in sorted(block.items())
-                          if k != "status" and not isinstance(v, dict))
+                lines.append(
+                    {
+                        "kind": "stat",
+                        "label": label,
+                        "field": fld,
+                        "stat": block[fld],
+                        "seeds": [(p.get(name) or {}).get(fld) for p in per_seed],
+                    }
+                )
+        extra = ", ".join(
+            f"{k} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
+            for k, v in sorted(block.items())
+            if k != "status" and not isinstance(v, dict)
+        )
         if extra:
             lines.append({"kind": "extra", "label": label, "text": extra})
     errors = [f"seed {s.seed}: {p.get('error')}" for s, p in zip(seeds, per_seed) if p.get("status") == "error"]

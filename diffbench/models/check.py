@@ -176,7 +176,9 @@ def check_output(model: nn.Module, in_channels: int, lattice: int, *, batch_size
     training = model.training
     try:
         with torch.random.fork_rng(devices=[]):
-            x = torch.rand(report.batch_size, in_channels, lattice, lattice, generator=torch.Generator().manual_seed(seed))
+            x = torch.rand(
+                report.batch_size, in_channels, lattice, lattice, generator=torch.Generator().manual_seed(seed)
+            )
             _check_forward(report, model, x)
     finally:
         model.train(training)

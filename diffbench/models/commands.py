@@ -19,20 +19,39 @@ TIMEOUT_HELP = (
 def register(sub: argparse._SubParsersAction) -> None:
     from .isolation import DEFAULT_TIMEOUT
 
-    m = sub.add_parser("models", help="list every model (built-ins and plugins) with its package and size; "
-                                      "a broken or hanging plugin is listed on one line, never aborts the list")
-    m.add_argument("--task", default="standard-64", help="count parameters for this task's input channels and lattice (default standard-64)")
+    m = sub.add_parser(
+        "models",
+        help="list every model (built-ins and plugins) with its package and size; "
+        "a broken or hanging plugin is listed on one line, never aborts the list",
+    )
+    m.add_argument(
+        "--task",
+        default="standard-64",
+        help="count parameters for this task's input channels and lattice (default standard-64)",
+    )
     m.add_argument("--json", action="store_true", help="print JSON")
-    m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=TIMEOUT_HELP.format(what="each plugin (import and build)", default=DEFAULT_TIMEOUT))
+    m.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=TIMEOUT_HELP.format(what="each plugin (import and build)", default=DEFAULT_TIMEOUT),
+    )
     m.set_defaults(func=_models)
 
-    c = sub.add_parser("check-model", help="validate a model (shape, dtype, determinism, size, one training step) in seconds")
+    c = sub.add_parser(
+        "check-model", help="validate a model (shape, dtype, determinism, size, one training step) in seconds"
+    )
     c.add_argument("name", help="a model name, plugin name, path/to/file.py:Class or pkg.module:Class")
-    c.add_argument("--task", default="smoke", help="build it for this task's input channels and lattice (default smoke)")
+    c.add_argument(
+        "--task", default="smoke", help="build it for this task's input channels and lattice (default smoke)"
+    )
     c.add_argument("--model-args", help="JSON object of constructor overrides")
-    c.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=TIMEOUT_HELP.format(what="a model that is not a built-in (the whole check)", default=DEFAULT_TIMEOUT))
+    c.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=TIMEOUT_HELP.format(what="a model that is not a built-in (the whole check)", default=DEFAULT_TIMEOUT),
+    )
     c.set_defaults(func=_check)
 
 
@@ -53,15 +72,31 @@ def _models(args: argparse.Namespace) -> int:
             params = count_parameters(create(preset.name, in_channels=task.in_channels, lattice=task.lattice))
         except DiffbenchError as exc:
             error = str(exc)
-        rows.append({"name": preset.name, "kind": BUILT_IN, "package": "diffbench", "version": diffbench.__version__,
-                     "parameters": params, "description": preset.description, "class_path": preset.class_path, "error": error})
+        rows.append(
+            {
+                "name": preset.name,
+                "kind": BUILT_IN,
+                "package": "diffbench",
+                "version": diffbench.__version__,
+                "parameters": params,
+                "description": preset.description,
+                "class_path": preset.class_path,
+                "error": error,
+            }
+        )
     for row in survey_plugins(task.in_channels, task.lattice, timeout=timeout):
-        rows.append({key: row[key] for key in ("name", "kind", "package", "version", "parameters", "description",
-                                               "class_path", "error")})
+        rows.append(
+            {
+                key: row[key]
+                for key in ("name", "kind", "package", "version", "parameters", "description", "class_path", "error")
+            }
+        )
     if args.json:
         print(json.dumps({"task": task.name, "models": rows}, indent=1))
         return 0
-    print(f"models for task {task.name} (N = {task.lattice}, {task.in_channels} input channel{'s' if task.in_channels > 1 else ''}):")
+    print(
+        f"models for task {task.name} (N = {task.lattice}, {task.in_channels} input channel{'s' if task.in_channels > 1 else ''}):"
+    )
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         size = f"{r['parameters']:>12,}" if r["parameters"] is not None else f"{'—':>12}"

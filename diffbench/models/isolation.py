@@ -82,13 +82,31 @@ def survey_plugins(in_channels: int, lattice: int, *, timeout: float = DEFAULT_T
     jobs: list[dict[str, Any]] = []
     labels: list[str] = []
     for entry in entries:
-        rows.append({"name": entry.name, "kind": PLUGIN, "package": entry.package, "version": entry.version,
-                     "class_path": entry.value, "description": "", "parameters": None,
-                     "error": plugin_name_problem(entry, entries)})
+        rows.append(
+            {
+                "name": entry.name,
+                "kind": PLUGIN,
+                "package": entry.package,
+                "version": entry.version,
+                "class_path": entry.value,
+                "description": "",
+                "parameters": None,
+                "error": plugin_name_problem(entry, entries),
+            }
+        )
         if rows[-1]["error"] is None:
-            jobs.append({"kind": "survey", "row": len(rows) - 1, "name": entry.name, "value": entry.value,
-                         "package": entry.package, "version": entry.version, "in_channels": in_channels,
-                         "lattice": lattice})
+            jobs.append(
+                {
+                    "kind": "survey",
+                    "row": len(rows) - 1,
+                    "name": entry.name,
+                    "value": entry.value,
+                    "package": entry.package,
+                    "version": entry.version,
+                    "in_channels": in_channels,
+                    "lattice": lattice,
+                }
+            )
             labels.append(entry.label)
     for job, answer in zip(jobs, run_jobs(jobs, labels, timeout)):
         rows[job["row"]].update({key: answer.get(key) for key in ("description", "parameters", "error")})
@@ -127,8 +145,13 @@ def check_model_isolated(
     from diffbench.models.report import CheckReport, CheckResult
 
     timeout = check_timeout(timeout)
-    job = {"kind": "check", "name": name, "in_channels": in_channels, "lattice": lattice,
-           "overrides": dict(overrides or {})}
+    job = {
+        "kind": "check",
+        "name": name,
+        "in_channels": in_channels,
+        "lattice": lattice,
+        "overrides": dict(overrides or {}),
+    }
     try:
         json.dumps(job)
     except (TypeError, ValueError) as exc:
@@ -154,7 +177,9 @@ def run_jobs(jobs: list[dict[str, Any]], labels: list[str], timeout: float) -> l
         try:
             ready = child.next(STARTUP_TIMEOUT)
             if ready is _TIMEOUT:
-                raise DiffbenchError(f"the child process that runs plugin code did not start within {STARTUP_TIMEOUT:g} s")
+                raise DiffbenchError(
+                    f"the child process that runs plugin code did not start within {STARTUP_TIMEOUT:g} s"
+                )
             if not isinstance(ready, dict) or not ready.get("ready"):
                 raise DiffbenchError(f"the child process that runs plugin code did not start: it {child.failure()}")
             while index < len(jobs):
@@ -164,8 +189,10 @@ def run_jobs(jobs: list[dict[str, Any]], labels: list[str], timeout: float) -> l
                     index += 1
                     continue
                 if answer is _TIMEOUT:
-                    problem = (f"did not finish within {timeout:g} s (--timeout): importing, building or checking "
-                               "it hangs or needs more time on this machine")
+                    problem = (
+                        f"did not finish within {timeout:g} s (--timeout): importing, building or checking "
+                        "it hangs or needs more time on this machine"
+                    )
                 else:
                     problem = f"stopped: the process running it {child.failure()}"
                 answers[index] = {"error": f"{labels[index]} {problem}"}

@@ -126,16 +126,14 @@ def load_plugin(entry: PluginEntry) -> Any:
     except BaseException as exc:  # anything the module raises on import, SystemExit included
         reraise_interrupt(exc)
         raise DiffbenchError(
-            f"{entry.label}: cannot import module '{module_name}' of entry point '{entry.value}': "
-            f"{one_line(exc)}"
+            f"{entry.label}: cannot import module '{module_name}' of entry point '{entry.value}': {one_line(exc)}"
         ) from exc
     for part in attribute.split(".") if attribute else ():
         try:
             target = getattr(target, part)
         except AttributeError as exc:
             raise DiffbenchError(
-                f"{entry.label}: module '{module_name}' has no attribute '{attribute}' "
-                f"(entry point '{entry.value}')"
+                f"{entry.label}: module '{module_name}' has no attribute '{attribute}' (entry point '{entry.value}')"
             ) from exc
         except BaseException as exc:  # a module-level __getattr__ may raise anything
             reraise_interrupt(exc)

@@ -87,9 +87,7 @@ class DilatedResNet(SurrogateModel):
             )
         dropout = check_dropout(dropout)
         self.lift = nn.Sequential(nn.Conv2d(in_channels, hidden_channels, kernel_size=3, padding=1), nn.GELU())
-        self.blocks = nn.Sequential(
-            *(DilatedBlock(hidden_channels, dilations, norm, dropout) for _ in range(n_blocks))
-        )
+        self.blocks = nn.Sequential(*(DilatedBlock(hidden_channels, dilations, norm, dropout) for _ in range(n_blocks)))
         self.head = nn.Conv2d(hidden_channels, out_channels, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -102,13 +102,10 @@ def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
     """
     if not isinstance(spec, Mapping) or not {"name", "class_path", "init_args"} <= set(spec):
         raise DiffbenchError(
-            "a model spec must be a mapping with keys 'name', 'class_path' and 'init_args', "
-            f"got {spec!r:.200}"
+            f"a model spec must be a mapping with keys 'name', 'class_path' and 'init_args', got {spec!r:.200}"
         )
     if not isinstance(spec["init_args"], Mapping) or not isinstance(spec["class_path"], str):
-        raise DiffbenchError(
-            f"model spec '{spec['name']}': 'class_path' must be a string and 'init_args' a mapping"
-        )
+        raise DiffbenchError(f"model spec '{spec['name']}': 'class_path' must be a string and 'init_args' a mapping")
     package = spec_package(spec)
     label = f"model '{spec['name']}' (class path '{spec['class_path']}')"
     try:

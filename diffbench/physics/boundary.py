@@ -102,9 +102,7 @@ def parse_boundary(value: BoundaryLike) -> Boundary:
         )
     for side, kind in sides.items():
         if kind not in BOUNDARY_TYPES:
-            raise DiffbenchError(
-                f"unknown boundary {kind!r} on side {side!r}; allowed: {', '.join(BOUNDARY_TYPES)}"
-            )
+            raise DiffbenchError(f"unknown boundary {kind!r} on side {side!r}; allowed: {', '.join(BOUNDARY_TYPES)}")
     for low, high in (("top", "bottom"), ("left", "right")):
         if (sides[low] == "periodic") != (sides[high] == "periodic"):
             raise DiffbenchError(

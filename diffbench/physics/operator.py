@@ -221,7 +221,9 @@ def relative_residual(stencil: Stencil, u: Array, rhs: Array, free: Array | None
     return num / (den + (den == 0))
 
 
-def uniform_relative_residual(d: Array, decay: Array, boundary: Boundary | str | dict, u: Array, rhs: Array, xp: Any) -> Array:
+def uniform_relative_residual(
+    d: Array, decay: Array, boundary: Boundary | str | dict, u: Array, rhs: Array, xp: Any
+) -> Array:
     """:func:`relative_residual` of the operator with per-sample constant D and decay, bit for bit,
     without assembling its full stencil.
 
@@ -249,7 +251,9 @@ def uniform_relative_residual(d: Array, decay: Array, boundary: Boundary | str |
     return num / (den + (den == 0))
 
 
-def _uniform_residual_block(c: Array, diag: Array, b: Boundary, u: Array, rhs: Array, off: Array, t3: Array, xp: Any) -> tuple[Array, Array]:
+def _uniform_residual_block(
+    c: Array, diag: Array, b: Boundary, u: Array, rhs: Array, off: Array, t3: Array, xp: Any
+) -> tuple[Array, Array]:
     """``||A u - rhs||`` and ``||rhs||`` per sample of a block, in the scratch ``off`` and ``t3``."""
     m, n = u.shape[0], u.shape[-1]
     # A u in the order of Stencil.apply: diag u + ((((u 0 - c u_right) - c u_left) - c u_down) - c u_up).

@@ -66,7 +66,9 @@ class SourceSpec:
         if isinstance(self.radius, bool) or not isinstance(self.radius, (int, np.integer)) or self.radius <= 0:
             raise DiffbenchError(f"source radius must be a positive integer number of cells, got {_show(self.radius)}")
         if self.radius > lattice:
-            raise DiffbenchError(f"a source of radius {_show(self.radius)} does not fit in a {lattice}x{lattice} lattice; use radius <= {(lattice - 1) // 2}")
+            raise DiffbenchError(
+                f"a source of radius {_show(self.radius)} does not fit in a {lattice}x{lattice} lattice; use radius <= {(lattice - 1) // 2}"
+            )
         if 2 * self.radius + 1 > lattice:
             raise DiffbenchError(
                 f"a source of radius {self.radius} (diameter {2 * self.radius + 1} cells) does not fit in a "
@@ -81,7 +83,9 @@ class SourceSpec:
         try:
             low, high = (float(v) for v in self.strength)
         except (TypeError, ValueError, OverflowError):
-            raise DiffbenchError(f"source strength must be a pair (low, high) of finite numbers, got {_show(self.strength)}") from None
+            raise DiffbenchError(
+                f"source strength must be a pair (low, high) of finite numbers, got {_show(self.strength)}"
+            ) from None
         if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
             raise DiffbenchError(f"source strength range must satisfy 0 <= low < high, got ({low}, {high})")
 
@@ -218,7 +222,9 @@ def _stamp_offsets(shape: str, radius: int, params: np.ndarray, lattice: int) ->
     return (rows - radius) * lattice + (cols - radius)
 
 
-def _source_cells(geometries: list[SourceGeometry], lattice: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | list[np.ndarray]]:
+def _source_cells(
+    geometries: list[SourceGeometry], lattice: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | list[np.ndarray]]:
     """Every source of the batch, in batch then source order: the flat index (sample * N^2 +
     row * N + column) of its centre, its strength, and the flat offsets of its stamp's cells
     from the centre: one array shared by all sources when they share a fixed stamp, else a list."""
@@ -229,7 +235,9 @@ def _source_cells(geometries: list[SourceGeometry], lattice: int) -> tuple[np.nd
     outside = (centres < radius) | (centres >= lattice - radius)
     if outside.any():
         k = int(np.flatnonzero(outside.any(axis=1))[0])
-        raise DiffbenchError(f"a source of radius {int(radius[k, 0])} centred at {centres[k].tolist()} leaves the {lattice}x{lattice} lattice")
+        raise DiffbenchError(
+            f"a source of radius {int(radius[k, 0])} centred at {centres[k].tolist()} leaves the {lattice}x{lattice} lattice"
+        )
     base = np.repeat(np.arange(B, dtype=np.int64) * lattice * lattice, counts) + centres[:, 0] * lattice + centres[:, 1]
     weight = np.concatenate([g.strengths for g in geometries]).astype(np.float64, copy=False)
     shapes: set[str] = set()
@@ -239,14 +247,18 @@ def _source_cells(geometries: list[SourceGeometry], lattice: int) -> tuple[np.nd
     if len(shapes) == 1 and len(radii) == 1 and next(iter(shapes)) in _FIXED_STAMPS:  # one stamp for all
         return base, weight, _fixed_offsets(next(iter(shapes)), radii.pop(), lattice)
     offsets = [
-        _fixed_offsets(shape, g.radius, lattice) if shape in _FIXED_STAMPS else _stamp_offsets(shape, g.radius, g.params[j], lattice)
+        _fixed_offsets(shape, g.radius, lattice)
+        if shape in _FIXED_STAMPS
+        else _stamp_offsets(shape, g.radius, g.params[j], lattice)
         for g in geometries
         for j, shape in enumerate(g.shapes)
     ]
     return base, weight, offsets
 
 
-def _cell_lists(base: np.ndarray, weight: np.ndarray, offsets: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _cell_lists(
+    base: np.ndarray, weight: np.ndarray, offsets: np.ndarray | list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """The flat index and the strength of every covered cell of these sources, source by source."""
     if isinstance(offsets, np.ndarray):
         return (base[:, None] + offsets[None, :]).ravel(), np.repeat(weight, len(offsets))
@@ -293,7 +305,9 @@ def source_layers(geometries: list[SourceGeometry]) -> np.ndarray:
     for b, g in enumerate(geometries):
         centres[b, : g.count] = g.centres
     reach = 2 * np.asarray([g.radius for g in geometries], dtype=np.int64)[:, None, None]
-    meet = (np.abs(centres[:, :, None, 0] - centres[:, None, :, 0]) <= reach) & (np.abs(centres[:, :, None, 1] - centres[:, None, :, 1]) <= reach)
+    meet = (np.abs(centres[:, :, None, 0] - centres[:, None, :, 0]) <= reach) & (
+        np.abs(centres[:, :, None, 1] - centres[:, None, :, 1]) <= reach
+    )
     layer = np.zeros((B, C), dtype=np.int64)
     for j in range(1, C):  # vectorised over the batch; padding only ever follows a sample's sources
         layer[:, j] = np.where(meet[:, j, :j], layer[:, :j] + 1, 0).max(axis=1)

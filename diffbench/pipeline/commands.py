@@ -35,12 +35,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
 
-    v = sub.add_parser("verify", help="re-score a submission from its checkpoints and compare every metric with its claim")
-    v.add_argument("submission", help="a stored submission (leaderboard/submissions/<task>/<id>.json) or a run's result.json")
-    v.add_argument("--checkpoint-dir", metavar="D", help="where the checkpoints are (default: the submission's bundle folder "
-                   "<id>/, or the run folder); fetched checkpoints are kept here")
-    v.add_argument("--data-dir", help="data cache root (the test and validation splits are regenerated here when missing)")
-    v.add_argument("--max-bytes", type=int, default=None, help="skip (the entry stays claimed) when the checkpoints weigh more")
+    v = sub.add_parser(
+        "verify", help="re-score a submission from its checkpoints and compare every metric with its claim"
+    )
+    v.add_argument(
+        "submission", help="a stored submission (leaderboard/submissions/<task>/<id>.json) or a run's result.json"
+    )
+    v.add_argument(
+        "--checkpoint-dir",
+        metavar="D",
+        help="where the checkpoints are (default: the submission's bundle folder "
+        "<id>/, or the run folder); fetched checkpoints are kept here",
+    )
+    v.add_argument(
+        "--data-dir", help="data cache root (the test and validation splits are regenerated here when missing)"
+    )
+    v.add_argument(
+        "--max-bytes", type=int, default=None, help="skip (the entry stays claimed) when the checkpoints weigh more"
+    )
     v.add_argument("--accelerator", default="cpu", choices=("cpu", "gpu"), help="where to re-score (default cpu)")
     v.add_argument("--no-record", action="store_true", help="do not write <id>/verification.json")
     v.add_argument("--no-progress", action="store_true")
@@ -64,8 +76,10 @@ def _run(args: argparse.Namespace) -> int:
         if exc.errno not in WRITE_ERRORS:
             raise
         where = exc.filename or "a file of the run"
-        raise DiffbenchError(f"could not write {where} ({exc.strerror or exc}); finished seeds and whole checkpoints are "
-                             "kept: make room (or fix the permissions) and rerun with --resume") from None
+        raise DiffbenchError(
+            f"could not write {where} ({exc.strerror or exc}); finished seeds and whole checkpoints are "
+            "kept: make room (or fix the permissions) and rerun with --resume"
+        ) from None
     if result is None:
         return 0
     run_dir = Path(cfg.out) / result["run_id"]
@@ -81,12 +95,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_checkpoint
 
     counts = parse_int_list(args.test_counts, "--test-counts") if args.test_counts else None
-    out = evaluate_checkpoint(args.checkpoint, task=args.task, devices=args.devices, accelerator=args.accelerator,
-                              split=args.split, counts=counts, data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+    out = evaluate_checkpoint(
+        args.checkpoint,
+        task=args.task,
+        devices=args.devices,
+        accelerator=args.accelerator,
+        split=args.split,
+        counts=counts,
+        data_dir=args.data_dir,
+        out=args.out,
+        progress=not args.no_progress,
+    )
     if out is not None:
         m = out["metrics"]
-        print(f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
-              f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}")
+        print(
+            f"{out['model']['name']} on {out['task']['name']} ({args.split}, {m['n_samples']} samples): "
+            f"mae {m['mae']:.4g}  nmae {m['nmae']:.4g}  max_abs_error {m['max_abs_error']:.4g}"
+        )
         print(f"metrics: {out['path']}")
     return 0
 
@@ -98,14 +123,23 @@ def _verify(args: argparse.Namespace) -> int:
         from ..errors import DiffbenchError
 
         raise DiffbenchError(f"--max-bytes must be >= 0, got {args.max_bytes}")
-    report = verify(args.submission, checkpoint_dir=args.checkpoint_dir, data_dir=args.data_dir, max_bytes=args.max_bytes,
-                    record=not args.no_record, accelerator=args.accelerator, progress=not args.no_progress,
-                    log=lambda msg: print(msg, file=sys.stderr))
+    report = verify(
+        args.submission,
+        checkpoint_dir=args.checkpoint_dir,
+        data_dir=args.data_dir,
+        max_bytes=args.max_bytes,
+        record=not args.no_record,
+        accelerator=args.accelerator,
+        progress=not args.no_progress,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
     if report.status == "skipped":
         print(f"skipped: {report.source}: {report.reason}")
         return 0
-    print(f"verified: {report.source}: {len(report.seeds)} seed(s), {report.metrics_compared} metrics re-scored from "
-          f"{report.checkpoint_bytes} bytes of checkpoints agree with the claim")
+    print(
+        f"verified: {report.source}: {len(report.seeds)} seed(s), {report.metrics_compared} metrics re-scored from "
+        f"{report.checkpoint_bytes} bytes of checkpoints agree with the claim"
+    )
     if report.record_path is not None:
         print(f"record: {report.record_path}")
     return 0

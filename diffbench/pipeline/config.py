@@ -57,65 +57,187 @@ class RunConfig:
     """Everything that defines a run: one field per option, in the reproduce command's order
     (the run id hashes every field but the bookkeeping ones)."""
 
-    model: Any = option("unet-small", flag="--model", always=True, show=model_text,
-                        help="a model name (see `diffbench models`), a plugin name, path/to/file.py:Class, or pkg.module:Class "
-                             "(default unet-small)")
-    task: str = option("standard-64", flag="--task", always=True,
-                       help="task name (see `diffbench tasks`) or path to a task YAML (default standard-64)")
-    seeds: list[int] = option(factory=lambda: [0], flag="--seeds", always=True, coerce=int_list("--seeds"), check=check_seeds,
-                              show=lambda s: ",".join(map(str, s)),
-                              help=f"training seeds, e.g. 0,1,2 or 0-9, at most {MAX_INT_LIST} (default 0); results aggregate mean ± std")
-    devices: int = option(1, flag="--devices", type=int, always=True, check=positive_int("--devices"), help="devices (GPUs, or CPU processes) for DDP (default 1)")
-    accelerator: str = option("auto", flag="--accelerator", always=True, check=one_of("--accelerator", ACCELERATORS), help="auto | cpu | gpu (default auto: GPU if one is visible)")
-    precision: str = option("32-true", flag="--precision", always=True, check=one_of("--precision", PRECISIONS), help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...")
+    model: Any = option(
+        "unet-small",
+        flag="--model",
+        always=True,
+        show=model_text,
+        help="a model name (see `diffbench models`), a plugin name, path/to/file.py:Class, or pkg.module:Class "
+        "(default unet-small)",
+    )
+    task: str = option(
+        "standard-64",
+        flag="--task",
+        always=True,
+        help="task name (see `diffbench tasks`) or path to a task YAML (default standard-64)",
+    )
+    seeds: list[int] = option(
+        factory=lambda: [0],
+        flag="--seeds",
+        always=True,
+        coerce=int_list("--seeds"),
+        check=check_seeds,
+        show=lambda s: ",".join(map(str, s)),
+        help=f"training seeds, e.g. 0,1,2 or 0-9, at most {MAX_INT_LIST} (default 0); results aggregate mean ± std",
+    )
+    devices: int = option(
+        1,
+        flag="--devices",
+        type=int,
+        always=True,
+        check=positive_int("--devices"),
+        help="devices (GPUs, or CPU processes) for DDP (default 1)",
+    )
+    accelerator: str = option(
+        "auto",
+        flag="--accelerator",
+        always=True,
+        check=one_of("--accelerator", ACCELERATORS),
+        help="auto | cpu | gpu (default auto: GPU if one is visible)",
+    )
+    precision: str = option(
+        "32-true",
+        flag="--precision",
+        always=True,
+        check=one_of("--precision", PRECISIONS),
+        help="32-true (default) | bf16-mixed | 16-mixed (GPU) | ...",
+    )
     loss: str = option("mae", flag="--loss", always=True, help="mae (default) | mse | tanh-mae")
     max_epochs: int | None = option(None, flag="--max-epochs", type=int, help="epochs (default: the task's budget)")
-    batch_size: int | None = option(None, flag="--batch-size", type=int, check=positive_int("--batch-size", optional=True),
-                                    help="global training batch size, split evenly over the --devices x --num-nodes processes "
-                                         "(default: the task's)")
-    lr: float | None = option(None, flag="--lr", type=float, check=positive_finite("--lr"),
-                              help="learning rate, a finite number > 0 (default: the recipe's)")
+    batch_size: int | None = option(
+        None,
+        flag="--batch-size",
+        type=int,
+        check=positive_int("--batch-size", optional=True),
+        help="global training batch size, split evenly over the --devices x --num-nodes processes "
+        "(default: the task's)",
+    )
+    lr: float | None = option(
+        None,
+        flag="--lr",
+        type=float,
+        check=positive_finite("--lr"),
+        help="learning rate, a finite number > 0 (default: the recipe's)",
+    )
     recipe: str | None = option(None, flag="--recipe", help="paper | fast (default: the task's)")
-    num_nodes: int = option(1, flag="--num-nodes", type=int, check=positive_int("--num-nodes"), help="nodes for multi-node DDP (under SLURM or torchrun)")
-    train_counts: list[int] | None = option(None, flag="--train-counts", coerce=int_list("--train-counts"), show=counts_text,
-                                            help="train only on these source counts, e.g. 1-10")
-    test_counts: list[int] | None = option(None, flag="--test-counts", coerce=int_list("--test-counts"), show=counts_text,
-                                           help="validate and test only on these source counts, e.g. 11-20")
-    train_fraction: float = option(1.0, flag="--train-fraction", type=float, coerce=fraction, show=repr,
-                                   help="fraction of the training set, balanced per source count (0, 1]")
-    model_args: dict[str, Any] = option(factory=dict, flag="--model-args", coerce=json_object,
-                                        show=lambda a: json.dumps(a, sort_keys=True),
-                                        help="JSON object of constructor overrides, e.g. '{\"width\": 32}'")
-    max_steps: int | None = option(None, flag="--max-steps", type=int, kind=OPTIONAL, check=positive_int("--max-steps", optional=True),
-                                   help="optimisation-step budget instead of epochs (used by data-scaling studies)")
-    check_val_every_n_epoch: int = option(1, flag="--val-every", type=int, kind=OPTIONAL, check=positive_int("--val-every"),
-                                          help="validate every K epochs (default 1)")
-    uq: list[str] = option(factory=list, flag="--uq", kind=OPTIONAL, coerce=parse_uq, show=",".join,
-                           help="label-free error indicators to compute and score on the test split: any of "
-                                "mc-dropout,residual,inverse,ensemble (see diffbench.trust.indicators)")
-    channels_last: bool = option(False, flag="--channels-last", action="store_true", kind=OPTIONAL, coerce=boolean("channels_last"),
-                                 help="train and score in the channels-last memory format (cnn-small steps took 0.67x the time "
-                                      "on a CPU; see README)")
-    early_stopping: bool = option(False, flag="--early-stopping", action="store_true", kind=OPTIONAL,
-                                  coerce=boolean("early_stopping"),
-                                  help="stop when validation MAE has not improved for the recipe's patience (in evaluations), "
-                                       "within the --max-epochs/--max-steps budget; each seed records where and why it stopped")
+    num_nodes: int = option(
+        1,
+        flag="--num-nodes",
+        type=int,
+        check=positive_int("--num-nodes"),
+        help="nodes for multi-node DDP (under SLURM or torchrun)",
+    )
+    train_counts: list[int] | None = option(
+        None,
+        flag="--train-counts",
+        coerce=int_list("--train-counts"),
+        show=counts_text,
+        help="train only on these source counts, e.g. 1-10",
+    )
+    test_counts: list[int] | None = option(
+        None,
+        flag="--test-counts",
+        coerce=int_list("--test-counts"),
+        show=counts_text,
+        help="validate and test only on these source counts, e.g. 11-20",
+    )
+    train_fraction: float = option(
+        1.0,
+        flag="--train-fraction",
+        type=float,
+        coerce=fraction,
+        show=repr,
+        help="fraction of the training set, balanced per source count (0, 1]",
+    )
+    model_args: dict[str, Any] = option(
+        factory=dict,
+        flag="--model-args",
+        coerce=json_object,
+        show=lambda a: json.dumps(a, sort_keys=True),
+        help="JSON object of constructor overrides, e.g. '{\"width\": 32}'",
+    )
+    max_steps: int | None = option(
+        None,
+        flag="--max-steps",
+        type=int,
+        kind=OPTIONAL,
+        check=positive_int("--max-steps", optional=True),
+        help="optimisation-step budget instead of epochs (used by data-scaling studies)",
+    )
+    check_val_every_n_epoch: int = option(
+        1,
+        flag="--val-every",
+        type=int,
+        kind=OPTIONAL,
+        check=positive_int("--val-every"),
+        help="validate every K epochs (default 1)",
+    )
+    uq: list[str] = option(
+        factory=list,
+        flag="--uq",
+        kind=OPTIONAL,
+        coerce=parse_uq,
+        show=",".join,
+        help="label-free error indicators to compute and score on the test split: any of "
+        "mc-dropout,residual,inverse,ensemble (see diffbench.trust.indicators)",
+    )
+    channels_last: bool = option(
+        False,
+        flag="--channels-last",
+        action="store_true",
+        kind=OPTIONAL,
+        coerce=boolean("channels_last"),
+        help="train and score in the channels-last memory format (cnn-small steps took 0.67x the time "
+        "on a CPU; see README)",
+    )
+    early_stopping: bool = option(
+        False,
+        flag="--early-stopping",
+        action="store_true",
+        kind=OPTIONAL,
+        coerce=boolean("early_stopping"),
+        help="stop when validation MAE has not improved for the recipe's patience (in evaluations), "
+        "within the --max-epochs/--max-steps budget; each seed records where and why it stopped",
+    )
     # bookkeeping (not hashed)
-    wandb_mode: str | None = option(None, flag="--wandb-mode", kind=BOOKKEEPING,
-                                    help="online | offline | disabled (default: online with an API key, else offline)")
-    wandb_project: str = option("diffbench", flag="--wandb-project", kind=BOOKKEEPING, help="W&B project (default diffbench)")
+    wandb_mode: str | None = option(
+        None,
+        flag="--wandb-mode",
+        kind=BOOKKEEPING,
+        help="online | offline | disabled (default: online with an API key, else offline)",
+    )
+    wandb_project: str = option(
+        "diffbench", flag="--wandb-project", kind=BOOKKEEPING, help="W&B project (default diffbench)"
+    )
     out: str = option("runs", flag="--out", kind=BOOKKEEPING, help="output root (default runs/)")
-    data_dir: str | None = option(None, flag="--data-dir", kind=BOOKKEEPING, help="data cache root (default $DIFFBENCH_DATA_DIR or ./data)")
-    num_workers: int = option(0, flag="--num-workers", type=int, kind=BOOKKEEPING, help="DataLoader workers (default 0)")
+    data_dir: str | None = option(
+        None, flag="--data-dir", kind=BOOKKEEPING, help="data cache root (default $DIFFBENCH_DATA_DIR or ./data)"
+    )
+    num_workers: int = option(
+        0, flag="--num-workers", type=int, kind=BOOKKEEPING, help="DataLoader workers (default 0)"
+    )
     images: int = option(3, flag=None, kind=BOOKKEEPING)
-    resume: bool = option(False, flag="--resume", action="store_true", kind=BOOKKEEPING, config=False,
-                          help="continue an interrupted run of the same configuration")
-    progress: bool = option(True, flag="--no-progress", action="store_false", kind=BOOKKEEPING, config=False, help="no progress bars")
+    resume: bool = option(
+        False,
+        flag="--resume",
+        action="store_true",
+        kind=BOOKKEEPING,
+        config=False,
+        help="continue an interrupted run of the same configuration",
+    )
+    progress: bool = option(
+        True, flag="--no-progress", action="store_false", kind=BOOKKEEPING, config=False, help="no progress bars"
+    )
     wandb_group: str | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
-    recipe_from: str | None = option(None, flag="--recipe-from", kind=BOOKKEEPING, config=False,
-                                     help="a tune.json written by `diffbench tune`, `tuned` for the search diffbench ships for the model "
-                                          "and task, or `tuned:TASK` for the model's shipped search on TASK carried over: train with the recipe it chose (its --lr and --model-args; --model and --task "
-                                          "default to its own); the result records how it was tuned")
+    recipe_from: str | None = option(
+        None,
+        flag="--recipe-from",
+        kind=BOOKKEEPING,
+        config=False,
+        help="a tune.json written by `diffbench tune`, `tuned` for the search diffbench ships for the model "
+        "and task, or `tuned:TASK` for the model's shipped search on TASK carried over: train with the recipe it chose (its --lr and --model-args; --model and --task "
+        "default to its own); the result records how it was tuned",
+    )
     tuning: dict[str, Any] | None = option(None, flag=None, kind=BOOKKEEPING, config=False)
 
     BOOKKEEPING: ClassVar[tuple[str, ...]]
@@ -123,8 +245,11 @@ class RunConfig:
     OPTIONAL: ClassVar[dict[str, Any]]
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items()
-                if k not in self.BOOKKEEPING and not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in self.BOOKKEEPING and not (k in self.OPTIONAL and v == self.OPTIONAL[k])
+        }
 
     def run_id(self, model_name: str, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -201,7 +326,9 @@ def load_config(path: str) -> dict[str, Any]:
     cfg = {str(k).replace("-", "_"): v for k, v in raw.items()}
     unknown = sorted(set(cfg) - set(CONFIG_KEYS))
     if unknown:
-        raise DiffbenchError(f"config file {path}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}")
+        raise DiffbenchError(
+            f"config file {path}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}"
+        )
     return cfg
 
 
@@ -219,14 +346,22 @@ def apply_tuned(values: dict[str, Any], path: str) -> None:
     tuned = load_tuned(path)
     if tuned_on is not None and tuned_on != task:  # a recipe carried over from another task, and labelled so
         tuned["task"] = task
-        tuned["tuning"] = {**tuned["tuning"], "label": f"{tuned['tuning']['label']} of {tuned_on}", "tuned_task": tuned_on}
+        tuned["tuning"] = {
+            **tuned["tuning"],
+            "label": f"{tuned['tuning']['label']} of {tuned_on}",
+            "tuned_task": tuned_on,
+        }
     clash = [f"--{k.replace('_', '-')}" for k in TUNED_OPTIONS if values.get(k) not in (None, {})]
     if clash:
-        raise DiffbenchError(f"--recipe-from sets {' and '.join(clash)} from {path}; give either --recipe-from or {', '.join(clash)}")
+        raise DiffbenchError(
+            f"--recipe-from sets {' and '.join(clash)} from {path}; give either --recipe-from or {', '.join(clash)}"
+        )
     for key in ("model", "task"):
         if values.get(key) is not None and values[key] != tuned[key]:
-            raise DiffbenchError(f"--recipe-from {path} was tuned for {key} {tuned[key]!r}, not {values[key]!r}; "
-                                 f"drop --{key} or tune {values[key]!r}")
+            raise DiffbenchError(
+                f"--recipe-from {path} was tuned for {key} {tuned[key]!r}, not {values[key]!r}; "
+                f"drop --{key} or tune {values[key]!r}"
+            )
         values[key] = tuned[key]
     values.update(tuned["options"])
     values["tuning"] = tuned["tuning"]

@@ -21,9 +21,18 @@ from ..training.module import SurrogateModule
 from ..training.preparation import resolve_accelerator
 
 
-def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: int = 1, accelerator: str = "auto",
-                        split: str = "test", counts: list[int] | None = None, data_dir: str | None = None,
-                        out: str | None = None, progress: bool = True) -> dict[str, Any] | None:
+def evaluate_checkpoint(
+    checkpoint: str,
+    *,
+    task: str | None = None,
+    devices: int = 1,
+    accelerator: str = "auto",
+    split: str = "test",
+    counts: list[int] | None = None,
+    data_dir: str | None = None,
+    out: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any] | None:
     """Score ``checkpoint`` on ``split`` of ``task`` (default: its own) and write ``metrics.json``
     (on the test split with every sample's errors, ``per_sample``, as a run's seeds keep them).
 
@@ -41,14 +50,22 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
             f"task {target.name!r} provides {target.input_channels}"
         )
     if task is None and target.spec_hash != trained_on.get("spec_hash"):
-        raise DiffbenchError(f"task {target.name!r} changed since the checkpoint was trained (spec hash differs); pass --task explicitly to evaluate on the new spec")
+        raise DiffbenchError(
+            f"task {target.name!r} changed since the checkpoint was trained (spec hash differs); pass --task explicitly to evaluate on the new spec"
+        )
     accelerator = resolve_accelerator(accelerator, devices, 1)
     dm = DiffusionDataModule(target, data_dir=data_dir, val_counts=counts, test_counts=counts, progress=progress)
     if os.environ.get("LOCAL_RANK", "0") == "0":
         dm.prepare_data()
     out_dir = Path(out) if out else Path(checkpoint).resolve().parent
-    trainer = L.Trainer(accelerator=accelerator, devices=devices, strategy="ddp" if devices > 1 else "auto", logger=False,
-                        enable_progress_bar=progress, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        strategy="ddp" if devices > 1 else "auto",
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+    )
     if split == "test":
         trainer.test(module, datamodule=dm, verbose=False)
         metrics = module.test_results
@@ -64,7 +81,11 @@ def evaluate_checkpoint(checkpoint: str, *, task: str | None = None, devices: in
         "diffbench_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "checkpoint": {"name": Path(checkpoint).name, "sha256": file_sha256(checkpoint)},  # no local path in a result
-        "model": {"name": module.hparams.model_spec.get("name"), "spec": module.hparams.model_spec, "parameters": count_parameters(module.model)},
+        "model": {
+            "name": module.hparams.model_spec.get("name"),
+            "spec": module.hparams.model_spec,
+            "parameters": count_parameters(module.model),
+        },
         "trained_on": trained_on,
         "task": {"name": target.name, "spec_hash": target.spec_hash, "lattice": target.lattice},
         "split": split,

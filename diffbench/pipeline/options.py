@@ -20,16 +20,37 @@ from ..training.options import check_choice, check_positive_int
 IDENTITY, OPTIONAL, BOOKKEEPING = "identity", "optional", "bookkeeping"
 
 
-def option(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, flag: str | None, help: str = "",
-           kind: str = IDENTITY, type: Callable[[str], Any] | None = None, action: str | None = None, config: bool = True,
-           coerce: Callable[[Any], Any] | None = None, check: Callable[[Any], None] | None = None, always: bool = False,
-           show: Callable[[Any], str] = str) -> Any:
+def option(
+    default: Any = MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    flag: str | None,
+    help: str = "",
+    kind: str = IDENTITY,
+    type: Callable[[str], Any] | None = None,
+    action: str | None = None,
+    config: bool = True,
+    coerce: Callable[[Any], Any] | None = None,
+    check: Callable[[Any], None] | None = None,
+    always: bool = False,
+    show: Callable[[Any], str] = str,
+) -> Any:
     """A :class:`RunConfig` field and everything about its option (see :mod:`diffbench.pipeline.config`).
 
     ``flag`` None: no command-line flag; ``type``/``action``: argparse's; ``config``: a YAML may
     set it; ``always``: the reproduce command writes it even at its default."""
-    meta = {"flag": flag, "help": help, "kind": kind, "type": type, "action": action, "config": config, "coerce": coerce,
-            "check": check, "always": always, "show": show}
+    meta = {
+        "flag": flag,
+        "help": help,
+        "kind": kind,
+        "type": type,
+        "action": action,
+        "config": config,
+        "coerce": coerce,
+        "check": check,
+        "always": always,
+        "show": show,
+    }
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)

@@ -45,7 +45,9 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
     """Execute a run; returns the aggregated result (on rank 0) or None (other ranks)."""
     cfg.validate()
     cfg.uq = parse_uq(cfg.uq)
-    setup = prepare(cfg, adapt_model=lambda probe, task: with_mc_dropout(probe, cfg.model, cfg.model_args, task, cfg.uq))
+    setup = prepare(
+        cfg, adapt_model=lambda probe, task: with_mc_dropout(probe, cfg.model, cfg.model_args, task, cfg.uq)
+    )
     if cfg.tuning and cfg.recipe_from and not is_ddp_child():
         keep_tune_record(cfg.recipe_from, setup.out_dir, cfg.tuning)
     per_seed: list[dict[str, Any]] = []
@@ -59,8 +61,17 @@ def run(cfg: RunConfig, argv: list[str] | None = None) -> dict[str, Any] | None:
             continue
         if not trained.rank0:
             continue
-        trust = seed_trust(trained.module.model, setup.task, setup.dm, trained.device, uq=cfg.uq, out_dir=setup.out_dir,
-                           max_epochs=setup.max_epochs, seed=seed, inverse_seed=cfg.seeds[0])
+        trust = seed_trust(
+            trained.module.model,
+            setup.task,
+            setup.dm,
+            trained.device,
+            uq=cfg.uq,
+            out_dir=setup.out_dir,
+            max_epochs=setup.max_epochs,
+            seed=seed,
+            inverse_seed=cfg.seeds[0],
+        )
         log_to_wandb(trained.logger, clean_number(trust))
         per_seed.append(finish_seed(trained, trust))
     if not rank0:
@@ -93,8 +104,10 @@ def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     >>> sorted(aggregate(per_seed)), [s.get("per_sample") for s in per_seed]
     (['test', 'val'], [None, None])
     """
-    out: dict[str, Any] = {"test": aggregate_metrics([s["test"] for s in per_seed]),
-                           "val": aggregate_metrics([s["val"] for s in per_seed])}
+    out: dict[str, Any] = {
+        "test": aggregate_metrics([s["test"] for s in per_seed]),
+        "val": aggregate_metrics([s["val"] for s in per_seed]),
+    }
     if all(s.get("per_sample") for s in per_seed):
         out["intervals"] = headline_intervals([s["per_sample"] for s in per_seed])
     else:
@@ -112,18 +125,46 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
         "diffbench_version": __version__,
         "run_id": setup.run_id,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": {"name": info["name"], "kind": info.get("kind"), "package": info.get("package"), "package_version": info.get("version"),
-                  "spec": setup.spec, "parameters": setup.n_params},
-        "task": {"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice, "input_channels": task.input_channels,
-                 "spec": task.to_dict()},
-        "data": {"manifest_hash": dm.data_fingerprint(), "serve": dm.serve, "train_counts": cfg.train_counts,
-                 "test_counts": cfg.test_counts, "train_fraction": cfg.train_fraction,
-                 "n_train": len(dm.datasets["train"]), "n_val": len(dm.datasets["val"]), "n_test": len(dm.datasets["test"])},
-        "training": {"recipe": setup.recipe, "loss": cfg.loss, "batch_size": setup.batch_size,
-                     "batch_size_per_process": dm.batch_size, "early_stopping": bool(cfg.early_stopping), "max_epochs": setup.max_epochs,
-                     "max_steps": cfg.max_steps, "precision": cfg.precision, "accelerator": setup.accelerator, "devices": cfg.devices,
-                     "num_nodes": cfg.num_nodes, "selection": "best val/mae checkpoint",
-                     **({"tuning": cfg.tuning} if cfg.tuning else {})},
+        "model": {
+            "name": info["name"],
+            "kind": info.get("kind"),
+            "package": info.get("package"),
+            "package_version": info.get("version"),
+            "spec": setup.spec,
+            "parameters": setup.n_params,
+        },
+        "task": {
+            "name": task.name,
+            "spec_hash": task.spec_hash,
+            "lattice": task.lattice,
+            "input_channels": task.input_channels,
+            "spec": task.to_dict(),
+        },
+        "data": {
+            "manifest_hash": dm.data_fingerprint(),
+            "serve": dm.serve,
+            "train_counts": cfg.train_counts,
+            "test_counts": cfg.test_counts,
+            "train_fraction": cfg.train_fraction,
+            "n_train": len(dm.datasets["train"]),
+            "n_val": len(dm.datasets["val"]),
+            "n_test": len(dm.datasets["test"]),
+        },
+        "training": {
+            "recipe": setup.recipe,
+            "loss": cfg.loss,
+            "batch_size": setup.batch_size,
+            "batch_size_per_process": dm.batch_size,
+            "early_stopping": bool(cfg.early_stopping),
+            "max_epochs": setup.max_epochs,
+            "max_steps": cfg.max_steps,
+            "precision": cfg.precision,
+            "accelerator": setup.accelerator,
+            "devices": cfg.devices,
+            "num_nodes": cfg.num_nodes,
+            "selection": "best val/mae checkpoint",
+            **({"tuning": cfg.tuning} if cfg.tuning else {}),
+        },
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
         "aggregate": aggregate(per_seed),
@@ -132,5 +173,7 @@ def assemble(setup: Setup, per_seed: list[dict[str, Any]], argv: list[str] | Non
         "packages": package_versions(),
         "git": git_commit(),
         "command": cfg.command(),
-        "argv": strip_local_paths(" ".join(shlex.quote(a) for a in (["diffbench"] + list(argv)))) if argv is not None else None,
+        "argv": strip_local_paths(" ".join(shlex.quote(a) for a in (["diffbench"] + list(argv))))
+        if argv is not None
+        else None,
     }

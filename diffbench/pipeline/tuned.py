@@ -23,23 +23,43 @@ def load_tuned(path: str) -> dict[str, Any]:
         raw = Path(path).read_bytes()
         doc = json.loads(raw)
     except FileNotFoundError:
-        raise DiffbenchError(f"--recipe-from {path} does not exist; pass the tune.json that `diffbench tune` wrote") from None
+        raise DiffbenchError(
+            f"--recipe-from {path} does not exist; pass the tune.json that `diffbench tune` wrote"
+        ) from None
     except OSError as exc:
         raise DiffbenchError(f"--recipe-from {path} cannot be read ({exc.strerror})") from None
     except ValueError:
-        raise DiffbenchError(f"--recipe-from {path} is not JSON; pass the tune.json that `diffbench tune` wrote") from None
+        raise DiffbenchError(
+            f"--recipe-from {path} is not JSON; pass the tune.json that `diffbench tune` wrote"
+        ) from None
     if not isinstance(doc, dict) or doc.get("kind") != TUNE_KIND:
-        raise DiffbenchError(f"--recipe-from {path} is not a tune.json written by `diffbench tune` (no kind {TUNE_KIND!r})")
+        raise DiffbenchError(
+            f"--recipe-from {path} is not a tune.json written by `diffbench tune` (no kind {TUNE_KIND!r})"
+        )
     chosen = doc.get("chosen")
     if not isinstance(chosen, dict) or not isinstance(chosen.get("options"), dict):
-        raise DiffbenchError(f"--recipe-from {path} records no chosen trial (no trial of its search finished); "
-                             "tune again or pass --lr")
+        raise DiffbenchError(
+            f"--recipe-from {path} records no chosen trial (no trial of its search finished); tune again or pass --lr"
+        )
     options = chosen["options"]
-    if set(options) - set(TUNED_OPTIONS) or not isinstance(options.get("lr"), (int, float)) or isinstance(options.get("lr"), bool) \
-            or not isinstance(options.get("model_args", {}), dict):
-        raise DiffbenchError(f"--recipe-from {path}: chosen options must be {', '.join(TUNED_OPTIONS)}, got {options!r}")
-    provenance = {"label": doc.get("label"), "study_name": doc.get("study_name"), "trials": doc.get("trials_total"),
-                  "chosen_trial": chosen.get("number"), "val_nmae": chosen.get("val_nmae"), "budget": doc.get("budget"),
-                  "objective": doc.get("objective"), "tune_command": doc.get("command"),
-                  "tune_sha256": hashlib.sha256(raw).hexdigest()}
+    if (
+        set(options) - set(TUNED_OPTIONS)
+        or not isinstance(options.get("lr"), (int, float))
+        or isinstance(options.get("lr"), bool)
+        or not isinstance(options.get("model_args", {}), dict)
+    ):
+        raise DiffbenchError(
+            f"--recipe-from {path}: chosen options must be {', '.join(TUNED_OPTIONS)}, got {options!r}"
+        )
+    provenance = {
+        "label": doc.get("label"),
+        "study_name": doc.get("study_name"),
+        "trials": doc.get("trials_total"),
+        "chosen_trial": chosen.get("number"),
+        "val_nmae": chosen.get("val_nmae"),
+        "budget": doc.get("budget"),
+        "objective": doc.get("objective"),
+        "tune_command": doc.get("command"),
+        "tune_sha256": hashlib.sha256(raw).hexdigest(),
+    }
     return {"model": doc.get("model"), "task": doc.get("task"), "options": dict(options), "tuning": provenance}

@@ -85,12 +85,16 @@ def _open_target(path: Path, checkpoint_dir: Path | None) -> _Target:
         if not isinstance(doc["submission"], dict):
             raise DiffbenchError(f"{source}: the submission block must be an object")
         if hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:16] != path.stem:
-            raise DiffbenchError(f"{source}: the content does not hash to its file name (edited after `diffbench submit`)")
+            raise DiffbenchError(
+                f"{source}: the content does not hash to its file name (edited after `diffbench submit`)"
+            )
         result = doc["result"]
         refs = doc["submission"].get("checkpoints") or {}
         if not refs:
-            raise DiffbenchError(f"{source} has no checkpoints; submit it with `diffbench submit RESULT --with-checkpoints` "
-                                 "to make it verifiable")
+            raise DiffbenchError(
+                f"{source} has no checkpoints; submit it with `diffbench submit RESULT --with-checkpoints` "
+                "to make it verifiable"
+            )
         base = checkpoint_dir or path.parent / path.stem
         return _Target(source, result, refs, base, path.stem, path.parent / path.stem / RECORD_NAME)
     result = doc
@@ -131,8 +135,10 @@ def fetch_checkpoint(url: str, dest: Path, sha256: str, size: int, *, timeout: f
                 h.update(block)
                 out.write(block)
         if n != size or h.hexdigest() != sha256:
-            raise DiffbenchError(f"{url} is not the recorded checkpoint: {n} bytes with SHA-256 {h.hexdigest()[:12]}..., "
-                                 f"recorded {size} bytes with {sha256[:12]}...")
+            raise DiffbenchError(
+                f"{url} is not the recorded checkpoint: {n} bytes with SHA-256 {h.hexdigest()[:12]}..., "
+                f"recorded {size} bytes with {sha256[:12]}..."
+            )
         os.replace(tmp, dest)
     except DiffbenchError:
         raise
@@ -150,25 +156,41 @@ def _checkpoint_file(t: _Target, seed: int, fetch_dir: Path) -> tuple[Path, str,
     if not isinstance(ref, dict):
         raise DiffbenchError(f"{t.source}: seed {seed} has no checkpoint; every seed is re-scored")
     if ref.get("url"):
-        path = fetch_checkpoint(str(ref["url"]), fetch_dir / f"{ref['sha256']}.ckpt", str(ref["sha256"]), int(ref["bytes"]))
+        path = fetch_checkpoint(
+            str(ref["url"]), fetch_dir / f"{ref['sha256']}.ckpt", str(ref["sha256"]), int(ref["bytes"])
+        )
     else:
         rel = str(ref.get("path") or "")
         if not rel or rel.startswith("/") or ".." in Path(rel).parts:
-            raise DiffbenchError(f"{t.source}: seed {seed}'s checkpoint path {rel!r} must be relative to the submission")
+            raise DiffbenchError(
+                f"{t.source}: seed {seed}'s checkpoint path {rel!r} must be relative to the submission"
+            )
         path = t.base / rel
         if not path.is_file():
-            raise DiffbenchError(f"{t.source}: seed {seed}'s checkpoint {path} does not exist (give the folder with --checkpoint-dir)")
+            raise DiffbenchError(
+                f"{t.source}: seed {seed}'s checkpoint {path} does not exist (give the folder with --checkpoint-dir)"
+            )
     sha, size = sha256_file(path)
     if "sha256" in ref and (sha, size) != (ref["sha256"], ref.get("bytes")):
-        raise DiffbenchError(f"{t.source}: seed {seed}'s checkpoint {path.name} is not the recorded one "
-                             f"({size} bytes, SHA-256 {sha[:12]}...; recorded {ref.get('bytes')} bytes, {str(ref['sha256'])[:12]}...)")
+        raise DiffbenchError(
+            f"{t.source}: seed {seed}'s checkpoint {path.name} is not the recorded one "
+            f"({size} bytes, SHA-256 {sha[:12]}...; recorded {ref.get('bytes')} bytes, {str(ref['sha256'])[:12]}...)"
+        )
     return path, sha, size
 
 
-def verify(target: str | os.PathLike[str], *, checkpoint_dir: str | os.PathLike[str] | None = None,
-           data_dir: str | os.PathLike[str] | None = None, max_bytes: int | None = None, record: bool = True,
-           accelerator: str = "cpu", today: str | None = None, progress: bool = False,
-           log: Callable[[str], None] | None = None) -> VerifyReport:
+def verify(
+    target: str | os.PathLike[str],
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    max_bytes: int | None = None,
+    record: bool = True,
+    accelerator: str = "cpu",
+    today: str | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> VerifyReport:
     """Verify ``target`` (a stored submission or a run's result.json; see the module docstring)."""
     from ..data import load_task, task_names
     from ..models import count_parameters
@@ -180,16 +202,22 @@ def verify(target: str | os.PathLike[str], *, checkpoint_dir: str | os.PathLike[
     checked = check_result(t.result, t.source)
     result = t.result
     if checked.task not in task_names():
-        raise DiffbenchError(f"{t.source}: task {checked.task!r} is not a task of this diffbench; it cannot be re-scored")
+        raise DiffbenchError(
+            f"{t.source}: task {checked.task!r} is not a task of this diffbench; it cannot be re-scored"
+        )
     task = load_task(checked.task)
     if task.spec_hash != result["task"]["spec_hash"]:
-        raise DiffbenchError(f"{t.source}: task {checked.task!r} changed since the run (spec hash differs); it cannot be re-scored")
+        raise DiffbenchError(
+            f"{t.source}: task {checked.task!r} changed since the run (spec hash differs); it cannot be re-scored"
+        )
     for s in result["per_seed"]:
         recorded = (s.get("checkpoint") or {}).get("sha256")
         ref = t.refs.get(str(s["seed"])) or {}
         if recorded and ref.get("sha256") and recorded != ref["sha256"]:
-            raise DiffbenchError(f"{t.source}: seed {s['seed']}'s bundled checkpoint ({str(ref['sha256'])[:12]}...) is not the one "
-                                 f"the run recorded ({recorded[:12]}...)")
+            raise DiffbenchError(
+                f"{t.source}: seed {s['seed']}'s bundled checkpoint ({str(ref['sha256'])[:12]}...) is not the one "
+                f"the run recorded ({recorded[:12]}...)"
+            )
     total = sum(int((t.refs.get(str(s)) or {}).get("bytes") or 0) for s in checked.seeds)
     if max_bytes is not None and total > max_bytes:
         reason = f"its checkpoints weigh {total} bytes, over the budget of {max_bytes}; it stays claimed"
@@ -209,35 +237,54 @@ def verify(target: str | os.PathLike[str], *, checkpoint_dir: str | os.PathLike[
             module = module_from_checkpoint(ckpt, expect_task_hash=task.spec_hash, package=package)
             n_params = count_parameters(module.model)
             if n_params != result["model"]["parameters"]:
-                raise DiffbenchError(f"{t.source}: seed {seed}'s checkpoint has {n_params} parameters, the result claims "
-                                     f"{result['model']['parameters']}")
+                raise DiffbenchError(
+                    f"{t.source}: seed {seed}'s checkpoint has {n_params} parameters, the result claims "
+                    f"{result['model']['parameters']}"
+                )
             log(f"seed {seed}: re-scoring {ckpt.name} ({size} bytes) on {task.name} ...")
-            got = rescore_seed(ckpt, task, data_dir, test_counts=result["data"].get("test_counts"),
-                               batch_size=result["training"].get("batch_size"), accelerator=accelerator, module=module,
-                               progress=progress)
+            got = rescore_seed(
+                ckpt,
+                task,
+                data_dir,
+                test_counts=result["data"].get("test_counts"),
+                batch_size=result["training"].get("batch_size"),
+                accelerator=accelerator,
+                module=module,
+                progress=progress,
+            )
             for split in ("test", "val"):
                 bad = first_mismatch(s[split], got[split], split)
                 if bad is not None:
                     where, claimed, rescored = bad
-                    raise DiffbenchError(f"{t.source}: seed {seed} claims {where} = {claimed!r}, but its checkpoint scores "
-                                         f"{rescored!r} (tolerance rel {REL_TOL:g} + abs {ABS_TOL:g}): not verified")
+                    raise DiffbenchError(
+                        f"{t.source}: seed {seed} claims {where} = {claimed!r}, but its checkpoint scores "
+                        f"{rescored!r} (tolerance rel {REL_TOL:g} + abs {ABS_TOL:g}): not verified"
+                    )
                 compared += _count_numbers(s[split])
     report = VerifyReport("verified", t.source, list(checked.seeds), compared, total)
     if t.submission_id is not None and record:
         from ..training.environment import hardware
 
         report.record = {
-            "record_version": 1, "status": "verified", "submission": t.submission_id, "result_digest": checked.digest,
-            "checkpoints": hashes, "verified": today or datetime.now(timezone.utc).date().isoformat(),
-            "diffbench_version": __version__, "hardware": hardware(accelerator, 1)["label"][:200],
-            "tolerance": {"rel": REL_TOL, "abs": ABS_TOL}, "metrics_compared": compared,
+            "record_version": 1,
+            "status": "verified",
+            "submission": t.submission_id,
+            "result_digest": checked.digest,
+            "checkpoints": hashes,
+            "verified": today or datetime.now(timezone.utc).date().isoformat(),
+            "diffbench_version": __version__,
+            "hardware": hardware(accelerator, 1)["label"][:200],
+            "tolerance": {"rel": REL_TOL, "abs": ABS_TOL},
+            "metrics_compared": compared,
             "seconds": round(time.monotonic() - started, 1),
         }
         report.record_path = t.record_path
         try:
             write_json_atomic(t.record_path, report.record)
         except OSError as exc:
-            raise DiffbenchError(f"cannot write the verification record {t.record_path} ({exc.strerror or exc})") from None
+            raise DiffbenchError(
+                f"cannot write the verification record {t.record_path} ({exc.strerror or exc})"
+            ) from None
     return report
 
 

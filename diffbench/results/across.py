@@ -24,10 +24,19 @@ from .names import CONSISTENCY_SCORES, OK, SCORE_KEYS, SPLITS
 from .uq import aggregate_uq_scores, is_legacy_uq, sample_values, score_indicator
 
 
-def _agree(fail: Callable[[str, str], NoReturn], stored: Any, expected: Any, where: str, what: str,
-           how: str = "mean ± unbiased std over seeds") -> None:
+def _agree(
+    fail: Callable[[str, str], NoReturn],
+    stored: Any,
+    expected: Any,
+    where: str,
+    what: str,
+    how: str = "mean ± unbiased std over seeds",
+) -> None:
     if not close(stored, expected):
-        fail(where, f"does not agree with the per-seed {what}: " + first_difference(stored, expected, where) + f" ({how})")
+        fail(
+            where,
+            f"does not agree with the per-seed {what}: " + first_difference(stored, expected, where) + f" ({how})",
+        )
 
 
 def check_distinct_seeds(per_seed: list[dict[str, Any]], fail: Callable[[str, str], NoReturn]) -> None:
@@ -38,14 +47,20 @@ def check_distinct_seeds(per_seed: list[dict[str, Any]], fail: Callable[[str, st
     for i, s in enumerate(per_seed):
         key = canonical_json(s["test"])
         if key in first_test:
-            fail(f"per_seed[{i}].test", f"is identical to per_seed[{first_test[key]}].test (every metric of every source count): "
-                 "a seed copied from another is not an independent training run")
+            fail(
+                f"per_seed[{i}].test",
+                f"is identical to per_seed[{first_test[key]}].test (every metric of every source count): "
+                "a seed copied from another is not an independent training run",
+            )
         first_test[key] = i
         sha = (s.get("checkpoint") or {}).get("sha256")
         if sha is not None:
             if sha in first_ckpt:
-                fail(f"per_seed[{i}].checkpoint.sha256", f"is the checkpoint of per_seed[{first_ckpt[sha]}]: "
-                     "every seed is trained separately and has its own checkpoint")
+                fail(
+                    f"per_seed[{i}].checkpoint.sha256",
+                    f"is the checkpoint of per_seed[{first_ckpt[sha]}]: "
+                    "every seed is trained separately and has its own checkpoint",
+                )
             first_ckpt[sha] = i
 
 
@@ -54,7 +69,10 @@ def check_across(result: dict[str, Any], fail: Callable[[str, str], NoReturn]) -
     seeds, per_seed = result["seeds"], result["per_seed"]
     got = [s["seed"] for s in per_seed]
     if got != seeds:
-        fail("per_seed", f"holds seeds {show(got)} but seeds is {show(seeds)}; every seed needs its own results, in order")
+        fail(
+            "per_seed",
+            f"holds seeds {show(got)} but seeds is {show(seeds)}; every seed needs its own results, in order",
+        )
     check_distinct_seeds(per_seed, fail)
     for split in SPLITS:
         counts = [sorted(s[split].get("per_count", {})) for s in per_seed]
@@ -66,8 +84,12 @@ def check_across(result: dict[str, Any], fail: Callable[[str, str], NoReturn]) -
     for split in SPLITS:
         expected = aggregate_metrics([s[split] for s in per_seed])
         if not close(result["aggregate"][split], expected):
-            fail("aggregate", "does not agree with the per-seed results: "
-                 + first_difference(result["aggregate"][split], expected, f"aggregate.{split}") + " (mean ± unbiased std over seeds)")
+            fail(
+                "aggregate",
+                "does not agree with the per-seed results: "
+                + first_difference(result["aggregate"][split], expected, f"aggregate.{split}")
+                + " (mean ± unbiased std over seeds)",
+            )
     _uq_across(result, per_seed, fail)
     _consistency_across(result, per_seed, fail)
     per_sample_across(result, per_seed, fail)
@@ -89,18 +111,28 @@ def _cost_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: C
     if not any(new) and not any(matched):
         return
     if not all(new):
-        fail(f"per_seed[{new.index(False)}].inference.flops_per_sample", "is missing; the cost fields are in every seed or in none")
+        fail(
+            f"per_seed[{new.index(False)}].inference.flops_per_sample",
+            "is missing; the cost fields are in every seed or in none",
+        )
     params = result["model"]["parameters"]
     for i, s in enumerate(per_seed):
         inf = s["inference"]
         if inf["flops_per_sample"] != per_seed[0]["inference"]["flops_per_sample"]:
-            fail(f"per_seed[{i}].inference.flops_per_sample", "differs from seed 0's: the same model has the same FLOPs")
+            fail(
+                f"per_seed[{i}].inference.flops_per_sample", "differs from seed 0's: the same model has the same FLOPs"
+            )
         if inf.get("parameters") != params:
-            fail(f"per_seed[{i}].inference.parameters", f"is {show(inf.get('parameters'))}, but model.parameters is {show(params)}")
+            fail(
+                f"per_seed[{i}].inference.parameters",
+                f"is {show(inf.get('parameters'))}, but model.parameters is {show(params)}",
+            )
         m = s.get("solver_matched")
         if m is not None and not close(m["target_nmae"], s["test"]["nmae"]):
-            fail(f"per_seed[{i}].solver_matched.target_nmae", f"is {show(m['target_nmae'])}, "
-                 f"but the seed's test nmae is {show(s['test']['nmae'])}")
+            fail(
+                f"per_seed[{i}].solver_matched.target_nmae",
+                f"is {show(m['target_nmae'])}, but the seed's test nmae is {show(s['test']['nmae'])}",
+            )
     cost, expected = result["cost"], run_cost(per_seed)
     for key in sorted(expected):
         if key not in cost:
@@ -123,10 +155,17 @@ def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Cal
         where = f"per_seed[{i}].uq"
         block = s.get("uq")
         if block is None:
-            fail(where, "must be an object: the run-level uq block needs one per seed" + ("" if "uq" in s else ", and it is missing"))
+            fail(
+                where,
+                "must be an object: the run-level uq block needs one per seed"
+                + ("" if "uq" in s else ", and it is missing"),
+            )
         if set(block["indicators"]) != set(requested):
-            fail(f"{where}.indicators", f"must hold exactly the requested indicators ({', '.join(requested)}), "
-                 f"got {', '.join(sorted(block['indicators'])) or 'none'}")
+            fail(
+                f"{where}.indicators",
+                f"must hold exactly the requested indicators ({', '.join(requested)}), "
+                f"got {', '.join(sorted(block['indicators'])) or 'none'}",
+            )
         if legacy:
             continue
         if "samples" not in block:
@@ -140,7 +179,10 @@ def _uq_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Cal
         _agree(fail, uq["indicators"], aggregate_uq_indicators(per_seed, requested), "uq.indicators", "scores")
         return
     if "baselines" not in uq:
-        fail("uq.baselines", "is missing, but the seeds have per-sample values (a uq block with intervals scores the baselines)")
+        fail(
+            "uq.baselines",
+            "is missing, but the seeds have per-sample values (a uq block with intervals scores the baselines)",
+        )
     try:
         expected = aggregate_uq_scores(per_seed, requested)
     except DiffbenchError as exc:
@@ -158,11 +200,19 @@ def _seed_scores_agree(block: dict[str, Any], where: str, fail: Callable[[str, s
             if row["status"] != OK:
                 continue
             expected = score_indicator(sample_values(samples["values"][name]), samples["error"], samples["count"])
-            _agree(fail, {k: row.get(k) for k in SCORE_KEYS}, {k: expected[k] for k in SCORE_KEYS}, f"{where}.{group}.{name}",
-                   "samples", "recomputed from samples.values and samples.error")
+            _agree(
+                fail,
+                {k: row.get(k) for k in SCORE_KEYS},
+                {k: expected[k] for k in SCORE_KEYS},
+                f"{where}.{group}.{name}",
+                "samples",
+                "recomputed from samples.values and samples.error",
+            )
 
 
-def _consistency_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Callable[[str, str], NoReturn]) -> None:
+def _consistency_across(
+    result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Callable[[str, str], NoReturn]
+) -> None:
     blocks = [s.get("consistency") for s in per_seed]
     present = [b is not None for b in blocks]
     if not any(present):
@@ -170,7 +220,10 @@ def _consistency_across(result: dict[str, Any], per_seed: list[dict[str, Any]], 
             fail("per_seed[0].consistency", "is missing, but the run-level consistency block needs one per seed")
         return
     if not all(present):
-        fail(f"per_seed[{present.index(False)}].consistency", "is missing; the consistency scores are in every seed or in none")
+        fail(
+            f"per_seed[{present.index(False)}].consistency",
+            "is missing; the consistency scores are in every seed or in none",
+        )
     expected = aggregate_consistency(blocks)
     if "consistency" not in result:
         if expected:

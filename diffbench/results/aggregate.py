@@ -50,7 +50,9 @@ def aggregate_metrics(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         out[k] = mean_std([s.get(k) for s in per_seed])
     counts = per_seed[0].get("per_count") or {}
     out["per_count"] = {
-        str(c): {k: mean_std([s["per_count"][str(c)].get(k) for s in per_seed]) for k in counts[str(c)] if k != "n_samples"}
+        str(c): {
+            k: mean_std([s["per_count"][str(c)].get(k) for s in per_seed]) for k in counts[str(c)] if k != "n_samples"
+        }
         for c in counts
     }
     return out

@@ -46,7 +46,9 @@ def first_difference(stored: Any, expected: Any, where: str) -> str:
     return f"{where} is {show(stored)}, the per-seed values give {show(expected)}"
 
 
-def per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Callable[[str, str], NoReturn]) -> None:
+def per_sample_across(
+    result: dict[str, Any], per_seed: list[dict[str, Any]], fail: Callable[[str, str], NoReturn]
+) -> None:
     """The seeds' per-sample errors: in every seed or none; the same test samples in every
     seed, as many as ``data.n_test``, with the per-count sample numbers of the seed's test
     results; reproducing each seed's headline metrics; and ``aggregate.intervals`` equal to
@@ -58,7 +60,10 @@ def per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fa
             fail("aggregate.intervals", "is present but no seed carries per_sample errors to compute it from")
         return
     if not all(present):
-        fail(f"per_seed[{present.index(False)}].per_sample", "is missing; the per-sample errors are in every seed or in none")
+        fail(
+            f"per_seed[{present.index(False)}].per_sample",
+            "is missing; the per-sample errors are in every seed or in none",
+        )
     try:
         m = error_matrices([s["per_sample"] for s in per_seed])
     except DiffbenchError as exc:  # its message starts with the field's path
@@ -72,35 +77,56 @@ def per_sample_across(result: dict[str, Any], per_seed: list[dict[str, Any]], fa
     expected = task_test_counts(result)
     got = {int(c): int(k) for c, k in zip(values, freq)}
     if expected is not None and got != expected:
-        fail("per_seed[0].per_sample.count", f"gives samples per source count {show(got)}, but the task's test split "
-             f"(with data.test_counts) holds {show(expected)}")
+        fail(
+            "per_seed[0].per_sample.count",
+            f"gives samples per source count {show(got)}, but the task's test split "
+            f"(with data.test_counts) holds {show(expected)}",
+        )
     for i, s in enumerate(per_seed):
         test = s["test"]
         expect = {str(c): row.get("n_samples") for c, row in (test.get("per_count") or {}).items()}
         got = {str(int(c)): int(k) for c, k in zip(values, freq)}
         if expect and expect != got:
-            fail(f"per_seed[{i}].per_sample.count", f"gives samples per source count {show(got)}, but the test results count {show(expect)}")
+            fail(
+                f"per_seed[{i}].per_sample.count",
+                f"gives samples per source count {show(got)}, but the test results count {show(expect)}",
+            )
         if is_int(test.get("n_samples")) and test["n_samples"] != n:
             fail(f"per_seed[{i}].per_sample.n", f"is {n}, but test.n_samples is {test['n_samples']}")
-        recomputed = {"nmae": m["abs_sum"][i].sum() / m["tgt_sum"][i].sum() if m["tgt_sum"][i].sum() > 0 else None,
-                      "mae": m["mae"][i].mean(), "max_abs_error": m["max_abs"][i].max(),
-                      "p99_sample_mae": float(np.quantile(m["mae"][i], 0.99)),
-                      "mae_sources": (m["abs_sum_sources"][i].sum() / m["npix_sources"][i].sum()
-                                      if m["npix_sources"][i].sum() > 0 else None)}
+        recomputed = {
+            "nmae": m["abs_sum"][i].sum() / m["tgt_sum"][i].sum() if m["tgt_sum"][i].sum() > 0 else None,
+            "mae": m["mae"][i].mean(),
+            "max_abs_error": m["max_abs"][i].max(),
+            "p99_sample_mae": float(np.quantile(m["mae"][i], 0.99)),
+            "mae_sources": (
+                m["abs_sum_sources"][i].sum() / m["npix_sources"][i].sum() if m["npix_sources"][i].sum() > 0 else None
+            ),
+        }
         for key, value in recomputed.items():
             stored = test.get(key)
             if value is None or stored is None:
                 continue
             if not math.isclose(float(value), stored, rel_tol=REL_TOL_F32, abs_tol=1e-12):
-                fail(f"per_seed[{i}].per_sample", f"gives test {key} {float(value)!r}, but the seed reports {stored!r}: "
-                     "the per-sample errors must be the ones the metrics were computed from")
+                fail(
+                    f"per_seed[{i}].per_sample",
+                    f"gives test {key} {float(value)!r}, but the seed reports {stored!r}: "
+                    "the per-sample errors must be the ones the metrics were computed from",
+                )
     if intervals is None:
         fail("aggregate.intervals", "is missing, but the seeds carry per-sample errors (the run writes both)")
-    expected = headline_intervals([s["per_sample"] for s in per_seed], level=intervals["level"], n_boot=intervals["n_boot"],
-                                  seed=intervals["boot_seed"])
+    expected = headline_intervals(
+        [s["per_sample"] for s in per_seed],
+        level=intervals["level"],
+        n_boot=intervals["n_boot"],
+        seed=intervals["boot_seed"],
+    )
     if not close_rel(intervals, expected, 1e-6):
-        fail("aggregate.intervals", "does not agree with the per-sample errors: "
-             + first_difference(intervals, expected, "aggregate.intervals") + " (recomputed with its n_boot and boot_seed)")
+        fail(
+            "aggregate.intervals",
+            "does not agree with the per-sample errors: "
+            + first_difference(intervals, expected, "aggregate.intervals")
+            + " (recomputed with its n_boot and boot_seed)",
+        )
 
 
 def task_test_counts(result: dict[str, Any]) -> dict[int, int] | None:

@@ -6,8 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    c = sub.add_parser("compare", help="paired difference of every headline metric of two results, with intervals and p-values")
-    c.add_argument("result_a", metavar="RESULT_A", help="a result.json written by `diffbench run`, or a stored submission")
+    c = sub.add_parser(
+        "compare", help="paired difference of every headline metric of two results, with intervals and p-values"
+    )
+    c.add_argument(
+        "result_a", metavar="RESULT_A", help="a result.json written by `diffbench run`, or a stored submission"
+    )
     c.add_argument("result_b", metavar="RESULT_B", help="another, scored on the same task and test samples")
     c.set_defaults(func=_compare)
 

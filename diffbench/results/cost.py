@@ -49,7 +49,9 @@ WARMUP = 2
 REPEATS = 7
 
 
-def summarise(times: Sequence[float], per: int, load_average: Sequence[float] | None = None, warmup: int = WARMUP) -> dict[str, Any]:
+def summarise(
+    times: Sequence[float], per: int, load_average: Sequence[float] | None = None, warmup: int = WARMUP
+) -> dict[str, Any]:
     """Seconds per unit from ``times`` (seconds per call of ``per`` units): the minimum, the
     median and maximum, the relative spread and the load average.
 
@@ -64,9 +66,16 @@ def summarise(times: Sequence[float], per: int, load_average: Sequence[float] | 
     srt = sorted(t)
     mid = len(srt) // 2
     med = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
-    out: dict[str, Any] = {"s_per_sample": lo / per, "median_s_per_sample": med / per, "max_s_per_sample": hi / per,
-                           "spread": (hi - lo) / lo, "repeats": len(t), "warmup": warmup, "batch_size": per,
-                           "statistic": "minimum of repeats"}
+    out: dict[str, Any] = {
+        "s_per_sample": lo / per,
+        "median_s_per_sample": med / per,
+        "max_s_per_sample": hi / per,
+        "spread": (hi - lo) / lo,
+        "repeats": len(t),
+        "warmup": warmup,
+        "batch_size": per,
+        "statistic": "minimum of repeats",
+    }
     if load_average is not None:
         out["load_average"] = [round(float(x), 2) for x in load_average]
     return out
@@ -136,9 +145,11 @@ def run_cost(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "train_time_s": sum(s["train_time_s"] for s in per_seed) / n,
-        "inference_s_per_sample": inf_mean, "solver_s_per_sample": sol_mean,
+        "inference_s_per_sample": inf_mean,
+        "solver_s_per_sample": sol_mean,
         "speedup_vs_solver": sol_mean / inf_mean if inf_mean > 0 else None,
-        "solver_method": sol[0].get("method"), "batch_size": inf[0].get("batch_size"),
+        "solver_method": sol[0].get("method"),
+        "batch_size": inf[0].get("batch_size"),
     }
     if all("flops_per_sample" in t for t in inf):
         out["flops_per_sample"] = inf[0]["flops_per_sample"]
@@ -151,7 +162,9 @@ def run_cost(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
         m_mean = sum(m["s_per_sample"] for m in matched) / n
         spread = ratio_spread(worst(inf), worst(matched))
         out["solver_matched_s_per_sample"] = m_mean
-        out["solver_matched"] = [{"method": m.get("method"), "tol": m.get("tol"), "nmae": m.get("nmae")} for m in matched]
+        out["solver_matched"] = [
+            {"method": m.get("method"), "tol": m.get("tol"), "nmae": m.get("nmae")} for m in matched
+        ]
         out["speedup_at_equal_accuracy"] = m_mean / inf_mean if inf_mean > 0 else None
         out["speedup_spread"] = spread
         out["speedup_digits"] = timing_digits(spread)
@@ -190,7 +203,17 @@ def board_cost(cost: dict[str, Any]) -> dict[str, Any]:
         value = cost["solver_s_per_sample"] / inf if inf else None
         digits, kind = 2, "vs the solver at tol 1e-8 (a result written before the equal-accuracy speed-up)"
     else:
-        value, digits, kind = cost["speedup_at_equal_accuracy"], int(cost.get("speedup_digits") or 2), "at equal accuracy"
+        value, digits, kind = (
+            cost["speedup_at_equal_accuracy"],
+            int(cost.get("speedup_digits") or 2),
+            "at equal accuracy",
+        )
     text = f"{fmt_sig(value, digits)}×" + (" (tol 1e-8)" if legacy else "")
-    return {"inference": inf, "inference_text": fmt_seconds(inf, timing_digits(cost.get("inference_spread"))),
-            "flops": cost.get("flops_per_sample"), "speedup": value, "speedup_text": text, "speedup_kind": kind}
+    return {
+        "inference": inf,
+        "inference_text": fmt_seconds(inf, timing_digits(cost.get("inference_spread"))),
+        "flops": cost.get("flops_per_sample"),
+        "speedup": value,
+        "speedup_text": text,
+        "speedup_kind": kind,
+    }

@@ -145,7 +145,9 @@ def typed(check: Callable[[Any], Any], schema: dict[str, Any]) -> Any:
     return Annotated[Any, PlainValidator(check), WithJsonSchema(schema)]
 
 
-def Score(lo: float | None = None, hi: float | None = None, *, null: bool = True, not_a_number: str | None = None) -> Any:
+def Score(
+    lo: float | None = None, hi: float | None = None, *, null: bool = True, not_a_number: str | None = None
+) -> Any:
     """A finite number (or null when ``null``) in ``[lo, hi]`` (with :data:`SLACK`)."""
 
     def check(v: Any) -> Any:
@@ -250,7 +252,9 @@ def Object(what: str = "") -> Any:
 
 def _reason(v: Any) -> Any:
     if not isinstance(v, str) or not v.strip() or len(v) > MAX_REASON:
-        raise fail(f"must say why it is not applicable (a non-empty string of at most {MAX_REASON} characters), got {show(v)}")
+        raise fail(
+            f"must say why it is not applicable (a non-empty string of at most {MAX_REASON} characters), got {show(v)}"
+        )
     return v
 
 
@@ -300,9 +304,15 @@ def stat(lo: float | None = None, hi: float | None = None, name: str = "Stat") -
         return v
 
     where = _bounds(lo, hi) if lo is not None or hi is not None else "any range"
-    return create_model(name, __base__=Closed, __doc__=f"Mean ± unbiased std over seeds; the mean in {where}.",
-                        __validators__={"_keys": model_validator(mode="before")(classmethod(keys))},
-                        mean=(Score(lo, hi), ...), std=(Score(0.0, None), ...), n=(Count(0), ...))
+    return create_model(
+        name,
+        __base__=Closed,
+        __doc__=f"Mean ± unbiased std over seeds; the mean in {where}.",
+        __validators__={"_keys": model_validator(mode="before")(classmethod(keys))},
+        mean=(Score(lo, hi), ...),
+        std=(Score(0.0, None), ...),
+        n=(Count(0), ...),
+    )
 
 
 Stat = stat()

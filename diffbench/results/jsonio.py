@@ -44,7 +44,9 @@ def _finite_float(text: str) -> float:
 
 def loads_strict(text: str) -> Any:
     """``json.loads`` that refuses ``NaN``/``Infinity`` literals, overflowing numbers and repeated keys."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates)
+    return json.loads(
+        text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
+    )
 
 
 def read_json_strict(path: Path, what: str = "result", limit: int = MAX_RESULT_BYTES) -> Any:

@@ -30,15 +30,21 @@ class _RowChecks(Closed):
         for region in OPTIONAL_REGIONS:
             a, b = getattr(self, f"mae_{region}"), getattr(self, f"max_abs_error_{region}")
             if (a is None) != (b is None):
-                raise fail(f"has mae_{region} = {show(a)} but max_abs_error_{region} = {show(b)}: an empty region makes both null")
+                raise fail(
+                    f"has mae_{region} = {show(a)} but max_abs_error_{region} = {show(b)}: an empty region makes both null"
+                )
         return self
 
 
 def _build_metric_row() -> type[BaseModel]:
     from pydantic import create_model
 
-    return create_model("MetricRow", __base__=_RowChecks, __doc__="Every metric of the protocol, for one split or one source count.",
-                        **_metric_fields())
+    return create_model(
+        "MetricRow",
+        __base__=_RowChecks,
+        __doc__="Every metric of the protocol, for one split or one source count.",
+        **_metric_fields(),
+    )
 
 
 MetricRow = _build_metric_row()
@@ -67,9 +73,12 @@ class _AggregateBase(Closed):
 def _build_aggregate_split() -> type[BaseModel]:
     from pydantic import create_model
 
-    return create_model("AggregateSplit", __base__=_AggregateBase,
-                        __doc__="One split's aggregation: ``n_samples`` and each metric's mean ± std over seeds, also per count.",
-                        **{k: (StatNonNegative, ...) for k in METRIC_KEYS})
+    return create_model(
+        "AggregateSplit",
+        __base__=_AggregateBase,
+        __doc__="One split's aggregation: ``n_samples`` and each metric's mean ± std over seeds, also per count.",
+        **{k: (StatNonNegative, ...) for k in METRIC_KEYS},
+    )
 
 
 AggregateSplit = _build_aggregate_split()
@@ -87,11 +96,23 @@ def _interval_row(v: Any) -> Any:
     return v
 
 
-IntervalRow = Annotated[dict[str, float] | None, PlainValidator(_interval_row),
-                        WithJsonSchema({"anyOf": [{"type": "object", "required": ["estimate", "low", "high"],
-                                                   "additionalProperties": False,
-                                                   "properties": {k: {"type": "number"} for k in ("estimate", "low", "high")}},
-                                                  {"type": "null"}]})]
+IntervalRow = Annotated[
+    dict[str, float] | None,
+    PlainValidator(_interval_row),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["estimate", "low", "high"],
+                    "additionalProperties": False,
+                    "properties": {k: {"type": "number"} for k in ("estimate", "low", "high")},
+                },
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class Intervals(Closed):

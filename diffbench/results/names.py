@@ -89,6 +89,6 @@ def not_applicable(reason: str) -> dict[str, Any]:
 def region_of(key: str) -> str | None:
     """The optional region a metric key belongs to (``mae_r1`` -> ``r1``), else None."""
     for prefix in ("mae_", "max_abs_error_"):
-        if key.startswith(prefix) and key[len(prefix):] in OPTIONAL_REGIONS:
-            return key[len(prefix):]
+        if key.startswith(prefix) and key[len(prefix) :] in OPTIONAL_REGIONS:
+            return key[len(prefix) :]
     return None

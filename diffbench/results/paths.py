@@ -26,7 +26,15 @@ import re
 # The one file hasher; re-exported here (in __all__) because diffbench.submissions.bundle imports it from here.
 from ..hashing import sha256_file
 
-__all__ = ["LOCAL_PATH", "REDACTED", "checkpoint_ref", "find_local_path", "relative_to_run", "sha256_file", "strip_local_paths"]
+__all__ = [
+    "LOCAL_PATH",
+    "REDACTED",
+    "checkpoint_ref",
+    "find_local_path",
+    "relative_to_run",
+    "sha256_file",
+    "strip_local_paths",
+]
 
 #: An absolute path at the start of a string or after a separator (space, ``=``, quote, bracket,
 #: comma, semicolon): POSIX (``/x``), home (``~/x``, ``~user/x``), Windows (``C:\x``, ``\\server``)
@@ -56,7 +64,7 @@ def relative_to_run(path: str, run_id: str) -> str:
     last two parts (never an absolute path)."""
     parts = [p for p in re.split(r"[\\/]+", path) if p]
     if run_id in parts:
-        rest = parts[len(parts) - parts[::-1].index(run_id):]
+        rest = parts[len(parts) - parts[::-1].index(run_id) :]
         if rest:
             return "/".join(rest)
     return "/".join(parts[-2:]) if parts else ""

@@ -63,7 +63,12 @@ def encode(arrays: Mapping[str, Any]) -> dict[str, Any]:
     """The compact JSON block of one seed's per-sample errors (see the module docstring)."""
     index = np.asarray(arrays["index"]).astype(np.int64)
     count = np.asarray(arrays["count"]).astype(np.int64)
-    block: dict[str, Any] = {"n": int(index.size), "encoding": ENCODING, "index": index.tolist(), "count": count.tolist()}
+    block: dict[str, Any] = {
+        "n": int(index.size),
+        "encoding": ENCODING,
+        "index": index.tolist(),
+        "count": count.tolist(),
+    }
     for key in QUANTITIES:
         values = np.asarray(arrays[key], dtype="<f4")
         block[key] = base64.b64encode(values.tobytes()).decode("ascii")
@@ -82,8 +87,11 @@ def decode(block: Any, where: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for key in ("index", "count"):
         values = block.get(key)
-        if not isinstance(values, list) or len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                                                                       for v in values):
+        if (
+            not isinstance(values, list)
+            or len(values) != n
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
+        ):
             raise DiffbenchError(f"{where}.{key} must be a list of {n} non-negative integers (one per test sample)")
         out[key] = np.asarray(values, dtype=np.int64)
     if np.any(np.diff(out["index"]) <= 0):
@@ -102,7 +110,9 @@ def decode(block: Any, where: str) -> dict[str, np.ndarray]:
         out[key] = values
     extra = sorted(set(block) - {"n", "encoding", "index", "count", *QUANTITIES})
     if extra:
-        raise DiffbenchError(f"{where} has unknown key(s) {', '.join(extra)}; allowed: n, encoding, index, count, {', '.join(QUANTITIES)}")
+        raise DiffbenchError(
+            f"{where} has unknown key(s) {', '.join(extra)}; allowed: n, encoding, index, count, {', '.join(QUANTITIES)}"
+        )
     return out
 
 
@@ -130,8 +140,14 @@ def error_matrices(blocks: Sequence[Any], where: str = "per_seed") -> dict[str, 
     decoded = [decode(b, f"{where}[{i}].per_sample") for i, b in enumerate(blocks)]
     first = decoded[0]
     for i, d in enumerate(decoded[1:], 1):
-        if d["index"].shape != first["index"].shape or np.any(d["index"] != first["index"]) or np.any(d["count"] != first["count"]):
-            raise DiffbenchError(f"{where}[{i}].per_sample covers other test samples than {where}[0]: every seed is scored on the same test set")
+        if (
+            d["index"].shape != first["index"].shape
+            or np.any(d["index"] != first["index"])
+            or np.any(d["count"] != first["count"])
+        ):
+            raise DiffbenchError(
+                f"{where}[{i}].per_sample covers other test samples than {where}[0]: every seed is scored on the same test set"
+            )
     out = {k: np.stack([d[k] for d in decoded]) for k in QUANTITIES}
     out["index"], out["count"] = first["index"], first["count"]
     return out
@@ -141,7 +157,9 @@ def _pair(iv: Any) -> dict[str, Any]:
     return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
 
 
-def headline_intervals(blocks: Sequence[Any], *, level: float = LEVEL, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> dict[str, Any]:
+def headline_intervals(
+    blocks: Sequence[Any], *, level: float = LEVEL, n_boot: int = N_BOOT, seed: int = BOOT_SEED
+) -> dict[str, Any]:
     """``aggregate.intervals``: each of :data:`HEADLINE_METRICS` (and :data:`PER_COUNT_METRICS`
     per source count) as ``{"estimate", "low", "high"}``, with how they were computed.
 
@@ -164,29 +182,52 @@ def headline_intervals(blocks: Sequence[Any], *, level: float = LEVEL, n_boot: i
     metrics["nmae"] = _pair(nmae)
     metrics["mae"] = _pair(bootstrap_interval(m["mae"], counts, level=level, n_boot=n_boot, seed=seed))
     try:
-        metrics["mae_sources"] = _pair(ratio_interval(m["abs_sum_sources"], m["npix_sources"], counts, level=level,
-                                                      n_boot=n_boot, seed=seed))
+        metrics["mae_sources"] = _pair(
+            ratio_interval(m["abs_sum_sources"], m["npix_sources"], counts, level=level, n_boot=n_boot, seed=seed)
+        )
     except DiffbenchError:  # no source pixel at all, or a resample without one (count-0 samples)
         metrics["mae_sources"] = None
-    metrics["max_abs_error"] = _pair(quantile_interval(m["max_abs"], counts, q=1.0, level=level, n_boot=n_boot, seed=seed))
-    metrics["p99_sample_mae"] = _pair(quantile_interval(m["mae"], counts, q=0.99, level=level, n_boot=n_boot, seed=seed))
+    metrics["max_abs_error"] = _pair(
+        quantile_interval(m["max_abs"], counts, q=1.0, level=level, n_boot=n_boot, seed=seed)
+    )
+    metrics["p99_sample_mae"] = _pair(
+        quantile_interval(m["mae"], counts, q=0.99, level=level, n_boot=n_boot, seed=seed)
+    )
     per_count: dict[str, Any] = {}
     if len(np.unique(counts)) > 1 and np.min(np.unique(counts, return_counts=True)[1]) >= 2:
-        bands = {"nmae": per_count_intervals(m["abs_sum"], counts, m["tgt_sum"], level=level, n_boot=n_boot, seed=seed),
-                 "mae": per_count_intervals(m["mae"], counts, level=level, n_boot=n_boot, seed=seed)}
+        bands = {
+            "nmae": per_count_intervals(m["abs_sum"], counts, m["tgt_sum"], level=level, n_boot=n_boot, seed=seed),
+            "mae": per_count_intervals(m["mae"], counts, level=level, n_boot=n_boot, seed=seed),
+        }
         for c in sorted(bands["nmae"]):
             per_count[str(c)] = {k: _pair(bands[k][c]) for k in PER_COUNT_METRICS}
-    return {"level": level, "method": nmae.method, "n_boot": n_boot, "boot_seed": seed, "n_seeds": nmae.n_seeds,
-            "n_samples": nmae.n_samples, "metrics": metrics, "per_count": per_count}
+    return {
+        "level": level,
+        "method": nmae.method,
+        "n_boot": n_boot,
+        "boot_seed": seed,
+        "n_seeds": nmae.n_seeds,
+        "n_samples": nmae.n_samples,
+        "metrics": metrics,
+        "per_count": per_count,
+    }
 
 
-def paired_differences(blocks_a: Sequence[Any], blocks_b: Sequence[Any], *, level: float = LEVEL, n_boot: int = N_BOOT,
-                       seed: int = BOOT_SEED) -> dict[str, Any]:
+def paired_differences(
+    blocks_a: Sequence[Any],
+    blocks_b: Sequence[Any],
+    *,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+) -> dict[str, Any]:
     """The paired difference ``a - b`` of every headline metric (:class:`diffbench.stats.Difference`),
     the test samples resampled together; the two entries must hold the same test samples."""
     a, b = error_matrices(blocks_a, "entry A"), error_matrices(blocks_b, "entry B")
     if a["index"].shape != b["index"].shape or np.any(a["index"] != b["index"]) or np.any(a["count"] != b["count"]):
-        raise DiffbenchError("the two entries were scored on different test samples (index or source counts differ): not comparable")
+        raise DiffbenchError(
+            "the two entries were scored on different test samples (index or source counts differ): not comparable"
+        )
     counts = a["count"]
     kw = {"level": level, "n_boot": n_boot, "seed": seed}
     out: dict[str, Any] = {
@@ -194,8 +235,9 @@ def paired_differences(blocks_a: Sequence[Any], blocks_b: Sequence[Any], *, leve
         "mae": paired_difference(a["mae"], b["mae"], counts, **kw),
     }
     try:
-        out["mae_sources"] = paired_ratio_difference(a["abs_sum_sources"], a["npix_sources"], b["abs_sum_sources"],
-                                                     b["npix_sources"], counts, **kw)
+        out["mae_sources"] = paired_ratio_difference(
+            a["abs_sum_sources"], a["npix_sources"], b["abs_sum_sources"], b["npix_sources"], counts, **kw
+        )
     except DiffbenchError:
         out["mae_sources"] = None
     out["max_abs_error"] = paired_quantile_difference(a["max_abs"], b["max_abs"], counts, q=1.0, **kw)

@@ -48,8 +48,20 @@ class CheckpointRef(Closed):
     """A seed's best checkpoint in a submission bundle: a ``path`` relative to the result (the
     file travels with it) or an http(s) ``url`` (large models), with its SHA-256 and size."""
 
-    path: Annotated[str, PlainValidator(lambda v: relative_path(v, ".ckpt")), WithJsonSchema({"type": "string", "pattern": "^[^/].*\\.ckpt$"})] | None = None
-    url: Annotated[str, PlainValidator(http_url), WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"})] | None = None
+    path: (
+        Annotated[
+            str,
+            PlainValidator(lambda v: relative_path(v, ".ckpt")),
+            WithJsonSchema({"type": "string", "pattern": "^[^/].*\\.ckpt$"}),
+        ]
+        | None
+    ) = None
+    url: (
+        Annotated[
+            str, PlainValidator(http_url), WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"})
+        ]
+        | None
+    ) = None
     sha256: Annotated[str, PlainValidator(_sha256), WithJsonSchema({"type": "string", "pattern": HEX64.pattern})]
     bytes: Count(1, MAX_CHECKPOINT_BYTES)  # type: ignore[valid-type]
 

@@ -73,12 +73,23 @@ def _per_sample(v: Any) -> Any:
     return v
 
 
-PerSampleBlock = Annotated[dict[str, Any], PlainValidator(_per_sample), WithJsonSchema({
-    "type": "object", "required": ["n", "encoding", "index", "count", *QUANTITIES],
-    "properties": {"n": {"type": "integer", "minimum": 2}, "encoding": {"const": ENCODING},
-                   "index": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                   "count": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                   **{k: {"type": "string", "contentEncoding": "base64"} for k in QUANTITIES}}})]
+PerSampleBlock = Annotated[
+    dict[str, Any],
+    PlainValidator(_per_sample),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "required": ["n", "encoding", "index", "count", *QUANTITIES],
+            "properties": {
+                "n": {"type": "integer", "minimum": 2},
+                "encoding": {"const": ENCODING},
+                "index": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                "count": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                **{k: {"type": "string", "contentEncoding": "base64"} for k in QUANTITIES},
+            },
+        }
+    ),
+]
 
 
 STOP_REASONS = ("stopped_early", "budget_capped")
@@ -108,7 +119,9 @@ class SeedResult(Closed):
     images: Annotated[list[str], PlainValidator(lambda v: _paths(v))] | None = None
     wandb: Object() | None = None  # type: ignore[valid-type]
     train_time_s: Finite(null=False) | None = None  # type: ignore[valid-type]
-    best_checkpoint: Annotated[str, PlainValidator(relative_path), WithJsonSchema({"type": "string", "pattern": "^[^/]"})] | None = None
+    best_checkpoint: (
+        Annotated[str, PlainValidator(relative_path), WithJsonSchema({"type": "string", "pattern": "^[^/]"})] | None
+    ) = None
     checkpoint: CheckpointRef | None = None
     best_epoch: Count(0) | None = None  # type: ignore[valid-type]
     epochs_run: Count(0) | None = None  # type: ignore[valid-type]
@@ -216,7 +229,9 @@ class Result(Closed):
     run_id: Text()  # type: ignore[valid-type]
     diffbench_version: Text()  # type: ignore[valid-type]
     created: Text()  # type: ignore[valid-type]
-    command: Annotated[str, PlainValidator(_command), WithJsonSchema({"type": "string", "pattern": "^diffbench run(\\s|$)"})]
+    command: Annotated[
+        str, PlainValidator(_command), WithJsonSchema({"type": "string", "pattern": "^diffbench run(\\s|$)"})
+    ]
     argv: str | None = None
     model: ModelInfo
     task: TaskInfo
@@ -225,14 +240,21 @@ class Result(Closed):
     packages: Object()  # type: ignore[valid-type]
     hardware: Hardware
     git: JsonObject | None = None
-    seeds: Annotated[list[int], PlainValidator(_seeds),
-                     WithJsonSchema({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1, "uniqueItems": True})]
+    seeds: Annotated[
+        list[int],
+        PlainValidator(_seeds),
+        WithJsonSchema(
+            {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1, "uniqueItems": True}
+        ),
+    ]
     per_seed: list[SeedResult]
     aggregate: Aggregate
     cost: Cost
     uq: Annotated[RunUq, BeforeValidator(_non_null("the run's error indicators"))] = None  # type: ignore[assignment]
-    consistency: Annotated[RunConsistency,  # type: ignore[assignment]
-                           BeforeValidator(_non_null("the run's physics-consistency scores"))] = None
+    consistency: Annotated[
+        RunConsistency,  # type: ignore[assignment]
+        BeforeValidator(_non_null("the run's physics-consistency scores")),
+    ] = None
 
     @field_validator("per_seed", mode="before")
     @classmethod

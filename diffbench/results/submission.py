@@ -76,7 +76,9 @@ def _official(v: Any) -> Any:
 
 
 def _images(v: Any) -> Any:
-    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(h, str) and HEX64.match(h) for k, h in v.items()):
+    if not isinstance(v, dict) or not all(
+        isinstance(k, str) and isinstance(h, str) and HEX64.match(h) for k, h in v.items()
+    ):
         raise fail("must map paths to SHA-256 hex digests")
     return v
 
@@ -92,12 +94,20 @@ class SubmissionMeta(Closed):
 
     title: _text(TEXT_LIMITS["title"])  # type: ignore[valid-type]
     authors: _text(TEXT_LIMITS["authors"])  # type: ignore[valid-type]
-    url: Annotated[str | None, PlainValidator(_url),
-                   WithJsonSchema({"anyOf": [{"type": "string", "format": "uri", "pattern": "^https?://"}, {"type": "null"}]})] = None
+    url: Annotated[
+        str | None,
+        PlainValidator(_url),
+        WithJsonSchema({"anyOf": [{"type": "string", "format": "uri", "pattern": "^https?://"}, {"type": "null"}]}),
+    ] = None
     official: Annotated[bool, PlainValidator(_official), WithJsonSchema({"type": "boolean"})]
-    submitted: Annotated[str, PlainValidator(_date), WithJsonSchema({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"})]
-    images: Annotated[dict[str, str], PlainValidator(_images),
-                      WithJsonSchema({"type": "object", "additionalProperties": {"type": "string", "pattern": HEX64.pattern}})]
+    submitted: Annotated[
+        str, PlainValidator(_date), WithJsonSchema({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"})
+    ]
+    images: Annotated[
+        dict[str, str],
+        PlainValidator(_images),
+        WithJsonSchema({"type": "object", "additionalProperties": {"type": "string", "pattern": HEX64.pattern}}),
+    ]
     #: The submission bundle: each seed's best checkpoint, a file in ``<id>/`` (``path``) or a URL.
     checkpoints: Annotated[dict[str, CheckpointRef], BeforeValidator(_checkpoint_seeds)] | None = None
 

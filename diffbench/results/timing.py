@@ -37,7 +37,9 @@ def _load_average(v: Any) -> Any:
     return v
 
 
-LoadAverage = typed(_load_average, {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 3, "maxItems": 3})
+LoadAverage = typed(
+    _load_average, {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 3, "maxItems": 3}
+)
 
 
 class _Repeats(BaseModel):
@@ -54,11 +56,15 @@ class _Repeats(BaseModel):
     def _ordered(self) -> Any:
         lo, med, hi = getattr(self, "s_per_sample", None), self.median_s_per_sample, self.max_s_per_sample
         if (med is None) != (hi is None):
-            raise fail("is missing: a timing of repeats has both the median and the maximum",
-                       sub="median_s_per_sample" if med is None else "max_s_per_sample")
+            raise fail(
+                "is missing: a timing of repeats has both the median and the maximum",
+                sub="median_s_per_sample" if med is None else "max_s_per_sample",
+            )
         if lo is not None and med is not None and not lo <= med * (1 + SLACK) <= hi * (1 + 2 * SLACK):
-            raise fail(f"must have s_per_sample (the minimum) <= median_s_per_sample <= max_s_per_sample, "
-                       f"got {lo!r}, {med!r}, {hi!r}")
+            raise fail(
+                f"must have s_per_sample (the minimum) <= median_s_per_sample <= max_s_per_sample, "
+                f"got {lo!r}, {med!r}, {hi!r}"
+            )
         return self
 
 
@@ -96,9 +102,14 @@ class SolverMatched(_Repeats, Closed):
             if getattr(self, key) is None:
                 raise fail("is missing: a matched solver says which it is, its error and its method", sub=key)
         if self.nmae > self.target_nmae * (1 + SLACK):
-            raise fail(f"must lie in [0, {self.target_nmae:g}] (no larger than target_nmae: the solver at the network's "
-                       f"accuracy), got {show(self.nmae)}", sub="nmae")
+            raise fail(
+                f"must lie in [0, {self.target_nmae:g}] (no larger than target_nmae: the solver at the network's "
+                f"accuracy), got {show(self.nmae)}",
+                sub="nmae",
+            )
         if self.kind == "multigrid" and self.tol not in TOLERANCES:
-            raise fail(f"must be one of the ladder's tolerances {', '.join(f'{t:g}' for t in TOLERANCES)}, got {show(self.tol)}",
-                       sub="tol")
+            raise fail(
+                f"must be one of the ladder's tolerances {', '.join(f'{t:g}' for t in TOLERANCES)}, got {show(self.tol)}",
+                sub="tol",
+            )
         return self

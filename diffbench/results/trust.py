@@ -128,10 +128,11 @@ SeedIndicator = ok_or_not_applicable(SeedIndicatorOk, SeedNotApplicable)
 RunIndicator = ok_or_not_applicable(RunIndicatorOk, RunNotApplicable)
 
 
-
 def _exactly(rows: dict[str, Any], names: Any, what: str, sub: str) -> None:
     if set(rows) != set(names):
-        raise fail(f"must hold exactly the {what} ({', '.join(names)}), got {', '.join(sorted(rows)) or 'none'}", sub=sub)
+        raise fail(
+            f"must hold exactly the {what} ({', '.join(names)}), got {', '.join(sorted(rows)) or 'none'}", sub=sub
+        )
 
 
 class SeedUq(Closed):
@@ -150,16 +151,25 @@ class SeedUq(Closed):
     def _samples(self) -> Any:
         if (self.baselines is None) != (self.samples is None):
             missing = "baselines" if self.baselines is None else "samples"
-            raise fail("is missing: a uq block with intervals has both baselines and samples "
-                       "(a result written before them has neither)", sub=missing)
+            raise fail(
+                "is missing: a uq block with intervals has both baselines and samples "
+                "(a result written before them has neither)",
+                sub=missing,
+            )
         form = "point" if self.samples is None else "interval"
-        rows = {**{("indicators", k): v for k, v in self.indicators.items()},
-                **{("baselines", k): v for k, v in (self.baselines or {}).items()}}
+        rows = {
+            **{("indicators", k): v for k, v in self.indicators.items()},
+            **{("baselines", k): v for k, v in (self.baselines or {}).items()},
+        }
         for (group, name), row in rows.items():
             key = off_form(row, form) if row.status == OK else None
             if key is not None:
-                raise fail("must be a number or null (a block without samples, written before the intervals)" if form == "point"
-                           else "must be an interval, an underpowered marker or null (the block has samples)", sub=f"{group}.{name}.{key}")
+                raise fail(
+                    "must be a number or null (a block without samples, written before the intervals)"
+                    if form == "point"
+                    else "must be an interval, an underpowered marker or null (the block has samples)",
+                    sub=f"{group}.{name}.{key}",
+                )
         if self.samples is None:
             return self
         _exactly(self.baselines, BASELINES, "baselines", "baselines")
@@ -190,8 +200,11 @@ def _requested(v: Any) -> Any:
 class RunUq(Closed):
     """The run's error indicators: what was requested and each one's scores over seeds."""
 
-    requested: Annotated[list[str], PlainValidator(_requested),
-                         WithJsonSchema({"type": "array", "items": {"enum": list(INDICATORS)}, "minItems": 1, "uniqueItems": True})]
+    requested: Annotated[
+        list[str],
+        PlainValidator(_requested),
+        WithJsonSchema({"type": "array", "items": {"enum": list(INDICATORS)}, "minItems": 1, "uniqueItems": True}),
+    ]
     settings: Object()  # type: ignore[valid-type]
     indicators: dict[str, RunIndicator]  # type: ignore[valid-type]
     baselines: dict[str, RunIndicator] | None = None  # type: ignore[valid-type]
@@ -207,9 +220,12 @@ class RunUq(Closed):
             for name, row in rows.items():
                 key = off_form(row, form) if row.status == OK else None
                 if key is not None:
-                    raise fail("must be {mean, std, n} (no baselines: a result written before the intervals)" if form == "point"
-                               else "must be an interval, an underpowered marker or null (the block has baselines)",
-                               sub=f"{group}.{name}.{key}")
+                    raise fail(
+                        "must be {mean, std, n} (no baselines: a result written before the intervals)"
+                        if form == "point"
+                        else "must be an interval, an underpowered marker or null (the block has baselines)",
+                        sub=f"{group}.{name}.{key}",
+                    )
         return self
 
 
@@ -296,7 +312,11 @@ def _scores_object(v: Any) -> Any:
 
 SeedConsistencyBlock = Annotated[
     Annotated[SeedConsistency, Tag("scores")] | Annotated[SeedConsistencyError, Tag("error")],
-    Discriminator(lambda v: "error" if (v.get("status") if isinstance(v, dict) else getattr(v, "status", None)) == "error" else "scores"),
+    Discriminator(
+        lambda v: (
+            "error" if (v.get("status") if isinstance(v, dict) else getattr(v, "status", None)) == "error" else "scores"
+        )
+    ),
     BeforeValidator(_scores_object),
 ]
 

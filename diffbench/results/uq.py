@@ -43,7 +43,9 @@ INTERVAL_KEYS = ("estimate", "low", "high", "level", "method", "n_seeds", "n_sam
 UNDERPOWERED_KEYS = ("underpowered", "positives", "required")
 
 
-def _score(fn: Any, values: np.ndarray, errors: np.ndarray, counts: np.ndarray, n_boot: int, **kw: Any) -> dict[str, Any] | None:
+def _score(
+    fn: Any, values: np.ndarray, errors: np.ndarray, counts: np.ndarray, n_boot: int, **kw: Any
+) -> dict[str, Any] | None:
     """One score as a result records it: an interval (``estimate``, ``low``, ``high``, ...), an
     ``underpowered`` marker, or None where it is undefined (a constant indicator or error)."""
     try:
@@ -111,12 +113,22 @@ def aggregate_uq_scores(per_seed: Sequence[Mapping[str, Any]], requested: Sequen
                 continue
             samples = [b.get("samples") or {} for b, _ in ok]
             counts = samples[0].get("count")
-            if any(s.get("count") != counts for s in samples) or any(name not in (s.get("values") or {}) for s in samples):
-                raise DiffbenchError(f"uq {group[:-1]} {name!r}: the seeds' per-sample values do not line up "
-                                     "(every seed needs samples.values on the same test samples)")
-            entry = score_indicator([sample_values(s["values"][name]) for s in samples], [s["error"] for s in samples], counts)
-            out[group][name] = {"status": OK, "n_seeds": len(ok), **{k: entry[k] for k in SCORE_KEYS},
-                                "indicator_mean": mean_std([r.get("indicator_mean") for _, r in ok])}
+            if any(s.get("count") != counts for s in samples) or any(
+                name not in (s.get("values") or {}) for s in samples
+            ):
+                raise DiffbenchError(
+                    f"uq {group[:-1]} {name!r}: the seeds' per-sample values do not line up "
+                    "(every seed needs samples.values on the same test samples)"
+                )
+            entry = score_indicator(
+                [sample_values(s["values"][name]) for s in samples], [s["error"] for s in samples], counts
+            )
+            out[group][name] = {
+                "status": OK,
+                "n_seeds": len(ok),
+                **{k: entry[k] for k in SCORE_KEYS},
+                "indicator_mean": mean_std([r.get("indicator_mean") for _, r in ok]),
+            }
     return out
 
 
@@ -129,6 +141,11 @@ def is_legacy_uq(result: Mapping[str, Any]) -> bool:
     False
     """
     uq = result.get("uq")
-    return (isinstance(uq, Mapping) and "baselines" not in uq
-            and not any(isinstance(s, Mapping) and isinstance(s.get("uq"), Mapping) and "samples" in s["uq"]
-                        for s in result.get("per_seed") or []))
+    return (
+        isinstance(uq, Mapping)
+        and "baselines" not in uq
+        and not any(
+            isinstance(s, Mapping) and isinstance(s.get("uq"), Mapping) and "samples" in s["uq"]
+            for s in result.get("per_seed") or []
+        )
+    )

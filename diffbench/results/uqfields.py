@@ -54,8 +54,10 @@ class Underpowered(Closed):
     @model_validator(mode="after")
     def _fewer(self) -> Any:
         if self.positives >= self.required:
-            raise fail(f"must be {{\"underpowered\": true, \"positives\", \"required\"}} with fewer positives than required, "
-                       f"got {self.positives} of {self.required}")
+            raise fail(
+                f"must be {{\"underpowered\": true, \"positives\", \"required\"}} with fewer positives than required, "
+                f"got {self.positives} of {self.required}"
+            )
         return self
 
 
@@ -71,12 +73,19 @@ def interval(lo: float, hi: float, name: str) -> type[Closed]:
             raise fail(f"must be an integer in 1..{n}, got {show(self.n_seeds)}", sub="n_seeds")
         return self
 
-    return create_model(name, __base__=Closed, __doc__=f"A score with its interval, in [{lo:g}, {hi:g}].",
-                        __validators__={"_ordered": model_validator(mode="after")(ordered)},
-                        estimate=(Score(lo, hi, null=False), ...), low=(Score(lo, hi, null=False), ...),
-                        high=(Score(lo, hi, null=False), ...), level=(Score(0.5, 1.0, null=False), ...),
-                        method=(Text(limit=MAX_REASON, one_line=True), ...), n_seeds=(Count(1), ...),
-                        n_samples=(Count(1), ...))
+    return create_model(
+        name,
+        __base__=Closed,
+        __doc__=f"A score with its interval, in [{lo:g}, {hi:g}].",
+        __validators__={"_ordered": model_validator(mode="after")(ordered)},
+        estimate=(Score(lo, hi, null=False), ...),
+        low=(Score(lo, hi, null=False), ...),
+        high=(Score(lo, hi, null=False), ...),
+        level=(Score(0.5, 1.0, null=False), ...),
+        method=(Text(limit=MAX_REASON, one_line=True), ...),
+        n_seeds=(Count(1), ...),
+        n_samples=(Count(1), ...),
+    )
 
 
 #: The union tags of the score forms (pydantic puts them in error locations; validate drops them).
@@ -87,7 +96,15 @@ def score_kind(v: Any) -> str:
     if isinstance(v, BaseModel):
         return "underpowered" if isinstance(v, Underpowered) else "interval" if hasattr(v, "estimate") else "stat"
     if isinstance(v, dict):
-        return "underpowered" if "underpowered" in v else "interval" if "estimate" in v else "stat" if "mean" in v else "bad"
+        return (
+            "underpowered"
+            if "underpowered" in v
+            else "interval"
+            if "estimate" in v
+            else "stat"
+            if "mean" in v
+            else "bad"
+        )
     return "null" if v is None else "number"
 
 
@@ -99,14 +116,21 @@ def uq_score(lo: float, hi: float, point: Any, name: str) -> Any:
 
     def shape(v: Any) -> Any:
         if score_kind(v) not in allowed:
-            raise fail(f"must be an interval {{{', '.join(INTERVAL_KEYS)}}}, an underpowered marker "
-                       f"{{{', '.join(UNDERPOWERED_KEYS)}}}, null or (before the intervals) a "
-                       f"{'number' if legacy == 'number' else '{mean, std, n}'}, got {show(v)}")
+            raise fail(
+                f"must be an interval {{{', '.join(INTERVAL_KEYS)}}}, an underpowered marker "
+                f"{{{', '.join(UNDERPOWERED_KEYS)}}}, null or (before the intervals) a "
+                f"{'number' if legacy == 'number' else '{mean, std, n}'}, got {show(v)}"
+            )
         return v
 
     return Annotated[
-        Annotated[interval(lo, hi, name), Tag(SCORE_TAGS["interval"])] | Annotated[Underpowered, Tag(SCORE_TAGS["underpowered"])] | Annotated[point, Tag(SCORE_TAGS[legacy])] | Annotated[None, Tag(SCORE_TAGS["null"])],
-        Discriminator(lambda v: SCORE_TAGS.get(score_kind(v), 'bad')), BeforeValidator(shape)]
+        Annotated[interval(lo, hi, name), Tag(SCORE_TAGS["interval"])]
+        | Annotated[Underpowered, Tag(SCORE_TAGS["underpowered"])]
+        | Annotated[point, Tag(SCORE_TAGS[legacy])]
+        | Annotated[None, Tag(SCORE_TAGS["null"])],
+        Discriminator(lambda v: SCORE_TAGS.get(score_kind(v), 'bad')),
+        BeforeValidator(shape),
+    ]
 
 
 SeedSpearman = uq_score(-1.0, 1.0, Score(-1.0, 1.0), "SpearmanInterval")

@@ -61,10 +61,29 @@ MIN_RANKED_SEEDS = 3
 _TAGS = {OK, NOT_APPLICABLE, "error", "scores", *SCORE_TAGS.values()}
 #: How a missing field is reported, by its name (default: "is missing").
 _MISSING = {
-    **{k: "must be an object and is missing" for k in ("test", "val", "model", "task", "data", "training", "packages",
-                                                       "hardware", "aggregate", "cost", "inference", "solver", "settings",
-                                                       "indicators")},
-    **{k: "must be a non-empty string, got nothing" for k in ("run_id", "diffbench_version", "created", "command", "name", "label")},
+    **{
+        k: "must be an object and is missing"
+        for k in (
+            "test",
+            "val",
+            "model",
+            "task",
+            "data",
+            "training",
+            "packages",
+            "hardware",
+            "aggregate",
+            "cost",
+            "inference",
+            "solver",
+            "settings",
+            "indicators",
+        )
+    },
+    **{
+        k: "must be a non-empty string, got nothing"
+        for k in ("run_id", "diffbench_version", "created", "command", "name", "label")
+    },
     "seeds": "must be a non-empty list of non-negative integers, got nothing",
     "per_seed": "must be a list of per-seed objects",
     "spec_hash": "must be the task's SHA-256 spec hash, got nothing",
@@ -148,10 +167,16 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
     if "schema_version" not in result:
         fail("schema_version", "is missing: this is not a result.json written by `diffbench run`")
     if not is_int(result["schema_version"]) or result["schema_version"] != RESULT_SCHEMA_VERSION:
-        fail("schema_version", f"is {show(result['schema_version'])}; this diffbench reads schema {RESULT_SCHEMA_VERSION}")
+        fail(
+            "schema_version",
+            f"is {show(result['schema_version'])}; this diffbench reads schema {RESULT_SCHEMA_VERSION}",
+        )
     pv = result.get("protocol_version")
     if not is_int(pv) or pv != protocol_version:
-        fail("protocol_version", f"is {show(pv)}; the leaderboard takes protocol {protocol_version} only (rerun under it)")
+        fail(
+            "protocol_version",
+            f"is {show(pv)}; the leaderboard takes protocol {protocol_version} only (rerun under it)",
+        )
     digest = result.get("digest")
     if not isinstance(digest, str) or not HEX64.match(digest):
         fail("digest", "is missing or not a SHA-256 hex digest; only results written by `diffbench run` are accepted")
@@ -160,8 +185,11 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
     except (TypeError, ValueError, RecursionError) as exc:
         fail("the content", f"cannot be digested ({type(exc).__name__})")
     if actual != digest:
-        fail("digest", "does not match the content: the result was changed after `diffbench run` wrote it "
-             "(tampered or hand-edited); submit the file as written, or rerun")
+        fail(
+            "digest",
+            "does not match the content: the result was changed after `diffbench run` wrote it "
+            "(tampered or hand-edited); submit the file as written, or rerun",
+        )
 
     per_seed_raw = result.get("per_seed")
     n_seeds = len(per_seed_raw) if isinstance(per_seed_raw, list) else None
@@ -171,8 +199,14 @@ def check_result(result: Any, source: str = "result", *, protocol_version: int |
         fail(*error_line(exc))
     check_bounds(result, fail)
     check_across(result, fail)
-    return CheckedResult(task=model.task.name, model=model.model.name, seeds=list(model.seeds),
-                         ranked=len(model.seeds) >= MIN_RANKED_SEEDS, digest=model.digest, result=model)
+    return CheckedResult(
+        task=model.task.name,
+        model=model.model.name,
+        seeds=list(model.seeds),
+        ranked=len(model.seeds) >= MIN_RANKED_SEEDS,
+        digest=model.digest,
+        result=model,
+    )
 
 
 def _walk(value: Any, where: str) -> Any:
@@ -212,10 +246,16 @@ def check_bounds(result: dict[str, Any], fail: _Fail) -> None:
     (:mod:`diffbench.results.paths`)."""
     for where, v in _walk(result, ""):
         if isinstance(v, str) and len(v) > MAX_STRING:
-            fail(where or "the result", f"is a string of {len(v)} characters; at most {MAX_STRING} are accepted in a result")
+            fail(
+                where or "the result",
+                f"is a string of {len(v)} characters; at most {MAX_STRING} are accepted in a result",
+            )
         elif isinstance(v, str) and not _is_encoded_errors(where, v) and (local := find_local_path(v)) is not None:
-            fail(where or "the result", f"holds a local absolute path ({show(local)}); a result names files relative to its "
-                 "run folder and no path of the machine it ran on (rerun with this diffbench, or remove the path)")
+            fail(
+                where or "the result",
+                f"holds a local absolute path ({show(local)}); a result names files relative to its "
+                "run folder and no path of the machine it ran on (rerun with this diffbench, or remove the path)",
+            )
         elif is_int(v) and abs(v) > MAX_INT:
             fail(where, f"is an integer of {len(str(abs(v)))} digits; integers are at most {MAX_INT} in magnitude")
         elif isinstance(v, float) and not in_magnitude(v, MIN_NORMAL, MAX_NUMBER):

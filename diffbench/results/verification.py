@@ -46,8 +46,16 @@ from .fields import (
     show,
 )
 
-__all__ = ["ABS_TOL", "RECORD_NAME", "REL_TOL", "VerificationRecord", "agree", "first_mismatch", "read_record",
-           "record_matches"]
+__all__ = [
+    "ABS_TOL",
+    "RECORD_NAME",
+    "REL_TOL",
+    "VerificationRecord",
+    "agree",
+    "first_mismatch",
+    "read_record",
+    "record_matches",
+]
 
 #: Relative and absolute tolerance of a re-scored metric against its claim (see the module docstring).
 REL_TOL = 1e-4
@@ -110,8 +118,11 @@ def _submission_id(v: Any) -> Any:
 
 
 def _checkpoints(v: Any) -> Any:
-    if not isinstance(v, dict) or not v or not all(isinstance(k, str) and k.isdigit() and isinstance(h, str) and HEX64.match(h)
-                                                   for k, h in v.items()):
+    if (
+        not isinstance(v, dict)
+        or not v
+        or not all(isinstance(k, str) and k.isdigit() and isinstance(h, str) and HEX64.match(h) for k, h in v.items())
+    ):
         raise fail("must map each seed to the SHA-256 of the checkpoint that was re-scored")
     return v
 
@@ -124,7 +135,9 @@ class VerificationRecord(Closed):
 
     record_version: Literal[1]
     status: Literal["verified"]
-    submission: Annotated[str, PlainValidator(_submission_id), WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{16}$"})]
+    submission: Annotated[
+        str, PlainValidator(_submission_id), WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{16}$"})
+    ]
     result_digest: Hex
     checkpoints: Annotated[dict[str, str], PlainValidator(_checkpoints)]
     verified: Annotated[str, PlainValidator(_date), WithJsonSchema({"type": "string", "pattern": DATE_RE.pattern})]
@@ -148,4 +161,6 @@ def record_matches(record: VerificationRecord | None, digest: str, checkpoints: 
     checkpoints (seed -> SHA-256): only then is the entry shown as verified."""
     if record is None or checkpoints is None:
         return False
-    return record.result_digest == digest and record.checkpoints == checkpoints and math.isfinite(record.tolerance["rel"])
+    return (
+        record.result_digest == digest and record.checkpoints == checkpoints and math.isfinite(record.tolerance["rel"])
+    )

@@ -140,8 +140,10 @@ def solve(
     shape = s.shape
     bnd = parse_boundary(boundary)
     if not (
-        isinstance(tol, numbers.Real) and not isinstance(tol, (bool, np.bool_))
-        and math.isfinite(float(tol)) and 0 < float(tol) < 1
+        isinstance(tol, numbers.Real)
+        and not isinstance(tol, (bool, np.bool_))
+        and math.isfinite(float(tol))
+        and 0 < float(tol) < 1
     ):
         raise DiffbenchError(f"tol must be a number in (0, 1), got {tol!r}")
     tol = float(tol)
@@ -153,7 +155,9 @@ def solve(
     # transform solve and its certificate need no (B, N, N) copies of them.
     D = as_float_array("diffusivity", expand_per_sample("diffusivity", diffusivity, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(D).all()) or not bool((D > 0).all()):
-        raise DiffbenchError("diffusivity must be positive and finite everywhere (D > 0), got zero, negative, NaN or inf values")
+        raise DiffbenchError(
+            "diffusivity must be positive and finite everywhere (D > 0), got zero, negative, NaN or inf values"
+        )
     g = as_float_array("decay", expand_per_sample("decay", decay, shape), shape, xp, per_sample=True)
     if not bool(xp.isfinite(g).all()) or not bool((g >= 0).all()):
         raise DiffbenchError("decay must be finite and >= 0 everywhere")
@@ -173,7 +177,9 @@ def solve(
         except ValueError:
             mask = None
         if mask is None:
-            raise DiffbenchError(f"fixed mask must have the source's shape {tuple(source.shape)}, got shape {mask_shape}")
+            raise DiffbenchError(
+                f"fixed mask must have the source's shape {tuple(source.shape)}, got shape {mask_shape}"
+            )
         fvals = as_float_array("fixed values", fvals, shape, xp)
         if not bool(xp.isfinite(fvals).all()):
             raise DiffbenchError("fixed values must be finite")
@@ -217,7 +223,9 @@ def solve(
         if x0 is not None:
             x0 = xp.ldexp(x0, -ku)
             if not bool(xp.isfinite(x0).all()):
-                raise DiffbenchError("initial_guess is too large for this problem's solution (beyond float64's range once rescaled)")
+                raise DiffbenchError(
+                    "initial_guess is too large for this problem's solution (beyond float64's range once rescaled)"
+                )
     else:
         ku = xp.zeros_like(ku)
 
@@ -236,9 +244,16 @@ def solve(
         it, im = (xp.asarray(np.flatnonzero(sel)) for sel in (use_t, ~use_t))
         ut, rt, nt = _transform_group(s[it], D[it], g[it], bnd, xp)
         um, rm, nm = _mgcg_group(
-            s[im], D[im], g[im], bnd,
-            None if mask is None else mask[im], None if mask is None else fvals[im],
-            None if x0 is None else x0[im], tol, maxiter, xp,
+            s[im],
+            D[im],
+            g[im],
+            bnd,
+            None if mask is None else mask[im],
+            None if mask is None else fvals[im],
+            None if x0 is None else x0[im],
+            tol,
+            maxiter,
+            xp,
         )
         u = xp.empty(shape, dtype=xp.float64)
         res = xp.empty(shape[0], dtype=xp.float64)
@@ -259,7 +274,9 @@ def solve(
     return SolveResult(u, res, iters, method, converged)
 
 
-def _miss_message(converged: Any, finite: Any, res: Any, iters: Any, use_t: np.ndarray, tol: float, maxiter: int) -> str:
+def _miss_message(
+    converged: Any, finite: Any, res: Any, iters: Any, use_t: np.ndarray, tol: float, maxiter: int
+) -> str:
     ok, fin = np.asarray(to_numpy(converged)), np.asarray(to_numpy(finite))
     r, it = np.asarray(to_numpy(res)), np.asarray(to_numpy(iters))
     bad = np.flatnonzero(~ok)

@@ -48,7 +48,9 @@ def check_source(source: Any) -> tuple[Any, Any, bool]:
     if xp is np:
         source = np.asarray(source)  # a Python scalar or a string passes array_module as "NumPy"
     if source.ndim not in (2, 3):
-        raise DiffbenchError(f"source must have shape (N, N) or (B, N, N), got {source.ndim} dimensions {tuple(source.shape)}")
+        raise DiffbenchError(
+            f"source must have shape (N, N) or (B, N, N), got {source.ndim} dimensions {tuple(source.shape)}"
+        )
     if source.shape[-1] != source.shape[-2]:
         raise DiffbenchError(f"source must be square (N, N), got {tuple(source.shape[-2:])}")
     if source.shape[-1] < 8:

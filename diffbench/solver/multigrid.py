@@ -131,7 +131,7 @@ class RedBlack:
 
         def grid(fill: Any, where: tuple[slice, slice]) -> Any:
             g = xp.zeros((b, n, r), dtype=dt)
-            g[(slice(None),) + where] = fill.reshape((b,) + tuple(fill.shape[len(self.lead):]))
+            g[(slice(None),) + where] = fill.reshape((b,) + tuple(fill.shape[len(self.lead) :]))
             return g.reshape(b, total)
 
         maps = {

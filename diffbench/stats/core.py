@@ -64,8 +64,15 @@ class Interval:
         return format_interval(self.estimate, self.low, self.high)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "level": self.level,
-                "method": self.method, "n_seeds": self.n_seeds, "n_samples": self.n_samples}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "method": self.method,
+            "n_seeds": self.n_seeds,
+            "n_samples": self.n_samples,
+        }
 
 
 @dataclass(frozen=True)
@@ -91,9 +98,17 @@ class Difference:
         return f"{format_interval(self.estimate, self.low, self.high)} (p = {format_p(self.p_value)})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "level": self.level,
-                "p_value": self.p_value, "method": self.method, "n_seeds_a": self.n_seeds_a,
-                "n_seeds_b": self.n_seeds_b, "n_samples": self.n_samples}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "p_value": self.p_value,
+            "method": self.method,
+            "n_seeds_a": self.n_seeds_a,
+            "n_seeds_b": self.n_seeds_b,
+            "n_samples": self.n_samples,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,9 +150,13 @@ def matrix(x: Any, what: str, n: int | None = None) -> np.ndarray:
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 2:
-        raise DiffbenchError(f"{what} must be a (seeds x samples) array with at least 2 samples, got shape {np.shape(x)}")
+        raise DiffbenchError(
+            f"{what} must be a (seeds x samples) array with at least 2 samples, got shape {np.shape(x)}"
+        )
     if n is not None and a.shape[1] != n:
-        raise DiffbenchError(f"{what} has {a.shape[1]} samples but the other inputs {n}: entries must share the test samples")
+        raise DiffbenchError(
+            f"{what} has {a.shape[1]} samples but the other inputs {n}: entries must share the test samples"
+        )
     if not np.all(np.isfinite(a)):
         raise DiffbenchError(f"{what} must be finite (found NaN or inf)")
     return a
@@ -167,7 +186,9 @@ def ratio_inputs(num: Any, den: Any, what: str, n: int | None = None) -> tuple[n
     nu = matrix(num, f"{what} numerator", n)
     de = matrix(den, f"{what} denominator", nu.shape[1])
     if de.shape[0] not in (1, nu.shape[0]):
-        raise DiffbenchError(f"{what} denominator has {de.shape[0]} seeds but the numerator {nu.shape[0]}: give one row or one per seed")
+        raise DiffbenchError(
+            f"{what} denominator has {de.shape[0]} seeds but the numerator {nu.shape[0]}: give one row or one per seed"
+        )
     if np.any(de < 0) or np.any(de.sum(axis=1) <= 0):
         raise DiffbenchError(f"{what} denominator must be non-negative with a positive sum per seed")
     return nu, np.broadcast_to(de, nu.shape)
@@ -230,7 +251,9 @@ def ratio_replicates(num: np.ndarray, den: np.ndarray, w: np.ndarray, stat: str)
     for rows, block in weight_rows(w):
         top[rows], d[rows] = block @ num.T, block @ den.T
     if np.any(d <= 0):
-        raise DiffbenchError("a resample's denominator sums to 0: too few samples with a non-zero denominator in a stratum")
+        raise DiffbenchError(
+            "a resample's denominator sums to 0: too few samples with a non-zero denominator in a stratum"
+        )
     reps = top / d
     if stat == "rms":
         theta, reps = np.sqrt(theta), np.sqrt(reps)
@@ -262,8 +285,10 @@ def _t_interval(est: float, parts: Sequence[tuple[float, float]], level: float) 
 def _describe(method: str, n_seeds: int | str, n: int, strata: int, n_boot: int) -> str:
     name = "two-level bootstrap-t" if method == "t" else "two-level percentile bootstrap"
     if n_seeds == 1:
-        name = ("sample bootstrap-t" if method == "t" else "sample percentile bootstrap")
-        return f"{name} (one seed: seed variance not included; {n} samples in {strata} count strata, {n_boot} resamples)"
+        name = "sample bootstrap-t" if method == "t" else "sample percentile bootstrap"
+        return (
+            f"{name} (one seed: seed variance not included; {n} samples in {strata} count strata, {n_boot} resamples)"
+        )
     return f"{name} ({n_seeds} seeds, {n} samples in {strata} count strata, {n_boot} resamples)"
 
 
@@ -281,9 +306,19 @@ def logit(eps: float) -> tuple[Callable[[Any], Any], Callable[[float], float]]:
     return forward, lambda z: float(1.0 / (1.0 + math.exp(-z)))
 
 
-def interval(theta: np.ndarray, reps: np.ndarray, *, level: float, method: str, rng: np.random.Generator,
-              n: int, n_strata: int, n_boot: int, bounds: tuple[float, float] | None = None,
-              scale: tuple[Callable[[Any], Any], Callable[[float], float]] | None = None) -> Interval:
+def interval(
+    theta: np.ndarray,
+    reps: np.ndarray,
+    *,
+    level: float,
+    method: str,
+    rng: np.random.Generator,
+    n: int,
+    n_strata: int,
+    n_boot: int,
+    bounds: tuple[float, float] | None = None,
+    scale: tuple[Callable[[Any], Any], Callable[[float], float]] | None = None,
+) -> Interval:
     """The interval of the seed mean; ``scale = (g, g^-1)``: the t interval is built on the
     scale of ``g`` (centred on ``g(estimate)``) and mapped back."""
     s = theta.size
@@ -292,23 +327,42 @@ def interval(theta: np.ndarray, reps: np.ndarray, *, level: float, method: str, 
         g, g_inv = scale if scale is not None else ((lambda x: x), float)
         theta_g, reps_g = g(theta), g(reps)
         v_samples = float(np.var(reps_g.mean(axis=1), ddof=1))
-        parts = [(v_samples, float(n - n_strata) if n > n_strata else math.inf), (_seed_parts(theta_g, reps_g), s - 1.0)]
+        parts = [
+            (v_samples, float(n - n_strata) if n > n_strata else math.inf),
+            (_seed_parts(theta_g, reps_g), s - 1.0),
+        ]
         low, high, _, _ = _t_interval(float(g(est)), parts, level)
         low, high = min(g_inv(low), est), max(g_inv(high), est)  # est may sit on g's clip
     else:
         v = _seed_weights(s, n_boot, rng)
         boot = (v * reps).sum(axis=1) / s
         low, high = (float(q) for q in np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2]))
-    return Interval(est, _clip(low, bounds), _clip(high, bounds), _describe(method, s, n, n_strata, n_boot), s, n, level)
+    return Interval(
+        est, _clip(low, bounds), _clip(high, bounds), _describe(method, s, n, n_strata, n_boot), s, n, level
+    )
 
 
-def difference(ta: np.ndarray, ra: np.ndarray, tb: np.ndarray, rb: np.ndarray, *, level: float, method: str,
-                rng: np.random.Generator, n: int, n_strata: int, n_boot: int) -> Difference:
+def difference(
+    ta: np.ndarray,
+    ra: np.ndarray,
+    tb: np.ndarray,
+    rb: np.ndarray,
+    *,
+    level: float,
+    method: str,
+    rng: np.random.Generator,
+    n: int,
+    n_strata: int,
+    n_boot: int,
+) -> Difference:
     est = float(ta.mean() - tb.mean())
     if method == "t":
         v_samples = float(np.var(ra.mean(axis=1) - rb.mean(axis=1), ddof=1))
-        parts = [(v_samples, float(n - n_strata) if n > n_strata else math.inf),
-                 (_seed_parts(ta, ra), ta.size - 1.0), (_seed_parts(tb, rb), tb.size - 1.0)]
+        parts = [
+            (v_samples, float(n - n_strata) if n > n_strata else math.inf),
+            (_seed_parts(ta, ra), ta.size - 1.0),
+            (_seed_parts(tb, rb), tb.size - 1.0),
+        ]
         low, high, se, nu = _t_interval(est, parts, level)
         if se == 0.0:
             p = 1.0 if est == 0.0 else 0.0
@@ -321,7 +375,9 @@ def difference(ta: np.ndarray, ra: np.ndarray, tb: np.ndarray, rb: np.ndarray, *
         below, above = np.count_nonzero(boot <= 0), np.count_nonzero(boot >= 0)
         p = float(min(1.0, 2.0 * (min(below, above) + 1) / (n_boot + 1)))
     seeds = f"{ta.size} and {tb.size}" if ta.size != tb.size else ta.size
-    return Difference(est, low, high, p, "paired " + _describe(method, seeds, n, n_strata, n_boot), ta.size, tb.size, n, level)
+    return Difference(
+        est, low, high, p, "paired " + _describe(method, seeds, n, n_strata, n_boot), ta.size, tb.size, n, level
+    )
 
 
 # --------------------------------------------------------------------------------------

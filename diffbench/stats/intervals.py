@@ -34,8 +34,16 @@ def stat_inputs(errors: Any, stat: str, what: str, n: int | None = None) -> tupl
     return (e if stat == "mean" else e * e), np.ones_like(e)
 
 
-def bootstrap_interval(errors: Any, counts: Any = None, *, stat: str = "mean", level: float = LEVEL,
-                       n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Interval:
+def bootstrap_interval(
+    errors: Any,
+    counts: Any = None,
+    *,
+    stat: str = "mean",
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval:
     """The interval of the seed mean of a per-sample statistic (the module docstring gives
     the method): ``errors`` is ``(seeds, samples)`` (a 1-D array is one seed), ``counts`` the
     source count of each sample (the strata; None: one stratum), ``stat`` ``"mean"`` or
@@ -59,11 +67,21 @@ def bootstrap_interval(errors: Any, counts: Any = None, *, stat: str = "mean", l
     rng = np.random.default_rng(seed)
     w = sample_weights(strata, num.shape[1], n_boot, rng)
     theta, reps = ratio_replicates(num, den, w, stat)
-    return interval(theta, reps, level=level, method=method, rng=rng, n=num.shape[1], n_strata=len(strata), n_boot=n_boot)
+    return interval(
+        theta, reps, level=level, method=method, rng=rng, n=num.shape[1], n_strata=len(strata), n_boot=n_boot
+    )
 
 
-def ratio_interval(num: Any, den: Any, counts: Any = None, *, level: float = LEVEL, n_boot: int = N_BOOT,
-                   seed: int = BOOT_SEED, method: str = "t") -> Interval:
+def ratio_interval(
+    num: Any,
+    den: Any,
+    counts: Any = None,
+    *,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval:
     """The interval of a pooled ratio such as ``nmae``: per seed ``sum_i num[s, i] / sum_i
     den[s, i]``, recomputed on every resample, averaged over seeds. ``den`` may be one row
     (the same for every seed, e.g. ``sum |u|`` of each test target).
@@ -81,11 +99,21 @@ def ratio_interval(num: Any, den: Any, counts: Any = None, *, level: float = LEV
     rng = np.random.default_rng(seed)
     w = sample_weights(strata, nu.shape[1], n_boot, rng)
     theta, reps = ratio_replicates(nu, de, w, "mean")
-    return interval(theta, reps, level=level, method=method, rng=rng, n=nu.shape[1], n_strata=len(strata), n_boot=n_boot)
+    return interval(
+        theta, reps, level=level, method=method, rng=rng, n=nu.shape[1], n_strata=len(strata), n_boot=n_boot
+    )
 
 
-def per_count_intervals(num: Any, counts: Any, den: Any = None, *, level: float = LEVEL, n_boot: int = N_BOOT,
-                        seed: int = BOOT_SEED, method: str = "t") -> dict[int, Interval]:
+def per_count_intervals(
+    num: Any,
+    counts: Any,
+    den: Any = None,
+    *,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> dict[int, Interval]:
     """The band of a per-count curve: for each source count, the interval of that count's
     samples alone (:func:`bootstrap_interval` of the mean when ``den`` is None, else
     :func:`ratio_interval` of the pooled ratio), all with the same resampling seed.
@@ -99,7 +127,9 @@ def per_count_intervals(num: Any, counts: Any, den: Any = None, *, level: float 
     nu = matrix(num, "num")
     c = np.asarray(counts).reshape(-1)
     if c.size != nu.shape[1]:
-        raise DiffbenchError(f"counts has {c.size} values but there are {nu.shape[1]} samples: one source count per test sample")
+        raise DiffbenchError(
+            f"counts has {c.size} values but there are {nu.shape[1]} samples: one source count per test sample"
+        )
     de = None if den is None else ratio_inputs(nu, den, "per-count")[1]
     out: dict[int, Interval] = {}
     for value in np.unique(c):
@@ -133,6 +163,8 @@ def seed_interval(mean: float, std: float, n: int, *, level: float = LEVEL) -> I
     half = float(st.t.ppf(0.5 + level / 2, int(n) - 1)) * float(std) / np.sqrt(int(n))
     method = f"t interval over {int(n)} seeds only (no per-sample errors recorded: the test-set part is not included)"
     return Interval(float(mean), float(mean) - half, float(mean) + half, method, int(n), 0, level)
+
+
 def quantile_replicates(values: np.ndarray, w: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-seed ``q``-quantiles (linear interpolation between order statistics, as
     :func:`numpy.quantile` and :func:`torch.quantile`) on the full set ``(S,)`` and on each
@@ -176,8 +208,16 @@ def quantile_replicates(values: np.ndarray, w: np.ndarray, q: float) -> tuple[np
     return theta, reps
 
 
-def quantile_interval(errors: Any, counts: Any = None, *, q: float, level: float = LEVEL, n_boot: int = N_BOOT,
-                      seed: int = BOOT_SEED, method: str = "t") -> Interval:
+def quantile_interval(
+    errors: Any,
+    counts: Any = None,
+    *,
+    q: float,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval:
     """The interval of the seed mean of a per-seed ``q``-quantile of per-sample values
     (``q = 0.99``: ``p99_sample_mae``; ``q = 1``: the maximum, ``max_abs_error``), with the
     same two-level resampling as :func:`bootstrap_interval`.
@@ -206,5 +246,14 @@ def quantile_interval(errors: Any, counts: Any = None, *, q: float, level: float
     w = sample_weights(strata, v.shape[1], n_boot, rng)
     theta, reps = quantile_replicates(v, w, q)
     bounds = (0.0, float("inf")) if np.all(v >= 0) else None
-    return interval(theta, reps, level=level, method=method, rng=rng, n=v.shape[1], n_strata=len(strata), n_boot=n_boot,
-                    bounds=bounds)
+    return interval(
+        theta,
+        reps,
+        level=level,
+        method=method,
+        rng=rng,
+        n=v.shape[1],
+        n_strata=len(strata),
+        n_boot=n_boot,
+        bounds=bounds,
+    )

@@ -32,8 +32,17 @@ from .intervals import quantile_replicates, stat_inputs
 # --------------------------------------------------------------------------------------
 
 
-def paired_difference(errors_a: Any, errors_b: Any, counts: Any = None, *, stat: str = "mean", level: float = LEVEL,
-                      n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Difference:
+def paired_difference(
+    errors_a: Any,
+    errors_b: Any,
+    counts: Any = None,
+    *,
+    stat: str = "mean",
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Difference:
     """The paired difference ``a - b`` of two entries scored on the same test samples
     (``(seeds, samples)`` each; the seed counts may differ): the samples are resampled
     together (stratified by count), the seeds of each entry independently.
@@ -53,8 +62,18 @@ def paired_difference(errors_a: Any, errors_b: Any, counts: Any = None, *, stat:
     return _paired(na, da, nb, db, counts, stat, level, n_boot, seed, method)
 
 
-def paired_ratio_difference(num_a: Any, den_a: Any, num_b: Any, den_b: Any, counts: Any = None, *, level: float = LEVEL,
-                            n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Difference:
+def paired_ratio_difference(
+    num_a: Any,
+    den_a: Any,
+    num_b: Any,
+    den_b: Any,
+    counts: Any = None,
+    *,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Difference:
     """:func:`paired_difference` for pooled ratios (see :func:`ratio_interval`).
 
     >>> import numpy as np
@@ -69,8 +88,17 @@ def paired_ratio_difference(num_a: Any, den_a: Any, num_b: Any, den_b: Any, coun
     return _paired(na, da, nb, db, counts, "mean", level, n_boot, seed, method)
 
 
-def paired_quantile_difference(errors_a: Any, errors_b: Any, counts: Any = None, *, q: float, level: float = LEVEL,
-                               n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Difference:
+def paired_quantile_difference(
+    errors_a: Any,
+    errors_b: Any,
+    counts: Any = None,
+    *,
+    q: float,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Difference:
     """:func:`paired_difference` of per-seed ``q``-quantiles (``q = 1``: the maximum; see
     :func:`~diffbench.stats.intervals.quantile_interval` for what such an interval shows).
 
@@ -90,11 +118,23 @@ def paired_quantile_difference(errors_a: Any, errors_b: Any, counts: Any = None,
     w = sample_weights(strata, a.shape[1], n_boot, rng)
     ta, ra = quantile_replicates(a, w, q)
     tb, rb = quantile_replicates(b, w, q)
-    return difference(ta, ra, tb, rb, level=level, method=method, rng=rng, n=a.shape[1], n_strata=len(strata), n_boot=n_boot)
+    return difference(
+        ta, ra, tb, rb, level=level, method=method, rng=rng, n=a.shape[1], n_strata=len(strata), n_boot=n_boot
+    )
 
 
-def _paired(na: np.ndarray, da: np.ndarray, nb: np.ndarray, db: np.ndarray, counts: Any, stat: str, level: float,
-            n_boot: int, seed: int, method: str) -> Difference:
+def _paired(
+    na: np.ndarray,
+    da: np.ndarray,
+    nb: np.ndarray,
+    db: np.ndarray,
+    counts: Any,
+    stat: str,
+    level: float,
+    n_boot: int,
+    seed: int,
+    method: str,
+) -> Difference:
     n = na.shape[1]
     strata = count_strata(counts, n)
     rng = np.random.default_rng(seed)
@@ -121,9 +161,18 @@ def holm_reject(p_values: Sequence[float], alpha: float = 1.0 - LEVEL) -> list[b
     return out
 
 
-def tied_ranks(entries: Mapping[str, Any], counts: Any = None, *, lower_is_better: bool = True, stat: str = "mean",
-               correction: str = "holm", level: float = LEVEL, n_boot: int = N_BOOT, seed: int = BOOT_SEED,
-               method: str = "t") -> list[RankedEntry]:
+def tied_ranks(
+    entries: Mapping[str, Any],
+    counts: Any = None,
+    *,
+    lower_is_better: bool = True,
+    stat: str = "mean",
+    correction: str = "holm",
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> list[RankedEntry]:
     """Honest ranks for a board whose entries share the test samples.
 
     ``entries`` maps a name to its ``(seeds, samples)`` per-sample errors, or to a pair
@@ -193,8 +242,16 @@ def tied_ranks(entries: Mapping[str, Any], counts: Any = None, *, lower_is_bette
         diffs = {}
         for other in others:
             worse, better = (other, leader) if lower_is_better else (leader, other)
-            diffs[other] = difference(*reps[worse], *reps[better], level=level, method=method, rng=rng, n=n,
-                                       n_strata=len(strata), n_boot=n_boot)
+            diffs[other] = difference(
+                *reps[worse],
+                *reps[better],
+                level=level,
+                method=method,
+                rng=rng,
+                n=n,
+                n_strata=len(strata),
+                n_boot=n_boot,
+            )
         p_values = [diffs[o].p_value for o in others]
         rejected = holm_reject(p_values, alpha) if correction == "holm" else [p < alpha for p in p_values]
         separated = {o for o, r in zip(others, rejected) if r}

@@ -135,8 +135,18 @@ def log_law_fit(n: Any, means: Any, sems: Any = None) -> LawFit:
     else:
         cov = cov * (ss_res / dof)
         chi2, p = None, None
-    return LawFit(float(beta[0]), float(beta[1]), float(math.sqrt(cov[0, 0])), float(math.sqrt(cov[1, 1])), r2, dof,
-                  chi2, p, weighted, float(cov[0, 1]))
+    return LawFit(
+        float(beta[0]),
+        float(beta[1]),
+        float(math.sqrt(cov[0, 0])),
+        float(math.sqrt(cov[1, 1])),
+        r2,
+        dof,
+        chi2,
+        p,
+        weighted,
+        float(cov[0, 1]),
+    )
 
 
 def lack_of_fit(n_per_point: Any, values: Any) -> LackOfFit:

@@ -156,9 +156,20 @@ def auroc(scores: Any, labels: Any) -> float:
     return float(weighted_auroc(np.where(np.isnan(x), np.inf, x), y[None, :] * 1.0, ~y[None, :] * 1.0)[0])
 
 
-def _score_interval(stat_fn: Any, ind: np.ndarray, err: np.ndarray, counts: Any, *, level: float, n_boot: int,
-                    seed: int, method: str, bounds: tuple[float, float], what: str,
-                    scale: tuple[Callable[[Any], Any], Callable[[float], float]] | None = None) -> Interval:
+def _score_interval(
+    stat_fn: Any,
+    ind: np.ndarray,
+    err: np.ndarray,
+    counts: Any,
+    *,
+    level: float,
+    n_boot: int,
+    seed: int,
+    method: str,
+    bounds: tuple[float, float],
+    what: str,
+    scale: tuple[Callable[[Any], Any], Callable[[float], float]] | None = None,
+) -> Interval:
     n = err.shape[1]
     strata = count_strata(counts, n)
     rng = np.random.default_rng(seed)
@@ -169,14 +180,35 @@ def _score_interval(stat_fn: Any, ind: np.ndarray, err: np.ndarray, counts: Any,
     for rows, block in weight_rows(w):
         reps[rows] = np.stack([stat_fn(ind[s], err[s], block) for s in range(err.shape[0])], axis=1)
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(reps))):
-        raise DiffbenchError(f"{what} is undefined on the test set or on a resample (a constant indicator or error, or no positive drawn)")
-    return interval(theta, reps, level=level, method=method, rng=rng, n=n, n_strata=len(strata), n_boot=n_boot,
-                     bounds=bounds, scale=scale)
+        raise DiffbenchError(
+            f"{what} is undefined on the test set or on a resample (a constant indicator or error, or no positive drawn)"
+        )
+    return interval(
+        theta,
+        reps,
+        level=level,
+        method=method,
+        rng=rng,
+        n=n,
+        n_strata=len(strata),
+        n_boot=n_boot,
+        bounds=bounds,
+        scale=scale,
+    )
 
 
-def uq_auroc(indicator: Any, errors: Any, counts: Any = None, *, worst: float = AUROC_WORST,
-             min_positives: int = MIN_POSITIVES_AUROC, level: float = LEVEL, n_boot: int = N_BOOT,
-             seed: int = BOOT_SEED, method: str = "t") -> Interval | Underpowered:
+def uq_auroc(
+    indicator: Any,
+    errors: Any,
+    counts: Any = None,
+    *,
+    worst: float = AUROC_WORST,
+    min_positives: int = MIN_POSITIVES_AUROC,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval | Underpowered:
     """How well ``indicator`` (larger = more suspicious) finds each seed's worst ``worst``
     share of samples by error: the AUROC per seed (:func:`auroc`), averaged over seeds, with
     its interval. Each resample (by count stratum; seeds as for every metric) re-chooses its
@@ -209,12 +241,31 @@ def uq_auroc(indicator: Any, errors: Any, counts: Any = None, *, worst: float = 
         return weighted_auroc(x, pos, w - pos)
 
     n = err.shape[1]
-    return _score_interval(fn, ind, err, counts, level=level, n_boot=n_boot, seed=seed, method=method, bounds=(0.0, 1.0),
-                           what="the AUROC", scale=logit(0.5 / (k * (n - k))))
+    return _score_interval(
+        fn,
+        ind,
+        err,
+        counts,
+        level=level,
+        n_boot=n_boot,
+        seed=seed,
+        method=method,
+        bounds=(0.0, 1.0),
+        what="the AUROC",
+        scale=logit(0.5 / (k * (n - k))),
+    )
 
 
-def uq_spearman(indicator: Any, errors: Any, counts: Any = None, *, level: float = LEVEL, n_boot: int = N_BOOT,
-                seed: int = BOOT_SEED, method: str = "t") -> Interval:
+def uq_spearman(
+    indicator: Any,
+    errors: Any,
+    counts: Any = None,
+    *,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval:
     """Spearman's rank correlation between ``indicator`` and the per-sample error (average
     ranks for ties; on a resample a sample drawn k times is k tied values), averaged over
     seeds, with its interval, clipped to [-1, 1].
@@ -231,8 +282,18 @@ def uq_spearman(indicator: Any, errors: Any, counts: Any = None, *, level: float
     def fn(x: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
         return weighted_pearson(weighted_ranks(x, w), weighted_ranks(e, w), w)
 
-    return _score_interval(fn, ind, err, counts, level=level, n_boot=n_boot, seed=seed, method=method, bounds=(-1.0, 1.0),
-                           what="Spearman's correlation")
+    return _score_interval(
+        fn,
+        ind,
+        err,
+        counts,
+        level=level,
+        n_boot=n_boot,
+        seed=seed,
+        method=method,
+        bounds=(-1.0, 1.0),
+        what="Spearman's correlation",
+    )
 
 
 def flag_weights(indicator: Any, share: float) -> np.ndarray:
@@ -252,9 +313,19 @@ def flag_weights(indicator: Any, share: float) -> np.ndarray:
     return out
 
 
-def worst_caught(indicator: Any, errors: Any, counts: Any = None, *, worst: float = CATCH_WORST,
-                 flagged: float = CATCH_FLAG, min_positives: int = MIN_POSITIVES_CAUGHT, level: float = LEVEL,
-                 n_boot: int = N_BOOT, seed: int = BOOT_SEED, method: str = "t") -> Interval | Underpowered:
+def worst_caught(
+    indicator: Any,
+    errors: Any,
+    counts: Any = None,
+    *,
+    worst: float = CATCH_WORST,
+    flagged: float = CATCH_FLAG,
+    min_positives: int = MIN_POSITIVES_CAUGHT,
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+    method: str = "t",
+) -> Interval | Underpowered:
     """The share of each seed's worst ``worst`` samples (by error) among the ``flagged`` share
     flagged by ``indicator`` ("worst 1 % caught at 10 % flagged"), averaged over seeds, with
     its interval (each resample re-chooses its worst and its flagged copies, ties of the
@@ -284,5 +355,15 @@ def worst_caught(indicator: Any, errors: Any, counts: Any = None, *, worst: floa
         pos = w * top_share(e, w, k, share_ties=False)
         return (pos * top_share(x, w, k_flag, share_ties=True)).sum(axis=1) / pos.sum(axis=1)
 
-    return _score_interval(fn, ind, err, counts, level=level, n_boot=n_boot, seed=seed, method=method, bounds=(0.0, 1.0),
-                           what="the caught share")
+    return _score_interval(
+        fn,
+        ind,
+        err,
+        counts,
+        level=level,
+        n_boot=n_boot,
+        seed=seed,
+        method=method,
+        bounds=(0.0, 1.0),
+        what="the caught share",
+    )

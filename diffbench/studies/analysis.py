@@ -35,9 +35,12 @@ def write_outputs(root: Path, spec: StudySpec, summary: dict[str, Any]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     rows = summary["rows"]
     transfer_targets = sorted({t for r in rows for t in r["transfer"]})
-    header = ["model", "task", "train_fraction", "n_train", "parameters"] + [f"test_{k}_{part}" for k in HEADLINE for part in
-                                                                            ("estimate", "low", "high")] + \
-             [f"transfer_{t}_nmae" for t in transfer_targets] + ["stops", "command"]
+    header = (
+        ["model", "task", "train_fraction", "n_train", "parameters"]
+        + [f"test_{k}_{part}" for k in HEADLINE for part in ("estimate", "low", "high")]
+        + [f"transfer_{t}_nmae" for t in transfer_targets]
+        + ["stops", "command"]
+    )
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -45,24 +48,44 @@ def write_outputs(root: Path, spec: StudySpec, summary: dict[str, Any]) -> None:
         cells = []
         for k in HEADLINE:
             iv = row_interval(r, k) if k == "nmae" or r.get("intervals") else None
-            cells += [_num(iv["estimate"]), _num(iv["low"]), _num(iv["high"])] if iv else [_num((r["test"].get(k) or {}).get("mean")), "", ""]
-        w.writerow([r["model"], r["task"], r["train_fraction"], r["n_train"], r["parameters"]] + cells
-                   + [_transfer_text(r["transfer"].get(t)) for t in transfer_targets] + [stops_text(r), r["command"]])
+            cells += (
+                [_num(iv["estimate"]), _num(iv["low"]), _num(iv["high"])]
+                if iv
+                else [_num((r["test"].get(k) or {}).get("mean")), "", ""]
+            )
+        w.writerow(
+            [r["model"], r["task"], r["train_fraction"], r["n_train"], r["parameters"]]
+            + cells
+            + [_transfer_text(r["transfer"].get(t)) for t in transfer_targets]
+            + [stops_text(r), r["command"]]
+        )
     atomic_write_bytes(root / "table.csv", buf.getvalue().encode())
-    md = [f"# Study {spec.name}", "", spec.description, "",
-          "Test metrics with 95 % intervals over test samples and seeds (see `diffbench.stats`); stops: seeds stopped by early "
-          "stopping / at the budget cap.", "",
-          "| model | task | train fraction | n_train | test nmae | test mae_sources | test max_abs_error | stops |"
-          + "".join(f" {t} nmae |" for t in transfer_targets), "|---|---|---|---|---|---|---|---|" + "---|" * len(transfer_targets)]
+    md = [
+        f"# Study {spec.name}",
+        "",
+        spec.description,
+        "",
+        "Test metrics with 95 % intervals over test samples and seeds (see `diffbench.stats`); stops: seeds stopped by early "
+        "stopping / at the budget cap.",
+        "",
+        "| model | task | train fraction | n_train | test nmae | test mae_sources | test max_abs_error | stops |"
+        + "".join(f" {t} nmae |" for t in transfer_targets),
+        "|---|---|---|---|---|---|---|---|" + "---|" * len(transfer_targets),
+    ]
     for r in rows:
-        md.append(f"| {r['model']} | {r['task']} | {r['train_fraction']:g} | {r['n_train']} | {interval_text(r, 'nmae')} | "
-                  f"{interval_text(r, 'mae_sources')} | {interval_text(r, 'max_abs_error')} | {stops_text(r)} |"
-                  + "".join(f" {_transfer_text(r['transfer'].get(t))} |" for t in transfer_targets))
+        md.append(
+            f"| {r['model']} | {r['task']} | {r['train_fraction']:g} | {r['n_train']} | {interval_text(r, 'nmae')} | "
+            f"{interval_text(r, 'mae_sources')} | {interval_text(r, 'max_abs_error')} | {stops_text(r)} |"
+            + "".join(f" {_transfer_text(r['transfer'].get(t))} |" for t in transfer_targets)
+        )
     for m, fit in (summary.get("scaling_law") or {}).items():
         if fit:
             lo, hi = fit["slope_interval"]
-            md += ["", f"**{m}**: {fit['law']} (slope {format_interval(fit['b'], lo, hi)} per decade, {fit['n_points']} sizes; "
-                       f"{fit['method']}). {fit['verdict']}"]
+            md += [
+                "",
+                f"**{m}**: {fit['law']} (slope {format_interval(fit['b'], lo, hi)} per decade, {fit['n_points']} sizes; "
+                f"{fit['method']}). {fit['verdict']}",
+            ]
     atomic_write_bytes(root / "table.md", ("\n".join(md) + "\n").encode())
     atomic_write_json(root / "summary.json", summary)
     plots(root, summary)

@@ -38,10 +38,21 @@ def check_launcher(launcher: str) -> None:
         raise DiffbenchError(f"unknown launcher {launcher!r}; allowed: {', '.join(LAUNCHERS)}")
 
 
-def slurm_parameters(*, partition: str | None = None, time_min: int = 60, gpus_per_node: int = 0, cpus_per_task: int = 1,
-                     mem_gb: int | None = None, array_parallelism: int = 64) -> dict[str, Any]:
+def slurm_parameters(
+    *,
+    partition: str | None = None,
+    time_min: int = 60,
+    gpus_per_node: int = 0,
+    cpus_per_task: int = 1,
+    mem_gb: int | None = None,
+    array_parallelism: int = 64,
+) -> dict[str, Any]:
     """submitit's executor parameters for one run per job (checked; one-line errors)."""
-    for flag, value in (("--time", time_min), ("--cpus-per-task", cpus_per_task), ("--array-parallelism", array_parallelism)):
+    for flag, value in (
+        ("--time", time_min),
+        ("--cpus-per-task", cpus_per_task),
+        ("--array-parallelism", array_parallelism),
+    ):
         check_positive_int(flag, value)
     if isinstance(gpus_per_node, bool) or not isinstance(gpus_per_node, int) or gpus_per_node < 0:
         raise DiffbenchError(f"--gpus-per-node must be an integer >= 0, got {gpus_per_node!r}")
@@ -92,9 +103,18 @@ def job_error(exc: BaseException, limit: int = 300) -> str:
     return text[:limit]
 
 
-def launch_study(name: str, launcher: str, *, out: str = "studies", data_dir: str | None = None, accelerator: str = "auto",
-                 wandb_mode: str | None = None, wait: bool = False, slurm: dict[str, Any] | None = None,
-                 log: Callable[[str], Any] = print) -> dict[str, Any] | None:
+def launch_study(
+    name: str,
+    launcher: str,
+    *,
+    out: str = "studies",
+    data_dir: str | None = None,
+    accelerator: str = "auto",
+    wandb_mode: str | None = None,
+    wait: bool = False,
+    slurm: dict[str, Any] | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any] | None:
     """Submit one job per run of a study (see the module docstring); the summary when the jobs
     were waited for, else None."""
     import submitit
@@ -108,22 +128,30 @@ def launch_study(name: str, launcher: str, *, out: str = "studies", data_dir: st
     plan = study_plan(spec)
     params = dict(slurm or {})
     gpus = int(params.get("gpus_per_node", 0))
-    options = {"data_dir": str(Path(data_dir).absolute()) if data_dir else None, "devices": max(1, gpus),
-               "accelerator": accelerator if not gpus else "gpu", "wandb_mode": wandb_mode, "progress": False}
+    options = {
+        "data_dir": str(Path(data_dir).absolute()) if data_dir else None,
+        "devices": max(1, gpus),
+        "accelerator": accelerator if not gpus else "gpu",
+        "wandb_mode": wandb_mode,
+        "progress": False,
+    }
     try:
         executor = submitit.AutoExecutor(folder=str(root / "jobs" / "%j"), cluster=launcher)
         if launcher == "slurm":
             executor.update_parameters(name=f"diffbench-{spec.name}", tasks_per_node=max(1, gpus), nodes=1, **params)
         else:
             executor.update_parameters(timeout_min=int(params.get("timeout_min", 60)), name=f"diffbench-{spec.name}")
-        jobs = executor.map_array(run_job, [study] * len(plan), list(range(len(plan))), [str(root.parent)] * len(plan),
-                                  [options] * len(plan))
+        jobs = executor.map_array(
+            run_job, [study] * len(plan), list(range(len(plan))), [str(root.parent)] * len(plan), [options] * len(plan)
+        )
     except DiffbenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - sbatch missing or refusing, a bad parameter, an unwritable folder
         text = str(exc).strip().splitlines()
-        raise DiffbenchError(f"cannot submit study {spec.name!r} through the {launcher} launcher "
-                             f"({type(exc).__name__}: {text[0][:200] if text else ''})") from None
+        raise DiffbenchError(
+            f"cannot submit study {spec.name!r} through the {launcher} launcher "
+            f"({type(exc).__name__}: {text[0][:200] if text else ''})"
+        ) from None
     ids = [job.job_id for job in jobs]
     log(f"submitted {len(jobs)} {launcher} job(s) for study {spec.name}: {', '.join(ids)} (logs: {root / 'jobs'})")
     if launcher == "slurm" and not wait:
@@ -139,6 +167,8 @@ def launch_study(name: str, launcher: str, *, out: str = "studies", data_dir: st
         if row is not None:
             rows.append(row)
     if failed:
-        raise DiffbenchError(f"{len(failed)} of {len(plan)} run(s) of study {spec.name} failed, first: {failed[0]}; finished runs "
-                             f"are kept, the same command resumes the rest (job logs: {root / 'jobs'})")
+        raise DiffbenchError(
+            f"{len(failed)} of {len(plan)} run(s) of study {spec.name} failed, first: {failed[0]}; finished runs "
+            f"are kept, the same command resumes the rest (job logs: {root / 'jobs'})"
+        )
     return finish_study(spec, root, rows)

@@ -22,13 +22,24 @@ def _scaling(root: Path, rows: list[dict[str, Any]], fits: dict[str, Any]) -> No
         color = dots.get_color()
         if fit:
             pts = fit["points"]
-            ax.errorbar([p["n_train"] for p in pts], [p["estimate"] for p in pts],
-                        yerr=[[p["estimate"] - p["low"] for p in pts], [p["high"] - p["estimate"] for p in pts]],
-                        fmt="o", color=color, capsize=3, label=f"{m}: mean, 95 % interval (samples and seeds)")
+            ax.errorbar(
+                [p["n_train"] for p in pts],
+                [p["estimate"] for p in pts],
+                yerr=[[p["estimate"] - p["low"] for p in pts], [p["high"] - p["estimate"] for p in pts]],
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=f"{m}: mean, 95 % interval (samples and seeds)",
+            )
             xs = [b["n_train"] for b in fit["band"]]
             ax.plot(xs, [b["fit"] for b in fit["band"]], "-", color=color, label=fit["law"])
-            ax.fill_between(xs, [b["fit"] - b["half_width"] for b in fit["band"]], [b["fit"] + b["half_width"] for b in fit["band"]],
-                            color=color, alpha=0.15)
+            ax.fill_between(
+                xs,
+                [b["fit"] - b["half_width"] for b in fit["band"]],
+                [b["fit"] + b["half_width"] for b in fit["band"]],
+                color=color,
+                alpha=0.15,
+            )
     ax.set_xscale("log")
     ax.set_xlabel("training samples")
     ax.set_ylabel("test nmae")
@@ -44,7 +55,7 @@ def _per_count(root: Path, rows: list[dict[str, Any]]) -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     banded = False
     for r in rows:
-        bands = ((r.get("intervals") or {}).get("per_count") or {})
+        bands = (r.get("intervals") or {}).get("per_count") or {}
         pc = sorted((int(c), v) for c, v in r["per_count_nmae"].items() if v is not None)
         if not pc:
             continue
@@ -52,13 +63,18 @@ def _per_count(root: Path, rows: list[dict[str, Any]]) -> None:
         if bands and all(str(c) in bands for c, _ in pc):
             iv = [bands[str(c)]["nmae"] for c, _ in pc]
             line = ax.plot([c for c, _ in pc], [x["estimate"] for x in iv], marker=".", label=label)[0]
-            ax.fill_between([c for c, _ in pc], [x["low"] for x in iv], [x["high"] for x in iv], color=line.get_color(), alpha=0.15)
+            ax.fill_between(
+                [c for c, _ in pc], [x["low"] for x in iv], [x["high"] for x in iv], color=line.get_color(), alpha=0.15
+            )
             banded = True
         else:
             ax.plot([c for c, _ in pc], [v for _, v in pc], marker=".", label=label)
     ax.set_xlabel("number of sources")
     ax.set_ylabel("test nmae")
-    ax.set_title("error against the number of sources" + ("\n(95 % bands over test samples and seeds)" if banded else ""), fontsize=10)
+    ax.set_title(
+        "error against the number of sources" + ("\n(95 % bands over test samples and seeds)" if banded else ""),
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     if len(rows) <= 12:
         ax.legend(fontsize=6)

@@ -42,12 +42,27 @@ from ..training.environment import is_ddp_child
 from .analysis import HEADLINE, fit_log_law, write_outputs
 from .spec import StudySpec, load_study
 
-__all__ = ["LOCK_POLL_S", "claim", "finish_study", "lock_path", "release", "run_config", "run_one", "run_study", "study_plan"]
+__all__ = [
+    "LOCK_POLL_S",
+    "claim",
+    "finish_study",
+    "lock_path",
+    "release",
+    "run_config",
+    "run_one",
+    "run_study",
+    "study_plan",
+]
 
 
 def study_plan(spec: StudySpec) -> list[tuple[str, str, float]]:
     """The study's runs in its order: ``(task, model, train fraction)`` for every combination."""
-    return [(task_name, model, fraction) for task_name in spec.tasks for model in spec.models for fraction in spec.train_fractions]
+    return [
+        (task_name, model, fraction)
+        for task_name in spec.tasks
+        for model in spec.models
+        for fraction in spec.train_fractions
+    ]
 
 
 def lock_path(root: Path, task_name: str, model: str, fraction: float) -> Path:
@@ -55,15 +70,35 @@ def lock_path(root: Path, task_name: str, model: str, fraction: float) -> Path:
     return root / "locks" / f"{file_safe(task_name, 60)}--{file_safe(model, 60)}--{fraction:g}.lock"
 
 
-def run_config(spec: StudySpec, index: int, root: Path, *, data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
-               wandb_mode: str | None = None, progress: bool = True) -> RunConfig:
+def run_config(
+    spec: StudySpec,
+    index: int,
+    root: Path,
+    *,
+    data_dir: str | None = None,
+    devices: int = 1,
+    accelerator: str = "auto",
+    wandb_mode: str | None = None,
+    progress: bool = True,
+) -> RunConfig:
     """The ``diffbench run`` options of the study's run number ``index`` (in :func:`study_plan`'s order)."""
     task_name, model, fraction = study_plan(spec)[index]
     values: dict[str, Any] = {
-        "model": model, "task": task_name, "seeds": list(spec.seeds), "devices": devices, "accelerator": accelerator,
-        "train_fraction": fraction, "max_epochs": spec.max_epochs, "out": str(root / "runs"), "data_dir": data_dir,
-        "wandb_mode": wandb_mode, "progress": progress, "resume": True, "wandb_group": f"study/{spec.name}",
-        "early_stopping": spec.early_stopping}
+        "model": model,
+        "task": task_name,
+        "seeds": list(spec.seeds),
+        "devices": devices,
+        "accelerator": accelerator,
+        "train_fraction": fraction,
+        "max_epochs": spec.max_epochs,
+        "out": str(root / "runs"),
+        "data_dir": data_dir,
+        "wandb_mode": wandb_mode,
+        "progress": progress,
+        "resume": True,
+        "wandb_group": f"study/{spec.name}",
+        "early_stopping": spec.early_stopping,
+    }
     if spec.recipe_from is not None:
         values["task"] = load_task(task_name).name
         apply_tuned(values, spec.recipe_from)  # the shipped search of this model on this task: lr and model args
@@ -78,26 +113,57 @@ def run_config(spec: StudySpec, index: int, root: Path, *, data_dir: str | None 
     return cfg
 
 
-def run_one(spec: StudySpec, index: int, root: Path, *, data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
-            wandb_mode: str | None = None, progress: bool = True, log: Any = print) -> dict[str, Any] | None:
+def run_one(
+    spec: StudySpec,
+    index: int,
+    root: Path,
+    *,
+    data_dir: str | None = None,
+    devices: int = 1,
+    accelerator: str = "auto",
+    wandb_mode: str | None = None,
+    progress: bool = True,
+    log: Any = print,
+) -> dict[str, Any] | None:
     """Run (or resume) the study's run number ``index`` and its transfer evaluations; its table
     row, or None on a DDP worker rank."""
     task_name, model, fraction = study_plan(spec)[index]
-    cfg = run_config(spec, index, root, data_dir=data_dir, devices=devices, accelerator=accelerator, wandb_mode=wandb_mode,
-                     progress=progress)
-    log(f"[{index + 1}/{len(study_plan(spec))}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}")
+    cfg = run_config(
+        spec,
+        index,
+        root,
+        data_dir=data_dir,
+        devices=devices,
+        accelerator=accelerator,
+        wandb_mode=wandb_mode,
+        progress=progress,
+    )
+    log(
+        f"[{index + 1}/{len(study_plan(spec))}] {model} on {task_name}, train fraction {fraction:g}, seeds {spec.seeds}"
+    )
     result = run(cfg, argv=None)
     if result is None:  # a DDP worker rank
         return None
     run_dir = root / "runs" / result["run_id"]
     row = study_row(spec, result, fraction)
     for target in spec.evaluate_on.get(task_name, []):
-        row["transfer"][load_task(target).name] = transfer(result, run_dir, target, data_dir, progress, evaluate_checkpoint)
+        row["transfer"][load_task(target).name] = transfer(
+            result, run_dir, target, data_dir, progress, evaluate_checkpoint
+        )
     return row
 
 
-def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, devices: int = 1, accelerator: str = "auto",
-              wandb_mode: str | None = None, progress: bool = True, log: Any = print) -> dict[str, Any]:
+def run_study(
+    name: str,
+    *,
+    out: str = "studies",
+    data_dir: str | None = None,
+    devices: int = 1,
+    accelerator: str = "auto",
+    wandb_mode: str | None = None,
+    progress: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
     """Run (or resume) every run of a study, then its evaluations, table, plots and fits."""
     spec = load_study(name)
     # Under DDP (--devices > 1) every rank replays the study in the same order: no locks there.
@@ -115,12 +181,23 @@ def run_study(name: str, *, out: str = "studies", data_dir: str | None = None, d
             lock = lock_path(root, task_name, model, fraction)
             if locking and not claim(lock):
                 if i not in waiting_said:
-                    log(f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later")
+                    log(
+                        f"[{i + 1}/{total}] {model} on {task_name}, train fraction {fraction:g}: another process holds it ({lock}); later"
+                    )
                     waiting_said.add(i)
                 continue
             try:
-                row = run_one(spec, i, root, data_dir=data_dir, devices=devices, accelerator=accelerator, wandb_mode=wandb_mode,
-                              progress=progress, log=log)
+                row = run_one(
+                    spec,
+                    i,
+                    root,
+                    data_dir=data_dir,
+                    devices=devices,
+                    accelerator=accelerator,
+                    wandb_mode=wandb_mode,
+                    progress=progress,
+                    log=log,
+                )
                 if row is not None:
                     rows[i] = row
             finally:
@@ -196,7 +273,9 @@ def study_row(spec: StudySpec, result: dict[str, Any], fraction: float) -> dict[
     }
 
 
-def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str | None, progress: bool, evaluate: Any) -> dict[str, Any]:
+def transfer(
+    result: dict[str, Any], run_dir: Path, target: str, data_dir: str | None, progress: bool, evaluate: Any
+) -> dict[str, Any]:
     """Evaluate every seed's best checkpoint on another task; a model that cannot run there is reported.
     With every seed's per-sample errors, the test nMAE carries the same two-level interval as a
     run's (``interval``); else only the seeds' mean and standard deviation."""
@@ -206,7 +285,11 @@ def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str |
         out_dir = ckpt.parent
         cached = out_dir / f"metrics-{load_task(target).name}-test.json"
         try:
-            doc = json.loads(cached.read_text()) if cached.exists() else evaluate(str(ckpt), task=target, data_dir=data_dir, out=str(out_dir), progress=progress)
+            doc = (
+                json.loads(cached.read_text())
+                if cached.exists()
+                else evaluate(str(ckpt), task=target, data_dir=data_dir, out=str(out_dir), progress=progress)
+            )
             values.append(doc["metrics"]["nmae"])
             blocks.append(doc.get("per_sample"))
         except DiffbenchError as exc:
@@ -221,6 +304,12 @@ def transfer(result: dict[str, Any], run_dir: Path, target: str, data_dir: str |
     if blocks and all(isinstance(b, dict) for b in blocks):  # the interval over the target's test samples and the seeds
         m = error_matrices(blocks, f"transfer to {target}")
         iv = ratio_interval(m["abs_sum"], m["tgt_sum"], m["count"])
-        out["interval"] = {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "method": iv.method,
-                           "n_seeds": iv.n_seeds, "n_samples": iv.n_samples}
+        out["interval"] = {
+            "estimate": iv.estimate,
+            "low": iv.low,
+            "high": iv.high,
+            "method": iv.method,
+            "n_seeds": iv.n_seeds,
+            "n_samples": iv.n_samples,
+        }
     return out

@@ -71,9 +71,16 @@ def fit_log_law(rows: list[dict[str, Any]], level: float = LEVEL, alpha: float =
         if iv is None or not iv["high"] > iv["low"]:
             continue
         stops = [s for s in r.get("stops") or [] if isinstance(s, dict)]
-        pts.append({"n_train": r["n_train"], **iv, "seeds": [v for v in r["per_seed_nmae"] if v is not None],
-                    "capped": sum(s.get("reason") == "budget_capped" for s in stops), "stops_recorded": len(stops),
-                    "n_seeds": len(r["per_seed_nmae"])})
+        pts.append(
+            {
+                "n_train": r["n_train"],
+                **iv,
+                "seeds": [v for v in r["per_seed_nmae"] if v is not None],
+                "capped": sum(s.get("reason") == "budget_capped" for s in stops),
+                "stops_recorded": len(stops),
+                "n_seeds": len(r["per_seed_nmae"]),
+            }
+        )
     if len({p["n_train"] for p in pts}) < 3:
         return None
     z = float(stats.norm.ppf(0.5 + level / 2))
@@ -88,13 +95,32 @@ def fit_log_law(rows: list[dict[str, Any]], level: float = LEVEL, alpha: float =
     slope_iv = (fit.slope - z * fit.slope_se, fit.slope + z * fit.slope_se)
     out = {
         "method": "weighted least squares on the per-size means (weights 1/s.e.^2, s.e. from each mean's 95 % interval); "
-                  "lack of fit: F test against the seeds' scatter at each size",
-        "a": fit.intercept, "b": fit.slope, "a_stderr": fit.intercept_se, "b_stderr": fit.slope_se, "slope_interval": list(slope_iv),
-        "r2": fit.r2, "chi2": fit.chi2, "chi2_dof": fit.dof, "chi2_p": fit.p_value, "n_points": len(pts), "level": level,
-        "band": band, "points": [{k: v for k, v in p.items() if k != "seeds"} for p in pts],
-        "lack_of_fit": None if lof is None else {"f": lof.f, "df_lack": lof.df_lack, "df_pure": lof.df_pure, "p": lof.p_value},
-        "holds_for": None if held is None else {"n_low": held.n_low, "n_high": held.n_high, "n_sizes": held.n_sizes,
-                                                "p": held.test.p_value, "slope": held.test.slope},
+        "lack of fit: F test against the seeds' scatter at each size",
+        "a": fit.intercept,
+        "b": fit.slope,
+        "a_stderr": fit.intercept_se,
+        "b_stderr": fit.slope_se,
+        "slope_interval": list(slope_iv),
+        "r2": fit.r2,
+        "chi2": fit.chi2,
+        "chi2_dof": fit.dof,
+        "chi2_p": fit.p_value,
+        "n_points": len(pts),
+        "level": level,
+        "band": band,
+        "points": [{k: v for k, v in p.items() if k != "seeds"} for p in pts],
+        "lack_of_fit": None
+        if lof is None
+        else {"f": lof.f, "df_lack": lof.df_lack, "df_pure": lof.df_pure, "p": lof.p_value},
+        "holds_for": None
+        if held is None
+        else {
+            "n_low": held.n_low,
+            "n_high": held.n_high,
+            "n_sizes": held.n_sizes,
+            "p": held.test.p_value,
+            "slope": held.test.slope,
+        },
         "alpha": alpha,
         "law": f"nmae = {fit.intercept:.4g} {'+' if fit.slope >= 0 else '-'} {abs(fit.slope):.4g} log10(n_train)",
     }
@@ -112,23 +138,34 @@ def verdict(fit: dict[str, Any]) -> str:
     if recorded < runs:
         cap = " The runs do not all record how they stopped (written before early stopping was recorded)."
     elif capped:
-        cap = (f" {capped} of {runs} runs stopped at the step cap rather than by early stopping, so those sizes may be "
-               "limited by the budget, not by the data.")
+        cap = (
+            f" {capped} of {runs} runs stopped at the step cap rather than by early stopping, so those sizes may be "
+            "limited by the budget, not by the data."
+        )
     else:
         cap = " Every run stopped by early stopping, before the cap."
     if lof is None:
         return f"Not tested: no size has two seeds ({slope})." + cap
     test = f"lack-of-fit F({lof['df_lack']}, {lof['df_pure']}) = {lof['f']:.3g}, p {_p(lof['p'])}"
     if not falls:
-        return f"Not reproduced: the error does not fall with n_train at {100 * fit['level']:g} % ({slope}; {test})." + cap
+        return (
+            f"Not reproduced: the error does not fall with n_train at {100 * fit['level']:g} % ({slope}; {test})." + cap
+        )
     if lof["p"] >= fit["alpha"]:
-        return (f"Reproduced: the error falls logarithmically with n_train over the whole range ({slope}; the straight line "
-                f"is not rejected, {test})." + cap)
-    where = (f"it holds only for n_train {held['n_low']:g}-{held['n_high']:g} ({held['n_sizes']} sizes, lack-of-fit "
-             f"p {_p(held['p'])}, slope {held['slope']:.3g} per decade there)" if held is not None
-             else "no range of three or more sizes shows a falling straight line")
-    return (f"Not reproduced over the whole range: the error falls with n_train ({slope}) but not as a straight line in "
-            f"log10(n_train) ({test}); {where}." + cap)
+        return (
+            f"Reproduced: the error falls logarithmically with n_train over the whole range ({slope}; the straight line "
+            f"is not rejected, {test})." + cap
+        )
+    where = (
+        f"it holds only for n_train {held['n_low']:g}-{held['n_high']:g} ({held['n_sizes']} sizes, lack-of-fit "
+        f"p {_p(held['p'])}, slope {held['slope']:.3g} per decade there)"
+        if held is not None
+        else "no range of three or more sizes shows a falling straight line"
+    )
+    return (
+        f"Not reproduced over the whole range: the error falls with n_train ({slope}) but not as a straight line in "
+        f"log10(n_train) ({test}); {where}." + cap
+    )
 
 
 def _p(p: float) -> str:

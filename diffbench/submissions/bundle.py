@@ -27,8 +27,16 @@ from ..results.verification import (
     record_matches,
 )
 
-__all__ = ["MAX_BUNDLED_CHECKPOINT_BYTES", "MAX_IMAGES", "MAX_IMAGE_BYTES", "bundle_checkpoints", "check_bundle",
-           "collect_images", "image_parts", "read_verification"]
+__all__ = [
+    "MAX_BUNDLED_CHECKPOINT_BYTES",
+    "MAX_IMAGES",
+    "MAX_IMAGE_BYTES",
+    "bundle_checkpoints",
+    "check_bundle",
+    "collect_images",
+    "image_parts",
+    "read_verification",
+]
 
 MAX_IMAGE_BYTES = 8 * 2**20
 MAX_IMAGES = 64
@@ -43,7 +51,9 @@ MAX_RECORD_BYTES = 64 * 2**10
 def image_parts(rel: str, source: str) -> tuple[str, ...]:
     p = PurePosixPath(rel)
     if p.is_absolute() or not p.parts or not all(_PATH_PART.match(x) for x in p.parts) or p.suffix.lower() != ".png":
-        raise DiffbenchError(f"{source} refused: image path {show(rel)} must be a relative path of plain names ending in .png")
+        raise DiffbenchError(
+            f"{source} refused: image path {show(rel)} must be a relative path of plain names ending in .png"
+        )
     return p.parts
 
 
@@ -71,14 +81,18 @@ def collect_images(result: dict[str, Any], result_dir: Path, source: str) -> tup
     return found, missing
 
 
-def bundle_checkpoints(result: dict[str, Any], run_dir: Path, source: str, urls: dict[int, str]) -> tuple[dict[str, Any], dict[str, Path]]:
+def bundle_checkpoints(
+    result: dict[str, Any], run_dir: Path, source: str, urls: dict[int, str]
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """The ``checkpoints`` block of a submission bundle and the files it copies (bundle path -> file)."""
     refs: dict[str, Any] = {}
     files: dict[str, Path] = {}
     seeds = [s["seed"] for s in result["per_seed"]]
     unknown = sorted(set(urls) - set(seeds))
     if unknown:
-        raise DiffbenchError(f"--checkpoint-url names seed {unknown[0]}, which the result does not have (seeds {seeds})")
+        raise DiffbenchError(
+            f"--checkpoint-url names seed {unknown[0]}, which the result does not have (seeds {seeds})"
+        )
     for s in result["per_seed"]:
         seed = s["seed"]
         rel = (s.get("checkpoint") or {}).get("path") or s.get("best_checkpoint")
@@ -86,20 +100,26 @@ def bundle_checkpoints(result: dict[str, Any], run_dir: Path, source: str, urls:
             raise DiffbenchError(f"{source}: seed {seed} records no best checkpoint; a bundle needs one per seed")
         path = run_dir.joinpath(*PurePosixPath(rel).parts)
         if not path.is_file():
-            raise DiffbenchError(f"{source}: seed {seed}'s checkpoint {rel} is not next to the result; "
-                                 "submit the result.json in its run folder")
+            raise DiffbenchError(
+                f"{source}: seed {seed}'s checkpoint {rel} is not next to the result; "
+                "submit the result.json in its run folder"
+            )
         sha, size = sha256_file(path)
         recorded = (s.get("checkpoint") or {}).get("sha256")
         if recorded and recorded != sha:
-            raise DiffbenchError(f"{source}: seed {seed}'s checkpoint {rel} is not the one the run recorded (SHA-256 differs)")
+            raise DiffbenchError(
+                f"{source}: seed {seed}'s checkpoint {rel} is not the one the run recorded (SHA-256 differs)"
+            )
         if seed in urls:
             if safe_url(urls[seed]) is None:
                 raise DiffbenchError(f"--checkpoint-url {seed}={urls[seed][:80]} is not an http(s) URL with a host")
             refs[str(seed)] = {"url": urls[seed], "sha256": sha, "bytes": size}
             continue
         if size > MAX_BUNDLED_CHECKPOINT_BYTES:
-            raise DiffbenchError(f"{source}: seed {seed}'s checkpoint is {size} bytes; a bundle carries at most "
-                                 f"{MAX_BUNDLED_CHECKPOINT_BYTES} per file: upload it and pass --checkpoint-url {seed}=https://...")
+            raise DiffbenchError(
+                f"{source}: seed {seed}'s checkpoint is {size} bytes; a bundle carries at most "
+                f"{MAX_BUNDLED_CHECKPOINT_BYTES} per file: upload it and pass --checkpoint-url {seed}=https://..."
+            )
         files[f"checkpoints/seed-{seed}.ckpt"] = path
         refs[str(seed)] = {"path": f"checkpoints/seed-{seed}.ckpt", "sha256": sha, "bytes": size}
     return refs, files
@@ -113,17 +133,25 @@ def check_bundle(doc: dict[str, Any], path: Path, source: str, hash_files: bool)
         return None
     seeds = [str(s["seed"]) for s in doc["result"]["per_seed"]]
     if sorted(refs, key=int) != sorted(seeds, key=int):
-        raise DiffbenchError(f"{source}: submission.checkpoints names seeds {sorted(refs, key=int)}, the result has {seeds}")
+        raise DiffbenchError(
+            f"{source}: submission.checkpoints names seeds {sorted(refs, key=int)}, the result has {seeds}"
+        )
     for seed, ref in sorted(refs.items()):
-        recorded = next((s.get("checkpoint") or {}).get("sha256") for s in doc["result"]["per_seed"] if str(s["seed"]) == seed)
+        recorded = next(
+            (s.get("checkpoint") or {}).get("sha256") for s in doc["result"]["per_seed"] if str(s["seed"]) == seed
+        )
         if recorded and recorded != ref["sha256"]:
-            raise DiffbenchError(f"{source}: seed {seed}'s checkpoint is not the one its run recorded (SHA-256 differs)")
+            raise DiffbenchError(
+                f"{source}: seed {seed}'s checkpoint is not the one its run recorded (SHA-256 differs)"
+            )
         if ref.get("path"):
             f = path.parent.joinpath(path.stem, *PurePosixPath(ref["path"]).parts)
             try:
                 size = f.stat().st_size
             except OSError:
-                raise DiffbenchError(f"{source}: its checkpoint {f} is missing; restore it or submit the result again") from None
+                raise DiffbenchError(
+                    f"{source}: its checkpoint {f} is missing; restore it or submit the result again"
+                ) from None
             if size != ref["bytes"] or (hash_files and sha256_file(f)[0] != ref["sha256"]):
                 raise DiffbenchError(f"{source}: its checkpoint {f} differs from the one submitted (size or SHA-256)")
     return {seed: ref["sha256"] for seed, ref in refs.items()}

@@ -29,15 +29,19 @@ def check_result(result: Any, source: str = "result", *, current_task: bool = Tr
 
         name, spec_hash = checked.task, result["task"]["spec_hash"]
         if name not in task_names():
-            raise DiffbenchError(f"{source} refused: task.name {name!r} is not a task of this diffbench; "
-                                 f"known: {', '.join(task_names()) or '(none)'}")
+            raise DiffbenchError(
+                f"{source} refused: task.name {name!r} is not a task of this diffbench; "
+                f"known: {', '.join(task_names()) or '(none)'}"
+            )
         try:
             spec = load_task(name)
         except DiffbenchError as exc:
             raise DiffbenchError(f"{source} refused: task.name {name!r} cannot be loaded ({exc})") from None
         if spec.spec_hash != spec_hash:
-            raise DiffbenchError(f"{source} refused: task.spec_hash is {spec_hash[:12]}..., but task {name!r} is now "
-                                 f"{spec.spec_hash[:12]}...: the result was made on different data; rerun on the current task")
+            raise DiffbenchError(
+                f"{source} refused: task.spec_hash is {spec_hash[:12]}..., but task {name!r} is now "
+                f"{spec.spec_hash[:12]}...: the result was made on different data; rerun on the current task"
+            )
     return checked
 
 
@@ -51,7 +55,9 @@ def check_text(value: str | None, field_name: str) -> str:
     if len(value) > limit:
         raise DiffbenchError(f"--{field_name} is {len(value)} characters; at most {limit} are allowed")
     if CONTROL.search(value):
-        raise DiffbenchError(f"--{field_name} contains a control character (newline, tab, a bidirectional override, ...); give one line of plain text")
+        raise DiffbenchError(
+            f"--{field_name} contains a control character (newline, tab, a bidirectional override, ...); give one line of plain text"
+        )
     return value.strip()
 
 
@@ -60,6 +66,10 @@ def check_url(url: str | None) -> str | None:
         return None
     if safe_url(url) is None:
         scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
-        why = f"the scheme {scheme!r} is not allowed" if scheme and scheme not in ("http", "https") else "it is not a well-formed absolute URL"
+        why = (
+            f"the scheme {scheme!r} is not allowed"
+            if scheme and scheme not in ("http", "https")
+            else "it is not a well-formed absolute URL"
+        )
         raise DiffbenchError(f"--url must be an http:// or https:// link to the code or paper; {why}")
     return url

@@ -126,8 +126,12 @@ def check_stored(path: str | os.PathLike[str], leaderboard: str | os.PathLike[st
     return sub
 
 
-def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, current_task: bool = True,
-                     skipped: list[Skipped] | None = None) -> list[Submission]:
+def load_submissions(
+    leaderboard: str | os.PathLike[str] | None = None,
+    *,
+    current_task: bool = True,
+    skipped: list[Skipped] | None = None,
+) -> list[Submission]:
     """Every stored submission, re-checked (strict JSON, file name = content hash, result
     checks, images present with their recorded hashes); sorted by task then id.
 
@@ -142,7 +146,9 @@ def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, curre
     if not root.exists():
         return out
     if not root.is_dir():
-        raise DiffbenchError(f"{root} is not a folder; the leaderboard keeps submissions in <leaderboard>/submissions/<task>/")
+        raise DiffbenchError(
+            f"{root} is not a folder; the leaderboard keeps submissions in <leaderboard>/submissions/<task>/"
+        )
     for path in _stored_files(lb):
         sub = load_stored(path, lb, current_task=current_task, skipped=skipped)
         if sub is not None:
@@ -150,8 +156,14 @@ def load_submissions(leaderboard: str | os.PathLike[str] | None = None, *, curre
     return out
 
 
-def load_stored(path: Path, leaderboard: Path, *, current_task: bool = True, skipped: list[Skipped] | None = None,
-                hash_checkpoints: bool = False) -> Submission | None:
+def load_stored(
+    path: Path,
+    leaderboard: Path,
+    *,
+    current_task: bool = True,
+    skipped: list[Skipped] | None = None,
+    hash_checkpoints: bool = False,
+) -> Submission | None:
     """One stored submission, re-checked as :func:`load_submissions` does (None: skipped, see there).
 
     Bundled checkpoints must be present with their recorded size (with ``hash_checkpoints``, also
@@ -161,13 +173,17 @@ def load_stored(path: Path, leaderboard: Path, *, current_task: bool = True, ski
     lb = Path(leaderboard)
     source = str(path)
     if not _ID.match(path.stem):
-        raise DiffbenchError(f"{source}: unexpected file; stored submissions are named <16 hex digits>.json by `diffbench submit`")
+        raise DiffbenchError(
+            f"{source}: unexpected file; stored submissions are named <16 hex digits>.json by `diffbench submit`"
+        )
     doc = read_json_strict(path, "submission")
     if not isinstance(doc, dict) or set(doc) != {"submission", "result"} or not isinstance(doc["submission"], dict):
         raise DiffbenchError(f"{source}: a stored submission is an object {{\"submission\": ..., \"result\": ...}}")
     if document_id(doc) != path.stem:
-        raise DiffbenchError(f"{source}: the content does not hash to its file name (edited after `diffbench submit`); "
-                             "restore it or submit the result again")
+        raise DiffbenchError(
+            f"{source}: the content does not hash to its file name (edited after `diffbench submit`); "
+            "restore it or submit the result again"
+        )
     try:
         checked = check_result(doc["result"], source, current_task=current_task)
     except DiffbenchError as exc:
@@ -177,7 +193,9 @@ def load_stored(path: Path, leaderboard: Path, *, current_task: bool = True, ski
         skipped.append(Skipped(path.parent.name, path.stem, str(exc).replace(source, rel)))
         return None
     if checked.task != path.parent.name:
-        raise DiffbenchError(f"{source}: holds a result of task {checked.task!r} but is filed under {path.parent.name!r}")
+        raise DiffbenchError(
+            f"{source}: holds a result of task {checked.task!r} but is filed under {path.parent.name!r}"
+        )
     meta = doc["submission"]
     _check_meta(meta, source)
     images = meta["images"]
@@ -187,12 +205,21 @@ def load_stored(path: Path, leaderboard: Path, *, current_task: bool = True, ski
         try:
             ok = hashlib.sha256(img.read_bytes()).hexdigest() == sha
         except OSError:
-            raise DiffbenchError(f"{source}: its image {img} is missing; restore it or submit the result again") from None
+            raise DiffbenchError(
+                f"{source}: its image {img} is missing; restore it or submit the result again"
+            ) from None
         if not ok:
             raise DiffbenchError(f"{source}: its image {img} differs from the one submitted (SHA-256 mismatch)")
     checkpoints = check_bundle(doc, path, source, hash_checkpoints)
-    sub = Submission(id=path.stem, task=checked.task, path=path, doc=doc, ranked=checked.ranked, typed=checked.result,
-                     images=listed_images(doc["result"], images))
+    sub = Submission(
+        id=path.stem,
+        task=checked.task,
+        path=path,
+        doc=doc,
+        ranked=checked.ranked,
+        typed=checked.result,
+        images=listed_images(doc["result"], images),
+    )
     sub.verification = read_verification(path.parent / path.stem, checked.digest, checkpoints)
     return sub
 

@@ -88,13 +88,25 @@ def _check_writable(directory: Path, leaderboard: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise DiffbenchError(f"leaderboard dir {leaderboard} is not writable ({exc.strerror or exc}); "
-                             f"pass --leaderboard DIR or set ${ENV_DIR}") from None
+        raise DiffbenchError(
+            f"leaderboard dir {leaderboard} is not writable ({exc.strerror or exc}); "
+            f"pass --leaderboard DIR or set ${ENV_DIR}"
+        ) from None
 
 
-def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[str] | None = None, *, title: str | None = None,
-           authors: str | None = None, url: str | None = None, official: bool = False, today: str | None = None,
-           dry_run: bool = False, with_checkpoints: bool = False, checkpoint_urls: dict[int, str] | None = None) -> Submission:
+def submit(
+    result_path: str | os.PathLike[str],
+    leaderboard: str | os.PathLike[str] | None = None,
+    *,
+    title: str | None = None,
+    authors: str | None = None,
+    url: str | None = None,
+    official: bool = False,
+    today: str | None = None,
+    dry_run: bool = False,
+    with_checkpoints: bool = False,
+    checkpoint_urls: dict[int, str] | None = None,
+) -> Submission:
     """Check ``result_path`` and store it in ``leaderboard`` (see the module docstring).
 
     ``with_checkpoints`` makes it a submission bundle: each seed's best checkpoint (the run's
@@ -126,15 +138,25 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
     sid = document_id(doc)
     task_dir = submissions_dir(lb) / checked.task
     target = task_dir / f"{sid}.json"
-    sub = Submission(id=sid, task=checked.task, path=target, doc=doc, ranked=checked.ranked, typed=checked.result,
-                     images=listed_images(result, images), missing_images=missing)
+    sub = Submission(
+        id=sid,
+        task=checked.task,
+        path=target,
+        doc=doc,
+        ranked=checked.ranked,
+        typed=checked.result,
+        images=listed_images(result, images),
+        missing_images=missing,
+    )
 
     existing = stored_digests(lb)
     if checked.digest in existing:
         where = existing[checked.digest]
         rel = where.relative_to(lb) if where.is_relative_to(lb) else where
-        raise DiffbenchError(f"{source} refused: this result (digest {checked.digest[:12]}...) is already on the leaderboard "
-                             f"as {rel}; a run is submitted once")
+        raise DiffbenchError(
+            f"{source} refused: this result (digest {checked.digest[:12]}...) is already on the leaderboard "
+            f"as {rel}; a run is submitted once"
+        )
     if dry_run:
         return sub
 
@@ -162,7 +184,7 @@ def submit(result_path: str | os.PathLike[str], leaderboard: str | os.PathLike[s
             shutil.rmtree(staging, ignore_errors=True)
         if (images or files) and not target.exists():
             shutil.rmtree(img_dir, ignore_errors=True)
-        raise DiffbenchError(f"cannot write to leaderboard dir {lb} ({exc.strerror or exc}); nothing was stored") from None
+        raise DiffbenchError(
+            f"cannot write to leaderboard dir {lb} ({exc.strerror or exc}); nothing was stored"
+        ) from None
     return sub
-
-

@@ -67,8 +67,9 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu", *, mmap: bool = False,
-                    what: str = "checkpoint") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: Any = "cpu", *, mmap: bool = False, what: str = "checkpoint"
+) -> dict[str, Any]:
     """The contents of the checkpoint at ``path``, read without running code from it.
 
     ``what`` names the file in errors (``"checkpoint"``, ``"inverse network"``); ``mmap``
@@ -95,7 +96,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu", *, 
         shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise DiffbenchError(
             f"{what} {path} refused: it needs {shown}, which a diffbench checkpoint never holds "
-            "(tensors, plain containers, numbers and text only); nothing in it was run")
+            "(tensors, plain containers, numbers and text only); nothing in it was run"
+        )
     try:
         with torch.serialization.safe_globals(list(CHECKPOINT_GLOBALS)):
             data = torch.load(str(p), map_location=map_location, weights_only=True, mmap=mmap)
@@ -118,8 +120,14 @@ def check_model_spec(spec: Any, where: str) -> None:
     from ..models.classpath import import_object
     from ..models.plugins import discover_plugins
 
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str) or not isinstance(spec.get("init_args"), dict):
-        raise DiffbenchError(f"{where} is not a diffbench checkpoint (its model spec has no class_path string and init_args mapping)")
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("class_path"), str)
+        or not isinstance(spec.get("init_args"), dict)
+    ):
+        raise DiffbenchError(
+            f"{where} is not a diffbench checkpoint (its model spec has no class_path string and init_args mapping)"
+        )
     class_path = spec["class_path"]
     target = import_object(class_path)
     if isinstance(target, type) and issubclass(target, torch.nn.Module):
@@ -128,7 +136,8 @@ def check_model_spec(spec: Any, where: str) -> None:
         return
     raise DiffbenchError(
         f"{where} refused: its model spec names {class_path[:200]!r}, which is neither a torch.nn.Module class "
-        "nor an installed diffbench plugin; nothing was called")
+        "nor an installed diffbench plugin; nothing was called"
+    )
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -162,8 +171,11 @@ def save_atomic(checkpoint: dict[str, Any], path: str | os.PathLike[str], *, res
         except OSError:
             pass
         # torch.save reports a failed write as a RuntimeError raised from the OSError
-        cause = exc if isinstance(exc, OSError) else next(
-            (e for e in (exc.__cause__, exc.__context__) if isinstance(e, OSError)), None)
+        cause = (
+            exc
+            if isinstance(exc, OSError)
+            else next((e for e in (exc.__cause__, exc.__context__) if isinstance(e, OSError)), None)
+        )
         if cause is None:
             raise
         exc = cause
@@ -196,5 +208,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         save_atomic(checkpoint, path)
 
-    def load_checkpoint(self, path: Any, map_location: Callable | Any = "cpu", weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: Any, map_location: Callable | Any = "cpu", weights_only: bool | None = None
+    ) -> dict[str, Any]:
         return load_checkpoint(path, map_location=map_location)

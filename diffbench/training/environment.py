@@ -16,7 +16,18 @@ def is_ddp_child() -> bool:
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
-PACKAGES = ("diffbench", "torch", "lightning", "torchmetrics", "numpy", "scipy", "neuraloperator", "wandb", "cupy-cuda12x", "cupy-cuda13x")
+PACKAGES = (
+    "diffbench",
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "numpy",
+    "scipy",
+    "neuraloperator",
+    "wandb",
+    "cupy-cuda12x",
+    "cupy-cuda13x",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -59,15 +70,27 @@ def hardware(accelerator: str, devices: int, num_nodes: int = 1) -> dict[str, An
     if accelerator == "gpu" and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
-    info["label"] = f"{devices}x {info['gpu']}" if "gpu" in info else f"CPU {info['cpu']} ({info['cpu_count']} cores, {devices} process{'es' if devices > 1 else ''})"
+    info["label"] = (
+        f"{devices}x {info['gpu']}"
+        if "gpu" in info
+        else f"CPU {info['cpu']} ({info['cpu_count']} cores, {devices} process{'es' if devices > 1 else ''})"
+    )
     return info
 
 
 def git_commit() -> dict[str, Any] | None:
     root = Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return {"commit": sha, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
         return None

@@ -50,13 +50,26 @@ class SurrogateModule(L.LightningModule):
     ...     "input_channels": ["source"]}, recipe=resolve_recipe("fast"))  # doctest: +SKIP
     """
 
-    def __init__(self, model_spec: dict[str, Any], task: dict[str, Any], loss: str = "mae", recipe: dict[str, Any] | None = None,
-                 protocol_version: int = PROTOCOL_VERSION, diffbench_version: str = __version__) -> None:
+    def __init__(
+        self,
+        model_spec: dict[str, Any],
+        task: dict[str, Any],
+        loss: str = "mae",
+        recipe: dict[str, Any] | None = None,
+        protocol_version: int = PROTOCOL_VERSION,
+        diffbench_version: str = __version__,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = build_from_spec(model_spec)
         self.loss_fn = make_loss(loss)
-        self.recipe = recipe or {"name": "paper", "optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "schedule": "constant"}
+        self.recipe = recipe or {
+            "name": "paper",
+            "optimizer": "adam",
+            "lr": 1e-4,
+            "weight_decay": 0.0,
+            "schedule": "constant",
+        }
         self.val_metric = Evaluator("val").metric
         self.test_metric = Evaluator("test", per_sample=True).metric
         self.val_results: dict[str, Any] | None = None
@@ -96,7 +109,13 @@ class SurrogateModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         pred = self._predict(batch)
-        self.log("val/loss", self.loss_fn(pred, batch["target"]), on_epoch=True, sync_dist=True, batch_size=batch["input"].shape[0])
+        self.log(
+            "val/loss",
+            self.loss_fn(pred, batch["target"]),
+            on_epoch=True,
+            sync_dist=True,
+            batch_size=batch["input"].shape[0],
+        )
         self.val_metric.update(pred.detach(), batch)
 
     def on_validation_epoch_end(self) -> None:
@@ -140,7 +159,11 @@ class SurrogateModule(L.LightningModule):
         """
         ckpt = load_checkpoint(path, map_location=map_location)
         hp = ckpt.get("hyper_parameters")
-        if not isinstance(hp, dict) or not isinstance(hp.get("model_spec"), dict) or not isinstance(hp.get("task"), dict):
+        if (
+            not isinstance(hp, dict)
+            or not isinstance(hp.get("model_spec"), dict)
+            or not isinstance(hp.get("task"), dict)
+        ):
             raise DiffbenchError(f"{path} is not a diffbench checkpoint (no model spec and task recorded)")
         if hp.get("protocol_version") != PROTOCOL_VERSION:
             raise DiffbenchError(

@@ -46,8 +46,10 @@ def check_cpu_devices(devices: int, *, no_gpu: bool, cores: int | None = None) -
     if devices <= have:
         return
     if no_gpu:
-        raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have}), and no GPU was "
-                             f"found (torch sees no CUDA device); use --devices {have} or fewer here, or a machine with GPUs")
+        raise DiffbenchError(
+            f"--devices {devices} asks for more CPU processes than there are cores ({have}), and no GPU was "
+            f"found (torch sees no CUDA device); use --devices {have} or fewer here, or a machine with GPUs"
+        )
     raise DiffbenchError(f"--devices {devices} asks for more CPU processes than there are cores ({have})")
 
 

@@ -36,7 +36,9 @@ def resolve_accelerator(accelerator: str, devices: int, num_nodes: int) -> str:
     if accelerator == "gpu":
         have = torch.cuda.device_count()
         if have == 0:
-            raise DiffbenchError("--accelerator gpu asked for, but no CUDA GPU is visible to torch; use --accelerator cpu")
+            raise DiffbenchError(
+                "--accelerator gpu asked for, but no CUDA GPU is visible to torch; use --accelerator cpu"
+            )
         if devices > have:
             raise DiffbenchError(f"--devices {devices} asks for more GPUs than exist here ({have})")
     else:
@@ -115,15 +117,25 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
     probe = create(cfg.model, in_channels=task.in_channels, lattice=task.lattice, **cfg.model_args)
     if adapt_model is not None:
         probe = adapt_model(probe, task)
-    check_output(probe, task.in_channels, task.lattice)  # float64, tuple or non-finite output: one line, before training
+    check_output(
+        probe, task.in_channels, task.lattice
+    )  # float64, tuple or non-finite output: one line, before training
     spec = model_spec(probe)
     info = model_origin(spec)  # reads metadata only: a run of a built-in imports no plugin
     n_params = count_parameters(probe)
     del probe
 
-    dm = DiffusionDataModule(task, data_dir=cfg.data_dir, batch_size=per_process, num_workers=cfg.num_workers,
-                             train_counts=cfg.train_counts, test_counts=cfg.test_counts, val_counts=cfg.test_counts,
-                             train_fraction=cfg.train_fraction, progress=cfg.progress)
+    dm = DiffusionDataModule(
+        task,
+        data_dir=cfg.data_dir,
+        batch_size=per_process,
+        num_workers=cfg.num_workers,
+        train_counts=cfg.train_counts,
+        test_counts=cfg.test_counts,
+        val_counts=cfg.test_counts,
+        train_fraction=cfg.train_fraction,
+        progress=cfg.progress,
+    )
     run_id = cfg.run_id(info["name"], task.name)
     out_dir = (Path(cfg.out) / run_id).absolute()
     child = is_ddp_child()
@@ -135,7 +147,9 @@ def prepare(cfg: Any, *, adapt_model: Callable[[Any, Any], Any] | None = None, t
         dm.setup("test")
     if accelerator == "cpu":
         torch.set_num_threads(cpu_threads(cfg.devices))
-    return Setup(cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir, batch_size)
+    return Setup(
+        cfg, task, dm, spec, info, n_params, recipe, max_epochs, accelerator, wandb_mode, run_id, out_dir, batch_size
+    )
 
 
 def split_batch(batch_size: int | None, task: Any, processes: int) -> tuple[int, int]:
@@ -153,8 +167,10 @@ def split_batch(batch_size: int | None, task: Any, processes: int) -> tuple[int,
     """
     total = batch_size if batch_size is not None else int(task.training.get("batch_size", 25))
     if total % processes:
-        raise DiffbenchError(f"--batch-size {total} is the global batch and must split evenly over the {processes} processes "
-                             f"(--devices x --num-nodes); use a multiple of {processes}")
+        raise DiffbenchError(
+            f"--batch-size {total} is the global batch and must split evenly over the {processes} processes "
+            f"(--devices x --num-nodes); use a multiple of {processes}"
+        )
     return total, total // processes
 
 
@@ -168,11 +184,15 @@ def prepare_out_dir(out_dir: Path, resume: bool) -> None:
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         done = (out_dir / "result.json").exists()
         state = "a finished run" if done else "an unfinished run"
-        raise DiffbenchError(f"{out_dir} already holds {state} of this configuration; pass --resume to continue it or --out elsewhere")
+        raise DiffbenchError(
+            f"{out_dir} already holds {state} of this configuration; pass --resume to continue it or --out elsewhere"
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / f".write-probe-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise DiffbenchError(f"output dir {out_dir} is not writable ({exc.strerror}); choose another with --out") from None
+        raise DiffbenchError(
+            f"output dir {out_dir} is not writable ({exc.strerror}); choose another with --out"
+        ) from None

@@ -69,5 +69,7 @@ def build_optimizer(params: Any, recipe: dict[str, Any], total_steps: int) -> An
     opt = cls(params, lr=recipe["lr"], weight_decay=recipe.get("weight_decay", 0.0))
     if recipe["schedule"] == "constant":
         return opt
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], total_steps=max(total_steps, 2), pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=recipe["lr"], total_steps=max(total_steps, 2), pct_start=0.15
+    )
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

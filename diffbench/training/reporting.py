@@ -17,7 +17,9 @@ from ..results.cost import fmt_sig, timing_digits
 
 
 @torch.no_grad()
-def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device, k: int) -> list[tuple[str, np.ndarray]]:
+def example_images(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device, k: int
+) -> list[tuple[str, np.ndarray]]:
     """Up to ``k`` RGB images (uint8) of input | target | prediction | |error|, for samples
     with the fewest, a middle and the most sources in the batch."""
     if k <= 0:
@@ -36,8 +38,11 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
         prd = pred[j, 0].numpy()
         err = np.abs(prd - tgt)
         fig, axes = plt.subplots(1, 4, figsize=(12, 3.2), dpi=80)
-        for ax, img, title in zip(axes, [batch["input"][i, 0].numpy(), tgt, prd, err],
-                                  ["sources (input)", "target", "prediction", f"|error| (max {err.max():.3f})"]):
+        for ax, img, title in zip(
+            axes,
+            [batch["input"][i, 0].numpy(), tgt, prd, err],
+            ["sources (input)", "target", "prediction", f"|error| (max {err.max():.3f})"],
+        ):
             im = ax.imshow(img, cmap="magma" if title != "sources (input)" else "viridis")
             ax.set_title(title, fontsize=9)
             ax.axis("off")
@@ -50,7 +55,19 @@ def example_images(model: torch.nn.Module, batch: dict[str, torch.Tensor], devic
     return out
 
 
-def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae", "mae_sources", "mae_field", "mae_r1", "max_abs_error", "p99_sample_mae", "residual")) -> str:
+def summary_table(
+    result: dict[str, Any],
+    keys: tuple[str, ...] = (
+        "mae",
+        "nmae",
+        "mae_sources",
+        "mae_field",
+        "mae_r1",
+        "max_abs_error",
+        "p99_sample_mae",
+        "residual",
+    ),
+) -> str:
     """A plain-text table of aggregated test and validation metrics (mean ± std over seeds)."""
 
     agg = result["aggregate"]
@@ -68,10 +85,15 @@ def summary_table(result: dict[str, Any], keys: tuple[str, ...] = ("mae", "nmae"
     if cost.get("flops_per_sample") is not None:
         table.add_row("forward FLOPs/sample", f"{cost['flops_per_sample']:.3g}", "")
     table.add_row("inference s/sample (min of repeats)", fmt_sig(cost["inference_s_per_sample"], digits), "")
-    table.add_row(f"solver s/sample ({cost.get('solver_method')}, tol 1e-8)",
-                  fmt_sig(cost["solver_s_per_sample"], timing_digits(cost.get("solver_spread"))), "")
+    table.add_row(
+        f"solver s/sample ({cost.get('solver_method')}, tol 1e-8)",
+        fmt_sig(cost["solver_s_per_sample"], timing_digits(cost.get("solver_spread"))),
+        "",
+    )
     if cost.get("speedup_at_equal_accuracy") is not None:
-        table.add_row("speed-up at equal accuracy", fmt_sig(cost["speedup_at_equal_accuracy"], cost["speedup_digits"]) + "x", "")
+        table.add_row(
+            "speed-up at equal accuracy", fmt_sig(cost["speedup_at_equal_accuracy"], cost["speedup_digits"]) + "x", ""
+        )
     console = Console(width=100, record=True)
     with console.capture() as cap:
         console.print(table)

@@ -38,8 +38,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def module_from_checkpoint(path: str | Path, *, expect_task_hash: str | None = None,
-                           package: dict[str, str] | None = None) -> Any:
+def module_from_checkpoint(
+    path: str | Path, *, expect_task_hash: str | None = None, package: dict[str, str] | None = None
+) -> Any:
     """The :class:`SurrogateModule` of a checkpoint, its network rebuilt from the recorded spec
     and its weights loaded. ``package`` (``{"name", "version"}``) names the plugin distribution
     when the checkpoint's spec predates specs that record it."""
@@ -50,11 +51,15 @@ def module_from_checkpoint(path: str | Path, *, expect_task_hash: str | None = N
     if not isinstance(hp.get("model_spec"), dict) or not isinstance(hp.get("task"), dict):
         raise DiffbenchError(f"{path} is not a diffbench checkpoint (no model spec and task recorded)")
     if hp.get("protocol_version") != PROTOCOL_VERSION:
-        raise DiffbenchError(f"{path} was written under protocol version {hp.get('protocol_version')}; this diffbench "
-                             f"({__version__}) scores protocol version {PROTOCOL_VERSION}")
+        raise DiffbenchError(
+            f"{path} was written under protocol version {hp.get('protocol_version')}; this diffbench "
+            f"({__version__}) scores protocol version {PROTOCOL_VERSION}"
+        )
     if expect_task_hash is not None and hp["task"].get("spec_hash") != expect_task_hash:
-        raise DiffbenchError(f"{path} was trained on task {hp['task'].get('name')!r} (spec {str(hp['task'].get('spec_hash'))[:12]}), "
-                             f"not on the task of the result (spec {expect_task_hash[:12]})")
+        raise DiffbenchError(
+            f"{path} was trained on task {hp['task'].get('name')!r} (spec {str(hp['task'].get('spec_hash'))[:12]}), "
+            f"not on the task of the result (spec {expect_task_hash[:12]})"
+        )
     spec = dict(hp["model_spec"])
     if package and "package" not in spec and package.get("name") not in (None, "diffbench"):
         spec["package"] = {"name": str(package["name"]), "version": str(package.get("version"))}
@@ -62,14 +67,24 @@ def module_from_checkpoint(path: str | Path, *, expect_task_hash: str | None = N
     try:
         module.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError, TypeError) as exc:
-        raise DiffbenchError(f"{path}: its weights do not fit the model its spec rebuilds ({str(exc).splitlines()[0][:160]})") from None
+        raise DiffbenchError(
+            f"{path}: its weights do not fit the model its spec rebuilds ({str(exc).splitlines()[0][:160]})"
+        ) from None
     return module
 
 
-def rescore_seed(checkpoint: str | Path, task: Any, data_dir: str | Path | None = None, *,
-                 test_counts: Sequence[int] | None = None, batch_size: int | None = None,
-                 splits: Sequence[str] = ("test", "val"), accelerator: str = "cpu", module: Any = None,
-                 progress: bool = False) -> dict[str, dict[str, Any]]:
+def rescore_seed(
+    checkpoint: str | Path,
+    task: Any,
+    data_dir: str | Path | None = None,
+    *,
+    test_counts: Sequence[int] | None = None,
+    batch_size: int | None = None,
+    splits: Sequence[str] = ("test", "val"),
+    accelerator: str = "cpu",
+    module: Any = None,
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
     """Score ``checkpoint`` on ``splits`` of ``task`` as ``diffbench run`` scored it: ``{split:
     metrics}``, NaN as None (what result.json holds).
 
@@ -84,10 +99,22 @@ def rescore_seed(checkpoint: str | Path, task: Any, data_dir: str | Path | None 
     spec = load_task(task)
     if module is None:
         module = module_from_checkpoint(checkpoint, expect_task_hash=spec.spec_hash)
-    dm = DiffusionDataModule(spec, data_dir=data_dir, batch_size=batch_size, test_counts=test_counts, val_counts=test_counts,
-                             progress=progress)
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_progress_bar=progress,
-                        enable_model_summary=False, enable_checkpointing=False)
+    dm = DiffusionDataModule(
+        spec,
+        data_dir=data_dir,
+        batch_size=batch_size,
+        test_counts=test_counts,
+        val_counts=test_counts,
+        progress=progress,
+    )
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     out: dict[str, dict[str, Any]] = {}
     for split in splits:
         if split == "test":

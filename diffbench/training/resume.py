@@ -56,10 +56,18 @@ def capture_random_state() -> dict[str, Any]:
     """
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    return {"torch": torch.get_rng_state(), "cuda": list(cuda),
-            "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-            "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(cuda),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": random.getstate(),
+    }
 
 
 def restore_random_state(state: dict[str, Any]) -> None:
@@ -69,7 +77,9 @@ def restore_random_state(state: dict[str, Any]) -> None:
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     random.setstate(_as_tuples(state["python"]))
 
 
@@ -100,8 +110,10 @@ def read_seed_result(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise DiffbenchError(f"{path} is not UTF-8 text; {hint}") from None
     except json.JSONDecodeError as exc:
-        raise DiffbenchError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                             f"it may have been cut short; {hint}") from None
+        raise DiffbenchError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            f"it may have been cut short; {hint}"
+        ) from None
     except OSError as exc:
         raise DiffbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not isinstance(record, dict):
@@ -122,23 +134,36 @@ def check_finished_seed(path: Path, out_dir: Path, seed: int, task_hash: str, dm
     rel = record.get("best_checkpoint")
     ckpt = (out_dir / rel).resolve() if isinstance(rel, str) and rel and not Path(rel).is_absolute() else None
     if ckpt is None or out_dir.resolve() not in ckpt.parents or not ckpt.is_file():
-        raise DiffbenchError(f"{where} does not match its checkpoint: best_checkpoint {rel!r} is not a file of this run; {hint}")
+        raise DiffbenchError(
+            f"{where} does not match its checkpoint: best_checkpoint {rel!r} is not a file of this run; {hint}"
+        )
     ref = record.get("checkpoint")
     recorded = ref.get("sha256") if isinstance(ref, dict) else None
     if recorded is not None:
         actual = file_sha256(ckpt)
         if actual != recorded:
-            raise DiffbenchError(f"{where} does not match its checkpoint {rel}: the file's SHA-256 is {actual[:12]}..., "
-                                 f"the result records {str(recorded)[:12]}...; {hint}")
+            raise DiffbenchError(
+                f"{where} does not match its checkpoint {rel}: the file's SHA-256 is {actual[:12]}..., "
+                f"the result records {str(recorded)[:12]}...; {hint}"
+            )
     # The one re-scoring path (diffbench verify's): the evaluator of the run, on the run's batches.
-    scores = rescore_seed(ckpt, dm.task, dm.data_dir, test_counts=dm.counts["test"], batch_size=dm.batch_size,
-                          splits=("val", "test"), module=SurrogateModule.load(str(ckpt), expect_task_hash=task_hash))
+    scores = rescore_seed(
+        ckpt,
+        dm.task,
+        dm.data_dir,
+        test_counts=dm.counts["test"],
+        batch_size=dm.batch_size,
+        splits=("val", "test"),
+        module=SurrogateModule.load(str(ckpt), expect_task_hash=task_hash),
+    )
     for split in ("val", "test"):
         wrong = first_difference(record.get(split), scores[split], split)
         if wrong is not None:
             key, want, got = wrong
-            raise DiffbenchError(f"{where} does not match its checkpoint {rel}: {key} is recorded as {_shown(want)} "
-                                 f"but the checkpoint scores {_shown(got)}; {hint}")
+            raise DiffbenchError(
+                f"{where} does not match its checkpoint {rel}: {key} is recorded as {_shown(want)} "
+                f"but the checkpoint scores {_shown(got)}; {hint}"
+            )
     return record
 
 

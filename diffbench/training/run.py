@@ -95,18 +95,45 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         remove_temporaries(seed_dir)  # what a writer killed mid-checkpoint left
     L.seed_everything(seed, workers=True, verbose=False)
     net_spec = model_spec(build_from_spec(setup.spec))  # fresh weights under this seed
-    module = SurrogateModule(net_spec, task={"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice,
-                                             "input_channels": task.input_channels}, loss=cfg.loss, recipe=setup.recipe)
-    ckpt = ModelCheckpoint(dirpath=seed_dir, filename="best", monitor="val/mae", mode="min", save_last=True,
-                           save_top_k=1, enable_version_counter=False)
+    module = SurrogateModule(
+        net_spec,
+        task={
+            "name": task.name,
+            "spec_hash": task.spec_hash,
+            "lattice": task.lattice,
+            "input_channels": task.input_channels,
+        },
+        loss=cfg.loss,
+        recipe=setup.recipe,
+    )
+    ckpt = ModelCheckpoint(
+        dirpath=seed_dir,
+        filename="best",
+        monitor="val/mae",
+        mode="min",
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
     loggers: list[Any] = [CSVLogger(save_dir=str(seed_dir), name="", version="")]
     wb = None
     if not is_ddp_child():
         name = setup.model_name
-        wb = make_logger(setup.wandb_mode, out_dir, project=cfg.wandb_project, group=cfg.wandb_group or f"{task.name}/{name}",
-                         name=f"{name}-{task.name}-seed{seed}",
-                         config={**cfg.identity(), "seed": seed, "task_hash": task.spec_hash, "recipe": setup.recipe,
-                                 "protocol_version": PROTOCOL_VERSION}, tags=[task.name, name])
+        wb = make_logger(
+            setup.wandb_mode,
+            out_dir,
+            project=cfg.wandb_project,
+            group=cfg.wandb_group or f"{task.name}/{name}",
+            name=f"{name}-{task.name}-seed{seed}",
+            config={
+                **cfg.identity(),
+                "seed": seed,
+                "task_hash": task.spec_hash,
+                "recipe": setup.recipe,
+                "protocol_version": PROTOCOL_VERSION,
+            },
+            tags=[task.name, name],
+        )
         if wb is not None:
             loggers.append(wb)
     timer = TrainTimer()
@@ -119,12 +146,25 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         module.model.to(memory_format=torch.channels_last)
         callbacks.append(ChannelsLastInputs())
     strategy = "ddp" if cfg.devices * cfg.num_nodes > 1 else "auto"
-    trainer = L.Trainer(accelerator=setup.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=strategy,
-                        precision=cfg.precision, max_epochs=setup.max_epochs, max_steps=cfg.max_steps or -1,
-                        check_val_every_n_epoch=cfg.check_val_every_n_epoch, callbacks=callbacks, logger=loggers,
-                        deterministic=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
-                        log_every_n_steps=10, num_sanity_val_steps=0, default_root_dir=str(seed_dir),
-                        plugins=[AtomicCheckpointIO()])
+    trainer = L.Trainer(
+        accelerator=setup.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=strategy,
+        precision=cfg.precision,
+        max_epochs=setup.max_epochs,
+        max_steps=cfg.max_steps or -1,
+        check_val_every_n_epoch=cfg.check_val_every_n_epoch,
+        callbacks=callbacks,
+        logger=loggers,
+        deterministic=False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+        default_root_dir=str(seed_dir),
+        plugins=[AtomicCheckpointIO()],
+    )
     last = seed_dir / "last.ckpt"
     resume_from = None
     if last.exists():
@@ -137,10 +177,22 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
     trainer.validate(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     val_results = module.val_results
     if not test:
-        record = {"seed": seed, "val": val_results, "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
-                  "epochs_run": trainer.current_epoch, "steps_run": trainer.global_step, "train_time_s": train_time}
-        return TrainedSeed(seed, record if trainer.is_global_zero else None, finished=False, rank0=trainer.is_global_zero,
-                           module=module, logger=wb)
+        record = {
+            "seed": seed,
+            "val": val_results,
+            "best_checkpoint": str(Path(best).relative_to(out_dir)) if best else None,
+            "epochs_run": trainer.current_epoch,
+            "steps_run": trainer.global_step,
+            "train_time_s": train_time,
+        }
+        return TrainedSeed(
+            seed,
+            record if trainer.is_global_zero else None,
+            finished=False,
+            rank0=trainer.is_global_zero,
+            module=module,
+            logger=wb,
+        )
     trainer.test(module, datamodule=setup.dm, ckpt_path=best, verbose=False)
     test_results = module.test_results
     per_sample = module.test_per_sample
@@ -151,8 +203,11 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
     inference = time_inference(module.model, batch["input"], device)
     solver = time_solver(task, batch)
     nmae = test_results.get("nmae")
-    solver_matched = (time_matched_solver(task, batch, float(nmae))
-                      if isinstance(nmae, (int, float)) and math.isfinite(nmae) and nmae > 0 else None)
+    solver_matched = (
+        time_matched_solver(task, batch, float(nmae))
+        if isinstance(nmae, (int, float)) and math.isfinite(nmae) and nmae > 0
+        else None
+    )
     images = example_images(module.model, batch, device, cfg.images)
     image_paths = []
     for name, img in images:
@@ -186,7 +241,9 @@ def finish_seed(trained: TrainedSeed, extra: dict[str, Any]) -> dict[str, Any]:
     if trained.finished or trained.record is None or trained.path is None:
         raise DiffbenchError(f"seed {trained.seed} has no new training record to write")
     record = trained.record
-    wandb_info = log_results(trained.logger, clean_number(record["test"]), trained.images or [])  # dir: relative to the run
+    wandb_info = log_results(
+        trained.logger, clean_number(record["test"]), trained.images or []
+    )  # dir: relative to the run
     seed_result = clean_number({**record, "wandb": wandb_info, **extra})
     atomic_write_json(trained.path, seed_result)
     return seed_result
@@ -197,9 +254,14 @@ def stop_record(trainer: Any, early: Any, max_epochs: int, max_steps: int | None
     (validation MAE did not improve for ``patience`` evaluations) or ``budget_capped`` (the
     maximum epochs or steps were reached; always so without ``--early-stopping``)."""
     triggered = early is not None and (early.stopped_epoch > 0 or early.wait_count >= early.patience)
-    return {"reason": "stopped_early" if triggered else "budget_capped", "step": int(trainer.global_step),
-            "epoch": int(trainer.current_epoch), "patience": early.patience if early is not None else None,
-            "max_steps": max_steps, "max_epochs": max_epochs if max_epochs >= 0 else None}
+    return {
+        "reason": "stopped_early" if triggered else "budget_capped",
+        "step": int(trainer.global_step),
+        "epoch": int(trainer.current_epoch),
+        "patience": early.patience if early is not None else None,
+        "max_steps": max_steps,
+        "max_epochs": max_epochs if max_epochs >= 0 else None,
+    }
 
 
 def spread_batch(dataset: Any, size: int) -> dict[str, Any]:

@@ -51,8 +51,9 @@ def repeat(fn: Callable[[], Any], *, warmup: int, repeats: int, sync: Callable[[
 
 
 @torch.no_grad()
-def time_inference(model: torch.nn.Module, inputs: torch.Tensor, device: torch.device, repeats: int = REPEATS,
-                   warmup: int = WARMUP) -> dict[str, Any]:
+def time_inference(
+    model: torch.nn.Module, inputs: torch.Tensor, device: torch.device, repeats: int = REPEATS, warmup: int = WARMUP
+) -> dict[str, Any]:
     """Seconds per sample of ``model(inputs)``: the minimum of ``repeats`` timed calls after
     ``warmup`` (see :func:`diffbench.results.cost.summarise`), with the model's forward FLOPs
     per sample and its parameters."""
@@ -75,7 +76,9 @@ def time_inference(model: torch.nn.Module, inputs: torch.Tensor, device: torch.d
     return out
 
 
-def _problems(task: Any, batch: dict[str, torch.Tensor], xp: Any) -> tuple[bool, Any, Any, Any, dict[tuple[int, ...], list[int]]]:
+def _problems(
+    task: Any, batch: dict[str, torch.Tensor], xp: Any
+) -> tuple[bool, Any, Any, Any, dict[tuple[int, ...], list[int]]]:
     clamped = task.source_mode == "clamped"
     src = batch["fixed_values"] if clamped else batch["rhs"]
     s = xp.asarray(src.double().cpu().numpy())
@@ -99,7 +102,14 @@ def _solver(task: Any, batch: dict[str, torch.Tensor], xp: Any, **options: Any) 
             sel = xp.asarray(np.asarray(members))
             b = Boundary(*[_KINDS[k] for k in c])
             if clamped:
-                r = solve(xp.zeros_like(s[sel]), diffusivity=D[sel], decay=g[sel], boundary=b, fixed=(s[sel] > 0, s[sel]), **options)
+                r = solve(
+                    xp.zeros_like(s[sel]),
+                    diffusivity=D[sel],
+                    decay=g[sel],
+                    boundary=b,
+                    fixed=(s[sel] > 0, s[sel]),
+                    **options,
+                )
             else:
                 r = solve(s[sel], diffusivity=D[sel], decay=g[sel], boundary=b, **options)
             out[sel] = r.field
@@ -135,8 +145,14 @@ def field_nmae(field: Any, reference: Any) -> float:
     return float(np.abs((u - ref) / peak).sum() / np.abs(ref / peak).sum())
 
 
-def time_matched_solver(task: Any, batch: dict[str, torch.Tensor], target_nmae: float, repeats: int = REPEATS,
-                        warmup: int = 1, tolerances: tuple[float, ...] = TOLERANCES) -> dict[str, Any]:
+def time_matched_solver(
+    task: Any,
+    batch: dict[str, torch.Tensor],
+    target_nmae: float,
+    repeats: int = REPEATS,
+    warmup: int = 1,
+    tolerances: tuple[float, ...] = TOLERANCES,
+) -> dict[str, Any]:
     """The exact solver's time at the network's accuracy ``target_nmae`` (see
     :mod:`diffbench.results.cost`): multigrid-CG at the loosest tolerance of the ladder whose
     nMAE against the converged field is <= ``target_nmae``, and the transform solver where every
@@ -156,7 +172,12 @@ def time_matched_solver(task: Any, batch: dict[str, torch.Tensor], target_nmae: 
             chosen = tol
             break
     per = int(batch["input"].shape[0])
-    out: dict[str, Any] = {"target_nmae": target_nmae, "reference_tol": REFERENCE_TOL, "ladder": ladder, "backend": backend_name(xp)}
+    out: dict[str, Any] = {
+        "target_nmae": target_nmae,
+        "reference_tol": REFERENCE_TOL,
+        "ladder": ladder,
+        "backend": backend_name(xp),
+    }
     if chosen is not None:
         once = _solver(task, batch, xp, tol=chosen, method="mgcg", on_miss="flag")
         mg = summarise(repeat(once, warmup=max(0, warmup), repeats=repeats), per, load_average(), warmup=max(0, warmup))
@@ -167,14 +188,28 @@ def time_matched_solver(task: Any, batch: dict[str, torch.Tensor], target_nmae: 
     auto = _solver(task, batch, xp)
     field, method = auto()
     if method not in (None, "mgcg", "mixed"):
-        tr = summarise(repeat(auto, warmup=max(0, warmup - 1), repeats=repeats), per, load_average(), warmup=max(1, warmup))
-        out["transform"] = {**tr, "method": method, "nmae": field_nmae(to_np(field), ref),
-                            "note": "exact in one step: its time is the cost at any accuracy"}
+        tr = summarise(
+            repeat(auto, warmup=max(0, warmup - 1), repeats=repeats), per, load_average(), warmup=max(1, warmup)
+        )
+        out["transform"] = {
+            **tr,
+            "method": method,
+            "nmae": field_nmae(to_np(field), ref),
+            "note": "exact in one step: its time is the cost at any accuracy",
+        }
     else:
         out["transform"] = None
-    candidates = [(v["s_per_sample"], k, v) for k, v in (("multigrid", out["multigrid"]), ("transform", out["transform"])) if v]
+    candidates = [
+        (v["s_per_sample"], k, v) for k, v in (("multigrid", out["multigrid"]), ("transform", out["transform"])) if v
+    ]
     if candidates:
         _, kind, best = min(candidates, key=lambda c: c[0])
-        out.update(s_per_sample=best["s_per_sample"], spread=best["spread"], method=best.get("method", "mgcg"),
-                   tol=best.get("tol"), nmae=best["nmae"], kind=kind)
+        out.update(
+            s_per_sample=best["s_per_sample"],
+            spread=best["spread"],
+            method=best.get("method", "mgcg"),
+            tol=best.get("tol"),
+            nmae=best["nmae"],
+            kind=kind,
+        )
     return out

@@ -46,7 +46,9 @@ def warn(msg: str) -> None:
     print(f"warning: W&B: {msg}; the local result is unaffected", file=sys.stderr)
 
 
-def make_logger(mode: str, save_dir: Path, *, project: str, group: str, name: str, config: dict[str, Any], tags: list[str]) -> Any:
+def make_logger(
+    mode: str, save_dir: Path, *, project: str, group: str, name: str, config: dict[str, Any], tags: list[str]
+) -> Any:
     """A Lightning ``WandbLogger`` whose run already started, or None when W&B is off or fails."""
     if mode == "disabled":
         return None
@@ -54,8 +56,17 @@ def make_logger(mode: str, save_dir: Path, *, project: str, group: str, name: st
         from lightning.pytorch.loggers import WandbLogger
 
         os.environ.setdefault("WANDB_SILENT", "true")
-        logger = WandbLogger(project=project, group=group, name=name, save_dir=str(save_dir), mode=mode,
-                             config=config, tags=tags, job_type="train", reinit="create_new")
+        logger = WandbLogger(
+            project=project,
+            group=group,
+            name=name,
+            save_dir=str(save_dir),
+            mode=mode,
+            config=config,
+            tags=tags,
+            job_type="train",
+            reinit="create_new",
+        )
         # Lightning always passes ``anonymous`` to wandb.init, which then warns that the setting has
         # no effect; diffbench never sets it, so it is not passed at all.
         getattr(logger, "_wandb_init", {}).pop("anonymous", None)
@@ -87,7 +98,9 @@ def log_results(logger: Any, results: dict[str, Any], images: list[tuple[str, np
         import wandb
 
         run = logger.experiment
-        run.summary.update({f"test/{k}": v for k, v in results.items() if isinstance(v, (int, float)) and v is not None})
+        run.summary.update(
+            {f"test/{k}": v for k, v in results.items() if isinstance(v, (int, float)) and v is not None}
+        )
         per_count = results.get("per_count") or {}
         if per_count:
             cols = ["count"] + sorted({k for v in per_count.values() for k in v})
@@ -97,8 +110,11 @@ def log_results(logger: Any, results: dict[str, Any], images: list[tuple[str, np
             run.log({"test/per_count": table})
         if images:
             run.log({"test/examples": [wandb.Image(img, caption=cap) for cap, img in images]})
-        info = {"mode": run.settings.mode if hasattr(run.settings, "mode") else None, "id": run.id,
-                "dir": run_relative(Path(run.dir).parent, getattr(logger, "save_dir", None))}
+        info = {
+            "mode": run.settings.mode if hasattr(run.settings, "mode") else None,
+            "id": run.id,
+            "dir": run_relative(Path(run.dir).parent, getattr(logger, "save_dir", None)),
+        }
         url = getattr(run, "url", None)
         if url:
             info["url"] = url

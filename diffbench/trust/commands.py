@@ -42,20 +42,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="a best.ckpt / last.ckpt written by `diffbench run`")
     p.add_argument("--input", required=True, help="source maps in physical units: a .npy of shape (N, N) or (B, N, N)")
     p.add_argument("--output", required=True, help="where to write the fields (.npy, physical units, float64)")
-    p.add_argument("--tol", type=float, default=1e-6, help="relative residual ||A u - S|| / ||S|| every field must meet, in (0, 1) (default 1e-6)")
+    p.add_argument(
+        "--tol",
+        type=float,
+        default=1e-6,
+        help="relative residual ||A u - S|| / ||S|| every field must meet, in (0, 1) (default 1e-6)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing --output")
-    p.add_argument("--task", help="the checkpoint's task by name or YAML path (default: the name it records); its spec hash must match")
-    p.add_argument("--diffusivity", help="D: a number or a .npy of shape (N, N) or (B, N, N) (needed when the task varies D)")
+    p.add_argument(
+        "--task",
+        help="the checkpoint's task by name or YAML path (default: the name it records); its spec hash must match",
+    )
+    p.add_argument(
+        "--diffusivity", help="D: a number or a .npy of shape (N, N) or (B, N, N) (needed when the task varies D)"
+    )
     p.add_argument("--decay", type=float, help="gamma >= 0 (needed when the task varies the decay)")
-    p.add_argument("--boundary", help="dirichlet | neumann | periodic | a JSON mapping of top/bottom/left/right (needed when the task varies it)")
-    p.add_argument("--scale", default="residual", choices=("residual", "energy"),
-                   help="how the normalised prediction is rescaled: residual (default, alpha = <Ap,S>/<Ap,Ap>) or "
-                        "energy (alpha = <p,S>/<p,Ap>, the energy-norm optimum; fewer mgcg iterations in our measurements)")
+    p.add_argument(
+        "--boundary",
+        help="dirichlet | neumann | periodic | a JSON mapping of top/bottom/left/right (needed when the task varies it)",
+    )
+    p.add_argument(
+        "--scale",
+        default="residual",
+        choices=("residual", "energy"),
+        help="how the normalised prediction is rescaled: residual (default, alpha = <Ap,S>/<Ap,Ap>) or "
+        "energy (alpha = <p,S>/<p,Ap>, the energy-norm optimum; fewer mgcg iterations in our measurements)",
+    )
     p.add_argument("--device", default="cpu", help="where the network runs: cpu (default) | cuda | auto")
-    p.add_argument("--backend", default="numpy", help="where the solves and certificates run: numpy (default) | cupy (CUDA GPU, `.[gpu]`) | auto")
-    p.add_argument("--threads", type=int, help="CPU threads for the network (torch.set_num_threads; default: torch's own)")
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        help="where the solves and certificates run: numpy (default) | cupy (CUDA GPU, `.[gpu]`) | auto",
+    )
+    p.add_argument(
+        "--threads", type=int, help="CPU threads for the network (torch.set_num_threads; default: torch's own)"
+    )
     p.add_argument("--maxiter", type=int, default=2000, help="most mgcg iterations per sample (default 2000)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions of each solve; the minimum is reported (default 3)")
+    p.add_argument(
+        "--repeats", type=int, default=3, help="timed repetitions of each solve; the minimum is reported (default 3)"
+    )
     p.add_argument("--no-compare", action="store_true", help="skip the cold-start and direct-solver comparison")
     p.add_argument("--report", help="write the full report (iterations, residuals, times) to this JSON file")
     p.set_defaults(func=_solve)
@@ -73,7 +98,9 @@ def load_npy(path: str, what: str) -> np.ndarray:
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise DiffbenchError(f"{what} {path} is not a readable .npy array ({first})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise DiffbenchError(f"{what} {path} must hold real numbers, got dtype {getattr(arr, 'dtype', type(arr).__name__)}")
+        raise DiffbenchError(
+            f"{what} {path} must hold real numbers, got dtype {getattr(arr, 'dtype', type(arr).__name__)}"
+        )
     if not np.isfinite(arr).all():
         raise DiffbenchError(f"{what} {path} contains NaN or infinite values")
     return arr.astype(np.float64)
@@ -149,7 +176,8 @@ def load_surrogate(checkpoint: str, device: Any, task: str | None = None) -> tup
     if spec.spec_hash != trained.get("spec_hash"):
         what = "changed since" if task is None else "is not the task"
         raise DiffbenchError(
-            f"task {spec.name!r} {what} {checkpoint} was trained on (spec hash differs); its physics cannot be trusted")
+            f"task {spec.name!r} {what} {checkpoint} was trained on (spec hash differs); its physics cannot be trusted"
+        )
     task = spec
     return module.model.to(device).eval(), task
 
@@ -176,7 +204,9 @@ def _solve(args: argparse.Namespace) -> int:
             raise DiffbenchError(f"--report directory {report_path.parent} is not writable")
     sources = load_npy(args.input, "--input")
     if sources.ndim not in (2, 3):
-        raise DiffbenchError(f"--input must have shape (N, N) or (B, N, N), got {sources.ndim} dimensions {sources.shape}")
+        raise DiffbenchError(
+            f"--input must have shape (N, N) or (B, N, N), got {sources.ndim} dimensions {sources.shape}"
+        )
     single = sources.ndim == 2
     S = sources[None] if single else sources
     if S.shape[0] == 0:
@@ -196,18 +226,39 @@ def _solve(args: argparse.Namespace) -> int:
     if S.shape[-1] != n:
         raise DiffbenchError(
             f"--input maps are {S.shape[-1]} x {S.shape[-1]} but the checkpoint's task {task.name!r} has lattice N = {n}; "
-            "the surrogate is used on its own lattice only")
+            "the surrogate is used on its own lattice only"
+        )
     if task.source_mode == "clamped" and (S < 0).any():
-        raise DiffbenchError("task has clamped sources: --input holds the clamp values, which must be >= 0 (0 = free cell)")
-    physics = task_physics(task, S.shape[0], n, diffusivity=_diffusivity_option(args.diffusivity), decay=args.decay,
-                           boundary=_boundary_option(args.boundary))
-    fields, report = polished_solve(model, task, S, tol=tol, physics=physics, device=device, maxiter=args.maxiter,
-                                    compare=not args.no_compare, repeats=args.repeats, scale=args.scale,
-                                    backend=args.backend)
+        raise DiffbenchError(
+            "task has clamped sources: --input holds the clamp values, which must be >= 0 (0 = free cell)"
+        )
+    physics = task_physics(
+        task,
+        S.shape[0],
+        n,
+        diffusivity=_diffusivity_option(args.diffusivity),
+        decay=args.decay,
+        boundary=_boundary_option(args.boundary),
+    )
+    fields, report = polished_solve(
+        model,
+        task,
+        S,
+        tol=tol,
+        physics=physics,
+        device=device,
+        maxiter=args.maxiter,
+        compare=not args.no_compare,
+        repeats=args.repeats,
+        scale=args.scale,
+        backend=args.backend,
+    )
     try:
         write_npy_atomic(out, fields[0] if single else fields)
     except OSError as exc:
-        raise DiffbenchError(f"--output {out} could not be written ({exc.strerror or exc}); choose a writable folder") from None
+        raise DiffbenchError(
+            f"--output {out} could not be written ({exc.strerror or exc}); choose a writable folder"
+        ) from None
     report["checkpoint"] = str(Path(args.checkpoint).resolve())
     report["task"] = task.name
     report["output"] = str(out)
@@ -218,21 +269,26 @@ def _solve(args: argparse.Namespace) -> int:
         try:
             atomic_write_json(Path(args.report), clean_number(report))
         except OSError as exc:
-            raise DiffbenchError(f"--report {args.report} could not be written ({exc.strerror or exc}); "
-                                 f"the fields are in {out}") from None
+            raise DiffbenchError(
+                f"--report {args.report} could not be written ({exc.strerror or exc}); the fields are in {out}"
+            ) from None
     _print(report)
     return 0
 
 
 def _print(r: dict[str, Any]) -> None:
     w = r["warm"]
-    print(f"{r['n_samples']} field(s) of {r['lattice']}x{r['lattice']} written to {r['output']}: every residual <= {r['tol']:g} "
-          f"(max {r['residual_max']:.2e}; re-checked from the stencil)")
+    print(
+        f"{r['n_samples']} field(s) of {r['lattice']}x{r['lattice']} written to {r['output']}: every residual <= {r['tol']:g} "
+        f"(max {r['residual_max']:.2e}; re-checked from the stencil)"
+    )
     if r["fallback_samples"]:
         print(f"  {len(r['fallback_samples'])} sample(s) missed it from the warm start and were re-solved exactly")
     print(f"  solves on {r['backend']}")
-    print(f"  warm start (surrogate, {w['scale']} scale, + mgcg): {w['iterations_mean']:.1f} iterations/sample, {w['time_s']:.3g} s "
-          f"(inference {w['inference_s']:.3g} s)")
+    print(
+        f"  warm start (surrogate, {w['scale']} scale, + mgcg): {w['iterations_mean']:.1f} iterations/sample, {w['time_s']:.3g} s "
+        f"(inference {w['inference_s']:.3g} s)"
+    )
     if "cold" in r:
         c, d = r["cold"], r["direct"]
         print(f"  cold start (zero + mgcg):      {c['iterations_mean']:.1f} iterations/sample, {c['time_s']:.3g} s")

@@ -85,7 +85,11 @@ SYMMETRIES: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], Callable[[t
     ("flip_lr", lambda x: torch.flip(x, (-1,)), lambda x: torch.flip(x, (-1,))),
     ("flip_ud", lambda x: torch.flip(x, (-2,)), lambda x: torch.flip(x, (-2,))),
     ("transpose", lambda x: x.transpose(-2, -1), lambda x: x.transpose(-2, -1)),
-    ("anti_transpose", lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1), lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1)),
+    (
+        "anti_transpose",
+        lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1),
+        lambda x: torch.flip(x, (-2, -1)).transpose(-2, -1),
+    ),
 )
 SCORES = ("superposition", "equivariance", "maximum_principle", "flux_balance")
 
@@ -121,7 +125,9 @@ def physical_source(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return batch["input"][:, 0].double() * batch["input_scale"].double()[:, None, None]
 
 
-def operator_scale(p: torch.Tensor, S: torch.Tensor, D: torch.Tensor, decay: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+def operator_scale(
+    p: torch.Tensor, S: torch.Tensor, D: torch.Tensor, decay: torch.Tensor, codes: torch.Tensor
+) -> torch.Tensor:
     """``alpha = <A p, S> / <A p, A p>`` per sample (0 where ``A p = 0``): the amplitude that best
     makes the shape ``p`` solve ``A u = S`` (see the module docstring). One stencil per boundary.
 
@@ -148,7 +154,9 @@ def operator_scale(p: torch.Tensor, S: torch.Tensor, D: torch.Tensor, decay: tor
     return alpha
 
 
-def _physical(p: torch.Tensor, S: torch.Tensor, D: torch.Tensor, decay: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+def _physical(
+    p: torch.Tensor, S: torch.Tensor, D: torch.Tensor, decay: torch.Tensor, codes: torch.Tensor
+) -> torch.Tensor:
     return operator_scale(p, S, D, decay, codes)[:, None, None] * p
 
 
@@ -156,8 +164,9 @@ def _mean_max(values: torch.Tensor) -> dict[str, Any]:
     return {"status": "ok", "mean": float(values.mean()), "max": float(values.max())}
 
 
-def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device,
-                  chunk: int = 64) -> dict[str, Any]:
+def superposition(
+    model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device, chunk: int = 64
+) -> dict[str, Any]:
     """See the module docstring; ``base`` is the prediction on ``batch["input"]``."""
     B = base.shape[0]
     half = B // 2
@@ -195,8 +204,9 @@ def superposition(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], bas
     return {**_mean_max(err), "n_pairs": half}
 
 
-def equivariance(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device,
-                 chunk: int = 64) -> dict[str, Any]:
+def equivariance(
+    model: torch.nn.Module, batch: Mapping[str, torch.Tensor], base: torch.Tensor, device: torch.device, chunk: int = 64
+) -> dict[str, Any]:
     """See the module docstring."""
     codes = batch["boundary"].long()
     D = batch["diffusivity"]
@@ -224,14 +234,22 @@ def maximum_principle(batch: Mapping[str, torch.Tensor], base: torch.Tensor) -> 
     if not bool(nonneg.any()):
         return not_applicable("no sample has non-negative sources")
     p = base[nonneg]
-    return {"status": "ok", "negative_share": float((p < 0).double().mean()), "most_negative": float(min(0.0, float(p.min()))),
-            "n_samples": int(nonneg.sum())}
+    return {
+        "status": "ok",
+        "negative_share": float((p < 0).double().mean()),
+        "most_negative": float(min(0.0, float(p.min()))),
+        "n_samples": int(nonneg.sum()),
+    }
 
 
 def outflow(u: torch.Tensor, D: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Per-sample flux out of the Dirichlet faces: ``sum D_c u_c`` over each Dirichlet side."""
-    edges = {"top": (slice(None), 0, slice(None)), "bottom": (slice(None), -1, slice(None)),
-             "left": (slice(None), slice(None), 0), "right": (slice(None), slice(None), -1)}
+    edges = {
+        "top": (slice(None), 0, slice(None)),
+        "bottom": (slice(None), -1, slice(None)),
+        "left": (slice(None), slice(None), 0),
+        "right": (slice(None), slice(None), -1),
+    }
     total = torch.zeros(u.shape[0], dtype=torch.float64)
     dirichlet = BOUNDARY_TYPES.index("dirichlet")
     for k, side in enumerate(SIDES):
@@ -256,8 +274,9 @@ def flux_balance(batch: Mapping[str, torch.Tensor], base: torch.Tensor) -> dict[
     return {**_mean_max(err), "n_samples": int(ok.sum())}
 
 
-def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], task: Any, device: torch.device,
-                       batch_size: int = 64) -> dict[str, Any]:
+def consistency_scores(
+    model: torch.nn.Module, batch: Mapping[str, torch.Tensor], task: Any, device: torch.device, batch_size: int = 64
+) -> dict[str, Any]:
     """The ``consistency`` block for one model on one subset batch (see the module docstring).
 
     ``batch_size`` bounds each forward pass (a run passes its evaluation batch size, which its
@@ -270,12 +289,18 @@ def consistency_scores(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]
         base = _predict(model, batch["input"], device, chunk)
         clamped = getattr(task, "source_mode", "flux") == "clamped"
         out: dict[str, Any] = {"n_samples": int(base.shape[0])}
-        out["superposition"] = (not_applicable("clamped sources: clamping is not linear in the clamp set") if clamped
-                                else superposition(model, batch, base, device, chunk))
+        out["superposition"] = (
+            not_applicable("clamped sources: clamping is not linear in the clamp set")
+            if clamped
+            else superposition(model, batch, base, device, chunk)
+        )
         out["equivariance"] = equivariance(model, batch, base, device, chunk)
         out["maximum_principle"] = maximum_principle(batch, base)
-        out["flux_balance"] = (not_applicable("clamped sources: the injected flux is not an input") if clamped
-                               else flux_balance(batch, base))
+        out["flux_balance"] = (
+            not_applicable("clamped sources: the injected flux is not an input")
+            if clamped
+            else flux_balance(batch, base)
+        )
     finally:
         model.train(was)
     out["time_s"] = time.perf_counter() - started

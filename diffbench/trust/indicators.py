@@ -100,6 +100,7 @@ submission's can be checked). The run's ``result.json`` has a ``uq`` block with 
 "n_seeds", "spearman", "auroc", "catch_rate", "indicator_mean": {"mean", "std", "n"}}}``, each
 score scored on every seed's samples at once (its interval covers seeds and test samples).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -137,12 +138,16 @@ def accepts_dropout(spec: Mapping[str, Any]) -> bool:
         return False
 
 
-def with_mc_dropout(probe: torch.nn.Module, model: Any, model_args: Mapping[str, Any], task: Any, uq: Sequence[str]) -> torch.nn.Module:
+def with_mc_dropout(
+    probe: torch.nn.Module, model: Any, model_args: Mapping[str, Any], task: Any, uq: Sequence[str]
+) -> torch.nn.Module:
     """The model to train: ``probe`` rebuilt with ``dropout = MC_DROPOUT`` when MC-dropout is
     asked for, the constructor takes ``dropout`` and ``model_args`` does not already set it."""
     if "mc-dropout" not in uq or "dropout" in model_args or not accepts_dropout(model_spec(probe)):
         return probe
-    return create(model, in_channels=task.in_channels, lattice=task.lattice, **{**dict(model_args), "dropout": MC_DROPOUT})
+    return create(
+        model, in_channels=task.in_channels, lattice=task.lattice, **{**dict(model_args), "dropout": MC_DROPOUT}
+    )
 
 
 def settings() -> dict[str, Any]:
@@ -194,8 +199,16 @@ def predict_split(model: torch.nn.Module, dataset: Any, batch_size: int, device:
 
 
 @torch.no_grad()
-def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, batch_size: int, device: torch.device,
-                    inverse: torch.nn.Module | None = None, inverse_reason: str | None = None) -> dict[str, Any]:
+def seed_indicators(
+    model: torch.nn.Module,
+    dataset: Any,
+    uq: Sequence[str],
+    *,
+    batch_size: int,
+    device: torch.device,
+    inverse: torch.nn.Module | None = None,
+    inverse_reason: str | None = None,
+) -> dict[str, Any]:
     """The per-seed ``uq`` block: every indicator asked for (except the ensemble, which needs
     all seeds) and every baseline on every sample of ``dataset`` (the test split), scored
     against the error, with the per-sample values kept in ``samples``."""
@@ -230,7 +243,8 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
             continue
         if name == "mc-dropout" and not has_dropout:
             indicators[name] = not_applicable(
-                "the model has no active dropout layer (its constructor takes no 'dropout' argument, or dropout is 0)")
+                "the model has no active dropout layer (its constructor takes no 'dropout' argument, or dropout is 0)"
+            )
         elif name == "inverse" and inverse is None:
             indicators[name] = not_applicable(inverse_reason or "no inverse network")
         else:
@@ -242,14 +256,20 @@ def seed_indicators(model: torch.nn.Module, dataset: Any, uq: Sequence[str], *, 
         v = torch.cat(base[name]).double()
         baselines[name] = score_indicator(v.numpy(), error.numpy(), count.numpy())
         kept[name] = v.tolist()
-    return {"n_samples": int(error.numel()), "error_mean": float(error.mean()), "settings": settings(),
-            "indicators": indicators, "baselines": baselines,
-            "samples": {"error": error.tolist(), "count": count.tolist(), "values": kept},
-            "time_s": time.perf_counter() - started}
+    return {
+        "n_samples": int(error.numel()),
+        "error_mean": float(error.mean()),
+        "settings": settings(),
+        "indicators": indicators,
+        "baselines": baselines,
+        "samples": {"error": error.tolist(), "count": count.tolist(), "values": kept},
+        "time_s": time.perf_counter() - started,
+    }
 
 
-def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int], dataset: Any, *, batch_size: int,
-                        device: torch.device) -> tuple[list[float] | None, dict[int, dict[str, Any]]]:
+def ensemble_indicators(
+    models: Sequence[torch.nn.Module], seeds: Sequence[int], dataset: Any, *, batch_size: int, device: torch.device
+) -> tuple[list[float] | None, dict[int, dict[str, Any]]]:
     """The ensemble spread per test sample (None with < 2 models) and ``{seed: its scores
     against that seed's error}`` (not applicable with < 2 models)."""
     if len(models) < 2:
@@ -260,8 +280,10 @@ def ensemble_indicators(models: Sequence[torch.nn.Module], seeds: Sequence[int],
     target = torch.cat([b["target"][:, 0] for b in batches]).double()
     count = torch.cat([b["count"] for b in batches])
     spread = torch.stack(preds).std(dim=0, unbiased=True).mean(dim=(-2, -1))
-    return spread.tolist(), {s: score_indicator(spread.numpy(), per_sample_mae(p, target).numpy(), count.numpy())
-                            for s, p in zip(seeds, preds)}
+    return spread.tolist(), {
+        s: score_indicator(spread.numpy(), per_sample_mae(p, target).numpy(), count.numpy())
+        for s, p in zip(seeds, preds)
+    }
 
 
 # --------------------------------------------------------------------------------------

@@ -30,15 +30,35 @@ def inverse_input(field: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([field.to(x.dtype), x[:, 1:]], dim=1)
 
 
-def train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
-                  lr: float = 1e-3, log: Callable[[str], None] | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def train_inverse(
+    train_set: Any,
+    task: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    lr: float = 1e-3,
+    log: Callable[[str], None] | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train the inverse network (see the module docstring); returns it and a record of how."""
     with seeded(seed, device):
-        return _train_inverse(train_set, task, epochs=epochs, batch_size=batch_size, seed=seed, device=device, lr=lr, log=log)
+        return _train_inverse(
+            train_set, task, epochs=epochs, batch_size=batch_size, seed=seed, device=device, lr=lr, log=log
+        )
 
 
-def _train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, seed: int, device: torch.device,
-                   lr: float, log: Callable[[str], None] | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _train_inverse(
+    train_set: Any,
+    task: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    lr: float,
+    log: Callable[[str], None] | None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     gen = torch.Generator().manual_seed(seed)
     net = create(INVERSE_PRESET, in_channels=task.in_channels, out_channels=1, lattice=task.lattice).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -68,23 +88,44 @@ def _train_inverse(train_set: Any, task: Any, *, epochs: int, batch_size: int, s
             count += b["input"].shape[0]
         losses.append(total / max(count, 1))
     net.eval()
-    info = {"preset": INVERSE_PRESET, "spec": model_spec(net), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "optimizer": "adamw+onecycle", "loss": "mae", "seed": seed, "train_loss": losses,
-            "train_time_s": time.perf_counter() - started, "n_train": n}
+    info = {
+        "preset": INVERSE_PRESET,
+        "spec": model_spec(net),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": "adamw+onecycle",
+        "loss": "mae",
+        "seed": seed,
+        "train_loss": losses,
+        "train_time_s": time.perf_counter() - started,
+        "n_train": n,
+    }
     if log:
         log(f"inverse network trained: {epochs} epochs, final train MAE {losses[-1] if losses else float('nan'):.4g}")
     return net, info
 
 
-def load_or_train_inverse(path: Path, train_set: Any, val_set: Any, task: Any, *, epochs: int, batch_size: int,
-                          seed: int, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_or_train_inverse(
+    path: Path,
+    train_set: Any,
+    val_set: Any,
+    task: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The run's inverse network: loaded from ``path`` when a previous attempt saved it, else
     trained, scored on the validation split (``val_mae``: inverse(true field) vs true source
     map) and saved atomically."""
     if path.exists():
         saved = load_checkpoint(path, what="inverse network")  # never unpickles code
         if not isinstance(saved.get("info"), dict) or not isinstance(saved.get("state_dict"), dict):
-            raise DiffbenchError(f"{path} is not an inverse network written by diffbench (no info and state_dict); delete it to retrain")
+            raise DiffbenchError(
+                f"{path} is not an inverse network written by diffbench (no info and state_dict); delete it to retrain"
+            )
         check_model_spec(saved["info"].get("spec"), str(path))
         net = build_from_spec(saved["info"]["spec"])
         net.load_state_dict(saved["state_dict"])

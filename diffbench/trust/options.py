@@ -30,7 +30,9 @@ def parse_uq(value: Any) -> list[str]:
         raise DiffbenchError(f"--uq must be a comma-separated list of {', '.join(INDICATORS)}, got {value!r}")
     unknown = [p for p in parts if p not in INDICATORS]
     if unknown:
-        raise DiffbenchError(f"unknown --uq indicator(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(INDICATORS)}")
+        raise DiffbenchError(
+            f"unknown --uq indicator(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(INDICATORS)}"
+        )
     if len(set(parts)) != len(parts):
         raise DiffbenchError(f"--uq names an indicator twice: {value!r}")
     return [name for name in INDICATORS if name in parts]

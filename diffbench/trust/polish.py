@@ -74,8 +74,15 @@ def network_batch(sources: np.ndarray, physics: Physics, task: Any) -> dict[str,
 SCALES = ("residual", "energy")
 
 
-def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any, device: Any, chunk: int | None = None,
-                    scale: str = "residual") -> np.ndarray:
+def surrogate_guess(
+    model: Any,
+    sources: np.ndarray,
+    physics: Physics,
+    task: Any,
+    device: Any,
+    chunk: int | None = None,
+    scale: str = "residual",
+) -> np.ndarray:
     """The warm start ``u0`` (float64, physical units, on the sources' backend) from the network
     (see the module docstring).
 
@@ -88,7 +95,10 @@ def surrogate_guess(model: Any, sources: np.ndarray, physics: Physics, task: Any
     model.eval()
     with torch.no_grad():
         dtype = param_dtype(model)
-        preds = [model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu() for i in range(0, sources.shape[0], chunk)]
+        preds = [
+            model(batch["input"][i : i + chunk].to(device, dtype)).float()[:, 0].cpu()
+            for i in range(0, sources.shape[0], chunk)
+        ]
     model.train(was)
     xp = array_module(sources)
     p = xp.asarray(torch.cat(preds).double().numpy())
@@ -123,9 +133,20 @@ def _solve(sources: np.ndarray, physics: Physics, **kwargs: Any) -> Any:
     return solve(sources, **common, **kwargs)
 
 
-def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, physics: Physics, device: Any = "cpu",
-                   maxiter: int = 2000, compare: bool = True, repeats: int = 3, scale: str = "residual",
-                   backend: str = "numpy") -> tuple[np.ndarray, dict[str, Any]]:
+def polished_solve(
+    model: Any,
+    task: Any,
+    sources: np.ndarray,
+    *,
+    tol: float,
+    physics: Physics,
+    device: Any = "cpu",
+    maxiter: int = 2000,
+    compare: bool = True,
+    repeats: int = 3,
+    scale: str = "residual",
+    backend: str = "numpy",
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Fields meeting ``tol`` for every source map (B, N, N), and the report (see the module docstring).
 
     The fields come back as a NumPy float64 array whatever ``backend`` ("numpy", "cupy" or
@@ -185,31 +206,58 @@ def polished_solve(model: Any, task: Any, sources: np.ndarray, *, tol: float, ph
     if missed.size:
         raise DiffbenchError(
             f"{missed.size} of {B} samples (first: {int(missed[0])}) cannot be certified to tol {tol:g} (best residual "
-            f"{float(np.nanmin(cert[missed])):.2e}; float64 rounding limits how small it can be); nothing written")
+            f"{float(np.nanmin(cert[missed])):.2e}; float64 rounding limits how small it can be); nothing written"
+        )
     D, decay = to_numpy(physics.diffusivity), to_numpy(physics.decay)
     report: dict[str, Any] = {
-        "n_samples": B, "lattice": int(S.shape[-1]), "tol": tol, "backend": "numpy" if xp is np else "cupy", "physics": {
+        "n_samples": B,
+        "lattice": int(S.shape[-1]),
+        "tol": tol,
+        "backend": "numpy" if xp is np else "cupy",
+        "physics": {
             "diffusivity": "constant" if np.all(D == D.flat[0]) else "field",
-            "decay": sorted(set(decay.tolist()))[:4], "boundary": physics.boundary.describe(),
-            "sources": "clamped" if physics.clamped else "flux", "notes": physics.notes},
-        "residual_max": float(cert.max()), "residuals": cert.tolist(),
+            "decay": sorted(set(decay.tolist()))[:4],
+            "boundary": physics.boundary.describe(),
+            "sources": "clamped" if physics.clamped else "flux",
+            "notes": physics.notes,
+        },
+        "residual_max": float(cert.max()),
+        "residuals": cert.tolist(),
         "fallback_samples": fallback.tolist(),
         "repeats": max(1, repeats),
-        "warm": {"method": res.method, "scale": scale, "iterations": iters.tolist(), "iterations_mean": float(iters.mean()),
-                 "iterations_total": int(iters.sum()), "initial_residual_mean": float(np.mean(certificate(u0, S, physics, stencil))),
-                 "inference_s": inference_s, "time_s": best["warm"]},
+        "warm": {
+            "method": res.method,
+            "scale": scale,
+            "iterations": iters.tolist(),
+            "iterations_mean": float(iters.mean()),
+            "iterations_total": int(iters.sum()),
+            "initial_residual_mean": float(np.mean(certificate(u0, S, physics, stencil))),
+            "inference_s": inference_s,
+            "time_s": best["warm"],
+        },
     }
     if compare:
         cold, direct = first["cold"], first["direct"]
         citers = to_numpy(cold.iterations).astype(np.int64).reshape(B)
         cold_s, direct_s, warm_s = best["cold"], best["direct"], best["warm"]
-        report["cold"] = {"method": cold.method, "iterations": citers.tolist(), "iterations_mean": float(citers.mean()),
-                          "iterations_total": int(citers.sum()), "time_s": cold_s}
-        report["direct"] = {"method": direct.method, "time_s": direct_s,
-                            "exact": "mgcg" not in direct.method.split(",")}
+        report["cold"] = {
+            "method": cold.method,
+            "iterations": citers.tolist(),
+            "iterations_mean": float(citers.mean()),
+            "iterations_total": int(citers.sum()),
+            "time_s": cold_s,
+        }
+        report["direct"] = {
+            "method": direct.method,
+            "time_s": direct_s,
+            "exact": "mgcg" not in direct.method.split(","),
+        }
         saved_it = int(citers.sum() - iters.sum())
-        report["saved_vs_cold"] = {"iterations": saved_it, "iterations_fraction": saved_it / max(int(citers.sum()), 1),
-                                   "time_s": cold_s - warm_s}
+        report["saved_vs_cold"] = {
+            "iterations": saved_it,
+            "iterations_fraction": saved_it / max(int(citers.sum()), 1),
+            "time_s": cold_s - warm_s,
+        }
         report["saved_vs_direct"] = {"time_s": direct_s - warm_s}
         report["verdict"] = verdict(report)
     return to_numpy(u).astype(np.float64), report
@@ -222,19 +270,29 @@ def verdict(report: dict[str, Any]) -> list[str]:
     it = report["saved_vs_cold"]["iterations"]
     pct = 100 * report["saved_vs_cold"]["iterations_fraction"]
     if c["time_s"] > w["time_s"]:
-        out.append(f"against a cold start the surrogate pays: {it} fewer mgcg iterations ({pct:.0f} %), "
-                   f"{c['time_s'] - w['time_s']:.3g} s saved ({w['time_s']:.3g} s incl. {w['inference_s']:.3g} s inference vs {c['time_s']:.3g} s)")
+        out.append(
+            f"against a cold start the surrogate pays: {it} fewer mgcg iterations ({pct:.0f} %), "
+            f"{c['time_s'] - w['time_s']:.3g} s saved ({w['time_s']:.3g} s incl. {w['inference_s']:.3g} s inference vs {c['time_s']:.3g} s)"
+        )
     else:
-        out.append(f"against a cold start the surrogate does not pay: {it} fewer mgcg iterations ({pct:.0f} %) but "
-                   f"{w['time_s']:.3g} s incl. {w['inference_s']:.3g} s inference vs {c['time_s']:.3g} s cold")
+        out.append(
+            f"against a cold start the surrogate does not pay: {it} fewer mgcg iterations ({pct:.0f} %) but "
+            f"{w['time_s']:.3g} s incl. {w['inference_s']:.3g} s inference vs {c['time_s']:.3g} s cold"
+        )
     if d["exact"]:
         if d["time_s"] > w["time_s"]:
-            out.append(f"against the exact {d['method']} transform solver ({d['time_s']:.3g} s) the surrogate pays: "
-                       f"{d['time_s'] - w['time_s']:.3g} s saved")
+            out.append(
+                f"against the exact {d['method']} transform solver ({d['time_s']:.3g} s) the surrogate pays: "
+                f"{d['time_s'] - w['time_s']:.3g} s saved"
+            )
         else:
-            out.append(f"against the exact {d['method']} transform solver ({d['time_s']:.3g} s) the surrogate does not pay: "
-                       f"the warm-started solve takes {w['time_s'] / max(d['time_s'], 1e-12):.1f}x as long")
+            out.append(
+                f"against the exact {d['method']} transform solver ({d['time_s']:.3g} s) the surrogate does not pay: "
+                f"the warm-started solve takes {w['time_s'] / max(d['time_s'], 1e-12):.1f}x as long"
+            )
     else:
-        out.append("no exact transform exists for this problem (variable D, clamped cells or mixed sides): "
-                   "the fastest solver is mgcg from a cold start")
+        out.append(
+            "no exact transform exists for this problem (variable D, clamped cells or mixed sides): "
+            "the fastest solver is mgcg from a cold start"
+        )
     return out

@@ -28,7 +28,9 @@ class Physics:
     notes: list[str] = field(default_factory=list)
 
 
-def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, decay: Any = None, boundary: Any = None) -> Physics:
+def task_physics(
+    task: Any, batch: int, n: int, *, diffusivity: Any = None, decay: Any = None, boundary: Any = None
+) -> Physics:
     """The physics of ``batch`` problems of the task, with the given overrides.
 
     A physics axis the task draws per sample (D not constant, a decay range, several boundaries)
@@ -42,7 +44,8 @@ def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, deca
         if d["kind"] != "constant":
             raise DiffbenchError(
                 f"task {task.name!r} draws the diffusivity per sample ({d['kind']}); give it with --diffusivity "
-                "(a number or a .npy of shape (N, N) or (B, N, N))")
+                "(a number or a .npy of shape (N, N) or (B, N, N))"
+            )
         diffusivity = d["value"]
     else:
         notes.append("diffusivity given on the command line")
@@ -52,13 +55,17 @@ def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, deca
     elif D.shape == (n, n):
         D = np.broadcast_to(D, (batch, n, n)).copy()
     elif D.shape != (batch, n, n):
-        raise DiffbenchError(f"diffusivity must be a number or have shape ({n}, {n}) or ({batch}, {n}, {n}), got {D.shape}")
+        raise DiffbenchError(
+            f"diffusivity must be a number or have shape ({n}, {n}) or ({batch}, {n}, {n}), got {D.shape}"
+        )
     if not np.isfinite(D).all() or not (D > 0).all():
         raise DiffbenchError("diffusivity must be positive and finite everywhere (D > 0)")
     lo, hi = spec.decay
     if decay is None:
         if lo != hi:
-            raise DiffbenchError(f"task {task.name!r} draws the decay per sample in [{lo}, {hi}]; give it with --decay (a number >= 0)")
+            raise DiffbenchError(
+                f"task {task.name!r} draws the decay per sample in [{lo}, {hi}]; give it with --decay (a number >= 0)"
+            )
         decay = lo
     else:
         notes.append("decay given on the command line")
@@ -72,7 +79,9 @@ def task_physics(task: Any, batch: int, n: int, *, diffusivity: Any = None, deca
     if boundary is None:
         if len(spec.boundaries) != 1:
             options = ", ".join(str(b.describe()) for b in spec.boundaries)
-            raise DiffbenchError(f"task {task.name!r} draws the boundary per sample (one of {options}); give it with --boundary")
+            raise DiffbenchError(
+                f"task {task.name!r} draws the boundary per sample (one of {options}); give it with --boundary"
+            )
         b = spec.boundaries[0]
     else:
         b = parse_boundary(boundary)
@@ -106,5 +115,10 @@ def certificate(u: np.ndarray, sources: np.ndarray, physics: Physics, stencil: A
 
 def on_backend(physics: Physics, xp: Any) -> Physics:
     """The same physics with its arrays on backend ``xp``."""
-    return Physics(xp.asarray(physics.diffusivity, dtype=xp.float64), xp.asarray(physics.decay, dtype=xp.float64),
-                   physics.boundary, physics.clamped, list(physics.notes))
+    return Physics(
+        xp.asarray(physics.diffusivity, dtype=xp.float64),
+        xp.asarray(physics.decay, dtype=xp.float64),
+        physics.boundary,
+        physics.clamped,
+        list(physics.notes),
+    )

@@ -129,7 +129,9 @@ def flag_weights(indicator: Any, fraction: float) -> np.ndarray:
     return w
 
 
-def catch_rate(indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, worst_fraction: float = CATCH_WORST) -> float | None:
+def catch_rate(
+    indicator: Any, error: Any, flag_fraction: float = CATCH_FLAG, worst_fraction: float = CATCH_WORST
+) -> float | None:
     """Share of the worst ``worst_fraction`` samples (by error) among the flagged ``flag_fraction``
     (by indicator); the expectation under random tie-breaking of the indicator.
 
@@ -151,11 +153,12 @@ def baseline_values(batch: dict[str, torch.Tensor], pred: torch.Tensor) -> dict[
     """The :data:`BASELINES` of a batch, per sample, from the input and the prediction only:
     the source count, the sum of the network's input source map (channel 0, scaled to max 1 as
     the network sees it) and the mean of the normalised prediction."""
-    return {"source-count": batch["count"].double().cpu(),
-            "input-sum": batch["input"][:, 0].double().sum(dim=(-2, -1)).cpu(),
-            "prediction-mean": pred.double().flatten(1).mean(dim=1).cpu()}
+    return {
+        "source-count": batch["count"].double().cpu(),
+        "input-sum": batch["input"][:, 0].double().sum(dim=(-2, -1)).cpu(),
+        "prediction-mean": pred.double().flatten(1).mean(dim=1).cpu(),
+    }
 
 
 def not_applicable(reason: str) -> dict[str, Any]:
     return {"status": NOT_APPLICABLE, "reason": reason}
-

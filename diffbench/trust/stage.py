@@ -48,8 +48,18 @@ def log_to_wandb(logger: Any, blocks: Mapping[str, Any]) -> None:
         warn(f"could not log uq/consistency scores ({type(exc).__name__}: {exc})")
 
 
-def seed_trust(model: torch.nn.Module, task: Any, dm: Any, device: torch.device, *, uq: Sequence[str], out_dir: Path,
-               max_epochs: int, seed: int = 0, inverse_seed: int = 0) -> dict[str, Any]:
+def seed_trust(
+    model: torch.nn.Module,
+    task: Any,
+    dm: Any,
+    device: torch.device,
+    *,
+    uq: Sequence[str],
+    out_dir: Path,
+    max_epochs: int,
+    seed: int = 0,
+    inverse_seed: int = 0,
+) -> dict[str, Any]:
     """Everything :func:`diffbench.pipeline.run.run` adds to a seed's result after testing (on
     rank 0): ``consistency`` always, ``uq`` when indicators are asked for (``uq``). The inverse
     network is trained once per run (kept in ``out_dir``, seeded with ``inverse_seed``, for the
@@ -57,10 +67,14 @@ def seed_trust(model: torch.nn.Module, task: Any, dm: Any, device: torch.device,
     (``status: "error"``) and never loses the seed."""
     blocks: dict[str, Any] = {}
     try:
-        blocks["consistency"] = consistency_scores(model, spread_subset(dm.datasets["test"]), task, device,
-                                                   batch_size=dm.eval_batch_size)
+        blocks["consistency"] = consistency_scores(
+            model, spread_subset(dm.datasets["test"]), task, device, batch_size=dm.eval_batch_size
+        )
     except Exception as exc:  # noqa: BLE001 - a consistency failure is recorded, the seed is kept
-        print(f"warning: consistency scores failed ({type(exc).__name__}: {exc}); recorded in result.json", file=sys.stderr)
+        print(
+            f"warning: consistency scores failed ({type(exc).__name__}: {exc}); recorded in result.json",
+            file=sys.stderr,
+        )
         blocks["consistency"] = {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     uq = list(uq or [])
     if not uq:
@@ -70,18 +84,28 @@ def seed_trust(model: torch.nn.Module, task: Any, dm: Any, device: torch.device,
         # the run's epoch budget (a step-budgeted run, max_epochs -1, uses the task's default epochs)
         epochs = max_epochs if max_epochs >= 1 else int(task.training.get("max_epochs", 20))
         inverse, inverse_info = load_or_train_inverse(
-            out_dir / INVERSE_FILE, dm.datasets["train"], dm.datasets["val"], task, epochs=epochs,
-            batch_size=dm.batch_size, seed=inverse_seed, device=device)
+            out_dir / INVERSE_FILE,
+            dm.datasets["train"],
+            dm.datasets["val"],
+            task,
+            epochs=epochs,
+            batch_size=dm.batch_size,
+            seed=inverse_seed,
+            device=device,
+        )
     with seeded(seed, device):  # the MC-dropout masks
-        block = seed_indicators(model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device,
-                                inverse=inverse)
+        block = seed_indicators(
+            model, dm.datasets["test"], uq, batch_size=dm.eval_batch_size, device=device, inverse=inverse
+        )
     if inverse_info is not None:
         block["inverse_model"] = inverse_info
     blocks["uq"] = block
     return blocks
 
 
-def run_ensemble(per_seed: list[dict[str, Any]], task: Any, dm: Any, out_dir: Path, accelerator: str, *, uq: Sequence[str]) -> None:
+def run_ensemble(
+    per_seed: list[dict[str, Any]], task: Any, dm: Any, out_dir: Path, accelerator: str, *, uq: Sequence[str]
+) -> None:
     """After the last seed: the ensemble indicator (when ``uq`` asks for it), written into each
     seed's ``uq`` block."""
     if "ensemble" not in (uq or []):
@@ -91,9 +115,13 @@ def run_ensemble(per_seed: list[dict[str, Any]], task: Any, dm: Any, out_dir: Pa
     for s in per_seed:
         ckpt = s.get("best_checkpoint")
         if ckpt:
-            models.append(SurrogateModule.load(str(out_dir / ckpt), expect_task_hash=task.spec_hash).model.to(device).eval())
+            models.append(
+                SurrogateModule.load(str(out_dir / ckpt), expect_task_hash=task.spec_hash).model.to(device).eval()
+            )
             seeds.append(s["seed"])
-    spread, scores = ensemble_indicators(models, seeds, dm.datasets["test"], batch_size=dm.eval_batch_size, device=device)
+    spread, scores = ensemble_indicators(
+        models, seeds, dm.datasets["test"], batch_size=dm.eval_batch_size, device=device
+    )
     for s in per_seed:
         if s.get("uq") is not None:
             row = scores.get(s["seed"], not_applicable("no best checkpoint"))

@@ -42,7 +42,9 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """A context with torch's RNG (CPU and ``device``) seeded, restored on exit: the indicators'
     randomness (dropout masks, the inverse network's initialisation) is reproducible, whether
     the run was resumed or not, and leaves the training RNG alone."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
@@ -50,5 +52,3 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-
-

@@ -29,8 +29,17 @@ def tune_worker(model: str, task: str, options: dict[str, Any]) -> int:
     return int(doc["trials_total"])
 
 
-def launch_tune(model: str, task: str, *, workers: int, launcher: str, slurm: dict[str, Any] | None = None, wait: bool = False,
-                log: Callable[[str], Any] = print, **options: Any) -> dict[str, Any] | None:
+def launch_tune(
+    model: str,
+    task: str,
+    *,
+    workers: int,
+    launcher: str,
+    slurm: dict[str, Any] | None = None,
+    wait: bool = False,
+    log: Callable[[str], Any] = print,
+    **options: Any,
+) -> dict[str, Any] | None:
     """Submit ``workers`` jobs of one search (see the module docstring); its tune.json when
     the jobs were waited for, else None."""
     import submitit
@@ -53,15 +62,21 @@ def launch_tune(model: str, task: str, *, workers: int, launcher: str, slurm: di
             if gpus:
                 options["accelerator"] = "gpu"
         else:
-            executor.update_parameters(timeout_min=int(params.get("timeout_min", 60)), name=f"diffbench-tune-{search.name}"[:120])
+            executor.update_parameters(
+                timeout_min=int(params.get("timeout_min", 60)), name=f"diffbench-tune-{search.name}"[:120]
+            )
         jobs = executor.map_array(tune_worker, [model] * workers, [task] * workers, [options] * workers)
     except DiffbenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - sbatch missing or refusing, a bad parameter, an unwritable folder
-        raise DiffbenchError(f"cannot submit the workers of search {search.name!r} through the {launcher} launcher "
-                             f"({job_error(exc, 200)})") from None
-    log(f"submitted {len(jobs)} {launcher} tuning worker(s) for search {search.name}: {', '.join(j.job_id for j in jobs)} "
-        f"(logs: {search.tune_dir / 'jobs'})")
+        raise DiffbenchError(
+            f"cannot submit the workers of search {search.name!r} through the {launcher} launcher "
+            f"({job_error(exc, 200)})"
+        ) from None
+    log(
+        f"submitted {len(jobs)} {launcher} tuning worker(s) for search {search.name}: {', '.join(j.job_id for j in jobs)} "
+        f"(logs: {search.tune_dir / 'jobs'})"
+    )
     if launcher == "slurm" and not wait:
         log(f"every worker writes {search.tune_dir / 'tune.json'} when it stops")
         return None
@@ -73,6 +88,8 @@ def launch_tune(model: str, task: str, *, workers: int, launcher: str, slurm: di
             failed.append(f"job {job.job_id}: {job_error(exc)}")
     doc = write_record(search)
     if failed:
-        raise DiffbenchError(f"{len(failed)} of {workers} tuning worker(s) of search {search.name} failed, first: {failed[0]}; "
-                             f"finished trials are kept in the storage ({doc['trials_total']} trial(s) in tune.json)")
+        raise DiffbenchError(
+            f"{len(failed)} of {workers} tuning worker(s) of search {search.name} failed, first: {failed[0]}; "
+            f"finished trials are kept in the storage ({doc['trials_total']} trial(s) in tune.json)"
+        )
     return doc

@@ -33,25 +33,46 @@ def summarise(study: Any, definition: dict[str, Any], trials: int, command: str,
     for t in every:
         attrs = t.user_attrs
         duration = attrs.get("duration_s")
-        error = attrs.get("error") if t.number not in lost else \
-            f"worker lost: no heartbeat for over {storage_mod.GRACE_S} s; retried as trial {lost[t.number]}"
+        error = (
+            attrs.get("error")
+            if t.number not in lost
+            else f"worker lost: no heartbeat for over {storage_mod.GRACE_S} s; retried as trial {lost[t.number]}"
+        )
         retry_of = t.system_attrs.get("retry_history")
-        rows.append({"number": t.number, "state": t.state.name, "params": dict(t.params), "model_args": attrs.get("model_args", {}),
-                     "val_nmae": t.value if t.state == TrialState.COMPLETE else attrs.get("val_nmae"),
-                     "val_mae": attrs.get("val_mae"), "reports": len(t.intermediate_values),
-                     "steps_run": attrs.get("steps_run"), "epochs_run": attrs.get("epochs_run"),
-                     "duration_s": round(duration, 3) if isinstance(duration, float) else None,
-                     "error": error, "run_dir": attrs.get("run_dir"),
-                     "retry_of": int(retry_of[-1]) if isinstance(retry_of, list) and retry_of else None})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "params": dict(t.params),
+                "model_args": attrs.get("model_args", {}),
+                "val_nmae": t.value if t.state == TrialState.COMPLETE else attrs.get("val_nmae"),
+                "val_mae": attrs.get("val_mae"),
+                "reports": len(t.intermediate_values),
+                "steps_run": attrs.get("steps_run"),
+                "epochs_run": attrs.get("epochs_run"),
+                "duration_s": round(duration, 3) if isinstance(duration, float) else None,
+                "error": error,
+                "run_dir": attrs.get("run_dir"),
+                "retry_of": int(retry_of[-1]) if isinstance(retry_of, list) and retry_of else None,
+            }
+        )
     states = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     chosen = None
     if complete:
         best = min(complete, key=lambda t: (t.value, t.number))
         options = {"lr": float(best.params["lr"]), "model_args": best.user_attrs.get("model_args", {})}
-        run = RunConfig(model=definition["model"], task=definition["task"], lr=options["lr"], model_args=options["model_args"])
-        chosen = {"number": best.number, "params": dict(best.params), "val_nmae": best.value, "options": options,
-                  "command": run.command(), "reproduce": "diffbench run --recipe-from tune.json"}
+        run = RunConfig(
+            model=definition["model"], task=definition["task"], lr=options["lr"], model_args=options["model_args"]
+        )
+        chosen = {
+            "number": best.number,
+            "params": dict(best.params),
+            "val_nmae": best.value,
+            "options": options,
+            "command": run.command(),
+            "reproduce": "diffbench run --recipe-from tune.json",
+        }
     total = len(rows) - len(lost)
     return {
         "kind": TUNE_KIND,
@@ -66,10 +87,17 @@ def summarise(study: Any, definition: dict[str, Any], trials: int, command: str,
         "budget": definition["budget"],
         "seed": definition["seed"],
         "space": definition["space"],
-        "sampler": {"name": "TPESampler", "seed": f"{definition['seed']} * 1000003 + trial number",
-                    "n_startup_trials": max(1, min(10, trials // 2))},
-        "pruner": {"name": "MedianPruner", "n_startup_trials": PRUNER_STARTUP_TRIALS, "n_warmup_steps": PRUNER_WARMUP_STEPS,
-                   "reports": "val nmae at every validation of the fit, by optimiser step"},
+        "sampler": {
+            "name": "TPESampler",
+            "seed": f"{definition['seed']} * 1000003 + trial number",
+            "n_startup_trials": max(1, min(10, trials // 2)),
+        },
+        "pruner": {
+            "name": "MedianPruner",
+            "n_startup_trials": PRUNER_STARTUP_TRIALS,
+            "n_warmup_steps": PRUNER_WARMUP_STEPS,
+            "reports": "val nmae at every validation of the fit, by optimiser step",
+        },
         "trials_requested": trials,
         "trials_total": total,
         "lost": len(lost),

@@ -83,8 +83,16 @@ def default_study_name(definition: dict[str, Any]) -> str:
     return f"tune--{definition['task']}--{safe_name(definition['model'], 40)}--{digest}"
 
 
-def tune_command(model: str, task: str, trials: int, budget_steps: int | None, max_epochs: int | None, seed: int, space: str,
-                 study_name: str) -> str:
+def tune_command(
+    model: str,
+    task: str,
+    trials: int,
+    budget_steps: int | None,
+    max_epochs: int | None,
+    seed: int,
+    space: str,
+    study_name: str,
+) -> str:
     """The canonical command of a search (no storage URL or output folder: local details)."""
     parts = ["diffbench", "tune", "--model", str(model), "--task", task, "--trials", str(trials)]
     if budget_steps is not None:
@@ -112,9 +120,22 @@ class Search:
     rdb: Any = None
 
 
-def open_search(model: str, task: str, *, trials: int = 20, budget_steps: int | None = None, max_epochs: int | None = None,
-                seed: int = 0, storage: str | None = None, study_name: str | None = None, out: str = "runs",
-                data_dir: str | None = None, space: str = "full", accelerator: str = "auto", progress: bool = False) -> Search:
+def open_search(
+    model: str,
+    task: str,
+    *,
+    trials: int = 20,
+    budget_steps: int | None = None,
+    max_epochs: int | None = None,
+    seed: int = 0,
+    storage: str | None = None,
+    study_name: str | None = None,
+    out: str = "runs",
+    data_dir: str | None = None,
+    space: str = "full",
+    accelerator: str = "auto",
+    progress: bool = False,
+) -> Search:
     """Check a search's options, open (or create) its study in the storage, and refuse a study
     of the same name that searches something else; one-line errors, before anything trains."""
     import optuna
@@ -129,32 +150,61 @@ def open_search(model: str, task: str, *, trials: int = 20, budget_steps: int | 
         raise DiffbenchError(f"--seed must be a non-negative integer, got {seed!r}")
     spec = load_task(task)
     sp = search_space(model, spec.lattice, space)
-    base = RunConfig(model=model, task=task, seeds=[seed], accelerator=accelerator, max_steps=budget_steps,
-                     max_epochs=max_epochs, data_dir=data_dir, wandb_mode="disabled", progress=progress)
+    base = RunConfig(
+        model=model,
+        task=task,
+        seeds=[seed],
+        accelerator=accelerator,
+        max_steps=budget_steps,
+        max_epochs=max_epochs,
+        data_dir=data_dir,
+        wandb_mode="disabled",
+        progress=progress,
+    )
     base.validate()
     own = budget_steps is None and max_epochs is None
-    budget = {"max_steps": budget_steps, "max_epochs": max_epochs,
-              "rule": "the run's own (the task's epochs and any stopping rule of `diffbench run`)" if own else "the run's, capped as given"}
-    definition = {"model": str(model), "task": spec.name, "task_spec_hash": spec.spec_hash, "budget": budget, "seed": seed,
-                  "space": sp.describe(), "objective": OBJECTIVE}
+    budget = {
+        "max_steps": budget_steps,
+        "max_epochs": max_epochs,
+        "rule": "the run's own (the task's epochs and any stopping rule of `diffbench run`)"
+        if own
+        else "the run's, capped as given",
+    }
+    definition = {
+        "model": str(model),
+        "task": spec.name,
+        "task_spec_hash": spec.spec_hash,
+        "budget": budget,
+        "seed": seed,
+        "space": sp.describe(),
+        "objective": OBJECTIVE,
+    }
     name = check_name(study_name, "--study-name") if study_name is not None else default_study_name(definition)
     tune_dir = Path(out) / name
     if storage is None:
         try:
             tune_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DiffbenchError(f"output dir {tune_dir} cannot be made ({exc.strerror}); choose another with --out") from None
+            raise DiffbenchError(
+                f"output dir {tune_dir} cannot be made ({exc.strerror}); choose another with --out"
+            ) from None
         storage = f"sqlite:///{(tune_dir / 'study.db').absolute()}"
     rdb = open_storage(storage)
-    study = optuna.create_study(storage=rdb, study_name=name, direction="minimize", load_if_exists=True,
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS,
-                                                                   n_warmup_steps=PRUNER_WARMUP_STEPS))
+    study = optuna.create_study(
+        storage=rdb,
+        study_name=name,
+        direction="minimize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS),
+    )
     recorded = study.user_attrs.get("definition")
     if recorded is None:
         study.set_user_attr("definition", json.loads(json.dumps(definition)))
     elif recorded != json.loads(json.dumps(definition)):
-        raise DiffbenchError(f"study {name!r} in this storage searches another definition ({recorded.get('model')} on "
-                             f"{recorded.get('task')}, budget {recorded.get('budget')}); give another --study-name")
+        raise DiffbenchError(
+            f"study {name!r} in this storage searches another definition ({recorded.get('model')} on "
+            f"{recorded.get('task')}, budget {recorded.get('budget')}); give another --study-name"
+        )
     tune_dir.mkdir(parents=True, exist_ok=True)
     command = tune_command(str(model), spec.name, trials, budget_steps, max_epochs, seed, space, name)
     return Search(study, definition, name, tune_dir, storage, base, sp, trials, command, rdb)
@@ -192,7 +242,9 @@ def _claim(study: Any, trials: int, seed: int, lock: Any, sp: SearchSpace) -> An
         n = len(existing) - len(lost_trials(existing))
         if n >= trials:
             return None
-        study.sampler = optuna.samplers.TPESampler(seed=seed * 1_000_003 + n, n_startup_trials=max(1, min(10, trials // 2)))
+        study.sampler = optuna.samplers.TPESampler(
+            seed=seed * 1_000_003 + n, n_startup_trials=max(1, min(10, trials // 2))
+        )
         distributions: dict[str, Any] = {"lr": optuna.distributions.FloatDistribution(*sp.lr_range, log=True)}
         for key, values in sp.choices.items():
             distributions[key] = optuna.distributions.CategoricalDistribution(values)
@@ -204,7 +256,9 @@ def _claim(study: Any, trials: int, seed: int, lock: Any, sp: SearchSpace) -> An
     return trial
 
 
-def _run_trial(study: Any, trial: Any, base: RunConfig, sp: SearchSpace, tune_dir: Path, log: Callable[[str], Any]) -> None:
+def _run_trial(
+    study: Any, trial: Any, base: RunConfig, sp: SearchSpace, tune_dir: Path, log: Callable[[str], Any]
+) -> None:
     """Train one trial through the run's code path (no test) and record its outcome."""
     from optuna.trial import TrialState
 
@@ -213,7 +267,9 @@ def _run_trial(study: Any, trial: Any, base: RunConfig, sp: SearchSpace, tune_di
     trial.set_user_attr("model_args", model_args)
     shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(params.items()))
     log(f"trial {trial.number}: {shown}")
-    cfg = replace(base, lr=float(params["lr"]), model_args=model_args, out=str(tune_dir / "trials" / f"trial-{trial.number:04d}"))
+    cfg = replace(
+        base, lr=float(params["lr"]), model_args=model_args, out=str(tune_dir / "trials" / f"trial-{trial.number:04d}")
+    )
     reporter = ValidationReporter(trial)
     start = time.perf_counter()
     try:

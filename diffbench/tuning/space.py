@@ -97,7 +97,10 @@ def search_space(model: str, lattice: int, space: str = "full") -> SearchSpace:
     if preset.class_path == _FNO:
         modes = list(preset.kwargs["n_modes"])
         m = modes[0]
-        values = sorted({max(2, round(m * f)) for f in MODE_FACTORS if max(2, round(m * f)) <= lattice // 2} | {min(m, lattice // 2)})
+        values = sorted(
+            {max(2, round(m * f)) for f in MODE_FACTORS if max(2, round(m * f)) <= lattice // 2}
+            | {min(m, lattice // 2)}
+        )
         out.preset.update(n_modes=modes, modes=m)
         out.choices["modes"] = values
     return out

@@ -30,6 +30,7 @@ GRACE_S = 300
 #: How many times one trial's parameters are retried after their worker died.
 MAX_RETRIES = 2
 
+
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line of the message`` (what a FAIL trial records).
 
@@ -68,25 +69,39 @@ def open_storage(url: str) -> Any:
     try:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001
-        raise DiffbenchError(f"--storage {url!r} is not a database URL; use sqlite:///path/to/study.db (a file) or a server's "
-                             "URL such as postgresql://user@host/db") from None
+        raise DiffbenchError(
+            f"--storage {url!r} is not a database URL; use sqlite:///path/to/study.db (a file) or a server's "
+            "URL such as postgresql://user@host/db"
+        ) from None
     sqlite = parsed.get_backend_name() == "sqlite"
     engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if sqlite and parsed.database and parsed.database != ":memory:" and not Path(parsed.database).parent.is_dir():
         # checked before the lock below, which would create the folder
-        raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} (no folder {Path(parsed.database).parent.name!r}); "
-                             "its folder must exist and be writable")
+        raise DiffbenchError(
+            f"cannot open the Optuna storage {shown_url(url)} (no folder {Path(parsed.database).parent.name!r}); "
+            "its folder must exist and be writable"
+        )
     try:
         # Two workers creating one SQLite file's tables at once collide (alembic_version: UNIQUE constraint
         # failed): the lock beside the database that serialises claiming trials serialises this too.
         with claim_lock(url) if sqlite else contextlib.nullcontext(), experimental_quiet():
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
+            )
     except Exception as exc:  # noqa: BLE001 - drivers raise many types: missing module, refused connection, bad file
-        hint = "its folder must exist and be writable" if sqlite else "the server must be reachable and its driver installed"
-        raise DiffbenchError(f"cannot open the Optuna storage {shown_url(url)} ({one_line(exc, 160)}); {hint}") from None
+        hint = (
+            "its folder must exist and be writable"
+            if sqlite
+            else "the server must be reachable and its driver installed"
+        )
+        raise DiffbenchError(
+            f"cannot open the Optuna storage {shown_url(url)} ({one_line(exc, 160)}); {hint}"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -84,11 +84,17 @@ def test_cupy_backend_without_a_gpu_writes_nothing(capsys, tmp_path: Path) -> No
         ({"sources": {**SMOKE["sources"], "radius": 0}}, r"radius must be a positive integer"),
         ({"sources": {**SMOKE["sources"], "radius": 16}}, r"does not fit in a 32x32 lattice"),
         ({"physics": {**SMOKE["physics"], "diffusivity": float("nan")}}, r"D > 0\), got nan"),
-        ({"physics": {**SMOKE["physics"], "diffusivity": {"kind": "per-sample", "range": [0, 1]}}}, r"diffusivity\.range must satisfy 0 < low"),
+        (
+            {"physics": {**SMOKE["physics"], "diffusivity": {"kind": "per-sample", "range": [0, 1]}}},
+            r"diffusivity\.range must satisfy 0 < low",
+        ),
         ({"physics": {**SMOKE["physics"], "decay": -1}}, r"decay must be finite and >= 0, got -1"),
         ({"physics": {**SMOKE["physics"], "boundary": "neumann"}}, r"singular"),
         ({"physics": {**SMOKE["physics"], "boundary": "robin"}}, r"unknown boundary 'robin'"),
-        ({"physics": {**SMOKE["physics"], "diffusivity": {"kind": "per-sample", "range": ["a", 2]}}}, r"must be a number"),
+        (
+            {"physics": {**SMOKE["physics"], "diffusivity": {"kind": "per-sample", "range": ["a", 2]}}},
+            r"must be a number",
+        ),
         ({"colour": 1}, r"unknown key\(s\) colour"),
     ],
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
@@ -210,7 +216,9 @@ def test_console_script_one_line_error(tmp_path: Path) -> None:
         pytest.skip(f"no console script next to {sys.executable}")
     env = {**os.environ, "DIFFBENCH_DATA_DIR": str(tmp_path / "d")}
     env.pop("DIFFBENCH_DEBUG", None)
-    proc = subprocess.run([str(exe), "generate", "--task", "nope"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(exe), "generate", "--task", "nope"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode == 2, proc
     assert proc.stderr.splitlines() == [f"error: unknown task 'nope'; available: {', '.join(task_names())}"]
     assert "Traceback" not in proc.stderr + proc.stdout and proc.stdout == ""
@@ -227,22 +235,32 @@ def test_data_commands_start_without_torch(tmp_path: Path) -> None:
         "heavy = sorted(m for m in ('torch', 'lightning', 'torchmetrics', 'wandb') if m in sys.modules)\n"
         "print('RESULT', codes, heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert "RESULT [0, 0] []" in out.stdout, out.stdout[-2000:]
     assert (tmp_path / "smoke" / "manifest.json").is_file()
 
 
 # ---------------------------------------------------------------- hostile inputs (issue 16)
-def test_devices_beyond_the_machine_is_one_line_and_spawns_nothing(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_devices_beyond_the_machine_is_one_line_and_spawns_nothing(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class NoPool:
         def Pool(self, *a, **kw):
             raise AssertionError("spawned processes")
 
     monkeypatch.setattr(generation_mod.mp, "get_context", lambda *a: NoPool())
     data = tmp_path / "d"
-    line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(data), "--devices", "99999999999", "--backend", "numpy"])
-    assert re.fullmatch(r"error: --devices 99999999999 asks for more processes than this machine's \d+ usable CPU core\(s\); use --devices \d+ or fewer", line), line
+    line = _error_line(
+        capsys,
+        ["generate", "--task", "smoke", "--data-dir", str(data), "--devices", "99999999999", "--backend", "numpy"],
+    )
+    assert re.fullmatch(
+        r"error: --devices 99999999999 asks for more processes than this machine's \d+ usable CPU core\(s\); use --devices \d+ or fewer",
+        line,
+    ), line
     assert not data.exists()
 
 
@@ -251,7 +269,9 @@ def test_task_name_that_would_leave_the_data_dir_is_refused(capsys, tmp_path: Pa
     path = tmp_path / "evil.yaml"
     path.write_text(yaml.safe_dump({**SMOKE, "name": name}))
     data = tmp_path / "a" / "b" / "d"
-    line = _error_line(capsys, ["generate", "--task", str(path), "--data-dir", str(data), "--no-progress", "--splits", "val"])
+    line = _error_line(
+        capsys, ["generate", "--task", str(path), "--data-dir", str(data), "--no-progress", "--splits", "val"]
+    )
     assert f"task name {name!r} is not allowed" in line and str(path) in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.yaml"] and not Path("/tmp/diffbench-abs-task").exists()
 
@@ -259,12 +279,31 @@ def test_task_name_that_would_leave_the_data_dir_is_refused(capsys, tmp_path: Pa
 @pytest.mark.parametrize(
     "text, pattern",
     [
-        (yaml.safe_dump({**SMOKE, "name": "latin"}).replace("flux", "flüx").encode("latin-1"), r"is not UTF-8 text \(byte 0xfc at offset \d+\); save it as UTF-8$"),
-        (yaml.safe_dump({**SMOKE, "name": "big", "lattice": 60000}).encode(), r"lattice N must be at most 4096 \(MAX_LATTICE\), got 60000$"),
-        (yaml.safe_dump({**SMOKE, "name": "many", "splits": {**SMOKE["splits"], "train": {"counts": [1, 5], "per_count": 10**12}}}).encode(),
-         r"splits\.train\.per_count must be at most 1000000 \(MAX_PER_COUNT\), got 1000000000000$"),
-        (("name: bomb\n" + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9) if i else '1'}]\n" for i in range(10))).encode(),
-         r"uses YAML anchors or aliases \(&name / \*name\), which task files may not \(line 2\); write the values out$"),
+        (
+            yaml.safe_dump({**SMOKE, "name": "latin"}).replace("flux", "flüx").encode("latin-1"),
+            r"is not UTF-8 text \(byte 0xfc at offset \d+\); save it as UTF-8$",
+        ),
+        (
+            yaml.safe_dump({**SMOKE, "name": "big", "lattice": 60000}).encode(),
+            r"lattice N must be at most 4096 \(MAX_LATTICE\), got 60000$",
+        ),
+        (
+            yaml.safe_dump(
+                {
+                    **SMOKE,
+                    "name": "many",
+                    "splits": {**SMOKE["splits"], "train": {"counts": [1, 5], "per_count": 10**12}},
+                }
+            ).encode(),
+            r"splits\.train\.per_count must be at most 1000000 \(MAX_PER_COUNT\), got 1000000000000$",
+        ),
+        (
+            (
+                "name: bomb\n"
+                + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9) if i else '1'}]\n" for i in range(10))
+            ).encode(),
+            r"uses YAML anchors or aliases \(&name / \*name\), which task files may not \(line 2\); write the values out$",
+        ),
     ],
     ids=["non-utf8", "lattice-60000", "per-count-1e12", "alias-bomb"],
 )
@@ -315,7 +354,9 @@ def tiny_disk(tmp_path: Path):
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
@@ -326,6 +367,9 @@ def tiny_disk(tmp_path: Path):
 
 def test_disk_full_during_generate_is_one_line(capsys, tiny_disk: Path) -> None:
     line = _error_line(capsys, ["generate", "--task", "smoke", "--data-dir", str(tiny_disk), "--no-progress"])
-    assert re.fullmatch(r"error: cannot write .*/smoke/train/shard-00000\.npz: No space left on device; nothing half-written was left "
-                        r"\(free space or choose another --data-dir\)", line), line
+    assert re.fullmatch(
+        r"error: cannot write .*/smoke/train/shard-00000\.npz: No space left on device; nothing half-written was left "
+        r"\(free space or choose another --data-dir\)",
+        line,
+    ), line
     assert [p.name for p in tiny_disk.rglob("*") if p.is_file() and p.name != ".lock"] == []

@@ -13,8 +13,18 @@ def test_tune_help_lists_its_options(capsys):
         main(["tune", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--model", "--task", "--trials", "--budget-steps", "--max-epochs", "--seed", "--storage", "--study-name",
-                 "--space", "--out"):
+    for flag in (
+        "--model",
+        "--task",
+        "--trials",
+        "--budget-steps",
+        "--max-epochs",
+        "--seed",
+        "--storage",
+        "--study-name",
+        "--space",
+        "--out",
+    ):
         assert flag in out
 
 
@@ -22,16 +32,27 @@ def test_study_help_lists_the_launchers(capsys):
     with pytest.raises(SystemExit):
         main(["study", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--launcher", "--partition", "--time", "--gpus-per-node", "--cpus-per-task", "--array-parallelism", "--wait"):
+    for flag in (
+        "--launcher",
+        "--partition",
+        "--time",
+        "--gpus-per-node",
+        "--cpus-per-task",
+        "--array-parallelism",
+        "--wait",
+    ):
         assert flag in out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["tune"], "the following arguments are required: --model"),
-    (["tune", "--model", "cnn-small", "--trials", "many"], "invalid int value: 'many'"),
-    (["tune", "--model", "cnn-small", "--bogus"], "unrecognized arguments: --bogus"),
-    (["run", "--recipe-from"], "expected one argument"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["tune"], "the following arguments are required: --model"),
+        (["tune", "--model", "cnn-small", "--trials", "many"], "invalid int value: 'many'"),
+        (["tune", "--model", "cnn-small", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--recipe-from"], "expected one argument"),
+    ],
+)
 def test_usage_errors_are_one_line(capsys, argv, needle):
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -74,8 +74,13 @@ def test_transfer_task_is_the_same_problem_twice_as_fine():
 def test_channels_key_is_validated(tmp_path):
     from diffbench.data.tasks import parse_task
 
-    raw = {"name": "x", "lattice": 16, "seed": 1, "channels": ["source", "pressure"],
-           "splits": {s: {"counts": [1, 2], "per_count": 2} for s in ("train", "val", "test")}}
+    raw = {
+        "name": "x",
+        "lattice": 16,
+        "seed": 1,
+        "channels": ["source", "pressure"],
+        "splits": {s: {"counts": [1, 2], "per_count": 2} for s in ("train", "val", "test")},
+    }
     with pytest.raises(DiffbenchError, match="channels must be a list drawn from"):
         parse_task(raw)
     raw["channels"] = ["decay"]

@@ -127,7 +127,9 @@ def test_resume_does_not_rewrite_finished_shards(tmp_path: Path, monkeypatch: py
 
 
 @pytest.mark.parametrize("where", ["before-solve", "during-write"])
-def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards: int, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+def test_interrupted_generation_resumes(
+    tmp_path: Path, make_task, small_shards: int, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     path = make_task()
     reference = ensure_cache(path, tmp_path / "reference", progress=False)
     assert len(shard_plan(reference.task, "train")) == 3
@@ -170,7 +172,9 @@ def test_interrupted_generation_resumes(tmp_path: Path, make_task, small_shards:
     assert _files(cache.root) == _files(reference.root)
 
 
-def test_sample_above_tolerance_is_never_written(tmp_path: Path, make_task, small_shards: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sample_above_tolerance_is_never_written(
+    tmp_path: Path, make_task, small_shards: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = make_task()
     real_solve = sampling_mod.solve
 
@@ -187,7 +191,10 @@ def test_sample_above_tolerance_is_never_written(tmp_path: Path, make_task, smal
         return res
 
     monkeypatch.setattr(sampling_mod, "solve", failing)
-    with pytest.raises(DiffbenchError, match=r"solver missed the residual certificate for sample 7 of split 'train' \(residual 1\.00e-05 > 1e-08\); nothing was written"):
+    with pytest.raises(
+        DiffbenchError,
+        match=r"solver missed the residual certificate for sample 7 of split 'train' \(residual 1\.00e-05 > 1e-08\); nothing was written",
+    ):
         ensure_cache(path, tmp_path, progress=False)
     task = load_task(path)
     cache = Cache(task, tmp_path / task.name)
@@ -201,7 +208,9 @@ def test_sample_above_tolerance_is_never_written(tmp_path: Path, make_task, smal
 
 # ---------------------------------------------------------------- corruption
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
-def test_corrupted_shard_is_reported_and_regenerated_identically(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str) -> None:
+def test_corrupted_shard_is_reported_and_regenerated_identically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
     cache = ensure_cache("smoke", tmp_path, progress=False)
     shard = cache.shard_path("test", 0)
     good = shard.read_bytes()

@@ -31,7 +31,9 @@ VARIANTS = {
 
 
 def _np(raw: dict, k: int | None = None) -> dict[str, bytes]:
-    return {n: (np.asarray(to_numpy(raw[n])) if k is None else np.asarray(to_numpy(raw[n]))[k]).tobytes() for n in ARRAYS}
+    return {
+        n: (np.asarray(to_numpy(raw[n])) if k is None else np.asarray(to_numpy(raw[n]))[k]).tobytes() for n in ARRAYS
+    }
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -67,7 +69,9 @@ def test_cupy_stream_equals_cupy_cache(tmp_path: Path, make_task) -> None:
 
     path = make_task(VARIANTS["random-boundary"])
     cached = DiffusionDataModule(path, data_dir=tmp_path, backend="cupy", progress=False, eval_batch_size=5)
-    stream = DiffusionDataModule(path, data_dir=tmp_path, backend="cupy", progress=False, eval_batch_size=5, serve="stream")
+    stream = DiffusionDataModule(
+        path, data_dir=tmp_path, backend="cupy", progress=False, eval_batch_size=5, serve="stream"
+    )
     cached.prepare_data()
     n = 0
     for x, y in zip(cached.test_dataloader(), stream.test_dataloader()):

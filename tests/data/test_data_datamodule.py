@@ -17,7 +17,20 @@ from diffbench.data.tasks import load_task, task_names
 from diffbench.errors import DiffbenchError
 from diffbench.physics.sources import rasterise, sample_geometry
 
-BATCH_KEYS = {"input", "target", "input_scale", "target_scale", "rhs", "fixed", "fixed_values", "diffusivity", "decay", "boundary", "count", "index"}
+BATCH_KEYS = {
+    "input",
+    "target",
+    "input_scale",
+    "target_scale",
+    "rhs",
+    "fixed",
+    "fixed_values",
+    "diffusivity",
+    "decay",
+    "boundary",
+    "count",
+    "index",
+}
 PAPER_FRACTIONS = (0.0125, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -63,12 +76,17 @@ def test_train_and_test_source_counts_may_differ(tmp_path: Path, make_task) -> N
     dm.prepare_data()
     assert set(_collect(dm.train_dataloader())["count"].tolist()) == {1, 2}
     assert set(_collect(dm.test_dataloader())["count"].tolist()) == {3, 4}
-    with pytest.raises(DiffbenchError, match=r"has no test samples with \[1\] sources; its test split has counts 3\.\.4"):
+    with pytest.raises(
+        DiffbenchError, match=r"has no test samples with \[1\] sources; its test split has counts 3\.\.4"
+    ):
         _dm(tmp_path, path, test_counts=[1, 3])
 
 
 def test_missing_count_names_the_available_ones(smoke_dir: Path, make_task) -> None:
-    with pytest.raises(DiffbenchError, match=r"task 'smoke' has no train samples with \[6, 7\] sources; its train split has counts 1\.\.5"):
+    with pytest.raises(
+        DiffbenchError,
+        match=r"task 'smoke' has no train samples with \[6, 7\] sources; its train split has counts 1\.\.5",
+    ):
         _dm(smoke_dir, train_counts=[1, 6, 7])
     path = make_task(splits={"test": {"counts": {"values": [1, 3]}}})
     with pytest.raises(DiffbenchError, match=r"has no test samples with \[2\] sources; available: \[1, 3\]"):
@@ -134,7 +152,9 @@ def test_batch_keys_shapes_and_normalisation(smoke_dir: Path) -> None:
         src = rasterise([g], n, np)[0].astype(np.float32)
         np.testing.assert_array_equal(src, raw["source"][i])
         np.testing.assert_allclose((batch["input"][k, 0] * batch["input_scale"][k]).numpy(), src, rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose((batch["target"][k, 0] * batch["target_scale"][k]).numpy(), raw["field"][i], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            (batch["target"][k, 0] * batch["target_scale"][k]).numpy(), raw["field"][i], rtol=1e-6, atol=1e-9
+        )
         # rhs is the source in target units: A(target) = rhs.
         np.testing.assert_allclose((batch["rhs"][k] * batch["target_scale"][k]).numpy(), src, rtol=1e-6, atol=1e-7)
 
@@ -145,7 +165,10 @@ def test_stream_equals_cache(smoke_dir: Path) -> None:
     cached.prepare_data()
     stream.prepare_data()
     assert not (smoke_dir / "never-written").exists()
-    assert stream.data_fingerprint() is None and cached.data_fingerprint() == Cache(cached.task, smoke_dir / "smoke").manifest_hash()
+    assert (
+        stream.data_fingerprint() is None
+        and cached.data_fingerprint() == Cache(cached.task, smoke_dir / "smoke").manifest_hash()
+    )
     for split, getter in (("test", "test_dataloader"), ("val", "val_dataloader")):
         a = list(getattr(cached, getter)())
         b = list(getattr(stream, getter)())
@@ -220,7 +243,9 @@ def test_unpadded_sampler_covers_every_index_once(size: int, replicas: int) -> N
 
 
 @pytest.mark.parametrize("replicas, test_counts", [(2, None), (3, [1, 2])])
-def test_ddp_test_loader_scores_each_sample_exactly_once(tmp_path: Path, make_task, monkeypatch: pytest.MonkeyPatch, replicas: int, test_counts) -> None:
+def test_ddp_test_loader_scores_each_sample_exactly_once(
+    tmp_path: Path, make_task, monkeypatch: pytest.MonkeyPatch, replicas: int, test_counts
+) -> None:
     """Under DDP (faked: world size and rank patched) each test sample is served by one rank."""
     path = make_task(splits={"test": {"counts": [1, 3], "per_count": 7}})
     dm = _dm(tmp_path, path, test_counts=test_counts, eval_batch_size=4)
@@ -238,7 +263,9 @@ def test_ddp_test_loader_scores_each_sample_exactly_once(tmp_path: Path, make_ta
         loader = dm.test_dataloader()
         for batch in loader:
             seen += batch["index"].tolist()
-            assert torch.equal(batch["count"], torch.tensor([dm.task.splits["test"].count_of(i) for i in batch["index"].tolist()]))
+            assert torch.equal(
+                batch["count"], torch.tensor([dm.task.splits["test"].count_of(i) for i in batch["index"].tolist()])
+            )
     assert sorted(seen) == dm.split_indices("test") and len(seen) == size
 
 

@@ -107,7 +107,11 @@ def test_regenerating_gives_identical_shard_files(tmp_path: Path, monkeypatch: p
         for k, _ in enumerate(shard_plan(a.task, split)):
             pa, pb = a.shard_path(split, k), b.shard_path(split, k)
             assert pa.read_bytes() == pb.read_bytes()
-            assert sha256_file(pa)[0] == ma["splits"][split]["shards"][f"{k:05d}"]["sha256"] == mb["splits"][split]["shards"][f"{k:05d}"]["sha256"]
+            assert (
+                sha256_file(pa)[0]
+                == ma["splits"][split]["shards"][f"{k:05d}"]["sha256"]
+                == mb["splits"][split]["shards"][f"{k:05d}"]["sha256"]
+            )
     assert a.manifest_hash() == b.manifest_hash()
     # Delete one shard and regenerate it in place: same bytes.
     before = hashlib.sha256(a.shard_path("val", 0).read_bytes()).hexdigest()

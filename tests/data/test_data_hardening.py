@@ -29,11 +29,15 @@ MAX_LATTICE, MAX_PER_COUNT, MAX_SOURCE_COUNT, MAX_SPLIT_SAMPLES = 4096, 1_000_00
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"
+    }
 
 
 # ---------------------------------------------------------------- names that become paths (item 9)
-@pytest.mark.parametrize("name", ["../../x", "..", "/tmp/abs-task", "a/b", "a\\b", "", ".hidden", "x" * 200, "tab\tname"])
+@pytest.mark.parametrize(
+    "name", ["../../x", "..", "/tmp/abs-task", "a/b", "a\\b", "", ".hidden", "x" * 200, "tab\tname"]
+)
 def test_task_name_that_is_not_a_plain_name_is_refused(tmp_path: Path, name: str) -> None:
     path = task_from(tmp_path / "tasks", name=name)
     data = tmp_path / "deep" / "er" / "data"
@@ -52,20 +56,48 @@ def test_task_name_of_another_type_is_refused(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- bounded sizes (item 7)
 BOUNDED = [
-    ("lattice", {"lattice": 60000, "sources": {"radius": 3000}}, rf"lattice N must be at most {MAX_LATTICE} \(MAX_LATTICE\), got 60000"),
-    ("per_count", {"splits": {"train": {"per_count": 10**12}}}, rf"splits\.train\.per_count must be at most {MAX_PER_COUNT} \(MAX_PER_COUNT\), got 1000000000000"),
-    ("count-range", {"splits": {"train": {"counts": [1, 10**11]}}}, rf"splits\.train\.counts .*at most {MAX_SOURCE_COUNT}"),
-    ("count-values", {"splits": {"test": {"counts": {"values": [1, 10**15]}}}}, rf"splits\.test\.counts .*at most {MAX_SOURCE_COUNT}"),
-    ("split-size", {"splits": {"train": {"counts": {"values": [1] * 50}, "per_count": MAX_PER_COUNT}}}, rf"splits\.train holds 50000000 samples; at most {MAX_SPLIT_SAMPLES}"),
+    (
+        "lattice",
+        {"lattice": 60000, "sources": {"radius": 3000}},
+        rf"lattice N must be at most {MAX_LATTICE} \(MAX_LATTICE\), got 60000",
+    ),
+    (
+        "per_count",
+        {"splits": {"train": {"per_count": 10**12}}},
+        rf"splits\.train\.per_count must be at most {MAX_PER_COUNT} \(MAX_PER_COUNT\), got 1000000000000",
+    ),
+    (
+        "count-range",
+        {"splits": {"train": {"counts": [1, 10**11]}}},
+        rf"splits\.train\.counts .*at most {MAX_SOURCE_COUNT}",
+    ),
+    (
+        "count-values",
+        {"splits": {"test": {"counts": {"values": [1, 10**15]}}}},
+        rf"splits\.test\.counts .*at most {MAX_SOURCE_COUNT}",
+    ),
+    (
+        "split-size",
+        {"splits": {"train": {"counts": {"values": [1] * 50}, "per_count": MAX_PER_COUNT}}},
+        rf"splits\.train holds 50000000 samples; at most {MAX_SPLIT_SAMPLES}",
+    ),
     ("seed", {"seed": 2**70}, r"seed must be at most 9223372036854775807 \(a signed 64-bit integer\)"),
     ("strength", {"sources": {"strength": [0, 10**400]}}, r"sources\.strength must be \[low, high\] of finite numbers"),
     ("diffusivity", {"physics": {"diffusivity": 10**400}}, r"diffusivity"),
     ("decay", {"physics": {"decay": 10**400}}, r"decay must be finite"),
     ("decay-range", {"physics": {"decay": [0, 10**400]}}, r"physics\.decay"),
-    ("inclusions", {"physics": {"diffusivity": {"kind": "inclusions", "count": [1, 10**9]}}}, r"diffusivity\.count .*at most"),
+    (
+        "inclusions",
+        {"physics": {"diffusivity": {"kind": "inclusions", "count": [1, 10**9]}}},
+        r"diffusivity\.count .*at most",
+    ),
     ("mixed-keys", {1: 2}, r"unknown key\(s\) 1"),
     ("newline-key", {"\n": 2}, r"unknown key\(s\) '\\n'; allowed"),
-    ("boundary-keys", {"physics": {"boundary": {"random": [{1: 2, "a": 3}]}}}, r"physics\.boundary sides must be named top, bottom, left, right"),
+    (
+        "boundary-keys",
+        {"physics": {"boundary": {"random": [{1: 2, "a": 3}]}}},
+        r"physics\.boundary sides must be named top, bottom, left, right",
+    ),
     ("training-text", {"training": "fast"}, r"training must be a mapping"),
     ("evaluation-list", {"evaluation": ["x"]}, r"evaluation must be a mapping"),
     ("description-list", {"description": ["x"]}, r"description must be a string"),
@@ -74,7 +106,9 @@ BOUNDED = [
 
 
 @pytest.mark.parametrize("case_id, overrides, pattern", BOUNDED, ids=[b[0] for b in BOUNDED])
-def test_unbounded_task_values_are_refused_with_the_limit(tmp_path: Path, case_id: str, overrides: dict, pattern: str) -> None:
+def test_unbounded_task_values_are_refused_with_the_limit(
+    tmp_path: Path, case_id: str, overrides: dict, pattern: str
+) -> None:
     path = task_from(tmp_path, overrides)
     with pytest.raises(DiffbenchError) as info:
         load_task(path)
@@ -85,7 +119,12 @@ def test_unbounded_task_values_are_refused_with_the_limit(tmp_path: Path, case_i
 def test_the_limits_keep_the_paper_task_valid() -> None:
     from diffbench.data import tasks
 
-    assert (tasks.MAX_LATTICE, tasks.MAX_PER_COUNT, tasks.MAX_SOURCE_COUNT, tasks.MAX_SPLIT_SAMPLES) == (MAX_LATTICE, MAX_PER_COUNT, MAX_SOURCE_COUNT, MAX_SPLIT_SAMPLES)
+    assert (tasks.MAX_LATTICE, tasks.MAX_PER_COUNT, tasks.MAX_SOURCE_COUNT, tasks.MAX_SPLIT_SAMPLES) == (
+        MAX_LATTICE,
+        MAX_PER_COUNT,
+        MAX_SOURCE_COUNT,
+        MAX_SPLIT_SAMPLES,
+    )
     paper = load_task("paper-512")
     assert paper.lattice <= MAX_LATTICE and [paper.splits[s].size for s in SPLITS] == [320000, 20000, 80000]
     assert max(s.size for s in paper.splits.values()) <= MAX_SPLIT_SAMPLES
@@ -93,9 +132,17 @@ def test_the_limits_keep_the_paper_task_valid() -> None:
 
 @pytest.mark.parametrize(
     "overrides, pattern",
-    [({"splits": {"train": {"per_count": 10**5000}}}, r"per_count must be at most 1000000 \(MAX_PER_COUNT\), got an integer of about 2\*\*16610"),
-     ({"sources": {"radius": 10**5000}}, r"a source of radius an integer of about 2\*\*16610 does not fit in a 16x16 lattice"),
-     ({"lattice": 10**5000}, r"lattice N must be at most 4096 \(MAX_LATTICE\), got an integer of about 2\*\*16610")],
+    [
+        (
+            {"splits": {"train": {"per_count": 10**5000}}},
+            r"per_count must be at most 1000000 \(MAX_PER_COUNT\), got an integer of about 2\*\*16610",
+        ),
+        (
+            {"sources": {"radius": 10**5000}},
+            r"a source of radius an integer of about 2\*\*16610 does not fit in a 16x16 lattice",
+        ),
+        ({"lattice": 10**5000}, r"lattice N must be at most 4096 \(MAX_LATTICE\), got an integer of about 2\*\*16610"),
+    ],
     ids=["per_count", "radius", "lattice"],
 )
 def test_integers_too_long_to_print_are_shown_by_size(overrides: dict, pattern: str) -> None:
@@ -120,9 +167,16 @@ def _raw_task_file(tmp_path: Path, text: str | bytes) -> str:
 def test_alias_bomb_in_a_task_yaml_is_refused(tmp_path: Path) -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
-    body = yaml.safe_dump(merge(BASE_TASK, {"name": "bomb"}), sort_keys=False) + "training:\n  " + "\n  ".join(lines) + "\n"
+    body = (
+        yaml.safe_dump(merge(BASE_TASK, {"name": "bomb"}), sort_keys=False)
+        + "training:\n  "
+        + "\n  ".join(lines)
+        + "\n"
+    )
     path = _raw_task_file(tmp_path, body.replace("training:\n  max_epochs: 1\n  batch_size: 4\n  recipe: fast\n", ""))
-    with pytest.raises(DiffbenchError, match=r"uses YAML anchors or aliases \(&name / \*name\), which task files may not") as info:
+    with pytest.raises(
+        DiffbenchError, match=r"uses YAML anchors or aliases \(&name / \*name\), which task files may not"
+    ) as info:
         load_task(path)
     assert path in str(info.value)
 
@@ -179,7 +233,10 @@ def test_devices_are_capped_by_the_machine(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(DiffbenchError) as info:
         ensure_cache("smoke", tmp_path / "d", devices=99999999999, backend="numpy", progress=False)
     message = str(info.value)
-    assert message == f"--devices 99999999999 asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer"
+    assert (
+        message
+        == f"--devices 99999999999 asks for more processes than this machine's {cores} usable CPU core(s); use --devices {cores} or fewer"
+    )
     assert not (tmp_path / "d").exists()
 
 
@@ -189,8 +246,12 @@ def test_stale_shard_temp_files_are_removed_on_the_next_run(tmp_path: Path, make
     cache = ensure_cache(path, tmp_path, progress=False)
     before = _files(cache.root)
     ours = [cache.root / "train" / ".shard-00000.npz.k1ll3d_.tmp", cache.root / "test" / ".shard-00007.npz.abc123.tmp"]
-    theirs = [cache.root / "notes.tmp", cache.root / "train" / "shard-00000.npz.tmp", cache.root / "train" / ".shard-mine.tmp",
-              cache.root / ".shard-00000.npz.abc123.tmp"]
+    theirs = [
+        cache.root / "notes.tmp",
+        cache.root / "train" / "shard-00000.npz.tmp",
+        cache.root / "train" / ".shard-mine.tmp",
+        cache.root / ".shard-00000.npz.abc123.tmp",
+    ]
     for p in ours + theirs:
         p.write_bytes(b"half a shard")
     ensure_cache(path, tmp_path, progress=False)
@@ -222,7 +283,9 @@ def test_two_processes_generating_different_splits_keep_every_manifest_entry(tmp
     path = make_task()
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_generate_split, args=(path, str(tmp_path), split, barrier)) for split in ("train", "test")]
+    procs = [
+        ctx.Process(target=_generate_split, args=(path, str(tmp_path), split, barrier)) for split in ("train", "test")
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -260,11 +323,22 @@ def _corrupt(manifest: dict, case: str):
     return m
 
 
-CORRUPT = ["list", "no-splits", "splits-list", "int-entry", "string-residual", "shards-text", "entry-missing-sha", "spec-hash-int"]
+CORRUPT = [
+    "list",
+    "no-splits",
+    "splits-list",
+    "int-entry",
+    "string-residual",
+    "shards-text",
+    "entry-missing-sha",
+    "spec-hash-int",
+]
 
 
 @pytest.mark.parametrize("case", CORRUPT)
-def test_corrupt_manifest_of_our_cache_is_reported_and_repaired(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
+def test_corrupt_manifest_of_our_cache_is_reported_and_repaired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
     cache = ensure_cache("smoke", tmp_path, progress=False)
     before = _files(cache.root)
     cache.manifest_path.write_text(json.dumps(_corrupt(json.loads(cache.manifest_path.read_text()), case)))
@@ -285,7 +359,9 @@ def tiny_disk(tmp_path: Path):
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
@@ -297,12 +373,18 @@ def tiny_disk(tmp_path: Path):
             time.sleep(0.1)
 
 
-def test_disk_full_during_generate_is_one_line_and_leaves_nothing_half_written(tiny_disk: Path, make_task, small_shards_2: None) -> None:
+def test_disk_full_during_generate_is_one_line_and_leaves_nothing_half_written(
+    tiny_disk: Path, make_task, small_shards_2: None
+) -> None:
     path = make_task({"splits": {"train": {"per_count": 40}}})
     with pytest.raises(DiffbenchError) as info:
         ensure_cache(path, tiny_disk, progress=False)
     message = str(info.value)
-    assert re.search(r"no space left on device", message, re.IGNORECASE) and "--data-dir" in message and "\n" not in message, message
+    assert (
+        re.search(r"no space left on device", message, re.IGNORECASE)
+        and "--data-dir" in message
+        and "\n" not in message
+    ), message
     task = load_task(path)
     cache = Cache(task, tiny_disk / task.name)
     assert [p for p in tiny_disk.rglob("*") if p.name.endswith(".tmp")] == []
@@ -312,7 +394,9 @@ def test_disk_full_during_generate_is_one_line_and_leaves_nothing_half_written(t
     for e in written.values():
         assert sha256_file(cache.root / e["file"])[0] == e["sha256"]
     listed = {cache.root / e["file"] for s in SPLITS for e in (m["splits"][s]["shards"].values() if m else [])}
-    assert listed <= set(cache.root.rglob("shard-*.npz"))  # a shard whose entry did not fit is complete, and regenerated
+    assert listed <= set(
+        cache.root.rglob("shard-*.npz")
+    )  # a shard whose entry did not fit is complete, and regenerated
     assert len(written) < len(shard_plan(task, "train"))
 
 

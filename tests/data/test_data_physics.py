@@ -45,7 +45,10 @@ VARIANTS = {
     ),
     "clamped": ({"sources": {"mode": "clamped"}}, ["source", "clamped_mask"]),
     "clamped-neumann-lognormal": (
-        {"sources": {"mode": "clamped"}, "physics": {"boundary": "neumann", "diffusivity": {"kind": "lognormal", "sigma": 0.5, "length": 2}}},
+        {
+            "sources": {"mode": "clamped"},
+            "physics": {"boundary": "neumann", "diffusivity": {"kind": "lognormal", "sigma": 0.5, "length": 2}},
+        },
         ["source", "log_diffusivity", "clamped_mask"],
     ),
     "shapes-mix": ({"lattice": 24, "sources": {"shape": "mix", "radius": 3}}, ["source"]),
@@ -81,13 +84,17 @@ def test_physics_variant_through_the_data_path(tmp_path: Path, make_task, varian
         assert torch.all(ch["source"].amax(dim=(1, 2)) == 1)
         assert torch.all(batch["target"].amax(dim=(1, 2, 3)) == 1)
         if "log_diffusivity" in ch:
-            torch.testing.assert_close(ch["log_diffusivity"], torch.log(torch.from_numpy(D.astype(np.float32))), rtol=0, atol=1e-6)
+            torch.testing.assert_close(
+                ch["log_diffusivity"], torch.log(torch.from_numpy(D.astype(np.float32))), rtol=0, atol=1e-6
+            )
         if "decay" in ch:
             assert torch.equal(ch["decay"], torch.from_numpy(raw["decay"])[:, None, None].expand_as(ch["decay"]))
         if "absorbing" in ch:
             for k in range(size):
                 a, p = boundary_maps(_boundary(raw["boundary"][k]), task.lattice)
-                assert torch.equal(ch["absorbing"][k], torch.from_numpy(a)) and torch.equal(ch["periodic"][k], torch.from_numpy(p))
+                assert torch.equal(ch["absorbing"][k], torch.from_numpy(a)) and torch.equal(
+                    ch["periodic"][k], torch.from_numpy(p)
+                )
         if clamped:
             mask = raw["source"] > 0
             assert torch.equal(ch["clamped_mask"], torch.from_numpy(mask).float())
@@ -136,7 +143,9 @@ def _check_distribution(variant: str, task, raw: dict) -> None:
     elif variant == "constant-D-2":
         assert np.all(D == 2)
     elif variant == "decay-range-neumann":
-        assert np.all((raw["decay"] >= np.float32(0.05)) & (raw["decay"] <= np.float32(2))) and len(set(raw["decay"].tolist())) == len(raw["decay"])
+        assert np.all((raw["decay"] >= np.float32(0.05)) & (raw["decay"] <= np.float32(2))) and len(
+            set(raw["decay"].tolist())
+        ) == len(raw["decay"])
         assert np.all(raw["boundary"] == BOUNDARY_CODES["neumann"])
     elif variant == "random-boundary":
         kinds = {tuple(b) for b in raw["boundary"].tolist()}

@@ -22,7 +22,9 @@ def test_shipped_task_names() -> None:
     assert task_names() == sorted(p.stem for p in tasks_dir().glob("*.yaml"))
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "datamodules").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "datamodules").glob("*.yaml"))
+)
 def test_every_datamodule_yaml_loads(name: str) -> None:
     task = load_task(name)
     assert task.name == name
@@ -40,7 +42,12 @@ def test_every_datamodule_yaml_loads(name: str) -> None:
 
 def test_shipped_tasks_match_their_descriptions() -> None:
     smoke, std, paper = load_task("smoke"), load_task("standard-64"), load_task("paper-512")
-    assert (smoke.lattice, smoke.splits["train"].size, smoke.splits["val"].size, smoke.splits["test"].size) == (32, 320, 60, 120)
+    assert (smoke.lattice, smoke.splits["train"].size, smoke.splits["val"].size, smoke.splits["test"].size) == (
+        32,
+        320,
+        60,
+        120,
+    )
     assert (std.lattice, std.splits["train"].counts) == (64, tuple(range(1, 21)))
     # The paper: 1-20 sources, 16k training samples and 4k test samples per count at N = 512.
     assert paper.lattice == 512 and paper.splits["test"].counts == tuple(range(1, 21))
@@ -64,7 +71,12 @@ def test_spec_hash_stable_across_files_and_key_order(tmp_path: Path) -> None:
     b = load_task(write_yaml(tmp_path, reordered))
     assert a.spec_hash == b.spec_hash
     # Equivalent spellings of the same data hash the same.
-    c = load_task(task_from(tmp_path, {"physics": {"diffusivity": 1, "decay": 0}, "splits": {"train": {"counts": {"values": [1, 2, 3]}}}}))
+    c = load_task(
+        task_from(
+            tmp_path,
+            {"physics": {"diffusivity": 1, "decay": 0}, "splits": {"train": {"counts": {"values": [1, 2, 3]}}}},
+        )
+    )
     assert c.spec_hash == load_task(task_from(tmp_path)).spec_hash
 
 
@@ -124,41 +136,121 @@ BAD = [
     ("radius=-2", {"sources": {"radius": -2}}, r"radius must be a positive integer.*got -2"),
     ("radius=1.5", {"sources": {"radius": 1.5}}, r"radius must be a positive integer.*got 1\.5"),
     ("radius-too-big", {"sources": {"radius": 8}}, r"radius 8 .*does not fit in a 16x16 lattice; use radius <= 7"),
-    ("too-many-sources", {"lattice": 8, "sources": {"radius": 3}, "splits": {"train": {"counts": [1, 5]}}}, r"5 sources of radius 3 do not fit in a 8x8 lattice.*only 4 centre positions"),
-    ("too-many-sources-test", {"splits": {"test": {"counts": [1, 145]}}}, r"145 sources of radius 2 do not fit in a 16x16 lattice"),
+    (
+        "too-many-sources",
+        {"lattice": 8, "sources": {"radius": 3}, "splits": {"train": {"counts": [1, 5]}}},
+        r"5 sources of radius 3 do not fit in a 8x8 lattice.*only 4 centre positions",
+    ),
+    (
+        "too-many-sources-test",
+        {"splits": {"test": {"counts": [1, 145]}}},
+        r"145 sources of radius 2 do not fit in a 16x16 lattice",
+    ),
     ("D=0", {"physics": {"diffusivity": 0}}, r"diffusivity must be positive and finite \(D > 0\), got 0"),
     ("D=-1", {"physics": {"diffusivity": -1}}, r"diffusivity must be positive and finite \(D > 0\), got -1"),
     ("D=nan", {"physics": {"diffusivity": math.nan}}, r"diffusivity must be positive and finite \(D > 0\), got nan"),
     ("D=inf", {"physics": {"diffusivity": math.inf}}, r"diffusivity must be positive and finite \(D > 0\), got inf"),
     ("D=constant-mapping-0", {"physics": {"diffusivity": {"kind": "constant", "value": 0}}}, r"D > 0"),
-    ("D=string", {"physics": {"diffusivity": "big"}}, r"physics\.diffusivity must be a positive number or a mapping with kind in"),
-    ("D-kind", {"physics": {"diffusivity": {"kind": "fractal"}}}, r"kind in constant, per-sample, inclusions, lognormal.*fractal"),
-    ("D-range-0", {"physics": {"diffusivity": {"kind": "per-sample", "range": [0, 1]}}}, r"diffusivity\.range must satisfy 0 < low <= high"),
-    ("D-range-neg", {"physics": {"diffusivity": {"kind": "per-sample", "range": [-1, 1]}}}, r"diffusivity\.range must satisfy 0 < low <= high"),
-    ("D-range-nan", {"physics": {"diffusivity": {"kind": "per-sample", "range": [math.nan, 1]}}}, r"diffusivity\.range .*finite"),
-    ("D-range-inf", {"physics": {"diffusivity": {"kind": "per-sample", "range": [1, math.inf]}}}, r"diffusivity\.range .*finite"),
-    ("D-range-reversed", {"physics": {"diffusivity": {"kind": "per-sample", "range": [2, 1]}}}, r"diffusivity\.range must satisfy 0 < low <= high"),
-    ("D-range-missing", {"physics": {"diffusivity": {"kind": "per-sample"}}}, r"diffusivity\.range must be \[low, high\]"),
+    (
+        "D=string",
+        {"physics": {"diffusivity": "big"}},
+        r"physics\.diffusivity must be a positive number or a mapping with kind in",
+    ),
+    (
+        "D-kind",
+        {"physics": {"diffusivity": {"kind": "fractal"}}},
+        r"kind in constant, per-sample, inclusions, lognormal.*fractal",
+    ),
+    (
+        "D-range-0",
+        {"physics": {"diffusivity": {"kind": "per-sample", "range": [0, 1]}}},
+        r"diffusivity\.range must satisfy 0 < low <= high",
+    ),
+    (
+        "D-range-neg",
+        {"physics": {"diffusivity": {"kind": "per-sample", "range": [-1, 1]}}},
+        r"diffusivity\.range must satisfy 0 < low <= high",
+    ),
+    (
+        "D-range-nan",
+        {"physics": {"diffusivity": {"kind": "per-sample", "range": [math.nan, 1]}}},
+        r"diffusivity\.range .*finite",
+    ),
+    (
+        "D-range-inf",
+        {"physics": {"diffusivity": {"kind": "per-sample", "range": [1, math.inf]}}},
+        r"diffusivity\.range .*finite",
+    ),
+    (
+        "D-range-reversed",
+        {"physics": {"diffusivity": {"kind": "per-sample", "range": [2, 1]}}},
+        r"diffusivity\.range must satisfy 0 < low <= high",
+    ),
+    (
+        "D-range-missing",
+        {"physics": {"diffusivity": {"kind": "per-sample"}}},
+        r"diffusivity\.range must be \[low, high\]",
+    ),
     ("D-range-text", {"physics": {"diffusivity": {"kind": "per-sample", "range": ["low", 2]}}}, r"diffusivity\.range"),
     ("D-constant-text", {"physics": {"diffusivity": {"kind": "constant", "value": "one"}}}, r"diffusivity"),
-    ("D-lognormal-sigma", {"physics": {"diffusivity": {"kind": "lognormal", "sigma": -1}}}, r"lognormal diffusivity needs sigma >= 0"),
-    ("D-lognormal-text", {"physics": {"diffusivity": {"kind": "lognormal", "sigma": "wide"}}}, r"lognormal diffusivity"),
-    ("D-inclusions-contrast", {"physics": {"diffusivity": {"kind": "inclusions", "contrast": [0, 10]}}}, r"diffusivity\.contrast"),
+    (
+        "D-lognormal-sigma",
+        {"physics": {"diffusivity": {"kind": "lognormal", "sigma": -1}}},
+        r"lognormal diffusivity needs sigma >= 0",
+    ),
+    (
+        "D-lognormal-text",
+        {"physics": {"diffusivity": {"kind": "lognormal", "sigma": "wide"}}},
+        r"lognormal diffusivity",
+    ),
+    (
+        "D-inclusions-contrast",
+        {"physics": {"diffusivity": {"kind": "inclusions", "contrast": [0, 10]}}},
+        r"diffusivity\.contrast",
+    ),
     ("decay=-1", {"physics": {"decay": -1}}, r"decay must be finite and >= 0, got -1"),
     ("decay=nan", {"physics": {"decay": math.nan}}, r"decay must be finite and >= 0, got nan"),
     ("decay-range-neg", {"physics": {"decay": [-1, 1]}}, r"physics\.decay must satisfy 0 <= low <= high"),
     ("decay-text", {"physics": {"decay": "none"}}, r"physics\.decay must be \[low, high\]"),
-    ("neumann-decay0-flux", {"physics": {"boundary": "neumann", "decay": 0}}, r"boundary 'neumann' with decay 0 and flux sources is singular"),
-    ("periodic-decay0-flux", {"physics": {"boundary": "periodic"}}, r"boundary 'periodic' with decay 0 and flux sources is singular"),
+    (
+        "neumann-decay0-flux",
+        {"physics": {"boundary": "neumann", "decay": 0}},
+        r"boundary 'neumann' with decay 0 and flux sources is singular",
+    ),
+    (
+        "periodic-decay0-flux",
+        {"physics": {"boundary": "periodic"}},
+        r"boundary 'periodic' with decay 0 and flux sources is singular",
+    ),
     ("neumann-decayrange0", {"physics": {"boundary": "neumann", "decay": [0, 1]}}, r"singular"),
-    ("random-with-singular", {"physics": {"boundary": {"random": ["dirichlet", "neumann"]}}}, r"boundary 'neumann' with decay 0 .*singular"),
+    (
+        "random-with-singular",
+        {"physics": {"boundary": {"random": ["dirichlet", "neumann"]}}},
+        r"boundary 'neumann' with decay 0 .*singular",
+    ),
     ("robin", {"physics": {"boundary": "robin"}}, r"unknown boundary 'robin'.*allowed: dirichlet, neumann, periodic"),
-    ("robin-side", {"physics": {"boundary": {**NONSINGULAR_SIDES, "top": "robin"}}}, r"unknown boundary 'robin' on side 'top'"),
+    (
+        "robin-side",
+        {"physics": {"boundary": {**NONSINGULAR_SIDES, "top": "robin"}}},
+        r"unknown boundary 'robin' on side 'top'",
+    ),
     ("robin-random", {"physics": {"boundary": {"random": ["dirichlet", "robin"]}}}, r"unknown boundary 'robin'"),
     ("random-empty", {"physics": {"boundary": {"random": []}}}, r"boundary\.random must be a non-empty list"),
-    ("periodic-one-side", {"physics": {"boundary": NONSINGULAR_SIDES}}, r"periodic boundary must be set on both top and bottom"),
-    ("boundary-missing-side", {"physics": {"boundary": {"top": "dirichlet"}}}, r"boundary mapping lacks side\(s\) bottom, left, right"),
-    ("boundary-bad-side", {"physics": {"boundary": {**NONSINGULAR_SIDES, "middle": "dirichlet"}}}, r"unknown boundary side\(s\) 'middle'"),
+    (
+        "periodic-one-side",
+        {"physics": {"boundary": NONSINGULAR_SIDES}},
+        r"periodic boundary must be set on both top and bottom",
+    ),
+    (
+        "boundary-missing-side",
+        {"physics": {"boundary": {"top": "dirichlet"}}},
+        r"boundary mapping lacks side\(s\) bottom, left, right",
+    ),
+    (
+        "boundary-bad-side",
+        {"physics": {"boundary": {**NONSINGULAR_SIDES, "middle": "dirichlet"}}},
+        r"unknown boundary side\(s\) 'middle'",
+    ),
     ("unknown-top-key", {"colour": "blue"}, r"unknown key\(s\) colour; allowed: .*lattice"),
     ("unknown-physics-key", {"physics": {"advection": 1}}, r"unknown physics key\(s\) advection"),
     ("unknown-sources-key", {"sources": {"colour": "red"}}, r"unknown sources key\(s\) colour"),
@@ -171,11 +263,27 @@ BAD = [
     ("strength-text", {"sources": {"strength": ["weak", 1.0]}}, r"sources\.strength"),
     ("missing-splits", {"splits": DELETE}, r"missing required key 'splits'"),
     ("missing-lattice", {"lattice": DELETE}, r"missing required key 'lattice'"),
-    ("splits-only-train", {"splits": {"val": DELETE, "test": DELETE}}, r"splits must define exactly train, val and test, got \['train'\]"),
-    ("split-extra-key", {"splits": {"val": {"shuffle": True}}}, r"splits\.val must have exactly 'counts' and 'per_count'"),
+    (
+        "splits-only-train",
+        {"splits": {"val": DELETE, "test": DELETE}},
+        r"splits must define exactly train, val and test, got \['train'\]",
+    ),
+    (
+        "split-extra-key",
+        {"splits": {"val": {"shuffle": True}}},
+        r"splits\.val must have exactly 'counts' and 'per_count'",
+    ),
     ("counts-reversed", {"splits": {"train": {"counts": [3, 1]}}}, r"splits\.train\.counts must be \[low, high\]"),
-    ("counts-zero", {"splits": {"train": {"counts": {"values": [0, 1]}}}}, r"splits\.train\.counts must be positive integers"),
-    ("per_count-0", {"splits": {"train": {"per_count": 0}}}, r"splits\.train\.per_count must be an integer >= 1, got 0"),
+    (
+        "counts-zero",
+        {"splits": {"train": {"counts": {"values": [0, 1]}}}},
+        r"splits\.train\.counts must be positive integers",
+    ),
+    (
+        "per_count-0",
+        {"splits": {"train": {"per_count": 0}}},
+        r"splits\.train\.per_count must be an integer >= 1, got 0",
+    ),
     ("seed-negative", {"seed": -1}, r"seed must be an integer >= 0, got -1"),
     ("seed-float", {"seed": 1.5}, r"seed must be an integer >= 0, got 1\.5"),
     ("serve", {"serve": "disk"}, r"serve must be one of cache, stream, got 'disk'"),
@@ -197,7 +305,10 @@ def test_good_variants_of_the_bad_cases_load(tmp_path: Path) -> None:
     """The checks above refuse only what is wrong: the nearby valid specs load."""
     for overrides in [
         {"lattice": 8, "sources": {"radius": 1}},
-        {"sources": {"radius": 7}, "splits": {"train": {"counts": [1, 1]}, "val": {"counts": [1, 1]}, "test": {"counts": [1, 1]}}},
+        {
+            "sources": {"radius": 7},
+            "splits": {"train": {"counts": [1, 1]}, "val": {"counts": [1, 1]}, "test": {"counts": [1, 1]}},
+        },
         {"physics": {"boundary": "neumann", "decay": 0.1}},
         {"physics": {"boundary": "neumann"}, "sources": {"mode": "clamped"}},
         {"physics": {"boundary": {"top": "periodic", "bottom": "periodic", "left": "dirichlet", "right": "neumann"}}},

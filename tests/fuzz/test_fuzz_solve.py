@@ -50,7 +50,11 @@ def boundaries(draw):
     if kind == "uniform":
         return draw(st.sampled_from(["dirichlet", "neumann", "periodic"]))
     if kind == "invalid":
-        return draw(st.sampled_from(["robin", {"top": "periodic", "bottom": "dirichlet", "left": "dirichlet", "right": "dirichlet"}]))
+        return draw(
+            st.sampled_from(
+                ["robin", {"top": "periodic", "bottom": "dirichlet", "left": "dirichlet", "right": "dirichlet"}]
+            )
+        )
     out = {}
     for low, high in (("top", "bottom"), ("left", "right")):
         if draw(st.booleans()) and draw(st.booleans()):
@@ -115,7 +119,9 @@ def problems(draw):
 
     # decay: none, a scalar or a field, relative to D's scale by 2^e
     gkind = draw(st.sampled_from(["zero", "zero", "scalar", "scalar", "field"]))
-    eg = draw(st.one_of(st.integers(-10, 10), st.sampled_from([-1100, -1000, -300, 300, 999, 1001]), st.integers(-1200, 1200)))
+    eg = draw(
+        st.one_of(st.integers(-10, 10), st.sampled_from([-1100, -1000, -300, 300, 999, 1001]), st.integers(-1200, 1200))
+    )
     if gkind == "zero":
         g = 0.0
     elif gkind == "scalar":
@@ -139,16 +145,26 @@ def problems(draw):
         tame &= bool(mask.reshape(b, -1).any(axis=1).all()) or has_dirichlet or gkind != "zero"
     tame &= has_dirichlet or gkind != "zero" or fixed is not None
 
-    tol = draw(st.one_of(
-        st.sampled_from([1e-8, 1e-6, 1e-10, 1e-12]),
-        st.floats(1e-14, 0.5),
-        st.sampled_from([np.float32(1e-6), np.float64(1e-9), 1e-17, 1e-300]),
-    ))
+    tol = draw(
+        st.one_of(
+            st.sampled_from([1e-8, 1e-6, 1e-10, 1e-12]),
+            st.floats(1e-14, 0.5),
+            st.sampled_from([np.float32(1e-6), np.float64(1e-9), 1e-17, 1e-300]),
+        )
+    )
     tame &= float(tol) >= 1e-10
     method = draw(st.sampled_from(["auto", "auto", "mgcg"]))
     on_miss = draw(st.sampled_from(["flag", "flag", "raise"]))
-    return {"source": s, "diffusivity": d, "decay": g, "boundary": boundary, "fixed": fixed, "tol": tol,
-            "method": method, "on_miss": on_miss}, tame
+    return {
+        "source": s,
+        "diffusivity": d,
+        "decay": g,
+        "boundary": boundary,
+        "fixed": fixed,
+        "tol": tol,
+        "method": method,
+        "on_miss": on_miss,
+    }, tame
 
 
 def _per_sample(x, k, batch):

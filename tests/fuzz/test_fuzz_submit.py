@@ -32,8 +32,12 @@ from lb_factory import make_result
 #: Each accepted example submits and renders a whole site (with its uq recomputation and chart
 #: pages, ~2-4 s on this CPU): 15 derandomized examples per property keep the suite bounded
 #: (100 took 12 minutes once the site and the checks grew). Raise it locally to search harder.
-FUZZ = settings(max_examples=15, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 #: A site of one entry stays below this (a 30 MB label once made a 430 MB site).
 MAX_SITE_BYTES = 3_000_000
 
@@ -41,8 +45,14 @@ MAX_SITE_BYTES = 3_000_000
 @pytest.fixture(scope="module")
 def valid() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
-        path = make_result(Path(d) / "run", seeds=(0, 1, 2), images=False, consistency=True, uq=("residual", "ensemble"),
-                           wandb_url="https://wandb.ai/team/p/runs/x")
+        path = make_result(
+            Path(d) / "run",
+            seeds=(0, 1, 2),
+            images=False,
+            consistency=True,
+            uq=("residual", "ensemble"),
+            wandb_url="https://wandb.ai/team/p/runs/x",
+        )
         return json.loads(path.read_text())
 
 
@@ -58,15 +68,52 @@ def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, -1, 10**13 + 1, 2**53, 10**400, -(10**400), 0.0, -0.0, 5e-324, 1e-300, 1e-38, 1e12, 1e300, 1.7e308,
-                     float("nan"), float("inf")]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            10**13 + 1,
+            2**53,
+            10**400,
+            -(10**400),
+            0.0,
+            -0.0,
+            5e-324,
+            1e-300,
+            1e-38,
+            1e12,
+            1e300,
+            1.7e308,
+            float("nan"),
+            float("inf"),
+        ]
+    ),
     st.text(max_size=40),
-    st.sampled_from(["", " ", "x" * 20_000, "\u202e" * 300, "<script>alert(1)</script>", "/home/alice/run", "C:\\Users\\x",
-                     "seed-0/../../etc/passwd", "javascript:alert(1)", "\ud7ff\U0010ffff" * 50, "diffbench run --x"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "x" * 20_000,
+            "\u202e" * 300,
+            "<script>alert(1)</script>",
+            "/home/alice/run",
+            "C:\\Users\\x",
+            "seed-0/../../etc/passwd",
+            "javascript:alert(1)",
+            "\ud7ff\U0010ffff" * 50,
+            "diffbench run --x",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -139,9 +186,15 @@ def test_mutated_results_are_refused_in_one_line_or_render(valid, data):
 @given(path_and_value=st.data())
 def test_a_number_anywhere_set_to_an_extreme_is_refused_or_renders(valid, path_and_value):
     result = json.loads(json.dumps(valid))
-    numbers = [p for p in _paths(result) if p and isinstance(_get(result, p), (int, float)) and not isinstance(_get(result, p), bool)]
+    numbers = [
+        p
+        for p in _paths(result)
+        if p and isinstance(_get(result, p), (int, float)) and not isinstance(_get(result, p), bool)
+    ]
     where = path_and_value.draw(st.sampled_from(numbers))
-    value = path_and_value.draw(st.sampled_from([10**400, -(10**400), 2**63, 5e-324, 1e-320, 1e308, -1e308, 0, -0.0, -1, 1e13]))
+    value = path_and_value.draw(
+        st.sampled_from([10**400, -(10**400), 2**63, 5e-324, 1e-320, 1e308, -1e308, 0, -0.0, -1, 1e13])
+    )
     parent = result
     for k in where[:-1]:
         parent = parent[k]
@@ -156,8 +209,18 @@ def _get(obj: Any, path: tuple) -> Any:
 
 
 #: The provenance blocks, recorded as written: where an accepted value is most likely.
-PROVENANCE = (("data",), ("training",), ("packages",), ("hardware",), ("model", "spec"), ("task", "spec"), ("git",),
-              ("per_seed", 0, "inference"), ("per_seed", 1, "solver"), ("per_seed", 2, "wandb"))
+PROVENANCE = (
+    ("data",),
+    ("training",),
+    ("packages",),
+    ("hardware",),
+    ("model", "spec"),
+    ("task", "spec"),
+    ("git",),
+    ("per_seed", 0, "inference"),
+    ("per_seed", 1, "solver"),
+    ("per_seed", 2, "wandb"),
+)
 
 
 @FUZZ

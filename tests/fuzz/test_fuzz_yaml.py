@@ -36,7 +36,12 @@ from diffbench.errors import DiffbenchError
 from diffbench.names import is_name
 from diffbench.yamlio import MAX_YAML_BYTES, loads_yaml
 
-FUZZ = settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 VALID: dict[str, Any] = {
     "name": "fuzz",
@@ -59,17 +64,72 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.5, 1e-320, 1e300, 1e12]),
     st.text(max_size=20),
-    st.sampled_from(["../../x", "/abs", "..", "smoke", "a/b", "", "disk", "mix", "flux", "clamped", "dirichlet", "neumann", "periodic",
-                     "per-sample", "inclusions", "lognormal", "constant", "cache", "stream", *CHANNELS]),
+    st.sampled_from(
+        [
+            "../../x",
+            "/abs",
+            "..",
+            "smoke",
+            "a/b",
+            "",
+            "disk",
+            "mix",
+            "flux",
+            "clamped",
+            "dirichlet",
+            "neumann",
+            "periodic",
+            "per-sample",
+            "inclusions",
+            "lognormal",
+            "constant",
+            "cache",
+            "stream",
+            *CHANNELS,
+        ]
+    ),
 )
-keys = st.one_of(st.text(max_size=8), st.integers(), st.sampled_from(["top", "bottom", "left", "right", "random", "kind", "values"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+keys = st.one_of(
+    st.text(max_size=8), st.integers(), st.sampled_from(["top", "bottom", "left", "right", "random", "kind", "values"])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=12,
+)
 
-KEYS = ["name", "description", "purpose", "axis", "lattice", "seed", "sources", "physics", "splits", "serve", "training", "evaluation", "channels"]
-PATHS = [("sources", "shape"), ("sources", "radius"), ("sources", "strength"), ("sources", "mode"), ("physics", "diffusivity"),
-         ("physics", "decay"), ("physics", "boundary"), ("physics", "boundary", "random"), ("physics", "boundary", "top"),
-         ("physics", "diffusivity", "kind"), ("physics", "diffusivity", "range"), ("physics", "diffusivity", "count"),
-         ("physics", "diffusivity", "sigma"), ("splits", "train", "counts", "values"), *[("splits", s, k) for s in SPLITS for k in ("counts", "per_count")]]
+KEYS = [
+    "name",
+    "description",
+    "purpose",
+    "axis",
+    "lattice",
+    "seed",
+    "sources",
+    "physics",
+    "splits",
+    "serve",
+    "training",
+    "evaluation",
+    "channels",
+]
+PATHS = [
+    ("sources", "shape"),
+    ("sources", "radius"),
+    ("sources", "strength"),
+    ("sources", "mode"),
+    ("physics", "diffusivity"),
+    ("physics", "decay"),
+    ("physics", "boundary"),
+    ("physics", "boundary", "random"),
+    ("physics", "boundary", "top"),
+    ("physics", "diffusivity", "kind"),
+    ("physics", "diffusivity", "range"),
+    ("physics", "diffusivity", "count"),
+    ("physics", "diffusivity", "sigma"),
+    ("splits", "train", "counts", "values"),
+    *[("splits", s, k) for s in SPLITS for k in ("counts", "per_count")],
+]
 
 
 @st.composite
@@ -150,12 +210,55 @@ def test_random_task_mappings_through_yaml_text(raw: dict[str, Any]) -> None:
     _validate(data)
 
 
-YAML_BITS = st.sampled_from([
-    "name: x\n", "lattice: 16\n", "&a [1]\n", "*a\n", "<<: *a\n", "a: &b {x: 1}\n", "b: *b\n", "[", "]", "{", "}", "- ", ": ", "? ",
-    "!!python/object:os.system\n", "!!binary aGk=\n", "!!set {a}\n", "!!omap [a: 1]\n", "!!timestamp 2020-01-01\n", "!!float x\n",
-    "!!int 0x\n", "---\n", "...\n", "%YAML 1.1\n", "%TAG ! tag:x,2000:\n", "!x y\n", "'", '"', "\\", "\t", "\x00", "\ufeff", "#",
-    "|\n  text\n", ">-\n  t\n", "1e400\n", "0x1F\n", "0o17\n", "9" * 5000 + "\n", ".nan\n", "-.inf\n", "~\n", "@", "`", "%",
-])
+YAML_BITS = st.sampled_from(
+    [
+        "name: x\n",
+        "lattice: 16\n",
+        "&a [1]\n",
+        "*a\n",
+        "<<: *a\n",
+        "a: &b {x: 1}\n",
+        "b: *b\n",
+        "[",
+        "]",
+        "{",
+        "}",
+        "- ",
+        ": ",
+        "? ",
+        "!!python/object:os.system\n",
+        "!!binary aGk=\n",
+        "!!set {a}\n",
+        "!!omap [a: 1]\n",
+        "!!timestamp 2020-01-01\n",
+        "!!float x\n",
+        "!!int 0x\n",
+        "---\n",
+        "...\n",
+        "%YAML 1.1\n",
+        "%TAG ! tag:x,2000:\n",
+        "!x y\n",
+        "'",
+        '"',
+        "\\",
+        "\t",
+        "\x00",
+        "\ufeff",
+        "#",
+        "|\n  text\n",
+        ">-\n  t\n",
+        "1e400\n",
+        "0x1F\n",
+        "0o17\n",
+        "9" * 5000 + "\n",
+        ".nan\n",
+        "-.inf\n",
+        "~\n",
+        "@",
+        "`",
+        "%",
+    ]
+)
 
 
 @FUZZ
@@ -184,8 +287,12 @@ def test_random_bytes_are_one_line(blob: bytes) -> None:
 @FUZZ
 @given(st.integers(1, 200), st.integers(1, 12))
 def test_deep_nesting_and_alias_chains_are_bounded(depth: int, fan: int) -> None:
-    texts = ["a: " + "[" * depth + "]" * depth, "a: " + "{b: " * depth + "1" + "}" * depth,
-             "a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan)}]\n" for i in range(1, depth % 20 + 2))]
+    texts = [
+        "a: " + "[" * depth + "]" * depth,
+        "a: " + "{b: " * depth + "1" + "}" * depth,
+        "a0: &a0 [1]\n"
+        + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan)}]\n" for i in range(1, depth % 20 + 2)),
+    ]
     for text in texts:
         try:
             data = loads_yaml(text, "task file fuzz.yaml")
@@ -206,10 +313,20 @@ class _Validated(Exception):
     """Raised where generation would start: the inputs passed every check."""
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(task_mappings(), st.sampled_from(["train", "val,test", "", "x", ",", "train,train"]), st.sampled_from(["1", "2", "0", "-1", "99999999999", "x"]))
-def test_generate_checks_random_tasks_and_arguments(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raw: dict[str, Any],
-                                                    splits: str, devices: str) -> None:
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    task_mappings(),
+    st.sampled_from(["train", "val,test", "", "x", ",", "train,train"]),
+    st.sampled_from(["1", "2", "0", "-1", "99999999999", "x"]),
+)
+def test_generate_checks_random_tasks_and_arguments(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raw: dict[str, Any], splits: str, devices: str
+) -> None:
     def refuse_to_generate(*a: Any, **kw: Any) -> None:
         raise _Validated
 
@@ -224,8 +341,22 @@ def test_generate_checks_random_tasks_and_arguments(monkeypatch: pytest.MonkeyPa
             return
         data = Path(tmp) / "data"
         try:
-            code = main(["generate", "--task", str(path), "--data-dir", str(data), "--splits", splits, "--devices", devices,
-                         "--backend", "numpy", "--no-progress"])
+            code = main(
+                [
+                    "generate",
+                    "--task",
+                    str(path),
+                    "--data-dir",
+                    str(data),
+                    "--splits",
+                    splits,
+                    "--devices",
+                    devices,
+                    "--backend",
+                    "numpy",
+                    "--no-progress",
+                ]
+            )
         except _Validated:
             task = parse_task(loads_yaml(path.read_bytes(), "task file"), str(path))
             _check_valid(task)
@@ -235,4 +366,6 @@ def test_generate_checks_random_tasks_and_arguments(monkeypatch: pytest.MonkeyPa
         assert code == 2, (code, out, err)
         lines = err.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-        assert sorted(p.name for p in Path(tmp).iterdir()) == ["task.yaml"] or not (data.exists() and any(data.rglob("*.npz")))
+        assert sorted(p.name for p in Path(tmp).iterdir()) == ["task.yaml"] or not (
+            data.exists() and any(data.rglob("*.npz"))
+        )

@@ -36,10 +36,24 @@ def run_dir(tmp_path_factory, smoke_data_dir) -> Path:
     from diffbench.cli import main
 
     out = tmp_path_factory.mktemp("runs")
-    args = ["run", "--model", "cnn-small", "--task", "smoke", "--seeds", "0,1,2", "--max-steps", "3", "--out", str(out),
-            "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    args = [
+        "run",
+        "--model",
+        "cnn-small",
+        "--task",
+        "smoke",
+        "--seeds",
+        "0,1,2",
+        "--max-steps",
+        "3",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "disabled",
+    ]
     assert main(args) == 0
     (result,) = out.glob("*/result.json")
     return result.parent
-
-

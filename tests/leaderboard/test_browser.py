@@ -20,8 +20,16 @@ from diffbench.stats import format_interval
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +59,12 @@ def test_site_in_a_browser(browser, lb, make):
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
+    page.on(
+        "request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None
+    )
 
     page.goto((site / "index.html").as_uri() + "#task-smoke")  # the link opens smoke's group ("tests and demos")
     assert page.evaluate("document.getElementById('axis-demos').open")
@@ -84,7 +96,9 @@ def test_site_in_a_browser(browser, lb, make):
     assert "unranked" in (page.get_attribute(f'tr[data-id="{unranked.id}"]', "class") or "")
 
     # the numbers of the submissions are on the board (validation nMAE once its column is chosen)
-    assert fmt_number(subs[0].result["aggregate"]["val"]["nmae"]["mean"]) not in page.inner_text('table.board[data-task="smoke"]')
+    assert fmt_number(subs[0].result["aggregate"]["val"]["nmae"]["mean"]) not in page.inner_text(
+        'table.board[data-task="smoke"]'
+    )
     page.check('section#task-smoke input[data-col="val_nmae"]')
     table_text = page.inner_text('table.board[data-task="smoke"]')
     for s in subs:
@@ -121,21 +135,46 @@ def test_site_in_a_browser(browser, lb, make):
 def _watch(page) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
+    page.on(
+        "request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None
+    )
     return problems
 
 
 def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
     subs = populate_trust(lb, make)
     full = subs["full"]
-    write_study(lb, "generalisation", description="transfer and extrapolation", plots=("per_count.png", "scaling.png"),
-                rows=[study_row("unet-small", "smoke", 0.0521, run_id=full.result["run_id"],
-                                transfer={"transfer-128": {"status": "cannot run", "reason": "fixed modes"}}),
-                      study_row("fno", "smoke", 0.0987)],
-                scaling_law={"unet-small": {"a": 0.156, "b": -0.026, "b_stderr": 0.0034, "r2": 0.83, "n_points": 14, "level": 0.95,
-                                            "law": "nmae = 0.156 - 0.026 log10(n_train)",
-                                            "band": [{"n_train": 20.0, "fit": 0.1224, "half_width": 0.009}]}})
+    write_study(
+        lb,
+        "generalisation",
+        description="transfer and extrapolation",
+        plots=("per_count.png", "scaling.png"),
+        rows=[
+            study_row(
+                "unet-small",
+                "smoke",
+                0.0521,
+                run_id=full.result["run_id"],
+                transfer={"transfer-128": {"status": "cannot run", "reason": "fixed modes"}},
+            ),
+            study_row("fno", "smoke", 0.0987),
+        ],
+        scaling_law={
+            "unet-small": {
+                "a": 0.156,
+                "b": -0.026,
+                "b_stderr": 0.0034,
+                "r2": 0.83,
+                "n_points": 14,
+                "level": 0.95,
+                "law": "nmae = 0.156 - 0.026 log10(n_train)",
+                "band": [{"n_train": 20.0, "fit": 0.1224, "half_width": 0.009}],
+            }
+        },
+    )
     site = build_site(lb).out
     shots = os.environ.get("DIFFBENCH_SCREENSHOTS")
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -151,8 +190,12 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
         page.screenshot(path=str(Path(shots) / "uq.png"), full_page=True)
     board = 'table.board[data-board="uq-smoke"]'
     text = page.inner_text(board)
-    rows = {f"{s.id}/{n}": i for s in (full, subs["single"]) for g in ("indicators", "baselines")
-            for n, i in (s.result["uq"].get(g) or {}).items()}
+    rows = {
+        f"{s.id}/{n}": i
+        for s in (full, subs["single"])
+        for g in ("indicators", "baselines")
+        for n, i in (s.result["uq"].get(g) or {}).items()
+    }
     for rid, ind in rows.items():
         if ind["status"] != "ok":
             continue
@@ -169,14 +212,21 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
     # sort by AUROC: best first; underpowered (every legacy smoke row: 6 worst samples per seed) and n/a rows last
     page.click(f'{board} th[data-key="auroc"] button')
     ids = page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
-    auroc = {rid: (i["auroc"]["estimate"] if i["status"] == "ok" and "estimate" in (i["auroc"] or {}) else None)
-             for rid, i in rows.items()}
+    auroc = {
+        rid: (i["auroc"]["estimate"] if i["status"] == "ok" and "estimate" in (i["auroc"] or {}) else None)
+        for rid, i in rows.items()
+    }
     scored = [i for i in ids if auroc[i] is not None]
-    assert scored == sorted(scored, key=lambda i: -auroc[i]) and ids[len(scored):] == [i for i in ids if auroc[i] is None]
+    assert scored == sorted(scored, key=lambda i: -auroc[i]) and ids[len(scored) :] == [
+        i for i in ids if auroc[i] is None
+    ]
     assert len(ids) == 11 and len(scored) == 7  # full: 4 indicators + 3 baselines; single (legacy): 4 indicators
     page.click(f'{board} th[data-key="auroc"] button')
-    assert [i for i in page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
-            if auroc[i] is not None] == scored[::-1]
+    assert [
+        i
+        for i in page.eval_on_selector_all(f"{board} tbody tr", "rows => rows.map(r => r.dataset.id)")
+        if auroc[i] is not None
+    ] == scored[::-1]
 
     # the consistency table, sortable too
     table = 'table.board[data-board="consistency-smoke"]'
@@ -185,7 +235,9 @@ def test_uncertainty_board_and_study_page_in_a_browser(browser, lb, make):
         assert fmt_number(subs[key].result["consistency"]["superposition"]["mean"]["mean"]) in text
     page.click(f'{table} th[data-key="flux_balance.mean"] button')
     order = page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.dataset.id)")
-    flux = {subs[k].id: subs[k].result["consistency"]["flux_balance"]["mean"]["mean"] for k in ("full", "single", "plain")}
+    flux = {
+        subs[k].id: subs[k].result["consistency"]["flux_balance"]["mean"]["mean"] for k in ("full", "single", "plain")
+    }
     assert order == sorted(flux, key=flux.get)
 
     # the study page, from the index
@@ -232,8 +284,10 @@ def test_verified_filter_in_a_browser(browser, lb, make, run_dir, smoke_data_dir
     assert "diffbench" in page.get_attribute("span.badge.verified", "title")
 
     def visible() -> list[str]:
-        return page.eval_on_selector_all('table.board[data-task="smoke"] tbody tr',
-                                         "rows => rows.filter(r => r.offsetParent !== null).map(r => r.dataset.id)")
+        return page.eval_on_selector_all(
+            'table.board[data-task="smoke"] tbody tr',
+            "rows => rows.filter(r => r.offsetParent !== null).map(r => r.dataset.id)",
+        )
 
     assert len(visible()) == len(subs) + 1
     page.check('input.verified-only[data-task="smoke"]')

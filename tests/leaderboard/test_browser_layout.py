@@ -47,7 +47,9 @@ def browser():
 def _watch(page) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     return problems
 
@@ -92,8 +94,13 @@ PACKAGE, VERSION = "acme-surrogates", "2.1.0"
 
 def _hostile(r: dict) -> None:
     """A hostile string in every free-text field of a result."""
-    r["model"].update(name=f"net{IMG}", kind="plugin", package=f"pkg{ATTR}", package_version=f"1{SCRIPT}",
-                      spec={"name": SCRIPT, "kwargs": {"act": IMG}})
+    r["model"].update(
+        name=f"net{IMG}",
+        kind="plugin",
+        package=f"pkg{ATTR}",
+        package_version=f"1{SCRIPT}",
+        spec={"name": SCRIPT, "kwargs": {"act": IMG}},
+    )
     r["hardware"].update(label=f"GPU {SCRIPT}", cpu=IMG)
     r["command"] += f" --model-args '{ATTR}'"
     r["argv"] = f"diffbench run {SCRIPT}"
@@ -123,12 +130,30 @@ def site(tmp_path_factory):
 
     head = headline_task()
     subs = {
-        "best": submit(make(task=head, seeds=(0, 1, 2, 3, 4), wandb_url="https://wandb.ai/team/diffbench/runs/abc"), lb,
-                       title="U-Net, tuned", authors="A. Author", url="https://github.com/example/unet", official=True, today="2025-03-01"),
-        "plugin": submit(make(task=head, model="acme-net", base=0.013, mutate=_plugin), lb, title="ACME operator",
-                         authors="ACME Labs", today="2025-03-02"),
-        "hostile": submit(make(task=head, base=0.02, mutate=_hostile, images=False), lb, title=SCRIPT, authors=IMG,
-                          url="https://example.org/?q=%22%3E%3Csvg%20onload%3D1%3E&a='b'", today="2025-03-03"),
+        "best": submit(
+            make(task=head, seeds=(0, 1, 2, 3, 4), wandb_url="https://wandb.ai/team/diffbench/runs/abc"),
+            lb,
+            title="U-Net, tuned",
+            authors="A. Author",
+            url="https://github.com/example/unet",
+            official=True,
+            today="2025-03-01",
+        ),
+        "plugin": submit(
+            make(task=head, model="acme-net", base=0.013, mutate=_plugin),
+            lb,
+            title="ACME operator",
+            authors="ACME Labs",
+            today="2025-03-02",
+        ),
+        "hostile": submit(
+            make(task=head, base=0.02, mutate=_hostile, images=False),
+            lb,
+            title=SCRIPT,
+            authors=IMG,
+            url="https://example.org/?q=%22%3E%3Csvg%20onload%3D1%3E&a='b'",
+            today="2025-03-03",
+        ),
         "decay": submit(make(task="decay-64", images=False), lb, title=ATTR, today="2025-03-04"),
     }
     smoke = populate(lb, make)
@@ -139,9 +164,23 @@ def site(tmp_path_factory):
 
 def _serve(site: Path):
     """``diffbench leaderboard serve --port 0`` in a child process; returns (process, base URL)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from diffbench.cli import main; sys.exit(main())", "leaderboard",
-                             "serve", "--site", str(site), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from diffbench.cli import main; sys.exit(main())",
+            "leaderboard",
+            "serve",
+            "--site",
+            str(site),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     line = proc.stdout.readline()
     m = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
     if not m:
@@ -171,7 +210,9 @@ def test_site_layout_at_1280px(browser, site, via):
     try:
         page = browser.new_page(viewport={"width": WIDTH, "height": 900})
         problems = _watch(page)
-        page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith((root, "data:")) else None)
+        page.on(
+            "request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith((root, "data:")) else None
+        )
         page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
         # the index opens on the headline board: the first board, at the top of the first screen

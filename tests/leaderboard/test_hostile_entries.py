@@ -36,6 +36,7 @@ def _every_seed_nmae(value: float):
             for row in s["test"]["per_count"].values():
                 row["nmae"] = value
         _reaggregate(r)
+
     return change
 
 
@@ -63,6 +64,7 @@ def test_a_parameter_count_of_10_pow_400_is_refused_with_the_limit(lb, make):
 def test_an_integer_metric_of_10_pow_400_is_one_line_on_the_command_line(lb, make, capsys):
     def huge(r: dict) -> None:
         r["per_seed"][0]["test"]["nmae"] = 10**400
+
     path = redigest(make(images=False), huge)
     assert main(["submit", str(path)]) == 2
     err = capsys.readouterr().err
@@ -104,6 +106,7 @@ def test_a_seed_cloned_into_three_is_refused(lb, make):
         r["cost"]["solver_s_per_sample"] = first["solver"]["s_per_sample"]
         r["cost"]["train_time_s"] = first["train_time_s"]
         _reaggregate(r)
+
     path = redigest(make(images=False), clone)
     _refused(path, lb, r"per_seed\[1\]\.test is identical to per_seed\[0\]\.test")
 
@@ -112,6 +115,7 @@ def test_two_seeds_with_the_same_checkpoint_hash_are_refused(lb, make):
     def same_checkpoint(r: dict) -> None:
         for s in r["per_seed"]:
             s["checkpoint"] = {"path": f"seed-{s['seed']}/best.ckpt", "sha256": "a" * 64, "bytes": 1000}
+
     path = redigest(make(images=False), same_checkpoint)
     _refused(path, lb, r"per_seed\[1\]\.checkpoint\.sha256 is the checkpoint of per_seed\[0\]")
 
@@ -133,18 +137,31 @@ def _store_unchecked(lb: Path, make, change) -> None:
     from diffbench.submissions.submit import document_id
 
     result = load(redigest(make(images=False), change))
-    doc = {"submission": {"title": "old", "authors": "", "url": None, "official": False, "submitted": "2024-01-01",
-                          "images": {}}, "result": result}
+    doc = {
+        "submission": {
+            "title": "old",
+            "authors": "",
+            "url": None,
+            "official": False,
+            "submitted": "2024-01-01",
+            "images": {},
+        },
+        "result": result,
+    }
     task_dir = lb / "submissions" / "smoke"
     task_dir.mkdir(parents=True, exist_ok=True)
     (task_dir / f"{document_id(doc)}.json").write_text(json.dumps(doc))
 
 
-@pytest.mark.parametrize("change", [
-    lambda r: r["model"].__setitem__("parameters", 10**400),
-    _every_seed_nmae(5e-324),
-    lambda r: r["hardware"].__setitem__("label", "z" * 3_000_000),
-], ids=["params-10e400", "nmae-5e-324", "label-3MB"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r["model"].__setitem__("parameters", 10**400),
+        _every_seed_nmae(5e-324),
+        lambda r: r["hardware"].__setitem__("label", "z" * 3_000_000),
+    ],
+    ids=["params-10e400", "nmae-5e-324", "label-3MB"],
+)
 def test_an_entry_stored_before_the_limits_is_skipped_with_a_visible_reason(lb, make, change):
     submit(make(base=0.02, images=False), lb, today="2025-01-01")
     _store_unchecked(lb, make, change)

@@ -18,7 +18,10 @@ MAX_LINES = 400
 
 def _modules(package: str) -> dict[str, Path]:
     base = ROOT / "diffbench" / package
-    return {f"diffbench.{package}.{p.stem}" if p.stem != "__init__" else f"diffbench.{package}": p for p in sorted(base.glob("*.py"))}
+    return {
+        f"diffbench.{package}.{p.stem}" if p.stem != "__init__" else f"diffbench.{package}": p
+        for p in sorted(base.glob("*.py"))
+    }
 
 
 def _imports(name: str, path: Path) -> list[tuple[str, list[str]]]:
@@ -52,7 +55,7 @@ def test_no_import_cycles():
     def visit(node: str, stack: list[str], done: set[str]) -> None:
         for nxt in sorted(graph[node]):
             if nxt in stack:
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in done:
                 visit(nxt, stack + [nxt], done)
         done.add(node)
@@ -81,17 +84,34 @@ def test_modules_are_small(package):
     assert not long, long
 
 
-@pytest.mark.parametrize("package, allowed", [
-    ("stats", {"diffbench", "diffbench.errors", "diffbench._lazy"}),
-    # diffbench.hashing: the one (standard-library) file hasher, for a checkpoint's SHA-256
-    ("results", {"diffbench", "diffbench.errors", "diffbench._lazy", "diffbench.stats", "diffbench.atomic", "diffbench.hashing"}),
-])
+@pytest.mark.parametrize(
+    "package, allowed",
+    [
+        ("stats", {"diffbench", "diffbench.errors", "diffbench._lazy"}),
+        # diffbench.hashing: the one (standard-library) file hasher, for a checkpoint's SHA-256
+        (
+            "results",
+            {
+                "diffbench",
+                "diffbench.errors",
+                "diffbench._lazy",
+                "diffbench.stats",
+                "diffbench.atomic",
+                "diffbench.hashing",
+            },
+        ),
+    ],
+)
 def test_results_import_no_other_stage(package, allowed):
     """diffbench.stats and diffbench.results sit below every stage: they import only the standard
     library, numpy, scipy (stats), pydantic (results), diffbench's errors and (results) the
     torch-free statistics of diffbench.stats, from which a result's intervals are computed."""
-    wrong = [f"{p.name}: {m}" for n, p in _modules(package).items() for m, _ in _imports(n, p)
-             if m.startswith("diffbench") and not m.startswith(f"diffbench.{package}") and m not in allowed]
+    wrong = [
+        f"{p.name}: {m}"
+        for n, p in _modules(package).items()
+        for m, _ in _imports(n, p)
+        if m.startswith("diffbench") and not m.startswith(f"diffbench.{package}") and m not in allowed
+    ]
     assert not wrong, wrong
 
 
@@ -106,11 +126,19 @@ def test_the_layout_checks_can_fail(tmp_path):
 
 
 def test_building_the_site_never_imports_torch(tmp_path):
-    code = ("import sys\nfrom diffbench.leaderboard.site import render_site\n"
-            f"files = render_site({str(ROOT / 'leaderboard')!r})\nassert 'index.html' in files\n"
-            "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys\nfrom diffbench.leaderboard.site import render_site\n"
+        f"files = render_site({str(ROOT / 'leaderboard')!r})\nassert 'index.html' in files\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -124,7 +152,11 @@ def test_the_templates_ship_as_package_data():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["diffbench"]
     templates = sorted((ROOT / "diffbench" / "leaderboard" / "templates").iterdir())
     assert templates
-    missing = [p.name for p in templates if not any(fnmatch.fnmatch(p.relative_to(ROOT / "diffbench").as_posix(), g) for g in globs)]
+    missing = [
+        p.name
+        for p in templates
+        if not any(fnmatch.fnmatch(p.relative_to(ROOT / "diffbench").as_posix(), g) for g in globs)
+    ]
     assert not missing, missing
 
 

@@ -16,13 +16,16 @@ from diffbench.submissions.submit import default_leaderboard_dir, submit
 LOCAL = ("/root/", "/home/", "/work/", "/tmp/", "/Users/", "C:\\")
 
 
-@pytest.mark.parametrize("where, value", [
-    (("per_seed", 0, "wandb", "dir"), "/home/alice/runs/smoke--unet/wandb/offline-run-1"),
-    (("argv",), "diffbench run --model unet-small --out /work/alice/runs"),
-    (("hardware", "cpu"), "C:\\Users\\bob\\cpu.txt"),
-    (("data", "cache"), "~/diffbench-data"),
-    (("training", "log"), "file:///tmp/log.txt"),
-])
+@pytest.mark.parametrize(
+    "where, value",
+    [
+        (("per_seed", 0, "wandb", "dir"), "/home/alice/runs/smoke--unet/wandb/offline-run-1"),
+        (("argv",), "diffbench run --model unet-small --out /work/alice/runs"),
+        (("hardware", "cpu"), "C:\\Users\\bob\\cpu.txt"),
+        (("data", "cache"), "~/diffbench-data"),
+        (("training", "log"), "file:///tmp/log.txt"),
+    ],
+)
 def test_submit_refuses_an_absolute_path_in_any_string(lb, make, where, value):
     def put(r: dict) -> None:
         block = r
@@ -31,6 +34,7 @@ def test_submit_refuses_an_absolute_path_in_any_string(lb, make, where, value):
         if block is None:
             raise AssertionError(where)
         block[where[-1]] = value
+
     path = redigest(make(images=False, wandb_url="https://wandb.ai/t/p/runs/x"), put)
     dotted = ".".join(f"[{k}]" if isinstance(k, int) else k for k in where).replace(".[", "[")
     with pytest.raises(DiffbenchError, match=rf"{__import__('re').escape(dotted)} holds a local absolute path") as info:
@@ -49,8 +53,14 @@ def test_wandb_run_dir_is_recorded_relative_to_the_run_folder(tmp_path):
 
     run_dir = tmp_path / "runs" / "smoke--unet--ab12"
     logged = []
-    run = SimpleNamespace(dir=str(run_dir / "wandb" / "offline-run-2026-x" / "files"), id="x1",
-                          settings=SimpleNamespace(mode="offline"), summary={}, log=logged.append, finish=lambda: None)
+    run = SimpleNamespace(
+        dir=str(run_dir / "wandb" / "offline-run-2026-x" / "files"),
+        id="x1",
+        settings=SimpleNamespace(mode="offline"),
+        summary={},
+        log=logged.append,
+        finish=lambda: None,
+    )
     logger = SimpleNamespace(experiment=run, save_dir=str(run_dir))
     info = log_results(logger, {"nmae": 0.1}, [])
     assert info["dir"] == "wandb/offline-run-2026-x"
@@ -81,11 +91,19 @@ def test_per_sample_errors_whose_base64_starts_with_a_slash_are_not_a_path():
     values = np.frombuffer(bytes([0xFC, 0x00, 0x00, 0x3F] * 4), dtype="<f4")
     blob = base64.b64encode(values.tobytes()).decode("ascii")
     assert blob.startswith("/")
-    block = {"n": 4, "encoding": ENCODING, "index": [0, 1, 2, 3], "count": [1, 1, 2, 2], **{k: blob for k in QUANTITIES}}
+    block = {
+        "n": 4,
+        "encoding": ENCODING,
+        "index": [0, 1, 2, 3],
+        "count": [1, 1, 2, 2],
+        **{k: blob for k in QUANTITIES},
+    }
     failures = []
     check_bounds({"per_seed": [{"per_sample": block}]}, lambda where, msg: failures.append((where, msg)))
     assert failures == []
     # the same string anywhere else is still refused as a path, and a path is not hidden by the field's name
-    check_bounds({"argv": blob, "per_seed": [{"per_sample": {**block, "mae": "/home/alice/errors.npy"}}]},
-                 lambda where, msg: failures.append(where))
+    check_bounds(
+        {"argv": blob, "per_seed": [{"per_sample": {**block, "mae": "/home/alice/errors.npy"}}]},
+        lambda where, msg: failures.append(where),
+    )
     assert sorted(failures) == ["argv", "per_seed[0].per_sample.mae"]

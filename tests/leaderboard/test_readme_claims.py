@@ -17,8 +17,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_readme_says_what_the_shipped_data_say(capsys):
-    assert main(["leaderboard", "readme", "--check", "--leaderboard", str(REPO / "leaderboard"),
-                 "--readme", str(REPO / "README.md")]) == 0, capsys.readouterr().err
+    assert (
+        main(
+            [
+                "leaderboard",
+                "readme",
+                "--check",
+                "--leaderboard",
+                str(REPO / "leaderboard"),
+                "--readme",
+                str(REPO / "README.md"),
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
 
 
 @pytest.fixture
@@ -96,25 +108,41 @@ def test_study_blocks_state_their_design_and_how_each_interval_was_made(copy):
     summary["study"].update(recipe_from="tuned:standard-64", early_stopping=True, steps=400)
     row = next(r for r in summary["rows"] if r["transfer"])
     for r in summary["rows"]:
-        r["stops"] = [{"reason": "budget_capped", "step": 400, "epoch": 4}, {"reason": "stopped_early", "step": 320, "epoch": 3}]
+        r["stops"] = [
+            {"reason": "budget_capped", "step": 400, "epoch": 4},
+            {"reason": "stopped_early", "step": 320, "epoch": 3},
+        ]
         for t in r["transfer"].values():
             if t.get("status") == "ok":
-                t["interval"] = {"estimate": 0.4321, "low": 0.4012, "high": 0.4634, "method": "bootstrap-t", "n_seeds": 2,
-                                 "n_samples": 800}
+                t["interval"] = {
+                    "estimate": 0.4321,
+                    "low": 0.4012,
+                    "high": 0.4634,
+                    "method": "bootstrap-t",
+                    "n_seeds": 2,
+                    "n_samples": 800,
+                }
     path.write_text(json.dumps(summary))
     block = claims.render_blocks(lb)["generalisation"]
-    assert "stopped early when validation stopped improving (learning rate: each model's shipped tuned recipe on " \
-           "`standard-64`, carried over unchanged)." in block.splitlines()[0]
+    assert (
+        "stopped early when validation stopped improving (learning rate: each model's shipped tuned recipe on "
+        "`standard-64`, carried over unchanged)." in block.splitlines()[0]
+    )
     assert f"| `{row['model']}` | `{row['task']}` | its own test split |" in block and "| 1 / 1 |" in block
     assert "0.432 [0.401, 0.463]" in block
-    assert "Transfer evaluations: the same two-level bootstrap over the target task's test samples and the seeds." in block
+    assert (
+        "Transfer evaluations: the same two-level bootstrap over the target task's test samples and the seeds." in block
+    )
     summary["study"]["recipe_from"] = None
     for r in summary["rows"]:
         for t in r["transfer"].values():
             t.pop("interval", None)
     path.write_text(json.dumps(summary))
     block = claims.render_blocks(lb)["generalisation"]
-    assert "(learning rate: the task's recipe, untuned)." in block and "Transfer evaluations: t intervals over the seeds." in block
+    assert (
+        "(learning rate: the task's recipe, untuned)." in block
+        and "Transfer evaluations: t intervals over the seeds." in block
+    )
 
 
 def test_a_readme_without_a_block_is_one_line(copy):
@@ -140,4 +168,6 @@ def test_the_headline_uq_block_scores_indicators_beside_the_trivial_baselines(co
         assert f"| {name} |" in block
     assert "| source-count | trivial baseline |" in block and "| residual | indicator |" in block
     assert "Indicators whose AUROC interval lies wholly above the best trivial baseline's:" in block
-    assert "[" in block.split("| residual | indicator |")[1].splitlines()[0]  # a number with its interval, or underpowered
+    assert (
+        "[" in block.split("| residual | indicator |")[1].splitlines()[0]
+    )  # a number with its interval, or underpowered

@@ -62,7 +62,9 @@ def test_build_writes_a_self_contained_site(lb, make):
         for rel in s.images:
             assert f'src="../images/{s.id}/{rel}"' in entry
     # three charts per task with submissions, on the task's chart page (linked from its board), with axis labels
-    assert 'href="charts/smoke.html"' in index and '<svg class="chart"' not in index  # the headline board has no entries here
+    assert (
+        'href="charts/smoke.html"' in index and '<svg class="chart"' not in index
+    )  # the headline board has no entries here
     charts_page = (site / "charts" / "smoke.html").read_text()
     assert charts_page.count('<svg class="chart"') == 3
     for label in ("number of sources", "inference time per sample (log scale)", "parameters (log scale)", "test nMAE"):
@@ -132,15 +134,26 @@ def test_build_is_deterministic_and_independent_of_submission_order(tmp_path, ma
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             (src / rel).write_bytes((s.path.parent / s.id / rel).read_bytes())
         meta = doc["submission"]
-        submit(src / "result.json", lb2, title=meta["title"], authors=meta["authors"], url=meta["url"],
-               official=meta["official"], today=meta["submitted"])
+        submit(
+            src / "result.json",
+            lb2,
+            title=meta["title"],
+            authors=meta["authors"],
+            url=meta["url"],
+            official=meta["official"],
+            today=meta["submitted"],
+        )
     a, b = render_site(lb1), render_site(lb2)
     assert a == b
     build_site(lb1, tmp_path / "site-a")
     build_site(lb1, tmp_path / "site-b")
     build_site(lb1, tmp_path / "site-a")  # rebuilding in place gives the same bytes
-    files_a = {p.relative_to(tmp_path / "site-a"): p.read_bytes() for p in (tmp_path / "site-a").rglob("*") if p.is_file()}
-    files_b = {p.relative_to(tmp_path / "site-b"): p.read_bytes() for p in (tmp_path / "site-b").rglob("*") if p.is_file()}
+    files_a = {
+        p.relative_to(tmp_path / "site-a"): p.read_bytes() for p in (tmp_path / "site-a").rglob("*") if p.is_file()
+    }
+    files_b = {
+        p.relative_to(tmp_path / "site-b"): p.read_bytes() for p in (tmp_path / "site-b").rglob("*") if p.is_file()
+    }
     assert files_a == files_b and len(files_a) == len(a)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
@@ -248,8 +261,13 @@ def test_chart_scales_and_formatting():
     ticks = [v for v, _ in lin.ticks()]
     assert ticks[0] == 0 and ticks[-1] >= 0.21 and len(ticks) <= 8
     assert charts.fmt_count(1_234_567) == "1.23M" and charts.fmt_number(1.5e-5) == "1.5e-5"
-    svg = charts.scatter_chart("t <b>", [charts.Series("<x>", "#000", "circle", [(1e-4, 0.1, 0.01)])], "x", "y",
-                               refs=[charts.Ref(1e-3, "solver <s>")])
+    svg = charts.scatter_chart(
+        "t <b>",
+        [charts.Series("<x>", "#000", "circle", [(1e-4, 0.1, 0.01)])],
+        "x",
+        "y",
+        refs=[charts.Ref(1e-3, "solver <s>")],
+    )
     assert "<b>" not in svg and "<x>" not in svg and "&lt;x&gt;" in svg and "solver &lt;s&gt;" in svg
     assert charts.line_chart("t", [], "x", "y") == charts.line_chart("t", [], "x", "y")
     assert "no per-source-count results yet" in charts.line_chart("t", [], "x", "y")

@@ -103,13 +103,21 @@ def test_tuned_entries_say_how_they_were_tuned(lb, make):
         def put(r):
             r["training"]["recipe"]["lr"] = 0.0032
             r["training"]["tuning"] = {"label": label, "tune_command": command, "val_nmae": 0.0714, "trials": 5}
+
         return put
 
-    a = submit(make(model="unet-small", base=0.010, per_sample=True, mutate=tuned("tuned: best of 5 on val")), lb, title="A")
+    a = submit(
+        make(model="unet-small", base=0.010, per_sample=True, mutate=tuned("tuned: best of 5 on val")), lb, title="A"
+    )
     b = submit(make(model="fno", base=0.020, per_sample=True), lb, title="B")
-    c = submit(make(model="cnn-small", base=0.030, per_sample=True, mutate=tuned("tuned by hand, trust me")), lb, title="C")
-    d = submit(make(model="resnet-small", base=0.040, per_sample=True, mutate=tuned("tuned: best of 5 on val of standard-64")),
-               lb, title="D")
+    c = submit(
+        make(model="cnn-small", base=0.030, per_sample=True, mutate=tuned("tuned by hand, trust me")), lb, title="C"
+    )
+    d = submit(
+        make(model="resnet-small", base=0.040, per_sample=True, mutate=tuned("tuned: best of 5 on val of standard-64")),
+        lb,
+        title="D",
+    )
     build_site(lb)
     index = (lb / "site" / "index.html").read_text()
     rows = {s.id: index.split(f'<tr data-id="{s.id}"')[1].split("</tr>")[0] for s in (a, b, c)}
@@ -119,4 +127,6 @@ def test_tuned_entries_say_how_they_were_tuned(lb, make):
     assert "learning rate 0.0032, tuned: best of 5 on val" in entry and html.escape(command) in entry
     assert "untuned: the task's recipe" in (lb / "site" / "entries" / f"{b.id}.html").read_text()
     carried = index.split(f'<tr data-id="{d.id}"')[1].split("</tr>")[0]
-    assert ">tuned: best of 5 on val of standard-64</span>" in carried  # a rate carried over from another task says which
+    assert (
+        ">tuned: best of 5 on val of standard-64</span>" in carried
+    )  # a rate carried over from another task says which

@@ -71,25 +71,32 @@ def test_index_leads_with_the_headline_board_then_groups_by_axis(lb, make):
     assert index.count('<svg class="chart"') == 3  # the headline's charts, on the index
     # the other boards, grouped by their YAML's axis, in the stated order, all collapsed
     groups = re.findall(r'<details class="axis" id="axis-([a-z]+)"(?: open)?>', index)
-    assert groups == [a for a in AXES if any(t.axis == a and t.name not in (headline, *DEMO_TASKS) for t in map(load_task, task_names()))] + [DEMOS]
+    assert groups == [
+        a
+        for a in AXES
+        if any(t.axis == a and t.name not in (headline, *DEMO_TASKS) for t in map(load_task, task_names()))
+    ] + [DEMOS]
     assert not re.search(r'<details class="axis"[^>]* open', index)
     for task in task_names():
         if task == headline:
             continue
         group = DEMOS if task in DEMO_TASKS else load_task(task).axis
-        block = index[index.index(f'id="axis-{group}"'):]
+        block = index[index.index(f'id="axis-{group}"') :]
         end = min(block.find(m, 1) for m in ('<details class="axis"', 'id="uncertainty"') if block.find(m, 1) > 0)
         assert f'id="task-{task}"' in block[:end], (task, group)
     assert "<strong>tests and demos</strong>" in index and "<strong>decay and clamping</strong>" in index
     # the nav: the headline first, then the groups
     nav = re.search(r'<nav class="tasks">(.*?)</nav>', index).group(1)
-    assert nav.startswith(f'<a href="#task-{headline}"><strong>{headline}</strong> (1)</a>') and 'href="#axis-demos">tests and demos (4)' in nav
+    assert (
+        nav.startswith(f'<a href="#task-{headline}"><strong>{headline}</strong> (1)</a>')
+        and 'href="#axis-demos">tests and demos (4)' in nav
+    )
 
 
 def test_column_chooser_hides_exactly_the_optional_columns(lb, make):
     populate(lb, make)
     index = (build_site(lb).out / "index.html").read_text()
-    smoke = index[index.index('id="task-smoke"'):]
+    smoke = index[index.index('id="task-smoke"') :]
     thead = re.search(r"<thead><tr>(.*?)</tr></thead>", smoke).group(1)
     heads = re.findall(r"<th [^>]*>", thead)
     assert len(heads) == len(COLUMNS)
@@ -114,9 +121,14 @@ def _plugin(package: str, version: str | None):
 
 
 def test_plugin_row_shows_its_package_and_the_install_it_needs(lb, make):
-    plug = submit(make(model="acme-net", mutate=_plugin("acme-surrogates", "2.1.0"), images=False), lb, today="2025-03-01")
-    hostile = submit(make(model="evil-net", base=0.02, mutate=_plugin("x'; rm -rf ~ #<b>", "1.0 && curl"), images=False), lb,
-                     today="2025-03-01")
+    plug = submit(
+        make(model="acme-net", mutate=_plugin("acme-surrogates", "2.1.0"), images=False), lb, today="2025-03-01"
+    )
+    hostile = submit(
+        make(model="evil-net", base=0.02, mutate=_plugin("x'; rm -rf ~ #<b>", "1.0 && curl"), images=False),
+        lb,
+        today="2025-03-01",
+    )
     builtin = submit(make(base=0.03, images=False), lb, today="2025-03-01")
     site = build_site(lb).out
     index = (site / "index.html").read_text()
@@ -128,7 +140,10 @@ def test_plugin_row_shows_its_package_and_the_install_it_needs(lb, make):
     assert "<dt>Plugin package</dt>" in entry
     # a hostile package name is one quoted shell word and escaped markup
     row = re.search(rf'<tr data-id="{hostile.id}".*?</tr>', index, re.DOTALL).group(0)
-    assert "pip install &#x27;x&#x27;&quot;&#x27;&quot;&#x27;; rm -rf ~ #&lt;b&gt;==1.0 &amp;&amp; curl&#x27; &amp;&amp; diffbench run" in row
+    assert (
+        "pip install &#x27;x&#x27;&quot;&#x27;&quot;&#x27;; rm -rf ~ #&lt;b&gt;==1.0 &amp;&amp; curl&#x27; &amp;&amp; diffbench run"
+        in row
+    )
     assert "<b>" not in row
     # a built-in model: no package line, the command as recorded
     row = re.search(rf'<tr data-id="{builtin.id}".*?</tr>', index, re.DOTALL).group(0)
@@ -155,7 +170,7 @@ def test_chart_page_plots_every_entry_with_cost_and_bands(lb, make):
 
 
 def test_cost_axis_uses_flops_only_when_every_entry_has_them(lb, make):
-    flops = lambda n: (lambda r: r["cost"].update(flops_per_sample=n))
+    flops = lambda n: lambda r: r["cost"].update(flops_per_sample=n)
     a = submit(make(mutate=flops(2_000_000), images=False), lb, today="2025-03-01")
     b = submit(make(base=0.02, mutate=flops(9_000_000), images=False), lb, today="2025-03-01")
     rows = board_rows([a, b])
@@ -179,10 +194,18 @@ def test_intervals_are_drawn_where_recorded_else_seed_spread(lb, make):
     stat = sub.result["aggregate"]["test"]["nmae"]
     assert (kind, lo, hi) == ("std", stat["mean"] - stat["std"], stat["mean"] + stat["std"])
     # with the statistics' aggregate.intervals block: the intervals, asymmetric as recorded
-    per_count = {c: {"nmae": {"estimate": m, "low": m * 0.8, "high": m * 1.5}} for c, m in
-                 ((str(int(x)), mean) for x, mean, _, _ in points)}
-    intervals = {"level": 0.9, "metrics": {"nmae": {"estimate": stat["mean"], "low": 0.031, "high": 0.052}}, "per_count": per_count}
-    row.sub.typed = row.res.model_copy(update={"aggregate": row.res.aggregate.model_copy(update={"intervals": intervals})})
+    per_count = {
+        c: {"nmae": {"estimate": m, "low": m * 0.8, "high": m * 1.5}}
+        for c, m in ((str(int(x)), mean) for x, mean, _, _ in points)
+    }
+    intervals = {
+        "level": 0.9,
+        "metrics": {"nmae": {"estimate": stat["mean"], "low": 0.031, "high": 0.052}},
+        "per_count": per_count,
+    }
+    row.sub.typed = row.res.model_copy(
+        update={"aggregate": row.res.aggregate.model_copy(update={"intervals": intervals})}
+    )
     assert headline_bar(row) == (stat["mean"], 0.031, 0.052, "interval", 0.9)
     points, kind = count_band(row)
     assert kind == "interval" and all((lo, hi) == (m * 0.8, m * 1.5) for _, m, lo, hi in points)
@@ -192,8 +215,13 @@ def test_intervals_are_drawn_where_recorded_else_seed_spread(lb, make):
 
 
 def test_band_chart_is_deterministic_and_escapes_labels():
-    series = [Band("<b>x</b>", "#4e79a7", "circle", [(1.0, 0.1, 0.08, 0.12), (2.0, 0.2, 0.15, 0.3), (3.0, 0.25, None, None)])]
-    a, b = bands_chart("t <i>", series, "number of sources", "test nMAE"), bands_chart("t <i>", series, "number of sources", "test nMAE")
+    series = [
+        Band("<b>x</b>", "#4e79a7", "circle", [(1.0, 0.1, 0.08, 0.12), (2.0, 0.2, 0.15, 0.3), (3.0, 0.25, None, None)])
+    ]
+    a, b = (
+        bands_chart("t <i>", series, "number of sources", "test nMAE"),
+        bands_chart("t <i>", series, "number of sources", "test nMAE"),
+    )
     assert a == b and "<b>" not in a and "<i>" not in a and a.count("<polygon") == 1
     assert "no per-source-count results yet" in bands_chart("t", [], "x", "y")
     assert "no results yet" in interval_scatter("t", [], "x", "y")
@@ -202,11 +230,17 @@ def test_band_chart_is_deterministic_and_escapes_labels():
 def test_submitting_page_is_the_leaderboard_readme(lb, make):
     populate(lb, make)
     site = build_site(lb).out
-    assert not (site / "submitting.html").exists() and "<code>leaderboard/README.md</code> in the repository" in (site / "index.html").read_text()
+    assert (
+        not (site / "submitting.html").exists()
+        and "<code>leaderboard/README.md</code> in the repository" in (site / "index.html").read_text()
+    )
     (lb / "README.md").write_text("# Submitting\n\n1. run <script>x</script>\n")
     site = build_site(lb).out
     page = (site / "submitting.html").read_text()
-    assert "1. run &lt;script&gt;x&lt;/script&gt;" in page and '<a href="submitting.html">leaderboard/README.md</a>' in (site / "index.html").read_text()
+    assert (
+        "1. run &lt;script&gt;x&lt;/script&gt;" in page
+        and '<a href="submitting.html">leaderboard/README.md</a>' in (site / "index.html").read_text()
+    )
 
 
 def test_stale_site_hint_names_the_folders_the_build_needs(lb, make, capsys):

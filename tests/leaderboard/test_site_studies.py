@@ -23,18 +23,45 @@ CANNOT = "cannot run on transfer-128: the FNO's modes are fixed at N = 64"
 
 def _generalisation(lb: Path) -> Path:
     rows = [
-        study_row("unet-small", "standard-64", 0.05, transfer={
-            "transfer-128": {"status": "ok", "nmae": {"mean": 0.0731, "std": 0.004, "n": 2}},
-            "shapes-64": {"status": "ok", "nmae": {"mean": 0.1234, "std": None, "n": 1}}}),
-        study_row("fno-small", "standard-64", 0.11, transfer={
-            "transfer-128": {"status": "cannot run", "reason": CANNOT},
-            "shapes-64": {"status": "ok", "nmae": {"mean": 0.2468, "std": 0.01, "n": 2},
-                          "interval": {"estimate": 0.2468, "low": 0.2311, "high": 0.2625, "method": "bootstrap-t",
-                                       "n_seeds": 2, "n_samples": 800}}}),
+        study_row(
+            "unet-small",
+            "standard-64",
+            0.05,
+            transfer={
+                "transfer-128": {"status": "ok", "nmae": {"mean": 0.0731, "std": 0.004, "n": 2}},
+                "shapes-64": {"status": "ok", "nmae": {"mean": 0.1234, "std": None, "n": 1}},
+            },
+        ),
+        study_row(
+            "fno-small",
+            "standard-64",
+            0.11,
+            transfer={
+                "transfer-128": {"status": "cannot run", "reason": CANNOT},
+                "shapes-64": {
+                    "status": "ok",
+                    "nmae": {"mean": 0.2468, "std": 0.01, "n": 2},
+                    "interval": {
+                        "estimate": 0.2468,
+                        "low": 0.2311,
+                        "high": 0.2625,
+                        "method": "bootstrap-t",
+                        "n_seeds": 2,
+                        "n_samples": 800,
+                    },
+                },
+            },
+        ),
         study_row("unet-small", "extrapolate-sources-64", 0.0777),
     ]
-    return write_study(lb, "generalisation", rows=rows, description="Does it <b>generalise</b>?", purpose=XSS_TITLE,
-                       evaluate_on={"standard-64": ["transfer-128", "shapes-64"]})
+    return write_study(
+        lb,
+        "generalisation",
+        rows=rows,
+        description="Does it <b>generalise</b>?",
+        purpose=XSS_TITLE,
+        evaluate_on={"standard-64": ["transfer-128", "shapes-64"]},
+    )
 
 
 def test_a_study_without_a_fit_with_transfer_and_cannot_run(lb):
@@ -81,11 +108,17 @@ def test_the_shipped_data_scaling_study_with_its_fit(lb):
     for row in summary["rows"]:
         iv = (row.get("intervals") or {}).get("metrics", {}).get("nmae")
         # a run that kept per-sample errors shows its interval over test samples and seeds, else mean ± std over seeds
-        assert (esc(format_interval(iv["estimate"], iv["low"], iv["high"])) if iv else fmt_number(row["test"]["nmae"]["mean"])) in page
+        assert (
+            esc(format_interval(iv["estimate"], iv["low"], iv["high"]))
+            if iv
+            else fmt_number(row["test"]["nmae"]["mean"])
+        ) in page
     if fit.get("verdict"):
         assert esc(fit["verdict"]) in page and "Lack of fit" in page
     for png in ("scaling.png", "per_count.png"):
-        assert (site / "studies" / "data-scaling" / png).read_bytes() == (REPO_STUDIES / "data-scaling" / png).read_bytes()
+        assert (site / "studies" / "data-scaling" / png).read_bytes() == (
+            REPO_STUDIES / "data-scaling" / png
+        ).read_bytes()
         assert f'<img src="{png}"' in page
     assert "fit: cnn-small: " + esc(fit["law"]) in (site / "index.html").read_text()
 
@@ -94,7 +127,9 @@ def test_a_study_row_links_to_its_leaderboard_entry(lb, make):
     result = make(task="smoke", model="unet-small", images=False)
     run_id = json.loads(result.read_text())["run_id"]
     sub = submit(result, lb, today="2025-01-01")
-    write_study(lb, "tiny", rows=[study_row("unet-small", "smoke", 0.05, run_id=run_id), study_row("fno", "smoke", 0.09)])
+    write_study(
+        lb, "tiny", rows=[study_row("unet-small", "smoke", 0.05, run_id=run_id), study_row("fno", "smoke", 0.09)]
+    )
     site = build_site(lb).out
     page = (site / "studies" / "tiny" / "index.html").read_text()
     assert f'href="../../entries/{sub.id}.html"' in page
@@ -112,20 +147,34 @@ def test_studies_are_deterministic_and_optional(lb, tmp_path):
     a = render_site(lb)
     assert a == render_site(lb)
     assert sorted(k for k in a if k.startswith("studies/")) == [
-        "studies/generalisation/index.html", "studies/generalisation/per_count.png", "studies/generalisation/summary.json",
-        "studies/generalisation/table.csv", "studies/generalisation/table.md"]
+        "studies/generalisation/index.html",
+        "studies/generalisation/per_count.png",
+        "studies/generalisation/summary.json",
+        "studies/generalisation/table.csv",
+        "studies/generalisation/table.md",
+    ]
 
 
-@pytest.mark.parametrize("breakage, match", [
-    (lambda d: (d / "summary.json").unlink(), r"generalisation: no summary\.json"),
-    (lambda d: (d / "summary.json").write_text("{not json"), r"summary\.json is not valid JSON"),
-    (lambda d: (d / "summary.json").write_text(json.dumps({"study": {}, "rows": {}})), r"rows must be a list"),
-    (lambda d: (d / "summary.json").write_text(json.dumps({"rows": []})), r"study must be an object"),
-    (lambda d: (d / "summary.json").write_text(json.dumps({"study": {}, "rows": [{"model": "m"}]})), r"rows\[0\]\.task must be"),
-    (lambda d: (d / "summary.json").write_text(json.dumps({"study": {}, "rows": [], "scaling_law": {"m": {"a": 1}}})),
-     r"scaling_law\.m must be a fit"),
-    (lambda d: (d / "plot.png").write_bytes(b"GIF89a"), r"plot\.png: is not a PNG file"),
-])
+@pytest.mark.parametrize(
+    "breakage, match",
+    [
+        (lambda d: (d / "summary.json").unlink(), r"generalisation: no summary\.json"),
+        (lambda d: (d / "summary.json").write_text("{not json"), r"summary\.json is not valid JSON"),
+        (lambda d: (d / "summary.json").write_text(json.dumps({"study": {}, "rows": {}})), r"rows must be a list"),
+        (lambda d: (d / "summary.json").write_text(json.dumps({"rows": []})), r"study must be an object"),
+        (
+            lambda d: (d / "summary.json").write_text(json.dumps({"study": {}, "rows": [{"model": "m"}]})),
+            r"rows\[0\]\.task must be",
+        ),
+        (
+            lambda d: (d / "summary.json").write_text(
+                json.dumps({"study": {}, "rows": [], "scaling_law": {"m": {"a": 1}}})
+            ),
+            r"scaling_law\.m must be a fit",
+        ),
+        (lambda d: (d / "plot.png").write_bytes(b"GIF89a"), r"plot\.png: is not a PNG file"),
+    ],
+)
 def test_a_broken_study_folder_stops_the_build_naming_it(lb, breakage, match):
     breakage(_generalisation(lb))
     with pytest.raises(DiffbenchError, match=match) as info:

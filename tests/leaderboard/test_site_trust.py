@@ -65,8 +65,14 @@ def test_uncertainty_board_has_one_row_per_entry_and_indicator(lb, make):
     assert data["order"] == ids
     assert data["rows"][f"{full.id}/inverse"]["auroc"] == auroc["estimate"]
     assert data["rows"][f"{full.id}/inverse"]["catch_rate"] is None
-    assert data["rows"][f"{single.id}/ensemble"]["auroc"] is None and data["rows"][f"{single.id}/residual"]["auroc"] is None
-    assert data["rows"][f"{single.id}/residual"]["spearman"] == single.result["uq"]["indicators"]["residual"]["spearman"]["mean"]
+    assert (
+        data["rows"][f"{single.id}/ensemble"]["auroc"] is None
+        and data["rows"][f"{single.id}/residual"]["auroc"] is None
+    )
+    assert (
+        data["rows"][f"{single.id}/residual"]["spearman"]
+        == single.result["uq"]["indicators"]["residual"]["spearman"]["mean"]
+    )
     assert 'data-key="auroc" data-first="descending"' in page
     # linked from the index (the task's section and the uncertainty section) and from the entries
     index = (site / "index.html").read_text()
@@ -97,7 +103,10 @@ def test_consistency_table_has_one_row_per_entry_with_scores(lb, make):
     assert plain.count(">n/a<") == 2 and esc(NA_EQUIVARIANCE) in plain
     rows = _data(page)["boards"]["consistency-smoke"]["rows"]
     assert rows[subs["plain"].id]["equivariance.mean"] is None
-    assert rows[subs["full"].id]["superposition.mean"] == subs["full"].result["consistency"]["superposition"]["mean"]["mean"]
+    assert (
+        rows[subs["full"].id]["superposition.mean"]
+        == subs["full"].result["consistency"]["superposition"]["mean"]["mean"]
+    )
 
 
 def test_entry_pages_show_uq_and_consistency(lb, make):
@@ -115,7 +124,11 @@ def test_entry_pages_show_uq_and_consistency(lb, make):
             for name, ind in seed["uq"][group].items():
                 for key in ("spearman", "auroc"):
                     iv = ind[key]
-                    assert esc(format_interval(iv["estimate"], iv["low"], iv["high"])) in full, (seed["seed"], name, key)
+                    assert esc(format_interval(iv["estimate"], iv["low"], iv["high"])) in full, (
+                        seed["seed"],
+                        name,
+                        key,
+                    )
                 assert fmt_number(ind["indicator_median"]) in full
         assert fmt_number(seed["consistency"]["superposition"]["mean"]) in full
     assert fmt_number(r["consistency"]["equivariance"]["max"]["mean"]) in full
@@ -159,7 +172,9 @@ def test_board_shows_flops_and_the_speedup_at_equal_accuracy(lb, make):
     new_row = re.search(rf'<tr data-id="{new.id}"[^>]*>(.*?)</tr>', index, re.S).group(1)
     old_row = re.search(rf'<tr data-id="{old.id}"[^>]*>(.*?)</tr>', index, re.S).group(1)
     cost = new.result["cost"]
-    assert "11.6M" in new_row and f'{cost["speedup_at_equal_accuracy"]:.2g}×' in new_row and "at equal accuracy" in new_row
+    assert (
+        "11.6M" in new_row and f'{cost["speedup_at_equal_accuracy"]:.2g}×' in new_row and "at equal accuracy" in new_row
+    )
     from diffbench.results.cost import fmt_seconds
 
     assert cost["inference_spread"] == pytest.approx(0.4)

@@ -44,8 +44,15 @@ def _stored(lb: Path) -> list[str]:
 def test_valid_result_is_stored_content_addressed_with_the_original_intact(lb, make):
     path = make(seeds=(0, 1, 2))
     original = load(path)
-    sub = submit(path, lb, title="U-Net <b>bold</b>", authors="A. Author", url="https://example.org/code", official=True,
-                 today="2025-02-03")
+    sub = submit(
+        path,
+        lb,
+        title="U-Net <b>bold</b>",
+        authors="A. Author",
+        url="https://example.org/code",
+        official=True,
+        today="2025-02-03",
+    )
     assert sub.ranked and sub.task == "smoke"
     assert sub.path == lb / "submissions" / "smoke" / f"{sub.id}.json"
     doc = json.loads(sub.path.read_text())
@@ -53,13 +60,22 @@ def test_valid_result_is_stored_content_addressed_with_the_original_intact(lb, m
     assert doc["result"] == original  # the result is kept as written, digest included
     meta = doc["submission"]
     assert meta["title"] == "U-Net <b>bold</b>"  # stored as given; escaped when rendered
-    assert (meta["authors"], meta["url"], meta["official"], meta["submitted"]) == ("A. Author", "https://example.org/code", True, "2025-02-03")
+    assert (meta["authors"], meta["url"], meta["official"], meta["submitted"]) == (
+        "A. Author",
+        "https://example.org/code",
+        True,
+        "2025-02-03",
+    )
     assert sub.id == hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:16]
     # the run's example images travel with it, each with its hash
     assert len(meta["images"]) == 9 and sub.images[0] == "seed-0/sample-0-1src.png"
     for rel, sha in meta["images"].items():
         copied = sub.path.parent / sub.id / rel
-        assert hashlib.sha256(copied.read_bytes()).hexdigest() == sha == hashlib.sha256((path.parent / rel).read_bytes()).hexdigest()
+        assert (
+            hashlib.sha256(copied.read_bytes()).hexdigest()
+            == sha
+            == hashlib.sha256((path.parent / rel).read_bytes()).hexdigest()
+        )
     # nothing else (no temp files) next to it
     assert [p for p in _stored(lb) if p.count("/") == 1] == [f"smoke/{sub.id}", f"smoke/{sub.id}.json"]
     (loaded,) = load_submissions(lb)
@@ -107,17 +123,20 @@ def test_default_leaderboard_dir(monkeypatch):
 # --------------------------------------------------------------------------- refused: the file
 
 
-@pytest.mark.parametrize("text, match", [
-    ('{"schema_version": 1,', "not valid JSON"),
-    ('{"a": NaN}', "NaN is not JSON"),
-    ('{"a": Infinity}', "Infinity is not JSON"),
-    ('{"a": -Infinity}', "Infinity is not JSON"),
-    ('{"a": 1e999}', "overflows to infinity"),
-    ("[" * 100_000 + "]" * 100_000, "refused"),
-    ('{"a": 1, "a": 2}', "appears twice"),
-    ("[1, 2]", "must hold a JSON object"),
-    ("{}", "schema_version is missing"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ('{"schema_version": 1,', "not valid JSON"),
+        ('{"a": NaN}', "NaN is not JSON"),
+        ('{"a": Infinity}', "Infinity is not JSON"),
+        ('{"a": -Infinity}', "Infinity is not JSON"),
+        ('{"a": 1e999}', "overflows to infinity"),
+        ("[" * 100_000 + "]" * 100_000, "refused"),
+        ('{"a": 1, "a": 2}', "appears twice"),
+        ("[1, 2]", "must hold a JSON object"),
+        ("{}", "schema_version is missing"),
+    ],
+)
 def test_malformed_json_is_refused(lb, tmp_path, text, match):
     path = tmp_path / "result.json"
     path.write_text(text)
@@ -147,6 +166,7 @@ def _drop(*keys):
         for k in keys[:-1]:
             obj = obj[k]
         del obj[keys[-1]]
+
     return change
 
 
@@ -156,45 +176,52 @@ def _set(value, *keys):
         for k in keys[:-1]:
             obj = obj[k]
         obj[keys[-1]] = value
+
     return change
 
 
-@pytest.mark.parametrize("change, match", [
-    (_set(2, "schema_version"), "schema_version is 2"),
-    (_set(True, "schema_version"), "schema_version is true"),
-    (_set(99, "protocol_version"), "protocol_version is 99"),
-    (_set("no-such-task", "task", "name"), "not a task of this diffbench"),
-    (_set("../../etc/passwd", "task", "name"), "is not a task name"),
-    (_set("0" * 64, "task", "spec_hash"), "made on different data"),
-    (_drop("per_seed", 0, "test", "nmae"), r"per_seed\[0\].test.nmae is missing"),
-    (_drop("per_seed", 2, "val", "mae_sources"), r"per_seed\[2\].val.mae_sources is missing"),
-    (_drop("per_seed", 1, "test", "residual"), r"per_seed\[1\].test.residual is missing"),
-    (_drop("per_seed", 0, "test", "per_count", "3", "p99_sample_mae"), r"per_count.3.p99_sample_mae is missing"),
-    (_set(None, "per_seed", 0, "test", "nmae"), r"test.nmae must be a finite number >= 0, got null"),
-    (_set(None, "per_seed", 0, "test", "residual"), r"test.residual must be a finite number"),
-    (_set(None, "per_seed", 0, "test", "mae_r2"), "an empty region makes both null"),
-    (_set(-0.5, "per_seed", 0, "val", "mae"), r"val.mae must be a finite number >= 0"),
-    (_set("0.1", "per_seed", 0, "test", "rel_l2"), r"test.rel_l2 must be a finite number"),
-    (_set(True, "per_seed", 0, "test", "mae"), r"test.mae must be a finite number"),
-    (_drop("per_seed", 0, "val"), r"per_seed\[0\].val must be an object and is missing"),
-    (_drop("seeds"), "seeds must be a non-empty list"),
-    (_set([], "seeds"), "seeds must be a non-empty list"),
-    (_set([0, 1, -2], "seeds"), "non-negative integers"),
-    (_set([0, 1], "seeds"), r"per_seed holds seeds \[0, 1, 2\] but seeds is \[0, 1\]"),
-    (_set([0, 2, 1], "seeds"), "every seed needs its own results"),
-    (_drop("command"), "command must be a non-empty string"),
-    (_set("python train.py", "command"), "must be the reproducing `diffbench run"),
-    (_set(-1, "model", "parameters"), r"model.parameters must be an integer in 0\.\.10000000000000"),
-    (_set(1.5, "model", "parameters"), r"model.parameters must be an integer in 0\.\.10000000000000"),
-    (_set("", "model", "name"), "model.name must be a non-empty string"),
-    (_drop("hardware", "label"), "hardware.label must be a non-empty string"),
-    (_set(0.0, "per_seed", 0, "inference", "s_per_sample"), r"inference.s_per_sample must be a finite number > 0"),
-    (_set(1.0, "cost", "inference_s_per_sample"), "the per-seed timings average"),
-    (_set({"mean": 0.5, "std": 0.01, "n": 3}, "aggregate", "test", "nmae"), r"aggregate.test.nmae.mean is 0.5, the per-seed values give 0.0428"),
-    (_drop("aggregate", "val", "per_count"), "aggregate.val.per_count is missing"),
-    (_drop("per_seed", 1, "test", "per_count", "5"), "same source counts in every seed"),
-    (_set({"x": {}}, "per_seed", 0, "test", "per_count"), "keys are source counts"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_set(2, "schema_version"), "schema_version is 2"),
+        (_set(True, "schema_version"), "schema_version is true"),
+        (_set(99, "protocol_version"), "protocol_version is 99"),
+        (_set("no-such-task", "task", "name"), "not a task of this diffbench"),
+        (_set("../../etc/passwd", "task", "name"), "is not a task name"),
+        (_set("0" * 64, "task", "spec_hash"), "made on different data"),
+        (_drop("per_seed", 0, "test", "nmae"), r"per_seed\[0\].test.nmae is missing"),
+        (_drop("per_seed", 2, "val", "mae_sources"), r"per_seed\[2\].val.mae_sources is missing"),
+        (_drop("per_seed", 1, "test", "residual"), r"per_seed\[1\].test.residual is missing"),
+        (_drop("per_seed", 0, "test", "per_count", "3", "p99_sample_mae"), r"per_count.3.p99_sample_mae is missing"),
+        (_set(None, "per_seed", 0, "test", "nmae"), r"test.nmae must be a finite number >= 0, got null"),
+        (_set(None, "per_seed", 0, "test", "residual"), r"test.residual must be a finite number"),
+        (_set(None, "per_seed", 0, "test", "mae_r2"), "an empty region makes both null"),
+        (_set(-0.5, "per_seed", 0, "val", "mae"), r"val.mae must be a finite number >= 0"),
+        (_set("0.1", "per_seed", 0, "test", "rel_l2"), r"test.rel_l2 must be a finite number"),
+        (_set(True, "per_seed", 0, "test", "mae"), r"test.mae must be a finite number"),
+        (_drop("per_seed", 0, "val"), r"per_seed\[0\].val must be an object and is missing"),
+        (_drop("seeds"), "seeds must be a non-empty list"),
+        (_set([], "seeds"), "seeds must be a non-empty list"),
+        (_set([0, 1, -2], "seeds"), "non-negative integers"),
+        (_set([0, 1], "seeds"), r"per_seed holds seeds \[0, 1, 2\] but seeds is \[0, 1\]"),
+        (_set([0, 2, 1], "seeds"), "every seed needs its own results"),
+        (_drop("command"), "command must be a non-empty string"),
+        (_set("python train.py", "command"), "must be the reproducing `diffbench run"),
+        (_set(-1, "model", "parameters"), r"model.parameters must be an integer in 0\.\.10000000000000"),
+        (_set(1.5, "model", "parameters"), r"model.parameters must be an integer in 0\.\.10000000000000"),
+        (_set("", "model", "name"), "model.name must be a non-empty string"),
+        (_drop("hardware", "label"), "hardware.label must be a non-empty string"),
+        (_set(0.0, "per_seed", 0, "inference", "s_per_sample"), r"inference.s_per_sample must be a finite number > 0"),
+        (_set(1.0, "cost", "inference_s_per_sample"), "the per-seed timings average"),
+        (
+            _set({"mean": 0.5, "std": 0.01, "n": 3}, "aggregate", "test", "nmae"),
+            r"aggregate.test.nmae.mean is 0.5, the per-seed values give 0.0428",
+        ),
+        (_drop("aggregate", "val", "per_count"), "aggregate.val.per_count is missing"),
+        (_drop("per_seed", 1, "test", "per_count", "5"), "same source counts in every seed"),
+        (_set({"x": {}}, "per_seed", 0, "test", "per_count"), "keys are source counts"),
+    ],
+)
 def test_schema_and_protocol_violations_are_refused(lb, make, change, match):
     """Each violation is re-digested, so it is the named check (not the digest) that refuses it."""
     path = redigest(make(), change)
@@ -205,28 +232,50 @@ def test_repeated_seeds_are_refused(lb, make):
     def twice(r):
         r["seeds"] = [0, 0]
         r["per_seed"] = [r["per_seed"][0], r["per_seed"][0]]
+
     _refused(redigest(make(seeds=(0, 1)), twice), lb, "repeats a seed")
 
 
 def test_aggregate_std_must_match_to_1e9(lb, make):
     path = make()
     good = load(path)["aggregate"]["test"]["mae"]["std"]
-    _refused(redigest(make(), _set({"mean": load(path)["aggregate"]["test"]["mae"]["mean"], "std": good * (1 + 1e-7), "n": 3},
-                                   "aggregate", "test", "mae")), lb, "aggregate.test.mae")
+    _refused(
+        redigest(
+            make(),
+            _set(
+                {"mean": load(path)["aggregate"]["test"]["mae"]["mean"], "std": good * (1 + 1e-7), "n": 3},
+                "aggregate",
+                "test",
+                "mae",
+            ),
+        ),
+        lb,
+        "aggregate.test.mae",
+    )
     # a difference below 1e-9 relative is JSON round-off, accepted
-    ok = redigest(make(base=0.02), _set({"mean": load(path)["aggregate"]["test"]["mae"]["mean"] * 2, "std": good * 2 * (1 + 1e-12), "n": 3},
-                                        "aggregate", "test", "mae"))
+    ok = redigest(
+        make(base=0.02),
+        _set(
+            {"mean": load(path)["aggregate"]["test"]["mae"]["mean"] * 2, "std": good * 2 * (1 + 1e-12), "n": 3},
+            "aggregate",
+            "test",
+            "mae",
+        ),
+    )
     assert submit(ok, lb, today="2025-01-01").ranked
 
 
-@pytest.mark.parametrize("change", [
-    _set(0.001, "per_seed", 0, "test", "nmae"),
-    _set(0.001, "aggregate", "test", "nmae", "mean"),
-    _set("my-model", "model", "name"),
-    _set([0, 1, 2, 3], "seeds"),
-    _drop("digest"),
-    _set("not-a-digest", "digest"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        _set(0.001, "per_seed", 0, "test", "nmae"),
+        _set(0.001, "aggregate", "test", "nmae", "mean"),
+        _set("my-model", "model", "name"),
+        _set([0, 1, 2, 3], "seeds"),
+        _drop("digest"),
+        _set("not-a-digest", "digest"),
+    ],
+)
 def test_tampered_result_is_refused(lb, make, change):
     path = tamper(make(), change)
     _refused(path, lb, "digest")
@@ -244,9 +293,22 @@ def test_duplicate_is_refused_with_the_reason(lb, make):
 # --------------------------------------------------------------------------- refused: the submission fields
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "data:text/html,<script>x</script>",
-                                 "ftp://example.org/x", "//example.org/x", "example.org", "https://", "http://exa mple.org",
-                                 "https://example.org/\nx", "http://example.org:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "data:text/html,<script>x</script>",
+        "ftp://example.org/x",
+        "//example.org/x",
+        "example.org",
+        "https://",
+        "http://exa mple.org",
+        "https://example.org/\nx",
+        "http://example.org:99999/",
+    ],
+)
 def test_bad_urls_are_refused(lb, make, url):
     _refused(make(), lb, "--url must be an http:// or https:// link", url=url)
 
@@ -260,7 +322,13 @@ def test_text_fields(lb, make):
     _refused(make(), lb, "control character", title="two\nlines")
     _refused(make(), lb, "at most 200", title="x" * 201)
     _refused(make(), lb, "at most 500", authors="y" * 501)
-    sub = submit(make(), lb, title="<script>alert(1)</script>", authors="Mallory <img src=x onerror=alert(2)>", today="2025-01-01")
+    sub = submit(
+        make(),
+        lb,
+        title="<script>alert(1)</script>",
+        authors="Mallory <img src=x onerror=alert(2)>",
+        today="2025-01-01",
+    )
     assert sub.meta["title"] == "<script>alert(1)</script>"
 
 
@@ -333,7 +401,9 @@ def test_read_json_strict_limit(tmp_path):
 
 def test_cli_submit_and_one_line_errors(lb, make, capsys):
     path = make(seeds=(0, 1))
-    assert main(["submit", str(path), "--title", "t", "--authors", "a", "--url", "https://example.org", "--official"]) == 0
+    assert (
+        main(["submit", str(path), "--title", "t", "--authors", "a", "--url", "https://example.org", "--official"]) == 0
+    )
     out = capsys.readouterr().out
     assert "submitted unet-small on smoke (unranked: 2 seeds, ranking needs >= 3" in out
     assert (lb / "submissions" / "smoke").is_dir()  # $DIFFBENCH_LEADERBOARD_DIR was used

@@ -43,15 +43,22 @@ def test_rescore_seed_reproduces_the_run(run_dir, smoke_data_dir):
 
     r = json.loads((run_dir / "result.json").read_text())
     s = r["per_seed"][1]
-    got = rescore_seed(run_dir / s["best_checkpoint"], "smoke", smoke_data_dir, test_counts=r["data"]["test_counts"],
-                       batch_size=r["training"]["batch_size"])
+    got = rescore_seed(
+        run_dir / s["best_checkpoint"],
+        "smoke",
+        smoke_data_dir,
+        test_counts=r["data"]["test_counts"],
+        batch_size=r["training"]["batch_size"],
+    )
     assert got["test"] == s["test"] and got["val"] == s["val"]  # same machine, same batches: bit for bit
 
 
 def test_a_bundle_verifies_and_the_site_shows_it(run_dir, smoke_data_dir, lb, make, tmp_path, capsys):
     sub = submit(_copy_run(run_dir, tmp_path), lb, title="bundled", today="2025-05-01", with_checkpoints=True)
     refs = sub.meta["checkpoints"]
-    assert sorted(refs) == ["0", "1", "2"] and all(ref["path"] == f"checkpoints/seed-{k}.ckpt" for k, ref in refs.items())
+    assert sorted(refs) == ["0", "1", "2"] and all(
+        ref["path"] == f"checkpoints/seed-{k}.ckpt" for k, ref in refs.items()
+    )
     assert all((sub.image_dir / ref["path"]).stat().st_size == ref["bytes"] for ref in refs.values())
     other = submit(make(base=0.5, images=False), lb, title="claimed one", today="2025-05-01")
     assert main(["submit", "--check", str(sub.path)]) == 0
@@ -62,7 +69,9 @@ def test_a_bundle_verifies_and_the_site_shows_it(run_dir, smoke_data_dir, lb, ma
     assert "verified:" in out and "3 seed(s)" in out
     record = json.loads((sub.image_dir / RECORD_NAME).read_text())
     assert record["status"] == "verified" and record["result_digest"] == sub.result["digest"]
-    assert record["tolerance"] == {"rel": REL_TOL, "abs": ABS_TOL} and record["hardware"] and record["diffbench_version"]
+    assert (
+        record["tolerance"] == {"rel": REL_TOL, "abs": ABS_TOL} and record["hardware"] and record["diffbench_version"]
+    )
     assert record["checkpoints"] == {k: ref["sha256"] for k, ref in refs.items()} and record["metrics_compared"] > 100
 
     loaded = {s.id: s for s in load_submissions(lb)}
@@ -119,8 +128,12 @@ def test_a_tampered_headline_number_is_caught_by_submit_already(run_dir, lb, tmp
 def test_a_swapped_checkpoint_is_refused(run_dir, smoke_data_dir, lb, tmp_path, capsys):
     sub = submit(_copy_run(run_dir, tmp_path), lb, today="2025-05-01", with_checkpoints=True)
     bundle = sub.image_dir / "checkpoints"
-    shutil.copy(run_dir / "seed-2" / Path(json.loads((run_dir / "result.json").read_text())["per_seed"][2]["best_checkpoint"]).name,
-                bundle / "seed-0.ckpt")
+    shutil.copy(
+        run_dir
+        / "seed-2"
+        / Path(json.loads((run_dir / "result.json").read_text())["per_seed"][2]["best_checkpoint"]).name,
+        bundle / "seed-0.ckpt",
+    )
     code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir))
     assert code == 2 and "seed 0's checkpoint seed-0.ckpt is not the recorded one" in err
     with pytest.raises(DiffbenchError, match="differs from the one submitted"):
@@ -163,10 +176,14 @@ def test_checkpoints_by_url_are_fetched_and_hash_checked(run_dir, smoke_data_dir
     cache = tmp_path / "fetched"
     code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir), "--checkpoint-dir", str(cache))
     assert code == 0, err
-    assert sorted(p.name for p in cache.iterdir()) == sorted(f"{ref['sha256']}.ckpt" for ref in sub.meta["checkpoints"].values())
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        f"{ref['sha256']}.ckpt" for ref in sub.meta["checkpoints"].values()
+    )
     # the server now sends another file for seed 1: refused before anything is scored
     shutil.copy(root / "seed-0.ckpt", root / "seed-1.ckpt")
-    code, _, err = _verify(capsys, str(sub.path), "--data-dir", str(smoke_data_dir), "--checkpoint-dir", str(tmp_path / "again"))
+    code, _, err = _verify(
+        capsys, str(sub.path), "--data-dir", str(smoke_data_dir), "--checkpoint-dir", str(tmp_path / "again")
+    )
     assert code == 2 and "is not the recorded checkpoint" in err and "Traceback" not in err
     (root / "seed-0.ckpt").unlink()
     code, _, err = _verify(capsys, str(sub.path), "--checkpoint-dir", str(tmp_path / "third"))
@@ -182,11 +199,22 @@ def test_a_missing_plugin_package_says_what_to_install(tmp_path):
 
     task = load_task("smoke")
     path = tmp_path / "plugin.ckpt"
-    torch.save({"state_dict": {}, "hyper_parameters": {
-        "model_spec": {"name": "nope-net", "class_path": "diffbench_plugin_nope.models:NopeNet", "init_args": {},
-                       "package": {"name": "diffbench-plugin-nope", "version": "1.2.3"}},
-        "task": {"name": "smoke", "spec_hash": task.spec_hash, "lattice": 32, "input_channels": ["source"]},
-        "protocol_version": PROTOCOL_VERSION}}, path)
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {
+                "model_spec": {
+                    "name": "nope-net",
+                    "class_path": "diffbench_plugin_nope.models:NopeNet",
+                    "init_args": {},
+                    "package": {"name": "diffbench-plugin-nope", "version": "1.2.3"},
+                },
+                "task": {"name": "smoke", "spec_hash": task.spec_hash, "lattice": 32, "input_channels": ["source"]},
+                "protocol_version": PROTOCOL_VERSION,
+            },
+        },
+        path,
+    )
     with pytest.raises(DiffbenchError, match=r"pip install 'diffbench-plugin-nope==1\.2\.3'") as info:
         module_from_checkpoint(path)
     assert "\n" not in str(info.value)
@@ -212,9 +240,11 @@ def test_a_checkpoint_with_a_pickled_payload_is_refused_without_running_it(tmp_p
 
 def test_verify_bad_input_is_one_line(lb, make, tmp_path, capsys):
     claimed = submit(make(images=False), lb, today="2025-05-01")
-    for args, needle in (([str(tmp_path / "nope.json")], "does not exist"),
-                         ([str(claimed.path)], "has no checkpoints; submit it with `diffbench submit RESULT --with-checkpoints`"),
-                         ([str(claimed.path), "--max-bytes", "-1"], "--max-bytes must be >= 0"),
-                         ([str(make(images=False))], "seed 0's checkpoint")):
+    for args, needle in (
+        ([str(tmp_path / "nope.json")], "does not exist"),
+        ([str(claimed.path)], "has no checkpoints; submit it with `diffbench submit RESULT --with-checkpoints`"),
+        ([str(claimed.path), "--max-bytes", "-1"], "--max-bytes must be >= 0"),
+        ([str(make(images=False))], "seed 0's checkpoint"),
+    ):
         code, _, err = _verify(capsys, *args)
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err, (args, err)

@@ -56,7 +56,9 @@ def test_every_run_step_is_a_diffbench_command_or_a_tested_repo_script():
                 if words[0] == "diffbench":
                     parser.parse_args(words[1:])  # a real diffbench command line (raises otherwise)
                     continue
-                assert words[0] == "python" and words[1] in TESTED_SCRIPTS, f"workflow runs {cmd!r}: not diffbench, not a tested script"
+                assert words[0] == "python" and words[1] in TESTED_SCRIPTS, (
+                    f"workflow runs {cmd!r}: not diffbench, not a tested script"
+                )
                 assert (ROOT / words[1]).is_file()
                 seen_scripts.add(words[1])
     assert seen_scripts == TESTED_SCRIPTS and any(c.startswith("diffbench leaderboard build") for c in seen)
@@ -74,13 +76,21 @@ def test_main_publishes_the_site_to_github_pages():
 
 def _pr_check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, str(PR_CHECK), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, str(PR_CHECK), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo, check=True, capture_output=True
+    )
 
 
 def test_pr_check_passes_a_new_verified_bundle_and_fails_a_tampered_one(run_dir, smoke_data_dir, tmp_path, monkeypatch):
@@ -132,7 +142,16 @@ def test_pr_check_fails_a_stale_site_and_skips_checkpoints_over_the_budget(run_d
     assert _pr_check("--leaderboard", str(lb), "--max-bytes", "1000", str(sub.path)).returncode == 0
 
 
-@pytest.mark.parametrize("text", ["Settings -> Pages", "GitHub Actions", "diffbench verify", "--with-checkpoints",
-                                  "diffbench submit --check", "leaderboard/ci/pr_check.py"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Settings -> Pages",
+        "GitHub Actions",
+        "diffbench verify",
+        "--with-checkpoints",
+        "diffbench submit --check",
+        "leaderboard/ci/pr_check.py",
+    ],
+)
 def test_the_readme_explains_the_flow(text):
     assert text in (ROOT / "leaderboard" / "README.md").read_text()

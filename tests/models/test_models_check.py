@@ -93,7 +93,14 @@ def test_check_model_passes_for_small_presets(name):
     report = models.check_model(name, in_channels=3, lattice=32)
     assert report.passed
     assert [r.name for r in report.results] == [
-        "build", "forward", "output shape", "dtype", "finite", "determinism", "spec round trip", "training step"
+        "build",
+        "forward",
+        "output shape",
+        "dtype",
+        "finite",
+        "determinism",
+        "spec round trip",
+        "training step",
     ]
     assert report.parameters == models.count_parameters(models.create(name, 3, lattice=32))
     assert report.train_step_seconds > 0 and report.forward_seconds > 0
@@ -121,8 +128,11 @@ def test_check_model_passes_overrides_on():
 @pytest.mark.parametrize(
     "cls, message",
     [
-        ("WrongShape", r"failed the output shape check: input \(2, 1, 32, 32\) gave output \(2, 1, 32, 31\); "
-                       r"expected \(2, 1, 32, 32\)"),
+        (
+            "WrongShape",
+            r"failed the output shape check: input \(2, 1, 32, 32\) gave output \(2, 1, 32, 31\); "
+            r"expected \(2, 1, 32, 32\)",
+        ),
         ("TwoChannels", r"output shape check: input \(2, 1, 32, 32\) gave output \(2, 2, 32, 32\)"),
         ("ReturnsTuple", r"output shape check: the forward pass returned a tuple, not a tensor"),
         ("Float64", r"failed the dtype check: the output is torch.float64; expected torch.float32"),
@@ -208,8 +218,13 @@ def test_check_model_does_not_import_torch_dynamo():
         "import sys; from diffbench import models; models.check_model('cnn-small', 1, 16); "
         "print('torch._dynamo' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
     assert out.stdout.strip() == "False"
 
 

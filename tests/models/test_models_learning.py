@@ -31,7 +31,9 @@ def clamped_disk_fields(count: int, seed: int, lattice: int = LATTICE, radius: i
     rng = np.random.default_rng(seed)
     ones = np.ones(lattice)
     second_difference = sp.diags([-ones[:-1], 2 * ones, -ones[:-1]], [-1, 0, 1])
-    laplacian = (sp.kron(sp.identity(lattice), second_difference) + sp.kron(second_difference, sp.identity(lattice))).tocsr()
+    laplacian = (
+        sp.kron(sp.identity(lattice), second_difference) + sp.kron(second_difference, sp.identity(lattice))
+    ).tocsr()
     rows, cols = np.mgrid[:lattice, :lattice]
     sources, fields = [], []
     for _ in range(count):

@@ -127,7 +127,9 @@ def test_broken_plugins_are_listed_with_their_errors_without_hiding_the_others(b
     for name in ("bad-import", "bad-missing", "bad-not-callable"):
         assert f"plugin model '{name}' (package broken-plugins 0.3.1)" in errors[name]
         assert "\n" not in errors[name]
-    assert "cannot import module" in errors["bad-import"] and "no_such_dependency_of_this_plugin" in errors["bad-import"]
+    assert (
+        "cannot import module" in errors["bad-import"] and "no_such_dependency_of_this_plugin" in errors["bad-import"]
+    )
     assert "has no attribute 'DoesNotExist'" in errors["bad-missing"]
     assert "is a int, not an nn.Module class or a factory function" in errors["bad-not-callable"]
     assert "clashes with the built-in model 'unet'" in errors["unet"]
@@ -157,10 +159,16 @@ def test_broken_plugins_fail_to_build_with_one_line_naming_plugin_and_package(br
 @pytest.mark.parametrize(
     "name, message",
     [
-        ("bad-shape", r"failed the output shape check: input \(2, 1, 16, 16\) gave output \(2, 1, 8, 8\); "
-                      r"expected \(2, 1, 16, 16\)"),
-        ("bad-forward", r"failed the forward check: the forward pass on input \(2, 1, 16, 16\) raised ValueError: "
-                        r"this plugin forgot to implement forward second line"),
+        (
+            "bad-shape",
+            r"failed the output shape check: input \(2, 1, 16, 16\) gave output \(2, 1, 8, 8\); "
+            r"expected \(2, 1, 16, 16\)",
+        ),
+        (
+            "bad-forward",
+            r"failed the forward check: the forward pass on input \(2, 1, 16, 16\) raised ValueError: "
+            r"this plugin forgot to implement forward second line",
+        ),
     ],
 )
 def test_plugins_that_run_wrongly_fail_check_model_naming_plugin_and_package(broken_plugins, name, message):
@@ -194,8 +202,19 @@ def test_the_example_plugin_package_installs_with_pip_and_works(tmp_path, monkey
     # a copy: setuptools writes build/ and *.egg-info beside the sources it builds
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(target), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         cwd=tmp_path,
@@ -206,7 +225,10 @@ def test_the_example_plugin_package_installs_with_pip_and_works(tmp_path, monkey
         for name in ("example-convnet", "example-convnet-wide"):
             info = infos[name]
             assert (info.kind, info.package, info.version, info.error) == (
-                "plugin", "diffbench-plugin-example", "0.1.0", None
+                "plugin",
+                "diffbench-plugin-example",
+                "0.1.0",
+                None,
             )
         report = models.check_model("example-convnet", 1, 32, overrides={"hidden_channels": 4})
         assert report.passed
@@ -302,7 +324,10 @@ def test_building_a_built_in_imports_no_plugin(exiting_plugins):
     exits = next(name for name in exiting_plugins.module_names if name.startswith("exits_on_import"))
     net = models.create("cnn-small", 1, lattice=16)
     assert models.model_origin(models.model_spec(net)) == {
-        "name": "cnn-small", "kind": "built-in", "package": "diffbench", "version": diffbench.__version__
+        "name": "cnn-small",
+        "kind": "built-in",
+        "package": "diffbench",
+        "version": diffbench.__version__,
     }
     models.check_output(net, 1, 16)
     assert models.model_names().count("exit-on-import") == 1 and models.describe_model("exit-on-import")
@@ -314,30 +339,46 @@ def test_a_plugin_spec_records_its_package_and_version(exiting_plugins):
     spec = models.model_spec(net)
     assert spec["package"] == {"name": "exiting-plugins", "version": "2.0.0"}
     assert spec["init_args"] == {"in_channels": 1, "out_channels": 1, "width": 2}
-    assert models.model_origin(spec) == {"name": "a-factory", "kind": "plugin", "package": "exiting-plugins",
-                                         "version": "2.0.0"}
+    assert models.model_origin(spec) == {
+        "name": "a-factory",
+        "kind": "plugin",
+        "package": "exiting-plugins",
+        "version": "2.0.0",
+    }
     twin = models.build_from_spec(spec)
     assert models.model_spec(twin) == spec
 
 
 def test_a_spec_whose_package_is_missing_names_what_to_install():
-    spec = {"name": "gone-net", "class_path": "gone_net_module_that_is_not_installed:GoneNet",
-            "init_args": {"in_channels": 1, "out_channels": 1}, "package": {"name": "gone-net", "version": "1.2.3"}}
-    with pytest.raises(DiffbenchError, match=r"package gone-net 1\.2\.3, which is not installed: pip install 'gone-net==1\.2\.3'"):
+    spec = {
+        "name": "gone-net",
+        "class_path": "gone_net_module_that_is_not_installed:GoneNet",
+        "init_args": {"in_channels": 1, "out_channels": 1},
+        "package": {"name": "gone-net", "version": "1.2.3"},
+    }
+    with pytest.raises(
+        DiffbenchError, match=r"package gone-net 1\.2\.3, which is not installed: pip install 'gone-net==1\.2\.3'"
+    ):
         models.build_from_spec(spec)
     with pytest.raises(DiffbenchError, match=r"'package' must be"):
         models.build_from_spec({**spec, "package": "gone-net"})
 
 
 def test_specs_without_a_package_still_load():
-    old = {"name": "unet-small", "class_path": "diffbench.models.unet:UNet",
-           "init_args": {"in_channels": 1, "out_channels": 1, "base_channels": 4, "depth": 2}}
+    old = {
+        "name": "unet-small",
+        "class_path": "diffbench.models.unet:UNet",
+        "init_args": {"in_channels": 1, "out_channels": 1, "base_channels": 4, "depth": 2},
+    }
     net = models.build_from_spec(old)
     assert models.model_spec(net) == old
     assert "package" not in models.model_spec(models.create("unet-small", 1))
     assert models.model_origin(old)["kind"] == "built-in"
     assert models.model_origin({"name": "x:Y", "class_path": "x:Y", "init_args": {}}) == {
-        "name": "x:Y", "kind": "class-path", "package": None, "version": None
+        "name": "x:Y",
+        "kind": "class-path",
+        "package": None,
+        "version": None,
     }
 
 
@@ -363,8 +404,12 @@ def test_a_hanging_plugin_is_stopped_with_what_it_spawned(fake_site, good_plugin
     good_plugin("fine-net")
     pid_file = tmp_path / "grandchild.pid"
     module = fake_site.module_name("spawns")
-    fake_site.add("spawning-plugin", "0.1", {"spawns": f"{module}:SpawnsAndHangs"},
-                  {module: SPAWNS_AND_HANGS.replace("{pid_file!r}", repr(str(pid_file)))})
+    fake_site.add(
+        "spawning-plugin",
+        "0.1",
+        {"spawns": f"{module}:SpawnsAndHangs"},
+        {module: SPAWNS_AND_HANGS.replace("{pid_file!r}", repr(str(pid_file)))},
+    )
     rows = {row["name"]: row for row in models.survey_plugins(1, 16, timeout=8)}
     assert rows["fine-net"]["error"] is None and rows["fine-net"]["parameters"] > 0
     assert rows["spawns"]["error"] == (

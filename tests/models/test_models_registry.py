@@ -108,8 +108,10 @@ def test_spec_refuses_arguments_json_cannot_store():
     [
         ({"name": "x"}, "keys 'name', 'class_path' and 'init_args'"),
         ({"name": "x", "class_path": "diffbench.models.unet:Nope", "init_args": {}}, "has no attribute 'Nope'"),
-        ({"name": "x", "class_path": "diffbench.models.unet:UNet", "init_args": {"in_channels": 1, "bogus": 2}},
-         "could not be built"),
+        (
+            {"name": "x", "class_path": "diffbench.models.unet:UNet", "init_args": {"in_channels": 1, "bogus": 2}},
+            "could not be built",
+        ),
     ],
 )
 def test_build_from_spec_errors(spec, message):

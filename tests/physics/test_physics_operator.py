@@ -97,7 +97,10 @@ def test_uniform_residual_is_the_assembled_stencils_to_the_bit(boundary, n, bloc
     m = n + 3
     u2, r2 = rng.normal(size=(2, m, m)), rng.normal(size=(2, m, m))
     full2 = build_stencil(np.broadcast_to(d[:2], (2, m, m)).copy(), np.broadcast_to(g[:2], (2, m, m)).copy(), boundary)
-    assert uniform_relative_residual(d[:2], g[:2], boundary, u2, r2, np).tobytes() == relative_residual(full2, u2, r2).tobytes()
+    assert (
+        uniform_relative_residual(d[:2], g[:2], boundary, u2, r2, np).tobytes()
+        == relative_residual(full2, u2, r2).tobytes()
+    )
     assert uniform_relative_residual(d, g, boundary, u, rhs, np).tobytes() == relative_residual(full, u, rhs).tobytes()
 
 
@@ -262,8 +265,12 @@ def test_relative_residual_does_not_under_or_overflow(scale):
     assert uniform_relative_residual(d, g, "dirichlet", noisy, rhs, np).tobytes() == got.tobytes()
     # torch tensors take the same rescaled path (a physics-residual loss on extreme data)
     st_t = build_stencil(torch.from_numpy(np.broadcast_to(d, (2, n, n)).copy()), torch.zeros(2, 1, 1), "dirichlet")
-    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(zero), torch.from_numpy(rhs)).numpy(), [1.0, 1.0])
-    np.testing.assert_allclose(relative_residual(st_t, torch.from_numpy(noisy), torch.from_numpy(rhs)).numpy(), got, rtol=1e-12)
+    np.testing.assert_allclose(
+        relative_residual(st_t, torch.from_numpy(zero), torch.from_numpy(rhs)).numpy(), [1.0, 1.0]
+    )
+    np.testing.assert_allclose(
+        relative_residual(st_t, torch.from_numpy(noisy), torch.from_numpy(rhs)).numpy(), got, rtol=1e-12
+    )
 
 
 def _dense(st, k):

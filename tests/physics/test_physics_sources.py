@@ -71,7 +71,14 @@ def test_mix_uses_every_shape_and_multi_source_maps_add():
     assert set(g.shapes) == set(SHAPES)
     assert np.all((g.strengths > 1.0) & (g.strengths <= 3.0))
     m = rasterise([g], n, np)[0]
-    total = sum(rasterise([type(g)(g.centres[j : j + 1], g.shapes[j : j + 1], g.strengths[j : j + 1], g.radius, g.params[j : j + 1])], n, np)[0] for j in range(g.count))
+    total = sum(
+        rasterise(
+            [type(g)(g.centres[j : j + 1], g.shapes[j : j + 1], g.strengths[j : j + 1], g.radius, g.params[j : j + 1])],
+            n,
+            np,
+        )[0]
+        for j in range(g.count)
+    )
     np.testing.assert_allclose(m, total, rtol=1e-14)
     assert m.min() >= 0
 
@@ -111,7 +118,9 @@ def test_rasterise_adds_like_stamp_by_stamp_to_the_bit(shape):
     assert not fast[2].any()
     if shape != "point":  # single cells rarely overlap
         # The order of additions matters here (so the test can fail): reversed sources round differently.
-        rev = [SourceGeometry(g.centres[::-1], g.shapes[::-1], g.strengths[::-1], g.radius, g.params[::-1]) for g in geoms]
+        rev = [
+            SourceGeometry(g.centres[::-1], g.shapes[::-1], g.strengths[::-1], g.radius, g.params[::-1]) for g in geoms
+        ]
         assert _rasterise_stamps(rev, 20, np, np.float64).tobytes() != ref.tobytes()
 
 

@@ -42,8 +42,15 @@ def _loader():
 
 def _fit(patience: int | None, max_epochs: int):
     early = EarlyStopping(monitor="val/mae", mode="min", patience=patience) if patience else None
-    trainer = L.Trainer(accelerator="cpu", max_epochs=max_epochs, callbacks=[early] if early else [], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=max_epochs,
+        callbacks=[early] if early else [],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(_Flat(), _loader(), _loader())
     return stop_record(trainer, early, max_epochs, None)
 
@@ -55,15 +62,39 @@ def test_a_run_that_stops_improving_is_recorded_as_stopped_early():
 
 
 def test_a_run_that_reaches_its_budget_is_recorded_as_budget_capped():
-    assert _fit(patience=5, max_epochs=3) == {"reason": "budget_capped", "step": 6, "epoch": 3, "patience": 5, "max_steps": None,
-                                              "max_epochs": 3}
+    assert _fit(patience=5, max_epochs=3) == {
+        "reason": "budget_capped",
+        "step": 6,
+        "epoch": 3,
+        "patience": 5,
+        "max_steps": None,
+        "max_epochs": 3,
+    }
     assert _fit(patience=None, max_epochs=2)["reason"] == "budget_capped"
 
 
 def test_the_global_batch_must_split_over_the_processes(tmp_path, capsys, smoke_data_dir):
     assert split_batch(16, None, 4) == (16, 4)
-    code = main(["run", "--model", "cnn-small", "--task", "smoke", "--devices", "2", "--accelerator", "cpu", "--batch-size", "15",
-                 "--out", str(tmp_path), "--data-dir", str(smoke_data_dir), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            "cnn-small",
+            "--task",
+            "smoke",
+            "--devices",
+            "2",
+            "--accelerator",
+            "cpu",
+            "--batch-size",
+            "15",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "--batch-size 15 is the global batch and must split evenly over the 2 processes" in err
@@ -73,9 +104,34 @@ def _run(tmp_path: Path, smoke_data_dir: Path, devices: int) -> dict:
     exe = Path(sys.executable).with_name("diffbench")
     env = {**os.environ, "WANDB_MODE": "disabled", "DIFFBENCH_THREADS": "1"}
     out = tmp_path / f"runs-{devices}"
-    subprocess.run([str(exe), "run", "--model", "cnn-small", "--task", "smoke", "--devices", str(devices), "--accelerator", "cpu",
-                    "--max-epochs", "3", "--batch-size", "16", "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress"],
-                   check=True, env=env, cwd=tmp_path, timeout=600, capture_output=True)
+    subprocess.run(
+        [
+            str(exe),
+            "run",
+            "--model",
+            "cnn-small",
+            "--task",
+            "smoke",
+            "--devices",
+            str(devices),
+            "--accelerator",
+            "cpu",
+            "--max-epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        capture_output=True,
+    )
     (path,) = out.glob("*/result.json")
     return json.loads(path.read_text())
 

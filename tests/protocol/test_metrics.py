@@ -106,7 +106,9 @@ def _solved_batch(seed=0, n_samples=6, lattice=16, index_offset=0):
                 "decay": torch.tensor(decay, dtype=torch.float32),
                 "boundary": torch.tensor(_boundary_codes(bnd)),
                 "fixed": torch.tensor(mask if mask is not None else np.zeros_like(S, dtype=bool)),
-                "fixed_values": torch.tensor(vals / scale if mask is not None else np.zeros_like(S), dtype=torch.float32),
+                "fixed_values": torch.tensor(
+                    vals / scale if mask is not None else np.zeros_like(S), dtype=torch.float32
+                ),
             }
         )
     return {k: torch.stack([r[k] for r in rows]) for k in rows[0]}
@@ -365,7 +367,9 @@ def test_real_ddp_gloo_two_processes_matches_single_device():
 def test_shape_and_dtype_errors_name_the_shapes():
     pred, batch = _hand_batch()
     m = DiffusionMetrics(residual=False)
-    with pytest.raises(DiffbenchError, match=r"pred has shape \(2, 8, 8\) but the target expects \(B, 1, N, N\) = \(2, 1, 8, 8\)"):
+    with pytest.raises(
+        DiffbenchError, match=r"pred has shape \(2, 8, 8\) but the target expects \(B, 1, N, N\) = \(2, 1, 8, 8\)"
+    ):
         m.update(pred[:, 0], batch)
     with pytest.raises(DiffbenchError, match=r"\(2, 2, 8, 8\)"):
         m.update(torch.cat([pred, pred], 1), batch)

@@ -21,8 +21,24 @@ def _run(args, capsys):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, smoke_data_dir):
     out = tmp_path_factory.mktemp("runs")
-    args = ["run", "--model", "unet-small", "--task", "smoke", "--max-epochs", "2", "--seeds", "0,1",
-            "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "offline"]
+    args = [
+        "run",
+        "--model",
+        "unet-small",
+        "--task",
+        "smoke",
+        "--max-epochs",
+        "2",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "offline",
+    ]
     assert main(args) == 0
     (result_path,) = out.glob("*/result.json")
     return args, out, result_path
@@ -77,8 +93,14 @@ def test_the_run_keeps_per_sample_errors_and_intervals(finished_run):
         assert npz["index"].tolist() == block["index"].tolist() and len(block["index"]) == 120
         assert npz["abs_sum"].sum() / npz["tgt_sum"].sum() == pytest.approx(seed["test"]["nmae"], rel=1e-12)
         assert npz["max_abs"].max() == pytest.approx(seed["test"]["max_abs_error"], rel=1e-12)
-        assert seed["stop"] == {"reason": "budget_capped", "step": seed["stop"]["step"], "epoch": 2, "patience": None,
-                                "max_steps": None, "max_epochs": 2}
+        assert seed["stop"] == {
+            "reason": "budget_capped",
+            "step": seed["stop"]["step"],
+            "epoch": 2,
+            "patience": None,
+            "max_steps": None,
+            "max_epochs": 2,
+        }
         assert seed["stop"]["step"] == 2 * -(-r["data"]["n_train"] // r["training"]["batch_size"])
     iv = r["aggregate"]["intervals"]
     assert iv["n_seeds"] == 2 and iv["n_samples"] == 120 and sorted(iv["per_count"]) == ["1", "2", "3", "4", "5"]
@@ -87,7 +109,10 @@ def test_the_run_keeps_per_sample_errors_and_intervals(finished_run):
         assert m["low"] <= m["estimate"] <= m["high"] and m["low"] < m["high"], key
         assert m["estimate"] == pytest.approx(r["aggregate"]["test"][key]["mean"], rel=1e-5), key
     assert check_result(r).ranked is False  # 2 seeds
-    assert r["training"]["batch_size"] == r["training"]["batch_size_per_process"] and r["training"]["early_stopping"] is False
+    assert (
+        r["training"]["batch_size"] == r["training"]["batch_size_per_process"]
+        and r["training"]["early_stopping"] is False
+    )
 
 
 def test_seeds_differ_and_training_learns(finished_run):
@@ -112,7 +137,9 @@ def test_evaluate_reproduces_the_test_metrics(finished_run, smoke_data_dir, tmp_
     _, _, path = finished_run
     r = json.loads(path.read_text())
     ckpt = path.parent / r["per_seed"][0]["best_checkpoint"]
-    code, out, err = _run(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
+    code, out, err = _run(
+        ["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys
+    )
     assert code == 0, err
     written = json.loads((tmp_path / "metrics-smoke-test.json").read_text())
     from diffbench.training.checkpoint_io import file_sha256
@@ -151,7 +178,18 @@ def test_evaluate_reproduces_the_test_metrics(finished_run, smoke_data_dir, tmp_
     ],
 )
 def test_bad_input_is_one_line(extra, needle, capsys, tmp_path, smoke_data_dir):
-    args = ["run", "--task", "smoke", "--model", "unet-small", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir), "--no-progress"]
+    args = [
+        "run",
+        "--task",
+        "smoke",
+        "--model",
+        "unet-small",
+        "--out",
+        str(tmp_path),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+    ]
     code, _, err = _run(args + extra, capsys)
     assert code == 2
     lines = [l for l in err.splitlines() if l.startswith("error:")]
@@ -183,8 +221,27 @@ def test_config_file(tmp_path, capsys, smoke_data_dir):
 
 def test_relative_out_dir(tmp_path, monkeypatch, smoke_data_dir):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--task", "smoke", "--model", "cnn-small", "--max-epochs", "1", "--out", "rel-runs",
-                 "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "smoke",
+                "--model",
+                "cnn-small",
+                "--max-epochs",
+                "1",
+                "--out",
+                "rel-runs",
+                "--data-dir",
+                str(smoke_data_dir),
+                "--no-progress",
+                "--wandb-mode",
+                "disabled",
+            ]
+        )
+        == 0
+    )
     (path,) = (tmp_path / "rel-runs").glob("*/result.json")
     seed = json.loads(path.read_text())["per_seed"][0]
     assert not Path(seed["best_checkpoint"]).is_absolute() and (path.parent / seed["best_checkpoint"]).is_file()
@@ -193,7 +250,9 @@ def test_relative_out_dir(tmp_path, monkeypatch, smoke_data_dir):
 def test_unwritable_out_dir(tmp_path, capsys, smoke_data_dir):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, _, err = _run(["run", "--task", "smoke", "--out", str(blocker / "sub"), "--data-dir", str(smoke_data_dir)], capsys)
+    code, _, err = _run(
+        ["run", "--task", "smoke", "--out", str(blocker / "sub"), "--data-dir", str(smoke_data_dir)], capsys
+    )
     assert code == 2 and "not writable" in err
 
 
@@ -219,8 +278,25 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys, smoke_d
     model_file = tmp_path / "nanmodel.py"
     model_file.write_text(NAN_MODEL)
     out = tmp_path / "runs"
-    code, _, err = _run(["run", "--task", "smoke", "--model", f"{model_file}:NaNAfterTwoSteps", "--max-epochs", "3",
-                         "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"], capsys)
+    code, _, err = _run(
+        [
+            "run",
+            "--task",
+            "smoke",
+            "--model",
+            f"{model_file}:NaNAfterTwoSteps",
+            "--max-epochs",
+            "3",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+            "--wandb-mode",
+            "disabled",
+        ],
+        capsys,
+    )
     assert code == 2
     line = [l for l in err.splitlines() if l.startswith("error:")][0]
     assert "loss became nan at epoch 1" in line and "step" in line
@@ -235,8 +311,22 @@ def test_resume_refuses_a_checkpoint_from_another_task(tmp_path, capsys, smoke_d
     from diffbench.training.module import SurrogateModule
 
     out = tmp_path / "runs"
-    args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--out", str(out),
-            "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    args = [
+        "run",
+        "--task",
+        "smoke",
+        "--model",
+        "unet-small",
+        "--max-epochs",
+        "1",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "disabled",
+    ]
     assert main(args) == 0
     (run_dir,) = out.iterdir()
     ckpt = torch.load(run_dir / "seed-0" / "last.ckpt", weights_only=False)
@@ -259,8 +349,26 @@ def test_channels_last_run_is_recorded_and_reproduced(tmp_path, capsys, smoke_da
     import torch
 
     out = tmp_path / "runs"
-    code, _, err = _run(["run", "--model", "cnn-small", "--task", "smoke", "--max-steps", "3", "--channels-last", "--out", str(out),
-                         "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"], capsys)
+    code, _, err = _run(
+        [
+            "run",
+            "--model",
+            "cnn-small",
+            "--task",
+            "smoke",
+            "--max-steps",
+            "3",
+            "--channels-last",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+            "--wandb-mode",
+            "disabled",
+        ],
+        capsys,
+    )
     assert code == 0, err
     (path,) = out.glob("*/result.json")
     r = json.loads(path.read_text())
@@ -269,14 +377,18 @@ def test_channels_last_run_is_recorded_and_reproduced(tmp_path, capsys, smoke_da
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     convs = [w for k, w in state.items() if w.ndim == 4 and w.shape[1] > 1 and w.shape[-1] > 1]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs)
-    code, _, err = _run(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
+    code, _, err = _run(
+        ["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys
+    )
     assert code == 0, err
     m = json.loads((tmp_path / "metrics-smoke-test.json").read_text())["metrics"]
     for key in ("mae", "nmae", "max_abs_error"):
         assert m[key] == pytest.approx(r["per_seed"][0]["test"][key], rel=1e-5)
     bad = tmp_path / "bad.yaml"
     bad.write_text("channels_last: maybe\n")
-    code, _, err = _run(["run", "--config", str(bad), "--task", "smoke", "--out", str(tmp_path / "x"), "--no-progress"], capsys)
+    code, _, err = _run(
+        ["run", "--config", str(bad), "--task", "smoke", "--out", str(tmp_path / "x"), "--no-progress"], capsys
+    )
     assert code == 2 and "channels_last must be true or false" in err and not (tmp_path / "x").exists()
 
 

@@ -50,14 +50,37 @@ def _run_error_line(err: str) -> str:
 
 
 def _run_args(out: Path, data_dir: Path, *extra: str) -> list[str]:
-    return ["run", "--model", "cnn-small", "--task", "smoke", "--max-epochs", "2", "--seeds", "0", "--out", str(out),
-            "--data-dir", str(data_dir), "--no-progress", *extra]
+    return [
+        "run",
+        "--model",
+        "cnn-small",
+        "--task",
+        "smoke",
+        "--max-epochs",
+        "2",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _subprocess(code: str, env_extra: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DIFFBENCH_THREADS": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
-           **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, check=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DIFFBENCH_THREADS": "1",
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        **(env_extra or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, check=False
+    )
 
 
 def _main_code(args: list[str], before: str = "") -> str:
@@ -111,7 +134,10 @@ def evil(tmp_path):
 
 def test_evaluate_refuses_a_checkpoint_that_would_run_code(evil, tmp_path, capsys, smoke_data_dir):
     path, marker = evil
-    code, _, err = _cli(["evaluate", str(path), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path / "m"), "--no-progress"], capsys)
+    code, _, err = _cli(
+        ["evaluate", str(path), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path / "m"), "--no-progress"],
+        capsys,
+    )
     assert code == 2
     line = _one_error_line(err)
     assert "system" in line and "refused" in line, line
@@ -121,8 +147,21 @@ def test_evaluate_refuses_a_checkpoint_that_would_run_code(evil, tmp_path, capsy
 def test_solve_refuses_a_checkpoint_that_would_run_code(evil, tmp_path, capsys):
     path, marker = evil
     np.save(tmp_path / "s.npy", np.ones((32, 32)))
-    code, _, err = _cli(["solve", "--checkpoint", str(path), "--input", str(tmp_path / "s.npy"), "--output", str(tmp_path / "u.npy"),
-                         "--no-compare", "--threads", "1"], capsys)
+    code, _, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            str(path),
+            "--input",
+            str(tmp_path / "s.npy"),
+            "--output",
+            str(tmp_path / "u.npy"),
+            "--no-compare",
+            "--threads",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 2
     line = _one_error_line(err)
     assert "system" in line and "refused" in line, line
@@ -138,9 +177,16 @@ def test_evaluate_refuses_a_model_spec_that_names_a_function(tmp_path, capsys, s
     marker = tmp_path / "pwned"
     path = make_checkpoint(tmp_path / "spec.ckpt")
     ckpt = torch.load(path, weights_only=True)
-    ckpt["hyper_parameters"]["model_spec"] = {"name": "x", "class_path": "os:system", "init_args": {"command": f"touch {marker}"}}
+    ckpt["hyper_parameters"]["model_spec"] = {
+        "name": "x",
+        "class_path": "os:system",
+        "init_args": {"command": f"touch {marker}"},
+    }
     torch.save(ckpt, path)
-    code, _, err = _cli(["evaluate", str(path), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path / "m"), "--no-progress"], capsys)
+    code, _, err = _cli(
+        ["evaluate", str(path), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path / "m"), "--no-progress"],
+        capsys,
+    )
     assert code == 2
     line = _one_error_line(err)
     assert "'os:system'" in line and "refused" in line, line
@@ -181,7 +227,8 @@ def test_loader_refuses_by_type_and_loads_what_a_run_writes(evil, smoke_run):
         ckpt = load_checkpoint(smoke_run["run_dir"] / "seed-0" / name)
         assert ckpt["hyper_parameters"]["model_spec"]["name"] == "cnn-small"
         assert torch.serialization.get_unsafe_globals_in_checkpoint(smoke_run["run_dir"] / "seed-0" / name) == [
-            f"{g.__module__}.{g.__qualname__}" for g in CHECKPOINT_GLOBALS]
+            f"{g.__module__}.{g.__qualname__}" for g in CHECKPOINT_GLOBALS
+        ]
 
 
 # ----------------------------------------------------------------------------- console (also seen)
@@ -233,7 +280,9 @@ def test_a_run_killed_after_one_epoch_resumes_to_the_same_weights(smoke_run, tmp
 # ----------------------------------------------------------------------------- item 5: disk full
 
 
-def test_disk_full_is_one_line_keeps_the_last_checkpoint_and_resume_continues(tmp_path, capsys, smoke_data_dir, monkeypatch):
+def test_disk_full_is_one_line_keeps_the_last_checkpoint_and_resume_continues(
+    tmp_path, capsys, smoke_data_dir, monkeypatch
+):
     monkeypatch.setenv("DIFFBENCH_THREADS", "1")
     out = tmp_path / "runs"
     args = _run_args(out, smoke_data_dir, "--wandb-mode", "disabled")
@@ -333,8 +382,22 @@ def test_resume_with_a_truncated_seed_result_is_one_line(finished_copy, capsys):
     ],
 )
 def test_bad_run_options_are_one_line(extra, needle, capsys, tmp_path, smoke_data_dir):
-    args = ["run", "--task", "smoke", "--model", "cnn-small", "--max-epochs", "1", "--out", str(tmp_path / "o"),
-            "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    args = [
+        "run",
+        "--task",
+        "smoke",
+        "--model",
+        "cnn-small",
+        "--max-epochs",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "disabled",
+    ]
     code, _, err = _cli(args + extra, capsys)
     assert code == 2
     assert needle in _one_error_line(err)
@@ -352,7 +415,9 @@ def test_bad_run_options_are_one_line(extra, needle, capsys, tmp_path, smoke_dat
 def test_bad_config_files_are_one_line(content, needle, capsys, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_bytes(content)
-    code, _, err = _cli(["run", "--config", str(cfg), "--task", "smoke", "--out", str(tmp_path / "o"), "--no-progress"], capsys)
+    code, _, err = _cli(
+        ["run", "--config", str(cfg), "--task", "smoke", "--out", str(tmp_path / "o"), "--no-progress"], capsys
+    )
     assert code == 2
     assert needle in _one_error_line(err)
     assert not (tmp_path / "o").exists()
@@ -383,8 +448,25 @@ def test_a_model_whose_output_cannot_be_trained_on_is_one_line(cls, needle, tmp_
     model = tmp_path / "badmodel.py"
     model.write_text(TUPLE_MODEL)
     out = tmp_path / "o"
-    code, _, err = _cli(["run", "--task", "smoke", "--model", f"{model}:{cls}", "--max-epochs", "1", "--out", str(out),
-                         "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"], capsys)
+    code, _, err = _cli(
+        [
+            "run",
+            "--task",
+            "smoke",
+            "--model",
+            f"{model}:{cls}",
+            "--max-epochs",
+            "1",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+            "--wandb-mode",
+            "disabled",
+        ],
+        capsys,
+    )
     assert code == 2
     assert needle in _one_error_line(err)
     assert not any(out.glob("*/seed-0/*.ckpt"))
@@ -392,8 +474,21 @@ def test_a_model_whose_output_cannot_be_trained_on_is_one_line(cls, needle, tmp_
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
 def test_devices_beyond_the_cpu_without_a_gpu_says_so(capsys, tmp_path):
-    code, _, err = _cli(["run", "--model", "fno", "--task", "smoke", "--devices", str((os.cpu_count() or 1) + 2),
-                         "--out", str(tmp_path / "o"), "--no-progress"], capsys)
+    code, _, err = _cli(
+        [
+            "run",
+            "--model",
+            "fno",
+            "--task",
+            "smoke",
+            "--devices",
+            str((os.cpu_count() or 1) + 2),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 2
     line = _one_error_line(err)
     assert "no GPU was found" in line and "cores" in line, line
@@ -410,8 +505,23 @@ def plain_checkpoint(tmp_path):
 
 def test_solve_report_pointing_at_a_directory_is_refused_before_writing(plain_checkpoint, tmp_path, capsys):
     (tmp_path / "rep").mkdir()
-    code, _, err = _cli(["solve", "--checkpoint", str(plain_checkpoint), "--input", str(tmp_path / "s.npy"), "--output",
-                         str(tmp_path / "u.npy"), "--report", str(tmp_path / "rep"), "--no-compare", "--threads", "1"], capsys)
+    code, _, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            str(plain_checkpoint),
+            "--input",
+            str(tmp_path / "s.npy"),
+            "--output",
+            str(tmp_path / "u.npy"),
+            "--report",
+            str(tmp_path / "rep"),
+            "--no-compare",
+            "--threads",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 2
     assert "--report" in _one_error_line(err) and "directory" in err
     assert not (tmp_path / "u.npy").exists()
@@ -423,8 +533,21 @@ def test_solve_into_a_read_only_folder_is_one_line_nonroot(plain_checkpoint, tmp
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        code, _, err = _cli(["solve", "--checkpoint", str(plain_checkpoint), "--input", str(tmp_path / "s.npy"), "--output",
-                             str(ro / "u.npy"), "--no-compare", "--threads", "1"], capsys)
+        code, _, err = _cli(
+            [
+                "solve",
+                "--checkpoint",
+                str(plain_checkpoint),
+                "--input",
+                str(tmp_path / "s.npy"),
+                "--output",
+                str(ro / "u.npy"),
+                "--no-compare",
+                "--threads",
+                "1",
+            ],
+            capsys,
+        )
     finally:
         ro.chmod(0o755)
     assert code == 2 and "not writable" in _one_error_line(err)
@@ -438,8 +561,21 @@ def test_solve_into_an_unwritable_folder_is_one_line(plain_checkpoint, tmp_path,
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
     monkeypatch.setattr(cache, "atomic_write_bytes", denied)
-    code, _, err = _cli(["solve", "--checkpoint", str(plain_checkpoint), "--input", str(tmp_path / "s.npy"), "--output",
-                         str(tmp_path / "u.npy"), "--no-compare", "--threads", "1"], capsys)
+    code, _, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            str(plain_checkpoint),
+            "--input",
+            str(tmp_path / "s.npy"),
+            "--output",
+            str(tmp_path / "u.npy"),
+            "--no-compare",
+            "--threads",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 2
     line = _one_error_line(err)
     assert "--output" in line and "Permission denied" in line, line
@@ -462,7 +598,12 @@ def tiny_disk(tmp_path, request):
     checkpoints (2.4 MB each for cnn-small) fit and epoch 1's do not."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", str(mount)], capture_output=True, text=True, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip()[:80]})")
     try:
@@ -471,7 +612,9 @@ def tiny_disk(tmp_path, request):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 
-def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(tiny_disk, capsys, smoke_data_dir, monkeypatch):
+def test_a_real_disk_full_run_is_one_line_and_resumes_after_room_is_made(
+    tiny_disk, capsys, smoke_data_dir, monkeypatch
+):
     disk, size = tiny_disk
     monkeypatch.setenv("DIFFBENCH_THREADS", "1")
     args = _run_args(disk / "runs", smoke_data_dir, "--wandb-mode", "disabled")
@@ -529,11 +672,15 @@ def test_study_files_are_read_safely_and_their_names_checked(text, needle, tmp_p
         load_study(str(path))
 
 
-def test_evaluate_records_the_checkpoint_by_name_and_hash_not_by_local_path(smoke_run, smoke_data_dir, tmp_path, capsys):
+def test_evaluate_records_the_checkpoint_by_name_and_hash_not_by_local_path(
+    smoke_run, smoke_data_dir, tmp_path, capsys
+):
     from diffbench.training.checkpoint_io import file_sha256
 
     ckpt = smoke_run["run_dir"] / "seed-0" / "best.ckpt"
-    code, _, err = _cli(["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys)
+    code, _, err = _cli(
+        ["evaluate", str(ckpt), "--data-dir", str(smoke_data_dir), "--out", str(tmp_path), "--no-progress"], capsys
+    )
     assert code == 0, err
     text = (tmp_path / "metrics-smoke-test.json").read_text()
     assert str(smoke_run["run_dir"]) not in text and str(tmp_path) not in text

@@ -35,13 +35,31 @@ class DoubleNet(nn.Module):
 
 
 def _run(model: str, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["run", "--model", model, "--task", "smoke", "--max-steps", "1", "--out", str(tmp_path / "runs"),
-                 "--data-dir", str(data_dir), "--no-progress", "--wandb-mode", "disabled"])
+    code = main(
+        [
+            "run",
+            "--model",
+            model,
+            "--task",
+            "smoke",
+            "--max-steps",
+            "1",
+            "--out",
+            str(tmp_path / "runs"),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+            "--wandb-mode",
+            "disabled",
+        ]
+    )
     return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("cls", "words"), [("TupleNet", "tuple"), ("DoubleNet", "float64")])
-def test_a_model_whose_output_cannot_be_trained_is_one_line_before_training(tmp_path, smoke_data_dir, capsys, cls, words):
+def test_a_model_whose_output_cannot_be_trained_is_one_line_before_training(
+    tmp_path, smoke_data_dir, capsys, cls, words
+):
     nets = tmp_path / "nets.py"
     nets.write_text(NETS)
     code, err = _run(f"{nets}:{cls}", tmp_path, smoke_data_dir, capsys)
@@ -62,7 +80,9 @@ def test_a_run_of_a_built_in_imports_no_plugin(tmp_path, smoke_data_dir, capsys,
     site.mkdir()
     module = f"boom_{uuid.uuid4().hex[:8]}"
     mark = tmp_path / "imported"
-    (site / f"{module}.py").write_text(f"import pathlib, sys\npathlib.Path({str(mark)!r}).write_text('x')\nsys.exit(3)\n")
+    (site / f"{module}.py").write_text(
+        f"import pathlib, sys\npathlib.Path({str(mark)!r}).write_text('x')\nsys.exit(3)\n"
+    )
     dist = site / "boom_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: boom-plugin\nVersion: 1.0\n")

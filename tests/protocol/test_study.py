@@ -14,10 +14,17 @@ from diffbench.studies.spec import load_study, study_names
 
 def _row(n, estimate, half, seeds, capped=0):
     """A study row whose run kept per-sample errors: its nmae interval, its seeds, how they stopped."""
-    return {"n_train": n, "per_seed_nmae": list(seeds),
-            "intervals": {"method": "two-level bootstrap-t", "metrics": {"nmae": {"estimate": estimate, "low": estimate - half,
-                                                                                  "high": estimate + half}}},
-            "stops": [{"reason": "budget_capped" if i < capped else "stopped_early", "step": 100} for i in range(len(seeds))]}
+    return {
+        "n_train": n,
+        "per_seed_nmae": list(seeds),
+        "intervals": {
+            "method": "two-level bootstrap-t",
+            "metrics": {"nmae": {"estimate": estimate, "low": estimate - half, "high": estimate + half}},
+        },
+        "stops": [
+            {"reason": "budget_capped" if i < capped else "stopped_early", "step": 100} for i in range(len(seeds))
+        ],
+    }
 
 
 def test_log_law_fit_recovers_an_exact_law_on_the_per_size_means():
@@ -45,7 +52,10 @@ def test_a_plateau_is_not_the_log_law_and_the_verdict_says_where_it_holds():
     rnd = random.Random(0)
     sizes = (20, 40, 100, 250, 500, 1000, 2000)
     mean = {n: max(0.3 - 0.1 * math.log10(n), 0.3 - 0.1 * math.log10(250)) for n in sizes}  # the law, then a plateau
-    rows = [_row(n, mean[n], 0.004, [mean[n] + rnd.gauss(0, 0.002) for _ in range(3)], capped=3 if n >= 500 else 0) for n in sizes]
+    rows = [
+        _row(n, mean[n], 0.004, [mean[n] + rnd.gauss(0, 0.002) for _ in range(3)], capped=3 if n >= 500 else 0)
+        for n in sizes
+    ]
     fit = fit_log_law(rows)
     assert fit["lack_of_fit"]["p"] < 0.05 and fit["holds_for"]["n_high"] <= 500
     assert fit["verdict"].startswith("Not reproduced over the whole range")
@@ -63,8 +73,10 @@ def test_rows_without_per_sample_errors_fall_back_to_a_seed_interval_that_says_s
     import random
 
     rnd = random.Random(0)
-    rows = [{"n_train": n, "per_seed_nmae": [0.4 - 0.05 * math.log10(n) + rnd.gauss(0, 0.01) for _ in range(3)]}
-            for n in (10, 100, 1000, 10000)]
+    rows = [
+        {"n_train": n, "per_seed_nmae": [0.4 - 0.05 * math.log10(n) + rnd.gauss(0, 0.01) for _ in range(3)]}
+        for n in (10, 100, 1000, 10000)
+    ]
     fit = fit_log_law(rows)
     assert -0.07 < fit["b"] < -0.03
     assert all("seeds only" in p["method"] for p in fit["points"])
@@ -87,7 +99,17 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, smoke_data_dir, capsys):
         "name: tiny\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0, 1]\ntrain_fractions: [0.25, 1.0]\nsteps: 6\n"
         f"analysis: [scaling-law]\nevaluate_on: {{smoke: [{wide}]}}\n"
     )
-    args = ["study", str(study), "--out", str(tmp_path / "out"), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled"]
+    args = [
+        "study",
+        str(study),
+        "--out",
+        str(tmp_path / "out"),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "disabled",
+    ]
     assert main(args) == 0
     root = tmp_path / "out" / "tiny"
     summary = json.loads((root / "summary.json").read_text())
@@ -109,12 +131,15 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, smoke_data_dir, capsys):
     assert {p: p.stat().st_mtime for p in root.glob("runs/*/seed-*/best.ckpt")} == mtimes
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("name: x\nmodels: [cnn-small]\ntasks: [nope]\nseeds: [0]\n", "unknown task"),
-    ("name: x\nmodels: []\ntasks: [smoke]\nseeds: [0]\n", "'models' is required"),
-    ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [2]\n", "train_fractions"),
-    ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\nbogus: 1\n", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("name: x\nmodels: [cnn-small]\ntasks: [nope]\nseeds: [0]\n", "unknown task"),
+        ("name: x\nmodels: []\ntasks: [smoke]\nseeds: [0]\n", "'models' is required"),
+        ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [2]\n", "train_fractions"),
+        ("name: x\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\nbogus: 1\n", "unknown key"),
+    ],
+)
 def test_bad_study_files(tmp_path, capsys, text, needle):
     f = tmp_path / "s.yaml"
     f.write_text(text)
@@ -129,8 +154,10 @@ def _holder(lock):
     import subprocess
     import sys
 
-    code = ("import sys, time\nfrom filelock import FileLock\nheld = FileLock(sys.argv[1])\nheld.acquire()\n"
-            "print('held', flush=True)\ntime.sleep(60)\n")
+    code = (
+        "import sys, time\nfrom filelock import FileLock\nheld = FileLock(sys.argv[1])\nheld.acquire()\n"
+        "print('held', flush=True)\ntime.sleep(60)\n"
+    )
     lock.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
@@ -164,7 +191,9 @@ def test_two_processes_share_a_study(tmp_path, smoke_data_dir, monkeypatch):
     from diffbench.studies import runner as study_mod
 
     study = tmp_path / "pair.yaml"
-    study.write_text("name: pair\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [0.25, 1.0]\nsteps: 3\n")
+    study.write_text(
+        "name: pair\nmodels: [cnn-small]\ntasks: [smoke]\nseeds: [0]\ntrain_fractions: [0.25, 1.0]\nsteps: 3\n"
+    )
     held = tmp_path / "out" / "pair" / "locks" / "smoke--cnn-small--0.25.lock"
     holder = _holder(held)
     monkeypatch.setattr(study_mod, "LOCK_POLL_S", 0.05)
@@ -179,8 +208,14 @@ def test_two_processes_share_a_study(tmp_path, smoke_data_dir, monkeypatch):
             holder.wait()
 
     try:
-        summary = study_mod.run_study(str(study), out=str(tmp_path / "out"), data_dir=str(smoke_data_dir), progress=False,
-                                      wandb_mode="disabled", log=log)
+        summary = study_mod.run_study(
+            str(study),
+            out=str(tmp_path / "out"),
+            data_dir=str(smoke_data_dir),
+            progress=False,
+            wandb_mode="disabled",
+            log=log,
+        )
     finally:
         holder.kill()
     assert [m[:5] for m in logs] == ["[1/2]", "[2/2]", "[1/2]"] and "another process holds it" in logs[0]

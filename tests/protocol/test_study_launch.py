@@ -24,11 +24,24 @@ def tiny_study(tmp_path):
 
 
 def test_local_launcher_runs_one_submitit_job_per_run(tiny_study, tmp_path, smoke_data_dir, monkeypatch, capsys):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))  # the jobs import this tree
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )  # the jobs import this tree
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
-    args = ["study", str(tiny_study), "--launcher", "local", "--out", str(out), "--data-dir", str(smoke_data_dir),
-            "--wandb-mode", "disabled", "--no-progress"]
+    args = [
+        "study",
+        str(tiny_study),
+        "--launcher",
+        "local",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--wandb-mode",
+        "disabled",
+        "--no-progress",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "submitted 2 local job(s) for study tiny" in printed and "| cnn-small |" in printed
@@ -41,8 +54,22 @@ def test_local_launcher_runs_one_submitit_job_per_run(tiny_study, tmp_path, smok
     pids = {p.name.split("_")[0] for p in job_logs}
     assert str(os.getpid()) not in pids
     mtimes = {p: p.stat().st_mtime for p in root.glob("runs/*/seed-*/best.ckpt")}
-    assert main(["study", str(tiny_study), "--out", str(out), "--data-dir", str(smoke_data_dir), "--wandb-mode", "disabled",
-                 "--no-progress"]) == 0  # an inline pass over the launched study resumes: nothing retrained
+    assert (
+        main(
+            [
+                "study",
+                str(tiny_study),
+                "--out",
+                str(out),
+                "--data-dir",
+                str(smoke_data_dir),
+                "--wandb-mode",
+                "disabled",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )  # an inline pass over the launched study resumes: nothing retrained
     assert {p: p.stat().st_mtime for p in root.glob("runs/*/seed-*/best.ckpt")} == mtimes
 
 
@@ -50,16 +77,38 @@ def test_a_failing_job_is_one_line_and_keeps_the_others(tmp_path, smoke_data_dir
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     bad = tmp_path / "Bad.py"
-    bad.write_text("import torch\nclass Bad(torch.nn.Module):\n    def __init__(self, in_channels, out_channels=1):\n"
-                   "        super().__init__(); self.c = torch.nn.Conv2d(in_channels, out_channels, 2, stride=2)\n"
-                   "    def forward(self, x):\n        return self.c(x)\n")
+    bad.write_text(
+        "import torch\nclass Bad(torch.nn.Module):\n    def __init__(self, in_channels, out_channels=1):\n"
+        "        super().__init__(); self.c = torch.nn.Conv2d(in_channels, out_channels, 2, stride=2)\n"
+        "    def forward(self, x):\n        return self.c(x)\n"
+    )
     study = tmp_path / "mixed.yaml"
     study.write_text(f"name: mixed\nmodels: [cnn-small, '{bad}:Bad']\ntasks: [smoke]\nseeds: [0]\nsteps: 2\n")
-    assert main(["study", str(study), "--launcher", "local", "--out", str(tmp_path / "out"), "--data-dir", str(smoke_data_dir),
-                 "--wandb-mode", "disabled", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "study",
+                str(study),
+                "--launcher",
+                "local",
+                "--out",
+                str(tmp_path / "out"),
+                "--data-dir",
+                str(smoke_data_dir),
+                "--wandb-mode",
+                "disabled",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "1 of 2 run(s) of study mixed failed" in err and "Bad" in err and "shape" in err  # the model's own error: its output has the wrong shape
-    assert len(list((tmp_path / "out" / "mixed").glob("runs/smoke--cnn-small--*/result.json"))) == 1  # the good run is kept
+    assert (
+        err.count("\n") == 1 and "1 of 2 run(s) of study mixed failed" in err and "Bad" in err and "shape" in err
+    )  # the model's own error: its output has the wrong shape
+    assert (
+        len(list((tmp_path / "out" / "mixed").glob("runs/smoke--cnn-small--*/result.json"))) == 1
+    )  # the good run is kept
 
 
 def test_slurm_launcher_submits_an_array(tiny_study, tmp_path, monkeypatch, capsys):
@@ -74,14 +123,42 @@ def test_slurm_launcher_submits_an_array(tiny_study, tmp_path, monkeypatch, caps
     srun.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out"
-    assert main(["study", str(tiny_study), "--launcher", "slurm", "--partition", "gpu-h200", "--time", "90", "--gpus-per-node", "2",
-                 "--cpus-per-task", "8", "--array-parallelism", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "study",
+                str(tiny_study),
+                "--launcher",
+                "slurm",
+                "--partition",
+                "gpu-h200",
+                "--time",
+                "90",
+                "--gpus-per-node",
+                "2",
+                "--cpus-per-task",
+                "8",
+                "--array-parallelism",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "submitted 2 slurm job(s) for study tiny: 4242_0, 4242_1" in printed
     assert f"`diffbench study {tiny_study} --out {out}` writes the table" in printed
     script = (tmp_path / "submitted.sh").read_text()
-    for line in ("#SBATCH --partition=gpu-h200", "#SBATCH --time=90", "#SBATCH --array=0-1%1", "#SBATCH --gpus-per-node=2",
-                 "#SBATCH --cpus-per-task=8", "#SBATCH --ntasks-per-node=2", "#SBATCH --job-name=diffbench-tiny"):
+    for line in (
+        "#SBATCH --partition=gpu-h200",
+        "#SBATCH --time=90",
+        "#SBATCH --array=0-1%1",
+        "#SBATCH --gpus-per-node=2",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --ntasks-per-node=2",
+        "#SBATCH --job-name=diffbench-tiny",
+    ):
         assert line in script, script
 
 
@@ -93,14 +170,17 @@ def test_slurm_without_sbatch_is_one_line(tiny_study, tmp_path, monkeypatch, cap
     assert err.count("\n") == 1 and "cannot submit study 'tiny' through the slurm launcher" in err
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--launcher", "k8s"], "unknown launcher 'k8s'; allowed: inline, local, slurm"),
-    (["--launcher", "slurm", "--time", "0"], "--time must be a positive integer, got 0"),
-    (["--launcher", "slurm", "--gpus-per-node", "-1"], "--gpus-per-node must be an integer >= 0"),
-    (["--launcher", "slurm", "--partition", "a b"], "--partition must be a SLURM partition name"),
-    (["--launcher", "local", "--cpus-per-task", "0"], "--cpus-per-task must be a positive integer"),
-    (["--launcher", "local", "--devices", "2"], "give each job its GPUs with --gpus-per-node"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--launcher", "k8s"], "unknown launcher 'k8s'; allowed: inline, local, slurm"),
+        (["--launcher", "slurm", "--time", "0"], "--time must be a positive integer, got 0"),
+        (["--launcher", "slurm", "--gpus-per-node", "-1"], "--gpus-per-node must be an integer >= 0"),
+        (["--launcher", "slurm", "--partition", "a b"], "--partition must be a SLURM partition name"),
+        (["--launcher", "local", "--cpus-per-task", "0"], "--cpus-per-task must be a positive integer"),
+        (["--launcher", "local", "--devices", "2"], "give each job its GPUs with --gpus-per-node"),
+    ],
+)
 def test_bad_launcher_inputs(tiny_study, tmp_path, capsys, args, needle):
     assert main(["study", str(tiny_study), "--out", str(tmp_path / "out"), *args]) == 2
     err = capsys.readouterr().err

@@ -27,7 +27,9 @@ def test_compare_prints_every_headline_difference(tmp_path, capsys):
     b = make_result(tmp_path / "b", base=0.013, model="fno", per_sample=True)
     code, out, err = _compare(capsys, a, b)
     assert code == 0 and err == ""
-    diffs = paired_differences([s["per_sample"] for s in load(a)["per_seed"]], [s["per_sample"] for s in load(b)["per_seed"]])
+    diffs = paired_differences(
+        [s["per_sample"] for s in load(a)["per_seed"]], [s["per_sample"] for s in load(b)["per_seed"]]
+    )
     for key in HEADLINE_METRICS:
         d = diffs[key]
         line = next(x for x in out.splitlines() if x.startswith(key + " "))
@@ -49,24 +51,31 @@ def test_compare_reads_stored_submissions(tmp_path, capsys, monkeypatch):
     assert code == 0 and "nmae" in out and "A: unet-small" in out and "B: fno" in out
 
 
-@pytest.mark.parametrize("kind, needle", [
-    ("legacy", "B (PATH) has no per-sample errors"),
-    ("other task", "A is scored on task smoke (spec "),
-    ("other samples", "the two entries were scored on different test samples"),
-    ("tampered", "B (PATH) refused: digest does not match"),
-])
+@pytest.mark.parametrize(
+    "kind, needle",
+    [
+        ("legacy", "B (PATH) has no per-sample errors"),
+        ("other task", "A is scored on task smoke (spec "),
+        ("other samples", "the two entries were scored on different test samples"),
+        ("tampered", "B (PATH) refused: digest does not match"),
+    ],
+)
 def test_incomparable_inputs_are_one_line_errors(tmp_path, capsys, kind, needle):
     a = make_result(tmp_path / "a", base=0.010, per_sample=True)
     if kind == "legacy":
         b = make_result(tmp_path / "b", base=0.010)
     elif kind == "other task":
+
         def other_spec(r):  # the same task name under another spec (e.g. before a task change)
             r["task"]["spec_hash"] = "0" * 64
+
         b = make_result(tmp_path / "b", base=0.010, per_sample=True, mutate=other_spec)
     elif kind == "other samples":
+
         def shift(r):
             for s in r["per_seed"]:
                 s["per_sample"]["index"] = [i + 1 for i in s["per_sample"]["index"]]
+
         b = make_result(tmp_path / "b", base=0.010, per_sample=True, mutate=shift)
     else:
         b = make_result(tmp_path / "b", base=0.010, per_sample=True)

@@ -225,20 +225,33 @@ def test_paired_refuses_entries_on_different_samples() -> None:
 def _board(shifts: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.gamma(2.0, 0.05, (1, 400))
-    return {name: base + shift + rng.normal(0, 0.002, (3, 1)) + rng.normal(0, 0.002, (3, 400))
-            for name, shift in shifts.items()}
+    return {
+        name: base + shift + rng.normal(0, 0.002, (3, 1)) + rng.normal(0, 0.002, (3, 400))
+        for name, shift in shifts.items()
+    }
 
 
 def test_tied_ranks_on_constructed_boards() -> None:
     board = _board({"c": 0.03, "a": 0.0, "b": 0.0005, "d": 0.0305, "e": 0.1})
     ranked = iv.tied_ranks(board)
     assert [(e.name, e.rank, e.leader) for e in ranked] == [
-        ("a", 1, "a"), ("b", 1, "a"), ("c", 2, "c"), ("d", 2, "c"), ("e", 3, "e")]
+        ("a", 1, "a"),
+        ("b", 1, "a"),
+        ("c", 2, "c"),
+        ("d", 2, "c"),
+        ("e", 3, "e"),
+    ]
     assert ranked[0].versus_leader is None
     assert [e.rank for e in iv.tied_ranks(board, method="percentile", correction="none")] == [1, 1, 2, 2, 3]
     assert ranked[1].versus_leader is not None and not ranked[1].versus_leader.significant
     # higher is better: the order reverses
-    assert {e.name: e.rank for e in iv.tied_ranks(board, lower_is_better=False)} == {"e": 1, "c": 2, "d": 2, "a": 3, "b": 3}
+    assert {e.name: e.rank for e in iv.tied_ranks(board, lower_is_better=False)} == {
+        "e": 1,
+        "c": 2,
+        "d": 2,
+        "a": 3,
+        "b": 3,
+    }
     # all equal: one rank
     same = _board({"x": 0.0, "y": 0.0, "z": 0.0})
     assert {e.rank for e in iv.tied_ranks(same)} == {1}
@@ -300,8 +313,7 @@ def test_weighted_scores_equal_the_scores_of_the_expanded_resample() -> None:
         xr, er = np.repeat(x, k), np.repeat(e, k)
         yr = iv.worst_mask(er, 0.2)
         assert auc[b] == pytest.approx(brute_auroc(xr, yr))
-        assert (pos[b] * flags[b]).sum() / pos[b].sum() == pytest.approx(
-            iv.flag_weights(xr, 0.1)[yr].sum() / yr.sum())
+        assert (pos[b] * flags[b]).sum() / pos[b].sum() == pytest.approx(iv.flag_weights(xr, 0.1)[yr].sum() / yr.sum())
         assert rho[b] == pytest.approx(stats.spearmanr(xr, er).statistic)
 
 
@@ -396,10 +408,22 @@ def test_lack_of_fit_against_a_hand_computed_anova() -> None:
 # The shipped data-scaling study before issue 13 (leaderboard/studies/data-scaling/summary.json
 # at 9935b6f): cnn-small on standard-64, per-seed test nmae, 2 seeds per size.
 SHIPPED_N = [20, 20, 40, 40, 100, 100, 240, 240, 500, 500, 1000, 1000, 2000, 2000]
-SHIPPED_NMAE = [0.1321717884957025, 0.1302107894342097, 0.12025083858329648, 0.11757304461154491,
-                0.0951984314844367, 0.09282313895227512, 0.08572541272021125, 0.08501762871415107,
-                0.0821707728682424, 0.07868481860777607, 0.08147023648238759, 0.07781327044027675,
-                0.08189413359915881, 0.08062576279473369]
+SHIPPED_NMAE = [
+    0.1321717884957025,
+    0.1302107894342097,
+    0.12025083858329648,
+    0.11757304461154491,
+    0.0951984314844367,
+    0.09282313895227512,
+    0.08572541272021125,
+    0.08501762871415107,
+    0.0821707728682424,
+    0.07868481860777607,
+    0.08147023648238759,
+    0.07781327044027675,
+    0.08189413359915881,
+    0.08062576279473369,
+]
 
 
 def test_lack_of_fit_reproduces_the_issue_13_reanalysis() -> None:
@@ -442,17 +466,20 @@ def test_log_law_fit_matches_weighted_polyfit() -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("values", "text"), [
-    ((0.0793, 0.0712, 0.0881), "0.079 [0.071, 0.088]"),      # half-width 0.0085: one digit
-    ((0.0793, 0.0781, 0.0805), "0.0793 [0.0781, 0.0805]"),   # 0.0012: two digits
-    ((0.5, 0.4, 0.6), "0.50 [0.40, 0.60]"),                  # 0.1: two digits
-    ((0.5, 0.3, 0.7), "0.50 [0.30, 0.70]"),                  # 0.2 -> lead 200: two digits
-    ((0.5, 0.1, 0.9), "0.5 [0.1, 0.9]"),                     # 0.4: one digit
-    ((2.0, 1.01, 2.99), "2.0 [1.0, 3.0]"),                   # 0.99 rounds up: two digits of 1.0
-    ((12.34, 10.0, 14.5), "12.3 [10.0, 14.5]"),              # 2.25: two digits
-    ((1234.0, 880.0, 1580.0), "1230 [880, 1580]"),           # 350: two digits, tens
-    ((-0.0004, -0.0031, 0.0023), "-0.0004 [-0.0031, 0.0023]"),
-])
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ((0.0793, 0.0712, 0.0881), "0.079 [0.071, 0.088]"),  # half-width 0.0085: one digit
+        ((0.0793, 0.0781, 0.0805), "0.0793 [0.0781, 0.0805]"),  # 0.0012: two digits
+        ((0.5, 0.4, 0.6), "0.50 [0.40, 0.60]"),  # 0.1: two digits
+        ((0.5, 0.3, 0.7), "0.50 [0.30, 0.70]"),  # 0.2 -> lead 200: two digits
+        ((0.5, 0.1, 0.9), "0.5 [0.1, 0.9]"),  # 0.4: one digit
+        ((2.0, 1.01, 2.99), "2.0 [1.0, 3.0]"),  # 0.99 rounds up: two digits of 1.0
+        ((12.34, 10.0, 14.5), "12.3 [10.0, 14.5]"),  # 2.25: two digits
+        ((1234.0, 880.0, 1580.0), "1230 [880, 1580]"),  # 350: two digits, tens
+        ((-0.0004, -0.0031, 0.0023), "-0.0004 [-0.0031, 0.0023]"),
+    ],
+)
 def test_format_interval_digits(values: tuple[float, float, float], text: str) -> None:
     assert iv.format_interval(*values) == text
 
@@ -464,17 +491,20 @@ def test_interval_and_difference_print_and_serialise() -> None:
     assert str(d) == "0.010 [0.004, 0.016] (p = 0.002)" and d.significant
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: iv.bootstrap_interval(np.ones((2, 10)), np.ones(9)), "one source count per test sample"),
-    (lambda: iv.bootstrap_interval(np.ones((2, 10)), level=95), "level must be between 0 and 1"),
-    (lambda: iv.bootstrap_interval(np.ones((2, 10)), n_boot=10), "n_boot must be an integer of at least 100"),
-    (lambda: iv.bootstrap_interval(np.ones((2, 10)), stat="median"), "unknown statistic"),
-    (lambda: iv.bootstrap_interval(np.ones((2, 2, 2))), "seeds x samples"),
-    (lambda: iv.ratio_interval(np.ones((2, 10)), -np.ones(10)), "non-negative"),
-    (lambda: iv.ratio_interval(np.ones((2, 10)), np.ones((3, 10))), "one row or one per seed"),
-    (lambda: iv.uq_auroc(np.ones(9), np.ones((2, 10))), "indicator has shape"),
-    (lambda: iv.uq_auroc(np.ones(10), np.ones((2, 10)), worst=5), "share between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: iv.bootstrap_interval(np.ones((2, 10)), np.ones(9)), "one source count per test sample"),
+        (lambda: iv.bootstrap_interval(np.ones((2, 10)), level=95), "level must be between 0 and 1"),
+        (lambda: iv.bootstrap_interval(np.ones((2, 10)), n_boot=10), "n_boot must be an integer of at least 100"),
+        (lambda: iv.bootstrap_interval(np.ones((2, 10)), stat="median"), "unknown statistic"),
+        (lambda: iv.bootstrap_interval(np.ones((2, 2, 2))), "seeds x samples"),
+        (lambda: iv.ratio_interval(np.ones((2, 10)), -np.ones(10)), "non-negative"),
+        (lambda: iv.ratio_interval(np.ones((2, 10)), np.ones((3, 10))), "one row or one per seed"),
+        (lambda: iv.uq_auroc(np.ones(9), np.ones((2, 10))), "indicator has shape"),
+        (lambda: iv.uq_auroc(np.ones(10), np.ones((2, 10)), worst=5), "share between 0 and 1"),
+    ],
+)
 def test_bad_inputs_are_one_line_errors(call, message: str) -> None:
     with pytest.raises(DiffbenchError, match=message) as info:
         call()
@@ -489,7 +519,9 @@ def test_the_module_does_not_import_torch() -> None:
 def test_seed_interval_is_the_t_interval_of_the_seed_mean() -> None:
     """Legacy summaries (mean, std, n seeds) get the t interval over seeds: t_{3, 0.975} = 3.18245."""
     got = iv.seed_interval(1.0, 1.0, 4)
-    assert got.low == pytest.approx(1.0 - 3.182446305284263 / 2) and got.high == pytest.approx(1.0 + 3.182446305284263 / 2)
+    assert got.low == pytest.approx(1.0 - 3.182446305284263 / 2) and got.high == pytest.approx(
+        1.0 + 3.182446305284263 / 2
+    )
     assert "seeds only" in got.method and got.n_seeds == 4 and got.n_samples == 0
     with pytest.raises(DiffbenchError, match="at least 2 seeds"):
         iv.seed_interval(1.0, 0.0, 1)
@@ -500,6 +532,7 @@ def test_seed_interval_is_the_t_interval_of_the_seed_mean() -> None:
 # --------------------------------------------------------------------------------------
 # memory at the paper's test-set size
 # --------------------------------------------------------------------------------------
+
 
 def test_resampling_a_large_test_set_never_holds_the_float_weight_matrix() -> None:
     """paper-512 scores 80,000 test samples: a float64 matrix of 2,000 resamples x 80,000
@@ -527,4 +560,6 @@ def test_resampling_a_large_test_set_never_holds_the_float_weight_matrix() -> No
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        assert peak < 0.5 * full, f"{name}: peak {peak / 2**20:.0f} MiB against {full / 2**20:.0f} MiB for float64 weights"
+        assert peak < 0.5 * full, (
+            f"{name}: peak {peak / 2**20:.0f} MiB against {full / 2**20:.0f} MiB for float64 weights"
+        )

@@ -29,7 +29,11 @@ from lb_factory import make_result, per_sample_seed
 
 def _arrays(n: int = 40) -> dict:
     rng = np.random.default_rng(3)
-    return {"index": np.arange(n), "count": np.repeat([1, 2], n // 2), **{k: rng.uniform(0.1, 1.0, n) for k in QUANTITIES}}
+    return {
+        "index": np.arange(n),
+        "count": np.repeat([1, 2], n // 2),
+        **{k: rng.uniform(0.1, 1.0, n) for k in QUANTITIES},
+    }
 
 
 def test_block_round_trips_in_float32():
@@ -40,16 +44,28 @@ def test_block_round_trips_in_float32():
     assert d["count"].tolist() == a["count"].tolist()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda b: b.update(n=41), "b.index must be a list of 41"),
-    (lambda b: b.update(mae=base64.b64encode(np.full(40, np.nan, "<f4").tobytes()).decode()), "b.mae must hold finite values"),
-    (lambda b: b.update(mae=base64.b64encode(np.full(40, -1.0, "<f4").tobytes()).decode()), "b.mae must hold finite values"),
-    (lambda b: b.update(mae="@@@"), "b.mae must be 40 float32 values"),
-    (lambda b: b.update(mae=base64.b64encode(np.ones(39, "<f4").tobytes()).decode()), "b.mae must be 40 float32 values"),
-    (lambda b: b.update(index=list(range(39, -1, -1))), "b.index must be strictly increasing"),
-    (lambda b: b.update(encoding="json"), "b.encoding must be"),
-    (lambda b: b.update(extra=1), "b has unknown key(s) extra"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: b.update(n=41), "b.index must be a list of 41"),
+        (
+            lambda b: b.update(mae=base64.b64encode(np.full(40, np.nan, "<f4").tobytes()).decode()),
+            "b.mae must hold finite values",
+        ),
+        (
+            lambda b: b.update(mae=base64.b64encode(np.full(40, -1.0, "<f4").tobytes()).decode()),
+            "b.mae must hold finite values",
+        ),
+        (lambda b: b.update(mae="@@@"), "b.mae must be 40 float32 values"),
+        (
+            lambda b: b.update(mae=base64.b64encode(np.ones(39, "<f4").tobytes()).decode()),
+            "b.mae must be 40 float32 values",
+        ),
+        (lambda b: b.update(index=list(range(39, -1, -1))), "b.index must be strictly increasing"),
+        (lambda b: b.update(encoding="json"), "b.encoding must be"),
+        (lambda b: b.update(extra=1), "b has unknown key(s) extra"),
+    ],
+)
 def test_bad_blocks_are_refused_in_one_line(change, message):
     block = encode(_arrays())
     change(block)
@@ -71,8 +87,16 @@ def test_intervals_are_intervals_not_point_estimates():
     n = 400
     rng = np.random.default_rng(11)
     mae = rng.normal(1.0, 0.2, n)
-    arrays = {"index": np.arange(n), "count": np.repeat([1, 2, 3, 4], n // 4), "abs_sum": mae * 64, "tgt_sum": np.full(n, 32.0),
-              "mae": mae, "max_abs": mae * 3, "abs_sum_sources": mae, "npix_sources": np.ones(n)}
+    arrays = {
+        "index": np.arange(n),
+        "count": np.repeat([1, 2, 3, 4], n // 4),
+        "abs_sum": mae * 64,
+        "tgt_sum": np.full(n, 32.0),
+        "mae": mae,
+        "max_abs": mae * 3,
+        "abs_sum_sources": mae,
+        "npix_sources": np.ones(n),
+    }
     iv = headline_intervals([encode(arrays)], n_boot=2000)
     m = iv["metrics"]["mae"]
     half = (m["high"] - m["low"]) / 2
@@ -129,7 +153,9 @@ def test_counts_that_do_not_match_the_test_counts_are_refused(tmp_path):
 
 def test_hand_made_intervals_are_refused(tmp_path):
     def narrow(r):
-        r["aggregate"]["intervals"]["metrics"]["nmae"]["low"] = r["aggregate"]["intervals"]["metrics"]["nmae"]["estimate"]
+        r["aggregate"]["intervals"]["metrics"]["nmae"]["low"] = r["aggregate"]["intervals"]["metrics"]["nmae"][
+            "estimate"
+        ]
 
     assert "aggregate.intervals does not agree with the per-sample errors" in _refused(tmp_path, narrow)
 
@@ -146,9 +172,20 @@ def _entry(shift: float, rng_seed: int) -> list[dict]:
     out = []
     for _ in range(3):
         mae = hard + shift + rng.normal(0, 0.0002, n) ** 2
-        out.append(encode({"index": np.arange(n), "count": np.repeat([1, 2, 3, 4], n // 4), "abs_sum": mae * 4096,
-                           "tgt_sum": np.full(n, 1000.0), "mae": mae, "max_abs": mae * 9, "abs_sum_sources": mae * 10,
-                           "npix_sources": np.full(n, 10.0)}))
+        out.append(
+            encode(
+                {
+                    "index": np.arange(n),
+                    "count": np.repeat([1, 2, 3, 4], n // 4),
+                    "abs_sum": mae * 4096,
+                    "tgt_sum": np.full(n, 1000.0),
+                    "mae": mae,
+                    "max_abs": mae * 9,
+                    "abs_sum_sources": mae * 10,
+                    "npix_sources": np.full(n, 10.0),
+                }
+            )
+        )
     return out
 
 

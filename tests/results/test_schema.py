@@ -73,18 +73,32 @@ def test_the_shipped_submissions_are_all_tested():
     assert len(SHIPPED) >= 30 and default_leaderboard_dir() == ROOT / "leaderboard"
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: r["per_seed"][0]["test"].__setitem__("nmae", "abc"),
-     "result.json refused: per_seed[0].test.nmae must be a finite number >= 0, got 'abc'"),
-    (lambda r: r["per_seed"][1].__setitem__("epochs", 3), "result.json refused: per_seed[1] has unknown key(s) epochs"),
-    (lambda r: r.__setitem__("extra", 1), "result.json refused: the result has unknown key(s) extra"),
-    (lambda r: r["uq"]["indicators"]["residual"].__setitem__("status", "n/a"),
-     "result.json refused: uq.indicators.residual.status must be 'ok' or 'not applicable', got 'n/a'"),
-    (lambda r: r["per_seed"][0]["consistency"]["superposition"].__setitem__("n_pairs", 2.5),
-     "result.json refused: per_seed[0].consistency.superposition.n_pairs must be an integer >= 0, got 2.5"),
-    (lambda r: r["cost"].__setitem__("solver_s_per_sample", True),
-     "result.json refused: cost.solver_s_per_sample must be a finite number > 0, got true"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda r: r["per_seed"][0]["test"].__setitem__("nmae", "abc"),
+            "result.json refused: per_seed[0].test.nmae must be a finite number >= 0, got 'abc'",
+        ),
+        (
+            lambda r: r["per_seed"][1].__setitem__("epochs", 3),
+            "result.json refused: per_seed[1] has unknown key(s) epochs",
+        ),
+        (lambda r: r.__setitem__("extra", 1), "result.json refused: the result has unknown key(s) extra"),
+        (
+            lambda r: r["uq"]["indicators"]["residual"].__setitem__("status", "n/a"),
+            "result.json refused: uq.indicators.residual.status must be 'ok' or 'not applicable', got 'n/a'",
+        ),
+        (
+            lambda r: r["per_seed"][0]["consistency"]["superposition"].__setitem__("n_pairs", 2.5),
+            "result.json refused: per_seed[0].consistency.superposition.n_pairs must be an integer >= 0, got 2.5",
+        ),
+        (
+            lambda r: r["cost"].__setitem__("solver_s_per_sample", True),
+            "result.json refused: cost.solver_s_per_sample must be a finite number > 0, got true",
+        ),
+    ],
+)
 def test_a_violation_is_one_line_naming_the_field(change, message):
     result = _fixture()
     change(result)
@@ -111,7 +125,9 @@ def test_key_order_does_not_matter():
 
 def test_the_committed_json_schema_is_fresh(capsys):
     committed = (ROOT / "leaderboard" / "result.schema.json").read_text(encoding="utf-8")
-    assert committed == schema_text(), "leaderboard/result.schema.json is stale: run `diffbench schema > leaderboard/result.schema.json`"
+    assert committed == schema_text(), (
+        "leaderboard/result.schema.json is stale: run `diffbench schema > leaderboard/result.schema.json`"
+    )
     assert main(["schema"]) == 0
     printed = capsys.readouterr().out
     assert printed == committed
@@ -129,10 +145,12 @@ def _fresh_python(code: str) -> str:
 
 
 def test_the_results_package_never_imports_torch():
-    code = ("import sys, diffbench.results as r\n"
-            "for n in r.__all__: getattr(r, n)\n"
-            f"r.check_result(r.read_json_strict({str(FIXTURE)!r}), 'x')\n"
-            "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))")
+    code = (
+        "import sys, diffbench.results as r\n"
+        "for n in r.__all__: getattr(r, n)\n"
+        f"r.check_result(r.read_json_strict({str(FIXTURE)!r}), 'x')\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))"
+    )
     assert _fresh_python(code).strip() == "[]"
 
 
@@ -142,11 +160,13 @@ def test_submit_never_imports_torch(tmp_path):
     run_dir.mkdir()
     (run_dir / "result.json").write_text(FIXTURE.read_text())
     lb = tmp_path / "lb"
-    code = ("import sys\nfrom diffbench.cli import main\n"
-            f"assert main(['submit', {str(run_dir / 'result.json')!r}, '--leaderboard', {str(lb)!r}]) == 0\n"
-            "from diffbench.submissions.submit import load_submissions\n"
-            f"assert len(load_submissions({str(lb)!r})) == 1\n"
-            "print('torch' in sys.modules, 'torchmetrics' in sys.modules, 'lightning' in sys.modules)")
+    code = (
+        "import sys\nfrom diffbench.cli import main\n"
+        f"assert main(['submit', {str(run_dir / 'result.json')!r}, '--leaderboard', {str(lb)!r}]) == 0\n"
+        "from diffbench.submissions.submit import load_submissions\n"
+        f"assert len(load_submissions({str(lb)!r})) == 1\n"
+        "print('torch' in sys.modules, 'torchmetrics' in sys.modules, 'lightning' in sys.modules)"
+    )
     assert _fresh_python(code).strip().splitlines()[-1] == "False False False"
 
 
@@ -166,5 +186,9 @@ def test_the_names_are_the_protocols():
     from diffbench.trust import consistency, options, scores
 
     assert names.METRIC_KEYS == metrics.METRIC_KEYS and names.REGIONS == regions.REGIONS
-    assert names.INDICATORS == options.INDICATORS and names.SCORE_KEYS == scores.SCORE_KEYS and names.NOT_APPLICABLE == scores.NOT_APPLICABLE
+    assert (
+        names.INDICATORS == options.INDICATORS
+        and names.SCORE_KEYS == scores.SCORE_KEYS
+        and names.NOT_APPLICABLE == scores.NOT_APPLICABLE
+    )
     assert names.CONSISTENCY_SCORES == consistency.SCORES

@@ -18,8 +18,14 @@ from diffbench.results import (
 from diffbench.submissions.submit import document_id, load_submissions
 
 FIXTURE = Path(__file__).parent / "fixtures" / "result-v1-smoke-uq.json"
-GOOD = {"title": "U-Net <b>x</b>", "authors": "A. Author", "url": "https://example.org/code", "official": True,
-        "submitted": "2025-01-02", "images": {}}
+GOOD = {
+    "title": "U-Net <b>x</b>",
+    "authors": "A. Author",
+    "url": "https://example.org/code",
+    "official": True,
+    "submitted": "2025-01-02",
+    "images": {},
+}
 
 
 def _store(lb: Path, meta: dict) -> Path:
@@ -37,15 +43,18 @@ def test_a_good_block_is_accepted(tmp_path):
     assert sub.path == path and sub.meta["url"] == GOOD["url"] and sub.typed.task.name == "smoke"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"url": "javascript:alert(1)"}, "submission.url must be an http(s) URL or null"),
-    ({"title": "two\nlines"}, "submission.title is too long (at most 200 characters) or has control characters"),
-    ({"authors": "x" * 501}, "submission.authors is too long (at most 500 characters)"),
-    ({"official": "yes"}, "submission.official must be a bool, got 'yes'"),
-    ({"submitted": "2 Jan 2025"}, "submission.submitted must be a YYYY-MM-DD date, got '2 Jan 2025'"),
-    ({"images": {"seed-0/a.png": "not-a-hash"}}, "submission.images must map paths to SHA-256 hex digests"),
-    ({"extra": 1}, "submission has unknown key(s) extra"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"url": "javascript:alert(1)"}, "submission.url must be an http(s) URL or null"),
+        ({"title": "two\nlines"}, "submission.title is too long (at most 200 characters) or has control characters"),
+        ({"authors": "x" * 501}, "submission.authors is too long (at most 500 characters)"),
+        ({"official": "yes"}, "submission.official must be a bool, got 'yes'"),
+        ({"submitted": "2 Jan 2025"}, "submission.submitted must be a YYYY-MM-DD date, got '2 Jan 2025'"),
+        ({"images": {"seed-0/a.png": "not-a-hash"}}, "submission.images must map paths to SHA-256 hex digests"),
+        ({"extra": 1}, "submission has unknown key(s) extra"),
+    ],
+)
 def test_a_bad_block_is_refused_in_one_line(tmp_path, change, message):
     path = _store(tmp_path, {**GOOD, **change})
     with pytest.raises(DiffbenchError) as info:
@@ -56,7 +65,15 @@ def test_a_bad_block_is_refused_in_one_line(tmp_path, change, message):
 
 def test_safe_url():
     assert safe_url("http://example.org:8080/p?a=1&b=2") == "http://example.org:8080/p?a=1&b=2"
-    for bad in ("javascript:alert(1)", "data:text/html,x", "/relative", "https://", "http://exa mple.org", "http://x:99999999/", 3):
+    for bad in (
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "/relative",
+        "https://",
+        "http://exa mple.org",
+        "http://x:99999999/",
+        3,
+    ):
         assert safe_url(bad) is None, bad
 
 

@@ -56,7 +56,9 @@ def main() -> None:
     args = ap.parse_args()
     xp = get_backend(args.backend)
     print(f"backend={args.backend} batch={args.batch} tol=1e-8 (seconds: best of {args.repeat})")
-    print("N     mgcg_iters(min/max)  mgcg_s/sample(batch)  mgcg_s(1 sample)  spsolve_s  pyamg_setup_s  pyamg_solve_s  pyamg_iters")
+    print(
+        "N     mgcg_iters(min/max)  mgcg_s/sample(batch)  mgcg_s(1 sample)  spsolve_s  pyamg_setup_s  pyamg_solve_s  pyamg_iters"
+    )
     for n in args.sizes:
         s, d, mask, vals = problem(n, args.batch)
         s_x, d_x, m_x, v_x = (xp.asarray(a) for a in (s, d, mask, vals))

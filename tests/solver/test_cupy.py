@@ -44,7 +44,9 @@ def _case(name, n=48, b=3):
     if name == "mgcg-lognormal":
         return s, dict(diffusivity=lognormal_d(r, n, sigma=0.7, batch=b), boundary="dirichlet")
     if name == "mgcg-piecewise-neumann":
-        return s, dict(diffusivity=np.stack([piecewise_d(r, n, contrast=30.0) for _ in range(b)]), decay=0.05, boundary="neumann")
+        return s, dict(
+            diffusivity=np.stack([piecewise_d(r, n, contrast=30.0) for _ in range(b)]), decay=0.05, boundary="neumann"
+        )
     if name == "mgcg-clamped-periodic":
         pairs = [clamp_mask(r, n, count=k + 2) for k in range(b)]
         fixed = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
@@ -54,7 +56,16 @@ def _case(name, n=48, b=3):
     raise KeyError(name)
 
 
-CASES = ["dst", "dct", "fft", "dst+fft", "mgcg-lognormal", "mgcg-piecewise-neumann", "mgcg-clamped-periodic", "mgcg-mixed-odd"]
+CASES = [
+    "dst",
+    "dct",
+    "fft",
+    "dst+fft",
+    "mgcg-lognormal",
+    "mgcg-piecewise-neumann",
+    "mgcg-clamped-periodic",
+    "mgcg-mixed-odd",
+]
 
 
 def _to_cp(cp, kw):

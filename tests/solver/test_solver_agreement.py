@@ -86,7 +86,11 @@ def build_case(name: str):
     elif dkind == "per-sample-field":
         d = np.ones(shape) * np.array([0.3, 1.0, 3.0])[:b, None, None]
     elif dkind == "lognormal":
-        d = lognormal_d(rng, n, sigma=1.0) if batch is None else np.stack([lognormal_d(rng, n, sigma=s) for s in (0.5, 1.0, 1.5)][:b])
+        d = (
+            lognormal_d(rng, n, sigma=1.0)
+            if batch is None
+            else np.stack([lognormal_d(rng, n, sigma=s) for s in (0.5, 1.0, 1.5)][:b])
+        )
     else:
         d = piecewise_d(rng, n) if batch is None else np.stack([piecewise_d(rng, n) for _ in range(b)])
     if isinstance(gkind, float):

@@ -38,7 +38,7 @@ def test_tiny_source_gives_the_tiny_field_with_an_honest_residual(variable_d):
     assert np.abs(res.field).max() > 0
     np.testing.assert_allclose(res.field, unit.field * 1e-170, rtol=1e-9, atol=0)
     # The certificate recomputed independently on the rescaled problem meets tol.
-    (_, a), = reference_solve(s * 1e170, d, 0.0, "dirichlet")
+    ((_, a),) = reference_solve(s * 1e170, d, 0.0, "dirichlet")
     assert certificate(a, res.field * 1e170, s * 1e170) <= 1e-8
 
 

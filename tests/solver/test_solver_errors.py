@@ -85,7 +85,11 @@ def test_unknown_boundary_name(name):
 
 
 def test_unknown_boundary_side_and_missing_side():
-    raises("side", "north", boundary={"north": "dirichlet", "bottom": "dirichlet", "left": "dirichlet", "right": "dirichlet"})
+    raises(
+        "side",
+        "north",
+        boundary={"north": "dirichlet", "bottom": "dirichlet", "left": "dirichlet", "right": "dirichlet"},
+    )
     raises("lacks", "right", boundary={"top": "dirichlet", "bottom": "dirichlet", "left": "dirichlet"})
     raises("boundary must be", boundary=3)
 
@@ -142,7 +146,20 @@ def test_regular_neighbours_of_singular_problems_solve():
         ("not an array", ("shape",)),
         (object(), ("numpy", "array")),
     ],
-    ids=["rank1", "rank4", "non-square", "non-square-batch", "n7", "n4-batch", "complex", "bool", "object", "rank0", "str", "object-instance"],
+    ids=[
+        "rank1",
+        "rank4",
+        "non-square",
+        "non-square-batch",
+        "n7",
+        "n4-batch",
+        "complex",
+        "bool",
+        "object",
+        "rank0",
+        "str",
+        "object-instance",
+    ],
 )
 def test_bad_source(source, words):
     raises(*words, source=source)

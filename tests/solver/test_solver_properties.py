@@ -45,7 +45,9 @@ def test_symmetries_of_the_square(op, boundary, decay, variable_d):
     d = np.stack([lognormal_d(r, n), piecewise_d(r, n)]) if variable_d else 1.7
     tol = 1e-12
     u = solve(s, diffusivity=d, decay=decay, boundary=boundary, tol=tol).field
-    ut = solve(np.ascontiguousarray(f(s)), diffusivity=f(d) if variable_d else d, decay=decay, boundary=boundary, tol=tol)
+    ut = solve(
+        np.ascontiguousarray(f(s)), diffusivity=f(d) if variable_d else d, decay=decay, boundary=boundary, tol=tol
+    )
     close(ut.field, f(u), 1e-12 if not variable_d else 1e-8)
 
 
@@ -144,7 +146,11 @@ def test_nonnegative_sources_give_nonnegative_field(boundary, decay, dkind):
     r = rng(6)
     n = 40
     s = r.random((2, n, n)) * (r.random((2, n, n)) > 0.95)
-    d = {"const": 1.0, "lognormal": lognormal_d(r, n, batch=2), "piecewise": np.stack([piecewise_d(r, n) for _ in range(2)])}[dkind]
+    d = {
+        "const": 1.0,
+        "lognormal": lognormal_d(r, n, batch=2),
+        "piecewise": np.stack([piecewise_d(r, n) for _ in range(2)]),
+    }[dkind]
     res = solve(s, diffusivity=d, decay=decay, boundary=boundary, tol=1e-10)
     u = res.field
     assert u.min() >= -1e-9 * u.max(), f"min {u.min():.3e}, max {u.max():.3e}"
@@ -180,7 +186,16 @@ def _assert_same(batch_res, single_res, b):
     assert float(batch_res.residual[b]) == single_res.residual
 
 
-BATCH_CASES = ["transform-dirichlet", "transform-neumann", "transform-periodic", "transform-dst+fft", "mgcg-lognormal", "mgcg-fixed", "mgcg-mixed", "mgcg-odd"]
+BATCH_CASES = [
+    "transform-dirichlet",
+    "transform-neumann",
+    "transform-periodic",
+    "transform-dst+fft",
+    "mgcg-lognormal",
+    "mgcg-fixed",
+    "mgcg-mixed",
+    "mgcg-odd",
+]
 
 
 def _batch_case(name, r, b=3):
@@ -227,7 +242,14 @@ def test_batch_is_bit_identical_to_single_solves(name):
         _assert_same(res, single, b)
     # and whatever the order or the split of the batch
     perm = [2, 0, 1]
-    sub = {k: ((v[0][perm], v[1][perm]) if k == "fixed" else (v[perm] if isinstance(v, np.ndarray) and v.ndim in (1, 3) else v)) for k, v in kw.items()}
+    sub = {
+        k: (
+            (v[0][perm], v[1][perm])
+            if k == "fixed"
+            else (v[perm] if isinstance(v, np.ndarray) and v.ndim in (1, 3) else v)
+        )
+        for k, v in kw.items()
+    }
     res_p = solve(s[perm], tol=1e-9, **sub)
     for i, b in enumerate(perm):
         assert res_p.field[i].tobytes() == res.field[b].tobytes()
@@ -238,8 +260,14 @@ def test_batch_is_bit_identical_to_single_solves(name):
     [
         (64, "dirichlet"),  # 64 lines per sample: the whole batch in one DST-I call each way
         (27, "dirichlet"),  # 27 lines: sample by sample
-        (72, {"top": "dirichlet", "bottom": "dirichlet", "left": "periodic", "right": "periodic"}),  # chirp DST-I (73 prime), batched
-        (100, {"top": "periodic", "bottom": "periodic", "left": "dirichlet", "right": "dirichlet"}),  # chirp, 100 lines: per sample
+        (
+            72,
+            {"top": "dirichlet", "bottom": "dirichlet", "left": "periodic", "right": "periodic"},
+        ),  # chirp DST-I (73 prime), batched
+        (
+            100,
+            {"top": "periodic", "bottom": "periodic", "left": "dirichlet", "right": "dirichlet"},
+        ),  # chirp, 100 lines: per sample
     ],
     ids=["dst-batched", "dst-per-sample", "chirp-batched", "chirp-per-sample"],
 )
@@ -261,7 +289,9 @@ def test_transform_batches_are_bit_identical_to_single_solves(n, boundary):
         for b in range(B):
             one = {k: (v[b] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
             _assert_same(res, solve(s[b], boundary=boundary, **one), b)
-        rev = solve(s[::-1], boundary=boundary, **{k: (v[::-1] if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
+        rev = solve(
+            s[::-1], boundary=boundary, **{k: (v[::-1] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+        )
         assert rev.field[::-1].tobytes() == res.field.tobytes()
 
 
@@ -272,7 +302,10 @@ def test_per_sample_coefficients_equal_their_full_arrays_bit_for_bit():
     n, B = 32, 3
     s = r.random((B, n, n))
     d, g = np.array([0.7, 1.0, 2.5]), np.array([0.0, 0.1, 0.3])
-    full = dict(diffusivity=np.broadcast_to(d[:, None, None], (B, n, n)).copy(), decay=np.broadcast_to(g[:, None, None], (B, n, n)).copy())
+    full = dict(
+        diffusivity=np.broadcast_to(d[:, None, None], (B, n, n)).copy(),
+        decay=np.broadcast_to(g[:, None, None], (B, n, n)).copy(),
+    )
     pairs = [clamp_mask(r, n, count=k + 1) for k in range(B)]
     fixed = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
     for extra in ({}, {"fixed": fixed}, {"method": "mgcg"}):

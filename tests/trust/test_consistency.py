@@ -40,9 +40,20 @@ def test_untrained_network_is_not(smoke_subset, smoke_dm):
 
 def _per_sample_d_batch(boundary="dirichlet", decay=0.0, n=16, batch=8):
     """A batch with a different constant D per sample (log D is an input channel)."""
-    task = parse_task({"name": "t", "lattice": n, "seed": 0, "sources": {"radius": 1},
-                       "physics": {"diffusivity": {"kind": "per-sample", "range": [0.2, 5.0]}, "decay": decay, "boundary": boundary},
-                       "splits": {s: {"counts": [1, 3], "per_count": 2} for s in ("train", "val", "test")}})
+    task = parse_task(
+        {
+            "name": "t",
+            "lattice": n,
+            "seed": 0,
+            "sources": {"radius": 1},
+            "physics": {
+                "diffusivity": {"kind": "per-sample", "range": [0.2, 5.0]},
+                "decay": decay,
+                "boundary": boundary,
+            },
+            "splits": {s: {"counts": [1, 3], "per_count": 2} for s in ("train", "val", "test")},
+        }
+    )
     rng = np.random.default_rng(0)
     src = np.zeros((batch, n, n))
     for b in range(batch):
@@ -51,10 +62,15 @@ def _per_sample_d_batch(boundary="dirichlet", decay=0.0, n=16, batch=8):
     D = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=batch))[:, None, None] * np.ones((1, n, n))
     field = solve(src, diffusivity=D, decay=decay, boundary=boundary).field
     codes = {"dirichlet": 0, "neumann": 1, "periodic": 2}
-    raw = {"source": src.astype(np.float32), "field": field.astype(np.float32), "diffusivity": D.astype(np.float32),
-           "decay": np.full(batch, decay, dtype=np.float32),
-           "boundary": np.full((batch, 4), codes[boundary] if isinstance(boundary, str) else 0, dtype=np.int64),
-           "count": np.full(batch, 3), "index": np.arange(batch)}
+    raw = {
+        "source": src.astype(np.float32),
+        "field": field.astype(np.float32),
+        "diffusivity": D.astype(np.float32),
+        "decay": np.full(batch, decay, dtype=np.float32),
+        "boundary": np.full((batch, 4), codes[boundary] if isinstance(boundary, str) else 0, dtype=np.int64),
+        "count": np.full(batch, 3),
+        "index": np.arange(batch),
+    }
     return task, to_batch(raw, task)
 
 
@@ -152,8 +168,9 @@ def test_no_consistency_score_reads_the_target(smoke_subset, smoke_dm):
     garbled = consistency_scores(net, _garbled(smoke_subset), smoke_dm.task, CPU)
     assert _numbers(garbled) == _numbers(clean)
     task, batch = _per_sample_d_batch()
-    assert _numbers(consistency_scores(OracleModel(), _garbled(batch), task, CPU)) == \
-        _numbers(consistency_scores(OracleModel(), batch, task, CPU))
+    assert _numbers(consistency_scores(OracleModel(), _garbled(batch), task, CPU)) == _numbers(
+        consistency_scores(OracleModel(), batch, task, CPU)
+    )
 
 
 def test_each_score_moves_when_its_property_is_broken(smoke_subset, smoke_dm):

@@ -46,7 +46,9 @@ def test_dropout_variant_only_when_the_constructor_takes_it():
     assert accepts_dropout(model_spec(probe))
     trained = with_mc_dropout(probe, "unet-small", {}, task, ["mc-dropout"])
     assert model_spec(trained)["init_args"]["dropout"] == 0.1
-    assert with_mc_dropout(probe, "unet-small", {"dropout": 0.3}, task, ["mc-dropout"]) is probe  # the user's value wins
+    assert (
+        with_mc_dropout(probe, "unet-small", {"dropout": 0.3}, task, ["mc-dropout"]) is probe
+    )  # the user's value wins
     assert with_mc_dropout(probe, "unet-small", {}, task, ["residual"]) is probe
     assert not accepts_dropout({"name": "x", "class_path": "torch.nn:Identity", "init_args": {}})
 
@@ -57,8 +59,9 @@ def test_seed_indicators_on_smoke_samples(smoke_dm, smoke_small):
     net = create("cnn-small", 1, lattice=32, dropout=0.1)
     inverse, info = train_inverse(train, smoke_dm.task, epochs=1, batch_size=16, seed=0, device=torch.device("cpu"))
     assert len(info["train_loss"]) == 1 and info["spec"]["init_args"]["in_channels"] == 1 and info["n_train"] == 48
-    block = seed_indicators(net, test, ["mc-dropout", "residual", "inverse"], batch_size=64,
-                            device=torch.device("cpu"), inverse=inverse)
+    block = seed_indicators(
+        net, test, ["mc-dropout", "residual", "inverse"], batch_size=64, device=torch.device("cpu"), inverse=inverse
+    )
     assert block["n_samples"] == 40
     samples = block["samples"]
     assert len(samples["error"]) == len(samples["count"]) == 40
@@ -72,8 +75,7 @@ def test_seed_indicators_on_smoke_samples(smoke_dm, smoke_small):
             assert row["catch_rate"]["underpowered"] is True
             assert len(samples["values"][name]) == 40
     plain = create("cnn-small", 1, lattice=32)
-    block = seed_indicators(plain, test, ["mc-dropout", "inverse"], batch_size=64,
-                            device=torch.device("cpu"))
+    block = seed_indicators(plain, test, ["mc-dropout", "inverse"], batch_size=64, device=torch.device("cpu"))
     assert block["indicators"]["mc-dropout"]["status"] == "not applicable"
     assert block["indicators"]["inverse"]["status"] == "not applicable"
     assert set(block["samples"]["values"]) == set(BASELINES)  # nothing kept for what was not scored
@@ -116,14 +118,27 @@ def test_wandb_summary_gets_the_scores_and_never_breaks(capsys):
 
     summary = {}
     logger = SimpleNamespace(experiment=SimpleNamespace(summary=summary))
-    blocks = {"uq": {"indicators": {"residual": {"status": "ok", "spearman": {"estimate": 0.5, "low": 0.4, "high": 0.6},
-                                                 "auroc": {"estimate": 0.9, "low": 0.8, "high": 0.95},
-                                                 "catch_rate": {"underpowered": True, "positives": 2, "required": 20}},
-                                    "mc-dropout": {"status": "not applicable", "reason": "x"}}},
-              "consistency": {"n_samples": 64, "superposition": {"status": "ok", "mean": 0.1, "max": 0.2}}}
+    blocks = {
+        "uq": {
+            "indicators": {
+                "residual": {
+                    "status": "ok",
+                    "spearman": {"estimate": 0.5, "low": 0.4, "high": 0.6},
+                    "auroc": {"estimate": 0.9, "low": 0.8, "high": 0.95},
+                    "catch_rate": {"underpowered": True, "positives": 2, "required": 20},
+                },
+                "mc-dropout": {"status": "not applicable", "reason": "x"},
+            }
+        },
+        "consistency": {"n_samples": 64, "superposition": {"status": "ok", "mean": 0.1, "max": 0.2}},
+    }
     log_to_wandb(logger, blocks)
-    assert summary == {"uq/residual/spearman": 0.5, "uq/residual/auroc": 0.9,
-                       "consistency/superposition/mean": 0.1, "consistency/superposition/max": 0.2}
+    assert summary == {
+        "uq/residual/spearman": 0.5,
+        "uq/residual/auroc": 0.9,
+        "consistency/superposition/mean": 0.1,
+        "consistency/superposition/max": 0.2,
+    }
 
     class Broken:
         @property
@@ -149,16 +164,28 @@ def test_run_scores_pool_the_seeds_samples_and_refuse_misaligned_ones():
     for seed in (0, 1):
         err = rng.gamma(2.0, 0.01, size=600) * counts
         values = {"residual": (err + rng.normal(0, 0.02, 600)).tolist()}
-        values |= {name: (err * 0 + counts).tolist() if name == "source-count" else rng.normal(size=600).tolist()
-                   for name in BASELINES}
+        values |= {
+            name: (err * 0 + counts).tolist() if name == "source-count" else rng.normal(size=600).tolist()
+            for name in BASELINES
+        }
         rows = {name: {"status": "ok", "indicator_mean": float(np.mean(v))} for name, v in values.items()}
-        per_seed.append({"seed": seed, "uq": {"indicators": {"residual": rows["residual"]},
-                                              "baselines": {n: rows[n] for n in BASELINES},
-                                              "samples": {"error": err.tolist(), "count": counts.tolist(), "values": values}}})
+        per_seed.append(
+            {
+                "seed": seed,
+                "uq": {
+                    "indicators": {"residual": rows["residual"]},
+                    "baselines": {n: rows[n] for n in BASELINES},
+                    "samples": {"error": err.tolist(), "count": counts.tolist(), "values": values},
+                },
+            }
+        )
     block = aggregate_uq(per_seed, ["residual"])
     row = block["indicators"]["residual"]
-    both = score_indicator([s["uq"]["samples"]["values"]["residual"] for s in per_seed],
-                           [s["uq"]["samples"]["error"] for s in per_seed], counts)
+    both = score_indicator(
+        [s["uq"]["samples"]["values"]["residual"] for s in per_seed],
+        [s["uq"]["samples"]["error"] for s in per_seed],
+        counts,
+    )
     assert row["auroc"] == both["auroc"] and row["auroc"]["n_seeds"] == 2 and row["auroc"]["n_samples"] == 600
     assert row["auroc"]["estimate"] > block["baselines"]["prediction-mean"]["auroc"]["estimate"]
     assert row["catch_rate"]["underpowered"]  # 6 worst 1 % per seed
@@ -183,5 +210,7 @@ def test_a_saved_inverse_network_is_never_unpickled_as_code(tmp_path, smoke_dm, 
     path = tmp_path / INVERSE_FILE
     torch.save({"info": _Trap(), "state_dict": {}}, path)
     with pytest.raises(DiffbenchError, match="uq-inverse.pt"):
-        load_or_train_inverse(path, None, None, smoke_dm.task, epochs=1, batch_size=8, seed=0, device=torch.device("cpu"))
+        load_or_train_inverse(
+            path, None, None, smoke_dm.task, epochs=1, batch_size=8, seed=0, device=torch.device("cpu")
+        )
     assert "UNPICKLED-CODE-RAN" not in capsys.readouterr().out

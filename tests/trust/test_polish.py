@@ -40,8 +40,14 @@ def adversarial_sources(n: int = N) -> dict[str, np.ndarray]:
     ratio = _disk(n, 5, 26, 2) * 1e3 + _disk(n, 25, 6, 2) * 1e-3  # flux ratio 10^6
     corner_spike = np.zeros((n, n))
     corner_spike[0, 0], corner_spike[n - 1, n - 1], corner_spike[n // 2, n // 2] = 1e6, 1.0, 1e-6 * 0 + 1e-6
-    return {"border": border, "overlap": overlap, "points100": points, "ratio1e6": ratio, "corner_spike": corner_spike,
-            "zero": np.zeros((n, n))}
+    return {
+        "border": border,
+        "overlap": overlap,
+        "points100": points,
+        "ratio1e6": ratio,
+        "corner_spike": corner_spike,
+        "zero": np.zeros((n, n)),
+    }
 
 
 def _certificate(u, s, D=1.0, decay=0.0, boundary="dirichlet"):
@@ -57,8 +63,26 @@ def test_adversarial_inputs_meet_the_tolerance(tol, smoke_checkpoint, tmp_path, 
     S = np.stack(list(cases.values()))
     np.save(tmp_path / "S.npy", S)
     report = tmp_path / "report.json"
-    code, out, err = _cli(["solve", "--checkpoint", str(smoke_checkpoint), "--tol", str(tol), "--input", str(tmp_path / "S.npy"),
-                           "--output", str(tmp_path / "U.npy"), "--report", str(report), "--repeats", "1", "--threads", "1"], capsys)
+    code, out, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            str(smoke_checkpoint),
+            "--tol",
+            str(tol),
+            "--input",
+            str(tmp_path / "S.npy"),
+            "--output",
+            str(tmp_path / "U.npy"),
+            "--report",
+            str(report),
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 0, err
     U = np.load(tmp_path / "U.npy")
     assert U.shape == S.shape and U.dtype == np.float64
@@ -84,9 +108,26 @@ def test_a_good_guess_saves_iterations(scale, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tc, "load_surrogate", lambda ckpt, device, task=None: (OracleModel(), load_task("smoke")))
     S = np.stack([adversarial_sources()[k] for k in ("overlap", "points100", "ratio1e6")])
     np.save(tmp_path / "S.npy", S)
-    code, out, err = _cli(["solve", "--checkpoint", "unused.ckpt", "--tol", "1e-8", "--input", str(tmp_path / "S.npy"),
-                           "--output", str(tmp_path / "U.npy"), "--report", str(tmp_path / "r.json"), "--repeats", "1",
-                           "--scale", scale], capsys)
+    code, out, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            "unused.ckpt",
+            "--tol",
+            "1e-8",
+            "--input",
+            str(tmp_path / "S.npy"),
+            "--output",
+            str(tmp_path / "U.npy"),
+            "--report",
+            str(tmp_path / "r.json"),
+            "--repeats",
+            "1",
+            "--scale",
+            scale,
+        ],
+        capsys,
+    )
     assert code == 0, err
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["warm"]["scale"] == scale and r["warm"]["initial_residual_mean"] < 1e-5
@@ -97,8 +138,20 @@ def test_a_good_guess_saves_iterations(scale, tmp_path, capsys, monkeypatch):
 def test_single_map_keeps_its_shape_and_output_is_not_overwritten(smoke_checkpoint, tmp_path, capsys):
     s = adversarial_sources()["overlap"]
     np.save(tmp_path / "s.npy", s)
-    args = ["solve", "--checkpoint", str(smoke_checkpoint), "--tol", "1e-6", "--input", str(tmp_path / "s.npy"),
-            "--output", str(tmp_path / "u.npy"), "--no-compare", "--threads", "1"]
+    args = [
+        "solve",
+        "--checkpoint",
+        str(smoke_checkpoint),
+        "--tol",
+        "1e-6",
+        "--input",
+        str(tmp_path / "s.npy"),
+        "--output",
+        str(tmp_path / "u.npy"),
+        "--no-compare",
+        "--threads",
+        "1",
+    ]
     assert _cli(args, capsys)[0] == 0
     u = np.load(tmp_path / "u.npy")
     assert u.shape == (N, N) and _certificate(u, s) <= 1e-6
@@ -179,10 +232,22 @@ def varying_task(tmp_path, monkeypatch):
     """A task whose D (a log-normal field) and boundary vary per sample, in a private tasks dir."""
     tasks = tmp_path / "tasks"
     tasks.mkdir()
-    spec = {"name": "vary", "lattice": 16, "seed": 1, "sources": {"radius": 1},
-            "physics": {"diffusivity": {"kind": "lognormal", "sigma": 1.0, "length": 3},
-                        "boundary": {"random": ["dirichlet", {"top": "dirichlet", "bottom": "neumann", "left": "dirichlet", "right": "neumann"}]}},
-            "splits": {s: {"counts": [1, 3], "per_count": 2} for s in ("train", "val", "test")}}
+    spec = {
+        "name": "vary",
+        "lattice": 16,
+        "seed": 1,
+        "sources": {"radius": 1},
+        "physics": {
+            "diffusivity": {"kind": "lognormal", "sigma": 1.0, "length": 3},
+            "boundary": {
+                "random": [
+                    "dirichlet",
+                    {"top": "dirichlet", "bottom": "neumann", "left": "dirichlet", "right": "neumann"},
+                ]
+            },
+        },
+        "splits": {s: {"counts": [1, 3], "per_count": 2} for s in ("train", "val", "test")},
+    }
     (tasks / "vary.yaml").write_text(yaml.safe_dump(spec))
     monkeypatch.setenv("DIFFBENCH_TASKS_DIR", str(tasks))
     from trust_testlib import make_checkpoint
@@ -197,15 +262,30 @@ def test_varying_physics_needs_options_and_then_meets_the_tolerance(varying_task
     np.save(tmp_path / "S.npy", S)
     D = np.exp(rng.normal(size=(16, 16)))
     np.save(tmp_path / "D.npy", D)
-    base = ["solve", "--checkpoint", str(varying_task), "--tol", "1e-7", "--input", str(tmp_path / "S.npy"),
-            "--output", str(tmp_path / "U.npy"), "--threads", "1", "--repeats", "1"]
+    base = [
+        "solve",
+        "--checkpoint",
+        str(varying_task),
+        "--tol",
+        "1e-7",
+        "--input",
+        str(tmp_path / "S.npy"),
+        "--output",
+        str(tmp_path / "U.npy"),
+        "--threads",
+        "1",
+        "--repeats",
+        "1",
+    ]
     code, _, err = _cli(base, capsys)
     assert code == 2 and "--diffusivity" in err and err.count("\n") == 1
     code, _, err = _cli(base + ["--diffusivity", str(tmp_path / "D.npy")], capsys)
     assert code == 2 and "--boundary" in err and err.count("\n") == 1
     mixed = '{"top": "dirichlet", "bottom": "neumann", "left": "dirichlet", "right": "neumann"}'
-    code, out, err = _cli(base + ["--diffusivity", str(tmp_path / "D.npy"), "--boundary", mixed,
-                                  "--report", str(tmp_path / "r.json")], capsys)
+    code, out, err = _cli(
+        base + ["--diffusivity", str(tmp_path / "D.npy"), "--boundary", mixed, "--report", str(tmp_path / "r.json")],
+        capsys,
+    )
     assert code == 0, err
     U = np.load(tmp_path / "U.npy")
     for u, s in zip(U, S):
@@ -221,8 +301,21 @@ def test_cupy_backend_without_a_gpu_is_one_line(smoke_checkpoint, tmp_path, caps
     if cupy_available():
         pytest.skip("a GPU is usable here: the CuPy test below covers --backend cupy")
     np.save(tmp_path / "S.npy", np.ones((N, N)))
-    code, _, err = _cli(["solve", "--checkpoint", str(smoke_checkpoint), "--input", str(tmp_path / "S.npy"),
-                         "--output", str(tmp_path / "U.npy"), "--backend", "cupy", "--no-compare"], capsys)
+    code, _, err = _cli(
+        [
+            "solve",
+            "--checkpoint",
+            str(smoke_checkpoint),
+            "--input",
+            str(tmp_path / "S.npy"),
+            "--output",
+            str(tmp_path / "U.npy"),
+            "--backend",
+            "cupy",
+            "--no-compare",
+        ],
+        capsys,
+    )
     assert code == 2 and err.count("\n") == 1 and "needs a CUDA GPU" in err
     assert not (tmp_path / "U.npy").exists()
 
@@ -240,9 +333,26 @@ def test_cupy_polish_meets_the_tolerance_and_matches_numpy(tol, smoke_checkpoint
     outs = {}
     for backend in ("numpy", "cupy"):
         report = tmp_path / f"{backend}.json"
-        code, out, err = _cli(["solve", "--checkpoint", str(smoke_checkpoint), "--tol", str(tol), "--input", str(tmp_path / "S.npy"),
-                               "--output", str(tmp_path / f"{backend}.npy"), "--backend", backend, "--repeats", "1",
-                               "--report", str(report)], capsys)
+        code, out, err = _cli(
+            [
+                "solve",
+                "--checkpoint",
+                str(smoke_checkpoint),
+                "--tol",
+                str(tol),
+                "--input",
+                str(tmp_path / "S.npy"),
+                "--output",
+                str(tmp_path / f"{backend}.npy"),
+                "--backend",
+                backend,
+                "--repeats",
+                "1",
+                "--report",
+                str(report),
+            ],
+            capsys,
+        )
         assert code == 0, err
         assert json.loads(report.read_text())["backend"] == backend and f"solves on {backend}" in out
         outs[backend] = np.load(tmp_path / f"{backend}.npy")

@@ -31,21 +31,52 @@ def test_run_ids_without_uq_are_unchanged():
     assert with_uq.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke")
     assert with_uq.command().endswith("--uq residual")
     cl = RunConfig(model="unet-small", task="smoke", seeds=[0, 1], channels_last=True)
-    assert cl.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke") and cl.command().endswith("--channels-last")
+    assert cl.run_id("unet-small", "smoke") != cfg.run_id("unet-small", "smoke") and cl.command().endswith(
+        "--channels-last"
+    )
 
 
 def test_bad_uq_is_one_line(tmp_path, smoke_data_dir, capsys):
-    code = main(["run", "--task", "smoke", "--uq", "residual,bayes", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir),
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--task",
+            "smoke",
+            "--uq",
+            "residual,bayes",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "unknown --uq indicator" in err
     assert not any(tmp_path.iterdir())
 
 
 def test_run_with_every_indicator(tmp_path, smoke_data_dir):
-    args = ["run", "--task", "smoke", "--model", "unet-small", "--max-epochs", "1", "--seeds", "0,1",
-            "--uq", "mc-dropout,residual,inverse,ensemble", "--out", str(tmp_path), "--data-dir", str(smoke_data_dir),
-            "--no-progress", "--wandb-mode", "disabled"]
+    args = [
+        "run",
+        "--task",
+        "smoke",
+        "--model",
+        "unet-small",
+        "--max-epochs",
+        "1",
+        "--seeds",
+        "0,1",
+        "--uq",
+        "mc-dropout,residual,inverse,ensemble",
+        "--out",
+        str(tmp_path),
+        "--data-dir",
+        str(smoke_data_dir),
+        "--no-progress",
+        "--wandb-mode",
+        "disabled",
+    ]
     assert main(args) == 0
     (path,) = tmp_path.glob("*/result.json")
     r = json.loads(path.read_text())

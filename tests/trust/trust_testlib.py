@@ -33,7 +33,9 @@ class OracleModel(torch.nn.Module):
         return torch.from_numpy(u).float()[:, None].to(x.device)
 
 
-def make_checkpoint(path: Path, task_name: str = "smoke", model: str = "unet-small", seed: int = 0, **model_args: Any) -> Path:
+def make_checkpoint(
+    path: Path, task_name: str = "smoke", model: str = "unet-small", seed: int = 0, **model_args: Any
+) -> Path:
     """A checkpoint file that ``SurrogateModule.load`` accepts, with untrained weights."""
     from diffbench.data import load_task
     from diffbench.models import create, model_spec
@@ -42,8 +44,15 @@ def make_checkpoint(path: Path, task_name: str = "smoke", model: str = "unet-sma
     task = load_task(task_name)
     torch.manual_seed(seed)
     net = create(model, in_channels=task.in_channels, lattice=task.lattice, **model_args)
-    module = SurrogateModule(model_spec(net), task={"name": task.name, "spec_hash": task.spec_hash, "lattice": task.lattice,
-                                                    "input_channels": task.input_channels})
+    module = SurrogateModule(
+        model_spec(net),
+        task={
+            "name": task.name,
+            "spec_hash": task.spec_hash,
+            "lattice": task.lattice,
+            "input_channels": task.input_channels,
+        },
+    )
     module.model.load_state_dict(net.state_dict())
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "epoch": 0}, path)
     return path

@@ -15,12 +15,39 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_local_workers_complete_one_search(tmp_path, smoke_data_dir, monkeypatch, capsys):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))  # jobs import this tree
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )  # jobs import this tree
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
-    assert main(["tune", "--model", "cnn-small", "--task", "smoke", "--trials", "3", "--budget-steps", "2", "--space", "lr",
-                 "--study-name", "pair", "--workers", "2", "--launcher", "local", "--out", str(out),
-                 "--data-dir", str(smoke_data_dir)]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "--model",
+                "cnn-small",
+                "--task",
+                "smoke",
+                "--trials",
+                "3",
+                "--budget-steps",
+                "2",
+                "--space",
+                "lr",
+                "--study-name",
+                "pair",
+                "--workers",
+                "2",
+                "--launcher",
+                "local",
+                "--out",
+                str(out),
+                "--data-dir",
+                str(smoke_data_dir),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "submitted 2 local tuning worker(s) for search pair" in printed and "tuned: best of 3 on val" in printed
     doc = json.loads((out / "pair" / "tune.json").read_text())
@@ -38,9 +65,36 @@ def test_slurm_workers_are_an_array(tmp_path, monkeypatch, capsys):
         f.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     db = tmp_path / "shared.db"
-    assert main(["tune", "--model", "fno-small", "--task", "smoke", "--trials", "40", "--storage", f"sqlite:///{db}",
-                 "--study-name", "fno-s", "--workers", "4", "--launcher", "slurm", "--partition", "gpu", "--gpus-per-node", "1",
-                 "--time", "240", "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "--model",
+                "fno-small",
+                "--task",
+                "smoke",
+                "--trials",
+                "40",
+                "--storage",
+                f"sqlite:///{db}",
+                "--study-name",
+                "fno-s",
+                "--workers",
+                "4",
+                "--launcher",
+                "slurm",
+                "--partition",
+                "gpu",
+                "--gpus-per-node",
+                "1",
+                "--time",
+                "240",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "submitted 4 slurm tuning worker(s) for search fno-s: 77_0, 77_1, 77_2, 77_3" in printed
     script = (tmp_path / "submitted.sh").read_text()
@@ -48,16 +102,22 @@ def test_slurm_workers_are_an_array(tmp_path, monkeypatch, capsys):
         assert line in script, script
     import optuna
 
-    assert optuna.load_study(study_name="fno-s", storage=f"sqlite:///{db}").user_attrs["definition"]["model"] == "fno-small"
+    assert (
+        optuna.load_study(study_name="fno-s", storage=f"sqlite:///{db}").user_attrs["definition"]["model"]
+        == "fno-small"
+    )
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--workers", "2"], "--workers 2 needs --launcher local or slurm"),
-    (["--workers", "0", "--launcher", "local"], "--workers must be a positive integer, got 0"),
-    (["--launcher", "k8s"], "unknown launcher 'k8s'; allowed: inline, local, slurm"),
-    (["--launcher", "local", "--storage", "postgresql://nohost/db"], "cannot open the Optuna storage"),
-    (["--launcher", "slurm", "--time", "0"], "--time must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--workers", "2"], "--workers 2 needs --launcher local or slurm"),
+        (["--workers", "0", "--launcher", "local"], "--workers must be a positive integer, got 0"),
+        (["--launcher", "k8s"], "unknown launcher 'k8s'; allowed: inline, local, slurm"),
+        (["--launcher", "local", "--storage", "postgresql://nohost/db"], "cannot open the Optuna storage"),
+        (["--launcher", "slurm", "--time", "0"], "--time must be a positive integer, got 0"),
+    ],
+)
 def test_bad_worker_inputs(tmp_path, capsys, args, needle):
     assert main(["tune", "--model", "cnn-small", "--task", "smoke", "--out", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err

@@ -37,7 +37,7 @@ def shipped_task(value: str | None) -> str | None:
     """
     if not isinstance(value, str) or not value.startswith(SHIPPED + ":"):
         return None
-    task = value[len(SHIPPED) + 1:]
+    task = value[len(SHIPPED) + 1 :]
     return check_name(task, f"the task of recipe {SHIPPED}:TASK (whose shipped search to carry over)")
 
 
@@ -55,6 +55,8 @@ def tuned_path(task: str, model: str) -> Path:
     table = shipped()
     if (task, model) not in table:
         have = ", ".join(f"{m} on {t}" for t, m in table) or "none"
-        raise DiffbenchError(f"no tuned recipe is shipped for model {model!r} on task {task!r}; shipped: {have} "
-                             "(run `diffbench tune` and pass its tune.json to --recipe-from)")
+        raise DiffbenchError(
+            f"no tuned recipe is shipped for model {model!r} on task {task!r}; shipped: {have} "
+            "(run `diffbench tune` and pass its tune.json to --recipe-from)"
+        )
     return table[(task, model)]
