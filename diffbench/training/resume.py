@@ -89,17 +89,36 @@ def _as_tuples(value: Any) -> Any:
 
 class RandomState(Callback):
     """Saves the random generators in every checkpoint and restores them on resume (see the
-    module docstring); ``restored`` tells whether this fit started from a checkpoint."""
+    module docstring); ``restored`` tells whether this fit started from a checkpoint.
+
+    The generators must hold the saved state when the train iterator of the resumed epoch is
+    made (the DataLoader draws its base seed there, and the sampler its order at the first
+    batch). Lightning makes one right after the checkpoint is loaded, which a resume under an
+    epoch budget then uses; under a step budget it first replays the end of the interrupted
+    epoch and makes a fresh iterator when the next epoch starts, so the state is set again
+    then (the condition is Lightning's own, ``_TrainingEpochLoop.on_run_start``)."""
 
     def __init__(self) -> None:
         self.restored = False
+        self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return capture_random_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         restore_random_state(state)
+        self._pending = state
         self.restored = True
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        state, self._pending = self._pending, None
+        if state is None:
+            return
+        fit_loop = trainer.fit_loop
+        fresh_iterator = (trainer.current_epoch > 0 and not getattr(fit_loop, "is_resuming", False)
+                          and not fit_loop.epoch_loop.restarting)
+        if fresh_iterator:
+            restore_random_state(state)
 
 
 def read_seed_result(path: Path) -> dict[str, Any]:

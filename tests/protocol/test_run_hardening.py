@@ -277,6 +277,38 @@ def test_a_run_killed_after_one_epoch_resumes_to_the_same_weights(smoke_run, tmp
     assert b["resumed"] is True and a["resumed"] is False
 
 
+def _early_stopping_state(run_dir: Path) -> dict:
+    ckpt = torch.load(run_dir / "seed-0" / "last.ckpt", map_location="cpu", weights_only=True)
+    (state,) = [v for k, v in ckpt["callbacks"].items() if k.startswith("EarlyStopping")]
+    return {k: (v.item() if isinstance(v, torch.Tensor) else v) for k, v in state.items()}
+
+
+def test_a_run_with_early_stopping_killed_after_one_epoch_resumes_to_the_same_state(tmp_path, smoke_data_dir):
+    """A study resumed after a kill crashed here: Lightning replays the finished epoch's end, where
+    the early-stopping check found no validation metric ('Early stopping conditioned on metric
+    val/mae which is not available'); the resumed run must also count that epoch's check once."""
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+
+    def args(out: Path, *more: str) -> list[str]:  # a step budget, as studies and the ranked baselines run
+        return ["run", "--model", "cnn-small", "--task", "smoke", "--max-steps", "60", "--early-stopping", "--seeds", "0",
+                "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled", *more]
+
+    done = _subprocess(_main_code(args(whole)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    killed = _subprocess(_main_code(args(cut), KILL_AFTER_FIRST_EPOCH))
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    resumed = _subprocess(_main_code(args(cut, "--resume")))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    (a_dir,), (b_dir,) = whole.iterdir(), cut.iterdir()
+    want, got = _best_weights(a_dir), _best_weights(b_dir)
+    assert all(torch.equal(want[k], got[k]) for k in want), "resumed weights differ from the uninterrupted run's"
+    a = json.loads((a_dir / "seed-0" / "result.json").read_text())
+    b = json.loads((b_dir / "seed-0" / "result.json").read_text())
+    assert a["stop"] == b["stop"] and a["test"]["nmae"] == b["test"]["nmae"]
+    assert _early_stopping_state(a_dir) == _early_stopping_state(b_dir)
+    assert b["resumed"] is True
+
+
 # ----------------------------------------------------------------------------- item 5: disk full
 
 
