@@ -115,8 +115,11 @@ class RandomState(Callback):
         if state is None:
             return
         fit_loop = trainer.fit_loop
-        fresh_iterator = (trainer.current_epoch > 0 and not getattr(fit_loop, "is_resuming", False)
-                          and not fit_loop.epoch_loop.restarting)
+        fresh_iterator = (
+            trainer.current_epoch > 0
+            and not getattr(fit_loop, "is_resuming", False)
+            and not fit_loop.epoch_loop.restarting
+        )
         if fresh_iterator:
             restore_random_state(state)
 

@@ -143,8 +143,9 @@ def train_seed(setup: Setup, seed: int, *, callbacks: Sequence[Any] = (), test: 
         # Checked when validation ends (before the checkpoint of that validation is written, so the
         # saved state holds the check), never at the end of a training epoch: a resumed run replays the
         # end of its interrupted epoch, where no validation metric exists yet.
-        early = EarlyStopping(monitor="val/mae", mode="min", patience=setup.recipe["patience"],
-                              check_on_train_epoch_end=False)
+        early = EarlyStopping(
+            monitor="val/mae", mode="min", patience=setup.recipe["patience"], check_on_train_epoch_end=False
+        )
         callbacks.append(early)
     if cfg.channels_last:
         module.model.to(memory_format=torch.channels_last)

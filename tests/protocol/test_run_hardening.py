@@ -290,8 +290,26 @@ def test_a_run_with_early_stopping_killed_after_one_epoch_resumes_to_the_same_st
     whole, cut = tmp_path / "whole", tmp_path / "cut"
 
     def args(out: Path, *more: str) -> list[str]:  # a step budget, as studies and the ranked baselines run
-        return ["run", "--model", "cnn-small", "--task", "smoke", "--max-steps", "60", "--early-stopping", "--seeds", "0",
-                "--out", str(out), "--data-dir", str(smoke_data_dir), "--no-progress", "--wandb-mode", "disabled", *more]
+        return [
+            "run",
+            "--model",
+            "cnn-small",
+            "--task",
+            "smoke",
+            "--max-steps",
+            "60",
+            "--early-stopping",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(smoke_data_dir),
+            "--no-progress",
+            "--wandb-mode",
+            "disabled",
+            *more,
+        ]
 
     done = _subprocess(_main_code(args(whole)))
     assert done.returncode == 0, done.stderr[-2000:]
