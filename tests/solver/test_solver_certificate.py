@@ -15,6 +15,7 @@ from solver_testlib import certificate, lognormal_d, reference_solve
 
 from diffbench.errors import DiffbenchError
 from diffbench.solver import solve
+from diffbench.solver.multigrid import STALL_WINDOW
 
 N = 16
 
@@ -147,7 +148,11 @@ def test_stagnation_stops_early():
     res = solve(s, diffusivity=d, tol=1e-17, maxiter=20000, on_miss="flag")
     elapsed = time.perf_counter() - t
     assert res.converged is False
-    assert res.iterations < 500, res.iterations  # the floor in ~30, then STALL_WINDOW (300) without a 2x gain
+    # The floor is reached in ~30 iterations; the stop comes after STALL_WINDOW iterations without a
+    # 2x gain. How many late 2x gains the rounding noise still makes depends on the CPU's float
+    # kernels (562 iterations on an AMD EPYC, < 500 on an Intel Xeon), so the bound is a few windows,
+    # far below maxiter, which is where CG ended without the stagnation stop.
+    assert res.iterations < 3 * STALL_WINDOW, res.iterations
     assert res.residual < 1e-12  # it reached the floor before stopping
     assert elapsed < 10.0
     with pytest.raises(DiffbenchError, match=r"no progress|stagnat"):
