@@ -4,6 +4,7 @@ so a claim cannot drift from what the entries and studies say (issue #13 item 8)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def test_an_edited_number_is_caught_and_regenerated(copy, capsys):
     text = readme.read_text()
     body = text.split("<!-- generated:axes -->", 1)[1].split("<!-- /generated:axes -->", 1)[0]
     line = next(line for line in body.splitlines() if line.startswith("| `diffusivity-lognormal-64`"))
-    readme.write_text(text.replace(line, line.replace("0.112", "0.012")))
+    edited = re.sub(r"\d\.\d+", "9.999", line, count=1)  # the test nMAE, whatever the shipped value is
+    assert edited != line
+    readme.write_text(text.replace(line, edited))
     args = ["leaderboard", "readme", "--leaderboard", str(lb), "--readme", str(readme)]
     assert main([*args, "--check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
