@@ -19,15 +19,10 @@ from ..errors import DiffbenchError
 from ..models import build_from_spec, create, model_spec
 from ..results.names import INVERSE_PRESET
 from ..training.checkpoint_io import check_model_spec, load_checkpoint
-from .tensors import iterate_split, per_sample_mae, seeded, to_device
+from .tensors import inverse_input, iterate_split, per_sample_mae, seeded, to_device
 
 #: The run's inverse network, in its output folder (reused on ``--resume``).
 INVERSE_FILE = "uq-inverse.pt"
-
-
-def inverse_input(field: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The inverse network's input: ``x`` with channel 0 replaced by ``field`` (B, 1, N, N)."""
-    return torch.cat([field.to(x.dtype), x[:, 1:]], dim=1)
 
 
 def train_inverse(
