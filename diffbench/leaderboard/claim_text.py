@@ -5,7 +5,7 @@ summaries, how one is printed, when two differ, and what every block says about 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..stats import Interval, format_interval, seed_interval
@@ -55,11 +55,6 @@ def ratio_text(num: Interval | None, den: Interval | None) -> str:
     if num is None or den is None or den.estimate <= 0:
         return "n/a"
     return f"{num.estimate / den.estimate:.1f}×"
-
-
-def estimate_range(ivs: Iterable[Interval | None]) -> str:
-    est = [iv.estimate for iv in ivs if iv is not None]
-    return f"{min(est):.2g}–{max(est):.2g}" if est else "n/a"
 
 
 def recipe_text(recipe: Any) -> str:

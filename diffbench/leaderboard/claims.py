@@ -8,10 +8,10 @@ Prose outside the blocks states no shipped number.
 
 Each block gives the command that produced its data and an interval on every number:
 
-* entries and studies that recorded per-sample errors would get the two-level bootstrap of
-  :mod:`diffbench.stats`; the shipped ones predate that record, so their intervals are the t
-  interval over training seeds (:func:`diffbench.stats.seed_interval`), which leaves out the
-  test-set part, and every block says so;
+* entries and studies that recorded per-sample errors get the two-level bootstrap of
+  :mod:`diffbench.stats` (test samples stratified by source count, and the training seeds); a
+  study row without them gets the t interval over training seeds
+  (:func:`diffbench.stats.seed_interval`), which leaves out the test-set part, and its block says so;
 * a sentence comparing two numbers calls a difference only when their intervals do not overlap
   (a conservative rule), otherwise it says that the data cannot tell them apart;
 * a score computed on fewer positives than :data:`diffbench.stats.MIN_POSITIVES_AUROC` is
@@ -32,7 +32,7 @@ from ..stats import (
 )
 from ..submissions.stored import Submission, load_submissions
 from .board import headline_task
-from .claim_text import BOTH, SEEDS_ONLY, apart, estimate_range, interval_of, show, summary_interval
+from .claim_text import BOTH, apart, show
 from .rows import board_rows
 from .study_claims import axes_block, generalisation_block, scaling_block
 
@@ -42,61 +42,7 @@ END = "<!-- /generated:{name} -->"
 BLOCK = re.compile(r"<!-- generated:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /generated:(?P=name) -->", re.S)
 
 
-def _per_seed(sub: Submission, split: str, key: str) -> list[float]:
-    return [
-        s[split][key]
-        for s in sub.result["per_seed"]
-        if isinstance(s.get(split), dict) and s[split].get(key) is not None
-    ]
-
-
-def _ratio_per_seed(sub: Submission, num: str, den: str) -> list[float]:
-    return [
-        s["test"][num] / s["test"][den]
-        for s in sub.result["per_seed"]
-        if s["test"].get(num) is not None and s["test"].get(den)
-    ]
-
-
 # ------------------------------------------------------------------------------- blocks
-
-
-def _baselines(subs: list[Submission], studies: Path) -> list[str]:
-    rows = [s for s in subs if s.task == "smoke" and s.ranked and "uq" not in s.result]
-    if not rows:
-        return ["No ranked entry without indicators on `smoke` is shipped."]
-    rows.sort(key=lambda s: s.result["aggregate"]["test"]["nmae"]["mean"])
-    out = [
-        "| model | params | test nMAE | val nMAE | MAE at sources ÷ MAE | worst pixel ÷ MAE | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    at_sources, worst = [], []
-    for s in rows:
-        r = s.result
-        src = interval_of(_ratio_per_seed(s, "mae_sources", "mae"))
-        mx = interval_of(_ratio_per_seed(s, "max_abs_error", "mae"))
-        at_sources.append((r["model"]["name"], src))
-        worst.append((r["model"]["name"], mx))
-        out.append(
-            f"| `{r['model']['name']}` | {r['model']['parameters']:,} | {show(interval_of(_per_seed(s, 'test', 'nmae')))} "
-            f"| {show(interval_of(_per_seed(s, 'val', 'nmae')))} | {show(src)} | {show(mx)} | `{r['command']}` |"
-        )
-    out.append("")
-    above = [m for m, iv in at_sources if iv is not None and iv.low > 1]
-    out.append(
-        f"The MAE on source cells exceeds the lattice-wide MAE, interval above 1, for {len(above)} of "
-        f"{len(at_sources)} models ({', '.join(f'`{m}`' for m in above) or 'none'}; ratios "
-        f"{estimate_range(iv for _, iv in at_sources)}×): "
-        + (
-            "the largest errors sit at the sources, as the paper found."
-            if len(above) == len(at_sources)
-            else "for those models the largest errors sit at the sources, as the paper found; for the others the data "
-            "cannot tell."
-        )
-    )
-    out.append(f"The worst pixel error is {estimate_range(iv for _, iv in worst)}× the MAE.")
-    out += ["", SEEDS_ONLY]
-    return out
 
 
 def _entry_name(r: Any) -> str:
@@ -159,45 +105,6 @@ def _headline(subs: list[Submission], studies: Path) -> list[str]:
         "",
         BOTH,
     ]
-    return out
-
-
-def _uq(subs: list[Submission], studies: Path) -> list[str]:
-    rows = [s for s in subs if s.task == "smoke" and "uq" in s.result]
-    if not rows:
-        return ["No entry with indicators is shipped."]
-    out = [
-        "| model | test nMAE | test samples | worst 5 % per seed | mc-dropout | residual | inverse | ensemble | command |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    worst_share = None
-    for s in sorted(rows, key=lambda s: s.result["model"]["name"]):
-        r = s.result
-        settings = r["uq"].get("settings", {}) if isinstance(r["uq"], dict) else {}
-        worst_share = float(settings.get("auroc_worst_fraction", 0.05))
-        n_test = int(r["data"]["n_test"])
-        positives = max(1, round(worst_share * n_test))
-        cells = []
-        for ind in ("mc-dropout", "residual", "inverse", "ensemble"):
-            block = r["uq"].get("indicators", {}).get(ind) if isinstance(r["uq"].get("indicators"), dict) else None
-            if not isinstance(block, dict) or block.get("status") != "ok":
-                cells.append("n/a")
-            elif positives < MIN_POSITIVES_AUROC:
-                cells.append("underpowered")
-            else:
-                cells.append(show(summary_interval(block.get("auroc"))))
-        out.append(
-            f"| `{r['model']['name']}` | {show(interval_of(_per_seed(s, 'test', 'nmae')))} | {n_test} | {positives} | "
-            + " | ".join(cells)
-            + f" | `{r['command']}` |"
-        )
-    out.append("")
-    out.append(
-        f"An AUROC for flagging the worst {worst_share:.0%} of the test samples needs at least {MIN_POSITIVES_AUROC} "
-        "such samples per seed (`diffbench.stats.MIN_POSITIVES_AUROC`); the shipped board has fewer, so it "
-        "supports no claim about which indicator catches errors best. A board on `standard-64` (800 test samples, "
-        "40 positives) or larger can."
-    )
     return out
 
 
@@ -277,8 +184,6 @@ def _headline_uq(subs: list[Submission], studies: Path) -> list[str]:
 BLOCKS: dict[str, Callable[[list[Submission], Path], list[str]]] = {
     "headline-baselines": _headline,
     "headline-uq": _headline_uq,
-    "smoke-baselines": _baselines,
-    "smoke-uq": _uq,
     "data-scaling": scaling_block,
     "generalisation": generalisation_block,
     "axes": axes_block,

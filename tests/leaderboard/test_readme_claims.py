@@ -72,13 +72,32 @@ def test_a_changed_study_changes_the_claim(copy):
     assert "Hardest: `shapes-64`" in axes and "0.510 [0.485, 0.535]" in axes
 
 
-def test_the_uq_block_refuses_to_score_an_underpowered_board(copy):
-    """120 test samples give 6 'worst 5 %' positives per seed, below stats.MIN_POSITIVES_AUROC."""
+def test_the_uq_block_refuses_to_score_an_underpowered_board(copy, make, monkeypatch):
+    """A score on fewer positives per seed than stats.MIN_POSITIVES_CAUGHT prints "underpowered
+    (k < 20)", never a number: the factory's smoke test set has enough worst 5 % samples for the
+    AUROC but too few worst 1 % ones for the caught share."""
+    from diffbench.stats import MIN_POSITIVES_CAUGHT
+    from diffbench.submissions.submit import submit
+
     lb, _ = copy
-    uq = claims.render_blocks(lb)["smoke-uq"]
-    rows = [line for line in uq.splitlines() if line.startswith("| `")]
-    assert rows and all(line.count("underpowered") == 4 for line in rows)
-    assert "supports no claim" in uq
+    monkeypatch.setattr(claims, "headline_task", lambda: "smoke")
+    submit(make(model="cnn-small", uq=("mc-dropout", "residual"), per_sample=True), lb, today="2025-01-01")
+    block = claims.render_blocks(lb)["headline-uq"]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "|---" not in line][1:]
+    assert len(rows) == 5  # two indicators and three trivial baselines
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert "[" in cells[2] and "[" in cells[3], row  # Spearman and AUROC: numbers with intervals
+        caught = re.fullmatch(rf"underpowered \((\d+) < {MIN_POSITIVES_CAUGHT}\)", cells[4])
+        assert caught and int(caught.group(1)) < MIN_POSITIVES_CAUGHT, row
+
+
+def test_no_board_is_shipped_on_smoke():
+    """The tests' and demos' task has no shipped board: its old entries (untuned, t intervals over
+    seeds only) were withdrawn, and nothing on the site or in the README may quote them."""
+    assert not (REPO / "leaderboard" / "submissions" / "smoke").exists()
+    assert not (REPO / "leaderboard" / "site" / "uq" / "smoke.html").exists()
+    assert "generated:smoke" not in (REPO / "README.md").read_text()
 
 
 @pytest.mark.parametrize("shape, verdict", [("law", "Reproduced"), ("plateau", "Not reproduced over the whole range")])
