@@ -212,3 +212,25 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
     assert all(r["compile_speedup"] > 0 for r in s["step_variants"])
     md = render_markdown(summary)
     assert "| GPU training step |" in md and "Streamed smoke batch of 25" in md
+
+
+def test_equal_accuracy_speedups_carry_only_the_digits_their_spreads_allow():
+    """A speed-up is printed with timing_digits of the worse of its two timings' spreads: one
+    significant digit when either set of repeats spread by 100 % or more, two otherwise."""
+    raw = _raw()
+    eq = next(b for b in raw["benchmarks"] if b["name"].startswith("test_speedup_at_equal_accuracy"))
+    row = eq["extra_info"]["rows"][0]
+    row.update(
+        network={"min": 1e-3, "spread": 0.2},
+        multigrid={"tol": 0.5, "loosest": False, "spread": 1.4},
+        speedup_vs_multigrid=0.3456,
+        transform={"min": 1e-4, "spread": 0.1},
+        speedup_vs_transform=0.12345,
+    )
+    s = bench.assemble(
+        raw, [], 1, quick=True, suites=["equal_accuracy"], load_before=None, load_after=None, elapsed=1.0
+    )
+    out = s["summary"]["equal_accuracy"]["rows"][0]
+    assert (out["speedup_vs_mgcg_digits"], out["speedup_vs_transform_digits"]) == (1, 2)
+    line = next(x for x in render_markdown(s["summary"]).splitlines() if x.startswith("| cnn-small | lognormal"))
+    assert line.endswith("| 0.3 | 0.12 |"), line

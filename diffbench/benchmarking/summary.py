@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results.cost import timing_digits
+
 
 def figures_of(benches: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     """The ``figures`` of every benchmark whose name starts with ``prefix``."""
@@ -141,7 +143,9 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
                     "mgcg_tol": (r.get("multigrid") or {}).get("tol"),
                     "mgcg_loosest": (r.get("multigrid") or {}).get("loosest"),
                     "speedup_vs_mgcg": r.get("speedup_vs_multigrid"),
+                    "speedup_vs_mgcg_digits": _ratio_digits(r.get("network"), r.get("multigrid")),
                     "speedup_vs_transform": r.get("speedup_vs_transform"),
+                    "speedup_vs_transform_digits": _ratio_digits(r.get("network"), r.get("transform")),
                 }
             )
     if matched:
@@ -253,6 +257,17 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
+def _ratio_digits(a: Any, b: Any) -> int:
+    """The significant digits a ratio of two timings carries: ``timing_digits`` of the worse spread
+    (two when a spread was not recorded).
+
+    >>> _ratio_digits({"spread": 0.2}, {"spread": 1.4}), _ratio_digits({"spread": 0.2}, None)
+    (1, 2)
+    """
+    spreads = [t.get("spread") for t in (a, b) if isinstance(t, dict) and isinstance(t.get("spread"), (int, float))]
+    return min((timing_digits(x) for x in spreads), default=2)
+
+
 def fmt_num(x: Any, digits: int = 3) -> str:
     """A figure for a Markdown table: ``digits`` significant digits, none after the point from 100 up, "–" for None."""
     if x is None:
@@ -298,7 +313,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines += [
             f"| {r['model']} | {r['problem']} | {r['N']} | {fmt_num(r['target_nmae'])} | {fmt_num(r['flops_per_sample'])} | "
             f"{fmt_num(r['network_s'], 2)} | {fmt_num(r['mgcg_tol'])}{' (loosest)' if r['mgcg_loosest'] else ''} | "
-            f"{fmt_num(r['speedup_vs_mgcg'], 2)} | {fmt_num(r['speedup_vs_transform'], 2)} |"
+            f"{fmt_num(r['speedup_vs_mgcg'], r.get('speedup_vs_mgcg_digits', 2))} | "
+            f"{fmt_num(r['speedup_vs_transform'], r.get('speedup_vs_transform_digits', 2))} |"
             for r in summary["equal_accuracy"]["rows"]
         ]
         lines.append("")
