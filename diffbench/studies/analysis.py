@@ -96,6 +96,13 @@ def _num(x: Any) -> str:
 
 
 def _transfer_text(t: dict[str, Any] | None) -> str:
+    """A transfer evaluation's cell: its two-level interval when every seed kept per-sample errors,
+    else mean ± std over the seeds (an older study), or "cannot run"."""
     if not t:
         return ""
-    return mean_std_text(t["nmae"]) if t["status"] == "ok" else "cannot run"
+    if t["status"] != "ok":
+        return "cannot run"
+    iv = t.get("interval")
+    if isinstance(iv, dict):
+        return format_interval(iv["estimate"], iv["low"], iv["high"])
+    return mean_std_text(t["nmae"])

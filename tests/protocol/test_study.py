@@ -224,3 +224,40 @@ def test_two_processes_share_a_study(tmp_path, smoke_data_dir, monkeypatch):
 
     for lock in held.parent.iterdir():  # no lock is left held: each is free to take at once
         FileLock(str(lock), timeout=0).acquire().lock.release()
+
+
+def test_tables_print_a_transfer_evaluation_with_its_interval(tmp_path, monkeypatch):
+    """table.md and table.csv show a transfer evaluation that kept per-sample errors as
+    "estimate [low, high]" (its two-level interval), like every other cell, not as mean ± std;
+    one without them (an older study) keeps mean ± std, and one that cannot run says so."""
+    from diffbench.studies import analysis
+    from diffbench.studies.spec import StudySpec
+
+    monkeypatch.setattr(analysis, "plots", lambda root, summary: None)
+    row = {
+        "model": "m",
+        "task": "t",
+        "train_fraction": 1.0,
+        "n_train": 10,
+        "parameters": 5,
+        "per_seed_nmae": [0.1, 0.12],
+        "test": {"nmae": {"mean": 0.11, "std": 0.014, "n": 2}},
+        "stops": [],
+        "command": "diffbench run ...",
+        "transfer": {
+            "a": {
+                "status": "ok",
+                "nmae": {"mean": 0.3456, "std": 0.02, "n": 2},
+                "interval": {"estimate": 0.3456, "low": 0.3012, "high": 0.3899, "method": "two-level", "n_seeds": 2},
+            },
+            "b": {"status": "ok", "nmae": {"mean": 0.25, "std": 0.01, "n": 2}},
+            "c": {"status": "cannot run", "reason": "fixed size"},
+        },
+    }
+    spec = StudySpec(name="x", models=["m"], tasks=["t"], seeds=[0, 1])
+    analysis.write_outputs(tmp_path, spec, {"rows": [row], "study": {}})
+    md = (tmp_path / "table.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("| m |"))
+    assert line.endswith("| 0.35 [0.30, 0.39] | 0.25 ± 0.01 | cannot run |"), line
+    csv_text = (tmp_path / "table.csv").read_text()
+    assert "0.35 [0.30, 0.39]" in csv_text and "0.25 ± 0.01" in csv_text
