@@ -45,7 +45,8 @@ The variance of the estimate is split into its two sources, seeds and test sampl
   estimates the variance of the estimate, ``s_a^2/S + s_b^2/N + s_eps^2/(S N)``, like the
   two-way ANOVA estimate does;
 * interval ``estimate +- t_{nu, (1+level)/2} sqrt(V_samples + V_seeds)`` with
-  ``nu = V^2 / (V_seeds^2 / (S - 1) + V_samples^2 / (N - K))`` (K strata).
+  ``nu = V^2 / (V_seeds^2 / (S - 1) + V_samples^2 / (N - K))`` (K strata); an error (MAE,
+  nMAE, a quantile of errors) cannot be negative, so its lower bound is clipped at 0.
 
 With 3 seeds the seed part has 2 degrees of freedom: when it dominates, ``t`` is ~4.3, not
 1.96, and the interval says so. A plain percentile bootstrap that also resamples the seeds

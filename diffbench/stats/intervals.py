@@ -50,7 +50,8 @@ def bootstrap_interval(
     ``"rms"`` (the per-seed root mean square).
 
     With one seed only the test samples are resampled: the interval then ignores the
-    variation between training seeds.
+    variation between training seeds. Errors cannot be negative: for non-negative ``errors``
+    the lower bound is clipped at 0 (a t interval over a few disagreeing seeds can run below).
 
     >>> import numpy as np
     >>> iv = bootstrap_interval(np.arange(1.0, 101.0), n_boot=500)     # mean 50.5, se 2.9
@@ -68,7 +69,15 @@ def bootstrap_interval(
     w = sample_weights(strata, num.shape[1], n_boot, rng)
     theta, reps = ratio_replicates(num, den, w, stat)
     return interval(
-        theta, reps, level=level, method=method, rng=rng, n=num.shape[1], n_strata=len(strata), n_boot=n_boot
+        theta,
+        reps,
+        level=level,
+        method=method,
+        rng=rng,
+        n=num.shape[1],
+        n_strata=len(strata),
+        n_boot=n_boot,
+        bounds=_nonnegative(num),
     )
 
 
@@ -84,7 +93,8 @@ def ratio_interval(
 ) -> Interval:
     """The interval of a pooled ratio such as ``nmae``: per seed ``sum_i num[s, i] / sum_i
     den[s, i]``, recomputed on every resample, averaged over seeds. ``den`` may be one row
-    (the same for every seed, e.g. ``sum |u|`` of each test target).
+    (the same for every seed, e.g. ``sum |u|`` of each test target). For non-negative ``num``
+    and positive ``den`` the lower bound is clipped at 0.
 
     >>> import numpy as np
     >>> u = np.full(100, 2.0)
@@ -100,8 +110,22 @@ def ratio_interval(
     w = sample_weights(strata, nu.shape[1], n_boot, rng)
     theta, reps = ratio_replicates(nu, de, w, "mean")
     return interval(
-        theta, reps, level=level, method=method, rng=rng, n=nu.shape[1], n_strata=len(strata), n_boot=n_boot
+        theta,
+        reps,
+        level=level,
+        method=method,
+        rng=rng,
+        n=nu.shape[1],
+        n_strata=len(strata),
+        n_boot=n_boot,
+        bounds=_nonnegative(nu) if np.all(de > 0) else None,
     )
+
+
+def _nonnegative(values: np.ndarray) -> tuple[float, float] | None:
+    """``(0, inf)`` when every value is >= 0 (an error or a pooled ratio of errors cannot be
+    negative, so its interval's lower bound is clipped at 0), else no bounds."""
+    return (0.0, float("inf")) if np.all(values >= 0) else None
 
 
 def per_count_intervals(

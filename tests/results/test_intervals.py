@@ -563,3 +563,20 @@ def test_resampling_a_large_test_set_never_holds_the_float_weight_matrix() -> No
         assert peak < 0.5 * full, (
             f"{name}: peak {peak / 2**20:.0f} MiB against {full / 2**20:.0f} MiB for float64 weights"
         )
+
+
+def test_an_error_interval_never_reaches_below_zero():
+    """nMAE and MAE cannot be negative: when three seeds disagree wildly (here 0.1, 0.12 and 4.0,
+    as the cnn-small transfer to diffusivity-lognormal-64 did), the t interval over the seeds runs
+    below zero; the lower bound is clipped at 0 (as quantile_interval's already was), the estimate
+    and the upper bound stay as they are."""
+    rng = np.random.default_rng(0)
+    u = np.full(200, 1.0)
+    errs = np.stack([rng.exponential(m, 200) for m in (0.1, 0.12, 4.0)])
+    nmae = iv.ratio_interval(errs, u, n_boot=400)
+    mae = iv.bootstrap_interval(errs, n_boot=400)
+    for got in (nmae, mae):
+        assert got.low == 0.0 and got.high > got.estimate > 1.0
+    # the t interval over the three seed means alone, unclipped, runs below zero on these data
+    means = errs.mean(axis=1)
+    assert iv.seed_interval(float(means.mean()), float(means.std(ddof=1)), 3).low < 0
