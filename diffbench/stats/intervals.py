@@ -64,21 +64,7 @@ def bootstrap_interval(
     """
     options(level, n_boot, method)
     num, den = stat_inputs(errors, stat, "errors")
-    strata = count_strata(counts, num.shape[1])
-    rng = np.random.default_rng(seed)
-    w = sample_weights(strata, num.shape[1], n_boot, rng)
-    theta, reps = ratio_replicates(num, den, w, stat)
-    return interval(
-        theta,
-        reps,
-        level=level,
-        method=method,
-        rng=rng,
-        n=num.shape[1],
-        n_strata=len(strata),
-        n_boot=n_boot,
-        bounds=_nonnegative(num),
-    )
+    return _pooled(num, den, counts, stat, _nonnegative(num), level=level, n_boot=n_boot, seed=seed, method=method)
 
 
 def ratio_interval(
@@ -105,20 +91,31 @@ def ratio_interval(
     """
     options(level, n_boot, method)
     nu, de = ratio_inputs(num, den, "ratio")
-    strata = count_strata(counts, nu.shape[1])
+    bounds = _nonnegative(nu) if np.all(de > 0) else None
+    return _pooled(nu, de, counts, "mean", bounds, level=level, n_boot=n_boot, seed=seed, method=method)
+
+
+def _pooled(
+    num: np.ndarray,
+    den: np.ndarray,
+    counts: Any,
+    stat: str,
+    bounds: tuple[float, float] | None,
+    *,
+    level: float,
+    n_boot: int,
+    seed: int,
+    method: str,
+) -> Interval:
+    """The resampled interval of the seed mean of ``sum num / sum den`` (``stat``: see
+    ``ratio_replicates``), test samples resampled within their count strata."""
+    strata = count_strata(counts, num.shape[1])
     rng = np.random.default_rng(seed)
-    w = sample_weights(strata, nu.shape[1], n_boot, rng)
-    theta, reps = ratio_replicates(nu, de, w, "mean")
+    w = sample_weights(strata, num.shape[1], n_boot, rng)
+    theta, reps = ratio_replicates(num, den, w, stat)
+    n = num.shape[1]
     return interval(
-        theta,
-        reps,
-        level=level,
-        method=method,
-        rng=rng,
-        n=nu.shape[1],
-        n_strata=len(strata),
-        n_boot=n_boot,
-        bounds=_nonnegative(nu) if np.all(de > 0) else None,
+        theta, reps, level=level, method=method, rng=rng, n=n, n_strata=len(strata), n_boot=n_boot, bounds=bounds
     )
 
 
