@@ -215,8 +215,9 @@ def test_gpu_suite_dry_run_and_its_summary(tmp_path):
 
 
 def test_equal_accuracy_speedups_carry_only_the_digits_their_spreads_allow():
-    """A speed-up is printed with timing_digits of the worse of its two timings' spreads: one
-    significant digit when either set of repeats spread by 100 % or more, two otherwise."""
+    """A speed-up is printed with the digits its two timings' combined spread allows (the run
+    records' rule, results.cost.ratio_spread and timing_digits): one significant digit from a
+    combined spread of 100 %, two otherwise."""
     raw = _raw()
     eq = next(b for b in raw["benchmarks"] if b["name"].startswith("test_speedup_at_equal_accuracy"))
     row = eq["extra_info"]["rows"][0]

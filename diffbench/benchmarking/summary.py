@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results.cost import timing_digits
+from ..results.cost import ratio_spread, timing_digits
 
 
 def figures_of(benches: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
@@ -258,14 +258,13 @@ def summarise(benches: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _ratio_digits(a: Any, b: Any) -> int:
-    """The significant digits a ratio of two timings carries: ``timing_digits`` of the worse spread
-    (two when a spread was not recorded).
+    """The significant digits a ratio of two timings carries, by the run records' rule:
+    ``timing_digits(ratio_spread(...))`` (two when a spread was not recorded).
 
-    >>> _ratio_digits({"spread": 0.2}, {"spread": 1.4}), _ratio_digits({"spread": 0.2}, None)
+    >>> _ratio_digits({"spread": 0.2}, {"spread": 0.9}), _ratio_digits({"spread": 0.2}, None)
     (1, 2)
     """
-    spreads = [t.get("spread") for t in (a, b) if isinstance(t, dict) and isinstance(t.get("spread"), (int, float))]
-    return min((timing_digits(x) for x in spreads), default=2)
+    return timing_digits(ratio_spread(*((t or {}).get("spread") for t in (a, b))))
 
 
 def fmt_num(x: Any, digits: int = 3) -> str:
