@@ -76,6 +76,7 @@ def test_speedup_at_equal_accuracy(benchmark, mode, name, targets, torch_threads
     from diffbench.data import load_task
     from diffbench.data.batch import to_batch
     from diffbench.data.sampling import generate_raw
+    from diffbench.leaderboard.board import headline_task
     from diffbench.models import create
     from diffbench.training.timing import time_inference, time_matched_solver
 
@@ -85,8 +86,6 @@ def test_speedup_at_equal_accuracy(benchmark, mode, name, targets, torch_threads
     repeats = mode.pick(1, 5, 7)
     batch_size = mode.pick(4, 16, 32)
     rows = []
-    from diffbench.leaderboard.board import headline_task
-
     headline = load_task(headline_task())
     problems = [(f"constant D ({headline.name})", headline, headline.lattice)]
     problems += [

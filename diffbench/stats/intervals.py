@@ -266,7 +266,6 @@ def quantile_interval(
     rng = np.random.default_rng(seed)
     w = sample_weights(strata, v.shape[1], n_boot, rng)
     theta, reps = quantile_replicates(v, w, q)
-    bounds = (0.0, float("inf")) if np.all(v >= 0) else None
     return interval(
         theta,
         reps,
@@ -276,5 +275,5 @@ def quantile_interval(
         n=v.shape[1],
         n_strata=len(strata),
         n_boot=n_boot,
-        bounds=bounds,
+        bounds=_nonnegative(v),
     )
